@@ -1,0 +1,126 @@
+package crm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// BulkRequest is the body of a customer_events/bulk/<kind>/create call. The
+// name of the events parameter depends on the kind (Kind.SetName), so the
+// request marshals itself.
+type BulkRequest struct {
+	Kind             Kind                `json:"-"`
+	Token            string              `json:"token,omitempty"`
+	IntendedCurrency *CurrencyIdentifier `json:"intended_currency_identifier,omitempty"`
+	FieldsSet        string              `json:"fields_set,omitempty"`
+	Events           []Event             `json:"-"`
+}
+
+// MarshalJSON writes the request with its events under the kind's set name.
+func (r BulkRequest) MarshalJSON() ([]byte, error) {
+	if r.Kind.SetName() == "" {
+		return nil, fmt.Errorf("bulk request: unknown kind %q", r.Kind)
+	}
+	type plain BulkRequest
+	head, err := json.Marshal(plain(r))
+	if err != nil {
+		return nil, err
+	}
+	events, err := json.Marshal(r.Events)
+	if err != nil {
+		return nil, err
+	}
+	if r.Events == nil {
+		events = []byte("[]")
+	}
+	var b bytes.Buffer
+	b.Grow(len(head) + len(events) + 40)
+	b.Write(head[:len(head)-1])
+	if len(head) > 2 {
+		b.WriteByte(',')
+	}
+	fmt.Fprintf(&b, "%q:", r.Kind.SetName())
+	b.Write(events)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// DecodeBulkRequest parses a bulk create body for kind k. Unknown parameters
+// are an error, as is a missing events set.
+func DecodeBulkRequest(k Kind, data []byte) (*BulkRequest, error) {
+	if k.SetName() == "" {
+		return nil, fmt.Errorf("unknown kind %q", k)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	req := &BulkRequest{Kind: k}
+	set, ok := raw[k.SetName()]
+	if !ok {
+		return nil, fmt.Errorf("mandatory parameter %s is missing", k.SetName())
+	}
+	delete(raw, k.SetName())
+	rest, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := strictUnmarshal(rest, req); err != nil {
+		return nil, err
+	}
+	if err := strictUnmarshal(set, &req.Events); err != nil {
+		return nil, fmt.Errorf("%s: %w", k.SetName(), err)
+	}
+	return req, nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// BulkResult is the data of a bulk create response: which events were
+// created and which were not, each named by its request_unique_identifier.
+type BulkResult struct {
+	Unprocessed []Unprocessed `json:"unprocessed_customer_events_set"`
+	Processed   []Processed   `json:"processed_customer_events_set"`
+}
+
+// Processed is a created event.
+type Processed struct {
+	Number                  string `json:"number"`
+	ID                      string `json:"id"`
+	RequestUniqueIdentifier string `json:"request_unique_identifier"`
+}
+
+// Unprocessed is an event that was not created, with the reason.
+type Unprocessed struct {
+	ErrorDescription        string `json:"error_description"`
+	ErrorCode               string `json:"error_code"`
+	RequestUniqueIdentifier string `json:"request_unique_identifier"`
+}
+
+// Status is the status part of every response envelope. Code is "OK" or the
+// name of the exception that failed the call.
+type Status struct {
+	Code        string `json:"code"`
+	Description string `json:"description"`
+	Message     string `json:"message"`
+}
+
+// StatusOK is the code of a successful call.
+const StatusOK = "OK"
+
+// Response is the envelope of every API response.
+type Response[T any] struct {
+	Data   T      `json:"data"`
+	Status Status `json:"status"`
+}
+
+// ErrorStatus renders a call-level error as a response status.
+func ErrorStatus(err *Error) Status {
+	return Status{Code: err.Code, Description: err.Description(), Message: err.Message}
+}

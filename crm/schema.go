@@ -1,0 +1,307 @@
+package crm
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// FieldType is the API type of a parameter.
+type FieldType int
+
+// The parameter types of the API pages.
+const (
+	String FieldType = iota
+	Number
+	Date
+	IdentifierType
+	Object
+	Set
+)
+
+func (t FieldType) String() string {
+	return [...]string{"string", "number", "date", "identifier", "object", "set"}[t]
+}
+
+// Field describes one parameter of a kind, as its API page lists it.
+type Field struct {
+	Name      string
+	Type      FieldType
+	Mandatory bool
+	// IDFields are the allowed fields of an identifier parameter.
+	IDFields []string
+	// Enum, when not nil, lists the only accepted values.
+	Enum []string
+	// Items are the parameters of each element of a set, or of an object.
+	Items []Field
+	// OneOf lists parameters of Items of which exactly one must be given.
+	OneOf []string
+
+	index []int // path to the Go struct field
+}
+
+// Schema lists the parameters one kind accepts.
+type Schema struct {
+	Kind   Kind
+	Fields []Field
+	// Call lists the call-level parameters besides the token and the set.
+	Call []Field
+	// OneOf lists the semi-optional alternatives: exactly one must be given.
+	OneOf []string
+	// AnyOf lists parameters of which at least one must be given.
+	AnyOf []string
+
+	byName map[string]*Field
+}
+
+// Field returns the named parameter of the kind.
+func (s *Schema) Field(name string) (*Field, bool) {
+	f, ok := s.byName[name]
+	return f, ok
+}
+
+// FieldNames lists the kind's parameter names, in page order.
+func (s *Schema) FieldNames() []string {
+	names := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Item returns the named parameter of an element of a set or object.
+func (f *Field) Item(name string) (*Field, bool) {
+	for i := range f.Items {
+		if f.Items[i].Name == name {
+			return &f.Items[i], true
+		}
+	}
+	return nil, false
+}
+
+var (
+	accountFields          = []string{"id", "number", "name"}
+	accountFieldsWithToken = []string{"id", "number", "name", "access_token_identifier"}
+	participantFields      = []string{"id", "number"}
+	participantWithToken   = []string{"id", "number", "access_token_identifier"}
+	namedFields            = []string{"id", "name", "alternative_code"}
+	codedFields            = []string{"id", "name", "code"}
+	productFields          = []string{"id", "code", "alternative_code"}
+	currencyFields         = []string{"id", "code"}
+	invoiceFields          = []string{"id", "number", "reference_number", "back_office_code"}
+)
+
+func str(name string) Field  { return Field{Name: name, Type: String} }
+func num(name string) Field  { return Field{Name: name, Type: Number} }
+func date(name string) Field { return Field{Name: name, Type: Date} }
+func ident(name string, fields []string) Field {
+	return Field{Name: name, Type: IdentifierType, IDFields: fields}
+}
+func must(f Field) Field { f.Mandatory = true; return f }
+
+func udfs(strings int) []Field {
+	var out []Field
+	for i := 1; i <= strings; i++ {
+		out = append(out, str(fmt.Sprintf("udf_string_%d", i)))
+	}
+	for i := 1; i <= 4; i++ {
+		out = append(out, num(fmt.Sprintf("udf_float_%d", i)))
+	}
+	for i := 1; i <= 4; i++ {
+		out = append(out, date(fmt.Sprintf("udf_date_%d", i)))
+	}
+	return out
+}
+
+var schemas = buildSchemas()
+
+// SchemaOf returns the parameters of kind k, or nil for an unknown kind.
+func SchemaOf(k Kind) *Schema { return schemas[k] }
+
+func buildSchemas() map[Kind]*Schema {
+	head := func(account, participant []string, classificationMandatory bool) []Field {
+		c := ident("classification_identifier", namedFields)
+		c.Mandatory = classificationMandatory
+		return []Field{
+			must(str("request_unique_identifier")),
+			ident("accounts_receivable_identifier", account),
+			ident("rewards_participant_identifier", participant),
+			c,
+		}
+	}
+	performed := []Field{
+		must(ident("performed_by_unit_identifier", namedFields)),
+		must(date("performed_on")),
+		str("description"),
+	}
+	external := []Field{str("external_system"), str("external_system_reference_number")}
+	cat := func(parts ...[]Field) []Field {
+		var out []Field
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	semi := []string{"accounts_receivable_identifier", "rewards_participant_identifier"}
+
+	purchaseProduct := []Field{
+		must(ident("product_identifier", productFields)),
+		num("quantity"),
+		must(num("net_amount")),
+		must(num("vat_amount")),
+		must(num("total_amount")),
+	}
+	kpi := []Field{
+		must(ident("key_performance_indicator_identifier", namedFields)),
+		must(num("value")),
+		ident("product_identifier", productFields),
+	}
+	spend := []Field{num("spend_amount"), num("spend_alternative_amount")}
+
+	out := map[Kind]*Schema{
+		Achievements: {
+			Fields: cat(head(accountFields, participantFields, true), performed, external, udfs(8)),
+			OneOf:  semi,
+		},
+		Purchases: {
+			Fields: cat(
+				head(accountFieldsWithToken, participantWithToken, false),
+				[]Field{
+					ident("performed_by_business_unit_identifier", codedFields),
+					ident("performed_by_unit_identifier", namedFields),
+					ident("performed_by_tap_identifier", codedFields),
+					must(date("performed_on")),
+					str("description"),
+					must(str("reference_number")),
+					ident("payment_medium_brand_identifier", namedFields),
+					ident("payment_medium_type_identifier", namedFields),
+					str("payment_medium_identifier"),
+					ident("invoice_identifier", invoiceFields),
+				},
+				external, udfs(16),
+				[]Field{
+					{Name: "spend_request", Type: Object, Items: spend, OneOf: []string{"spend_amount", "spend_alternative_amount"}},
+					{Name: "products_set", Type: Set, Mandatory: true, Items: purchaseProduct},
+				}),
+			Call:  []Field{ident("intended_currency_identifier", currencyFields)},
+			OneOf: semi,
+			AnyOf: []string{"performed_by_unit_identifier", "performed_by_business_unit_identifier", "performed_by_tap_identifier"},
+		},
+		Referrals: {
+			Fields: cat(
+				[]Field{must(str("request_unique_identifier")), ident("classification_identifier", namedFields)},
+				performed,
+				[]Field{
+					must(ident("referred_rewards_participant_identifier", participantFields)),
+					must(ident("referred_by_rewards_participant_identifier", participantFields)),
+				},
+				external, udfs(8)),
+		},
+		SocialMedia: {
+			Fields: cat(head(accountFields, participantFields, false), performed,
+				[]Field{
+					{Name: "social_media", Type: String, Mandatory: true, Enum: []string{"FACEBOOK"}},
+					must(str("profile")),
+					{Name: "action", Type: String, Mandatory: true, Enum: []string{"LIKE"}},
+				},
+				external, udfs(8)),
+			OneOf: semi,
+		},
+		Web: {
+			Fields: cat(head(accountFields, participantFields, false), performed,
+				[]Field{must(str("website"))}, external, udfs(8)),
+			OneOf: semi,
+		},
+		FinancialAchievements: {
+			Fields: cat(head(accountFields, participantFields, true),
+				[]Field{
+					ident("product_identifier", productFields),
+					ident("payment_medium_type_identifier", namedFields),
+					// The page lists this one under the name
+					// payment_medium_type_identifier a second time, describing
+					// the brand; the brand is what it means.
+					ident("payment_medium_brand_identifier", namedFields),
+					str("payment_medium_identifier"),
+					num("amount"),
+				},
+				performed, external, udfs(8)),
+			OneOf: semi,
+		},
+		FinancialStatements: {
+			Fields: cat(head(accountFields, participantFields, true), performed, external, udfs(8),
+				[]Field{{Name: "measured_key_performance_indicators_set", Type: Set, Items: kpi}}),
+			OneOf: semi,
+		},
+	}
+	for k, s := range out {
+		s.Kind = k
+		s.byName = make(map[string]*Field, len(s.Fields))
+		for i := range s.Fields {
+			f := &s.Fields[i]
+			bindIndex(f, reflect.TypeFor[Event]())
+			s.byName[f.Name] = f
+		}
+		for i := range s.Call {
+			bindIndex(&s.Call[i], reflect.TypeFor[BulkRequest]())
+		}
+	}
+	return out
+}
+
+// bindIndex finds the Go struct field with f's wire name in t and records its
+// index, recursing into sets and objects.
+func bindIndex(f *Field, t reflect.Type) {
+	sf, ok := fieldByTag(t, f.Name)
+	if !ok {
+		panic("crm: no Go field for parameter " + f.Name + " in " + t.Name())
+	}
+	f.index = sf.Index
+	if len(f.Items) > 0 {
+		elem := sf.Type
+		for elem.Kind() == reflect.Slice || elem.Kind() == reflect.Pointer {
+			elem = elem.Elem()
+		}
+		for i := range f.Items {
+			bindIndex(&f.Items[i], elem)
+		}
+	}
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	return t.FieldByNameFunc(func(goName string) bool {
+		sf, ok := t.FieldByName(goName)
+		return ok && jsonName(sf) == name
+	})
+}
+
+func jsonName(sf reflect.StructField) string {
+	name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+	return name
+}
+
+// wireFields lists every wire name of Event with its Go field index, in
+// struct order; it lets the validator find parameters given that the kind
+// does not accept.
+var wireFields = func() []wireField {
+	var out []wireField
+	t := reflect.TypeFor[Event]()
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			idx := append(append([]int(nil), prefix...), i)
+			if sf.Anonymous {
+				walk(sf.Type, idx)
+				continue
+			}
+			out = append(out, wireField{jsonName(sf), idx})
+		}
+	}
+	walk(t, nil)
+	return out
+}()
+
+type wireField struct {
+	name  string
+	index []int
+}

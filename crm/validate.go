@@ -1,0 +1,293 @@
+package crm
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DateLayout is the API's date format.
+const DateLayout = "2006-01-02T15:04:05"
+
+// Validate checks an event against the rules of its kind that need no
+// reference data: mandatory parameters, parameters the kind does not have,
+// exactly one field per identifier, exactly one of the semi-optional
+// alternatives, enumerations, dates and numbers. It returns the first
+// violation, or nil. The engine runs it on every event; the mapping runs it
+// before anything is sent.
+func Validate(k Kind, ev *Event) *Error {
+	s := SchemaOf(k)
+	if s == nil {
+		return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Unknown customer event kind %s", k), Reason: "The kind must be one of " + kindNames() + "."}
+	}
+	v := reflect.ValueOf(ev).Elem()
+	if err := checkFields(s.Fields, v, ""); err != nil {
+		return err
+	}
+	if err := notAllowed(s, v); err != nil {
+		return err
+	}
+	if err := exactlyOne(s.OneOf, v, s.byName, ""); err != nil {
+		return err
+	}
+	if len(s.AnyOf) > 0 && countSet(s.AnyOf, v, s.byName) == 0 {
+		return mandatory(strings.Join(s.AnyOf, " or "))
+	}
+	return nil
+}
+
+// ValidateCall checks the call-level parameters of a request.
+func ValidateCall(k Kind, req *BulkRequest) *Error {
+	s := SchemaOf(k)
+	if s == nil {
+		return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Unknown customer event kind %s", k), Reason: "The kind must be one of " + kindNames() + "."}
+	}
+	if len(req.Events) > MaxBulkEvents {
+		return TooManyEvents(k, len(req.Events))
+	}
+	if req.IntendedCurrency != nil && len(s.Call) == 0 {
+		return &Error{Code: CodeNotAllowedParameter, Message: fmt.Sprintf("Parameter intended_currency_identifier is not a parameter of %s", k.BulkPath()), Reason: "Only the parameters listed for the method can be specified.", Field: "intended_currency_identifier"}
+	}
+	return checkFields(s.Call, reflect.ValueOf(req).Elem(), "")
+}
+
+func mandatory(name string) *Error {
+	return &Error{
+		Code:    CodeMandatoryMissing,
+		Message: fmt.Sprintf("Mandatory parameter %s is missing", name),
+		Reason:  "A mandatory parameter was not specified.",
+		Field:   name,
+	}
+}
+
+func invalidValue(name, value, want string) *Error {
+	return &Error{
+		Code:    CodeInvalidValue,
+		Message: fmt.Sprintf("Value (%s) of %s is not %s", value, name, want),
+		Reason:  "The specified API value is not valid.",
+		Field:   name,
+	}
+}
+
+func checkFields(fields []Field, v reflect.Value, prefix string) *Error {
+	for i := range fields {
+		f := &fields[i]
+		fv := v.FieldByIndex(f.index)
+		name := prefix + f.Name
+		if isEmpty(fv) {
+			if f.Mandatory {
+				return mandatory(name)
+			}
+			continue
+		}
+		if err := checkValue(f, fv, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkValue(f *Field, fv reflect.Value, name string) *Error {
+	switch f.Type {
+	case String:
+		s := fv.String()
+		if f.Enum != nil && !slices.Contains(f.Enum, s) {
+			return invalidValue(name, s, "one of "+strings.Join(f.Enum, ", "))
+		}
+	case Number:
+		if s := fv.String(); !IsNumber(s) {
+			return invalidValue(name, s, "a number")
+		}
+	case Date:
+		if s := fv.String(); !IsDate(s) {
+			return invalidValue(name, s, "a date of the form YYYY-MM-DDTHH:MM:SS")
+		}
+	case IdentifierType:
+		return checkIdentifier(f, fv.Interface().(Identifier), name)
+	case Object:
+		if err := checkFields(f.Items, fv.Elem(), name+"."); err != nil {
+			return err
+		}
+		return exactlyOne(f.OneOf, fv.Elem(), itemIndex(f), name+".")
+	case Set:
+		for j := 0; j < fv.Len(); j++ {
+			if err := checkFields(f.Items, fv.Index(j), fmt.Sprintf("%s[%d].", name, j)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkIdentifier(f *Field, id Identifier, name string) *Error {
+	set := id.Set()
+	for _, fv := range set {
+		if !slices.Contains(f.IDFields, fv.Name) {
+			return &Error{
+				Code:    CodeInvalidIdentifier,
+				Message: fmt.Sprintf("Field %s is not an allowed field of %s (allowed: %s)", fv.Name, name, strings.Join(f.IDFields, ", ")),
+				Reason:  "An identifier can be specified only by one of its allowed fields.",
+				Field:   name,
+			}
+		}
+	}
+	if len(set) != 1 {
+		return &Error{
+			Code:    CodeInvalidIdentifier,
+			Message: fmt.Sprintf("%s must be specified by exactly one of its fields (%s), got %d", name, strings.Join(f.IDFields, ", "), len(set)),
+			Reason:  "An identifier must be specified by exactly one of its allowed fields.",
+			Field:   name,
+		}
+	}
+	var tok *AccessTokenIdentifier
+	switch x := id.(type) {
+	case *AccountIdentifier:
+		tok = x.AccessToken
+	case *ParticipantIdentifier:
+		tok = x.AccessToken
+	}
+	if tok == nil {
+		return nil
+	}
+	tname := name + ".access_token_identifier"
+	if n := len(tok.Set()); n != 1 {
+		return &Error{
+			Code:    CodeInvalidIdentifier,
+			Message: fmt.Sprintf("%s must be specified by exactly one of authentication_code, identifier, one_time_password, got %d", tname, n),
+			Reason:  "An identifier must be specified by exactly one of its allowed fields.",
+			Field:   tname,
+		}
+	}
+	if tok.Identifier != "" && tok.PassCode == "" {
+		return mandatory(tname + ".pass_code")
+	}
+	if tok.Identifier == "" && tok.PassCode != "" {
+		return &Error{Code: CodeNotAllowedParameter, Message: fmt.Sprintf("Parameter %s.pass_code is applicable only with identifier", tname), Reason: "The pass code is applicable only if the access token identifier is specified.", Field: tname + ".pass_code"}
+	}
+	if tok.OneTimePassword != "" && !isInteger(tok.OneTimePassword) {
+		return invalidValue(tname+".one_time_password", tok.OneTimePassword, "an integer")
+	}
+	return nil
+}
+
+func itemIndex(f *Field) map[string]*Field {
+	m := make(map[string]*Field, len(f.Items))
+	for i := range f.Items {
+		m[f.Items[i].Name] = &f.Items[i]
+	}
+	return m
+}
+
+func countSet(names []string, v reflect.Value, byName map[string]*Field) int {
+	n := 0
+	for _, name := range names {
+		if !isEmpty(v.FieldByIndex(byName[name].index)) {
+			n++
+		}
+	}
+	return n
+}
+
+func exactlyOne(names []string, v reflect.Value, byName map[string]*Field, prefix string) *Error {
+	if len(names) == 0 {
+		return nil
+	}
+	if n := countSet(names, v, byName); n != 1 {
+		full := make([]string, len(names))
+		for i, name := range names {
+			full[i] = prefix + name
+		}
+		return &Error{
+			Code:    CodeSemiOptional,
+			Message: fmt.Sprintf("Exactly one of %s must be specified, got %d", strings.Join(full, ", "), n),
+			Reason:  "It is mandatory to specify one of the semi-optional parameters. Only one of those parameters is allowed to be specified.",
+			Field:   full[0],
+		}
+	}
+	return nil
+}
+
+// notAllowed reports a parameter that is set on the event but is not one of
+// the kind's (a website on a purchase, udf_string_9 on a referral).
+func notAllowed(s *Schema, v reflect.Value) *Error {
+	for _, wf := range wireFields {
+		name := wf.name
+		if _, ok := s.byName[name]; ok || isEmpty(v.FieldByIndex(wf.index)) {
+			continue
+		}
+		return &Error{
+			Code:    CodeNotAllowedParameter,
+			Message: fmt.Sprintf("Parameter %s is not a parameter of %s", name, s.Kind.BulkPath()),
+			Reason:  "Only the parameters listed for the method can be specified.",
+			Field:   name,
+		}
+	}
+	return nil
+}
+
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice:
+		return v.Len() == 0
+	default:
+		return v.IsZero()
+	}
+}
+
+// IsDate reports whether s is a date in the API's YYYY-MM-DDTHH:MM:SS form.
+func IsDate(s string) bool {
+	if len(s) != len(DateLayout) {
+		return false
+	}
+	_, err := time.Parse(DateLayout, s)
+	return err == nil
+}
+
+// IsNumber reports whether s is a JSON number literal: an optional minus,
+// integer digits without a leading zero, an optional fraction and exponent.
+func IsNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i == len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if i == len(s) || !isDigit(s[i]) {
+			return false
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	return i == len(s)
+}
+
+func isInteger(s string) bool {
+	return IsNumber(s) && !strings.ContainsAny(s, ".eE")
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
