@@ -1,0 +1,230 @@
+// Package engine is a local implementation of CRM.COM's customer events:
+// the bulk create methods with the rules the API pages state, reference
+// data, and the stored events, on a single SQLite file.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// Engine is an embedded CRM.COM customer-events engine. Its methods are
+// safe for concurrent use; calls that write are serialised.
+type Engine struct {
+	store Store
+	now   func() time.Time
+
+	mu    sync.Mutex // serialises resolution and commit; guards cache
+	cache refCache
+}
+
+// Open opens (creating it if needed) the engine store at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*Engine, error) {
+	s, err := openSQLite(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return New(s), nil
+}
+
+// New returns an engine on store.
+func New(store Store) *Engine {
+	e := &Engine{store: store, now: time.Now}
+	e.cache.reset(-1)
+	return e
+}
+
+// Close closes the store.
+func (e *Engine) Close() error { return e.store.Close() }
+
+// pendingEvent is an event that passed every rule and waits for Commit.
+type pendingEvent struct {
+	index             int // in the request
+	kind              string
+	requestID         string
+	accountNumber     string
+	participantNumber string
+	classification    string
+	obj               *EventObject
+	claim             *claim     // referral: mark the participant referred
+	err               *crm.Error // set by Commit when the claim was lost
+}
+
+// claim marks a participant as referred by another, if nobody did first.
+type claim struct {
+	referred, by string // participant ids
+	lost         *crm.Error
+}
+
+// CreateEvents is the bulk create method of req.Kind: it validates and
+// resolves every event, stores the valid ones in one transaction, and
+// reports each event as processed or unprocessed, in request order. A
+// returned error is call-level: a *crm.Error (too many events, an unknown
+// intended currency) or a store failure; then nothing was stored.
+func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	if err := crm.ValidateCall(req.Kind, &req); err != nil {
+		return crm.BulkResult{}, err
+	}
+	errs := make([]*crm.Error, len(req.Events))
+	seen := make(map[string]bool, len(req.Events))
+	for i := range req.Events {
+		ev := &req.Events[i]
+		if err := crm.Validate(req.Kind, ev); err != nil {
+			errs[i] = err
+			continue
+		}
+		if seen[ev.RequestUniqueIdentifier] {
+			errs[i] = &crm.Error{
+				Code:    crm.CodeDuplicateRequestID,
+				Message: fmt.Sprintf("Request unique identifier %s is used by more than one customer event of the call", ev.RequestUniqueIdentifier),
+				Reason:  "The request unique identifier identifies the result of each customer event and must be unique within the call.",
+				Field:   "request_unique_identifier",
+			}
+		}
+		seen[ev.RequestUniqueIdentifier] = true
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.refreshCache(ctx); err != nil {
+		return crm.BulkResult{}, err
+	}
+	r := newResolver(e.store, &e.cache)
+	now := e.now().UTC().Format(dateLayout)
+	currency, err := e.intendedCurrency(ctx, r, req.IntendedCurrency)
+	if err != nil {
+		return crm.BulkResult{}, err
+	}
+	pending := make([]*pendingEvent, len(req.Events))
+	for round := 0; ; round++ {
+		complete := true
+		for i := range req.Events {
+			if errs[i] != nil || pending[i] != nil {
+				continue
+			}
+			p, err, done := e.resolve(r, req.Kind, &req.Events[i], currency)
+			switch {
+			case !done:
+				complete = false
+			case err != nil:
+				errs[i] = err
+			default:
+				p.index = i
+				p.obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
+				pending[i] = p
+			}
+		}
+		if complete {
+			break
+		}
+		if round > 8 {
+			return crm.BulkResult{}, fmt.Errorf("resolve %s: identifiers still unresolved after %d rounds", req.Kind, round)
+		}
+		if err := r.fetch(ctx); err != nil {
+			return crm.BulkResult{}, err
+		}
+	}
+
+	var rows []*pendingEvent
+	claimed := map[string]bool{}
+	for i, p := range pending {
+		if p == nil {
+			continue
+		}
+		if p.claim != nil {
+			// Two referrals of one participant in the same call: the
+			// first one refers it.
+			if claimed[p.claim.referred] {
+				errs[i] = p.claim.lost
+				continue
+			}
+			claimed[p.claim.referred] = true
+		}
+		p.obj.ID = newID()
+		rows = append(rows, p)
+	}
+	if len(rows) > 0 {
+		if err := e.store.Commit(ctx, rows); err != nil {
+			e.cache.reset(-1) // the cache may hold referrals that were rolled back
+			return crm.BulkResult{}, fmt.Errorf("store %s events: %w", req.Kind, err)
+		}
+	}
+	for _, p := range rows {
+		if p.err != nil {
+			errs[p.index] = p.err
+			continue
+		}
+		if p.claim != nil {
+			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.claim.referred}]; ok {
+				ref.set(entParticipant, "referred_by", p.claim.by)
+			}
+		}
+	}
+
+	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
+	for i := range req.Events {
+		id := req.Events[i].RequestUniqueIdentifier
+		if err := errs[i]; err != nil {
+			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
+		} else if p := pending[i]; p != nil {
+			res.Processed = append(res.Processed, crm.Processed{Number: p.obj.Number, ID: p.obj.ID, RequestUniqueIdentifier: id})
+		}
+	}
+	return res, nil
+}
+
+// refreshCache starts the cache over when reference data changed since it
+// was filled (a seed by this process or another).
+func (e *Engine) refreshCache(ctx context.Context) error {
+	v, err := e.store.ReferenceVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v != e.cache.version {
+		e.cache.reset(v)
+	}
+	return nil
+}
+
+// intendedCurrency resolves the call's intended currency (nil when there
+// is none); a currency that does not exist fails the whole call.
+func (e *Engine) intendedCurrency(ctx context.Context, r *resolver, id *crm.CurrencyIdentifier) (*Ref, error) {
+	if id == nil {
+		return nil, nil
+	}
+	for {
+		s := &eval{r: r}
+		ref := s.ident(entCurrency, id)
+		if s.err != nil {
+			s.err.Field = "intended_currency_identifier"
+			return nil, s.err
+		}
+		if !s.incomplete {
+			return ref, nil
+		}
+		if err := r.fetch(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// newID returns a 32-character upper-case hex id, as CRM.COM's. The first
+// twelve digits are the time in milliseconds, so ids of new events sort
+// after older ones and their unique index grows at its end.
+func newID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}

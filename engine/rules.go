@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// resolve resolves every identifier of ev and applies the kind's rules.
+// done is false while lookups are pending (the caller fetches them and
+// asks again); otherwise the event is either ready to store or failed.
+func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) (p *pendingEvent, err *crm.Error, done bool) {
+	s := &eval{r: r}
+	obj := newObject(k, ev)
+
+	var account, participant, token *Ref
+	if ev.AccountsReceivable != nil {
+		account, token = s.account(ev.AccountsReceivable)
+	}
+	if ev.RewardsParticipant != nil {
+		participant, token = s.participant(ev.RewardsParticipant)
+		if participant != nil {
+			account = s.byID(entAccount, participant.get(entParticipant, "accounts_receivable"))
+		}
+	}
+	var cls, unit, bu, tap, pmType, pmBrand, invoice, product *Ref
+	if ev.Classification != nil {
+		cls = s.ident(entClassification, ev.Classification)
+	}
+	if ev.PerformedByUnit != nil {
+		unit = s.ident(entUnit, ev.PerformedByUnit)
+	}
+	if ev.PerformedByBusinessUnit != nil {
+		bu = s.ident(entBusinessUnit, ev.PerformedByBusinessUnit)
+	}
+	if ev.PerformedByTAP != nil {
+		tap = s.ident(entTAP, ev.PerformedByTAP)
+	}
+	var referred, referredBy *Ref
+	if ev.ReferredRewardsParticipant != nil {
+		referred = s.ident(entParticipant, ev.ReferredRewardsParticipant)
+	}
+	if ev.ReferredByRewardsParticipant != nil {
+		referredBy = s.ident(entParticipant, ev.ReferredByRewardsParticipant)
+	}
+	if ev.PaymentMediumType != nil {
+		pmType = s.ident(entPaymentType, ev.PaymentMediumType)
+	}
+	if ev.PaymentMediumBrand != nil {
+		pmBrand = s.ident(entPaymentBrand, ev.PaymentMediumBrand)
+	}
+	if ev.Invoice != nil {
+		invoice = s.ident(entInvoice, ev.Invoice)
+	}
+	if ev.Product != nil {
+		product = s.ident(entProduct, ev.Product)
+	}
+	for _, line := range ev.ProductsSet {
+		qty := line.Quantity
+		if qty == "" {
+			qty = "1" // the page: "If not specified then it automatically defaults to 1"
+		}
+		obj.ProductsSet = append(obj.ProductsSet, ProductLine{
+			Product:  object(entProduct, s.ident(entProduct, line.Product)),
+			Quantity: qty, NetAmount: line.NetAmount, VATAmount: line.VATAmount, TotalAmount: line.TotalAmount,
+		})
+	}
+	for _, m := range ev.MeasuredKPIs {
+		l := KPILine{KPI: object(entKPI, s.ident(entKPI, m.KPI)), Value: m.Value}
+		if m.Product != nil {
+			l.Product = object(entProduct, s.ident(entProduct, m.Product))
+		}
+		obj.MeasuredKPIs = append(obj.MeasuredKPIs, l)
+	}
+	// Second-hand records: a business unit's or a transaction acquiring
+	// point's unit, and the unit's currency when the call names one.
+	var buUnit, tapUnit *Ref
+	if bu != nil {
+		buUnit = s.byID(entUnit, bu.get(entBusinessUnit, "unit"))
+	}
+	if tap != nil {
+		tapUnit = s.byID(entUnit, tap.get(entTAP, "unit"))
+	}
+	performer := firstOf(unit, tapUnit, buUnit)
+	var unitCurrency *Ref
+	if currency != nil && performer != nil {
+		unitCurrency = s.byID(entCurrency, performer.get(entUnit, "currency"))
+	}
+	if s.incomplete {
+		return nil, nil, false
+	}
+	if s.err != nil {
+		return nil, s.err, true
+	}
+
+	if err := checkPerformer(unit, bu, tap, buUnit, tapUnit); err != nil {
+		return nil, err, true
+	}
+	if err := checkClassification(k, cls); err != nil {
+		return nil, err, true
+	}
+	if currency != nil && (unitCurrency == nil || unitCurrency.ID != currency.ID) {
+		return nil, currencyMismatch(currency, unitCurrency, performer), true
+	}
+	if pmType != nil && k == crm.FinancialAchievements {
+		if err := checkPaymentType(pmType, account); err != nil {
+			return nil, err, true
+		}
+	}
+	p = &pendingEvent{kind: string(k), requestID: ev.RequestUniqueIdentifier, obj: obj}
+	if referred != nil {
+		number := referred.get(entParticipant, "number")
+		lost := crm.ReferredByAnother(number)
+		if referred.get(entParticipant, "referred_by") != "" {
+			return nil, lost, true
+		}
+		if referred.ID == referredBy.ID {
+			return nil, &crm.Error{
+				Code:    crm.CodeInvalidValue,
+				Message: fmt.Sprintf("Participant %s Cannot Refer Itself", number),
+				Reason:  "The referred and the referring rewards participants must differ.",
+				Field:   "referred_by_rewards_participant_identifier",
+			}, true
+		}
+		p.claim = &claim{referred: referred.ID, by: referredBy.ID, lost: lost}
+		p.participantNumber = number
+	}
+
+	obj.AccountsReceivable = object(entAccount, account)
+	obj.RewardsParticipant = object(entParticipant, participant)
+	obj.AuthorizedByAccessToken = object(entAccessToken, token)
+	obj.Classification = object(entClassification, cls)
+	obj.PerformedByUnit = object(entUnit, performer)
+	obj.PerformedByBusinessUnit = object(entBusinessUnit, bu)
+	obj.PerformedByTAP = object(entTAP, tap)
+	obj.PaymentMediumType = object(entPaymentType, pmType)
+	obj.PaymentMediumBrand = object(entPaymentBrand, pmBrand)
+	obj.Invoice = object(entInvoice, invoice)
+	obj.Product = object(entProduct, product)
+	obj.ReferredRewardsParticipant = object(entParticipant, referred)
+	obj.ReferredByRewardsParticipant = object(entParticipant, referredBy)
+	if account != nil {
+		p.accountNumber = account.get(entAccount, "number")
+	}
+	if participant != nil {
+		p.participantNumber = participant.get(entParticipant, "number")
+	}
+	if cls != nil {
+		p.classification = cls.get(entClassification, "name")
+	}
+	return p, nil, true
+}
+
+// newObject copies the event's own values into a new event object.
+func newObject(k crm.Kind, ev *crm.Event) *EventObject {
+	return &EventObject{
+		Type:                          k.EventType(),
+		LifeCycleState:                "POSTED",
+		PerformedOn:                   ev.PerformedOn,
+		Description:                   ev.Description,
+		ReferenceNumber:               ev.ReferenceNumber,
+		PaymentMediumIdentifier:       ev.PaymentMediumIdentifier,
+		SpendRequest:                  ev.SpendRequest,
+		SocialMedia:                   ev.SocialMedia,
+		Profile:                       ev.Profile,
+		Action:                        ev.Action,
+		Website:                       ev.Website,
+		Amount:                        ev.Amount,
+		ExternalSystem:                ev.ExternalSystem,
+		ExternalSystemReferenceNumber: ev.ExternalSystemReferenceNumber,
+		UDFs:                          ev.UDFs,
+	}
+}
+
+func firstOf(refs ...*Ref) *Ref {
+	for _, r := range refs {
+		if r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+// checkPerformer checks that the unit, business unit and transaction
+// acquiring point of a purchase agree, and that a unit follows from them.
+func checkPerformer(unit, bu, tap, buUnit, tapUnit *Ref) *crm.Error {
+	for _, x := range []struct {
+		label string
+		of    *Ref
+		e     *entity
+		unit  *Ref
+	}{{"Transaction Acquiring Point", tap, entTAP, tapUnit}, {"Business Unit", bu, entBusinessUnit, buUnit}} {
+		if unit != nil && x.unit != nil && x.unit.ID != unit.ID {
+			return &crm.Error{
+				Code: crm.CodeUnitMismatch,
+				Message: fmt.Sprintf("%s (%s) Does Not Belong to Unit (%s)", x.label,
+					x.of.get(x.e, "code"), unit.get(entUnit, "name")),
+				Reason: "The performing unit is set from the transaction acquiring point or business unit; a unit given as well must be the same.",
+				Field:  "performed_by_unit_identifier",
+			}
+		}
+	}
+	if firstOf(unit, tapUnit, buUnit) == nil {
+		return &crm.Error{
+			Code:    crm.CodeMandatoryMissing,
+			Message: "Mandatory parameter performed_by_unit_identifier is missing and no unit follows from the business unit or transaction acquiring point",
+			Reason:  "A mandatory parameter was not specified.",
+			Field:   "performed_by_unit_identifier",
+		}
+	}
+	return nil
+}
+
+// classificationKinds are the kinds whose page restricts the classification
+// to its own type; the label is the page's wording.
+var classificationKinds = map[crm.Kind]string{
+	crm.FinancialAchievements: "Financial Achievement",
+	crm.FinancialStatements:   "Financial Statement",
+}
+
+func checkClassification(k crm.Kind, cls *Ref) *crm.Error {
+	label, restricted := classificationKinds[k]
+	if !restricted || cls == nil || cls.get(entClassification, "type") == string(k) {
+		return nil
+	}
+	return &crm.Error{
+		Code:    crm.CodeInvalidClassification,
+		Message: fmt.Sprintf("Customer Event Classification (%s) Is Not a %s Classification", cls.get(entClassification, "name"), label),
+		Reason:  fmt.Sprintf("Only %s classifications are allowed to be specified.", strings.ToLower(label)),
+		Field:   "classification_identifier",
+	}
+}
+
+func currencyMismatch(intended, unitCurrency, unit *Ref) *crm.Error {
+	have := "none"
+	if unitCurrency != nil {
+		have = unitCurrency.get(entCurrency, "code")
+	}
+	return &crm.Error{
+		Code: crm.CodeCurrencyMismatch,
+		Message: fmt.Sprintf("Intended Currency (%s) Does Not Match the Currency (%s) of Unit (%s)",
+			intended.get(entCurrency, "code"), have, unit.get(entUnit, "name")),
+		Reason: "The intended currency is validated against the currency of the related performed by unit.",
+		Field:  "intended_currency_identifier",
+	}
+}
+
+func checkPaymentType(pmType, account *Ref) *crm.Error {
+	if account != nil && slices.Contains(strings.Split(account.get(entAccount, "payment_medium_types"), ","), pmType.ID) {
+		return nil
+	}
+	acc := "none"
+	if account != nil {
+		acc = account.get(entAccount, "number")
+	}
+	return &crm.Error{
+		Code:    crm.CodePaymentTypeNotAllowed,
+		Message: fmt.Sprintf("Payment Medium Type (%s) Is Not Allowed for Account (%s)", pmType.get(entPaymentType, "name"), acc),
+		Reason:  "Only payment medium types which are allowed in the related accounts receivable can be specified.",
+		Field:   "payment_medium_type_identifier",
+	}
+}

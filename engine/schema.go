@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"zombiezen.com/go/sqlite/sqlitemigration"
+)
+
+// appID marks a database file as a crmload engine store, so that opening
+// some other SQLite file fails instead of migrating it.
+const appID = 0x63726d6c // "crml"
+
+// schema is the store's migration list. Never edit a released migration:
+// append a new one. sqlitemigration records the version in user_version.
+var schema = sqlitemigration.Schema{
+	AppID: appID,
+	Migrations: []string{
+		referenceTables() + `
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('reference_version', 0);
+
+-- One row per created customer event. object is the API's event object as
+-- JSON, ready to stream; the other columns are what list filters on.
+-- number is the rowid, so inserts append. Ids are time-ordered, so their
+-- unique index appends too. Other columns are deliberately not indexed:
+-- a random-key index costs most of the insert rate (DESIGN.md).
+CREATE TABLE events (
+	number             INTEGER PRIMARY KEY,
+	id                 TEXT NOT NULL UNIQUE,
+	kind               TEXT NOT NULL,
+	life_cycle_state   TEXT NOT NULL,
+	performed_on       TEXT NOT NULL,
+	account_number     TEXT NOT NULL DEFAULT '',
+	participant_number TEXT NOT NULL DEFAULT '',
+	classification     TEXT NOT NULL DEFAULT '',
+	request_id         TEXT NOT NULL,
+	created_date       TEXT NOT NULL,
+	object             TEXT NOT NULL
+);
+`,
+	},
+}
+
+// referenceTables renders one table per entity: an id, the entity's
+// columns, a unique natural key, and an index per identifier column so
+// that resolving a batch costs one indexed query per column.
+func referenceTables() string {
+	var b strings.Builder
+	for _, e := range entities {
+		fmt.Fprintf(&b, "CREATE TABLE %s (\n\tid TEXT NOT NULL UNIQUE", e.name)
+		for _, c := range e.cols {
+			fmt.Fprintf(&b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
+		}
+		fmt.Fprintf(&b, ",\n\tUNIQUE (%s)\n);\n", e.key)
+		for _, c := range e.lookup {
+			if c != e.key {
+				fmt.Fprintf(&b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/crmload/crmload/crm"
+	"go.yaml.in/yaml/v3"
+)
+
+// seedChunk is how many records one seeding transaction writes: large
+// enough that index maintenance is amortised, small enough to bound memory.
+const seedChunk = 50_000
+
+// seedRecord is one reference record read from a seed file, with the
+// columns of its entity in order. present says which columns the file
+// gave: an upsert leaves the others as they were.
+type seedRecord struct {
+	file    string
+	line    int
+	id      string
+	idGiven bool
+	vals    []string
+	present []bool
+}
+
+// SeedError is bad reference data: it names the file, line, entity and
+// what is wrong.
+type SeedError struct {
+	File   string
+	Line   int
+	Entity string
+	Err    error
+}
+
+func (e *SeedError) Error() string {
+	if e.Entity == "" {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %s: %v", e.File, e.Line, e.Entity, e.Err)
+}
+
+func (e *SeedError) Unwrap() error { return e.Err }
+
+// SeedStats counts what a seed wrote, per entity.
+type SeedStats map[string]int
+
+// Seed imports reference data from files: YAML files with a list per
+// entity (processed in dependency order), or CSV files named after one
+// entity (units.csv, accounts_receivable.csv, ...) with its columns as the
+// header. Records are upserted by natural key; references name the other
+// record by its natural key (or, for lists, its alternative code). Bad data
+// stops the seed with a *SeedError; what earlier chunks wrote stays.
+func (e *Engine) Seed(ctx context.Context, files ...string) (SeedStats, error) {
+	stats := SeedStats{}
+	// CSV files go in dependency order of their entities, whatever the
+	// order on the command line.
+	ordered := slices.Clone(files)
+	slices.SortStableFunc(ordered, func(a, b string) int { return seedRank(a) - seedRank(b) })
+	for _, f := range ordered {
+		var err error
+		switch ext := strings.ToLower(filepath.Ext(f)); ext {
+		case ".yaml", ".yml":
+			err = e.seedYAML(ctx, f, stats)
+		case ".csv":
+			err = e.seedCSV(ctx, f, stats)
+		default:
+			err = fmt.Errorf("seed %s: unknown file type %q (use .yaml, .yml, or .csv named after an entity)", f, ext)
+		}
+		if err != nil {
+			return stats, err
+		}
+	}
+	return stats, nil
+}
+
+func seedRank(file string) int {
+	if !strings.EqualFold(filepath.Ext(file), ".csv") {
+		return -1
+	}
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	for i, e := range entities {
+		if e.name == name {
+			return i
+		}
+	}
+	return len(entities)
+}
+
+func (e *Engine) seedYAML(ctx context.Context, file string, stats SeedStats) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var doc yaml.Node
+	if err := yaml.NewDecoder(f).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("seed %s: %w", file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return &SeedError{File: file, Line: root.Line, Err: fmt.Errorf("want a mapping of entity lists (%s)", entityNames())}
+	}
+	lists := map[*entity]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		ent := entityNamed(k.Value)
+		if ent == nil {
+			return &SeedError{File: file, Line: k.Line, Err: fmt.Errorf("unknown entity %q (valid: %s)", k.Value, entityNames())}
+		}
+		if v.Kind != yaml.SequenceNode {
+			return &SeedError{File: file, Line: v.Line, Entity: ent.name, Err: errors.New("want a list of records")}
+		}
+		lists[ent] = v
+	}
+	for _, ent := range entities {
+		list, ok := lists[ent]
+		if !ok {
+			continue
+		}
+		recs := make([]seedRecord, 0, len(list.Content))
+		for _, item := range list.Content {
+			rec, err := yamlRecord(file, ent, item)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		for len(recs) > 0 {
+			n := min(len(recs), seedChunk)
+			if err := e.upsert(ctx, ent, recs[:n]); err != nil {
+				return err
+			}
+			stats[ent.name] += n
+			recs = recs[n:]
+		}
+	}
+	return nil
+}
+
+func yamlRecord(file string, ent *entity, item *yaml.Node) (seedRecord, error) {
+	rec := newRecord(file, item.Line, ent)
+	if item.Kind != yaml.MappingNode {
+		return rec, &SeedError{File: file, Line: item.Line, Entity: ent.name, Err: errors.New("want a record of field: value")}
+	}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		k, v := item.Content[i], item.Content[i+1]
+		var val string
+		switch {
+		case v.Kind == yaml.ScalarNode:
+			val = v.Value
+		case v.Kind == yaml.SequenceNode && ent.lists[k.Value] != nil:
+			parts := make([]string, 0, len(v.Content))
+			for _, c := range v.Content {
+				parts = append(parts, c.Value)
+			}
+			val = strings.Join(parts, "|")
+		default:
+			return rec, &SeedError{File: file, Line: v.Line, Entity: ent.name, Err: fmt.Errorf("field %s: want a single value", k.Value)}
+		}
+		if err := rec.set(ent, k.Value, val); err != nil {
+			return rec, &SeedError{File: file, Line: k.Line, Entity: ent.name, Err: err}
+		}
+	}
+	return rec, nil
+}
+
+func newRecord(file string, line int, ent *entity) seedRecord {
+	return seedRecord{file: file, line: line, vals: make([]string, len(ent.cols)), present: make([]bool, len(ent.cols))}
+}
+
+func (r *seedRecord) set(ent *entity, field, val string) error {
+	if field == "id" {
+		r.id, r.idGiven = val, val != ""
+		return nil
+	}
+	i := slices.Index(ent.cols, field)
+	if i < 0 {
+		return fmt.Errorf("unknown field %q (valid: id, %s)", field, strings.Join(ent.cols, ", "))
+	}
+	r.vals[i], r.present[i] = val, true
+	return nil
+}
+
+func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) error {
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	ent := entityNamed(name)
+	if ent == nil {
+		return fmt.Errorf("seed %s: a CSV seed file is named after its entity, and %q is none (valid: %s)", file, name, entityNames())
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return &SeedError{File: file, Line: 1, Entity: ent.name, Err: fmt.Errorf("read header: %w", err)}
+	}
+	header = slices.Clone(header)
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	for i, h := range header {
+		if h != "id" && !slices.Contains(ent.cols, h) {
+			return &SeedError{File: file, Line: 1, Entity: ent.name, Err: fmt.Errorf("column %d: unknown field %q (valid: id, %s)", i+1, h, strings.Join(ent.cols, ", "))}
+		}
+	}
+	var recs []seedRecord
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		if err := e.upsert(ctx, ent, recs); err != nil {
+			return err
+		}
+		stats[ent.name] += len(recs)
+		recs = recs[:0]
+		return nil
+	}
+	for {
+		row, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			line := 0
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
+			return &SeedError{File: file, Line: line, Entity: ent.name, Err: err}
+		}
+		line, _ := r.FieldPos(0)
+		rec := newRecord(file, line, ent)
+		for i, v := range row {
+			if err := rec.set(ent, header[i], v); err != nil {
+				return &SeedError{File: file, Line: line, Entity: ent.name, Err: err}
+			}
+		}
+		recs = append(recs, rec)
+		if len(recs) == seedChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// upsert checks one chunk of records, turns references from natural keys
+// into ids, and writes it. A record that refers to a record of its own
+// entity later in the chunk (participant referred by participant) is
+// written without the reference first, then again with it.
+func (e *Engine) upsert(ctx context.Context, ent *entity, recs []seedRecord) error {
+	for i := range recs {
+		if err := checkRecord(ent, &recs[i]); err != nil {
+			return err
+		}
+		if !recs[i].idGiven {
+			recs[i].id = newID()
+		}
+	}
+	later, err := e.resolveRefs(ctx, ent, recs, false)
+	if err != nil {
+		return err
+	}
+	if err := e.store.Upsert(ctx, ent, recs); err != nil {
+		return err
+	}
+	if len(later) == 0 {
+		return nil
+	}
+	if _, err := e.resolveRefs(ctx, ent, later, true); err != nil {
+		return err
+	}
+	return e.store.Upsert(ctx, ent, later)
+}
+
+func checkRecord(ent *entity, r *seedRecord) error {
+	fail := func(format string, args ...any) error {
+		return &SeedError{File: r.file, Line: r.line, Entity: ent.name, Err: fmt.Errorf(format, args...)}
+	}
+	if r.vals[ent.col(ent.key)] == "" {
+		return fail("%s is required: it is the natural key re-seeding upserts by", ent.key)
+	}
+	if ent == entClassification {
+		if t := r.vals[ent.col("type")]; t != "" {
+			if _, err := crm.ParseKind(t); err != nil {
+				return fail("type: %v", err)
+			}
+		}
+	}
+	if ent == entAccessToken {
+		if r.vals[ent.col("accounts_receivable")] == "" && r.vals[ent.col("rewards_participant")] == "" {
+			return fail("an access token identifies an accounts_receivable or a rewards_participant: give one")
+		}
+	}
+	return nil
+}
+
+// resolveRefs replaces the natural keys in reference columns by ids. With
+// final false, a reference to the record's own entity that is not found yet
+// is left out and the record returned in later; with final true (or any
+// other entity) a reference that is not found is an error.
+func (e *Engine) resolveRefs(ctx context.Context, ent *entity, recs []seedRecord, final bool) ([]seedRecord, error) {
+	var later []seedRecord
+	cols := make([]string, 0, len(ent.refs)+len(ent.lists))
+	for c := range ent.refs {
+		cols = append(cols, c)
+	}
+	for c := range ent.lists {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	for _, col := range cols {
+		target, isList := ent.lists[col]
+		if !isList {
+			target = ent.refs[col]
+		}
+		ci := ent.col(col)
+		var keys []string
+		for _, r := range recs {
+			if r.present[ci] && r.vals[ci] != "" {
+				keys = append(keys, splitList(r.vals[ci], isList)...)
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		ids, err := e.lookupKeys(ctx, target, keys)
+		if err != nil {
+			return nil, err
+		}
+		for i := range recs {
+			r := &recs[i]
+			if !r.present[ci] || r.vals[ci] == "" {
+				continue
+			}
+			out := make([]string, 0, 1)
+			for _, k := range splitList(r.vals[ci], isList) {
+				id, ok := ids[k]
+				if !ok && target == ent && !final {
+					break
+				}
+				if !ok {
+					return nil, &SeedError{File: r.file, Line: r.line, Entity: ent.name,
+						Err: fmt.Errorf("%s: %s %q not found (seed it first, or in the same file)", col, target.name, k)}
+				}
+				out = append(out, id)
+			}
+			if len(out) == 0 {
+				// Deferred: written again after this chunk, with only the
+				// key and this column.
+				d := newRecord(r.file, r.line, ent)
+				d.id = r.id
+				d.set(ent, ent.key, r.vals[ent.col(ent.key)])
+				d.set(ent, col, r.vals[ci])
+				later = append(later, d)
+				r.present[ci] = false
+				continue
+			}
+			r.vals[ci] = strings.Join(out, ",")
+		}
+	}
+	return later, nil
+}
+
+func splitList(v string, isList bool) []string {
+	if !isList {
+		return []string{v}
+	}
+	parts := strings.Split(v, "|")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+// lookupKeys maps keys of target to ids: by natural key first, then by the
+// other identifier columns (a payment medium type by its alternative code).
+func (e *Engine) lookupKeys(ctx context.Context, target *entity, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, col := range append([]string{target.key}, target.lookup...) {
+		var missing []string
+		for _, k := range keys {
+			if _, ok := out[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		refs, err := e.store.Lookup(ctx, target, col, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			if v := r.get(target, col); out[v] == "" {
+				out[v] = r.ID
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitemigration"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// sqliteStore keeps everything in one SQLite file in WAL mode. Writes go
+// through a single connection (SQLite has one writer anyway, and a direct
+// connection skips database/sql's overhead); reads use a small pool so that
+// listing does not wait for a load.
+type sqliteStore struct {
+	mu     sync.Mutex // guards writer
+	writer *sqlite.Conn
+	readers *sqlitex.Pool
+}
+
+// ErrNotFound is returned for an event id or number that does not exist.
+var ErrNotFound = errors.New("not found")
+
+func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := pragmas(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := sqlitemigration.Migrate(ctx, w, schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	readers, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
+		Flags:       sqlite.OpenReadOnly | sqlite.OpenWAL | sqlite.OpenURI,
+		PoolSize:    4,
+		PrepareConn: func(c *sqlite.Conn) error { return sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000;", nil) },
+	})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &sqliteStore{writer: w, readers: readers}, nil
+}
+
+func pragmas(c *sqlite.Conn) error {
+	// synchronous=NORMAL in WAL mode loses nothing on a process crash
+	// (kill -9); only a power cut can drop the last transactions.
+	for _, p := range []string{
+		"PRAGMA journal_mode = WAL",
+		"PRAGMA synchronous = NORMAL",
+		"PRAGMA busy_timeout = 10000",
+		"PRAGMA foreign_keys = OFF",
+		"PRAGMA cache_size = -65536",
+	} {
+		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (s *sqliteStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.readers.Close(), s.writer.Close())
+}
+
+func (s *sqliteStore) Lookup(ctx context.Context, e *entity, col string, keys []string) ([]*Ref, error) {
+	if col != "id" && !slices.Contains(e.lookup, col) {
+		return nil, fmt.Errorf("lookup %s by %s: not an identifier column", e.name, col)
+	}
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	q := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s IN (SELECT value FROM json_each(?))",
+		strings.Join(e.cols, ", "), e.name, col)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.writer.SetInterrupt(s.writer.SetInterrupt(ctx.Done()))
+	var out []*Ref
+	err = sqlitex.Execute(s.writer, q, &sqlitex.ExecOptions{
+		Args: []any{string(arg)},
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			r := &Ref{ID: stmt.ColumnText(0), Vals: make([]string, len(e.cols))}
+			for i := range e.cols {
+				r.Vals[i] = stmt.ColumnText(i + 1)
+			}
+			out = append(out, r)
+			return nil
+		},
+	})
+	return out, err
+}
+
+func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var v int64
+	err := sqlitex.Execute(s.writer, "SELECT value FROM meta WHERE key = 'reference_version'", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt64(0); return nil },
+	})
+	return v, err
+}
+
+const insertEvent = `INSERT INTO events
+	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object)
+	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?)`
+
+func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.writer
+	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
+	end, err := sqlitex.ImmediateTransaction(c)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+
+	var next int64
+	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { next = stmt.ColumnInt64(0); return nil },
+	}); err != nil {
+		return err
+	}
+	claim := c.Prep("UPDATE rewards_participants SET referred_by = ? WHERE id = ? AND referred_by = ''")
+	ins := c.Prep(insertEvent)
+	var buf []byte
+	for _, p := range rows {
+		if p.claim != nil {
+			claim.BindText(1, p.claim.by)
+			claim.BindText(2, p.claim.referred)
+			if _, err := claim.Step(); err != nil {
+				return err
+			}
+			if err := claim.Reset(); err != nil {
+				return err
+			}
+			if c.Changes() == 0 {
+				p.err = p.claim.lost
+				continue
+			}
+		}
+		next++
+		p.obj.Number = strconv.FormatInt(next, 10)
+		buf, err = appendJSON(buf[:0], p.obj)
+		if err != nil {
+			return err
+		}
+		ins.BindInt64(1, next)
+		ins.BindText(2, p.obj.ID)
+		ins.BindText(3, p.kind)
+		ins.BindText(4, p.obj.PerformedOn)
+		ins.BindText(5, p.accountNumber)
+		ins.BindText(6, p.participantNumber)
+		ins.BindText(7, p.classification)
+		ins.BindText(8, p.requestID)
+		ins.BindText(9, p.obj.LogInformation.CreatedDate)
+		ins.BindBytes(10, buf)
+		if _, err := ins.Step(); err != nil {
+			return fmt.Errorf("insert event %s: %w", p.requestID, err)
+		}
+		if err := ins.Reset(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
+}
+
+func (s *sqliteStore) Upsert(ctx context.Context, e *entity, recs []seedRecord) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.writer
+	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
+	end, err := sqlitex.ImmediateTransaction(c)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	// Parameters: ?1 id, ?2.. the columns, then one presence flag per
+	// column, then whether the id was given. An upsert changes only the
+	// columns the seed file gave, and keeps the id unless it gave one.
+	n := len(e.cols)
+	sets := make([]string, 0, n+1)
+	for i, col := range e.cols {
+		if col != e.key {
+			sets = append(sets, fmt.Sprintf("%s = CASE WHEN ?%d THEN excluded.%s ELSE %s.%s END", col, n+2+i, col, e.name, col))
+		}
+	}
+	sets = append(sets, fmt.Sprintf("id = CASE WHEN ?%d THEN excluded.id ELSE %s.id END", 2*n+2, e.name))
+	vals := make([]string, n+1)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("?%d", i+1)
+	}
+	q := fmt.Sprintf("INSERT INTO %s (id, %s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+		e.name, strings.Join(e.cols, ", "), strings.Join(vals, ", "), e.key, strings.Join(sets, ", "))
+	stmt := c.Prep(q)
+	for _, r := range recs {
+		stmt.BindText(1, r.id)
+		for i, v := range r.vals {
+			stmt.BindText(i+2, v)
+			stmt.BindBool(n+2+i, r.present[i])
+		}
+		stmt.BindBool(2*n+2, r.idGiven)
+		if _, err := stmt.Step(); err != nil {
+			return &SeedError{File: r.file, Line: r.line, Entity: e.name, Err: err}
+		}
+		if err := stmt.Reset(); err != nil {
+			return err
+		}
+	}
+	return sqlitex.Execute(c, "UPDATE meta SET value = value + 1 WHERE key = 'reference_version'", nil)
+}
+
+// resolveIDs maps natural keys of e to ids, reading through the writer so
+// that records upserted earlier in the same seed are seen.
+func (s *sqliteStore) resolveIDs(ctx context.Context, e *entity, keys []string) (map[string]string, error) {
+	refs, err := s.Lookup(ctx, e, e.key, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(refs))
+	for _, r := range refs {
+		out[r.get(e, e.key)] = r.ID
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(obj []byte) error) error {
+	c, err := s.readers.Take(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.readers.Put(c)
+	var where []string
+	var args []any
+	add := func(cond, v string) {
+		if v != "" {
+			where = append(where, cond)
+			args = append(args, v)
+		}
+	}
+	add("kind = ?", f.Kind)
+	add("account_number = ?", f.Account)
+	add("participant_number = ?", f.Participant)
+	add("classification = ?", f.Classification)
+	add("life_cycle_state = ?", f.State)
+	add("performed_on >= ?", f.Since)
+	add("performed_on <= ?", f.Until)
+	q := "SELECT object FROM events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY number"
+	if f.Limit > 0 {
+		q += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	var buf []byte
+	return sqlitex.Execute(c, q, &sqlitex.ExecOptions{
+		Args: args,
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			n := stmt.ColumnLen(0)
+			if cap(buf) < n {
+				buf = make([]byte, n)
+			}
+			buf = buf[:n]
+			stmt.ColumnBytes(0, buf)
+			return fn(buf)
+		},
+	})
+}
+
+// eventKey picks the column an event key names: a number is a number, and
+// anything else an id.
+func eventKey(key string) (string, any) {
+	if n, err := strconv.ParseInt(key, 10, 64); err == nil && len(key) < 32 {
+		return "number", n
+	}
+	return "id", key
+}
+
+func (s *sqliteStore) Event(ctx context.Context, key string) ([]byte, error) {
+	c, err := s.readers.Take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.readers.Put(c)
+	col, arg := eventKey(key)
+	var obj []byte
+	err = sqlitex.Execute(c, "SELECT object FROM events WHERE "+col+" = ?", &sqlitex.ExecOptions{
+		Args:       []any{arg},
+		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
+	})
+	if err == nil && obj == nil {
+		err = ErrNotFound
+	}
+	return obj, err
+}
+
+// StateError is returned when an event is not in the state a transition
+// needs.
+type StateError struct {
+	Key, State, Want string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("event %s is %s; only %s events can be changed", e.Key, e.State, e.Want)
+}
+
+func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at time.Time) (obj []byte, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.writer
+	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
+	end, err := sqlitex.ImmediateTransaction(c)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	col, arg := eventKey(key)
+	var state string
+	found := false
+	if err := sqlitex.Execute(c, "SELECT life_cycle_state FROM events WHERE "+col+" = ?", &sqlitex.ExecOptions{
+		Args:       []any{arg},
+		ResultFunc: func(stmt *sqlite.Stmt) error { state, found = stmt.ColumnText(0), true; return nil },
+	}); err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, ErrNotFound
+	}
+	if state != from {
+		return nil, &StateError{Key: key, State: state, Want: from}
+	}
+	stamp := at.UTC().Format(dateLayout)
+	err = sqlitex.Execute(c, `UPDATE events SET life_cycle_state = ?,
+		object = json_set(object, '$.life_cycle_state', ?, '$.log_information.updated_date', ?)
+		WHERE `+col+` = ? RETURNING object`, &sqlitex.ExecOptions{
+		Args:       []any{to, to, stamp, arg},
+		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
+	})
+	return obj, err
+}

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the engine's persistence: reference data, events and the
+// reference version. The SQLite store implements it; a PostgreSQL store
+// for many `engine serve` replicas would implement the same methods.
+type Store interface {
+	// Lookup returns the records of e whose column col (or "id") is one of
+	// keys, in one round trip.
+	Lookup(ctx context.Context, e *entity, col string, keys []string) ([]*Ref, error)
+	// ReferenceVersion changes whenever reference data is seeded, so that
+	// resolution caches know to start over.
+	ReferenceVersion(ctx context.Context) (int64, error)
+	// Commit stores a batch of events and the referrals they make in one
+	// transaction, numbering the events in order. A referral whose
+	// participant was referred meanwhile is not stored; its row says so.
+	Commit(ctx context.Context, rows []*pendingEvent) error
+	// Upsert writes reference records of e by natural key, in one
+	// transaction, and bumps the reference version.
+	Upsert(ctx context.Context, e *entity, recs []seedRecord) error
+	// Events streams the stored event objects matching f, by number.
+	Events(ctx context.Context, f Filter, fn func(obj []byte) error) error
+	// Event returns the event object with the given id or number.
+	Event(ctx context.Context, key string) ([]byte, error)
+	// SetState moves an event from one life cycle state to another and
+	// returns the updated object.
+	SetState(ctx context.Context, key, from, to string, at time.Time) ([]byte, error)
+	Close() error
+}
+
+// Filter selects events for Events. Empty fields match everything.
+type Filter struct {
+	Kind           string
+	Account        string // accounts receivable number
+	Participant    string // rewards participant number
+	Classification string // classification name
+	State          string
+	Since, Until   string // performed_on bounds, inclusive, YYYY-MM-DDTHH:MM:SS
+	Limit          int    // 0: no limit
+}
