@@ -134,23 +134,14 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 	}
 
+	// Two referrals of one participant in the same call are settled by
+	// Commit: its conditional update lets only the first one refer it.
 	var rows []*pendingEvent
-	claimed := map[string]bool{}
-	for i, p := range pending {
-		if p == nil {
-			continue
+	for _, p := range pending {
+		if p != nil {
+			p.obj.ID = newID()
+			rows = append(rows, p)
 		}
-		if p.claim != nil {
-			// Two referrals of one participant in the same call: the
-			// first one refers it.
-			if claimed[p.claim.referred] {
-				errs[i] = p.claim.lost
-				continue
-			}
-			claimed[p.claim.referred] = true
-		}
-		p.obj.ID = newID()
-		rows = append(rows, p)
 	}
 	if len(rows) > 0 {
 		if err := e.store.Commit(ctx, rows); err != nil {
