@@ -1,0 +1,216 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/crmload/crmload/engine"
+	"github.com/spf13/cobra"
+)
+
+func newEventsCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "events",
+		Short: "List, show and cancel the embedded engine's events",
+	}
+	c.AddCommand(newEventsListCommand(g), newEventsShowCommand(g), newEventsCancelCommand(g))
+	return c
+}
+
+type listOptions struct {
+	db     string
+	format string
+	filter engine.Filter
+}
+
+func newEventsListCommand(g *globals) *cobra.Command {
+	var opts listOptions
+	c := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "Stream the events that match the filters",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.db = g.db
+			return runEventsList(cmd.Context(), g, opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.format, "format", "table", "output format: table, jsonl or csv")
+	f.StringVar(&opts.filter.Kind, "kind", "", "only events of this kind (purchases, web, ...)")
+	f.StringVar(&opts.filter.Account, "account", "", "only events of this accounts receivable number")
+	f.StringVar(&opts.filter.Participant, "participant", "", "only events of this rewards participant number")
+	f.StringVar(&opts.filter.Classification, "classification", "", "only events of this classification name")
+	f.StringVar(&opts.filter.State, "state", "", "only events in this life cycle state (POSTED, CANCELLED)")
+	f.StringVar(&opts.filter.Since, "since", "", "only events performed on or after this date (YYYY-MM-DDTHH:MM:SS)")
+	f.StringVar(&opts.filter.Until, "until", "", "only events performed on or before this date (YYYY-MM-DDTHH:MM:SS)")
+	f.IntVar(&opts.filter.Limit, "limit", 0, "at most this many events (0: all)")
+	return c
+}
+
+func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
+	var w eventWriter
+	switch opts.format {
+	case "jsonl":
+		w = &jsonlWriter{w: g.io.Out}
+	case "csv":
+		w = &csvWriter{w: csv.NewWriter(g.io.Out)}
+	case "table":
+		w = &tableWriter{w: tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)}
+	default:
+		return usageErrorf("--format %q: want table, jsonl or csv", opts.format)
+	}
+	e, err := engine.Open(ctx, opts.db)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if err := w.header(); err != nil {
+		return err
+	}
+	err = e.Events(ctx, opts.filter, w.write)
+	if ferr := w.flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func newEventsShowCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID|NUMBER",
+		Short: "Print one event as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEventsShow(cmd.Context(), g, args[0], false)
+		},
+	}
+}
+
+func newEventsCancelCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID|NUMBER",
+		Short: "Cancel a posted event and print it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEventsShow(cmd.Context(), g, args[0], true)
+		},
+	}
+}
+
+func runEventsShow(ctx context.Context, g *globals, key string, cancel bool) error {
+	e, err := engine.Open(ctx, g.db)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	var obj []byte
+	if cancel {
+		obj, err = e.Cancel(ctx, key)
+	} else {
+		obj, err = e.Event(ctx, key)
+	}
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, obj, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = g.io.Out.Write(out.Bytes())
+	return err
+}
+
+// eventWriter renders a stream of event objects.
+type eventWriter interface {
+	header() error
+	write(obj []byte) error
+	flush() error
+}
+
+type jsonlWriter struct{ w io.Writer }
+
+func (j *jsonlWriter) header() error { return nil }
+func (j *jsonlWriter) flush() error  { return nil }
+func (j *jsonlWriter) write(obj []byte) error {
+	if _, err := j.w.Write(obj); err != nil {
+		return err
+	}
+	_, err := io.WriteString(j.w, "\n")
+	return err
+}
+
+// columns are the event attributes the csv and table formats show.
+var columns = []string{"number", "id", "type", "life_cycle_state", "performed_on", "accounts_receivable", "rewards_participant",
+	"classification", "performed_by_unit", "reference_number", "total_amount", "description"}
+
+func row(obj []byte) ([]string, error) {
+	var ev engine.EventObject
+	if err := json.Unmarshal(obj, &ev); err != nil {
+		return nil, fmt.Errorf("decode stored event: %w", err)
+	}
+	ref := func(r *engine.RefObject, name bool) string {
+		switch {
+		case r == nil:
+			return ""
+		case name && r.Name != "":
+			return r.Name
+		case r.Number != "":
+			return r.Number
+		}
+		return r.ID
+	}
+	return []string{ev.Number, ev.ID, ev.Type, ev.LifeCycleState, ev.PerformedOn,
+		ref(ev.AccountsReceivable, false), ref(ev.RewardsParticipant, false), ref(ev.Classification, true),
+		ref(ev.PerformedByUnit, true), ev.ReferenceNumber, totalAmount(&ev), ev.Description}, nil
+}
+
+// totalAmount is a purchase's total over its products, the amount of a
+// financial achievement, and empty otherwise. Sums are added as decimals
+// so that no digit is lost.
+func totalAmount(ev *engine.EventObject) string {
+	if ev.Amount != "" {
+		return string(ev.Amount)
+	}
+	if len(ev.ProductsSet) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ev.ProductsSet))
+	for i, p := range ev.ProductsSet {
+		parts[i] = string(p.TotalAmount)
+	}
+	return sumDecimals(parts)
+}
+
+type csvWriter struct{ w *csv.Writer }
+
+func (c *csvWriter) header() error { return c.w.Write(columns) }
+func (c *csvWriter) flush() error  { c.w.Flush(); return c.w.Error() }
+func (c *csvWriter) write(obj []byte) error {
+	r, err := row(obj)
+	if err != nil {
+		return err
+	}
+	return c.w.Write(r)
+}
+
+type tableWriter struct{ w *tabwriter.Writer }
+
+func (t *tableWriter) header() error {
+	_, err := fmt.Fprintln(t.w, strings.ToUpper(strings.Join(columns[:11], "\t")))
+	return err
+}
+func (t *tableWriter) flush() error { return t.w.Flush() }
+func (t *tableWriter) write(obj []byte) error {
+	r, err := row(obj)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(t.w, strings.Join(r[:11], "\t"))
+	return err
+}

@@ -1,0 +1,53 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Exit codes, as DESIGN.md defines them.
+const (
+	ExitOK      = 0 // every row succeeded (or was filtered out)
+	ExitFailed  = 1 // the run finished and some rows failed; or a command failed
+	ExitUsage   = 2 // nothing was sent: bad flags, mapping, input, credentials
+	ExitAborted = 3 // the run stopped part-way; --resume continues it
+)
+
+// ExitError carries the exit code an error should end the process with.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageErrorf is an error that means nothing was done: exit 2.
+func usageErrorf(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// usage marks err as a usage error (exit 2), keeping its chain.
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExitError{Code: ExitUsage, Err: err}
+}
+
+// exitCode maps an error to the process exit code. It is the only place
+// that does. started says whether the command's own code ran: an error
+// before it (flag parsing, argument checks) is a usage error.
+func exitCode(err error, started bool) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if !started {
+		return ExitUsage
+	}
+	return ExitFailed
+}

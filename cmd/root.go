@@ -1,0 +1,124 @@
+// Package cmd is crmload's command line: cobra commands and the binding of
+// flags, environment and config file. It holds no business logic: commands
+// parse their options and call the engine, mapping and loader packages.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Main runs crmload with the process's arguments and streams and returns
+// its exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, System(), os.Args[1:])
+}
+
+// Run runs crmload with args and returns the exit code. Errors are printed
+// to io.ErrOut, prefixed with the program name.
+func Run(ctx context.Context, io *IOStreams, args []string) int {
+	g := &globals{io: io}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(io.ErrOut, "crmload: %v\n", err)
+	}
+	return exitCode(err, g.started)
+}
+
+// globals are the options every command shares.
+type globals struct {
+	io      *IOStreams
+	config  string
+	db      string
+	started bool // the command's own code ran (see exitCode)
+}
+
+func newRootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "crmload",
+		Short: "Load CRM.COM customer events from CSV and JSONL files",
+		Long: `crmload loads CRM.COM customer events (purchases, referrals, social media,
+web, achievements, financial achievements, financial statements) from CSV and
+JSONL files into an embedded CRM.COM engine or a remote CRM.COM Web API.
+
+Every flag can also be set in the environment as CRMLOAD_<FLAG> (dashes as
+underscores) or in the config file (--config, default ./crmload.yaml).
+Precedence: flag > environment > config file > default.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindConfig(cmd, g.config); err != nil {
+				return usage(err)
+			}
+			g.started = true
+			return nil
+		},
+	}
+	root.SetOut(g.io.Out)
+	root.SetErr(g.io.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.config, "config", "", "config file (default ./crmload.yaml if present)")
+	pf.StringVar(&g.db, "db", "crmload.db", "embedded engine store (an SQLite file)")
+
+	root.AddCommand(
+		newVersionCommand(g),
+		newEngineCommand(g),
+		newEventsCommand(g),
+	)
+	return root
+}
+
+// bindConfig fills every flag of cmd that was not given on the command
+// line from the environment (CRMLOAD_<FLAG>) or the config file, in that
+// order. It is the only place that uses viper.
+func bindConfig(cmd *cobra.Command, configFile string) error {
+	v := viper.New()
+	v.SetEnvPrefix("CRMLOAD")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if configFile == "" {
+		if env := os.Getenv("CRMLOAD_CONFIG"); env != "" {
+			configFile = env
+		} else if _, err := os.Stat("crmload.yaml"); err == nil {
+			configFile = "crmload.yaml"
+		}
+	}
+	if configFile != "" {
+		v.SetConfigFile(configFile)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("read config file %s: %w", configFile, err)
+		}
+	}
+	var errs []error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "config" || !v.IsSet(f.Name) {
+			return
+		}
+		var vals []string
+		if _, isSlice := f.Value.(pflag.SliceValue); isSlice {
+			vals = v.GetStringSlice(f.Name)
+		} else {
+			vals = []string{v.GetString(f.Name)}
+		}
+		for _, val := range vals {
+			if err := cmd.Flags().Set(f.Name, val); err != nil {
+				errs = append(errs, fmt.Errorf("%s (from environment or config file): %w", f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
