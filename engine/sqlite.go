@@ -21,8 +21,8 @@ import (
 // connection skips database/sql's overhead); reads use a small pool so that
 // listing does not wait for a load.
 type sqliteStore struct {
-	mu     sync.Mutex // guards writer
-	writer *sqlite.Conn
+	mu      sync.Mutex // guards writer
+	writer  *sqlite.Conn
 	readers *sqlitex.Pool
 }
 
