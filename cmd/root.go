@@ -108,11 +108,15 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		if f.Changed || f.Name == "config" || !v.IsSet(f.Name) {
 			return
 		}
-		var vals []string
+		vals := []string{v.GetString(f.Name)}
 		if _, isSlice := f.Value.(pflag.SliceValue); isSlice {
-			vals = v.GetStringSlice(f.Name)
-		} else {
-			vals = []string{v.GetString(f.Name)}
+			// A list is a YAML list in the config file, and comma
+			// separated in the environment (viper would split on spaces).
+			if s, isString := v.Get(f.Name).(string); isString {
+				vals = strings.Split(s, ",")
+			} else {
+				vals = v.GetStringSlice(f.Name)
+			}
 		}
 		for _, val := range vals {
 			if err := cmd.Flags().Set(f.Name, val); err != nil {

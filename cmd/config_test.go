@@ -1,0 +1,87 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestConfigPrecedence guards the contract of DESIGN.md: a flag beats the
+// environment, which beats the config file, which beats the default.
+func TestConfigPrecedence(t *testing.T) {
+	tests := []struct {
+		name             string
+		flag, env, file  string
+		want             string
+		wantUsers        []string
+		usersEnv, usersF string
+	}{
+		{name: "default", want: "default.db"},
+		{name: "file", file: "file.db", want: "file.db"},
+		{name: "env beats file", env: "env.db", file: "file.db", want: "env.db"},
+		{name: "flag beats env and file", flag: "flag.db", env: "env.db", file: "file.db", want: "flag.db"},
+		{name: "flag beats file", flag: "flag.db", file: "file.db", want: "flag.db"},
+		{name: "list from env", want: "default.db", usersEnv: "a:1,b:2", wantUsers: []string{"a:1", "b:2"}},
+		{name: "list from file", want: "default.db", usersF: "[a:1, b:2]", wantUsers: []string{"a:1", "b:2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "crmload.yaml")
+			content := ""
+			if tt.file != "" {
+				content += "db: " + tt.file + "\n"
+			}
+			if tt.usersF != "" {
+				content += "user: " + tt.usersF + "\n"
+			}
+			if err := os.WriteFile(cfg, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("CRMLOAD_DB", tt.env)
+			if tt.env == "" {
+				os.Unsetenv("CRMLOAD_DB")
+			}
+			t.Setenv("CRMLOAD_USER", tt.usersEnv)
+			if tt.usersEnv == "" {
+				os.Unsetenv("CRMLOAD_USER")
+			}
+			var db string
+			var users []string
+			c := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+			c.Flags().StringVar(&db, "db", "default.db", "")
+			c.Flags().StringArrayVar(&users, "user", nil, "")
+			var args []string
+			if tt.flag != "" {
+				args = append(args, "--db", tt.flag)
+			}
+			if err := c.ParseFlags(args); err != nil {
+				t.Fatal(err)
+			}
+			if err := bindConfig(c, cfg); err != nil {
+				t.Fatalf("bindConfig: %v", err)
+			}
+			if db != tt.want {
+				t.Errorf("db = %q, want %q", db, tt.want)
+			}
+			if len(users) != len(tt.wantUsers) || (len(users) > 0 && (users[0] != tt.wantUsers[0] || users[1] != tt.wantUsers[1])) {
+				t.Errorf("user = %q, want %q", users, tt.wantUsers)
+			}
+		})
+	}
+}
+
+func TestBindConfigErrors(t *testing.T) {
+	c := &cobra.Command{Use: "x"}
+	var n int
+	c.Flags().IntVar(&n, "batch-size", 1000, "")
+	t.Setenv("CRMLOAD_BATCH_SIZE", "lots")
+	if err := bindConfig(c, ""); err == nil {
+		t.Error("bindConfig with CRMLOAD_BATCH_SIZE=lots succeeded, want an error naming batch-size")
+	}
+	if err := bindConfig(c, filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("bindConfig with a missing --config file succeeded, want an error")
+	}
+}

@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/crmload/crmload/crm"
+)
+
+func seedEvents(t *testing.T) *Engine {
+	t.Helper()
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	web := func(id, account, on string) crm.Event {
+		return crm.Event{RequestUniqueIdentifier: id, AccountsReceivable: &crm.AccountIdentifier{Number: account},
+			Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"},
+			PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: on, Website: "www.crm.com"}
+	}
+	ctx := context.Background()
+	if _, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{
+		web("1", "ACR0000000077", "2016-06-22T15:00:00"),
+		web("2", "ACR0000000020", "2016-06-23T15:00:00"),
+		web("3", "ACR0000000077", "2016-06-24T15:00:00"),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{{
+		RequestUniqueIdentifier: "4", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
+		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000017"},
+		ReferredByRewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func listNumbers(t *testing.T, e *Engine, f Filter) []string {
+	t.Helper()
+	var out []string
+	err := e.Events(context.Background(), f, func(obj []byte) error {
+		var o EventObject
+		if err := json.Unmarshal(obj, &o); err != nil {
+			return err
+		}
+		out = append(out, o.Number)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Events(%+v): %v", f, err)
+	}
+	return out
+}
+
+func TestEventsFilters(t *testing.T) {
+	e := seedEvents(t)
+	tests := []struct {
+		name   string
+		filter Filter
+		want   string
+	}{
+		{"all", Filter{}, "[1 2 3 4]"},
+		{"kind", Filter{Kind: "referrals"}, "[4]"},
+		{"account", Filter{Account: "ACR0000000077"}, "[1 3]"},
+		{"participant", Filter{Participant: "RP0000000017"}, "[4]"},
+		{"classification", Filter{Classification: "Newsletter Signup"}, "[1 2 3]"},
+		{"since", Filter{Since: "2016-06-23T15:00:00"}, "[2 3 4]"},
+		{"until", Filter{Until: "2016-06-23T15:00:00"}, "[1 2]"},
+		{"state", Filter{State: "CANCELLED"}, "[]"},
+		{"limit", Filter{Limit: 2}, "[1 2]"},
+		{"combined", Filter{Kind: "web", Account: "ACR0000000077", Since: "2016-06-23T00:00:00"}, "[3]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := listNumbers(t, e, tt.filter); fmt.Sprint(got) != tt.want {
+				t.Errorf("Events(%+v) = %v, want %s", tt.filter, got, tt.want)
+			}
+		})
+	}
+	if err := e.Events(context.Background(), Filter{Since: "22/06/2016"}, func([]byte) error { return nil }); err == nil {
+		t.Error("Events with a malformed --since succeeded, want an error")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := seedEvents(t)
+	ctx := context.Background()
+	obj, err := e.Cancel(ctx, "2")
+	if err != nil {
+		t.Fatalf("Cancel(2): %v", err)
+	}
+	var o EventObject
+	if err := json.Unmarshal(obj, &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.LifeCycleState != "CANCELLED" || o.Number != "2" {
+		t.Errorf("Cancel(2) = %s, want event 2 CANCELLED", obj)
+	}
+	if got := listNumbers(t, e, Filter{State: "CANCELLED"}); fmt.Sprint(got) != "[2]" {
+		t.Errorf("cancelled events = %v, want [2]", got)
+	}
+	var apiErr *crm.Error
+	if _, err := e.Cancel(ctx, o.ID); !errors.As(err, &apiErr) || apiErr.Code != crm.CodeInvalidLifeCycleState {
+		t.Errorf("Cancel of a cancelled event (by id) error = %v, want %s", err, crm.CodeInvalidLifeCycleState)
+	}
+	if _, err := e.Cancel(ctx, "99"); !errors.As(err, &apiErr) || apiErr.Code != crm.CodeEventNotFound {
+		t.Errorf("Cancel(99) error = %v, want %s", err, crm.CodeEventNotFound)
+	}
+	if _, err := e.Event(ctx, "ABCDEF"); !errors.As(err, &apiErr) || apiErr.Code != crm.CodeEventNotFound {
+		t.Errorf("Event(unknown id) error = %v, want %s", err, crm.CodeEventNotFound)
+	}
+}

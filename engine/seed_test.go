@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func lookupOne(t *testing.T, e *Engine, ent *entity, col, key string) *Ref {
+	t.Helper()
+	refs, err := e.store.Lookup(context.Background(), ent, col, []string{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 {
+		t.Fatalf("Lookup(%s %s=%s) = %d records, want 1", ent.name, col, key, len(refs))
+	}
+	return refs[0]
+}
+
+func TestSeedCSVDirectory(t *testing.T) {
+	e := newTestEngine(t)
+	files, err := filepath.Glob("../testdata/seed/csv/*.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Alphabetical order puts accounts before the payment medium types
+	// they reference: Seed must order the files by entity.
+	stats, err := e.Seed(context.Background(), files...)
+	if err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+	if stats["accounts_receivable"] != 2 || stats["rewards_participants"] != 2 {
+		t.Errorf("Seed stats = %v", stats)
+	}
+	acc := lookupOne(t, e, entAccount, "number", "ACR0000000020")
+	if got := acc.get(entAccount, "name"); got != "ACR0000000020 Andreas Petrou, Jr." {
+		t.Errorf("quoted name = %q", got)
+	}
+	cc := lookupOne(t, e, entPaymentType, "alternative_code", "CC")
+	csh := lookupOne(t, e, entPaymentType, "alternative_code", "CSH")
+	if got, want := acc.get(entAccount, "payment_medium_types"), cc.ID+","+csh.ID; got != want {
+		t.Errorf("payment_medium_types = %q, want %q", got, want)
+	}
+	// RP0000000004 is referred by a participant later in the same file.
+	rp4 := lookupOne(t, e, entParticipant, "number", "RP0000000004")
+	rp10 := lookupOne(t, e, entParticipant, "number", "RP0000000010")
+	if got := rp4.get(entParticipant, "referred_by"); got != rp10.ID {
+		t.Errorf("referred_by = %q, want RP0000000010's id %q", got, rp10.ID)
+	}
+	if unit := lookupOne(t, e, entUnit, "name", "Admin Unit"); unit.ID != "1" {
+		t.Errorf("unit id = %q, want the given id 1", unit.ID)
+	}
+}
+
+func TestSeedUpsert(t *testing.T) {
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	ctx := context.Background()
+	before := lookupOne(t, e, entParticipant, "number", "RP0000000004")
+	dir := t.TempDir()
+	// Re-seed: a new name, no id, and no referred_by: the id and the
+	// referral must stay.
+	f := writeFile(t, dir, "again.yaml", `
+accounts_receivable:
+  - {number: ACR0000000228, name: "ACR0000000228 Nikos Pavlou-Smith"}
+rewards_participants:
+  - {number: RP0000000004, accounts_receivable: ACR0000000077}
+`)
+	if _, err := e.Seed(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	acc := lookupOne(t, e, entAccount, "number", "ACR0000000228")
+	if got := acc.get(entAccount, "name"); got != "ACR0000000228 Nikos Pavlou-Smith" {
+		t.Errorf("name after upsert = %q", got)
+	}
+	after := lookupOne(t, e, entParticipant, "number", "RP0000000004")
+	if after.ID != before.ID {
+		t.Errorf("id changed on upsert: %s -> %s", before.ID, after.ID)
+	}
+	if after.get(entParticipant, "referred_by") == "" {
+		t.Error("referred_by was cleared by a re-seed that did not mention it")
+	}
+	acc77 := lookupOne(t, e, entAccount, "number", "ACR0000000077")
+	if got := after.get(entParticipant, "accounts_receivable"); got != acc77.ID {
+		t.Errorf("accounts_receivable = %q, want %q", got, acc77.ID)
+	}
+}
+
+func TestSeedErrors(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		want                string // the error, with DIR for the folder
+	}{
+		{"unknown entity", "r.yaml", "currencies:\n  - {code: EUR}\ncustomers:\n  - {name: x}\n",
+			`DIR/r.yaml:3: unknown entity "customers" (valid: currencies, units,`},
+		{"unknown field", "r.yaml", "units:\n  - name: Admin Unit\n    colour: red\n",
+			`DIR/r.yaml:3: units: unknown field "colour" (valid: id, name, alternative_code, currency)`},
+		{"missing natural key", "r.yaml", "accounts_receivable:\n  - {name: nobody}\n",
+			`DIR/r.yaml:2: accounts_receivable: number is required`},
+		{"reference not found", "r.yaml", "units:\n  - {name: U, currency: EUR}\n",
+			`DIR/r.yaml:2: units: currency: currencies "EUR" not found (seed it first, or in the same file)`},
+		{"list reference not found", "r.yaml", "accounts_receivable:\n  - {number: A1, payment_medium_types: [CC]}\n",
+			`DIR/r.yaml:2: accounts_receivable: payment_medium_types: payment_medium_types "CC" not found`},
+		{"self reference not found", "r.yaml", "rewards_participants:\n  - {number: RP1}\n  - {number: RP2, referred_by: RP9}\n",
+			`DIR/r.yaml:3: rewards_participants: referred_by: rewards_participants "RP9" not found`},
+		{"bad classification type", "r.yaml", "classifications:\n  - {name: C, type: tweets}\n",
+			`DIR/r.yaml:2: classifications: type: unknown kind "tweets"`},
+		{"token without owner", "r.yaml", "access_tokens:\n  - {authentication_code: '1'}\n",
+			`DIR/r.yaml:2: access_tokens: an access token identifies an accounts_receivable or a rewards_participant`},
+		{"not a list", "r.yaml", "units: {name: U}\n", `DIR/r.yaml:1: units: want a list of records`},
+		{"nested value", "r.yaml", "units:\n  - {name: U, currency: {code: EUR}}\n", `DIR/r.yaml:2: units: field currency: want a single value`},
+		{"csv named after nothing", "customers.csv", "name\nx\n", `a CSV seed file is named after its entity, and "customers" is none`},
+		{"csv unknown column", "units.csv", "name,colour\nU,red\n", `DIR/units.csv:1: units: column 2: unknown field "colour"`},
+		{"csv bad quoting", "products.csv", "code,alternative_code\nA,B\n\"C,D\n", `DIR/products.csv:3: products:`},
+		{"csv wrong field count", "products.csv", "code,alternative_code\nA,B\nC\n", `DIR/products.csv:3: products: record on line 3: wrong number of fields`},
+		{"csv missing key", "products.csv", "code,alternative_code\nA,B\n,C\n", `DIR/products.csv:3: products: code is required`},
+		{"unknown file type", "r.txt", "x", `unknown file type ".txt"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEngine(t)
+			dir := t.TempDir()
+			f := writeFile(t, dir, tt.file, tt.content)
+			_, err := e.Seed(context.Background(), f)
+			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Seed() error = %v, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestSeedErrorIsTyped(t *testing.T) {
+	e := newTestEngine(t)
+	f := writeFile(t, t.TempDir(), "r.yaml", "units:\n  - {alternative_code: x}\n")
+	_, err := e.Seed(context.Background(), f)
+	var se *SeedError
+	if !errors.As(err, &se) || se.Line != 2 || se.Entity != "units" {
+		t.Errorf("Seed() error = %#v, want a *SeedError for units line 2", err)
+	}
+}
