@@ -15,7 +15,7 @@ func seedEvents(t *testing.T) *Engine {
 	e := newTestEngine(t, "../testdata/seed/reference.yaml")
 	web := func(id, account, on string) crm.Event {
 		return crm.Event{RequestUniqueIdentifier: id, AccountsReceivable: &crm.AccountIdentifier{Number: account},
-			Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"},
+			Classification:  &crm.NamedIdentifier{Name: "Newsletter Signup"},
 			PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: on, Website: "www.crm.com"}
 	}
 	ctx := context.Background()
