@@ -62,7 +62,11 @@ func pragmas(c *sqlite.Conn) error {
 		"PRAGMA synchronous = NORMAL",
 		"PRAGMA busy_timeout = 10000",
 		"PRAGMA foreign_keys = OFF",
-		"PRAGMA cache_size = -65536",
+		// 128 MiB of page cache for the writer: with 1M accounts and 1M
+		// events, CreateEvents of 1000 purchases took ~50 ms with 64 MiB
+		// and ~24 ms with 128 MiB (256 MiB, or mmap, gained nothing more).
+		// It is a fixed bound, not one that grows with the input.
+		"PRAGMA cache_size = -131072",
 	} {
 		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
