@@ -78,6 +78,7 @@ Precedence: flag > environment > config file > default.`,
 		newVersionCommand(g),
 		newEngineCommand(g),
 		newEventsCommand(g),
+		newValidateCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,74 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/crmload/crmload/loader"
+	"github.com/crmload/crmload/mapping"
+	"github.com/spf13/cobra"
+)
+
+type validateOptions struct {
+	mapping   string
+	reportDir string
+	files     []string
+}
+
+func newValidateCommand(g *globals) *cobra.Command {
+	var opts validateOptions
+	c := &cobra.Command{
+		Use:   "validate -m MAPPING.yaml FILE...",
+		Short: "Read, map and check every row; send nothing; write the failure report",
+		Long: `Read every row of the files, map it with the mapping spec and run the
+client-side checks (mandatory parameters, identifiers, enumerations, types),
+without sending anything. The run directory is written as a load would
+write it: failed rows with the reason, a copy of the mapping, summary.json.
+
+Exit codes: 0 every row is valid (or filtered out), 1 some rows failed,
+2 the mapping or an input cannot be used, 3 interrupted.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.files = args
+			return runValidate(cmd.Context(), g, opts)
+		},
+	}
+	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
+	c.Flags().StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
+	c.MarkFlagRequired("mapping")
+	return c
+}
+
+func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
+	spec, err := mapping.ReadSpec(opts.mapping)
+	if err != nil {
+		return usage(err)
+	}
+	for _, f := range opts.files {
+		if _, err := os.Stat(f); err != nil {
+			return usage(err)
+		}
+	}
+	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none"})
+	if err != nil {
+		if dir == "" {
+			return usage(err) // nothing was read: a mapping or input problem
+		}
+		return err
+	}
+	fmt.Fprintf(g.io.ErrOut, "validated %d rows of %s: %d valid, %d failed, %d filtered out\nreports: %s\n",
+		sum.RowsRead, sum.Kind, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, dir)
+	if sum.ExitCode != ExitOK {
+		return &ExitError{Code: sum.ExitCode, Err: errors.New(outcomeMessage(sum, dir))}
+	}
+	return nil
+}
+
+func outcomeMessage(sum *loader.Summary, dir string) string {
+	if sum.ExitCode == ExitAborted {
+		return "interrupted; what was done is in " + dir
+	}
+	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)
+}

@@ -1,0 +1,175 @@
+// Package loader reads input files, runs them through a mapping, and
+// writes the run's reports.
+package loader
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/crmload/crmload/mapping"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+)
+
+// Source streams the records of one input file. Next returns io.EOF at the
+// end; any other error is the file failing (a read error), not a bad
+// record: a bad record comes back with Record.Err set.
+type Source interface {
+	// Header is the CSV header, or nil for JSONL.
+	Header() []string
+	Next() (*mapping.Record, error)
+	// BytesRead is how far into the file reading is (compressed bytes for
+	// .gz), for progress.
+	BytesRead() int64
+	Close() error
+}
+
+// Format is an input format.
+type Format string
+
+// The input formats.
+const (
+	CSV   Format = "csv"
+	JSONL Format = "jsonl"
+)
+
+// DetectFormat returns the format given, or the one the file's extension
+// implies (.csv .tsv .jsonl .ndjson, each optionally .gz).
+func DetectFormat(path, given string) (Format, error) {
+	switch strings.ToLower(given) {
+	case "csv":
+		return CSV, nil
+	case "jsonl", "ndjson":
+		return JSONL, nil
+	case "":
+	default:
+		return "", fmt.Errorf("input format %q: want csv or jsonl", given)
+	}
+	name := strings.TrimSuffix(strings.ToLower(path), ".gz")
+	switch filepath.Ext(name) {
+	case ".csv", ".tsv", ".txt":
+		return CSV, nil
+	case ".jsonl", ".ndjson":
+		return JSONL, nil
+	}
+	return "", fmt.Errorf("%s: cannot tell the format from the extension; set input.format to csv or jsonl", path)
+}
+
+// SourceOptions say how to read a file (the spec's input section).
+type SourceOptions struct {
+	Format    string
+	Delimiter string
+	Encoding  string
+	Comment   string
+}
+
+// Open opens path as a source.
+func Open(path string, opts SourceOptions) (Source, error) {
+	format, err := DetectFormat(path, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := lookupEncoding(opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	counter := &countingReader{r: f}
+	var r io.Reader = counter
+	closers := []io.Closer{f}
+	if strings.EqualFold(filepath.Ext(path), ".gz") {
+		gz, err := gzip.NewReader(bufio.NewReaderSize(counter, 64<<10))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		r = gz
+		closers = append(closers, gz)
+	}
+	if enc != nil {
+		r = enc.NewDecoder().Reader(r)
+	}
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i].Close())
+		}
+		return errors.Join(errs...)
+	}
+	br := bufio.NewReaderSize(r, 256<<10)
+	skipBOM(br)
+	if format == JSONL {
+		return &jsonlSource{r: br, counter: counter, close: closeAll}, nil
+	}
+	delim := ','
+	if strings.EqualFold(filepath.Ext(strings.TrimSuffix(strings.ToLower(path), ".gz")), ".tsv") {
+		delim = '\t'
+	}
+	if opts.Delimiter != "" {
+		d := []rune(opts.Delimiter)
+		if opts.Delimiter == `\t` {
+			d = []rune{'\t'}
+		}
+		if len(d) != 1 || d[0] == '"' || d[0] == '\n' || d[0] == '\r' {
+			closeAll()
+			return nil, fmt.Errorf("input.delimiter %q: want a single character other than a quote or a line break", opts.Delimiter)
+		}
+		delim = d[0]
+	}
+	var comment rune
+	if opts.Comment != "" {
+		comment = []rune(opts.Comment)[0]
+	}
+	s, err := newCSVSource(br, delim, comment, enc != nil)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.counter, s.close = counter, closeAll
+	return s, nil
+}
+
+// lookupEncoding finds a text encoding by name (utf-8, latin1,
+// windows-1252, iso-8859-15, shift_jis, ...); nil means UTF-8.
+func lookupEncoding(name string) (encoding.Encoding, error) {
+	switch strings.ToLower(strings.ReplaceAll(name, "_", "-")) {
+	case "", "utf-8", "utf8":
+		return nil, nil
+	}
+	if e, err := htmlindex.Get(name); err == nil {
+		return e, nil
+	}
+	if e, err := ianaindex.IANA.Encoding(name); err == nil && e != nil {
+		return e, nil
+	}
+	return nil, fmt.Errorf("input.encoding %q is not an encoding this build knows (try utf-8, latin1, windows-1252, iso-8859-15)", name)
+}
+
+// skipBOM drops a UTF-8 byte order mark at the start.
+func skipBOM(r *bufio.Reader) {
+	if b, err := r.Peek(3); err == nil && string(b) == "\ufeff" {
+		r.Discard(3)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,196 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/crmload/crmload/mapping"
+)
+
+// Job is one run over input files with one mapping spec.
+type Job struct {
+	SpecPath  string
+	Spec      *mapping.Spec
+	Files     []string
+	ReportDir string
+	Engine    string // "embedded" or the API base URL, never credentials
+}
+
+// input is an input file opened and its mapping compiled.
+type input struct {
+	path   string
+	src    Source
+	mapper *mapping.Mapper
+	format Format
+}
+
+// ErrNoInput is returned for a job without files.
+var ErrNoInput = errors.New("no input files given")
+
+// prepare opens every input and compiles the spec for it, so that a bad
+// mapping, an unreadable file or a header that lacks a mapped column stops
+// the run before anything is read, sent or written.
+func prepare(job *Job) ([]*input, error) {
+	if len(job.Files) == 0 {
+		return nil, ErrNoInput
+	}
+	var inputs []*input
+	fail := func(err error) ([]*input, error) {
+		for _, in := range inputs {
+			in.src.Close()
+		}
+		return nil, err
+	}
+	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
+		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment}
+	for _, path := range job.Files {
+		format, err := DetectFormat(path, opts.Format)
+		if err != nil {
+			return fail(err)
+		}
+		src, err := Open(path, opts)
+		if err != nil {
+			return fail(err)
+		}
+		in := &input{path: path, src: src, format: format}
+		inputs = append(inputs, in)
+		if in.mapper, err = mapping.Compile(job.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
+			return fail(err)
+		}
+		first := inputs[0]
+		if format != first.format {
+			return fail(fmt.Errorf("%s is %s but %s is %s: the inputs of one run share a format (their reports are one file)", path, format, first.path, first.format))
+		}
+		if format == CSV && !slices.Equal(src.Header(), first.src.Header()) {
+			return fail(fmt.Errorf("%s has another header than %s: the CSV inputs of one run share a header (their reports are one file)", path, first.path))
+		}
+	}
+	return inputs, nil
+}
+
+// Validate reads, maps and checks every row of the job's files without
+// sending anything, and writes the run directory as a load would: the
+// failure report, a copy of the mapping and the summary. A returned error
+// means the run could not start (nothing was written) or could not write
+// its reports.
+func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
+	start := time.Now()
+	inputs, err := prepare(job)
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		for _, in := range inputs {
+			in.src.Close()
+		}
+	}()
+	dir, err := NewRunDir(job.ReportDir, start)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
+		return nil, dir, err
+	}
+	jsonl := inputs[0].format == JSONL
+	ext := ".csv"
+	if jsonl {
+		ext = ".jsonl"
+	}
+	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), inputs[0].src.Header(), jsonl,
+		[]string{"crmload_line", "crmload_request_id", "error_code", "error_description"})
+	if err != nil {
+		return nil, dir, err
+	}
+	sum := &Summary{RunID: filepath.Base(dir), Command: "validate", Kind: string(inputs[0].mapper.Kind()),
+		Engine: job.Engine, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
+
+	var werr error
+	emit := func(it mapping.Item) {
+		switch {
+		case it.Filtered:
+			sum.RowsFiltered += len(it.Records)
+		case it.Err != nil:
+			sum.RowsFailed += len(it.Records)
+			sum.EventsFailed++
+			sum.ErrorsByCode[it.Err.Code] += len(it.Records)
+			for _, r := range it.Records {
+				if err := failed.write(r, itoa(r.Line), it.RequestID, it.Err.Code, it.Err.Error()); err != nil && werr == nil {
+					werr = err
+				}
+			}
+		default:
+			sum.RowsSucceeded += len(it.Records)
+			sum.EventsSucceeded++
+		}
+	}
+	aborted := false
+	for _, in := range inputs {
+		for {
+			if ctx.Err() != nil {
+				aborted = true
+				break
+			}
+			rec, err := in.src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, dir, fmt.Errorf("read %s: %w", in.path, err)
+			}
+			sum.RowsRead++
+			in.mapper.Push(rec, emit)
+		}
+		if aborted {
+			break
+		}
+		in.mapper.Flush(emit)
+	}
+	if aborted {
+		// Rows of an unfinished group were read but not settled: they are
+		// reported as failed, so every row read is in the reports.
+		for _, in := range inputs {
+			in.mapper.Flush(func(it mapping.Item) {
+				it.Event, it.Err = nil, &mapping.RowError{Line: it.Records[0].Line, Code: "InterruptedException", Msg: "the run was interrupted before this row was checked"}
+				emit(it)
+			})
+		}
+	}
+	if err := failed.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return nil, dir, fmt.Errorf("write %s: %w", failed.path, werr)
+	}
+	sum.FinishedAt = time.Now().UTC()
+	sum.ExitCode = sum.Outcome(aborted)
+	if err := writeSummary(dir, sum); err != nil {
+		return nil, dir, err
+	}
+	return sum, dir, nil
+}
+
+// Outcome is the exit code of a finished run: 3 when it was aborted, 1
+// when rows failed, 0 otherwise (DESIGN.md, exit codes).
+func (s *Summary) Outcome(aborted bool) int {
+	switch {
+	case aborted:
+		return 3
+	case s.RowsFailed > 0 || s.RowsInDoubt > 0:
+		return 1
+	}
+	return 0
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
+}

@@ -1,0 +1,107 @@
+package mapping
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// strftimeLayout converts a strftime pattern (%Y-%m-%d %H:%M:%S) to a Go
+// time layout. Only the directives that make sense for parsing are
+// accepted; anything else is an error naming the directive.
+func strftimeLayout(p string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i == len(p) {
+			return "", fmt.Errorf("format %q ends with a lone %%", p)
+		}
+		switch p[i] {
+		case 'Y':
+			b.WriteString("2006")
+		case 'y':
+			b.WriteString("06")
+		case 'm':
+			b.WriteString("1") // Go's "1" also reads "01"
+		case 'd', 'e':
+			b.WriteString("2") // and "2" reads "02"
+		case 'H':
+			b.WriteString("15")
+		case 'I':
+			b.WriteString("3")
+		case 'M':
+			b.WriteString("4")
+		case 'S':
+			b.WriteString("5")
+		case 'p':
+			b.WriteString("PM")
+		case 'b', 'h':
+			b.WriteString("Jan")
+		case 'B':
+			b.WriteString("January")
+		case 'a':
+			b.WriteString("Mon")
+		case 'A':
+			b.WriteString("Monday")
+		case 'f':
+			b.WriteString("999999999")
+		case 'z':
+			b.WriteString("-0700")
+		case 'Z':
+			b.WriteString("MST")
+		case 'T':
+			b.WriteString("15:04:05")
+		case 'F':
+			b.WriteString("2006-01-02")
+		case '%':
+			b.WriteByte('%')
+		default:
+			return "", fmt.Errorf("format %q: %%%c is not a supported directive (use %%Y %%y %%m %%d %%H %%I %%M %%S %%p %%b %%B %%f %%z %%T %%F)", p, p[i])
+		}
+	}
+	return b.String(), nil
+}
+
+// isoLayouts are the forms recognised without a format: unambiguous, year
+// first. A fraction of a second is dropped (the API has none).
+var isoLayouts = []string{
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04",
+	"2006-01-02",
+	time.RFC3339Nano,
+}
+
+// parseDate reads a date with the given Go layout, or, with none, one of
+// the ISO forms; it refuses day/month orders it would have to guess. The
+// result is the API form, the wall clock as written (an offset, if given,
+// is read and dropped: CRM.COM dates have none).
+func parseDate(s, layout string) (string, error) {
+	s = strings.TrimSpace(s)
+	if layout != "" {
+		t, err := time.Parse(layout, s)
+		if err != nil {
+			return "", fmt.Errorf("does not match the format")
+		}
+		return t.Format(crm.DateLayout), nil
+	}
+	for _, l := range isoLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Format(crm.DateLayout), nil
+		}
+	}
+	if strings.Count(s, "/") == 2 || strings.Count(s, ".") == 2 {
+		return "", fmt.Errorf("is not a year-first date, and day/month order cannot be guessed: give the column a format, such as %%d/%%m/%%Y %%H:%%M or %%m/%%d/%%Y %%H:%%M")
+	}
+	return "", fmt.Errorf("is not a date (YYYY-MM-DD[THH:MM[:SS]]); give the column a format such as %%d/%%m/%%Y")
+}

@@ -1,0 +1,192 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Helpers are the functions expressions can call besides expr-lang's
+// builtins (int, float, string, trim, upper, lower, replace, split, len,
+// ...). The README documents each.
+var helpers = []expr.Option{
+	expr.DisableBuiltin("round"),
+	expr.Function("round", func(args ...any) (any, error) {
+		if len(args) < 1 || len(args) > 2 {
+			return nil, fmt.Errorf("round(x[, digits]) takes one or two arguments")
+		}
+		x, err := toFloat(args[0])
+		if err != nil {
+			return nil, err
+		}
+		digits := 0
+		if len(args) == 2 {
+			d, err := toFloat(args[1])
+			if err != nil {
+				return nil, err
+			}
+			digits = int(d)
+		}
+		// Format then parse: rounds the decimal the user sees, and the
+		// shortest representation prints it back without noise digits.
+		return strconv.ParseFloat(strconv.FormatFloat(x, 'f', digits, 64), 64)
+	}),
+	expr.Function("num", func(args ...any) (any, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("num(x) takes one argument")
+		}
+		return toFloat(args[0])
+	}),
+	expr.Function("todate", func(args ...any) (any, error) {
+		if len(args) != 2 {
+			return nil, fmt.Errorf(`todate(value, "%%d/%%m/%%Y %%H:%%M") takes a value and a strftime format`)
+		}
+		layout, err := strftimeLayout(fmt.Sprint(args[1]))
+		if err != nil {
+			return nil, err
+		}
+		s, err := parseDate(fmt.Sprint(args[0]), layout)
+		if err != nil {
+			return nil, fmt.Errorf("todate(%q): %v", args[0], err)
+		}
+		return s, nil
+	}),
+	expr.Function("lpad", func(args ...any) (any, error) {
+		if len(args) != 3 {
+			return nil, fmt.Errorf(`lpad(value, width, "0") takes a value, a width and a pad character`)
+		}
+		s, _ := formatResult(args[0])
+		w, err := toFloat(args[1])
+		if err != nil {
+			return nil, err
+		}
+		pad := fmt.Sprint(args[2])
+		if pad == "" {
+			return nil, fmt.Errorf("lpad: the pad character is empty")
+		}
+		for len(s) < int(w) {
+			s = pad + s
+		}
+		return s, nil
+	}),
+	expr.Function("coalesce", func(args ...any) (any, error) {
+		for _, a := range args {
+			if a != nil && a != "" {
+				return a, nil
+			}
+		}
+		return "", nil
+	}),
+}
+
+func toFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case int:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case json.Number:
+		return x.Float64()
+	case string:
+		s := strings.TrimPrefix(strings.TrimSpace(x), "+")
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return 0, fmt.Errorf("%q is not a number", x)
+		}
+		return f, nil
+	case nil:
+		return 0, fmt.Errorf("no value (an empty cell or a missing key) is not a number")
+	}
+	return 0, fmt.Errorf("%v (%T) is not a number", v, v)
+}
+
+// program is a compiled expression and the columns it reads.
+type program struct {
+	src     string
+	prog    *vm.Program
+	columns []string // identifiers the expression reads
+	allEnv  bool     // it uses $env: every column must be in the environment
+}
+
+func compileExpr(src string, asBool bool) (*program, error) {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	p := &program{src: src}
+	seen := map[string]bool{}
+	ast.Walk(&tree.Node, visitor(func(n *ast.Node) {
+		id, ok := (*n).(*ast.IdentifierNode)
+		if !ok {
+			return
+		}
+		if id.Value == "$env" {
+			p.allEnv = true
+		} else if !seen[id.Value] {
+			seen[id.Value] = true
+			p.columns = append(p.columns, id.Value)
+		}
+	}))
+	opts := append([]expr.Option{expr.AllowUndefinedVariables()}, helpers...)
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	p.prog, err = expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type visitor func(*ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(n) }
+
+// envValue is how a cell appears in expressions: a number when it is a
+// plain decimal literal (so Quantity * UnitPrice works, and 17850.0 is
+// 17850), otherwise the string. "000123" stays a string: a leading zero
+// is no number literal, so codes and ids keep their digits.
+func envValue(s string) any {
+	t := strings.TrimSpace(s)
+	if crm.IsNumber(t) {
+		if f, err := strconv.ParseFloat(t, 64); err == nil {
+			return f
+		}
+	}
+	return s
+}
+
+// formatResult renders an expression's result as a wire value: numbers in
+// their shortest exact form, no value as absent.
+func formatResult(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return x, x != ""
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return fmt.Sprint(x), true
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case json.Number:
+		return string(x), x != ""
+	}
+	return fmt.Sprint(v), true
+}

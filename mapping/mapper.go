@@ -1,0 +1,349 @@
+package mapping
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// Record is one input record: a CSV row (Values, by header position) or a
+// JSONL object (Object, numbers as json.Number, and Raw, the line as read).
+// Line is the record's first line in its file. A record that could not be
+// read has Err set and whatever could be read of it.
+type Record struct {
+	Line   int
+	Values []string
+	Object map[string]any
+	Raw    []byte
+	Err    error
+}
+
+// Codes of the failure report for rows that fail before CRM.COM sees them,
+// beside the CRM.COM codes of crm.Validate.
+const (
+	CodeMalformedRecord = "MalformedInputRecordException"
+	CodeInvalidInput    = "InvalidInputValueException"
+)
+
+// RowError says why a row cannot become an event: the line, where the value
+// came from (column, path or expression), the parameter, the value and what
+// is wrong with it.
+type RowError struct {
+	Line   int
+	Column string // "column InvoiceDate", "expression round(...)", or ""
+	Field  string // the CRM.COM parameter
+	Value  string
+	Code   string
+	Msg    string
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "line %d", e.Line)
+	if e.Column != "" {
+		b.WriteString(", " + e.Column)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, " (%s)", e.Field)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ": value %q", e.Value)
+	}
+	b.WriteString(": " + e.Msg)
+	return b.String()
+}
+
+// Item is what the mapper makes of one or more records: an event, a
+// filtered record, or failed records with the reason. Records are the input
+// records it covers, in order.
+type Item struct {
+	Event     *crm.Event
+	Records   []*Record
+	RequestID string
+	Filtered  bool
+	Err       *RowError
+}
+
+// Mapper turns records into events for one input file. It keeps state
+// (the current group) and reuses buffers: use it from one goroutine.
+type Mapper struct {
+	kind      crm.Kind
+	file      string
+	jsonl     bool
+	fields    []assign
+	items     *items
+	requestID *value
+	groupBy   *value
+	filter    *program
+	currency  *crm.CurrencyIdentifier
+	env       *exprEnv
+	columnOf  map[string]string
+
+	group    []*Record
+	groupKey string
+}
+
+// Kind is the kind of events the mapper makes.
+func (m *Mapper) Kind() crm.Kind { return m.kind }
+
+// IntendedCurrency is the call's intended currency, or nil.
+func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency }
+
+// Push maps one record. Finished items go to emit in input order; with
+// group_by, a group is finished by the first record with another key (or
+// by Flush).
+func (m *Mapper) Push(r *Record, emit func(Item)) {
+	if r.Err != nil {
+		m.Flush(emit)
+		emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}})
+		return
+	}
+	// The key first: a record of another group finishes the current one
+	// before anything of this record is emitted, so items stay in input
+	// order (a filtered record inside a group is emitted when read).
+	var key string
+	if m.groupBy != nil {
+		var err error
+		if key, _, err = m.groupBy.raw(r, m.env); err != nil {
+			m.Flush(emit)
+			emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by", Code: CodeInvalidInput, Msg: err.Error()}})
+			return
+		}
+		if len(m.group) > 0 && key != m.groupKey {
+			m.Flush(emit)
+		}
+	}
+	if m.filter != nil {
+		keep, err := m.env.run(m.filter, r)
+		if err != nil {
+			emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}})
+			return
+		}
+		if keep != true {
+			emit(Item{Records: []*Record{r}, Filtered: true})
+			return
+		}
+	}
+	if m.groupBy == nil {
+		emit(m.mapGroup([]*Record{r}))
+		return
+	}
+	m.groupKey = key
+	m.group = append(m.group, r)
+}
+
+// Flush emits the group being gathered, if any.
+func (m *Mapper) Flush(emit func(Item)) {
+	if len(m.group) == 0 {
+		return
+	}
+	g := m.group
+	m.group = nil
+	emit(m.mapGroup(g))
+}
+
+// mapGroup builds one event from records: the event's parameters from the
+// first record, one set element per record (or per element of each
+// record's from: array).
+func (m *Mapper) mapGroup(recs []*Record) Item {
+	it := Item{Records: recs}
+	first := recs[0]
+	it.RequestID = m.file + ":" + strconv.Itoa(first.Line)
+	if m.requestID != nil {
+		id, ok, err := m.requestID.raw(first, m.env)
+		if err != nil || !ok {
+			msg := "is empty: every event needs a request id"
+			if err != nil {
+				msg = err.Error()
+			}
+			it.Err = &RowError{Line: first.Line, Column: describe(m.requestID), Field: "request_unique_identifier", Code: CodeInvalidInput, Msg: msg}
+			return it
+		}
+		it.RequestID = id
+	}
+	ev := &crm.Event{}
+	root := reflect.ValueOf(ev).Elem()
+	for i := range m.fields {
+		if err := m.apply(&m.fields[i], root, first); err != nil {
+			it.Err = err
+			return it
+		}
+	}
+	if m.items != nil {
+		set := root.FieldByIndex(m.items.steps[0])
+		for _, r := range recs {
+			elems, err := m.elements(r)
+			if err != nil {
+				it.Err = err
+				return it
+			}
+			for _, er := range elems {
+				elem := reflect.New(m.items.elem).Elem()
+				for i := range m.items.assigns {
+					if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
+						it.Err = err
+						return it
+					}
+				}
+				set.Set(reflect.Append(set, elem))
+			}
+		}
+	}
+	ev.RequestUniqueIdentifier = it.RequestID
+	if err := crm.Validate(m.kind, ev); err != nil {
+		it.Err = m.validationError(err, recs)
+		return it
+	}
+	it.Event = ev
+	return it
+}
+
+// elements returns the records that make a record's set elements: the
+// record itself, or the objects of its from: array.
+func (m *Mapper) elements(r *Record) ([]*Record, *RowError) {
+	if m.items.from == nil {
+		return []*Record{r}, nil
+	}
+	path := strings.Join(m.items.from, ".")
+	x, ok := lookupPath(r.Object, m.items.from)
+	if !ok || x == nil {
+		return nil, nil
+	}
+	arr, ok := x.([]any)
+	if !ok {
+		return nil, &RowError{Line: r.Line, Column: "path " + path, Field: m.items.set, Code: CodeInvalidInput, Msg: fmt.Sprintf("is a %T, not an array", x)}
+	}
+	out := make([]*Record, 0, len(arr))
+	for i, e := range arr {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			return nil, &RowError{Line: r.Line, Column: fmt.Sprintf("path %s[%d]", path, i), Field: m.items.set, Code: CodeInvalidInput, Msg: fmt.Sprintf("is a %T, not an object", e)}
+		}
+		out = append(out, &Record{Line: r.Line, Object: obj})
+	}
+	return out, nil
+}
+
+func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
+	s, ok, err := a.val.raw(r, m.env)
+	if err != nil {
+		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
+	}
+	if !ok {
+		return nil // an empty value is not sent
+	}
+	out, err := convert(a.typ, s, a.val.layout)
+	if err != nil {
+		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
+	}
+	v := root
+	for i, idx := range a.steps {
+		f := v.FieldByIndex(idx)
+		if i == len(a.steps)-1 {
+			f.SetString(out)
+			break
+		}
+		if f.Kind() == reflect.Pointer {
+			if f.IsNil() {
+				f.Set(reflect.New(f.Type().Elem()))
+			}
+			f = f.Elem()
+		}
+		v = f
+	}
+	return nil
+}
+
+func describe(v *value) string {
+	switch v.kind {
+	case fromColumn:
+		if v.path != nil {
+			return "path " + v.column
+		}
+		return "column " + v.column
+	case fromExpr:
+		return "expression " + v.prog.src
+	}
+	return "constant"
+}
+
+// validationError turns a client-side check that failed into a row error
+// naming the column the parameter came from.
+func (m *Mapper) validationError(err *crm.Error, recs []*Record) *RowError {
+	line := recs[0].Line
+	// products_set[2].total_amount: the third element, from the third row
+	// when each row gives one.
+	if i := strings.IndexByte(err.Field, '['); i >= 0 && m.items != nil && m.items.from == nil {
+		if n, convErr := strconv.Atoi(err.Field[i+1 : strings.IndexByte(err.Field, ']')]); convErr == nil && n < len(recs) {
+			line = recs[n].Line
+		}
+	}
+	col := m.sourceOf(stripIndexes(err.Field))
+	return &RowError{Line: line, Column: col, Field: err.Field, Code: err.Code, Msg: err.Description()}
+}
+
+// sourceOf names where a parameter's value comes from: its column or
+// expression, or those of its fields for an identifier.
+func (m *Mapper) sourceOf(field string) string {
+	if c, ok := m.columnOf[field]; ok {
+		return c
+	}
+	var parts []string
+	for f, c := range m.columnOf {
+		if strings.HasPrefix(f, field+".") {
+			parts = append(parts, c)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+// convert turns an input value into the wire form of a parameter type.
+func convert(t crm.FieldType, s, layout string) (string, error) {
+	switch t {
+	case crm.Number:
+		return normalizeNumber(s)
+	case crm.Date:
+		d, err := parseDate(s, layout)
+		if err != nil {
+			return "", err
+		}
+		return d, nil
+	}
+	return s, nil
+}
+
+// normalizeNumber accepts what spreadsheets write for a decimal number
+// (spaces, a leading +, a leading or trailing point, leading zeros) and
+// returns the JSON literal with every digit kept: 1250.75 stays 1250.75.
+func normalizeNumber(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	neg := false
+	switch {
+	case strings.HasPrefix(t, "+"):
+		t = t[1:]
+	case strings.HasPrefix(t, "-"):
+		neg, t = true, t[1:]
+	}
+	if strings.HasPrefix(t, ".") {
+		t = "0" + t
+	}
+	t = strings.TrimSuffix(t, ".")
+	for len(t) > 1 && t[0] == '0' && t[1] != '.' && t[1] != 'e' && t[1] != 'E' {
+		t = t[1:]
+	}
+	if neg {
+		t = "-" + t
+	}
+	if !crm.IsNumber(t) {
+		if strings.Contains(s, ",") {
+			return "", fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\")))")
+		}
+		return "", fmt.Errorf("is not a number")
+	}
+	return t, nil
+}
