@@ -49,9 +49,11 @@ func (s *csvSource) Next() (*mapping.Record, error) {
 	if err == io.EOF {
 		return nil, io.EOF
 	}
-	line, _ := s.r.FieldPos(0)
-	rec := &mapping.Record{Line: line, Values: values}
+	rec := &mapping.Record{Values: values}
 	var pe *csv.ParseError
+	if err == nil || len(values) > 0 {
+		rec.Line, _ = s.r.FieldPos(0)
+	}
 	switch {
 	case errors.As(err, &pe):
 		// A quoting error: the row is lost to the parser, the line is not.
