@@ -41,10 +41,10 @@ func fuzzRead(t *testing.T, name string, data []byte, opts SourceOptions) {
 func FuzzCSVSource(f *testing.F) {
 	f.Add([]byte("a,b\n1,2\n"), false)
 	f.Add([]byte("\xef\xbb\xbfa,b\r\n1,\"x\ny\"\r\n"), false) // BOM, CRLF, quoted newline
-	f.Add([]byte("a,b\n1,\"open"), false)                    // truncated quoted field at EOF
-	f.Add([]byte("a,b\n1\n1,2,3\n"), false)                  // field counts either way
-	f.Add([]byte("a\nJos\xe9\n"), true)                      // Latin-1 bytes, decoded and not
-	f.Add([]byte("a,b\n1,x\"y\n"), false)                    // bare quote
+	f.Add([]byte("a,b\n1,\"open"), false)                     // truncated quoted field at EOF
+	f.Add([]byte("a,b\n1\n1,2,3\n"), false)                   // field counts either way
+	f.Add([]byte("a\nJos\xe9\n"), true)                       // Latin-1 bytes, decoded and not
+	f.Add([]byte("a,b\n1,x\"y\n"), false)                     // bare quote
 	f.Fuzz(func(t *testing.T, data []byte, latin1 bool) {
 		opts := SourceOptions{}
 		if latin1 {

@@ -12,9 +12,9 @@ func FuzzCompile(f *testing.F) {
 	f.Add(purchaseBase)
 	f.Add(purchaseBase + "group_by: InvoiceNo\nfilter: Quantity > 0\n")
 	f.Add("kind: web\nfields:\n  accounts_receivable_identifier: {number: {expr: 'x +'}}\n") // bad expression
-	f.Add("kind: purchases\nfields: [1, 2]\n")                                                 // fields not a mapping
+	f.Add("kind: purchases\nfields: [1, 2]\n")                                               // fields not a mapping
 	f.Add("kind: purchases\nfields:\n  accounts_receivable_identifier: {access_token_identifier: {identifier: CustomerID, pass_code: Country}}\n")
-	f.Add("kind: purchases\ncall: {intended_currency_identifier: 3}\n")        // call parameter not a mapping
+	f.Add("kind: purchases\ncall: {intended_currency_identifier: 3}\n")            // call parameter not a mapping
 	f.Add("kind: purchases\nproducts_set: {from: items}\nfields: {x: {map: 1}}\n") // map not a mapping
 	f.Add("kind: web\nfields:\n  udf_date_1: {column: InvoiceDate, format: '%'}\n")
 	f.Fuzz(func(t *testing.T, src string) {
