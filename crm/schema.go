@@ -52,6 +52,12 @@ type Schema struct {
 	AnyOf []string
 
 	byName map[string]*Field
+	// checked are the fields Validate looks at: mandatory ones and those
+	// with a form to check (plain optional strings need nothing).
+	checked []Field
+	// foreign are the Go fields of Event that are not parameters of the
+	// kind: set, they are an error.
+	foreign []wireField
 }
 
 // Field returns the named parameter of the kind.
@@ -243,6 +249,16 @@ func buildSchemas() map[Kind]*Schema {
 		}
 		for i := range s.Call {
 			bindIndex(&s.Call[i], reflect.TypeFor[BulkRequest]())
+		}
+		for _, f := range s.Fields {
+			if f.Mandatory || f.Type != String || f.Enum != nil {
+				s.checked = append(s.checked, f)
+			}
+		}
+		for _, wf := range wireFields {
+			if _, ok := s.byName[wf.name]; !ok {
+				s.foreign = append(s.foreign, wf)
+			}
 		}
 	}
 	return out

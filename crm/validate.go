@@ -23,7 +23,7 @@ func Validate(k Kind, ev *Event) *Error {
 		return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Unknown customer event kind %s", k), Reason: "The kind must be one of " + kindNames() + "."}
 	}
 	v := reflect.ValueOf(ev).Elem()
-	if err := checkFields(s.Fields, v, ""); err != nil {
+	if err := checkFields(s.checked, v, ""); err != nil {
 		return err
 	}
 	if err := notAllowed(s, v); err != nil {
@@ -212,9 +212,9 @@ func exactlyOne(names []string, v reflect.Value, byName map[string]*Field, prefi
 // notAllowed reports a parameter that is set on the event but is not one of
 // the kind's (a website on a purchase, udf_string_9 on a referral).
 func notAllowed(s *Schema, v reflect.Value) *Error {
-	for _, wf := range wireFields {
+	for _, wf := range s.foreign {
 		name := wf.name
-		if _, ok := s.byName[name]; ok || isEmpty(v.FieldByIndex(wf.index)) {
+		if isEmpty(v.FieldByIndex(wf.index)) {
 			continue
 		}
 		return &Error{

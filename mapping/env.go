@@ -13,9 +13,40 @@ type exprEnv struct {
 	cols   map[string]int
 	vars   map[string]any
 	vm     vm.VM
+	// filled is the record vars hold the columns of, and which columns:
+	// the expressions of one record share one conversion of each cell.
+	filled *Record
+	have   map[string]bool
 }
 
 func (e *exprEnv) run(p *program, r *Record) (any, error) {
+	if e.filled != r {
+		e.filled = r
+		clear(e.have)
+	}
+	if e.have == nil {
+		e.have = map[string]bool{}
+	}
+	if !p.allEnv {
+		missing := false
+		for _, c := range p.columns {
+			if !e.have[c] {
+				missing = true
+				break
+			}
+		}
+		if !missing {
+			return e.vm.Run(p.prog, e.vars)
+		}
+	}
+	e.fill(p, r)
+	return e.vm.Run(p.prog, e.vars)
+}
+
+func (e *exprEnv) fill(p *program, r *Record) {
+	for _, c := range p.columns {
+		e.have[c] = true
+	}
 	switch {
 	case r.Object != nil && p.allEnv:
 		for k, v := range r.Object {
@@ -38,7 +69,6 @@ func (e *exprEnv) run(p *program, r *Record) (any, error) {
 			}
 		}
 	}
-	return e.vm.Run(p.prog, e.vars)
 }
 
 // numbers turns the json.Numbers of a decoded JSON value into float64s,

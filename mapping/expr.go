@@ -137,7 +137,9 @@ func compileExpr(src string, asBool bool) (*program, error) {
 			p.columns = append(p.columns, id.Value)
 		}
 	}))
-	opts := append([]expr.Option{expr.AllowUndefinedVariables()}, helpers...)
+	// A map[string]any environment lets the VM read variables straight
+	// from the map (OpLoadFast) instead of through reflection.
+	opts := append([]expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}, helpers...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
