@@ -79,6 +79,7 @@ Precedence: flag > environment > config file > default.`,
 		newEngineCommand(g),
 		newEventsCommand(g),
 		newValidateCommand(g),
+		newInitCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,113 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/loader"
+	"github.com/crmload/crmload/mapping"
+	"github.com/spf13/cobra"
+)
+
+type initOptions struct {
+	kind     string
+	encoding string
+	file     string
+}
+
+func newInitCommand(g *globals) *cobra.Command {
+	var opts initOptions
+	c := &cobra.Command{
+		Use:   "init --kind KIND FILE",
+		Short: "Print a mapping template guessed from FILE's header or first object",
+		Long: `Print a commented mapping spec for FILE: every column listed with its first
+value, likely matches filled in (a date-looking column for performed_on, an
+ACR...-looking one for the account number, ...), every mandatory parameter
+of the kind present (FIXME where nothing matched), optional ones as comments.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.file = args[0]
+			return runInit(cmd.Context(), g, opts)
+		},
+	}
+	c.Flags().StringVar(&opts.kind, "kind", "", "the kind of events: achievements, purchases, referrals, social_media, web, financial_achievements, financial_statements")
+	c.Flags().StringVar(&opts.encoding, "encoding", "", "the file's encoding (utf-8, latin1, windows-1252, ...)")
+	c.MarkFlagRequired("kind")
+	return c
+}
+
+func runInit(_ context.Context, g *globals, opts initOptions) error {
+	kind, err := crm.ParseKind(opts.kind)
+	if err != nil {
+		return usageErrorf("--kind: %v", err)
+	}
+	src, err := loader.Open(opts.file, loader.SourceOptions{Encoding: opts.encoding})
+	if err != nil {
+		return usage(err)
+	}
+	defer src.Close()
+	// The first rows (up to 100) give each column's samples.
+	var recs []*mapping.Record
+	for len(recs) < 100 {
+		rec, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return usage(err)
+		}
+		if rec.Err == nil {
+			recs = append(recs, rec)
+		}
+	}
+	var cols []mapping.Column
+	switch header := src.Header(); {
+	case header != nil:
+		for i, h := range header {
+			c := mapping.Column{Name: h}
+			for _, r := range recs {
+				if i < len(r.Values) {
+					c.Samples = append(c.Samples, r.Values[i])
+					if c.Sample == "" {
+						c.Sample = r.Values[i]
+					}
+				}
+			}
+			cols = append(cols, c)
+		}
+	case len(recs) > 0:
+		cols = flatten("", recs[0].Object)
+	default:
+		return usageErrorf("%s: no readable record to learn the columns from", opts.file)
+	}
+	_, err = fmt.Fprint(g.io.Out, mapping.Template(kind, filepath.Base(opts.file), src.Header() == nil, cols))
+	return err
+}
+
+// flatten lists the scalar paths of a JSON object (a.b.c), and arrays as
+// themselves, with sample values.
+func flatten(prefix string, obj map[string]any) []mapping.Column {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []mapping.Column
+	for _, k := range keys {
+		switch v := obj[k].(type) {
+		case map[string]any:
+			out = append(out, flatten(prefix+k+".", v)...)
+		case []any:
+			out = append(out, mapping.Column{Name: prefix + k, Sample: fmt.Sprintf("[%d items]", len(v))})
+		case nil:
+			out = append(out, mapping.Column{Name: prefix + k})
+		default:
+			out = append(out, mapping.Column{Name: prefix + k, Sample: fmt.Sprint(v)})
+		}
+	}
+	return out
+}
