@@ -80,6 +80,8 @@ Precedence: flag > environment > config file > default.`,
 		newEventsCommand(g),
 		newValidateCommand(g),
 		newInitCommand(g),
+		newLoadCommand(g),
+		newRetryCommand(g),
 	)
 	return root
 }

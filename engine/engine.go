@@ -21,6 +21,10 @@ import (
 type Engine struct {
 	store Store
 	now   func() time.Time
+	// DryRun makes CreateEvents run every rule and the commit, then roll
+	// it back: results are what a load would get, and nothing is stored.
+	// Set it before the first call.
+	DryRun bool
 
 	mu    sync.Mutex // serialises resolution and commit; guards cache
 	cache refCache
@@ -144,7 +148,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 	}
 	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows); err != nil {
+		if err := e.store.Commit(ctx, rows, e.DryRun); err != nil {
 			e.cache.reset(-1) // the cache may hold referrals that were rolled back
 			return crm.BulkResult{}, fmt.Errorf("store %s events: %w", req.Kind, err)
 		}
@@ -154,7 +158,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			errs[p.index] = p.err
 			continue
 		}
-		if p.claim != nil {
+		if p.claim != nil && !e.DryRun {
 			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.claim.referred}]; ok {
 				ref.set(entParticipant, "referred_by", p.claim.by)
 			}

@@ -111,3 +111,38 @@ func TestCancel(t *testing.T) {
 		t.Errorf("Event(unknown id) error = %v, want %s", err, crm.CodeEventNotFound)
 	}
 }
+
+// TestDryRun: a dry-run engine gives the results a real one would, and
+// stores nothing.
+func TestDryRun(t *testing.T) {
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	e.DryRun = true
+	ctx := context.Background()
+	res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{{
+		RequestUniqueIdentifier: "r", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
+		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000017"},
+		ReferredByRewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+	}, {
+		RequestUniqueIdentifier: "x", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
+		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000004"},
+		ReferredByRewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+	}}})
+	if err != nil || len(res.Processed) != 1 || len(res.Unprocessed) != 1 {
+		t.Fatalf("dry-run CreateEvents = %+v, %v; want one processed, one refused", res, err)
+	}
+	if got := listNumbers(t, e, Filter{}); len(got) != 0 {
+		t.Errorf("dry run stored events %v", got)
+	}
+	p := lookupOne(t, e, entParticipant, "number", "RP0000000017")
+	if p.get(entParticipant, "referred_by") != "" {
+		t.Error("dry run stored a referral")
+	}
+	e.DryRun = false
+	if res, _ := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{{
+		RequestUniqueIdentifier: "r", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
+		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000017"},
+		ReferredByRewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+	}}}); len(res.Processed) != 1 {
+		t.Errorf("after a dry run, the real referral = %+v, want it processed", res)
+	}
+}

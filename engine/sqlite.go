@@ -123,9 +123,20 @@ const insertEvent = `INSERT INTO events
 	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object)
 	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?)`
 
-func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent) (err error) {
+// errDryRun rolls a dry-run commit back.
+var errDryRun = errors.New("dry run")
+
+func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.commit(ctx, rows, dryRun)
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
+func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun bool) (err error) {
 	c := s.writer
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	end, err := sqlitex.ImmediateTransaction(c)
@@ -180,6 +191,9 @@ func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent) (err err
 		if err := ins.Reset(); err != nil {
 			return err
 		}
+	}
+	if dryRun {
+		return errDryRun
 	}
 	return nil
 }

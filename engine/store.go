@@ -18,7 +18,8 @@ type Store interface {
 	// Commit stores a batch of events and the referrals they make in one
 	// transaction, numbering the events in order. A referral whose
 	// participant was referred meanwhile is not stored; its row says so.
-	Commit(ctx context.Context, rows []*pendingEvent) error
+	// With dryRun, everything runs and is then rolled back.
+	Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error
 	// Upsert writes reference records of e by natural key, in one
 	// transaction, and bumps the reference version.
 	Upsert(ctx context.Context, e *entity, recs []seedRecord) error

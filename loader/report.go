@@ -157,6 +157,8 @@ func (r *rowReport) Close() error {
 type Summary struct {
 	RunID           string         `json:"run_id"`
 	Command         string         `json:"command"`
+	Parent          string         `json:"parent_run,omitempty"`
+	DB              string         `json:"db,omitempty"`
 	Kind            string         `json:"kind"`
 	Engine          string         `json:"engine"`
 	Files           []string       `json:"files"`
@@ -174,6 +176,7 @@ type Summary struct {
 	Retries         int            `json:"retries"`
 	ErrorsByCode    map[string]int `json:"errors_by_code"`
 	ExitCode        int            `json:"exit_code"`
+	AbortReason     string         `json:"abort_reason,omitempty"`
 }
 
 // Balanced reports whether the accounting invariant holds.

@@ -28,6 +28,7 @@ type input struct {
 	src    Source
 	mapper *mapping.Mapper
 	format Format
+	size   int64 // bytes on disk, for progress
 }
 
 // ErrNoInput is returned for a job without files.
@@ -59,6 +60,9 @@ func prepare(job *Job) ([]*input, error) {
 			return fail(err)
 		}
 		in := &input{path: path, src: src, format: format}
+		if fi, err := os.Stat(path); err == nil {
+			in.size = fi.Size()
+		}
 		inputs = append(inputs, in)
 		if in.mapper, err = mapping.Compile(job.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
 			return fail(err)

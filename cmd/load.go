@@ -1,0 +1,261 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/loader"
+	"github.com/crmload/crmload/mapping"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+)
+
+type loadOptions struct {
+	mapping   string
+	engine    string
+	seeds     []string
+	reportDir string
+	maxErrors string
+	progress  string
+	quiet     bool
+	logFormat string
+	dryRun    bool
+	load      loader.LoadOptions
+	files     []string
+}
+
+func newLoadCommand(g *globals) *cobra.Command {
+	var opts loadOptions
+	c := &cobra.Command{
+		Use:   "load -m MAPPING.yaml [flags] FILE...",
+		Short: "Load events from files into the engine (the main job)",
+		Long: `Read the files, map every row with the mapping spec, and send the events in
+batches to customer_events/bulk/<kind>/create on the engine. Every row ends
+in the run directory's succeeded or failed report.
+
+Exit codes: 0 every row succeeded (or was filtered out); 1 some rows failed
+(see failed.csv); 2 nothing was sent (bad flags, mapping, input); 3 the run
+stopped part-way (interrupted, --max-errors, engine unreachable): rows not
+sent are in failed.csv with NotSentException, so loading it again sends them.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.files = args
+			return runLoad(cmd.Context(), g, opts, "load", "")
+		},
+	}
+	addLoadFlags(c, &opts)
+	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
+	c.MarkFlagRequired("mapping")
+	return c
+}
+
+// addLoadFlags declares the flags load and retry share.
+func addLoadFlags(c *cobra.Command, opts *loadOptions) {
+	f := c.Flags()
+	f.StringVar(&opts.engine, "engine", "embedded", "where events go: embedded (the local engine in --db)")
+	f.StringArrayVar(&opts.seeds, "seed", nil, "reference data to import into the embedded engine before loading (repeatable)")
+	f.StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
+	f.IntVar(&opts.load.BatchSize, "batch-size", crm.MaxBulkEvents, "events per call (at most 1000)")
+	f.IntVar(&opts.load.Concurrency, "concurrency", 4, "calls in flight at once")
+	f.Float64Var(&opts.load.Rate, "rate", 0, "at most this many calls per second (0: no limit)")
+	f.IntVar(&opts.load.Retries, "retries", 5, "retries of a call that could not reach the engine")
+	f.DurationVar(&opts.load.Timeout, "timeout", time.Minute, "time limit of one call")
+	f.DurationVar(&opts.load.Grace, "grace", 30*time.Second, "after an interrupt, how long calls in flight may finish")
+	f.StringVar(&opts.maxErrors, "max-errors", "0", "abort after N failed rows, or N% of the rows settled (0: never)")
+	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, no summary: only errors")
+	f.StringVar(&opts.logFormat, "log-format", "text", "log lines on stderr: text or json")
+	f.BoolVar(&opts.dryRun, "dry-run", false, "embedded engine: run every rule and write the reports, store nothing")
+}
+
+func (o *loadOptions) check() error {
+	if o.engine != "embedded" {
+		return usageErrorf("--engine %q: this build loads into the embedded engine only (remote CRM.COM engines are not supported yet)", o.engine)
+	}
+	if o.load.BatchSize < 1 || o.load.BatchSize > crm.MaxBulkEvents {
+		return usageErrorf("--batch-size %d: want 1 to %d (CRM.COM takes at most %d events a call)", o.load.BatchSize, crm.MaxBulkEvents, crm.MaxBulkEvents)
+	}
+	if o.load.Concurrency < 1 || o.load.Concurrency > 64 {
+		return usageErrorf("--concurrency %d: want 1 to 64", o.load.Concurrency)
+	}
+	if o.load.Retries < 0 || o.load.Rate < 0 {
+		return usageErrorf("--retries and --rate cannot be negative")
+	}
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return usageErrorf("--progress %q: want auto, always or never", o.progress)
+	}
+	switch o.logFormat {
+	case "text", "json":
+	default:
+		return usageErrorf("--log-format %q: want text or json", o.logFormat)
+	}
+	if pct, ok := strings.CutSuffix(o.maxErrors, "%"); ok {
+		v, err := strconv.ParseFloat(pct, 64)
+		if err != nil || v < 0 || v > 100 {
+			return usageErrorf("--max-errors %q: want a count or a percentage such as 5%%", o.maxErrors)
+		}
+		o.load.MaxErrorPct = v
+	} else {
+		v, err := strconv.Atoi(o.maxErrors)
+		if err != nil || v < 0 {
+			return usageErrorf("--max-errors %q: want a count or a percentage such as 5%%", o.maxErrors)
+		}
+		o.load.MaxErrors = v
+	}
+	for _, f := range o.files {
+		if _, err := os.Stat(f); err != nil {
+			return usage(err)
+		}
+	}
+	return nil
+}
+
+func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent string) error {
+	if err := opts.check(); err != nil {
+		return err
+	}
+	spec, err := mapping.ReadSpec(opts.mapping)
+	if err != nil {
+		return usage(err)
+	}
+	logger := newLogger(g, opts)
+	eng, err := engine.Open(ctx, g.db)
+	if err != nil {
+		return usage(err)
+	}
+	defer eng.Close()
+	eng.DryRun = opts.dryRun
+	if len(opts.seeds) > 0 {
+		stats, err := eng.Seed(ctx, opts.seeds...)
+		if err != nil {
+			return usageIfSeed(err)
+		}
+		logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
+	}
+	opts.load.Command, opts.load.Parent, opts.load.DB = command, parent, g.db
+	bar := newProgress(g, opts, logger)
+	opts.load.Progress = bar.update
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: opts.engine}
+	sum, dir, err := loader.Load(ctx, job, eng, opts.load)
+	bar.finish()
+	if err != nil {
+		if dir == "" {
+			return usage(err)
+		}
+		return err
+	}
+	if !opts.quiet {
+		printSummary(g, sum, dir, opts.dryRun)
+	}
+	if sum.ExitCode != ExitOK {
+		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
+	}
+	return nil
+}
+
+func total(stats engine.SeedStats) int {
+	n := 0
+	for _, v := range stats {
+		n += v
+	}
+	return n
+}
+
+func loadOutcome(sum *loader.Summary, dir string) string {
+	if sum.ExitCode == ExitAborted {
+		return fmt.Sprintf("the run stopped part-way (%s); rows not sent are in %s/failed.* (NotSentException)", sum.AbortReason, dir)
+	}
+	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)
+}
+
+func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
+	secs := sum.FinishedAt.Sub(sum.StartedAt).Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(sum.RowsRead) / secs
+	}
+	what := "loaded"
+	if dryRun {
+		what = "dry run: checked (nothing stored)"
+	}
+	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out; %d events created in %d calls, %d retries\n",
+		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, sum.EventsSucceeded, sum.Batches, sum.Retries)
+	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
+	if sum.RowsFailed > 0 {
+		fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", dir)
+	}
+}
+
+func newLogger(g *globals, opts loadOptions) *slog.Logger {
+	level := slog.LevelInfo
+	if opts.quiet {
+		level = slog.LevelError
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if opts.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(g.io.ErrOut, ho))
+	}
+	return slog.New(slog.NewTextHandler(g.io.ErrOut, ho))
+}
+
+// progress shows a bar on a terminal, or a log line every 10 s elsewhere
+// (cron mails stay short).
+type progress struct {
+	bar    *progressbar.ProgressBar
+	logger *slog.Logger
+	last   time.Time
+	quiet  bool
+}
+
+func newProgress(g *globals, opts loadOptions, logger *slog.Logger) *progress {
+	p := &progress{logger: logger, quiet: opts.quiet, last: time.Now()}
+	show := opts.progress == "always" || (opts.progress == "auto" && IsTerminal(g.io.ErrOut))
+	if show && !opts.quiet {
+		p.bar = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(g.io.ErrOut),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("loading"),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	return p
+}
+
+func (p *progress) update(s loader.Progress) {
+	rate := float64(s.RowsSettled) / max(s.Elapsed.Seconds(), 0.001)
+	if p.bar != nil {
+		if s.BytesTotal > 0 && p.bar.GetMax64() != s.BytesTotal {
+			p.bar.ChangeMax64(s.BytesTotal)
+		}
+		p.bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s, %d failed", s.RowsSettled, rate, s.RowsFailed))
+		p.bar.Set64(s.BytesRead)
+		return
+	}
+	if p.quiet || time.Since(p.last) < 10*time.Second {
+		return
+	}
+	p.last = time.Now()
+	pct := 0.0
+	if s.BytesTotal > 0 {
+		pct = 100 * float64(s.BytesRead) / float64(s.BytesTotal)
+	}
+	p.logger.Info("progress", "rows", s.RowsSettled, "failed", s.RowsFailed, "rows_per_s", int(rate), "read_pct", int(pct))
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}

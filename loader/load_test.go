@@ -1,0 +1,327 @@
+package loader
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/mapping"
+)
+
+func seededEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	e, err := engine.Open(context.Background(), filepath.Join(t.TempDir(), "engine.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func defaultOptions() LoadOptions {
+	return LoadOptions{Command: "load", BatchSize: 1000, Concurrency: 4, Retries: 2, Timeout: 10 * time.Second, Grace: 5 * time.Second}
+}
+
+func loadJob(t *testing.T, specPath string, files ...string) *Job {
+	t.Helper()
+	spec, err := mapping.ReadSpec(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Job{SpecPath: specPath, Spec: spec, Files: files, ReportDir: t.TempDir(), Engine: "embedded"}
+}
+
+// reportLines reads a CSV report's crmload_line column (and one more).
+func reportRows(t *testing.T, path string, col string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineCol, other := -1, -1
+	for i, h := range rows[0] {
+		switch h {
+		case "crmload_line":
+			lineCol = i
+		case col:
+			other = i
+		}
+	}
+	out := map[string]string{}
+	for _, r := range rows[1:] {
+		if _, dup := out[r[lineCol]]; dup {
+			t.Errorf("%s reports line %s twice", filepath.Base(path), r[lineCol])
+		}
+		out[r[lineCol]] = r[other]
+	}
+	return out
+}
+
+// checkEveryRowOnce checks the accounting: every input line is in exactly
+// one report, or counted as filtered.
+func checkEveryRowOnce(t *testing.T, dir string, sum *Summary, dataLines int) (ok, failed map[string]string) {
+	t.Helper()
+	if !sum.Balanced() {
+		t.Errorf("summary does not balance: %+v", sum)
+	}
+	ok = reportRows(t, filepath.Join(dir, "succeeded.csv"), "crm_number")
+	failed = reportRows(t, filepath.Join(dir, "failed.csv"), "error_code")
+	for l := range ok {
+		if _, both := failed[l]; both {
+			t.Errorf("line %s is in both reports", l)
+		}
+	}
+	if got := len(ok) + len(failed) + sum.RowsFiltered; got != dataLines || sum.RowsRead != dataLines {
+		t.Errorf("%d rows in the reports + %d filtered, %d read; want %d", len(ok)+len(failed), sum.RowsFiltered, sum.RowsRead, dataLines)
+	}
+	return ok, failed
+}
+
+var idRE = regexp.MustCompile(`[0-9A-F]{32}`)
+
+func TestLoadSamples(t *testing.T) {
+	for _, sm := range samples {
+		t.Run(sm.name, func(t *testing.T) {
+			e := seededEngine(t)
+			job := loadJob(t, filepath.Join("..", "testdata", sm.spec), filepath.Join("..", "testdata", sm.input))
+			sum, dir, err := Load(context.Background(), job, e, defaultOptions())
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !sum.Balanced() || sum.ExitCode != 1 {
+				t.Errorf("summary = %+v, want balanced, exit 1 (every sample has a failing row)", sum)
+			}
+			ext := filepath.Ext(sm.input)
+			for _, name := range []string{"succeeded", "failed"} {
+				b, err := os.ReadFile(filepath.Join(dir, name+ext))
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Ids are random: the golden files hold a placeholder. Rows
+				// settle concurrently: the golden files hold them sorted.
+				golden(t, "load/"+sm.name+"."+name+ext, sortRows(idRE.ReplaceAll(b, []byte("<ID>")), ext == ".csv"))
+			}
+		})
+	}
+}
+
+// writeWebCSV writes n web events; every 10th names an unknown account.
+func writeWebCSV(t *testing.T, n int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("visit_id,participant,site,visited_on\n")
+	for i := range n {
+		p := "RP0000000010"
+		if i%10 == 9 {
+			p = "RP9999999999"
+		}
+		fmt.Fprintf(&b, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
+	}
+	p := filepath.Join(t.TempDir(), "web.csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func countEvents(t *testing.T, e *engine.Engine) int {
+	t.Helper()
+	n := 0
+	if err := e.Events(context.Background(), engine.Filter{}, func([]byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestLoadManyRowsConcurrently(t *testing.T) {
+	e := seededEngine(t)
+	in := writeWebCSV(t, 5000)
+	opts := defaultOptions()
+	opts.BatchSize = 97 // batches that do not divide the rows
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", in), e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 5000)
+	if len(ok) != 4500 || len(failed) != 500 || sum.Batches != 52 {
+		t.Errorf("%d succeeded, %d failed in %d batches; want 4500, 500 in 52", len(ok), len(failed), sum.Batches)
+	}
+	if n := countEvents(t, e); n != 4500 {
+		t.Errorf("engine holds %d events, want 4500", n)
+	}
+}
+
+// faultEngine sits in front of the real engine and injects faults.
+type faultEngine struct {
+	Engine
+	calls   atomic.Int64
+	failing atomic.Bool                                 // every call fails to reach the engine
+	before  func(call int64, req crm.BulkRequest) error // runs before each call
+}
+
+func (f *faultEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	n := f.calls.Add(1)
+	if f.failing.Load() {
+		return crm.BulkResult{}, errors.New("connection refused")
+	}
+	if f.before != nil {
+		if err := f.before(n, req); err != nil {
+			return crm.BulkResult{}, err
+		}
+	}
+	return f.Engine.CreateEvents(ctx, req)
+}
+
+// TestLoadInterrupted: an interrupt stops reading and new calls; calls in
+// flight finish; every row is in one report; rows not sent are in the
+// failure report, and loading it again stores each event exactly once.
+func TestLoadInterrupted(t *testing.T) {
+	e := seededEngine(t)
+	in := writeWebCSV(t, 3000)
+	ctx, cancel := context.WithCancel(context.Background())
+	fe := &faultEngine{Engine: e}
+	fe.before = func(call int64, _ crm.BulkRequest) error {
+		if call == 3 {
+			cancel() // interrupt while this call is in flight
+		}
+		return nil
+	}
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 100, 2
+	sum, dir, err := Load(ctx, loadJob(t, "../testdata/web/mapping.yaml", in), fe, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || sum.AbortReason != "interrupted" {
+		t.Errorf("exit %d (%s), want 3 (interrupted)", sum.ExitCode, sum.AbortReason)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, sum.RowsRead)
+	notSent := 0
+	for _, code := range failed {
+		if code == CodeNotSent {
+			notSent++
+		}
+	}
+	if notSent == 0 || len(ok) != countEvents(t, e) {
+		t.Errorf("%d not sent, %d succeeded, engine holds %d: want some not sent and the engine to hold the succeeded", notSent, len(ok), countEvents(t, e))
+	}
+	// Loading the failure report sends the rest; nothing twice.
+	sum2, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", filepath.Join(dir, "failed.csv")), e, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum2.RowsRead != len(failed) || sum2.ExitCode != 1 {
+		t.Errorf("reload read %d rows (exit %d), want the %d failed rows (exit 1: the unknown participants)", sum2.RowsRead, sum2.ExitCode, len(failed))
+	}
+	if got := countEvents(t, e); got != len(ok)+sum2.RowsSucceeded {
+		t.Errorf("after reloading: engine holds %d events, want %d", got, len(ok)+sum2.RowsSucceeded)
+	}
+}
+
+func TestLoadEngineUnreachable(t *testing.T) {
+	e := seededEngine(t)
+	fe := &faultEngine{Engine: e}
+	fe.failing.Store(true)
+	opts := defaultOptions()
+	opts.BatchSize, opts.Retries = 10, 2
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 50)), fe, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || !strings.Contains(sum.AbortReason, "could not be reached after 2 retries: connection refused") || sum.Retries < 2 {
+		t.Errorf("summary = exit %d, %q, %d retries; want exit 3, the reason, retries counted", sum.ExitCode, sum.AbortReason, sum.Retries)
+	}
+	_, failed := checkEveryRowOnce(t, dir, sum, 50)
+	for line, code := range failed {
+		if code != CodeNotSent {
+			t.Errorf("line %s: %s, want %s", line, code, CodeNotSent)
+		}
+	}
+}
+
+// TestLoadSplitsRefusedCalls: a call the engine refuses as a whole is split
+// until the event that causes it stands alone.
+func TestLoadSplitsRefusedCalls(t *testing.T) {
+	e := seededEngine(t)
+	fe := &faultEngine{Engine: e}
+	fe.before = func(_ int64, req crm.BulkRequest) error {
+		for _, ev := range req.Events {
+			if ev.RequestUniqueIdentifier == "v17" {
+				return &crm.Error{Code: crm.CodeInvalidRequest, Message: "Poison", Reason: "Injected."}
+			}
+		}
+		return nil
+	}
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 40)), fe, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, failed := checkEveryRowOnce(t, dir, sum, 40)
+	if failed["19"] != crm.CodeInvalidRequest || sum.ErrorsByCode[crm.CodeInvalidRequest] != 1 {
+		t.Errorf("failed = %v, want line 19 (v17) alone refused", failed)
+	}
+	if n := countEvents(t, e); n != 35 {
+		t.Errorf("engine holds %d events, want 35 (40 - 4 unknown participants - v17)", n)
+	}
+}
+
+func TestLoadMaxErrors(t *testing.T) {
+	e := seededEngine(t)
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.MaxErrors = 10, 1, 3
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 500)), e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || !strings.HasPrefix(sum.AbortReason, "--max-errors reached") {
+		t.Errorf("exit %d (%s), want 3, --max-errors", sum.ExitCode, sum.AbortReason)
+	}
+	checkEveryRowOnce(t, dir, sum, sum.RowsRead)
+	if sum.RowsSucceeded >= 450 {
+		t.Errorf("%d rows succeeded: the run did not stop early", sum.RowsSucceeded)
+	}
+}
+
+func TestLoadDryRun(t *testing.T) {
+	e := seededEngine(t)
+	e.DryRun = true
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 30)), e, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, _ := checkEveryRowOnce(t, dir, sum, 30)
+	if len(ok) != 27 || countEvents(t, e) != 0 {
+		t.Errorf("dry run: %d succeeded, engine holds %d; want 27 and nothing stored", len(ok), countEvents(t, e))
+	}
+}
+
+// sortRows sorts a report's rows, keeping a CSV header first. Rows are
+// lines: the sample reports have no quoted line breaks.
+func sortRows(b []byte, header bool) []byte {
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	body := lines
+	if header && len(lines) > 0 {
+		body = lines[1:]
+	}
+	sort.Strings(body)
+	return []byte(strings.Join(lines, "\n") + "\n")
+}

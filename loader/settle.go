@@ -1,0 +1,98 @@
+package loader
+
+import (
+	"errors"
+	"path/filepath"
+	"time"
+)
+
+// reports are the outcome files of a run.
+type reports struct {
+	succeeded, failed *rowReport
+}
+
+var (
+	succeededColumns = []string{"crmload_line", "crmload_request_id", "crm_id", "crm_number"}
+	failedColumns    = []string{"crmload_line", "crmload_request_id", "error_code", "error_description"}
+)
+
+func openReports(dir string, job *Job, inputs []*input) (*reports, error) {
+	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
+		return nil, err
+	}
+	jsonl := inputs[0].format == JSONL
+	ext := ".csv"
+	if jsonl {
+		ext = ".jsonl"
+	}
+	header := inputs[0].src.Header()
+	ok, err := newRowReport(filepath.Join(dir, "succeeded"+ext), header, jsonl, succeededColumns)
+	if err != nil {
+		return nil, err
+	}
+	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedColumns)
+	if err != nil {
+		ok.Close()
+		return nil, err
+	}
+	return &reports{succeeded: ok, failed: failed}, nil
+}
+
+// close flushes both reports; it blocks until they are on disk.
+func (r *reports) close() error {
+	return errors.Join(r.succeeded.Close(), r.failed.Close())
+}
+
+// settle writes the outcome of items to the reports and counts them. It
+// runs on one goroutine, the reports' only writer.
+func (r *run) settle(outs []settled) error {
+	s := r.sum
+	batch := false
+	for _, o := range outs {
+		n := len(o.item.Records)
+		batch = batch || o.batch
+		switch {
+		case o.filtered:
+			s.RowsFiltered += n
+		case o.code != "":
+			s.RowsFailed += n
+			s.EventsFailed++
+			s.ErrorsByCode[o.code] += n
+			for _, rec := range o.item.Records {
+				if err := r.rep.failed.write(rec, itoa(rec.Line), o.item.RequestID, o.code, o.msg); err != nil {
+					return err
+				}
+			}
+		default:
+			s.RowsSucceeded += n
+			s.EventsSucceeded++
+			for _, rec := range o.item.Records {
+				if err := r.rep.succeeded.write(rec, itoa(rec.Line), o.item.RequestID, o.id, o.num); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if batch {
+		s.Batches++
+	}
+	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
+		r.abort("--max-errors reached: " + itoa(s.RowsFailed) + " rows failed")
+	}
+	if settledRows := s.RowsFailed + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
+		float64(s.RowsFailed) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
+		r.abort("--max-errors reached: " + itoa(s.RowsFailed) + " of " + itoa(settledRows) + " rows failed")
+	}
+	if r.opts.Progress != nil {
+		var read, total int64
+		for _, in := range r.inputs {
+			read += in.src.BytesRead()
+			total += in.size
+		}
+		r.opts.Progress(Progress{
+			RowsRead: int(r.rowsRead.Load()), RowsSettled: s.RowsFailed + s.RowsSucceeded + s.RowsFiltered, RowsFailed: s.RowsFailed,
+			BytesRead: read, BytesTotal: total, Elapsed: time.Since(r.start),
+		})
+	}
+	return nil
+}
