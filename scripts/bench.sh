@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end load benchmark: generates N purchase lines (Online Retail
+# layout, three lines an invoice), loads them with crmload into a fresh
+# embedded store, and in the same run imports the same CSV with
+# `sqlite3 .import` (raw ingest, no validation: the floor). Prints rows/s,
+# the crmload/sqlite3 time ratio and crmload's peak RSS for each N.
+#
+#   scripts/bench.sh [N ...]        default: 100000 1000000
+#
+# Needs: go, sqlite3, GNU time (/usr/bin/time). Works in a temp directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
+command -v sqlite3 >/dev/null || { echo "bench.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench.sh: needs GNU time (apt-get install time)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+CGO_ENABLED=0 go build -o "$work/crmload" .
+
+# Reference data: 50k accounts, 500 products, one unit.
+{
+  echo "number,name"
+  awk 'BEGIN { for (i = 0; i < 50000; i++) printf "ACR%010d,Customer %d\n", 10000 + i, i }'
+} > "$work/accounts_receivable.csv"
+{
+  echo "code,alternative_code"
+  awk 'BEGIN { for (i = 0; i < 500; i++) printf "SKU%d,S%d\n", i, i }'
+} > "$work/products.csv"
+cat > "$work/units.yaml" <<'YAML'
+currencies: [{code: GBP}]
+units: [{name: Admin Unit, currency: GBP}]
+YAML
+cat > "$work/mapping.yaml" <<'YAML'
+kind: purchases
+request_id: InvoiceNo
+group_by: InvoiceNo
+call:
+  intended_currency_identifier: { code: { const: GBP } }
+fields:
+  accounts_receivable_identifier: { number: { expr: '"ACR" + lpad(int(CustomerID), 10, "0")' } }
+  performed_by_unit_identifier: { name: { const: Admin Unit } }
+  performed_on: { column: InvoiceDate, format: "%m/%d/%Y %H:%M" }
+  reference_number: InvoiceNo
+  udf_string_1: Country
+products_set:
+  product_identifier: { code: StockCode }
+  quantity: Quantity
+  total_amount: { expr: "round(Quantity * UnitPrice, 2)" }
+  net_amount: { expr: "round(Quantity * UnitPrice / 1.2, 2)" }
+  vat_amount: { expr: "round(Quantity * UnitPrice - Quantity * UnitPrice / 1.2, 2)" }
+YAML
+
+printf "%-9s %12s %12s %10s %12s %8s %10s\n" rows crmload_s sqlite3_s ratio rows_per_s rss_MiB failed
+for n in "${sizes[@]}"; do
+  csv="$work/purchases-$n.csv"
+  {
+    echo "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
+      printf "%d,SKU%d,\"ITEM %d, BLUE\",%d,12/%d/2010 8:%02d,%d.%02d,%d.0,United Kingdom\n",
+        500000 + int(i / 3), i % 500, i % 500, 1 + i % 7, 1 + i % 28, i % 60, 1 + i % 20, i % 100, 10000 + (i * 7919) % 50000 }'
+  } > "$csv"
+
+  db="$work/bench-$n.db"
+  rm -f "$db"*
+  "$work/crmload" --db "$db" engine seed "$work/units.yaml" "$work/accounts_receivable.csv" "$work/products.csv" >/dev/null
+  /usr/bin/time -f "%e %M" -o "$work/time" "$work/crmload" --db "$db" load --quiet --report-dir "$work/reports" \
+    -m "$work/mapping.yaml" "$csv" || true
+  read -r crm_s rss_kb < "$work/time"
+  failed=$(grep -o '"rows_failed": [0-9]*' "$work"/reports/*/summary.json | tail -1 | awk '{print $2}')
+  rm -rf "$work/reports"
+
+  rm -f "$work/import.db"
+  /usr/bin/time -f "%e" -o "$work/time2" sqlite3 "$work/import.db" ".mode csv" ".import $csv purchases"
+  read -r sql_s < "$work/time2"
+
+  awk -v n="$n" -v c="$crm_s" -v s="$sql_s" -v r="$rss_kb" -v f="$failed" 'BEGIN {
+    printf "%-9d %12.2f %12.2f %10.2f %12.0f %8.1f %10s\n", n, c, s, (s > 0 ? c / s : 0), (c > 0 ? n / c : 0), r / 1024, f }'
+done
