@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type loadOptions struct {
 	seeds     []string
 	reportDir string
 	maxErrors string
+	resume    string
 	progress  string
 	quiet     bool
 	logFormat string
@@ -45,15 +47,20 @@ Exit codes: 0 every row succeeded (or was filtered out); 1 some rows failed
 (see failed.csv); 2 nothing was sent (bad flags, mapping, input); 3 the run
 stopped part-way (interrupted, --max-errors, engine unreachable): rows not
 sent are in failed.csv with NotSentException, so loading it again sends them.`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.files = args
+			if opts.resume != "" {
+				return runResume(cmd.Context(), g, opts, cmd.Flags().Changed("db"))
+			}
+			if opts.mapping == "" || len(args) == 0 {
+				return usageErrorf("load needs -m MAPPING.yaml and at least one FILE (or --resume RUN_DIR)")
+			}
 			return runLoad(cmd.Context(), g, opts, "load", "")
 		},
 	}
 	addLoadFlags(c, &opts)
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
-	c.MarkFlagRequired("mapping")
+	c.Flags().StringVar(&opts.resume, "resume", "", "continue the run in RUN_DIR after a crash or a stop: settled rows are skipped, stored events are not sent again")
 	return c
 }
 
@@ -145,6 +152,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	opts.load.Command, opts.load.Parent, opts.load.DB = command, parent, g.db
 	bar := newProgress(g, opts, logger)
 	opts.load.Progress = bar.update
+	opts.load.Resume = opts.resume
 	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: opts.engine}
 	sum, dir, err := loader.Load(ctx, job, eng, opts.load)
 	bar.finish()
@@ -173,7 +181,10 @@ func total(stats engine.SeedStats) int {
 
 func loadOutcome(sum *loader.Summary, dir string) string {
 	if sum.ExitCode == ExitAborted {
-		return fmt.Sprintf("the run stopped part-way (%s); rows not sent are in %s/failed.* (NotSentException)", sum.AbortReason, dir)
+		return fmt.Sprintf("the run stopped part-way (%s); what was done is in %s; continue it with: crmload load --resume %s", sum.AbortReason, dir, dir)
+	}
+	if sum.RowsFailed == 0 {
+		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s/failed.*", dir)
 	}
 	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)
 }
@@ -258,4 +269,22 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
+}
+
+// runResume continues the run in opts.resume with the mapping, inputs,
+// engine and store it was started with (flags given override the store).
+func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) error {
+	if len(opts.files) > 0 || opts.mapping != "" {
+		return usageErrorf("--resume takes the mapping and files from %s: give neither -m nor FILEs", opts.resume)
+	}
+	rf, err := loader.ReadRunFile(opts.resume)
+	if err != nil {
+		return usage(err)
+	}
+	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
+	opts.files, opts.engine = rf.Files, rf.Engine
+	if !dbGiven && rf.DB != "" {
+		g.db = rf.DB
+	}
+	return runLoad(ctx, g, opts, "load", "")
 }

@@ -15,6 +15,11 @@ type BulkRequest struct {
 	IntendedCurrency *CurrencyIdentifier `json:"intended_currency_identifier,omitempty"`
 	FieldsSet        string              `json:"fields_set,omitempty"`
 	Events           []Event             `json:"-"`
+	// Run and Keys are not sent: an engine that keeps load receipts (the
+	// embedded one) stores, with each event, the run and the key of the
+	// rows it came from (Keys[i] for Events[i]).
+	Run  string   `json:"-"`
+	Keys []string `json:"-"`
 }
 
 // MarshalJSON writes the request with its events under the kind's set name.

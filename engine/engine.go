@@ -55,6 +55,7 @@ type pendingEvent struct {
 	index             int // in the request
 	kind              string
 	requestID         string
+	loadRun, loadKey  string // the load receipt
 	accountNumber     string
 	participantNumber string
 	classification    string
@@ -124,6 +125,9 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			default:
 				p.index = i
 				p.obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
+				if i < len(req.Keys) {
+					p.loadRun, p.loadKey = req.Run, req.Keys[i]
+				}
 				pending[i] = p
 			}
 		}
@@ -222,4 +226,10 @@ func newID() string {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// Receipts streams the load receipts of run: the key each of its stored
+// events was sent with, and the event's id and number.
+func (e *Engine) Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error {
+	return e.store.Receipts(ctx, run, fn)
 }

@@ -42,6 +42,13 @@ CREATE TABLE events (
 	object             TEXT NOT NULL
 );
 `,
+		// 2: load receipts. A load records, in the same transaction as each
+		// event, which run stored it and which rows it came from, so that
+		// a resumed run after a crash sends nothing twice.
+		`
+ALTER TABLE events ADD COLUMN load_run TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN load_key TEXT NOT NULL DEFAULT '';
+`,
 	},
 }
 

@@ -120,8 +120,8 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 }
 
 const insertEvent = `INSERT INTO events
-	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object)
-	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?)`
+	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object, load_run, load_key)
+	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // errDryRun rolls a dry-run commit back.
 var errDryRun = errors.New("dry run")
@@ -185,6 +185,8 @@ func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun b
 		ins.BindText(8, p.requestID)
 		ins.BindText(9, p.obj.LogInformation.CreatedDate)
 		ins.BindBytes(10, buf)
+		ins.BindText(11, p.loadRun)
+		ins.BindText(12, p.loadKey)
 		if _, err := ins.Step(); err != nil {
 			return fmt.Errorf("insert event %s: %w", p.requestID, err)
 		}
@@ -376,4 +378,20 @@ func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at tim
 		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
 	})
 	return obj, err
+}
+
+func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error {
+	c, err := s.readers.Take(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.readers.Put(c)
+	// No index: a resume reads the receipts once, and an index on a
+	// random-ish key would cost every insert.
+	return sqlitex.Execute(c, "SELECT load_key, id, number FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
+		Args: []any{run},
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			return fn(stmt.ColumnText(0), stmt.ColumnText(1), strconv.FormatInt(stmt.ColumnInt64(2), 10))
+		},
+	})
 }

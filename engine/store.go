@@ -30,6 +30,9 @@ type Store interface {
 	// SetState moves an event from one life cycle state to another and
 	// returns the updated object.
 	SetState(ctx context.Context, key, from, to string, at time.Time) ([]byte, error)
+	// Receipts streams the load key, id and number of every event stored
+	// by the given load run.
+	Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error
 	Close() error
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,9 +40,19 @@ type LoadOptions struct {
 	MaxErrors   int           // abort after this many failed rows; 0: never
 	MaxErrorPct float64       // abort when this share of settled rows failed (after 100 rows); 0: never
 	Grace       time.Duration // how long calls in flight may finish after an interrupt
+	// Resume, when set, is the run directory of an earlier attempt of this
+	// run: rows it settled are skipped, events the engine stored for it
+	// are reported without being sent again, the rest is loaded.
+	Resume string
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
+}
+
+// ReceiptSource is an engine that keeps load receipts (the embedded one):
+// which events a run stored, by the key they were sent with.
+type ReceiptSource interface {
+	Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error
 }
 
 // Progress is a snapshot of a running load.
@@ -51,22 +62,26 @@ type Progress struct {
 	Elapsed                           time.Duration
 }
 
-// CodeNotSent marks rows a stopped run did not send: they are in the
-// failure report, so that loading it again sends them.
-const CodeNotSent = "NotSentException"
-
 // event is a mapped event on its way to the engine, with its rows.
 type event struct {
 	item mapping.Item
+	file int // index of the input
 	size int
+}
+
+// key names an item's rows in a run: the input and the first row's line.
+func key(file int, it mapping.Item) string {
+	return strconv.Itoa(file) + ":" + strconv.Itoa(it.Records[0].Line)
 }
 
 // settled is what became of rows: an outcome for each item.
 type settled struct {
 	item      mapping.Item
+	file      int
 	id, num   string // created
 	code, msg string // failed
 	filtered  bool
+	dropped   bool // read but not sent: the run stopped first; a resume sends it
 	batch     bool // the outcome of a call (counts a batch)
 }
 
@@ -95,17 +110,51 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 			in.src.Close()
 		}
 	}()
-	dir, err := NewRunDir(job.ReportDir, start)
-	if err != nil {
-		return nil, "", err
+	var dir string
+	var rp *resumePoint
+	if opts.Resume != "" {
+		dir = opts.Resume
+		if rp, err = readJournal(dir, len(inputs)); err != nil {
+			return nil, "", fmt.Errorf("resume %s: %w", dir, err)
+		}
+	} else {
+		rp = &resumePoint{settled: make([]lineSet, len(inputs))}
+		if dir, err = NewRunDir(job.ReportDir, start); err != nil {
+			return nil, "", err
+		}
+		if err := writeRunFile(dir, job, opts); err != nil {
+			return nil, dir, err
+		}
 	}
-	rep, err := openReports(dir, job, inputs)
+	rep, err := openReports(dir, job, inputs, rp)
 	if err != nil {
 		return nil, dir, err
 	}
+	jr, err := openJournal(dir)
+	if err != nil {
+		rep.close()
+		return nil, dir, err
+	}
+	defer jr.Close()
+	receipts := map[string]crm.Processed{}
+	if rs, ok := eng.(ReceiptSource); ok && opts.Resume != "" {
+		// Events stored after the last journal line: reported, not sent.
+		err := rs.Receipts(ctx, filepath.Base(dir), func(k, id, num string) error {
+			var fi, line int
+			if _, err := fmt.Sscanf(k, "%d:%d", &fi, &line); err == nil && fi < len(inputs) && !rp.settled[fi].has(line) {
+				receipts[k] = crm.Processed{ID: id, Number: num}
+			}
+			return nil
+		})
+		if err != nil {
+			rep.close()
+			return nil, dir, fmt.Errorf("resume %s: read the engine's receipts: %w", dir, err)
+		}
+	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, DB: opts.DB, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
-	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start}
+		Engine: job.Engine, DB: opts.DB, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
+	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start,
+		journal: jr, resume: rp, receipts: receipts}
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
@@ -132,8 +181,14 @@ type run struct {
 	abortReason string
 	stopRead    context.CancelFunc
 
+	journal  *journal
+	resume   *resumePoint
+	receipts map[string]crm.Processed // read-only once the pipeline runs
+
 	rowsRead atomic.Int64 // by the reader
 	retries  atomic.Int64 // by the senders
+	resumed  int          // by the reader: rows an earlier attempt settled
+	dropped  int          // by the settler: rows read but not sent
 }
 
 func (r *run) addRead()  { r.rowsRead.Add(1) }
@@ -158,7 +213,7 @@ func (r *run) aborted() bool {
 // pipeline runs the stages: read and map -> batch -> send (concurrently)
 // -> settle (this goroutine, the only writer of the reports). An interrupt
 // (ctx) stops reading and new calls; calls in flight get opts.Grace to
-// finish. Rows read but not sent are settled as CodeNotSent.
+// finish. Rows read but not sent are not reported: a resume sends them.
 func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()
@@ -218,7 +273,8 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	if err := <-done; err != nil && werr == nil {
 		werr = err
 	}
-	r.sum.RowsRead = int(r.rowsRead.Load())
+	r.sum.RowsRead = int(r.rowsRead.Load()) - r.dropped
+	r.sum.RowsResumed = r.resumed
 	r.sum.Retries = int(r.retries.Load())
 	return r.aborted(), werr
 }
@@ -227,23 +283,28 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 // filtered and failed rows are settled at once.
 func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) error {
 	var pendingOut []settled
-	emit := func(it mapping.Item) {
-		switch {
-		case it.Filtered:
-			pendingOut = append(pendingOut, settled{item: it, filtered: true})
-		case it.Err != nil:
-			pendingOut = append(pendingOut, settled{item: it, code: it.Err.Code, msg: it.Err.Error()})
-		default:
-			events <- event{item: it, size: approxSize(it.Event)}
-		}
-	}
 	flushOut := func() {
 		if len(pendingOut) > 0 {
 			out <- pendingOut
 			pendingOut = nil
 		}
 	}
-	for _, in := range r.inputs {
+	for fi, in := range r.inputs {
+		emit := func(it mapping.Item) {
+			first := it.Records[0].Line
+			switch rc, stored := r.receipts[key(fi, it)]; {
+			case r.resume.settled[fi].has(first):
+				r.resumed += len(it.Records)
+			case it.Filtered:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, filtered: true})
+			case it.Err != nil:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
+			case stored:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
+			default:
+				events <- event{item: it, file: fi, size: approxSize(it.Event)}
+			}
+		}
 		for ctx.Err() == nil {
 			rec, err := in.src.Next()
 			if err == io.EOF {
@@ -260,9 +321,9 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			}
 		}
 		if ctx.Err() != nil || r.aborted() {
-			// An unfinished group was read: its rows are not sent.
+			// An unfinished group was read but is not sent.
 			in.mapper.Flush(func(it mapping.Item) {
-				pendingOut = append(pendingOut, notSent(it, r.reason()))
+				pendingOut = append(pendingOut, settled{item: it, file: fi, dropped: true})
 			})
 			break
 		}
@@ -313,29 +374,26 @@ func approxSize(ev *crm.Event) int {
 	return 400 + len(ev.Description) + 160*len(ev.ProductsSet) + 120*len(ev.MeasuredKPIs)
 }
 
-func notSent(it mapping.Item, reason string) settled {
-	return settled{item: it, code: CodeNotSent,
-		msg: "not sent: the run stopped first (" + reason + "); load the failure report again to send it"}
-}
-
 // send calls the engine for one batch, retrying failures to reach it with
 // backoff, and splitting a batch the engine refuses as a whole to find the
 // events that cause it.
 func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []event, out chan<- []settled) {
 	if readCtx.Err() != nil {
-		out <- notSentAll(b, r.reason())
+		out <- dropAll(b)
 		return
 	}
-	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(), Events: make([]crm.Event, len(b))}
+	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
+		Events: make([]crm.Event, len(b)), Run: r.sum.RunID, Keys: make([]string, len(b))}
 	for i, ev := range b {
 		req.Events[i] = *ev.item.Event
+		req.Keys[i] = key(ev.file, ev.item)
 	}
 	var res crm.BulkResult
 	var err error
 	for attempt := 0; ; attempt++ {
 		if limiter != nil {
 			if err := limiter.Wait(sendCtx); err != nil {
-				out <- notSentAll(b, r.reason())
+				out <- dropAll(b)
 				return
 			}
 		}
@@ -358,16 +416,20 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
+	case sendCtx.Err() != nil:
+		// Stopped while in flight (past the grace period): the engine
+		// stored nothing of the call; a resume sends it.
+		out <- dropAll(b)
 	case errors.As(err, &apiErr) && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
 		// cause it stand alone.
 		r.send(readCtx, sendCtx, limiter, b[:len(b)/2], out)
 		r.send(readCtx, sendCtx, limiter, b[len(b)/2:], out)
 	case errors.As(err, &apiErr):
-		out <- []settled{{item: b[0].item, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
+		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
-		out <- notSentAll(b, r.reason())
+		out <- dropAll(b)
 	}
 }
 
@@ -376,10 +438,10 @@ func (r *run) call(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, er
 	return r.eng.CreateEvents(ctx, req)
 }
 
-func notSentAll(b []event, reason string) []settled {
+func dropAll(b []event) []settled {
 	out := make([]settled, len(b))
 	for i, ev := range b {
-		out[i] = notSent(ev.item, reason)
+		out[i] = settled{item: ev.item, file: ev.file, dropped: true}
 	}
 	return out
 }
@@ -394,17 +456,17 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 	seen := make([]bool, len(b))
 	for _, p := range res.Processed {
 		if i, ok := byID[p.RequestUniqueIdentifier]; ok && !seen[i] {
-			out[i], seen[i] = settled{item: b[i].item, id: p.ID, num: p.Number, batch: true}, true
+			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, id: p.ID, num: p.Number, batch: true}, true
 		}
 	}
 	for _, u := range res.Unprocessed {
 		if i, ok := byID[u.RequestUniqueIdentifier]; ok && !seen[i] {
-			out[i], seen[i] = settled{item: b[i].item, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}, true
+			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}, true
 		}
 	}
 	for i := range out {
 		if !seen[i] {
-			out[i] = settled{item: b[i].item, code: "MissingResultException", batch: true,
+			out[i] = settled{item: b[i].item, file: b[i].file, code: "MissingResultException", batch: true,
 				msg: "the engine's response did not report this event (it may or may not have been created)"}
 		}
 	}

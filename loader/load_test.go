@@ -192,8 +192,8 @@ func (f *faultEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (cr
 }
 
 // TestLoadInterrupted: an interrupt stops reading and new calls; calls in
-// flight finish; every row is in one report; rows not sent are in the
-// failure report, and loading it again stores each event exactly once.
+// flight finish; the rows settled so far are in the reports, exactly once;
+// --resume sends the rest, and every event is stored exactly once.
 func TestLoadInterrupted(t *testing.T) {
 	e := seededEngine(t)
 	in := writeWebCSV(t, 3000)
@@ -207,33 +207,50 @@ func TestLoadInterrupted(t *testing.T) {
 	}
 	opts := defaultOptions()
 	opts.BatchSize, opts.Concurrency = 100, 2
-	sum, dir, err := Load(ctx, loadJob(t, "../testdata/web/mapping.yaml", in), fe, opts)
+	job := loadJob(t, "../testdata/web/mapping.yaml", in)
+	sum, dir, err := Load(ctx, job, fe, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.ExitCode != 3 || sum.AbortReason != "interrupted" {
 		t.Errorf("exit %d (%s), want 3 (interrupted)", sum.ExitCode, sum.AbortReason)
 	}
-	ok, failed := checkEveryRowOnce(t, dir, sum, sum.RowsRead)
-	notSent := 0
-	for _, code := range failed {
-		if code == CodeNotSent {
-			notSent++
-		}
+	if sum.RowsRead >= 3000 || sum.RowsRead == 0 {
+		t.Errorf("%d rows settled before the interrupt, want some but not all", sum.RowsRead)
 	}
-	if notSent == 0 || len(ok) != countEvents(t, e) {
-		t.Errorf("%d not sent, %d succeeded, engine holds %d: want some not sent and the engine to hold the succeeded", notSent, len(ok), countEvents(t, e))
+	ok, _ := checkEveryRowOnce(t, dir, sum, sum.RowsRead)
+	if len(ok) != countEvents(t, e) {
+		t.Errorf("%d succeeded, engine holds %d", len(ok), countEvents(t, e))
 	}
-	// Loading the failure report sends the rest; nothing twice.
-	sum2, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", filepath.Join(dir, "failed.csv")), e, defaultOptions())
+	checkResumed(t, e, job, dir, sum.RowsRead)
+}
+
+// checkResumed resumes the run in dir and checks the end state: every row
+// in exactly one report, each event stored once, the summary balanced.
+func checkResumed(t *testing.T, e *engine.Engine, job *Job, dir string, settledBefore int) {
+	t.Helper()
+	opts := defaultOptions()
+	opts.Resume = dir
+	sum, dir2, err := Load(context.Background(), job, e, opts)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("resume: %v", err)
 	}
-	if sum2.RowsRead != len(failed) || sum2.ExitCode != 1 {
-		t.Errorf("reload read %d rows (exit %d), want the %d failed rows (exit 1: the unknown participants)", sum2.RowsRead, sum2.ExitCode, len(failed))
+	if dir2 != dir || sum.RowsResumed != settledBefore || sum.ExitCode != 1 {
+		t.Errorf("resume: dir %s, %d rows resumed, exit %d; want %s, %d, 1 (the unknown participants)", dir2, sum.RowsResumed, sum.ExitCode, dir, settledBefore)
 	}
-	if got := countEvents(t, e); got != len(ok)+sum2.RowsSucceeded {
-		t.Errorf("after reloading: engine holds %d events, want %d", got, len(ok)+sum2.RowsSucceeded)
+	if !sum.Balanced() || sum.RowsRead != 3000 {
+		t.Errorf("resumed summary = %+v, want balanced over the 3000 rows", sum)
+	}
+	// The reports hold both attempts: every row exactly once.
+	ok := reportRows(t, filepath.Join(dir, "succeeded.csv"), "crm_number")
+	failed := reportRows(t, filepath.Join(dir, "failed.csv"), "error_code")
+	if len(ok) != 2700 || len(failed) != 300 || countEvents(t, e) != 2700 {
+		t.Errorf("after resume: %d succeeded, %d failed, engine holds %d; want 2700, 300, 2700", len(ok), len(failed), countEvents(t, e))
+	}
+	for l := range ok {
+		if _, both := failed[l]; both {
+			t.Errorf("line %s is in both reports", l)
+		}
 	}
 }
 
@@ -243,19 +260,20 @@ func TestLoadEngineUnreachable(t *testing.T) {
 	fe.failing.Store(true)
 	opts := defaultOptions()
 	opts.BatchSize, opts.Retries = 10, 2
-	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 50)), fe, opts)
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 3000))
+	sum, dir, err := Load(context.Background(), job, fe, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.ExitCode != 3 || !strings.Contains(sum.AbortReason, "could not be reached after 2 retries: connection refused") || sum.Retries < 2 {
 		t.Errorf("summary = exit %d, %q, %d retries; want exit 3, the reason, retries counted", sum.ExitCode, sum.AbortReason, sum.Retries)
 	}
-	_, failed := checkEveryRowOnce(t, dir, sum, 50)
-	for line, code := range failed {
-		if code != CodeNotSent {
-			t.Errorf("line %s: %s, want %s", line, code, CodeNotSent)
-		}
+	checkEveryRowOnce(t, dir, sum, sum.RowsRead)
+	if sum.RowsSucceeded != 0 {
+		t.Errorf("%d rows succeeded with the engine down", sum.RowsSucceeded)
 	}
+	// The engine is back: the resume loads everything.
+	checkResumed(t, e, job, dir, sum.RowsRead)
 }
 
 // TestLoadSplitsRefusedCalls: a call the engine refuses as a whole is split

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,7 +62,22 @@ type rowReport struct {
 }
 
 func newRowReport(path string, header []string, jsonl bool, added []string) (*rowReport, error) {
-	f, err := os.Create(path)
+	return openRowReport(path, header, jsonl, added, -1)
+}
+
+// openRowReport creates the report, or with resumeAt >= 0 reopens it cut
+// to resumeAt bytes (a resumed run appends to what was journaled).
+func openRowReport(path string, header []string, jsonl bool, added []string, resumeAt int64) (*rowReport, error) {
+	var f *os.File
+	var err error
+	if resumeAt > 0 {
+		if err := truncateTo(path, resumeAt); err != nil {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	} else {
+		f, err = os.Create(path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +85,28 @@ func newRowReport(path string, header []string, jsonl bool, added []string) (*ro
 	if !jsonl {
 		r.header, r.keep = header, originalColumns(header)
 		r.csv = csv.NewWriter(r.w)
-		if err := r.csv.Write(append(slices.Clone(header[:r.keep]), added...)); err != nil {
-			f.Close()
-			return nil, err
+		if resumeAt <= 0 {
+			if err := r.csv.Write(append(slices.Clone(header[:r.keep]), added...)); err != nil {
+				f.Close()
+				return nil, err
+			}
 		}
 	}
 	return r, nil
+}
+
+// flush writes what is buffered to the file and returns the file's size.
+func (r *rowReport) flush() (int64, error) {
+	if r.csv != nil {
+		r.csv.Flush()
+		if err := r.csv.Error(); err != nil {
+			return 0, err
+		}
+	}
+	if err := r.w.Flush(); err != nil {
+		return 0, err
+	}
+	return r.f.Seek(0, io.SeekEnd)
 }
 
 // write adds one input record with the values of the added columns.
@@ -177,6 +209,8 @@ type Summary struct {
 	ErrorsByCode    map[string]int `json:"errors_by_code"`
 	ExitCode        int            `json:"exit_code"`
 	AbortReason     string         `json:"abort_reason,omitempty"`
+
+	priorFailed int // rows earlier attempts of a resumed run failed
 }
 
 // Balanced reports whether the accounting invariant holds.

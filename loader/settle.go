@@ -16,8 +16,11 @@ var (
 	failedColumns    = []string{"crmload_line", "crmload_request_id", "error_code", "error_description"}
 )
 
-func openReports(dir string, job *Job, inputs []*input) (*reports, error) {
-	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
+func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*reports, error) {
+	succeededAt, failedAt := int64(-1), int64(-1)
+	if rp.found {
+		succeededAt, failedAt = rp.succeeded, rp.fails
+	} else if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil && job.SpecPath != filepath.Join(dir, "mapping.yaml") {
 		return nil, err
 	}
 	jsonl := inputs[0].format == JSONL
@@ -26,11 +29,11 @@ func openReports(dir string, job *Job, inputs []*input) (*reports, error) {
 		ext = ".jsonl"
 	}
 	header := inputs[0].src.Header()
-	ok, err := newRowReport(filepath.Join(dir, "succeeded"+ext), header, jsonl, succeededColumns)
+	ok, err := openRowReport(filepath.Join(dir, "succeeded"+ext), header, jsonl, succeededColumns, succeededAt)
 	if err != nil {
 		return nil, err
 	}
-	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedColumns)
+	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedColumns, failedAt)
 	if err != nil {
 		ok.Close()
 		return nil, err
@@ -48,9 +51,16 @@ func (r *reports) close() error {
 func (r *run) settle(outs []settled) error {
 	s := r.sum
 	batch := false
+	var keys [][2]int
+	failedBefore := s.RowsFailed
 	for _, o := range outs {
 		n := len(o.item.Records)
 		batch = batch || o.batch
+		if o.dropped {
+			r.dropped += n
+			continue
+		}
+		keys = append(keys, [2]int{o.file, o.item.Records[0].Line})
 		switch {
 		case o.filtered:
 			s.RowsFiltered += n
@@ -75,6 +85,20 @@ func (r *run) settle(outs []settled) error {
 	}
 	if batch {
 		s.Batches++
+	}
+	if len(keys) > 0 {
+		// The reports first, then the journal line that vouches for them.
+		sOff, err := r.rep.succeeded.flush()
+		if err != nil {
+			return err
+		}
+		fOff, err := r.rep.failed.flush()
+		if err != nil {
+			return err
+		}
+		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore}); err != nil {
+			return err
+		}
 	}
 	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
 		r.abort("--max-errors reached: " + itoa(s.RowsFailed) + " rows failed")

@@ -185,7 +185,7 @@ func (s *Summary) Outcome(aborted bool) int {
 	switch {
 	case aborted:
 		return 3
-	case s.RowsFailed > 0 || s.RowsInDoubt > 0:
+	case s.RowsFailed > 0 || s.RowsInDoubt > 0 || s.priorFailed > 0:
 		return 1
 	}
 	return 0

@@ -1,0 +1,129 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// The journal makes a run resumable. After each chunk of settled rows is
+// written to the reports and flushed, one line is appended: the reports'
+// sizes at that point, and which rows the chunk settled. After a crash, a
+// resume truncates the reports to the last complete line's sizes (dropping
+// a torn tail), skips the rows the journal settled, and asks the engine
+// which of the others it stored (load receipts). Flushing to the OS is
+// enough for a process crash (kill -9); no fsync per chunk.
+const journalName = "journal.jsonl"
+
+type journalEntry struct {
+	Succeeded int64    `json:"s"` // size of the succeeded report
+	Failed    int64    `json:"f"` // size of the failed report
+	Keys      [][2]int `json:"k"` // [file index, first line] of each settled item
+	RowsFail  int      `json:"x,omitempty"`
+}
+
+type journal struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func openJournal(dir string) (*journal, error) {
+	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &journal{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (j *journal) record(e journalEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	j.w.Write(b)
+	j.w.WriteByte('\n')
+	return j.w.Flush()
+}
+
+func (j *journal) Close() error {
+	return errors.Join(j.w.Flush(), j.f.Close())
+}
+
+// lineSet is a set of line numbers: a bitmap, so that a resume of a run of
+// millions of rows stays small (125 KB a million lines).
+type lineSet struct{ bits []uint64 }
+
+func (s *lineSet) add(line int) {
+	i := line / 64
+	for len(s.bits) <= i {
+		s.bits = append(s.bits, 0)
+	}
+	s.bits[i] |= 1 << (line % 64)
+}
+
+func (s *lineSet) has(line int) bool {
+	i := line / 64
+	return i < len(s.bits) && s.bits[i]&(1<<(line%64)) != 0
+}
+
+// resumePoint is what a previous attempt of a run left: the settled rows
+// per input file, the reports' sizes, and how many rows failed.
+type resumePoint struct {
+	settled          []lineSet
+	succeeded, fails int64
+	rowsFailed       int
+	found            bool
+}
+
+// readJournal reads a run's journal. A torn last line (a crash while it
+// was written) is ignored: the rows it names were not settled.
+func readJournal(dir string, files int) (*resumePoint, error) {
+	rp := &resumePoint{settled: make([]lineSet, files)}
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if errors.Is(err, os.ErrNotExist) {
+		return rp, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // torn
+		}
+		var e journalEntry
+		if err := json.Unmarshal(data[:i], &e); err != nil {
+			return nil, fmt.Errorf("%s: %v", journalName, err)
+		}
+		data = data[i+1:]
+		for _, k := range e.Keys {
+			if k[0] < 0 || k[0] >= files {
+				return nil, fmt.Errorf("%s names input %d of a run of %d files", journalName, k[0], files)
+			}
+			rp.settled[k[0]].add(k[1])
+		}
+		rp.succeeded, rp.fails, rp.found = e.Succeeded, e.Failed, true
+		rp.rowsFailed += e.RowsFail
+	}
+	return rp, nil
+}
+
+// truncateTo cuts path to size: what a crash wrote after the last journal
+// line goes.
+func truncateTo(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	_, err = f.Seek(0, io.SeekEnd)
+	return err
+}
