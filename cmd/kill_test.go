@@ -1,0 +1,179 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/engine"
+)
+
+// TestKillAndResume kills a loading crmload process with SIGKILL at random
+// moments during a 200k-row load into the embedded engine, resumes it
+// (sometimes killing the resume too), and checks the end state: every
+// event stored exactly once, every row in exactly one report line.
+func TestKillAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds crmload and loads 200k rows several times")
+	}
+	const rows = 200_000
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "crmload")
+	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "web.csv")
+	writeVisits(t, data, rows)
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+
+	midway := 0 // resumes that found a load cut part-way
+	defer func() {
+		if midway == 0 && !t.Failed() {
+			t.Error("no kill landed part-way through a load: the test proved nothing")
+		}
+	}()
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 42))
+			dir := t.TempDir()
+			db := filepath.Join(dir, "crm.db")
+			run := func(kill bool, args ...string) {
+				cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
+				cmd.Dir = dir
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if kill {
+					time.Sleep(time.Duration(50+rng.IntN(1500)) * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+				cmd.Wait()
+			}
+			run(false, "engine", "seed", reference)
+			run(true, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
+			kills := 1
+			for {
+				dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+				kill := kills < 3 && rng.IntN(2) == 0
+				if len(dirs) == 0 {
+					// Killed before the run started: start it again.
+					run(kill, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
+				} else {
+					run(kill, "load", "--quiet", "--resume", dirs[0])
+				}
+				if !kill {
+					break
+				}
+				kills++
+			}
+			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+			if len(dirs) != 1 {
+				t.Fatalf("%d run directories, want 1", len(dirs))
+			}
+			ok := reportLines(t, filepath.Join(dirs[0], "succeeded.csv"))
+			failed := reportLines(t, filepath.Join(dirs[0], "failed.csv"))
+			for l := range ok {
+				if failed[l] {
+					t.Errorf("line %d is in both reports", l)
+				}
+			}
+			if len(ok) != rows*9/10 || len(failed) != rows/10 {
+				t.Errorf("after %d kills: %d succeeded, %d failed; want %d and %d", kills, len(ok), len(failed), rows*9/10, rows/10)
+			}
+			e, err := engine.Open(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			stored := 0
+			if err := e.Events(context.Background(), engine.Filter{}, func([]byte) error { stored++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if stored != rows*9/10 {
+				t.Errorf("after %d kills the engine holds %d events, want %d (each once)", kills, stored, rows*9/10)
+			}
+			sum, err := os.ReadFile(filepath.Join(dirs[0], "summary.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s struct {
+				Resumed int `json:"rows_resumed"`
+			}
+			json.Unmarshal(sum, &s)
+			if s.Resumed > 0 && s.Resumed < rows {
+				midway++
+			}
+			t.Logf("%d kills; the last attempt resumed after %d settled rows; %d events stored once each", kills, s.Resumed, stored)
+		})
+	}
+}
+
+func writeVisits(t *testing.T, path string, n int) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "visit_id,participant,site,visited_on")
+	for i := range n {
+		p := "RP0000000010"
+		if i%10 == 9 {
+			p = "RP9999999999"
+		}
+		fmt.Fprintf(w, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+// reportLines reads a report's crmload_line column; a line twice fails.
+func reportLines(t *testing.T, path string) map[int]bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	header, err := r.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := -1
+	for i, h := range header {
+		if h == "crmload_line" {
+			col = i
+		}
+	}
+	out := map[int]bool{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var line int
+		fmt.Sscan(rec[col], &line)
+		if out[line] {
+			t.Errorf("%s: line %d twice", filepath.Base(path), line)
+		}
+		out[line] = true
+	}
+}
