@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -22,6 +23,16 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// CRMLOAD_CPUPROFILE=FILE writes a CPU profile of the run, for
+	// performance work (go tool pprof FILE).
+	if path := os.Getenv("CRMLOAD_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // after StopCPUProfile has flushed the profile
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	return Run(ctx, System(), os.Args[1:])
 }
 

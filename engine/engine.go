@@ -60,6 +60,7 @@ type pendingEvent struct {
 	participantNumber string
 	classification    string
 	obj               *EventObject
+	json              []byte     // obj encoded with an empty number (see numbered)
 	claim             *claim     // referral: mark the participant referred
 	err               *crm.Error // set by Commit when the claim was lost
 }
@@ -98,16 +99,71 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		seen[ev.RequestUniqueIdentifier] = true
 	}
 
+	pending, err := e.resolveAll(ctx, req, errs)
+	if err != nil {
+		return crm.BulkResult{}, err
+	}
+	// Outside the engine's lock: ids and the event objects' JSON, so that
+	// concurrent calls encode in parallel while one commits. Two referrals
+	// of one participant in the same call are settled by Commit: its
+	// conditional update lets only the first one refer it.
+	var rows []*pendingEvent
+	for _, p := range pending {
+		if p != nil {
+			p.obj.ID = newID()
+			if p.json, err = encodeObject(p.obj); err != nil {
+				return crm.BulkResult{}, err
+			}
+			rows = append(rows, p)
+		}
+	}
+	if len(rows) > 0 {
+		if err := e.store.Commit(ctx, rows, e.DryRun); err != nil {
+			e.mu.Lock()
+			e.cache.reset(-1) // the cache may hold referrals that were rolled back
+			e.mu.Unlock()
+			return crm.BulkResult{}, fmt.Errorf("store %s events: %w", req.Kind, err)
+		}
+	}
+	e.mu.Lock()
+	for _, p := range rows {
+		if p.err != nil {
+			errs[p.index] = p.err
+			continue
+		}
+		if p.claim != nil && !e.DryRun {
+			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.claim.referred}]; ok {
+				ref.set(entParticipant, "referred_by", p.claim.by)
+			}
+		}
+	}
+	e.mu.Unlock()
+
+	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
+	for i := range req.Events {
+		id := req.Events[i].RequestUniqueIdentifier
+		if err := errs[i]; err != nil {
+			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
+		} else if p := pending[i]; p != nil {
+			res.Processed = append(res.Processed, crm.Processed{Number: p.obj.Number, ID: p.obj.ID, RequestUniqueIdentifier: id})
+		}
+	}
+	return res, nil
+}
+
+// resolveAll resolves every valid event of req under the engine's lock
+// (the cache is shared) and returns those ready to store.
+func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, errs []*crm.Error) ([]*pendingEvent, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshCache(ctx); err != nil {
-		return crm.BulkResult{}, err
+		return nil, err
 	}
 	r := newResolver(e.store, &e.cache)
 	now := e.now().UTC().Format(dateLayout)
 	currency, err := e.intendedCurrency(ctx, r, req.IntendedCurrency)
 	if err != nil {
-		return crm.BulkResult{}, err
+		return nil, err
 	}
 	pending := make([]*pendingEvent, len(req.Events))
 	for round := 0; ; round++ {
@@ -132,53 +188,15 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			}
 		}
 		if complete {
-			break
+			return pending, nil
 		}
 		if round > 8 {
-			return crm.BulkResult{}, fmt.Errorf("resolve %s: identifiers still unresolved after %d rounds", req.Kind, round)
+			return nil, fmt.Errorf("resolve %s: identifiers still unresolved after %d rounds", req.Kind, round)
 		}
 		if err := r.fetch(ctx); err != nil {
-			return crm.BulkResult{}, err
+			return nil, err
 		}
 	}
-
-	// Two referrals of one participant in the same call are settled by
-	// Commit: its conditional update lets only the first one refer it.
-	var rows []*pendingEvent
-	for _, p := range pending {
-		if p != nil {
-			p.obj.ID = newID()
-			rows = append(rows, p)
-		}
-	}
-	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows, e.DryRun); err != nil {
-			e.cache.reset(-1) // the cache may hold referrals that were rolled back
-			return crm.BulkResult{}, fmt.Errorf("store %s events: %w", req.Kind, err)
-		}
-	}
-	for _, p := range rows {
-		if p.err != nil {
-			errs[p.index] = p.err
-			continue
-		}
-		if p.claim != nil && !e.DryRun {
-			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.claim.referred}]; ok {
-				ref.set(entParticipant, "referred_by", p.claim.by)
-			}
-		}
-	}
-
-	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
-	for i := range req.Events {
-		id := req.Events[i].RequestUniqueIdentifier
-		if err := errs[i]; err != nil {
-			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
-		} else if p := pending[i]; p != nil {
-			res.Processed = append(res.Processed, crm.Processed{Number: p.obj.Number, ID: p.obj.ID, RequestUniqueIdentifier: id})
-		}
-	}
-	return res, nil
 }
 
 // refreshCache starts the cache over when reference data changed since it

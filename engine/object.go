@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -117,4 +118,29 @@ func object(e *entity, r *Ref) *RefObject {
 		}
 	}
 	return o
+}
+
+// numberAt is where an encoded event object's number goes: the object
+// starts {"id":"<32 hex>","number":" (id and number are its first fields).
+const numberAt = len(`{"id":"`) + 32 + len(`","number":"`)
+
+// encodeObject encodes an event object before it has a number, so that
+// encoding happens outside the store's lock; numbered puts the number in.
+func encodeObject(obj *EventObject) ([]byte, error) {
+	obj.Number = ""
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < numberAt+1 || string(b[:7]) != `{"id":"` || string(b[numberAt-12:numberAt+1]) != `","number":""` {
+		return nil, fmt.Errorf("encode event object: unexpected layout %.60s", b)
+	}
+	return b, nil
+}
+
+// numbered appends to buf the encoded object with its number.
+func numbered(buf, encoded []byte, number string) []byte {
+	buf = append(buf, encoded[:numberAt]...)
+	buf = append(buf, number...)
+	return append(buf, encoded[numberAt:]...)
 }

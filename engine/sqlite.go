@@ -171,10 +171,7 @@ func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun b
 		}
 		next++
 		p.obj.Number = strconv.FormatInt(next, 10)
-		buf, err = appendJSON(buf[:0], p.obj)
-		if err != nil {
-			return err
-		}
+		buf = numbered(buf[:0], p.json, p.obj.Number)
 		ins.BindInt64(1, next)
 		ins.BindText(2, p.obj.ID)
 		ins.BindText(3, p.kind)
@@ -198,11 +195,6 @@ func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun b
 		return errDryRun
 	}
 	return nil
-}
-
-func appendJSON(buf []byte, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	return append(buf, b...), err
 }
 
 func (s *sqliteStore) Upsert(ctx context.Context, e *entity, recs []seedRecord) (err error) {
