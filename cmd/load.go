@@ -26,6 +26,7 @@ type loadOptions struct {
 	reportDir string
 	maxErrors string
 	resume    string
+	job       string
 	progress  string
 	quiet     bool
 	logFormat string
@@ -52,8 +53,14 @@ sent are in failed.csv with NotSentException, so loading it again sends them.`,
 			if opts.resume != "" {
 				return runResume(cmd.Context(), g, opts, cmd.Flags().Changed("db"))
 			}
+			if opts.job != "" {
+				if opts.mapping != "" || len(args) > 0 {
+					return usageErrorf("--job lists the mappings and files: give neither -m nor FILEs")
+				}
+				return runJob(cmd.Context(), g, opts, opts.job, "")
+			}
 			if opts.mapping == "" || len(args) == 0 {
-				return usageErrorf("load needs -m MAPPING.yaml and at least one FILE (or --resume RUN_DIR)")
+				return usageErrorf("load needs -m MAPPING.yaml and at least one FILE (or --job JOB.yaml, or --resume RUN_DIR)")
 			}
 			return runLoad(cmd.Context(), g, opts, "load", "")
 		},
@@ -61,6 +68,7 @@ sent are in failed.csv with NotSentException, so loading it again sends them.`,
 	addLoadFlags(c, &opts)
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.resume, "resume", "", "continue the run in RUN_DIR after a crash or a stop: settled rows are skipped, stored events are not sent again")
+	c.Flags().StringVar(&opts.job, "job", "", "a job file listing several sources (mapping and files each) to load in one run")
 	return c
 }
 
@@ -202,8 +210,21 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out; %d events created in %d calls, %d retries\n",
 		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, sum.EventsSucceeded, sum.Batches, sum.Retries)
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
+	retryDirs := []string{dir}
+	if sum.Kind == "job" {
+		// A job's sources are retried one by one.
+		retryDirs = nil
+		subs, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
+		for _, s := range subs {
+			if b, err := os.ReadFile(s); err == nil && !strings.Contains(string(b), `"rows_failed": 0,`) {
+				retryDirs = append(retryDirs, filepath.Dir(s))
+			}
+		}
+	}
 	if sum.RowsFailed > 0 {
-		fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", dir)
+		for _, d := range retryDirs {
+			fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
+		}
 	}
 }
 
@@ -274,8 +295,11 @@ func (p *progress) finish() {
 // runResume continues the run in opts.resume with the mapping, inputs,
 // engine and store it was started with (flags given override the store).
 func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) error {
-	if len(opts.files) > 0 || opts.mapping != "" {
-		return usageErrorf("--resume takes the mapping and files from %s: give neither -m nor FILEs", opts.resume)
+	if len(opts.files) > 0 || opts.mapping != "" || opts.job != "" {
+		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
+	}
+	if job := filepath.Join(opts.resume, loader.JobFileName); fileExists(job) {
+		return runJob(ctx, g, opts, job, opts.resume)
 	}
 	rf, err := loader.ReadRunFile(opts.resume)
 	if err != nil {
@@ -287,4 +311,49 @@ func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) 
 		g.db = rf.DB
 	}
 	return runLoad(ctx, g, opts, "load", "")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// runJob loads a job file's sources in one run (or resumes that run).
+func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume string) error {
+	if err := opts.check(); err != nil {
+		return err
+	}
+	jf, err := loader.ReadJobFile(path)
+	if err != nil {
+		return usage(err)
+	}
+	eng, err := engine.Open(ctx, g.db)
+	if err != nil {
+		return usage(err)
+	}
+	defer eng.Close()
+	eng.DryRun = opts.dryRun
+	if len(opts.seeds) > 0 {
+		if _, err := eng.Seed(ctx, opts.seeds...); err != nil {
+			return usageIfSeed(err)
+		}
+	}
+	opts.load.Command, opts.load.DB, opts.load.Resume = "load", g.db, resume
+	bar := newProgress(g, opts, newLogger(g, opts))
+	opts.load.Progress = bar.update
+	sum, dir, err := loader.LoadJobFile(ctx, jf, opts.reportDir, opts.engine, eng, opts.load)
+	bar.finish()
+	if err != nil && dir == "" {
+		return usage(err)
+	}
+	if sum != nil && !opts.quiet {
+		printSummary(g, sum, dir, opts.dryRun)
+	}
+	if err != nil {
+		return err
+	}
+	if sum.ExitCode != ExitOK {
+		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -47,6 +48,8 @@ type LoadOptions struct {
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
+
+	into string // a source of a job file: its directory inside the run
 }
 
 // ReceiptSource is an engine that keeps load receipts (the embedded one):
@@ -119,7 +122,13 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	} else {
 		rp = &resumePoint{settled: make([]lineSet, len(inputs))}
-		if dir, err = NewRunDir(job.ReportDir, start); err != nil {
+		if opts.into != "" {
+			dir = opts.into
+			err = os.MkdirAll(dir, 0o755)
+		} else {
+			dir, err = NewRunDir(job.ReportDir, start)
+		}
+		if err != nil {
 			return nil, "", err
 		}
 		if err := writeRunFile(dir, job, opts); err != nil {

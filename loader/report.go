@@ -231,3 +231,14 @@ func writeSummary(dir string, s *Summary) error {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func decodeSummary(b []byte) (*Summary, error) {
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	if s.ErrorsByCode == nil {
+		s.ErrorsByCode = map[string]int{}
+	}
+	return &s, nil
+}

@@ -1,0 +1,200 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/crmload/crmload/mapping"
+	"go.yaml.in/yaml/v3"
+)
+
+// JobFile lists several sources loaded in one run with one summary, e.g.
+// a night's purchases and web events:
+//
+//	sources:
+//	  - mapping: purchases.yaml
+//	    files: [purchases-1.csv, purchases-2.csv]
+//	  - mapping: web.yaml
+//	    files: [web.jsonl]
+//
+// Paths are relative to the job file. Each source loads into its own
+// directory of the run (its reports keep their input's columns); the run's
+// summary.json adds them up.
+type JobFile struct {
+	Sources []JobSource `yaml:"sources"`
+	path    string
+}
+
+// JobSource is one mapping and its files.
+type JobSource struct {
+	Mapping string   `yaml:"mapping"`
+	Files   []string `yaml:"files"`
+}
+
+// ReadJobFile reads and checks a job file (strictly: an unknown key is an
+// error naming its line).
+func ReadJobFile(path string) (*JobFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	jf := &JobFile{path: path}
+	if err := dec.Decode(jf); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(jf.Sources) == 0 {
+		return nil, fmt.Errorf("%s: no sources (want sources: [{mapping: M.yaml, files: [F.csv]}, ...])", path)
+	}
+	base := filepath.Dir(path)
+	for i := range jf.Sources {
+		src := &jf.Sources[i]
+		if src.Mapping == "" || len(src.Files) == 0 {
+			return nil, fmt.Errorf("%s: source %d needs a mapping and at least one file", path, i+1)
+		}
+		src.Mapping = resolvePath(base, src.Mapping)
+		for j, f := range src.Files {
+			src.Files[j] = resolvePath(base, f)
+		}
+	}
+	return jf, nil
+}
+
+// JobFileName is the job file as run, in a job's run directory.
+const JobFileName = "job.yaml"
+
+func resolvePath(base, p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// sourceDir names a source's directory in the run: its position and its
+// mapping's name, so that the run directory reads in job order.
+func sourceDir(run string, i int, src JobSource) string {
+	name := strings.TrimSuffix(filepath.Base(src.Mapping), filepath.Ext(src.Mapping))
+	return filepath.Join(run, fmt.Sprintf("%02d-%s", i+1, name))
+}
+
+// LoadJobFile loads every source of jf in order, into one run directory
+// (or, with opts.Resume, continues that run: finished sources are kept,
+// the others resumed or started). A source that stops the run (exit 3)
+// stops the job. Every mapping and input is checked before anything is
+// sent.
+func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
+	start := time.Now()
+	jobs := make([]*Job, len(jf.Sources))
+	for i, src := range jf.Sources {
+		spec, err := mapping.ReadSpec(src.Mapping)
+		if err != nil {
+			return nil, "", err
+		}
+		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName}
+		inputs, err := prepare(jobs[i]) // checks mapping and inputs now
+		if err != nil {
+			return nil, "", err
+		}
+		for _, in := range inputs {
+			in.src.Close()
+		}
+	}
+	dir := opts.Resume
+	if dir == "" {
+		var err error
+		if dir, err = NewRunDir(reportDir, start); err != nil {
+			return nil, "", err
+		}
+		// The job as run, with absolute paths, for --resume.
+		b, err := yaml.Marshal(jf)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, JobFileName), b, 0o644)
+		}
+		if err != nil {
+			return nil, dir, err
+		}
+	}
+	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: opts.DB,
+		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
+	var errs []error
+	worst := 0 // the worst exit code of the sources
+	for i, src := range jf.Sources {
+		sub := sourceDir(dir, i, src)
+		o := opts
+		o.Resume, o.into = "", sub
+		if done, err := finished(sub); err != nil {
+			return nil, dir, err
+		} else if done != nil {
+			total.add(done) // finished in an earlier attempt
+			worst = max(worst, done.ExitCode)
+			continue
+		} else if _, err := os.Stat(filepath.Join(sub, runFileName)); err == nil {
+			o.Resume, o.into = sub, ""
+		}
+		sum, _, err := Load(ctx, jobs[i], eng, o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err))
+			break
+		}
+		total.add(sum)
+		worst = max(worst, sum.ExitCode)
+		if sum.ExitCode == 3 {
+			total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
+			break
+		}
+	}
+	total.FinishedAt = time.Now().UTC()
+	total.ExitCode = worst
+	if total.AbortReason != "" || len(errs) > 0 {
+		total.ExitCode = 3
+	}
+	if err := writeSummary(dir, total); err != nil {
+		errs = append(errs, err)
+	}
+	return total, dir, errors.Join(errs...)
+}
+
+// finished returns the summary of a source directory whose load ran to
+// its end, or nil.
+func finished(dir string) (*Summary, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeSummary(b)
+	if err != nil || s.ExitCode == 3 {
+		return nil, err
+	}
+	return s, nil
+}
+
+// add counts a source's summary into a job's.
+func (s *Summary) add(o *Summary) {
+	s.Files = append(s.Files, o.Files...)
+	s.RowsRead += o.RowsRead
+	s.RowsFiltered += o.RowsFiltered
+	s.RowsSucceeded += o.RowsSucceeded
+	s.RowsFailed += o.RowsFailed
+	s.RowsInDoubt += o.RowsInDoubt
+	s.RowsResumed += o.RowsResumed
+	s.EventsSucceeded += o.EventsSucceeded
+	s.EventsFailed += o.EventsFailed
+	s.Batches += o.Batches
+	s.Retries += o.Retries
+	for k, v := range o.ErrorsByCode {
+		s.ErrorsByCode[k] += v
+	}
+}
