@@ -46,8 +46,8 @@ in the run directory's succeeded or failed report.
 
 Exit codes: 0 every row succeeded (or was filtered out); 1 some rows failed
 (see failed.csv); 2 nothing was sent (bad flags, mapping, input); 3 the run
-stopped part-way (interrupted, --max-errors, engine unreachable): rows not
-sent are in failed.csv with NotSentException, so loading it again sends them.`,
+stopped part-way (interrupted, --max-errors, engine unreachable): what was
+done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.files = args
 			if opts.resume != "" {
