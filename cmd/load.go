@@ -136,12 +136,35 @@ func (o *loadOptions) check() error {
 }
 
 func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent string) error {
-	if err := opts.check(); err != nil {
-		return err
-	}
 	spec, err := mapping.ReadSpec(opts.mapping)
 	if err != nil {
 		return usage(err)
+	}
+	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: opts.engine}
+	return runWithEngine(ctx, g, opts, func(eng *engine.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
+		return loader.Load(ctx, job, eng, lo)
+	})
+}
+
+// runJob loads a job file's sources in one run (or resumes that run).
+func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume string) error {
+	jf, err := loader.ReadJobFile(path)
+	if err != nil {
+		return usage(err)
+	}
+	opts.load.Command, opts.load.Resume = "load", resume
+	return runWithEngine(ctx, g, opts, func(eng *engine.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
+		return loader.LoadJobFile(ctx, jf, opts.reportDir, opts.engine, eng, lo)
+	})
+}
+
+// runWithEngine checks the options, opens (and seeds) the engine, runs the
+// load with progress, prints the summary and turns the outcome into the
+// exit code.
+func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(*engine.Engine, loader.LoadOptions) (*loader.Summary, string, error)) error {
+	if err := opts.check(); err != nil {
+		return err
 	}
 	logger := newLogger(g, opts)
 	eng, err := engine.Open(ctx, g.db)
@@ -157,21 +180,19 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		}
 		logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
 	}
-	opts.load.Command, opts.load.Parent, opts.load.DB = command, parent, g.db
+	opts.load.DB = g.db
 	bar := newProgress(g, opts, logger)
 	opts.load.Progress = bar.update
-	opts.load.Resume = opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: opts.engine}
-	sum, dir, err := loader.Load(ctx, job, eng, opts.load)
+	sum, dir, err := load(eng, opts.load)
 	bar.finish()
-	if err != nil {
-		if dir == "" {
-			return usage(err)
-		}
-		return err
+	if err != nil && dir == "" {
+		return usage(err) // nothing was sent
 	}
-	if !opts.quiet {
+	if sum != nil && !opts.quiet {
 		printSummary(g, sum, dir, opts.dryRun)
+	}
+	if err != nil {
+		return err
 	}
 	if sum.ExitCode != ExitOK {
 		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
@@ -316,44 +337,4 @@ func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// runJob loads a job file's sources in one run (or resumes that run).
-func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume string) error {
-	if err := opts.check(); err != nil {
-		return err
-	}
-	jf, err := loader.ReadJobFile(path)
-	if err != nil {
-		return usage(err)
-	}
-	eng, err := engine.Open(ctx, g.db)
-	if err != nil {
-		return usage(err)
-	}
-	defer eng.Close()
-	eng.DryRun = opts.dryRun
-	if len(opts.seeds) > 0 {
-		if _, err := eng.Seed(ctx, opts.seeds...); err != nil {
-			return usageIfSeed(err)
-		}
-	}
-	opts.load.Command, opts.load.DB, opts.load.Resume = "load", g.db, resume
-	bar := newProgress(g, opts, newLogger(g, opts))
-	opts.load.Progress = bar.update
-	sum, dir, err := loader.LoadJobFile(ctx, jf, opts.reportDir, opts.engine, eng, opts.load)
-	bar.finish()
-	if err != nil && dir == "" {
-		return usage(err)
-	}
-	if sum != nil && !opts.quiet {
-		printSummary(g, sum, dir, opts.dryRun)
-	}
-	if err != nil {
-		return err
-	}
-	if sum.ExitCode != ExitOK {
-		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
-	}
-	return nil
 }

@@ -126,17 +126,11 @@ const insertEvent = `INSERT INTO events
 // errDryRun rolls a dry-run commit back.
 var errDryRun = errors.New("dry run")
 
-func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error {
+// write runs fn in one immediate (write-locking) transaction on the
+// writer connection, interrupted when ctx is done; an error rolls it back.
+func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.commit(ctx, rows, dryRun)
-	if errors.Is(err, errDryRun) {
-		return nil
-	}
-	return err
-}
-
-func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun bool) (err error) {
 	c := s.writer
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	end, err := sqlitex.ImmediateTransaction(c)
@@ -144,7 +138,18 @@ func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun b
 		return err
 	}
 	defer end(&err)
+	return fn(c)
+}
 
+func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error {
+	err := s.write(ctx, func(c *sqlite.Conn) error { return commit(c, rows, dryRun) })
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
+	return err
+}
+
+func commit(c *sqlite.Conn, rows []*pendingEvent, dryRun bool) (err error) {
 	var next int64
 	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { next = stmt.ColumnInt64(0); return nil },
@@ -197,17 +202,11 @@ func (s *sqliteStore) commit(ctx context.Context, rows []*pendingEvent, dryRun b
 	return nil
 }
 
-func (s *sqliteStore) Upsert(ctx context.Context, e *entity, recs []seedRecord) (err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.writer
-	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
-	end, err := sqlitex.ImmediateTransaction(c)
-	if err != nil {
-		return err
-	}
-	defer end(&err)
-	// Parameters: ?1 id, ?2.. the columns, then one presence flag per
+func (s *sqliteStore) Upsert(ctx context.Context, e *entity, recs []seedRecord) error {
+	return s.write(ctx, func(c *sqlite.Conn) error { return upsert(c, e, recs) })
+}
+
+func upsert(c *sqlite.Conn, e *entity, recs []seedRecord) error { // Parameters: ?1 id, ?2.. the columns, then one presence flag per
 	// column, then whether the id was given. An upsert changes only the
 	// columns the seed file gave, and keeps the id unless it gave one.
 	n := len(e.cols)
@@ -338,15 +337,14 @@ func (e *StateError) Error() string {
 }
 
 func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at time.Time) (obj []byte, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.writer
-	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
-	end, err := sqlitex.ImmediateTransaction(c)
-	if err != nil {
-		return nil, err
-	}
-	defer end(&err)
+	err = s.write(ctx, func(c *sqlite.Conn) error {
+		obj, err = setState(c, key, from, to, at)
+		return err
+	})
+	return obj, err
+}
+
+func setState(c *sqlite.Conn, key, from, to string, at time.Time) (obj []byte, err error) {
 	col, arg := eventKey(key)
 	var state string
 	found := false

@@ -105,9 +105,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err != nil {
 			return nil, "", err
 		}
-		for _, in := range inputs {
-			in.src.Close()
-		}
+		closeInputs(inputs)
 	}
 	dir := opts.Resume
 	if dir == "" {

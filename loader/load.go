@@ -108,11 +108,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	if err != nil {
 		return nil, "", err
 	}
-	defer func() {
-		for _, in := range inputs {
-			in.src.Close()
-		}
-	}()
+	defer closeInputs(inputs)
 	var dir string
 	var rp *resumePoint
 	if opts.Resume != "" {

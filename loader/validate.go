@@ -43,9 +43,7 @@ func prepare(job *Job) ([]*input, error) {
 	}
 	var inputs []*input
 	fail := func(err error) ([]*input, error) {
-		for _, in := range inputs {
-			in.src.Close()
-		}
+		closeInputs(inputs)
 		return nil, err
 	}
 	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
@@ -89,11 +87,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	defer func() {
-		for _, in := range inputs {
-			in.src.Close()
-		}
-	}()
+	defer closeInputs(inputs)
 	dir, err := NewRunDir(job.ReportDir, start)
 	if err != nil {
 		return nil, "", err
@@ -197,4 +191,10 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o644)
+}
+
+func closeInputs(inputs []*input) {
+	for _, in := range inputs {
+		in.src.Close()
+	}
 }
