@@ -12,9 +12,9 @@ import (
 func newEngineCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "engine",
-		Short: "Manage the embedded CRM.COM engine (reference data)",
+		Short: "The embedded CRM.COM engine: reference data, and serving it over HTTP",
 	}
-	c.AddCommand(newSeedCommand(g))
+	c.AddCommand(newSeedCommand(g), newServeCommand(g))
 	return c
 }
 

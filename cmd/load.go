@@ -17,6 +17,7 @@ import (
 	"github.com/crmload/crmload/mapping"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 type loadOptions struct {
@@ -31,6 +32,9 @@ type loadOptions struct {
 	quiet     bool
 	logFormat string
 	dryRun    bool
+	creds     crm.Credentials
+	caFile    string
+	insecure  bool
 	load      loader.LoadOptions
 	files     []string
 }
@@ -75,7 +79,14 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 // addLoadFlags declares the flags load and retry share.
 func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f := c.Flags()
-	f.StringVar(&opts.engine, "engine", "embedded", "where events go: embedded (the local engine in --db)")
+	f.StringVar(&opts.engine, "engine", "embedded", "where events go: embedded (the local engine in --db), or a CRM.COM Web API base URL")
+	f.StringVar(&opts.creds.Username, "username", "", "remote engine: user name")
+	f.StringVar(&opts.creds.Password, "password", "", "remote engine: password (better: CRMLOAD_PASSWORD, or typed at the prompt)")
+	f.StringVar(&opts.creds.Organisation, "organisation", "", "remote engine: organisation")
+	f.StringVar(&opts.creds.Unit, "unit", "", "remote engine: unit (optional)")
+	f.StringVar(&opts.creds.APIKey, "api-key", "", "remote engine: web API key instead of a user (better: CRMLOAD_API_KEY)")
+	f.StringVar(&opts.caFile, "ca-file", "", "remote engine: PEM certificates to trust besides the system's")
+	f.BoolVar(&opts.insecure, "insecure-skip-tls-verify", false, "remote engine: DO NOT verify the server's TLS certificate (testing only)")
 	f.StringArrayVar(&opts.seeds, "seed", nil, "reference data to import into the embedded engine before loading (repeatable)")
 	f.StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
 	f.IntVar(&opts.load.BatchSize, "batch-size", crm.MaxBulkEvents, "events per call (at most 1000)")
@@ -93,7 +104,15 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 
 func (o *loadOptions) check() error {
 	if o.engine != "embedded" {
-		return usageErrorf("--engine %q: this build loads into the embedded engine only (remote CRM.COM engines are not supported yet)", o.engine)
+		if !strings.HasPrefix(o.engine, "http://") && !strings.HasPrefix(o.engine, "https://") {
+			return usageErrorf("--engine %q: want embedded or the API base URL (https://host/crmapi/rest/v2)", o.engine)
+		}
+		if o.dryRun || len(o.seeds) > 0 {
+			return usageErrorf("--dry-run and --seed are for the embedded engine; a remote engine stores what it is sent")
+		}
+		if o.creds.APIKey == "" && (o.creds.Username == "" || o.creds.Organisation == "") {
+			return usageErrorf("--engine %s: give --username and --organisation (password from CRMLOAD_PASSWORD or the prompt), or --api-key", redactURL(o.engine))
+		}
 	}
 	if o.load.BatchSize < 1 || o.load.BatchSize > crm.MaxBulkEvents {
 		return usageErrorf("--batch-size %d: want 1 to %d (CRM.COM takes at most %d events a call)", o.load.BatchSize, crm.MaxBulkEvents, crm.MaxBulkEvents)
@@ -141,8 +160,8 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: opts.engine}
-	return runWithEngine(ctx, g, opts, func(eng *engine.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: redactURL(opts.engine)}
+	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
 }
@@ -154,33 +173,24 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Resume = "load", resume
-	return runWithEngine(ctx, g, opts, func(eng *engine.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
-		return loader.LoadJobFile(ctx, jf, opts.reportDir, opts.engine, eng, lo)
+	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
+		return loader.LoadJobFile(ctx, jf, opts.reportDir, redactURL(opts.engine), eng, lo)
 	})
 }
 
-// runWithEngine checks the options, opens (and seeds) the engine, runs the
-// load with progress, prints the summary and turns the outcome into the
-// exit code.
-func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(*engine.Engine, loader.LoadOptions) (*loader.Summary, string, error)) error {
+// runWithEngine checks the options, opens the engine (the embedded one,
+// seeded, or a logged-in remote client), runs the load with progress,
+// prints the summary and turns the outcome into the exit code.
+func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(loader.Engine, loader.LoadOptions) (*loader.Summary, string, error)) error {
 	if err := opts.check(); err != nil {
 		return err
 	}
 	logger := newLogger(g, opts)
-	eng, err := engine.Open(ctx, g.db)
+	eng, closeEngine, err := openEngine(ctx, g, &opts, logger)
 	if err != nil {
-		return usage(err)
+		return err
 	}
-	defer eng.Close()
-	eng.DryRun = opts.dryRun
-	if len(opts.seeds) > 0 {
-		stats, err := eng.Seed(ctx, opts.seeds...)
-		if err != nil {
-			return usageIfSeed(err)
-		}
-		logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
-	}
-	opts.load.DB = g.db
+	defer closeEngine()
 	bar := newProgress(g, opts, logger)
 	opts.load.Progress = bar.update
 	sum, dir, err := load(eng, opts.load)
@@ -198,6 +208,83 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
 	}
 	return nil
+}
+
+// openEngine opens the embedded engine (and seeds it), or a client of a
+// remote one, logged in: bad credentials stop the run before a row is read.
+func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
+	if opts.engine == "embedded" {
+		eng, err := engine.Open(ctx, g.db)
+		if err != nil {
+			return nil, nil, usage(err)
+		}
+		eng.DryRun = opts.dryRun
+		if len(opts.seeds) > 0 {
+			stats, err := eng.Seed(ctx, opts.seeds...)
+			if err != nil {
+				eng.Close()
+				return nil, nil, usageIfSeed(err)
+			}
+			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
+		}
+		opts.load.DB = g.db
+		return eng, func() { eng.Close() }, nil
+	}
+	if opts.creds.APIKey == "" && opts.creds.Password == "" {
+		pw, err := promptPassword(g, opts.creds)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.creds.Password = pw
+	}
+	client, err := crm.NewClient(opts.engine, opts.creds, crm.ClientOptions{Connections: opts.load.Concurrency, CAFile: opts.caFile, InsecureSkipVerify: opts.insecure})
+	if err != nil {
+		return nil, nil, usage(err)
+	}
+	if opts.insecure {
+		logger.Warn("TLS certificate verification is OFF (--insecure-skip-tls-verify): anyone on the path can read the credentials and data")
+	}
+	loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := client.Login(loginCtx); err != nil {
+		return nil, nil, usageErrorf("log in to %s as %s: %v", redactURL(opts.engine), opts.creds, err)
+	}
+	opts.engine = redactURL(opts.engine)
+	return client, func() {
+		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := client.Close(releaseCtx); err != nil {
+			logger.Warn("release the token", "error", err)
+		}
+	}, nil
+}
+
+// promptPassword asks for the password on a terminal; elsewhere it says
+// where a password comes from.
+func promptPassword(g *globals, creds crm.Credentials) (string, error) {
+	in, ok := g.io.In.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return "", usageErrorf("no password for %s: set CRMLOAD_PASSWORD (or password: in the config file), or run on a terminal to be asked", creds)
+	}
+	fmt.Fprintf(g.io.ErrOut, "password for %s: ", creds)
+	pw, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(g.io.ErrOut)
+	if err != nil {
+		return "", usage(err)
+	}
+	return string(pw), nil
+}
+
+// redactURL drops user information from a URL, for summaries and logs.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.Index(rest, "@"); at >= 0 && (strings.Index(rest, "/") < 0 || at < strings.Index(rest, "/")) {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
 
 func total(stats engine.SeedStats) int {

@@ -84,6 +84,7 @@ type settled struct {
 	id, num   string // created
 	code, msg string // failed
 	filtered  bool
+	inDoubt   bool // sent, but whether the engine stored it is unknown
 	dropped   bool // read but not sent: the run stopped first; a resume sends it
 	batch     bool // the outcome of a call (counts a batch)
 }
@@ -395,6 +396,8 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	}
 	var res crm.BulkResult
 	var err error
+	var callErr *crm.CallError
+	var apiErr *crm.Error
 	for attempt := 0; ; attempt++ {
 		if limiter != nil {
 			if err := limiter.Wait(sendCtx); err != nil {
@@ -408,22 +411,34 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		}
 		res, err = r.call(callCtx, req)
 		cancel()
-		var apiErr *crm.Error
-		if err == nil || errors.As(err, &apiErr) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
+		callErr = nil
+		errors.As(err, &callErr)
+		// A call that may have been processed is never sent again: its
+		// rows are in doubt. Only calls that surely were not are retried.
+		if err == nil || errors.As(err, &apiErr) || (callErr != nil && callErr.Sent) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
 			break
 		}
 		r.addRetry()
-		if !sleep(sendCtx, backoff(attempt)) {
+		wait := backoff(attempt)
+		if callErr != nil && callErr.RetryAfter > wait {
+			wait = callErr.RetryAfter
+		}
+		if !sleep(sendCtx, wait) {
 			break
 		}
 	}
-	var apiErr *crm.Error
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
+	case callErr != nil && callErr.Sent:
+		out <- inDoubtAll(b, err)
 	case sendCtx.Err() != nil:
-		// Stopped while in flight (past the grace period): the engine
-		// stored nothing of the call; a resume sends it.
+		// Stopped before the call reached the engine (or the embedded
+		// engine rolled it back): nothing was stored; a resume sends it.
+		out <- dropAll(b)
+	case errors.As(err, &apiErr) && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
+		// Not the events' fault: splitting the call would not help.
+		r.abort("the engine refused the credentials: " + apiErr.Description())
 		out <- dropAll(b)
 	case errors.As(err, &apiErr) && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
@@ -436,6 +451,15 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
 		out <- dropAll(b)
 	}
+}
+
+func inDoubtAll(b []event, err error) []settled {
+	out := make([]settled, len(b))
+	for i, ev := range b {
+		out[i] = settled{item: ev.item, file: ev.file, inDoubt: true, batch: true,
+			msg: "in doubt: the call was sent but got no usable answer (" + err.Error() + "); the event may or may not have been created"}
+	}
+	return out
 }
 
 // call is one engine call; a panic-free engine is assumed.

@@ -2,13 +2,35 @@ package loader
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"time"
 )
 
-// reports are the outcome files of a run.
+// reports are the outcome files of a run. inDoubt is created when the
+// first row is in doubt (remote engines only).
 type reports struct {
-	succeeded, failed *rowReport
+	succeeded, failed, inDoubt *rowReport
+	dir, ext                   string
+	header                     []string
+	jsonl                      bool
+}
+
+var inDoubtColumns = []string{"crmload_line", "crmload_request_id", "error_description"}
+
+// doubt returns the in-doubt report, creating (or reopening) it.
+func (r *reports) doubt() (*rowReport, error) {
+	if r.inDoubt != nil {
+		return r.inDoubt, nil
+	}
+	path := filepath.Join(r.dir, "in_doubt"+r.ext)
+	at := int64(-1)
+	if fi, err := os.Stat(path); err == nil {
+		at = fi.Size() // a resumed run appends
+	}
+	rr, err := openRowReport(path, r.header, r.jsonl, inDoubtColumns, at)
+	r.inDoubt = rr
+	return rr, err
 }
 
 var (
@@ -38,12 +60,16 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 		ok.Close()
 		return nil, err
 	}
-	return &reports{succeeded: ok, failed: failed}, nil
+	return &reports{succeeded: ok, failed: failed, dir: dir, ext: ext, header: header, jsonl: jsonl}, nil
 }
 
-// close flushes both reports; it blocks until they are on disk.
+// close flushes the reports; it blocks until they are on disk.
 func (r *reports) close() error {
-	return errors.Join(r.succeeded.Close(), r.failed.Close())
+	err := errors.Join(r.succeeded.Close(), r.failed.Close())
+	if r.inDoubt != nil {
+		err = errors.Join(err, r.inDoubt.Close())
+	}
+	return err
 }
 
 // settle writes the outcome of items to the reports and counts them. It
@@ -64,6 +90,17 @@ func (r *run) settle(outs []settled) error {
 		switch {
 		case o.filtered:
 			s.RowsFiltered += n
+		case o.inDoubt:
+			s.RowsInDoubt += n
+			rep, err := r.rep.doubt()
+			if err != nil {
+				return err
+			}
+			for _, rec := range o.item.Records {
+				if err := rep.write(rec, itoa(rec.Line), o.item.RequestID, o.msg); err != nil {
+					return err
+				}
+			}
 		case o.code != "":
 			s.RowsFailed += n
 			s.EventsFailed++
@@ -95,6 +132,11 @@ func (r *run) settle(outs []settled) error {
 		fOff, err := r.rep.failed.flush()
 		if err != nil {
 			return err
+		}
+		if r.rep.inDoubt != nil {
+			if _, err := r.rep.inDoubt.flush(); err != nil {
+				return err
+			}
 		}
 		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore}); err != nil {
 			return err

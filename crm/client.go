@@ -1,0 +1,288 @@
+package crm
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Credentials authenticate a client: a user (Username, Password,
+// Organisation and optionally Unit) or a web API key.
+type Credentials struct {
+	Username, Password, Organisation, Unit string
+	APIKey                                 string
+}
+
+// String describes the credentials without their secrets.
+func (c Credentials) String() string {
+	if c.APIKey != "" {
+		return "web API key"
+	}
+	return fmt.Sprintf("user %s of organisation %s", c.Username, c.Organisation)
+}
+
+// ClientOptions tune the HTTP client.
+type ClientOptions struct {
+	Connections        int    // keep-alive connections to keep (the load's concurrency)
+	CAFile             string // PEM certificates to trust besides the system's
+	InsecureSkipVerify bool   // do not verify the server's certificate (never in production)
+}
+
+// Client calls a CRM.COM Web API. It logs in on first use, logs in again
+// once when the token has expired, and releases the token on Close. It is
+// safe for concurrent use.
+type Client struct {
+	base  string
+	http  *http.Client
+	creds Credentials
+
+	mu     sync.Mutex // guards token
+	token  string
+	logins atomic.Int64
+}
+
+// NewClient returns a client of the API at base (e.g.
+// https://host/crmapi/rest/v2).
+func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, error) {
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, fmt.Errorf("engine URL %q: want http:// or https://", base)
+	}
+	tlsConf := &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify}
+	if opts.CAFile != "" {
+		pem, err := os.ReadFile(opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s: no PEM certificate in it", opts.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	conns := max(opts.Connections, 1)
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSClientConfig:       tlsConf,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 0, // the call's context bounds it
+		ForceAttemptHTTP2:     true,
+	}
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, creds: creds}, nil
+}
+
+// CallError is a call that got no usable answer. Sent says whether the
+// request may have reached the server and been processed: a call that was
+// not sent (no connection, or refused with 429 or 503) can be sent again;
+// one that was is in doubt.
+type CallError struct {
+	Status     int // HTTP status; 0 when there was no response
+	RetryAfter time.Duration
+	Sent       bool
+	Err        error
+}
+
+func (e *CallError) Error() string {
+	switch {
+	case e.Status != 0:
+		return fmt.Sprintf("HTTP %d: %v", e.Status, e.Err)
+	case e.Sent:
+		return fmt.Sprintf("no answer after the request was sent: %v", e.Err)
+	}
+	return e.Err.Error()
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// Logins counts the logins the client made (for tests and logs).
+func (c *Client) Logins() int64 { return c.logins.Load() }
+
+// Login authenticates now; bad credentials are an *Error with
+// CodeAuthenticationFailed (or the server's code).
+func (c *Client) Login(ctx context.Context) error {
+	_, err := c.login(ctx, "")
+	return err
+}
+
+// login gets a new token unless another goroutine already replaced stale.
+func (c *Client) login(ctx context.Context, stale string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && c.token != stale {
+		return c.token, nil
+	}
+	var body any
+	path := "authentication/token"
+	var header http.Header
+	if c.creds.APIKey != "" {
+		path = "authentication/web_api_key/token"
+		body = struct{}{}
+		r, _ := http.NewRequest(http.MethodPost, "http://x", nil)
+		r.SetBasicAuth(c.creds.APIKey, "")
+		header = r.Header
+	} else {
+		body = map[string]string{"username": c.creds.Username, "password": c.creds.Password,
+			"organisation": c.creds.Organisation, "unit": c.creds.Unit}
+	}
+	var out Response[struct {
+		Token string `json:"token"`
+	}]
+	if err := c.post(ctx, path, body, header, &out); err != nil {
+		return "", err
+	}
+	if out.Data.Token == "" {
+		return "", &Error{Code: CodeAuthenticationFailed, Message: "The Login Returned No Token", Reason: "The server answered OK without a token."}
+	}
+	c.token = out.Data.Token
+	c.logins.Add(1)
+	return c.token, nil
+}
+
+func (c *Client) currentToken(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	t := c.token
+	c.mu.Unlock()
+	if t != "" {
+		return t, nil
+	}
+	return c.login(ctx, "")
+}
+
+// CreateEvents calls customer_events/bulk/<kind>/create. A refusal of the
+// whole call is an *Error; a call without a usable answer a *CallError.
+func (c *Client) CreateEvents(ctx context.Context, req BulkRequest) (BulkResult, error) {
+	var out Response[BulkResult]
+	for attempt := 0; ; attempt++ {
+		token, err := c.currentToken(ctx)
+		if err != nil {
+			return BulkResult{}, err
+		}
+		req.Token = token
+		err = c.post(ctx, req.Kind.BulkPath(), req, nil, &out)
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Code == CodeInvalidToken && attempt == 0 {
+			// Expired: the server refused the call before doing
+			// anything, so it is safe to log in and call again.
+			if _, err := c.login(ctx, token); err != nil {
+				return BulkResult{}, err
+			}
+			continue
+		}
+		return out.Data, err
+	}
+}
+
+// Close releases the token.
+func (c *Client) Close(ctx context.Context) error {
+	c.mu.Lock()
+	t := c.token
+	c.token = ""
+	c.mu.Unlock()
+	if t == "" {
+		return nil
+	}
+	var out Response[json.RawMessage]
+	return c.post(ctx, "authentication/token/release", map[string]string{"token": t}, nil, &out)
+}
+
+// post sends body as JSON and decodes the envelope into out. A status
+// other than OK is returned as an *Error.
+func (c *Client) post(ctx context.Context, path string, body any, header http.Header, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.base+"/"+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	for k, v := range header {
+		hreq.Header[k] = v
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return &CallError{Sent: wrote.Load(), Err: redact(err, c.base)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return &CallError{Status: resp.StatusCode, Sent: true, Err: err}
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		// Refused before processing: safe to send again, after a while.
+		return &CallError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After")), Err: errors.New(http.StatusText(resp.StatusCode))}
+	}
+	var env Response[json.RawMessage]
+	if err := json.Unmarshal(data, &env); err != nil || env.Status.Code == "" {
+		// Not an API answer (a proxy's error page): the call may or may
+		// not have been processed.
+		return &CallError{Status: resp.StatusCode, Sent: true, Err: fmt.Errorf("the answer is not a CRM.COM response (%.80q)", data)}
+	}
+	if env.Status.Code != StatusOK {
+		return statusError(env.Status)
+	}
+	if resp.StatusCode >= 500 {
+		return &CallError{Status: resp.StatusCode, Sent: true, Err: errors.New(http.StatusText(resp.StatusCode))}
+	}
+	return json.Unmarshal(data, out)
+}
+
+// statusError turns a failed envelope status into an *Error.
+func statusError(s Status) *Error {
+	msg, reason := s.Message, ""
+	if d, ok := strings.CutPrefix(s.Description, "Error:"); ok {
+		if m, r, ok := strings.Cut(d, ". - Description:"); ok {
+			msg, reason = m, r
+		}
+	}
+	if msg == "" {
+		msg = s.Code
+	}
+	return &Error{Code: s.Code, Message: msg, Reason: reason}
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// redact removes the URL's user information from an error, should the
+// base URL carry any.
+func redact(err error, base string) error {
+	if i := strings.Index(base, "@"); i > 0 {
+		return errors.New(strings.ReplaceAll(err.Error(), base[:i], "https://***"))
+	}
+	return err
+}

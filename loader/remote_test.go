@@ -1,0 +1,193 @@
+package loader
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
+)
+
+// faults sits in front of the served engine and spoils some bulk calls;
+// logins and releases pass.
+type faults struct {
+	next  http.Handler
+	calls atomic.Int64
+	// spoil decides, for the n-th bulk call, what goes wrong: "" passes.
+	spoil func(n int64) string
+}
+
+func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(r.URL.Path, "/bulk/") {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	switch f.spoil(f.calls.Add(1)) {
+	case "503":
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	case "429":
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+	case "drop":
+		// The connection closes before the request reaches the engine.
+		hj, _ := w.(http.Hijacker)
+		conn, _, _ := hj.Hijack()
+		conn.Close()
+	case "slow":
+		time.Sleep(300 * time.Millisecond)
+		f.next.ServeHTTP(w, r)
+	case "slow60":
+		time.Sleep(60 * time.Millisecond)
+		f.next.ServeHTTP(w, r)
+	default:
+		f.next.ServeHTTP(w, r)
+	}
+}
+
+// servedEngine serves a seeded engine over loopback behind faults, with
+// tokens that live ttl.
+func servedEngine(t *testing.T, ttl time.Duration, spoil func(int64) string) (*engine.Engine, *faults, string) {
+	t.Helper()
+	e := seededEngine(t)
+	f := &faults{next: engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: ttl}), spoil: spoil}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return e, f, srv.URL
+}
+
+func client(t *testing.T, url string) *crm.Client {
+	t.Helper()
+	c, err := crm.NewClient(url, crm.Credentials{Username: "loader", Password: "pw", Organisation: "ACME"}, crm.ClientOptions{Connections: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRemoteFaults: refusals (503, 429 with Retry-After) and connections
+// dropped before the engine are retried; every row is stored exactly once
+// and the run exits 1 only for the unknown participants of the data.
+func TestRemoteFaults(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(int64) string
+	}{
+		{"503 on every other call", func(n int64) string {
+			if n%2 == 1 {
+				return "503"
+			}
+			return ""
+		}},
+		{"429 with Retry-After on the first call", func(n int64) string {
+			if n == 1 {
+				return "429"
+			}
+			return ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, f, url := servedEngine(t, time.Hour, tt.spoil)
+			opts := defaultOptions()
+			opts.BatchSize, opts.Retries = 100, 5
+			start := time.Now()
+			sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 1000)), client(t, url), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, failed := checkEveryRowOnce(t, dir, sum, 1000)
+			if len(ok) != 900 || len(failed) != 100 || countEvents(t, e) != 900 || sum.RowsInDoubt != 0 {
+				t.Errorf("%d succeeded, %d failed, %d in doubt, engine holds %d; want 900, 100, 0, 900", len(ok), len(failed), sum.RowsInDoubt, countEvents(t, e))
+			}
+			if sum.Retries == 0 || f.calls.Load() <= 10 {
+				t.Errorf("%d retries over %d calls: the faults were not retried", sum.Retries, f.calls.Load())
+			}
+			if strings.Contains(tt.name, "429") && time.Since(start) < time.Second {
+				t.Errorf("the run took %v: Retry-After: 1 was not honoured", time.Since(start))
+			}
+		})
+	}
+}
+
+// TestRemoteDroppedConnections: a connection that closes after the request
+// was written may or may not have reached the engine (the client cannot
+// tell), so its rows are in doubt: reported in in_doubt.csv, never sent
+// twice. Here the proxy dropped them before the engine: not stored.
+func TestRemoteDroppedConnections(t *testing.T) {
+	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
+		if n%3 == 1 {
+			return "drop"
+		}
+		return ""
+	})
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 100, 1
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 1000)), client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsInDoubt != 400 || !sum.Balanced() || sum.Retries != 0 {
+		t.Errorf("summary = %+v; want 400 rows in doubt (calls 1, 4, 7, 10), balanced, nothing retried", sum)
+	}
+	if doubt := reportRows(t, filepath.Join(dir, "in_doubt.csv"), "error_description"); len(doubt) != 400 {
+		t.Errorf("in_doubt.csv has %d rows, want 400", len(doubt))
+	}
+	if n := countEvents(t, e); n != 540 {
+		t.Errorf("engine holds %d events, want 540 (600 sent rows but the unknown participants)", n)
+	}
+}
+
+// TestRemoteTokenExpires: a token that expires mid-run is renewed and the
+// refused call sent again; nothing is lost or stored twice.
+func TestRemoteTokenExpires(t *testing.T) {
+	e, _, url := servedEngine(t, 150*time.Millisecond, func(int64) string { return "slow60" })
+	c := client(t, url)
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 100, 1
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 500)), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEveryRowOnce(t, dir, sum, 500)
+	if countEvents(t, e) != 450 || c.Logins() < 2 {
+		t.Errorf("engine holds %d events after %d logins; want 450 after several", countEvents(t, e), c.Logins())
+	}
+}
+
+// TestRemoteInDoubt: a call that times out after it was sent may have been
+// processed: its rows are in doubt, never sent again.
+func TestRemoteInDoubt(t *testing.T) {
+	var once sync.Once
+	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
+		slow := ""
+		once.Do(func() { slow = "slow" })
+		return slow
+	})
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.Timeout = 100, 1, 150*time.Millisecond
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 300)), client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsInDoubt != 100 || !sum.Balanced() || sum.ExitCode != 1 {
+		t.Errorf("summary = %+v; want 100 rows in doubt, balanced, exit 1", sum)
+	}
+	doubt := reportRows(t, filepath.Join(dir, "in_doubt.csv"), "error_description")
+	if len(doubt) != 100 {
+		t.Errorf("in_doubt.csv has %d rows, want 100", len(doubt))
+	}
+	// The slow call did reach the engine: its events were stored once,
+	// and the run did not send them again.
+	time.Sleep(400 * time.Millisecond)
+	if n := countEvents(t, e); n != 270 {
+		t.Errorf("engine holds %d events, want 270 (all 300 rows but the unknown participants, each once)", n)
+	}
+}
