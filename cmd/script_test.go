@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
@@ -33,6 +37,8 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"createevents": cmdCreateEvents,
+			"waitfile":     cmdWaitFile,
+			"samereports":  cmdSameReports,
 		},
 	})
 }
@@ -65,4 +71,55 @@ func cmdCreateEvents(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(err)
 	fmt.Fprintf(ts.Stdout(), "processed %d unprocessed %d\n", len(res.Processed), len(res.Unprocessed))
+}
+
+// cmdWaitFile waits (up to 10 s) until a file exists and is not empty:
+// a server in the background writes its URL there once it listens.
+//
+//	waitfile FILE
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && len(b) > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear in 10 s", args[0])
+}
+
+// cmdSameReports compares the reports of two run directories: the same
+// rows, in any order, with ids and numbers left out.
+//
+//	samereports RUN_DIR_A RUN_DIR_B   (or report directories of one run each)
+func cmdSameReports(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: samereports RUN_DIR_A RUN_DIR_B")
+	}
+	norm := func(dir string) string {
+		// A report directory with a single run stands for that run.
+		if runs, _ := filepath.Glob(filepath.Join(ts.MkAbs(dir), "*", "summary.json")); len(runs) == 1 {
+			dir = filepath.Dir(runs[0])
+		}
+		var out []string
+		for _, name := range []string{"succeeded.csv", "failed.csv", "succeeded.jsonl", "failed.jsonl"} {
+			b, err := os.ReadFile(filepath.Join(ts.MkAbs(dir), name))
+			if err != nil {
+				continue
+			}
+			b = regexp.MustCompile(`[0-9A-F]{32},\d+`).ReplaceAll(b, []byte("ID,N"))
+			b = regexp.MustCompile(`"crm_id":"[0-9A-F]{32}","crm_number":"\d+"`).ReplaceAll(b, []byte(`"crm_id":"ID","crm_number":"N"`))
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			sort.Strings(lines)
+			out = append(out, name+"\n"+strings.Join(lines, "\n"))
+		}
+		return strings.Join(out, "\n")
+	}
+	a, b := norm(args[0]), norm(args[1])
+	if (a == b) == neg {
+		ts.Fatalf("reports of %s and %s differ:\n%s\n---\n%s", args[0], args[1], a, b)
+	}
 }
