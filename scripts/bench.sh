@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end load benchmark: generates N purchase lines (Online Retail
 # layout, three lines an invoice), loads them with crmload into a fresh
-# embedded store, and in the same run imports the same CSV with
+# embedded store, loads them again over loopback HTTP into `crmload engine
+# serve` (the remote path), and in the same run imports the same CSV with
 # `sqlite3 .import` (raw ingest, no validation: the floor). Prints rows/s,
-# the crmload/sqlite3 time ratio and crmload's peak RSS for each N.
+# the crmload/sqlite3 time ratio, the remote/embedded throughput ratio and
+# crmload's peak RSS for each N.
 #
 #   scripts/bench.sh [N ...]        default: 100000 1000000
 #
@@ -52,7 +54,7 @@ products_set:
   vat_amount: { expr: "round(Quantity * UnitPrice - Quantity * UnitPrice / 1.2, 2)" }
 YAML
 
-printf "%-9s %12s %12s %10s %12s %8s %10s\n" rows crmload_s sqlite3_s ratio rows_per_s rss_MiB failed
+printf "%-9s %10s %10s %10s %8s %11s %8s %11s %8s\n" rows crmload_s sqlite3_s remote_s ratio rows_per_s remote% rss_MiB failed
 for n in "${sizes[@]}"; do
   csv="$work/purchases-$n.csv"
   {
@@ -71,10 +73,23 @@ for n in "${sizes[@]}"; do
   failed=$(grep -o '"rows_failed": [0-9]*' "$work"/reports/*/summary.json | tail -1 | awk '{print $2}')
   rm -rf "$work/reports"
 
+  # The remote path: the same load over loopback into engine serve.
+  sdb="$work/served-$n.db"
+  rm -f "$sdb"* "$work/url"
+  "$work/crmload" --db "$sdb" engine seed "$work/units.yaml" "$work/accounts_receivable.csv" "$work/products.csv" >/dev/null
+  "$work/crmload" --db "$sdb" engine serve --addr 127.0.0.1:0 --url-file "$work/url" --user bench:bench --organisation B 2>/dev/null &
+  server=$!
+  for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
+  /usr/bin/time -f "%e" -o "$work/time3" env CRMLOAD_PASSWORD=bench "$work/crmload" load --quiet --report-dir "$work/reports" \
+    --engine "$(cat "$work/url")" --username bench --organisation B -m "$work/mapping.yaml" "$csv" || true
+  read -r rem_s < "$work/time3"
+  kill -INT "$server"; wait "$server" || true
+  rm -rf "$work/reports"
+
   rm -f "$work/import.db"
   /usr/bin/time -f "%e" -o "$work/time2" sqlite3 "$work/import.db" ".mode csv" ".import $csv purchases"
   read -r sql_s < "$work/time2"
 
-  awk -v n="$n" -v c="$crm_s" -v s="$sql_s" -v r="$rss_kb" -v f="$failed" 'BEGIN {
-    printf "%-9d %12.2f %12.2f %10.2f %12.0f %8.1f %10s\n", n, c, s, (s > 0 ? c / s : 0), (c > 0 ? n / c : 0), r / 1024, f }'
+  awk -v n="$n" -v c="$crm_s" -v s="$sql_s" -v m="$rem_s" -v r="$rss_kb" -v f="$failed" 'BEGIN {
+    printf "%-9d %10.2f %10.2f %10.2f %8.2f %11.0f %7.0f%% %11.1f %8s\n", n, c, s, m, (s > 0 ? c / s : 0), (c > 0 ? n / c : 0), (m > 0 ? 100 * c / m : 0), r / 1024, f }'
 done
