@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -175,5 +176,112 @@ func reportLines(t *testing.T, path string) map[int]bool {
 			t.Errorf("%s: line %d twice", filepath.Base(path), line)
 		}
 		out[line] = true
+	}
+}
+
+// TestKillAndResumeRemote: the same against a remote engine (engine serve
+// over loopback), which keeps no receipts: after a SIGKILL, the calls that
+// were in flight are in doubt on resume, never sent twice. Every row ends
+// in exactly one of succeeded, failed and in_doubt, and no event is
+// stored twice.
+func TestKillAndResumeRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds crmload and loads 200k rows over HTTP several times")
+	}
+	const rows = 200_000
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "crmload")
+	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(tmp, "web.csv")
+	writeVisits(t, data, rows)
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+
+	for _, seed := range []uint64{7, 8} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			dir := t.TempDir()
+			db := filepath.Join(dir, "served.db")
+			if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
+				t.Fatalf("seed: %v %s", err, out)
+			}
+			urlFile := filepath.Join(dir, "url")
+			server := exec.Command(bin, "--db", db, "engine", "serve", "--addr", "127.0.0.1:0", "--url-file", urlFile, "--user", "u:p", "--organisation", "O")
+			if err := server.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { server.Process.Signal(syscall.SIGTERM); server.Wait() }()
+			var url []byte
+			for range 200 {
+				if url, _ = os.ReadFile(urlFile); len(url) > 0 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			remote := []string{"--engine", string(bytes.TrimSpace(url)), "--username", "u", "--organisation", "O", "--quiet"}
+			run := func(kill bool, args ...string) {
+				cmd := exec.Command(bin, args...)
+				cmd.Dir = dir
+				cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if kill {
+					time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+				cmd.Wait()
+			}
+			run(true, append(append([]string{"load"}, remote...), "--report-dir", "reports", "-m", mapping, data)...)
+			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+			if len(dirs) != 1 {
+				t.Skipf("the kill came before the run started (%d run directories)", len(dirs))
+			}
+			run(false, append(append([]string{"load"}, remote...), "--resume", dirs[0])...)
+
+			ok := reportLines(t, filepath.Join(dirs[0], "succeeded.csv"))
+			failed := reportLines(t, filepath.Join(dirs[0], "failed.csv"))
+			doubt := map[int]bool{}
+			if _, err := os.Stat(filepath.Join(dirs[0], "in_doubt.csv")); err == nil {
+				doubt = reportLines(t, filepath.Join(dirs[0], "in_doubt.csv"))
+			}
+			for l := range doubt {
+				if ok[l] || failed[l] {
+					t.Errorf("line %d is in doubt and settled", l)
+				}
+			}
+			if n := len(ok) + len(failed) + len(doubt); n != rows {
+				t.Errorf("%d rows in the reports (%d ok, %d failed, %d in doubt), want %d", n, len(ok), len(failed), len(doubt), rows)
+			}
+			// Each stored event once: websites are unique per row.
+			e, err := engine.Open(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			sites := map[string]bool{}
+			stored := 0
+			err = e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
+				var ev struct{ Website string }
+				json.Unmarshal(obj, &ev)
+				if sites[ev.Website] {
+					t.Errorf("event for %s stored twice", ev.Website)
+				}
+				sites[ev.Website] = true
+				stored++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored < len(ok) || stored > len(ok)+len(doubt) {
+				t.Errorf("engine holds %d events; want between %d (succeeded) and %d (+ in doubt)", stored, len(ok), len(ok)+len(doubt))
+			}
+			t.Logf("%d succeeded, %d failed, %d in doubt; %d events stored, none twice", len(ok), len(failed), len(doubt), stored)
+		})
 	}
 }

@@ -100,6 +100,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, no summary: only errors")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log lines on stderr: text or json")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "embedded engine: run every rule and write the reports, store nothing")
+	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
 func (o *loadOptions) check() error {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // The journal makes a run resumable. After each chunk of settled rows is
@@ -25,11 +26,19 @@ type journalEntry struct {
 	Failed    int64    `json:"f"` // size of the failed report
 	Keys      [][2]int `json:"k"` // [file index, first line] of each settled item
 	RowsFail  int      `json:"x,omitempty"`
+	// Sending, on its own line, names the items of a call about to go to
+	// an engine without receipts (a remote one): after a crash, those not
+	// settled since are in doubt.
+	Sending [][2]int `json:"sending,omitempty"`
+	// Unsent, on its own line, withdraws Sending: the call surely did not
+	// reach the engine (the run stopped first, or no connection).
+	Unsent [][2]int `json:"unsent,omitempty"`
 }
 
 type journal struct {
-	f *os.File
-	w *bufio.Writer
+	mu sync.Mutex // the settler and, for remote engines, the senders write
+	f  *os.File
+	w  *bufio.Writer
 }
 
 func openJournal(dir string) (*journal, error) {
@@ -45,12 +54,16 @@ func (j *journal) record(e journalEntry) error {
 	if err != nil {
 		return err
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.w.Write(b)
 	j.w.WriteByte('\n')
 	return j.w.Flush()
 }
 
 func (j *journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return errors.Join(j.w.Flush(), j.f.Close())
 }
 
@@ -66,6 +79,12 @@ func (s *lineSet) add(line int) {
 	s.bits[i] |= 1 << (line % 64)
 }
 
+func (s *lineSet) remove(line int) {
+	if i := line / 64; i < len(s.bits) {
+		s.bits[i] &^= 1 << (line % 64)
+	}
+}
+
 func (s *lineSet) has(line int) bool {
 	i := line / 64
 	return i < len(s.bits) && s.bits[i]&(1<<(line%64)) != 0
@@ -75,6 +94,7 @@ func (s *lineSet) has(line int) bool {
 // per input file, the reports' sizes, and how many rows failed.
 type resumePoint struct {
 	settled          []lineSet
+	sending          []lineSet // in flight to an engine without receipts
 	succeeded, fails int64
 	rowsFailed       int
 	found            bool
@@ -83,7 +103,7 @@ type resumePoint struct {
 // readJournal reads a run's journal. A torn last line (a crash while it
 // was written) is ignored: the rows it names were not settled.
 func readJournal(dir string, files int) (*resumePoint, error) {
-	rp := &resumePoint{settled: make([]lineSet, files)}
+	rp := &resumePoint{settled: make([]lineSet, files), sending: make([]lineSet, files)}
 	data, err := os.ReadFile(filepath.Join(dir, journalName))
 	if errors.Is(err, os.ErrNotExist) {
 		return rp, nil
@@ -101,6 +121,19 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 			return nil, fmt.Errorf("%s: %v", journalName, err)
 		}
 		data = data[i+1:]
+		if len(e.Sending) > 0 || len(e.Unsent) > 0 {
+			for _, k := range e.Sending {
+				if k[0] >= 0 && k[0] < files {
+					rp.sending[k[0]].add(k[1])
+				}
+			}
+			for _, k := range e.Unsent {
+				if k[0] >= 0 && k[0] < files {
+					rp.sending[k[0]].remove(k[1])
+				}
+			}
+			continue
+		}
 		for _, k := range e.Keys {
 			if k[0] < 0 || k[0] >= files {
 				return nil, fmt.Errorf("%s names input %d of a run of %d files", journalName, k[0], files)

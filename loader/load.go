@@ -43,8 +43,11 @@ type LoadOptions struct {
 	Grace       time.Duration // how long calls in flight may finish after an interrupt
 	// Resume, when set, is the run directory of an earlier attempt of this
 	// run: rows it settled are skipped, events the engine stored for it
-	// are reported without being sent again, the rest is loaded.
-	Resume string
+	// are reported without being sent again, the rest is loaded. With an
+	// engine that keeps no receipts (a remote one), rows of calls that were
+	// in flight when the attempt died are in doubt, unless ResendInDoubt.
+	Resume        string
+	ResendInDoubt bool
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
@@ -118,7 +121,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 			return nil, "", fmt.Errorf("resume %s: %w", dir, err)
 		}
 	} else {
-		rp = &resumePoint{settled: make([]lineSet, len(inputs))}
+		rp = &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
 		if opts.into != "" {
 			dir = opts.into
 			err = os.MkdirAll(dir, 0o755)
@@ -143,6 +146,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	}
 	defer jr.Close()
 	receipts := map[string]crm.Processed{}
+	_, hasReceipts := eng.(ReceiptSource)
 	if rs, ok := eng.(ReceiptSource); ok && opts.Resume != "" {
 		// Events stored after the last journal line: reported, not sent.
 		err := rs.Receipts(ctx, filepath.Base(dir), func(k, id, num string) error {
@@ -160,7 +164,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: job.Engine, DB: opts.DB, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
 	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start,
-		journal: jr, resume: rp, receipts: receipts}
+		journal: jr, resume: rp, receipts: receipts, journalSends: !hasReceipts}
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
@@ -187,9 +191,10 @@ type run struct {
 	abortReason string
 	stopRead    context.CancelFunc
 
-	journal  *journal
-	resume   *resumePoint
-	receipts map[string]crm.Processed // read-only once the pipeline runs
+	journal      *journal
+	journalSends bool // the engine keeps no receipts: journal calls before they go
+	resume       *resumePoint
+	receipts     map[string]crm.Processed // read-only once the pipeline runs
 
 	rowsRead atomic.Int64 // by the reader
 	retries  atomic.Int64 // by the senders
@@ -307,6 +312,9 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
 			case stored:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
+			case r.journalSends && r.resume.sending[fi].has(first) && !r.opts.ResendInDoubt && it.Event != nil:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
+					msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
 			default:
 				events <- event{item: it, file: fi, size: approxSize(it.Event)}
 			}
@@ -390,9 +398,28 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	}
 	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
 		Events: make([]crm.Event, len(b)), Run: r.sum.RunID, Keys: make([]string, len(b))}
+	var sending [][2]int
 	for i, ev := range b {
 		req.Events[i] = *ev.item.Event
 		req.Keys[i] = key(ev.file, ev.item)
+		sending = append(sending, [2]int{ev.file, ev.item.Records[0].Line})
+	}
+	if r.journalSends {
+		// Before the call goes: should this process die while it is in
+		// flight, a resume knows these rows are in doubt.
+		if err := r.journal.record(journalEntry{Sending: sending}); err != nil {
+			r.abort("cannot write the journal: " + err.Error())
+			out <- dropAll(b)
+			return
+		}
+	}
+	// unsent withdraws the journal's Sending line for a call that surely
+	// did not reach the engine.
+	unsent := func() []settled {
+		if r.journalSends {
+			r.journal.record(journalEntry{Unsent: sending})
+		}
+		return dropAll(b)
 	}
 	var res crm.BulkResult
 	var err error
@@ -401,7 +428,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	for attempt := 0; ; attempt++ {
 		if limiter != nil {
 			if err := limiter.Wait(sendCtx); err != nil {
-				out <- dropAll(b)
+				out <- unsent()
 				return
 			}
 		}
@@ -435,11 +462,11 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	case sendCtx.Err() != nil:
 		// Stopped before the call reached the engine (or the embedded
 		// engine rolled it back): nothing was stored; a resume sends it.
-		out <- dropAll(b)
+		out <- unsent()
 	case errors.As(err, &apiErr) && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
 		// Not the events' fault: splitting the call would not help.
 		r.abort("the engine refused the credentials: " + apiErr.Description())
-		out <- dropAll(b)
+		out <- unsent()
 	case errors.As(err, &apiErr) && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
 		// cause it stand alone.
@@ -449,7 +476,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
-		out <- dropAll(b)
+		out <- unsent()
 	}
 }
 
