@@ -80,6 +80,11 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	path := strings.Trim(r.URL.Path, "/")
+	// customer_events/<kind>/<method>: the single-event methods.
+	if parts := strings.Split(path, "/"); len(parts) == 3 && parts[0] == "customer_events" && parts[1] != "bulk" {
+		s.singleMethod(w, r, parts[1], parts[2])
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, http.StatusMethodNotAllowed, &crm.Error{Code: crm.CodeInvalidRequest, Message: r.Method + " " + r.URL.Path + " Is Not Supported", Reason: "The methods of this API are called with POST."})
@@ -102,6 +107,29 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, &crm.Error{Code: crm.CodeInvalidRequest, Message: "Unknown Method " + path, Reason: "The method does not exist."})
 	}
+}
+
+// singleMethods are the single-event methods served, per kind, with the
+// HTTP method each takes.
+var singleMethods = map[string]map[string]string{
+	"financial_achievements": {"show": http.MethodGet, "list": http.MethodGet, "create": http.MethodPost, "cancel": http.MethodPost},
+	"achievements":           {"create": http.MethodPost},
+}
+
+func (s *Server) singleMethod(w http.ResponseWriter, r *http.Request, kindName, method string) {
+	want, ok := singleMethods[kindName][method]
+	if !ok {
+		writeError(w, http.StatusNotFound, &crm.Error{Code: crm.CodeInvalidRequest, Message: "Unknown Method customer_events/" + kindName + "/" + method, Reason: "The method does not exist."})
+		return
+	}
+	// GET methods also accept their parameters as a POST body.
+	if r.Method != want && r.Method != http.MethodPost {
+		w.Header().Set("Allow", want)
+		writeError(w, http.StatusMethodNotAllowed, &crm.Error{Code: crm.CodeInvalidRequest, Message: r.Method + " Is Not Supported by " + method, Reason: "Call the method with " + want + "."})
+		return
+	}
+	kind, _ := crm.ParseKind(kindName)
+	s.eventMethod(w, r, kind, method)
 }
 
 // readBody reads at most MaxBody bytes of the request.

@@ -18,6 +18,14 @@ import (
 	"github.com/crmload/crmload/crm"
 )
 
+// serveEngine serves e with the user loader:pw of organisation ACME.
+func serveEngine(t *testing.T, e *Engine) string {
+	t.Helper()
+	srv := httptest.NewServer(NewServer(e, ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func testServer(t *testing.T, cfg ServerConfig) (*Engine, string) {
 	t.Helper()
 	e := newTestEngine(t, "testdata/pages/seed.yaml")

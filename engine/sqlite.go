@@ -276,6 +276,8 @@ func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(obj []byte) 
 	add("life_cycle_state = ?", f.State)
 	add("performed_on >= ?", f.Since)
 	add("performed_on <= ?", f.Until)
+	add("created_date >= ?", f.CreatedAfter)
+	add("created_date <= ?", f.CreatedBefore)
 	q := "SELECT object FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

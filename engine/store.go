@@ -44,5 +44,8 @@ type Filter struct {
 	Classification string // classification name
 	State          string
 	Since, Until   string // performed_on bounds, inclusive, YYYY-MM-DDTHH:MM:SS
-	Limit          int    // 0: no limit
+	// CreatedAfter and CreatedBefore bound the creation date, inclusive
+	// (the API's submitted_after_date and submitted_before_date).
+	CreatedAfter, CreatedBefore string
+	Limit                       int // 0: no limit
 }
