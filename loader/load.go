@@ -192,7 +192,8 @@ type run struct {
 	stopRead    context.CancelFunc
 
 	journal      *journal
-	journalSends bool // the engine keeps no receipts: journal calls before they go
+	journalSends bool  // the engine keeps no receipts: journal calls before they go
+	gate         *gate // calls in flight, fewer while the engine pushes back
 	resume       *resumePoint
 	receipts     map[string]crm.Processed // read-only once the pipeline runs
 
@@ -256,6 +257,7 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	if r.opts.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(r.opts.Rate), 1)
 	}
+	r.gate = newGate(r.opts.Concurrency)
 
 	g := new(errgroup.Group)
 	g.Go(func() error { defer close(events); return r.read(readCtx, events, out) })
@@ -436,10 +438,16 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		if r.opts.Timeout > 0 {
 			callCtx, cancel = context.WithTimeout(sendCtx, r.opts.Timeout)
 		}
+		if !r.gate.enter(sendCtx) {
+			cancel()
+			out <- unsent()
+			return
+		}
 		res, err = r.call(callCtx, req)
 		cancel()
 		callErr = nil
 		errors.As(err, &callErr)
+		r.gate.leave(callErr != nil && (callErr.Status == 429 || callErr.Status == 503))
 		// A call that may have been processed is never sent again: its
 		// rows are in doubt. Only calls that surely were not are retried.
 		if err == nil || errors.As(err, &apiErr) || (callErr != nil && callErr.Sent) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
