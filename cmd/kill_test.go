@@ -28,17 +28,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Skip("builds crmload and loads 200k rows several times")
 	}
 	const rows = 200_000
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "crmload")
-	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(tmp, "web.csv")
-	writeVisits(t, data, rows)
-	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
-	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+	bin, data, mapping, reference := killSetup(t, rows)
 
 	midway := 0 // resumes that found a load cut part-way
 	defer func() {
@@ -122,6 +112,24 @@ func TestKillAndResume(t *testing.T) {
 	}
 }
 
+// killSetup builds the crmload binary and writes rows web visits; it
+// returns the binary, the data, and the sample mapping and reference data.
+func killSetup(t *testing.T, rows int) (bin, data, mapping, reference string) {
+	t.Helper()
+	tmp := t.TempDir()
+	bin = filepath.Join(tmp, "crmload")
+	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data = filepath.Join(tmp, "web.csv")
+	writeVisits(t, data, rows)
+	mapping, _ = filepath.Abs("../testdata/web/mapping.yaml")
+	reference, _ = filepath.Abs("../testdata/seed/reference.yaml")
+	return bin, data, mapping, reference
+}
+
 func writeVisits(t *testing.T, path string, n int) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -189,17 +197,7 @@ func TestKillAndResumeRemote(t *testing.T) {
 		t.Skip("builds crmload and loads 200k rows over HTTP several times")
 	}
 	const rows = 200_000
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "crmload")
-	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	data := filepath.Join(tmp, "web.csv")
-	writeVisits(t, data, rows)
-	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
-	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+	bin, data, mapping, reference := killSetup(t, rows)
 
 	for _, seed := range []uint64{7, 8} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
