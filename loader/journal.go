@@ -22,9 +22,10 @@ import (
 const journalName = "journal.jsonl"
 
 type journalEntry struct {
-	Succeeded int64    `json:"s"` // size of the succeeded report
-	Failed    int64    `json:"f"` // size of the failed report
-	Keys      [][2]int `json:"k"` // [file index, first line] of each settled item
+	Succeeded int64    `json:"s"`           // size of the succeeded report
+	Failed    int64    `json:"f"`           // size of the failed report
+	Doubt     int64    `json:"d,omitempty"` // size of the in-doubt report
+	Keys      [][2]int `json:"k"`           // [file index, first line] of each settled item
 	RowsFail  int      `json:"x,omitempty"`
 	// Sending, on its own line, names the items of a call about to go to
 	// an engine without receipts (a remote one): after a crash, those not
@@ -93,11 +94,11 @@ func (s *lineSet) has(line int) bool {
 // resumePoint is what a previous attempt of a run left: the settled rows
 // per input file, the reports' sizes, and how many rows failed.
 type resumePoint struct {
-	settled          []lineSet
-	sending          []lineSet // in flight to an engine without receipts
-	succeeded, fails int64
-	rowsFailed       int
-	found            bool
+	settled                 []lineSet
+	sending                 []lineSet // in flight to an engine without receipts
+	succeeded, fails, doubt int64
+	rowsFailed              int
+	found                   bool
 }
 
 // readJournal reads a run's journal. A torn last line (a crash while it
@@ -140,7 +141,7 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 			}
 			rp.settled[k[0]].add(k[1])
 		}
-		rp.succeeded, rp.fails, rp.found = e.Succeeded, e.Failed, true
+		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
 	}
 	return rp, nil

@@ -14,6 +14,7 @@ type reports struct {
 	dir, ext                   string
 	header                     []string
 	jsonl                      bool
+	doubtAt                    int64 // a resume: the in-doubt report's journaled size
 }
 
 var inDoubtColumns = []string{"crmload_line", "crmload_request_id", "error_description"}
@@ -25,8 +26,8 @@ func (r *reports) doubt() (*rowReport, error) {
 	}
 	path := filepath.Join(r.dir, "in_doubt"+r.ext)
 	at := int64(-1)
-	if fi, err := os.Stat(path); err == nil {
-		at = fi.Size() // a resumed run appends
+	if _, err := os.Stat(path); err == nil && r.doubtAt > 0 {
+		at = r.doubtAt // a resumed run appends to what was journaled
 	}
 	rr, err := openRowReport(path, r.header, r.jsonl, inDoubtColumns, at)
 	r.inDoubt = rr
@@ -60,7 +61,17 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 		ok.Close()
 		return nil, err
 	}
-	return &reports{succeeded: ok, failed: failed, dir: dir, ext: ext, header: header, jsonl: jsonl}, nil
+	rep := &reports{succeeded: ok, failed: failed, dir: dir, ext: ext, header: header, jsonl: jsonl, doubtAt: rp.doubt}
+	if rp.found && rp.doubt > 0 {
+		// Cut a torn tail now, so the file is right even if no row of
+		// this attempt is in doubt.
+		if err := truncateTo(filepath.Join(dir, "in_doubt"+ext), rp.doubt); err != nil {
+			return nil, err
+		}
+	} else if rp.found {
+		os.Remove(filepath.Join(dir, "in_doubt"+ext)) // nothing of it was journaled
+	}
+	return rep, nil
 }
 
 // close flushes the reports; it blocks until they are on disk.
@@ -133,12 +144,15 @@ func (r *run) settle(outs []settled) error {
 		if err != nil {
 			return err
 		}
+		var dOff int64
 		if r.rep.inDoubt != nil {
-			if _, err := r.rep.inDoubt.flush(); err != nil {
+			if dOff, err = r.rep.inDoubt.flush(); err != nil {
 				return err
 			}
+		} else {
+			dOff = r.rep.doubtAt
 		}
-		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore}); err != nil {
+		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore}); err != nil {
 			return err
 		}
 	}
