@@ -188,10 +188,11 @@ func reportLines(t *testing.T, path string) map[int]bool {
 }
 
 // TestKillAndResumeRemote: the same against a remote engine (engine serve
-// over loopback), which keeps no receipts: after a SIGKILL, the calls that
-// were in flight are in doubt on resume, never sent twice. Every row ends
-// in exactly one of succeeded, failed and in_doubt, and no event is
-// stored twice.
+// over loopback). After a SIGKILL, the calls that were in flight are sent
+// again on resume as replays, which engine serve answers from its load
+// receipts (a server without receipts would get none: those rows would be
+// in doubt). Every row ends in exactly one of succeeded, failed and
+// in_doubt, and no event is stored twice.
 func TestKillAndResumeRemote(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds crmload and loads 200k rows over HTTP several times")

@@ -49,10 +49,16 @@ type Client struct {
 	http  *http.Client
 	creds Credentials
 
-	mu     sync.Mutex // guards token
-	token  string
-	logins atomic.Int64
+	mu       sync.Mutex // guards token
+	token    string
+	logins   atomic.Int64
+	receipts atomic.Bool // the server keeps load receipts (engine serve)
 }
+
+// SupportsReplay reports whether the server keeps load receipts, so that a
+// call that failed ambiguously can be sent again as a replay without
+// storing anything twice. A real CRM.COM does not.
+func (c *Client) SupportsReplay() bool { return c.receipts.Load() }
 
 // NewClient returns a client of the API at base (e.g.
 // https://host/crmapi/rest/v2).
@@ -176,7 +182,14 @@ func (c *Client) CreateEvents(ctx context.Context, req BulkRequest) (BulkResult,
 			return BulkResult{}, err
 		}
 		req.Token = token
-		err = c.post(ctx, req.Kind.BulkPath(), req, nil, &out)
+		var header http.Header
+		if req.Run != "" && len(req.Keys) == len(req.Events) && c.receipts.Load() {
+			header = http.Header{"X-Crmload-Run": {req.Run}, "X-Crmload-Keys": {strings.Join(req.Keys, ",")}}
+			if req.Replay {
+				header.Set("X-Crmload-Replay", "1")
+			}
+		}
+		err = c.post(ctx, req.Kind.BulkPath(), req, header, &out)
 		var apiErr *Error
 		if errors.As(err, &apiErr) && apiErr.Code == CodeInvalidToken && attempt == 0 {
 			// Expired: the server refused the call before doing
@@ -226,6 +239,9 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 		return &CallError{Sent: wrote.Load(), Err: redact(err, c.base)}
 	}
 	defer resp.Body.Close()
+	if resp.Header.Get("X-Crmload-Receipts") == "1" {
+		c.receipts.Store(true)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return &CallError{Status: resp.StatusCode, Sent: true, Err: err}

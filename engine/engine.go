@@ -99,6 +99,20 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		seen[ev.RequestUniqueIdentifier] = true
 	}
 
+	// A replay: the events the replayed call stored are answered as they
+	// were stored, and not resolved or stored again.
+	var already map[string]crm.Processed
+	if req.Replay && req.Run != "" && len(req.Keys) == len(req.Events) {
+		var err error
+		if already, err = e.store.Stored(ctx, req.Run, req.Keys); err != nil {
+			return crm.BulkResult{}, err
+		}
+		for i, k := range req.Keys {
+			if _, ok := already[k]; ok && errs[i] == nil {
+				errs[i] = errStored
+			}
+		}
+	}
 	pending, err := e.resolveAll(ctx, req, errs)
 	if err != nil {
 		return crm.BulkResult{}, err
@@ -118,7 +132,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 	}
 	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows, e.DryRun); err != nil {
+		if err := e.store.Commit(ctx, rows, commitOptions{dryRun: e.DryRun, replay: req.Replay}); err != nil {
 			e.mu.Lock()
 			e.cache.reset(-1) // the cache may hold referrals that were rolled back
 			e.mu.Unlock()
@@ -142,6 +156,11 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
 	for i := range req.Events {
 		id := req.Events[i].RequestUniqueIdentifier
+		if errs[i] == errStored {
+			p := already[req.Keys[i]]
+			res.Processed = append(res.Processed, crm.Processed{Number: p.Number, ID: p.ID, RequestUniqueIdentifier: id})
+			continue
+		}
 		if err := errs[i]; err != nil {
 			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
 		} else if p := pending[i]; p != nil {
@@ -198,6 +217,9 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, errs []*cr
 		}
 	}
 }
+
+// errStored marks, in a replay, an event its replayed call stored.
+var errStored = &crm.Error{Code: "stored"}
 
 // refreshCache starts the cache over when reference data changed since it
 // was filled (a seed by this process or another).

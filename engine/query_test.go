@@ -146,3 +146,40 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("after a dry run, the real referral = %+v, want it processed", res)
 	}
 }
+
+// TestReplay: a call sent again after an ambiguous failure gets the events
+// the first one stored (same ids and numbers) and stores only the rest;
+// a replayed referral is not refused as "already referred" by itself.
+func TestReplay(t *testing.T) {
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	ctx := context.Background()
+	ref := crm.Event{RequestUniqueIdentifier: "r", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
+		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000017"},
+		ReferredByRewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"}}
+	web := crm.Event{RequestUniqueIdentifier: "w", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
+		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "w"}
+	first, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{ref}, Run: "run1", Keys: []string{"0:2"}})
+	if err != nil || len(first.Processed) != 1 {
+		t.Fatalf("first call = %+v, %v", first, err)
+	}
+	again, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{ref}, Run: "run1", Keys: []string{"0:2"}, Replay: true})
+	if err != nil || len(again.Processed) != 1 || again.Processed[0] != first.Processed[0] {
+		t.Errorf("replay = %+v, %v; want the first call's event %+v", again, err, first.Processed[0])
+	}
+	// A replay of a call that stored nothing stores it.
+	res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{web}, Run: "run1", Keys: []string{"0:3"}, Replay: true})
+	if err != nil || len(res.Processed) != 1 {
+		t.Fatalf("replay of an unstored call = %+v, %v", res, err)
+	}
+	res2, _ := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{web}, Run: "run1", Keys: []string{"0:3"}, Replay: true})
+	if res2.Processed[0] != res.Processed[0] {
+		t.Errorf("second replay = %+v, want %+v", res2.Processed[0], res.Processed[0])
+	}
+	if got := listNumbers(t, e, Filter{}); len(got) != 2 {
+		t.Errorf("engine holds events %v, want 2", got)
+	}
+	// Without Replay, the same keys are stored again (a new load's choice).
+	if res3, _ := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{web}, Run: "run1", Keys: []string{"0:3"}}); res3.Processed[0] == res.Processed[0] {
+		t.Error("a call that is no replay was answered from receipts")
+	}
+}

@@ -49,6 +49,12 @@ CREATE TABLE events (
 ALTER TABLE events ADD COLUMN load_run TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN load_key TEXT NOT NULL DEFAULT '';
 `,
+		// 3: replays. A call sent again after an ambiguous failure asks for
+		// the events its keys already stored; within a run, keys grow with
+		// the input's lines, so this index mostly appends.
+		`
+CREATE INDEX events_load ON events (load_run, load_key) WHERE load_run != '';
+`,
 	},
 }
 

@@ -59,8 +59,19 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 	return &Server{eng: e, cfg: cfg, tokens: map[string]time.Time{}}
 }
 
+// Load receipts over HTTP, a crmload extension a real CRM.COM ignores: the
+// server says it keeps receipts; a client sends a call's run and row keys,
+// and marks a call it sends again after an ambiguous failure as a replay.
+const (
+	HeaderReceipts = "X-Crmload-Receipts"
+	HeaderRun      = "X-Crmload-Run"
+	HeaderKeys     = "X-Crmload-Keys"
+	HeaderReplay   = "X-Crmload-Replay"
+)
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	w.Header().Set(HeaderReceipts, "1")
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.route(rec, r)
 	// The path only: a GET's query string may carry a token.
@@ -256,8 +267,13 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 		return
 	}
 	if !s.valid(req.Token) {
-		writeError(w, http.StatusUnauthorized, &crm.Error{Code: crm.CodeInvalidToken, Message: "The Token Is Not Valid or Has Expired", Reason: "Log in again (authentication/token) and use the new token."})
+		writeError(w, http.StatusUnauthorized, invalidToken())
 		return
+	}
+	if run := r.Header.Get(HeaderRun); run != "" {
+		if keys := strings.Split(r.Header.Get(HeaderKeys), ","); len(keys) == len(req.Events) {
+			req.Run, req.Keys, req.Replay = run, keys, r.Header.Get(HeaderReplay) == "1"
+		}
 	}
 	// A call read in full is processed even if the client goes away (a
 	// timeout on its side): like a real server, and so that a client that

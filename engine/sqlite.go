@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitemigration"
 	"zombiezen.com/go/sqlite/sqlitex"
@@ -141,15 +142,15 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 	return fn(c)
 }
 
-func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error {
-	err := s.write(ctx, func(c *sqlite.Conn) error { return commit(c, rows, dryRun) })
+func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, opts commitOptions) error {
+	err := s.write(ctx, func(c *sqlite.Conn) error { return commit(c, rows, opts) })
 	if errors.Is(err, errDryRun) {
 		return nil
 	}
 	return err
 }
 
-func commit(c *sqlite.Conn, rows []*pendingEvent, dryRun bool) (err error) {
+func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error) {
 	var next int64
 	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { next = stmt.ColumnInt64(0); return nil },
@@ -158,8 +159,28 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, dryRun bool) (err error) {
 	}
 	claim := c.Prep("UPDATE rewards_participants SET referred_by = ? WHERE id = ? AND referred_by = ''")
 	ins := c.Prep(insertEvent)
+	stored := c.Prep("SELECT id, number FROM events WHERE load_run = ? AND load_key = ? AND load_run != ''")
 	var buf []byte
 	for _, p := range rows {
+		if opts.replay && p.loadKey != "" {
+			// Stored by the call this one replays: answer with it.
+			stored.BindText(1, p.loadRun)
+			stored.BindText(2, p.loadKey)
+			found, err := stored.Step()
+			if err != nil {
+				return err
+			}
+			if found {
+				p.obj.ID, p.obj.Number = stored.ColumnText(0), strconv.FormatInt(stored.ColumnInt64(1), 10)
+			}
+			if err := stored.Reset(); err != nil {
+				return err
+			}
+			if found {
+				p.claim = nil // its referral was made with it
+				continue
+			}
+		}
 		if p.claim != nil {
 			claim.BindText(1, p.claim.by)
 			claim.BindText(2, p.claim.referred)
@@ -196,7 +217,7 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, dryRun bool) (err error) {
 			return err
 		}
 	}
-	if dryRun {
+	if opts.dryRun {
 		return errDryRun
 	}
 	return nil
@@ -386,4 +407,26 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key, id,
 			return fn(stmt.ColumnText(0), stmt.ColumnText(1), strconv.FormatInt(stmt.ColumnInt64(2), 10))
 		},
 	})
+}
+
+func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (map[string]crm.Processed, error) {
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.readers.Take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer s.readers.Put(c)
+	out := map[string]crm.Processed{}
+	err = sqlitex.Execute(c, `SELECT load_key, id, number FROM events
+		WHERE load_run = ? AND load_run != '' AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
+		Args: []any{run, string(arg)},
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			out[stmt.ColumnText(0)] = crm.Processed{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10)}
+			return nil
+		},
+	})
+	return out, err
 }

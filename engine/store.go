@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"time"
+
+	"github.com/crmload/crmload/crm"
 )
 
 // Store is the engine's persistence: reference data, events and the
@@ -18,8 +20,10 @@ type Store interface {
 	// Commit stores a batch of events and the referrals they make in one
 	// transaction, numbering the events in order. A referral whose
 	// participant was referred meanwhile is not stored; its row says so.
-	// With dryRun, everything runs and is then rolled back.
-	Commit(ctx context.Context, rows []*pendingEvent, dryRun bool) error
+	// With dryRun, everything runs and is then rolled back. With replay,
+	// a row whose load receipt is already stored is not stored again: it
+	// gets the stored event's id and number.
+	Commit(ctx context.Context, rows []*pendingEvent, opts commitOptions) error
 	// Upsert writes reference records of e by natural key, in one
 	// transaction, and bumps the reference version.
 	Upsert(ctx context.Context, e *entity, recs []seedRecord) error
@@ -30,10 +34,18 @@ type Store interface {
 	// SetState moves an event from one life cycle state to another and
 	// returns the updated object.
 	SetState(ctx context.Context, key, from, to string, at time.Time) ([]byte, error)
+	// Stored returns, of keys, those the load run stored events for, with
+	// the events' ids and numbers.
+	Stored(ctx context.Context, run string, keys []string) (map[string]crm.Processed, error)
 	// Receipts streams the load key, id and number of every event stored
 	// by the given load run.
 	Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error
 	Close() error
+}
+
+// commitOptions modify a commit.
+type commitOptions struct {
+	dryRun, replay bool
 }
 
 // Filter selects events for Events. Empty fields match everything.

@@ -55,6 +55,12 @@ type LoadOptions struct {
 	into string // a source of a job file: its directory inside the run
 }
 
+// Replayer is an engine that can take a call again after an ambiguous
+// failure without storing anything twice (engine serve keeps receipts).
+type Replayer interface {
+	SupportsReplay() bool
+}
+
 // ReceiptSource is an engine that keeps load receipts (the embedded one):
 // which events a run stored, by the key they were sent with.
 type ReceiptSource interface {
@@ -70,9 +76,10 @@ type Progress struct {
 
 // event is a mapped event on its way to the engine, with its rows.
 type event struct {
-	item mapping.Item
-	file int // index of the input
-	size int
+	item   mapping.Item
+	file   int // index of the input
+	size   int
+	replay bool // may have been stored by a call before a crash
 }
 
 // key names an item's rows in a run: the input and the first row's line.
@@ -314,11 +321,13 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
 			case stored:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
-			case r.journalSends && r.resume.sending[fi].has(first) && !r.opts.ResendInDoubt && it.Event != nil:
+			case r.journalSends && r.resume.sending[fi].has(first) && !r.opts.ResendInDoubt && !r.replayable() && it.Event != nil:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
 					msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
 			default:
-				events <- event{item: it, file: fi, size: approxSize(it.Event)}
+				// In flight when an earlier attempt died: sent as a replay.
+				replay := r.journalSends && r.resume.sending[fi].has(first)
+				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: replay}
 			}
 		}
 		for ctx.Err() == nil {
@@ -404,6 +413,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	for i, ev := range b {
 		req.Events[i] = *ev.item.Event
 		req.Keys[i] = key(ev.file, ev.item)
+		req.Replay = req.Replay || ev.replay
 		sending = append(sending, [2]int{ev.file, ev.item.Records[0].Line})
 	}
 	if r.journalSends {
@@ -448,9 +458,14 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		callErr = nil
 		errors.As(err, &callErr)
 		r.gate.leave(callErr != nil && (callErr.Status == 429 || callErr.Status == 503))
-		// A call that may have been processed is never sent again: its
-		// rows are in doubt. Only calls that surely were not are retried.
-		if err == nil || errors.As(err, &apiErr) || (callErr != nil && callErr.Sent) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
+		// A call that may have been processed is sent again only to an
+		// engine that keeps receipts, as a replay; elsewhere its rows are
+		// in doubt. Calls that surely were not processed are retried.
+		ambiguous := callErr != nil && callErr.Sent
+		if ambiguous && r.replayable() {
+			req.Replay = true
+		}
+		if err == nil || errors.As(err, &apiErr) || (ambiguous && !req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
 			break
 		}
 		r.addRetry()
@@ -486,6 +501,12 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
 		out <- unsent()
 	}
+}
+
+// replayable reports whether the engine takes replays.
+func (r *run) replayable() bool {
+	rp, ok := r.eng.(Replayer)
+	return ok && rp.SupportsReplay()
 }
 
 func inDoubtAll(b []event, err error) []settled {

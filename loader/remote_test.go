@@ -1,7 +1,10 @@
 package loader
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -19,12 +22,33 @@ import (
 // logins and releases pass.
 type faults struct {
 	next  http.Handler
+	plain bool // hide load receipts: behave as a real CRM.COM
 	calls atomic.Int64
 	// spoil decides, for the n-th bulk call, what goes wrong: "" passes.
 	spoil func(n int64) string
 }
 
+// plainWriter drops the receipts header, as a server without receipts.
+type plainWriter struct{ http.ResponseWriter }
+
+func (p plainWriter) WriteHeader(code int) {
+	p.Header().Del(engine.HeaderReceipts)
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p plainWriter) Write(b []byte) (int, error) {
+	p.Header().Del(engine.HeaderReceipts)
+	return p.ResponseWriter.Write(b)
+}
+
+func (p plainWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return p.ResponseWriter.(http.Hijacker).Hijack()
+}
+
 func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.plain {
+		w = plainWriter{w}
+	}
 	if !strings.Contains(r.URL.Path, "/bulk/") {
 		f.next.ServeHTTP(w, r)
 		return
@@ -55,9 +79,15 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // servedEngine serves a seeded engine over loopback behind faults, with
 // tokens that live ttl.
 func servedEngine(t *testing.T, ttl time.Duration, spoil func(int64) string) (*engine.Engine, *faults, string) {
+	return servedEngineAs(t, false, ttl, spoil)
+}
+
+// servedEngineAs is servedEngine, as a real CRM.COM (plain: no receipts)
+// or as engine serve.
+func servedEngineAs(t *testing.T, plain bool, ttl time.Duration, spoil func(int64) string) (*engine.Engine, *faults, string) {
 	t.Helper()
 	e := seededEngine(t)
-	f := &faults{next: engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: ttl}), spoil: spoil}
+	f := &faults{next: engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: ttl}), spoil: spoil, plain: plain}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return e, f, srv.URL
@@ -118,31 +148,48 @@ func TestRemoteFaults(t *testing.T) {
 }
 
 // TestRemoteDroppedConnections: a connection that closes after the request
-// was written may or may not have reached the engine (the client cannot
-// tell), so its rows are in doubt: reported in in_doubt.csv, never sent
-// twice. Here the proxy dropped them before the engine: not stored.
+// was written may or may not have reached the engine: the client cannot
+// tell. engine serve keeps load receipts, so the call is replayed and every
+// row is stored once; a server without them (a real CRM.COM) gets no second
+// copy: its rows are in doubt, reported in in_doubt.csv.
 func TestRemoteDroppedConnections(t *testing.T) {
-	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
+	drop := func(n int64) string {
 		if n%3 == 1 {
 			return "drop"
 		}
 		return ""
+	}
+	t.Run("engine serve: replayed", func(t *testing.T) {
+		e, _, url := servedEngineAs(t, false, time.Hour, drop)
+		opts := defaultOptions()
+		opts.BatchSize, opts.Concurrency = 100, 1
+		sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 1000)), client(t, url), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, _ := checkEveryRowOnce(t, dir, sum, 1000)
+		if sum.RowsInDoubt != 0 || len(ok) != 900 || countEvents(t, e) != 900 || sum.Retries == 0 {
+			t.Errorf("%d in doubt, %d succeeded, engine holds %d, %d retries; want 0, 900, 900, some", sum.RowsInDoubt, len(ok), countEvents(t, e), sum.Retries)
+		}
 	})
-	opts := defaultOptions()
-	opts.BatchSize, opts.Concurrency = 100, 1
-	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 1000)), client(t, url), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.RowsInDoubt != 400 || !sum.Balanced() || sum.Retries != 0 {
-		t.Errorf("summary = %+v; want 400 rows in doubt (calls 1, 4, 7, 10), balanced, nothing retried", sum)
-	}
-	if doubt := reportRows(t, filepath.Join(dir, "in_doubt.csv"), "error_description"); len(doubt) != 400 {
-		t.Errorf("in_doubt.csv has %d rows, want 400", len(doubt))
-	}
-	if n := countEvents(t, e); n != 540 {
-		t.Errorf("engine holds %d events, want 540 (600 sent rows but the unknown participants)", n)
-	}
+	t.Run("plain CRM.COM: in doubt", func(t *testing.T) {
+		e, _, url := servedEngineAs(t, true, time.Hour, drop)
+		opts := defaultOptions()
+		opts.BatchSize, opts.Concurrency = 100, 1
+		sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 1000)), client(t, url), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.RowsInDoubt != 400 || !sum.Balanced() || sum.Retries != 0 {
+			t.Errorf("summary = %+v; want 400 rows in doubt (calls 1, 4, 7, 10), balanced, nothing retried", sum)
+		}
+		if doubt := reportRows(t, filepath.Join(dir, "in_doubt.csv"), "error_description"); len(doubt) != 400 {
+			t.Errorf("in_doubt.csv has %d rows, want 400", len(doubt))
+		}
+		if n := countEvents(t, e); n != 540 {
+			t.Errorf("engine holds %d events, want 540 (600 sent rows but the unknown participants)", n)
+		}
+	})
 }
 
 // TestRemoteTokenExpires: a token that expires mid-run is renewed and the
@@ -163,32 +210,38 @@ func TestRemoteTokenExpires(t *testing.T) {
 }
 
 // TestRemoteInDoubt: a call that times out after it was sent may have been
-// processed: its rows are in doubt, never sent again.
+// processed (here it was: the server finishes calls it read). Against
+// engine serve the replay answers with the stored events; against a plain
+// CRM.COM the rows are in doubt, never sent again. Either way each event is
+// stored once.
 func TestRemoteInDoubt(t *testing.T) {
-	var once sync.Once
-	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
-		slow := ""
-		once.Do(func() { slow = "slow" })
-		return slow
-	})
-	opts := defaultOptions()
-	opts.BatchSize, opts.Concurrency, opts.Timeout = 100, 1, 150*time.Millisecond
-	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 300)), client(t, url), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum.RowsInDoubt != 100 || !sum.Balanced() || sum.ExitCode != 1 {
-		t.Errorf("summary = %+v; want 100 rows in doubt, balanced, exit 1", sum)
-	}
-	doubt := reportRows(t, filepath.Join(dir, "in_doubt.csv"), "error_description")
-	if len(doubt) != 100 {
-		t.Errorf("in_doubt.csv has %d rows, want 100", len(doubt))
-	}
-	// The slow call did reach the engine: its events were stored once,
-	// and the run did not send them again.
-	time.Sleep(400 * time.Millisecond)
-	if n := countEvents(t, e); n != 270 {
-		t.Errorf("engine holds %d events, want 270 (all 300 rows but the unknown participants, each once)", n)
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprint("plain=", plain), func(t *testing.T) {
+			var once sync.Once
+			e, _, url := servedEngineAs(t, plain, time.Hour, func(n int64) string {
+				slow := ""
+				once.Do(func() { slow = "slow" })
+				return slow
+			})
+			opts := defaultOptions()
+			opts.BatchSize, opts.Concurrency, opts.Timeout = 100, 1, 150*time.Millisecond
+			sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 300)), client(t, url), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDoubt := 0
+			if plain {
+				wantDoubt = 100
+			}
+			if sum.RowsInDoubt != wantDoubt || !sum.Balanced() || sum.ExitCode != 1 {
+				t.Errorf("summary = %+v; want %d rows in doubt, balanced, exit 1", sum, wantDoubt)
+			}
+			time.Sleep(400 * time.Millisecond) // the slow call finishes on the server
+			if n := countEvents(t, e); n != 270 {
+				t.Errorf("engine holds %d events, want 270 (all 300 rows but the unknown participants, each once)", n)
+			}
+			_ = dir
+		})
 	}
 }
 
