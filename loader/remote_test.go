@@ -3,10 +3,13 @@ package loader
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -294,5 +297,55 @@ func TestRemoteBackPressure(t *testing.T) {
 	t.Logf("%d calls, %d refused (%.0f%%)", c.calls.Load(), c.refusals.Load(), 100*share)
 	if share > 0.17 { // measured: ~12% adaptive, ~21% with a fixed concurrency
 		t.Errorf("%.0f%% of the calls were refused: the load did not lower its concurrency", 100*share)
+	}
+}
+
+// TestRemoteAllFaultsCleanData: clean data through every fault at once
+// (503, 429 with Retry-After, dropped connections, slow answers past the
+// timeout, a token that expires): the load finishes with exit 0 and every
+// row stored exactly once.
+func TestRemoteAllFaultsCleanData(t *testing.T) {
+	// About 30% of the calls fail, at random (seeded): a fixed pattern
+	// could hand one sender a fault on every attempt.
+	kinds := []string{"503", "drop", "slow", "429"}
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(5, 6))
+	e, _, url := servedEngineAs(t, false, 250*time.Millisecond, func(int64) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if rng.IntN(10) < 3 {
+			return kinds[rng.IntN(len(kinds))]
+		}
+		return ""
+	})
+	var b strings.Builder
+	b.WriteString("visit_id,participant,site,visited_on\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "v%d,RP0000000010,www.crm.com/%d,2016-06-22 15:00\n", i, i)
+	}
+	in := filepath.Join(t.TempDir(), "clean.csv")
+	if err := os.WriteFile(in, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.Timeout, opts.Retries = 100, 2, 150*time.Millisecond, 10
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", in), client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEveryRowOnce(t, dir, sum, 1000)
+	time.Sleep(400 * time.Millisecond) // slow calls finish on the server
+	sites := map[string]bool{}
+	e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
+		var ev struct{ Website string }
+		json.Unmarshal(obj, &ev)
+		if sites[ev.Website] {
+			t.Errorf("%s stored twice", ev.Website)
+		}
+		sites[ev.Website] = true
+		return nil
+	})
+	if sum.ExitCode != 0 || sum.RowsSucceeded != 1000 || len(sites) != 1000 || sum.Retries == 0 {
+		t.Errorf("exit %d, %d succeeded, %d stored, %d retries; want 0, 1000, 1000, some", sum.ExitCode, sum.RowsSucceeded, len(sites), sum.Retries)
 	}
 }
