@@ -22,9 +22,10 @@ type BulkRequest struct {
 	// rows it came from (Keys[i] for Events[i]).
 	Run  string   `json:"-"`
 	Keys []string `json:"-"`
-	// Replay marks a call sent again after an ambiguous failure: an engine
-	// that keeps receipts answers the events it already stored under these
-	// keys with their id and number, and stores only the others.
+	// Replay makes the call idempotent (a call sent again after an
+	// ambiguous failure, or any keyed call over HTTP): an engine that keeps
+	// receipts answers the events it already stored under these keys with
+	// their id and number, and stores only the others.
 	Replay bool `json:"-"`
 }
 

@@ -61,12 +61,13 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 
 // Load receipts over HTTP, a crmload extension a real CRM.COM ignores: the
 // server says it keeps receipts; a client sends a call's run and row keys,
-// and marks a call it sends again after an ambiguous failure as a replay.
+// which makes the call idempotent (an event whose key is stored is answered
+// from it, not stored again), so that a call can be sent again after an
+// ambiguous failure.
 const (
 	HeaderReceipts = "X-Crmload-Receipts"
 	HeaderRun      = "X-Crmload-Run"
 	HeaderKeys     = "X-Crmload-Keys"
-	HeaderReplay   = "X-Crmload-Replay"
 )
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -271,8 +272,11 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 		return
 	}
 	if run := r.Header.Get(HeaderRun); run != "" {
+		// A keyed call over HTTP is idempotent: a copy of it (a replay
+		// after a timeout) may be in flight too, and whichever commits
+		// second must find the first.
 		if keys := strings.Split(r.Header.Get(HeaderKeys), ","); len(keys) == len(req.Events) {
-			req.Run, req.Keys, req.Replay = run, keys, r.Header.Get(HeaderReplay) == "1"
+			req.Run, req.Keys, req.Replay = run, keys, true
 		}
 	}
 	// A call read in full is processed even if the client goes away (a

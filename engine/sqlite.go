@@ -159,27 +159,31 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	}
 	claim := c.Prep("UPDATE rewards_participants SET referred_by = ? WHERE id = ? AND referred_by = ''")
 	ins := c.Prep(insertEvent)
-	stored := c.Prep("SELECT id, number FROM events WHERE load_run = ? AND load_key = ? AND load_run != ''")
+	// Idempotent calls: events whose receipts are stored already (by
+	// another copy of the call, committed first) are answered with the
+	// stored ids and numbers, not stored again. One query per call, inside
+	// the write transaction, so that of two copies the second sees the first.
+	var already map[string]crm.Processed
+	if opts.replay {
+		var run string
+		keys := make([]string, 0, len(rows))
+		for _, p := range rows {
+			if p.loadKey != "" {
+				run = p.loadRun
+				keys = append(keys, p.loadKey)
+			}
+		}
+		if len(keys) > 0 {
+			if already, err = storedKeys(c, run, keys); err != nil {
+				return err
+			}
+		}
+	}
 	var buf []byte
 	for _, p := range rows {
-		if opts.replay && p.loadKey != "" {
-			// Stored by the call this one replays: answer with it.
-			stored.BindText(1, p.loadRun)
-			stored.BindText(2, p.loadKey)
-			found, err := stored.Step()
-			if err != nil {
-				return err
-			}
-			if found {
-				p.obj.ID, p.obj.Number = stored.ColumnText(0), strconv.FormatInt(stored.ColumnInt64(1), 10)
-			}
-			if err := stored.Reset(); err != nil {
-				return err
-			}
-			if found {
-				p.claim = nil // its referral was made with it
-				continue
-			}
+		if st, ok := already[p.loadKey]; ok && p.loadKey != "" {
+			p.obj.ID, p.obj.Number = st.ID, st.Number
+			continue // its referral, if any, was made with it
 		}
 		if p.claim != nil {
 			claim.BindText(1, p.claim.by)
@@ -410,15 +414,20 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key, id,
 }
 
 func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (map[string]crm.Processed, error) {
-	arg, err := json.Marshal(keys)
-	if err != nil {
-		return nil, err
-	}
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer s.readers.Put(c)
+	return storedKeys(c, run, keys)
+}
+
+// storedKeys returns, of keys, those run stored events for.
+func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]crm.Processed, error) {
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]crm.Processed{}
 	err = sqlitex.Execute(c, `SELECT load_key, id, number FROM events
 		WHERE load_run = ? AND load_run != '' AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
