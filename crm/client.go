@@ -185,6 +185,9 @@ func (c *Client) CreateEvents(ctx context.Context, req BulkRequest) (BulkResult,
 		var header http.Header
 		if req.Run != "" && len(req.Keys) == len(req.Events) && c.receipts.Load() {
 			header = http.Header{"X-Crmload-Run": {req.Run}, "X-Crmload-Keys": {strings.Join(req.Keys, ",")}}
+			if req.Replay {
+				header.Set("X-Crmload-Replay", "1")
+			}
 		}
 		err = c.post(ctx, req.Kind.BulkPath(), req, header, &out)
 		var apiErr *Error

@@ -22,10 +22,13 @@ type BulkRequest struct {
 	// rows it came from (Keys[i] for Events[i]).
 	Run  string   `json:"-"`
 	Keys []string `json:"-"`
-	// Replay makes the call idempotent (a call sent again after an
-	// ambiguous failure, or any keyed call over HTTP): an engine that keeps
-	// receipts answers the events it already stored under these keys with
-	// their id and number, and stores only the others.
+	// Idempotent makes an engine that keeps receipts answer the events it
+	// already stored under these keys with their id and number, and store
+	// only the others (engine serve sets it on every keyed call).
+	Idempotent bool `json:"-"`
+	// Replay marks a call sent again after an ambiguous failure: besides
+	// being idempotent, its stored events are answered before resolution
+	// (a replayed referral is not refused as referred by itself).
 	Replay bool `json:"-"`
 }
 

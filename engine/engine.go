@@ -132,7 +132,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 	}
 	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows, commitOptions{dryRun: e.DryRun, replay: req.Replay}); err != nil {
+		if err := e.store.Commit(ctx, rows, commitOptions{dryRun: e.DryRun, idempotent: req.Idempotent || req.Replay}); err != nil {
 			e.mu.Lock()
 			e.cache.reset(-1) // the cache may hold referrals that were rolled back
 			e.mu.Unlock()

@@ -68,6 +68,7 @@ const (
 	HeaderReceipts = "X-Crmload-Receipts"
 	HeaderRun      = "X-Crmload-Run"
 	HeaderKeys     = "X-Crmload-Keys"
+	HeaderReplay   = "X-Crmload-Replay" // the call is sent again after an ambiguous failure
 )
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +277,8 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 		// after a timeout) may be in flight too, and whichever commits
 		// second must find the first.
 		if keys := strings.Split(r.Header.Get(HeaderKeys), ","); len(keys) == len(req.Events) {
-			req.Run, req.Keys, req.Replay = run, keys, true
+			req.Run, req.Keys, req.Idempotent = run, keys, true
+			req.Replay = r.Header.Get(HeaderReplay) == "1"
 		}
 	}
 	// A call read in full is processed even if the client goes away (a

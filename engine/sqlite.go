@@ -164,7 +164,7 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	// stored ids and numbers, not stored again. One query per call, inside
 	// the write transaction, so that of two copies the second sees the first.
 	var already map[string]crm.Processed
-	if opts.replay {
+	if opts.idempotent {
 		var run string
 		keys := make([]string, 0, len(rows))
 		for _, p := range rows {

@@ -20,9 +20,9 @@ type Store interface {
 	// Commit stores a batch of events and the referrals they make in one
 	// transaction, numbering the events in order. A referral whose
 	// participant was referred meanwhile is not stored; its row says so.
-	// With dryRun, everything runs and is then rolled back. With replay,
-	// a row whose load receipt is already stored is not stored again: it
-	// gets the stored event's id and number.
+	// With dryRun, everything runs and is then rolled back. With
+	// idempotent, a row whose load receipt is already stored is not stored
+	// again: it gets the stored event's id and number.
 	Commit(ctx context.Context, rows []*pendingEvent, opts commitOptions) error
 	// Upsert writes reference records of e by natural key, in one
 	// transaction, and bumps the reference version.
@@ -45,7 +45,7 @@ type Store interface {
 
 // commitOptions modify a commit.
 type commitOptions struct {
-	dryRun, replay bool
+	dryRun, idempotent bool
 }
 
 // Filter selects events for Events. Empty fields match everything.
