@@ -92,7 +92,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.IntVar(&opts.load.BatchSize, "batch-size", crm.MaxBulkEvents, "events per call (at most 1000)")
 	f.IntVar(&opts.load.Concurrency, "concurrency", 4, "calls in flight at once")
 	f.Float64Var(&opts.load.Rate, "rate", 0, "at most this many calls per second (0: no limit)")
-	f.IntVar(&opts.load.Retries, "retries", 5, "retries of a call that could not reach the engine")
+	f.IntVar(&opts.load.Retries, "retries", loader.DefaultRetries, "retries of a call that could not reach the engine or was refused (429/503); the default waits out 10+ minutes")
 	f.DurationVar(&opts.load.Timeout, "timeout", time.Minute, "time limit of one call")
 	f.DurationVar(&opts.load.Grace, "grace", 30*time.Second, "after an interrupt, how long calls in flight may finish")
 	f.StringVar(&opts.maxErrors, "max-errors", "0", "abort after N failed rows, or N% of the rows settled (0: never)")

@@ -48,3 +48,22 @@ func TestGateBoundsAndCancels(t *testing.T) {
 		t.Error("a waiting call did not enter when a place freed")
 	}
 }
+
+// TestDefaultRetriesWaitTenMinutes: a server that answers 503 for ten
+// minutes (a restart, a maintenance window) is waited out by default, even
+// with the shortest jitter.
+func TestDefaultRetriesWaitTenMinutes(t *testing.T) {
+	var least time.Duration
+	for attempt := range DefaultRetries {
+		d := 200 * time.Millisecond << min(attempt, 8)
+		least += min(d, 30*time.Second) / 2 // backoff's shortest draw
+	}
+	if least < 10*time.Minute {
+		t.Errorf("the default retries wait at least %v, want 10 minutes", least)
+	}
+	for attempt := range 50 {
+		if b := backoff(attempt); b <= 0 || b > 30*time.Second {
+			t.Errorf("backoff(%d) = %v, want (0, 30s]", attempt, b)
+		}
+	}
+}

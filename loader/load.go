@@ -558,6 +558,13 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 	return out
 }
 
+// DefaultRetries is how often a call that could not reach the engine (or
+// was refused with 429/503) is tried again by default: with backoff from
+// 0.2 s doubling to a cap of 30 s, at least ten minutes of refusals (a
+// server restarting, a maintenance window) are waited out before a run
+// gives up.
+const DefaultRetries = 48
+
 func backoff(attempt int) time.Duration {
 	d := 200 * time.Millisecond << min(attempt, 8)
 	d = min(d, 30*time.Second)
