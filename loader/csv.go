@@ -14,12 +14,11 @@ import (
 type csvSource struct {
 	r       *csv.Reader
 	header  []string
-	decoded bool // the bytes went through a decoder: invalid UTF-8 cannot be the input's
 	counter *countingReader
 	close   func() error
 }
 
-func newCSVSource(r io.Reader, delim, comment rune, decoded bool) (*csvSource, error) {
+func newCSVSource(r io.Reader, delim, comment rune) (*csvSource, error) {
 	cr := csv.NewReader(r)
 	cr.Comma = delim
 	cr.Comment = comment
@@ -37,7 +36,7 @@ func newCSVSource(r io.Reader, delim, comment rune, decoded bool) (*csvSource, e
 			return nil, fmt.Errorf("header column %d is not valid UTF-8: set input.encoding (latin1, windows-1252, ...)", i+1)
 		}
 	}
-	return &csvSource{r: cr, header: header, decoded: decoded}, nil
+	return &csvSource{r: cr, header: header}, nil
 }
 
 func (s *csvSource) Header() []string { return s.header }

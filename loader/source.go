@@ -17,6 +17,8 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Source streams the records of one input file. Next returns io.EOF at the
@@ -97,8 +99,19 @@ func Open(path string, opts SourceOptions) (Source, error) {
 		r = gz
 		closers = append(closers, gz)
 	}
-	if enc != nil {
-		r = enc.NewDecoder().Reader(r)
+	// A byte order mark says what the bytes are, whatever the mapping
+	// declares (an export labelled Latin-1 that is UTF-8 with a BOM, a
+	// UTF-16 file): it wins, as in browsers. Plain UTF-8 without one
+	// stays on the fast path, with no transformer.
+	peek := bufio.NewReaderSize(r, 64<<10)
+	r = peek
+	head, _ := peek.Peek(3)
+	utf16BOM := len(head) >= 2 && (string(head[:2]) == "\xff\xfe" || string(head[:2]) == "\xfe\xff")
+	switch {
+	case enc != nil:
+		r = transform.NewReader(r, unicode.BOMOverride(enc.NewDecoder()))
+	case utf16BOM:
+		r = transform.NewReader(r, unicode.BOMOverride(encoding.Nop.NewDecoder()))
 	}
 	closeAll := func() error {
 		var errs []error
@@ -131,7 +144,7 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if opts.Comment != "" {
 		comment = []rune(opts.Comment)[0]
 	}
-	s, err := newCSVSource(br, delim, comment, enc != nil)
+	s, err := newCSVSource(br, delim, comment)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)

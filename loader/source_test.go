@@ -67,6 +67,8 @@ func TestCSVSource(t *testing.T) {
 		{"17850.0 ids kept as written", "a.csv", []byte("CustomerID\n17850.0\n"), SourceOptions{}, "CustomerID", "2:17850.0"},
 		{"latin1", "a.csv", []byte("name,city\nJos\xe9,M\xfcnchen\n"), SourceOptions{Encoding: "latin1"}, "name|city", "2:José|München"},
 		{"windows-1252 euro", "a.csv", []byte("price\n\x80 5\n"), SourceOptions{Encoding: "windows-1252"}, "price", "2:€ 5"},
+		{"labelled latin1, UTF-8 with a BOM: the BOM wins", "a.csv", []byte("\xef\xbb\xbfname,city\nJos\xc3\xa9,M\xc3\xbcnchen\n"), SourceOptions{Encoding: "latin1"}, "name|city", "2:José|München"},
+		{"UTF-16LE with a BOM", "a.csv", []byte("\xff\xfea\x00,\x00b\x00\n\x001\x00,\x00\xe9\x00\n\x00"), SourceOptions{}, "a|b", "2:1|é"},
 		{"latin1 without encoding", "a.csv", []byte("name\nJos\xe9\n2\n"), SourceOptions{}, "name",
 			"2:ERR column name is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...)\n3:2"},
 		{"wrong field count", "a.csv", []byte("a,b\n1,2\n3\n4,5\n"), SourceOptions{}, "a|b", "2:1|2\n3:ERR 1 fields, but the header has 2 columns\n4:4|5"},
