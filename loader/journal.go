@@ -2,7 +2,6 @@ package loader
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,27 +100,33 @@ type resumePoint struct {
 	found                   bool
 }
 
-// readJournal reads a run's journal. A torn last line (a crash while it
-// was written) is ignored: the rows it names were not settled.
+// readJournal reads a run's journal, streaming (a journal of a 5 GB input
+// is large; what it keeps is a bitmap per input). A torn last line (a
+// crash while it was written) is ignored: the rows it names were not
+// settled.
 func readJournal(dir string, files int) (*resumePoint, error) {
 	rp := &resumePoint{settled: make([]lineSet, files), sending: make([]lineSet, files)}
-	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	f, err := os.Open(filepath.Join(dir, journalName))
 	if errors.Is(err, os.ErrNotExist) {
 		return rp, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return rp, nil // a line without its newline is torn
+		}
+		if err != nil {
+			return nil, err
 		}
 		var e journalEntry
-		if err := json.Unmarshal(data[:i], &e); err != nil {
+		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, fmt.Errorf("%s: %v", journalName, err)
 		}
-		data = data[i+1:]
 		if len(e.Sending) > 0 || len(e.Unsent) > 0 {
 			for _, k := range e.Sending {
 				if k[0] >= 0 && k[0] < files {
@@ -144,7 +149,6 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
 	}
-	return rp, nil
 }
 
 // truncateTo cuts path to size: what a crash wrote after the last journal
