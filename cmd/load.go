@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +14,7 @@ import (
 	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 type loadOptions struct {
@@ -211,83 +208,6 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	return nil
 }
 
-// openEngine opens the embedded engine (and seeds it), or a client of a
-// remote one, logged in: bad credentials stop the run before a row is read.
-func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
-	if opts.engine == "embedded" {
-		eng, err := engine.Open(ctx, g.db)
-		if err != nil {
-			return nil, nil, usage(err)
-		}
-		eng.DryRun = opts.dryRun
-		if len(opts.seeds) > 0 {
-			stats, err := eng.Seed(ctx, opts.seeds...)
-			if err != nil {
-				eng.Close()
-				return nil, nil, usageIfSeed(err)
-			}
-			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
-		}
-		opts.load.DB = g.db
-		return eng, func() { eng.Close() }, nil
-	}
-	if opts.creds.APIKey == "" && opts.creds.Password == "" {
-		pw, err := promptPassword(g, opts.creds)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.creds.Password = pw
-	}
-	client, err := crm.NewClient(opts.engine, opts.creds, crm.ClientOptions{Connections: opts.load.Concurrency, CAFile: opts.caFile, InsecureSkipVerify: opts.insecure})
-	if err != nil {
-		return nil, nil, usage(err)
-	}
-	if opts.insecure {
-		logger.Warn("TLS certificate verification is OFF (--insecure-skip-tls-verify): anyone on the path can read the credentials and data")
-	}
-	loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := client.Login(loginCtx); err != nil {
-		return nil, nil, usageErrorf("log in to %s as %s: %v", redactURL(opts.engine), opts.creds, err)
-	}
-	opts.engine = redactURL(opts.engine)
-	return client, func() {
-		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := client.Close(releaseCtx); err != nil {
-			logger.Warn("release the token", "error", err)
-		}
-	}, nil
-}
-
-// promptPassword asks for the password on a terminal; elsewhere it says
-// where a password comes from.
-func promptPassword(g *globals, creds crm.Credentials) (string, error) {
-	in, ok := g.io.In.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return "", usageErrorf("no password for %s: set CRMLOAD_PASSWORD (or password: in the config file), or run on a terminal to be asked", creds)
-	}
-	fmt.Fprintf(g.io.ErrOut, "password for %s: ", creds)
-	pw, err := term.ReadPassword(int(in.Fd()))
-	fmt.Fprintln(g.io.ErrOut)
-	if err != nil {
-		return "", usage(err)
-	}
-	return string(pw), nil
-}
-
-// redactURL drops user information from a URL, for summaries and logs.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.Index(rest, "@"); at >= 0 && (strings.Index(rest, "/") < 0 || at < strings.Index(rest, "/")) {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
-}
-
 func total(stats engine.SeedStats) int {
 	n := 0
 	for _, v := range stats {
@@ -334,70 +254,6 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 		for _, d := range retryDirs {
 			fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
 		}
-	}
-}
-
-func newLogger(g *globals, opts loadOptions) *slog.Logger {
-	level := slog.LevelInfo
-	if opts.quiet {
-		level = slog.LevelError
-	}
-	ho := &slog.HandlerOptions{Level: level}
-	if opts.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(g.io.ErrOut, ho))
-	}
-	return slog.New(slog.NewTextHandler(g.io.ErrOut, ho))
-}
-
-// progress shows a bar on a terminal, or a log line every 10 s elsewhere
-// (cron mails stay short).
-type progress struct {
-	bar    *progressbar.ProgressBar
-	logger *slog.Logger
-	last   time.Time
-	quiet  bool
-}
-
-func newProgress(g *globals, opts loadOptions, logger *slog.Logger) *progress {
-	p := &progress{logger: logger, quiet: opts.quiet, last: time.Now()}
-	show := opts.progress == "always" || (opts.progress == "auto" && IsTerminal(g.io.ErrOut))
-	if show && !opts.quiet {
-		p.bar = progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(g.io.ErrOut),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("loading"),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionShowElapsedTimeOnFinish(),
-			progressbar.OptionClearOnFinish(),
-		)
-	}
-	return p
-}
-
-func (p *progress) update(s loader.Progress) {
-	rate := float64(s.RowsSettled) / max(s.Elapsed.Seconds(), 0.001)
-	if p.bar != nil {
-		if s.BytesTotal > 0 && p.bar.GetMax64() != s.BytesTotal {
-			p.bar.ChangeMax64(s.BytesTotal)
-		}
-		p.bar.Describe(fmt.Sprintf("%d rows, %.0f rows/s, %d failed", s.RowsSettled, rate, s.RowsFailed))
-		p.bar.Set64(s.BytesRead)
-		return
-	}
-	if p.quiet || time.Since(p.last) < 10*time.Second {
-		return
-	}
-	p.last = time.Now()
-	pct := 0.0
-	if s.BytesTotal > 0 {
-		pct = 100 * float64(s.BytesRead) / float64(s.BytesTotal)
-	}
-	p.logger.Info("progress", "rows", s.RowsSettled, "failed", s.RowsFailed, "rows_per_s", int(rate), "read_pct", int(pct))
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
 	}
 }
 

@@ -1,0 +1,110 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/mapping"
+)
+
+// read is the source and mapping stage: events go on to be batched;
+// filtered and failed rows are settled at once.
+func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) error {
+	var pendingOut []settled
+	flushOut := func() {
+		if len(pendingOut) > 0 {
+			out <- pendingOut
+			pendingOut = nil
+		}
+	}
+	for fi, in := range r.inputs {
+		emit := func(it mapping.Item) {
+			first := it.Records[0].Line
+			switch rc, stored := r.receipts[key(fi, it)]; {
+			case r.resume.settled[fi].has(first):
+				r.resumed += len(it.Records)
+			case it.Filtered:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, filtered: true})
+			case it.Err != nil:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
+			case stored:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
+			case r.journalSends && r.resume.sending[fi].has(first) && !r.opts.ResendInDoubt && !r.replayable() && it.Event != nil:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
+					msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
+			default:
+				// In flight when an earlier attempt died: sent as a replay.
+				replay := r.journalSends && r.resume.sending[fi].has(first)
+				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: replay}
+			}
+		}
+		for ctx.Err() == nil {
+			rec, err := in.src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				r.abort(fmt.Sprintf("read %s: %v", in.path, err))
+				break
+			}
+			r.addRead()
+			in.mapper.Push(rec, emit)
+			if len(pendingOut) >= 256 {
+				flushOut()
+			}
+		}
+		if ctx.Err() != nil || r.aborted() {
+			// An unfinished group was read but is not sent.
+			in.mapper.Flush(func(it mapping.Item) {
+				pendingOut = append(pendingOut, settled{item: it, file: fi, dropped: true})
+			})
+			break
+		}
+		in.mapper.Flush(emit)
+	}
+	flushOut()
+	return nil
+}
+
+func (r *run) reason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.abortReason
+}
+
+// batch groups events into calls of at most BatchSize events and about
+// BatchBytes, with no request id twice in a call (results are matched by
+// it).
+func (r *run) batch(events <-chan event, batches chan<- []event) error {
+	var cur []event
+	size := 0
+	ids := map[string]bool{}
+	flush := func() {
+		if len(cur) > 0 {
+			batches <- cur
+			cur, size = nil, 0
+			clear(ids)
+		}
+	}
+	for ev := range events {
+		if ids[ev.item.RequestID] || size+ev.size > r.opts.BatchBytes {
+			flush()
+		}
+		cur = append(cur, ev)
+		size += ev.size
+		ids[ev.item.RequestID] = true
+		if len(cur) == r.opts.BatchSize {
+			flush()
+		}
+	}
+	flush()
+	return nil
+}
+
+// approxSize estimates an event's size on the wire: enough to bound a call
+// without encoding it.
+func approxSize(ev *crm.Event) int {
+	return 400 + len(ev.Description) + 160*len(ev.ProductsSet) + 120*len(ev.MeasuredKPIs)
+}

@@ -1,0 +1,199 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+	"golang.org/x/time/rate"
+)
+
+// send calls the engine for one batch, retrying failures to reach it with
+// backoff, and splitting a batch the engine refuses as a whole to find the
+// events that cause it.
+func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []event, out chan<- []settled) {
+	if readCtx.Err() != nil {
+		out <- dropAll(b)
+		return
+	}
+	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
+		Events: make([]crm.Event, len(b)), Run: r.sum.RunID, Keys: make([]string, len(b))}
+	var sending [][2]int
+	for i, ev := range b {
+		req.Events[i] = *ev.item.Event
+		req.Keys[i] = key(ev.file, ev.item)
+		req.Replay = req.Replay || ev.replay
+		sending = append(sending, [2]int{ev.file, ev.item.Records[0].Line})
+	}
+	if r.journalSends {
+		// Before the call goes: should this process die while it is in
+		// flight, a resume knows these rows are in doubt.
+		if err := r.journal.record(journalEntry{Sending: sending}); err != nil {
+			r.abort("cannot write the journal: " + err.Error())
+			out <- dropAll(b)
+			return
+		}
+	}
+	// unsent withdraws the journal's Sending line for a call that surely
+	// did not reach the engine.
+	unsent := func() []settled {
+		if r.journalSends {
+			r.journal.record(journalEntry{Unsent: sending})
+		}
+		return dropAll(b)
+	}
+	var res crm.BulkResult
+	var err error
+	var callErr *crm.CallError
+	var apiErr *crm.Error
+	for attempt := 0; ; attempt++ {
+		if limiter != nil {
+			if err := limiter.Wait(sendCtx); err != nil {
+				out <- unsent()
+				return
+			}
+		}
+		callCtx, cancel := sendCtx, context.CancelFunc(func() {})
+		if r.opts.Timeout > 0 {
+			callCtx, cancel = context.WithTimeout(sendCtx, r.opts.Timeout)
+		}
+		if !r.gate.enter(sendCtx) {
+			cancel()
+			out <- unsent()
+			return
+		}
+		res, err = r.call(callCtx, req)
+		cancel()
+		callErr = nil
+		errors.As(err, &callErr)
+		r.gate.leave(callErr != nil && (callErr.Status == 429 || callErr.Status == 503))
+		// A call that may have been processed is sent again only to an
+		// engine that keeps receipts, as a replay; elsewhere its rows are
+		// in doubt. Calls that surely were not processed are retried.
+		ambiguous := callErr != nil && callErr.Sent
+		if ambiguous && r.replayable() {
+			req.Replay = true
+		}
+		if err == nil || errors.As(err, &apiErr) || (ambiguous && !req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
+			break
+		}
+		r.addRetry()
+		wait := backoff(attempt)
+		if callErr != nil && callErr.RetryAfter > wait {
+			wait = callErr.RetryAfter
+		}
+		if !sleep(sendCtx, wait) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		out <- r.match(b, res)
+	case callErr != nil && callErr.Sent:
+		out <- inDoubtAll(b, err)
+	case sendCtx.Err() != nil:
+		// Stopped before the call reached the engine (or the embedded
+		// engine rolled it back): nothing was stored; a resume sends it.
+		out <- unsent()
+	case errors.As(err, &apiErr) && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
+		// Not the events' fault: splitting the call would not help.
+		r.abort("the engine refused the credentials: " + apiErr.Description())
+		out <- unsent()
+	case errors.As(err, &apiErr) && len(b) > 1:
+		// A refusal of the whole call: halve it until the events that
+		// cause it stand alone.
+		r.send(readCtx, sendCtx, limiter, b[:len(b)/2], out)
+		r.send(readCtx, sendCtx, limiter, b[len(b)/2:], out)
+	case errors.As(err, &apiErr):
+		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
+	default:
+		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
+		out <- unsent()
+	}
+}
+
+// replayable reports whether the engine takes replays.
+func (r *run) replayable() bool {
+	rp, ok := r.eng.(Replayer)
+	return ok && rp.SupportsReplay()
+}
+
+func inDoubtAll(b []event, err error) []settled {
+	out := make([]settled, len(b))
+	for i, ev := range b {
+		out[i] = settled{item: ev.item, file: ev.file, inDoubt: true, batch: true,
+			msg: "in doubt: the call was sent but got no usable answer (" + err.Error() + "); the event may or may not have been created"}
+	}
+	return out
+}
+
+// call is one engine call; a panic-free engine is assumed.
+func (r *run) call(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	return r.eng.CreateEvents(ctx, req)
+}
+
+func dropAll(b []event) []settled {
+	out := make([]settled, len(b))
+	for i, ev := range b {
+		out[i] = settled{item: ev.item, file: ev.file, dropped: true}
+	}
+	return out
+}
+
+// match pairs a call's results with its events by request id.
+func (r *run) match(b []event, res crm.BulkResult) []settled {
+	byID := make(map[string]int, len(b))
+	for i, ev := range b {
+		byID[ev.item.RequestID] = i
+	}
+	out := make([]settled, len(b))
+	seen := make([]bool, len(b))
+	for _, p := range res.Processed {
+		if i, ok := byID[p.RequestUniqueIdentifier]; ok && !seen[i] {
+			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, id: p.ID, num: p.Number, batch: true}, true
+		}
+	}
+	for _, u := range res.Unprocessed {
+		if i, ok := byID[u.RequestUniqueIdentifier]; ok && !seen[i] {
+			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}, true
+		}
+	}
+	for i := range out {
+		if !seen[i] {
+			out[i] = settled{item: b[i].item, file: b[i].file, code: "MissingResultException", batch: true,
+				msg: "the engine's response did not report this event (it may or may not have been created)"}
+		}
+	}
+	return out
+}
+
+// DefaultRetries is how often a call that could not reach the engine (or
+// was refused with 429/503) is tried again by default: with backoff from
+// 0.2 s doubling to a cap of 30 s, at least ten minutes of refusals (a
+// server restarting, a maintenance window) are waited out before a run
+// gives up.
+const DefaultRetries = 48
+
+func backoff(attempt int) time.Duration {
+	d := 200 * time.Millisecond << min(attempt, 8)
+	d = min(d, 30*time.Second)
+	// Full jitter between half and the whole delay, so that concurrent
+	// senders do not retry in step.
+	return d/2 + time.Duration(randInt63n(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func randInt63n(n int64) int64 { return rand.Int64N(n) }
