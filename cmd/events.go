@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 	"github.com/spf13/cobra"
 )
@@ -54,6 +55,11 @@ func newEventsListCommand(g *globals) *cobra.Command {
 }
 
 func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
+	for _, d := range []struct{ flag, v string }{{"--since", opts.filter.Since}, {"--until", opts.filter.Until}} {
+		if d.v != "" && !crm.IsDate(d.v) {
+			return usageErrorf("%s %q: want a date of the form YYYY-MM-DDTHH:MM:SS", d.flag, d.v)
+		}
+	}
 	var w eventWriter
 	switch opts.format {
 	case "jsonl":

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/crmload/crmload/crm"
@@ -242,6 +243,12 @@ func writeRaw(w http.ResponseWriter, data []byte) {
 // refValue resolves an identifier of e and returns the record's column
 // col: the account number or classification name list filters on.
 func (e *Engine) refValue(ctx context.Context, ent *entity, id crm.Identifier, col string) (string, error) {
+	for _, f := range id.Set() {
+		if f.Name != "id" && !slices.Contains(ent.lookup, f.Name) {
+			return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: fmt.Sprintf("%s cannot be identified by %s here", ent.label, f.Name),
+				Reason: "An identifier can be specified only by one of its allowed fields."}
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshCache(ctx); err != nil {

@@ -81,6 +81,9 @@ func TestFinancialAchievementMethods(t *testing.T) {
 		{"show without identifier", "show", `{"token":"` + token + `"}`, 400, crm.CodeMandatoryMissing},
 		{"create of another classification type", "create", strings.Replace(create, "Financial Achievement 1", "Customer Feedback 3", 1), 400, crm.CodeInvalidClassification},
 		{"create without token", "create", strings.Replace(create, token, "x", 1), 401, crm.CodeInvalidToken},
+		{"list with a malformed date", "list", `{"token":"` + token + `","submitted_after_date":"26/10/2016"}`, 400, crm.CodeInvalidValue},
+		{"list by an account's access token", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"access_token_identifier":{"authentication_code":"4111111111111111"}}}`, 400, crm.CodeInvalidIdentifier},
+		{"list by an unknown account", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR9"}}`, 404, crm.CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

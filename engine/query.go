@@ -16,9 +16,11 @@ func (e *Engine) Events(ctx context.Context, f Filter, fn func(obj []byte) error
 			return err
 		}
 	}
-	for _, d := range []struct{ name, v string }{{"since", f.Since}, {"until", f.Until}} {
+	for _, d := range []struct{ name, v string }{{"since", f.Since}, {"until", f.Until},
+		{"submitted_after_date", f.CreatedAfter}, {"submitted_before_date", f.CreatedBefore}} {
 		if d.v != "" && !crm.IsDate(d.v) {
-			return fmt.Errorf("%s %q: want a date of the form YYYY-MM-DDTHH:MM:SS", d.name, d.v)
+			return &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("%s %q is not a date of the form YYYY-MM-DDTHH:MM:SS", d.name, d.v),
+				Reason: "The specified API value is not valid.", Field: d.name}
 		}
 	}
 	return e.store.Events(ctx, f, fn)
