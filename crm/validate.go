@@ -107,18 +107,36 @@ func checkValue(f *Field, fv reflect.Value, name string) *Error {
 	case IdentifierType:
 		return checkIdentifier(f, fv.Interface().(Identifier), name)
 	case Object:
-		if err := checkFields(f.Items, fv.Elem(), name+"."); err != nil {
-			return err
+		if err := checkFields(f.Items, fv.Elem(), ""); err != nil {
+			return withPrefix(err, name+".")
 		}
-		return exactlyOne(f.OneOf, fv.Elem(), itemIndex(f), name+".")
+		if err := exactlyOne(f.OneOf, fv.Elem(), itemIndex(f), ""); err != nil {
+			return withPrefix(err, name+".")
+		}
 	case Set:
 		for j := 0; j < fv.Len(); j++ {
-			if err := checkFields(f.Items, fv.Index(j), fmt.Sprintf("%s[%d].", name, j)); err != nil {
-				return err
+			if err := checkFields(f.Items, fv.Index(j), ""); err != nil {
+				// Names are built only for an error: valid rows, the hot
+				// path, build none.
+				return withPrefix(err, fmt.Sprintf("%s[%d].", name, j))
 			}
 		}
 	}
 	return nil
+}
+
+// withPrefix qualifies an error about a field of an element or object
+// with where the element is (products_set[2].): the field in the message
+// and in Field.
+func withPrefix(err *Error, prefix string) *Error {
+	if err.Field != "" {
+		// The field's name comes after any value in the messages.
+		if i := strings.LastIndex(err.Message, err.Field); i >= 0 {
+			err.Message = err.Message[:i] + prefix + err.Message[i:]
+		}
+		err.Field = prefix + err.Field
+	}
+	return err
 }
 
 func checkIdentifier(f *Field, id Identifier, name string) *Error {

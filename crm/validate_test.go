@@ -33,6 +33,10 @@ func TestValidate(t *testing.T) {
 		{"missing products_set", Purchases, func(e *Event) { e.ProductsSet = nil }, CodeMandatoryMissing, "products_set"},
 		{"missing line amount", Purchases, func(e *Event) { e.ProductsSet[0].VATAmount = "" }, CodeMandatoryMissing, "products_set[0].vat_amount"},
 		{"bad line amount", Purchases, func(e *Event) { e.ProductsSet[0].NetAmount = "1,5" }, CodeInvalidValue, "products_set[0].net_amount"},
+		{"second line, value named like the field", Purchases, func(e *Event) {
+			e.ProductsSet = append(e.ProductsSet, e.ProductsSet[0])
+			e.ProductsSet[1].NetAmount = "net_amount"
+		}, CodeInvalidValue, "products_set[1].net_amount"},
 		{"two account fields", Purchases, func(e *Event) { e.AccountsReceivable.Name = "x" }, CodeInvalidIdentifier, "accounts_receivable_identifier"},
 		{"empty identifier", Purchases, func(e *Event) { e.PerformedByUnit = &NamedIdentifier{}; e.PerformedByTAP = &CodedIdentifier{Code: "T"} }, CodeInvalidIdentifier, "performed_by_unit_identifier"},
 		{"account and participant", Purchases, func(e *Event) { e.RewardsParticipant = &ParticipantIdentifier{Number: "RP1"} }, CodeSemiOptional, "accounts_receivable_identifier"},
@@ -134,5 +138,16 @@ func TestBulkRequestRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeBulkRequest(FinancialStatements, []byte(`{"financial_statement_customer_events_set":[]}`)); err == nil {
 		t.Error("DecodeBulkRequest of financial statements under a set name the page does not use succeeded, want an error")
+	}
+}
+
+func TestErrorNamesTheElement(t *testing.T) {
+	ev := validPurchase()
+	ev.ProductsSet = append(ev.ProductsSet, ev.ProductsSet[0])
+	ev.ProductsSet[1].NetAmount = "net_amount"
+	err := Validate(Purchases, ev)
+	want := "Error:Value (net_amount) of products_set[1].net_amount is not a number. - Description:The specified API value is not valid."
+	if err == nil || err.Description() != want {
+		t.Errorf("Validate() = %v, want %q", err, want)
 	}
 }
