@@ -66,25 +66,6 @@ func (s *Schema) Field(name string) (*Field, bool) {
 	return f, ok
 }
 
-// FieldNames lists the kind's parameter names, in page order.
-func (s *Schema) FieldNames() []string {
-	names := make([]string, len(s.Fields))
-	for i, f := range s.Fields {
-		names[i] = f.Name
-	}
-	return names
-}
-
-// Item returns the named parameter of an element of a set or object.
-func (f *Field) Item(name string) (*Field, bool) {
-	for i := range f.Items {
-		if f.Items[i].Name == name {
-			return &f.Items[i], true
-		}
-	}
-	return nil, false
-}
-
 var (
 	accountFields          = []string{"id", "number", "name"}
 	accountFieldsWithToken = []string{"id", "number", "name", "access_token_identifier"}

@@ -266,20 +266,6 @@ func upsert(c *sqlite.Conn, e *entity, recs []seedRecord) error { // Parameters:
 	return sqlitex.Execute(c, "UPDATE meta SET value = value + 1 WHERE key = 'reference_version'", nil)
 }
 
-// resolveIDs maps natural keys of e to ids, reading through the writer so
-// that records upserted earlier in the same seed are seen.
-func (s *sqliteStore) resolveIDs(ctx context.Context, e *entity, keys []string) (map[string]string, error) {
-	refs, err := s.Lookup(ctx, e, e.key, keys)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(refs))
-	for _, r := range refs {
-		out[r.get(e, e.key)] = r.ID
-	}
-	return out, nil
-}
-
 func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(obj []byte) error) error {
 	c, err := s.readers.Take(ctx)
 	if err != nil {

@@ -68,12 +68,6 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 	return nil
 }
 
-func (r *run) reason() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.abortReason
-}
-
 // batch groups events into calls of at most BatchSize events and about
 // BatchBytes, with no request id twice in a call (results are matched by
 // it).
