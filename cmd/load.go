@@ -109,7 +109,7 @@ func (o *loadOptions) check() error {
 			return usageErrorf("--dry-run and --seed are for the embedded engine; a remote engine stores what it is sent")
 		}
 		if o.creds.APIKey == "" && (o.creds.Username == "" || o.creds.Organisation == "") {
-			return usageErrorf("--engine %s: give --username and --organisation (password from CRMLOAD_PASSWORD or the prompt), or --api-key", redactURL(o.engine))
+			return usageErrorf("--engine %s: give --username and --organisation (password from CRMLOAD_PASSWORD or the prompt), or --api-key", crm.RedactURL(o.engine))
 		}
 	}
 	if o.load.BatchSize < 1 || o.load.BatchSize > crm.MaxBulkEvents {
@@ -158,7 +158,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: redactURL(opts.engine)}
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine)}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -172,7 +172,7 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 	}
 	opts.load.Command, opts.load.Resume = "load", resume
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
-		return loader.LoadJobFile(ctx, jf, opts.reportDir, redactURL(opts.engine), eng, lo)
+		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -51,9 +50,9 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 	loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := client.Login(loginCtx); err != nil {
-		return nil, nil, usageErrorf("log in to %s as %s: %v", redactURL(opts.engine), opts.creds, err)
+		return nil, nil, usageErrorf("log in to %s as %s: %v", crm.RedactURL(opts.engine), opts.creds, err)
 	}
-	opts.engine = redactURL(opts.engine)
+	opts.engine = crm.RedactURL(opts.engine)
 	return client, func() {
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -77,16 +76,4 @@ func promptPassword(g *globals, creds crm.Credentials) (string, error) {
 		return "", usage(err)
 	}
 	return string(pw), nil
-}
-
-// redactURL drops user information from a URL, for summaries and logs.
-func redactURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	if at := strings.Index(rest, "@"); at >= 0 && (strings.Index(rest, "/") < 0 || at < strings.Index(rest, "/")) {
-		rest = rest[at+1:]
-	}
-	return scheme + "://" + rest
 }

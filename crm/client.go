@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -294,11 +295,21 @@ func retryAfter(v string) time.Duration {
 	return 0
 }
 
-// redact removes the URL's user information from an error, should the
-// base URL carry any.
+// RedactURL returns u without user information (user name, password),
+// for logs, summaries and error messages.
+func RedactURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "(an engine URL that does not parse)"
+	}
+	parsed.User = nil
+	return parsed.String()
+}
+
+// redact removes the base URL's user information from an error.
 func redact(err error, base string) error {
-	if i := strings.Index(base, "@"); i > 0 {
-		return errors.New(strings.ReplaceAll(err.Error(), base[:i], "https://***"))
+	if safe := RedactURL(base); safe != base {
+		return errors.New(strings.ReplaceAll(err.Error(), base, safe))
 	}
 	return err
 }

@@ -151,3 +151,19 @@ func TestErrorNamesTheElement(t *testing.T) {
 		t.Errorf("Validate() = %v, want %q", err, want)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := map[string]string{
+		"https://host/crmapi/rest/v2":             "https://host/crmapi/rest/v2",
+		"https://user:s3cret@host/crmapi/rest/v2": "https://host/crmapi/rest/v2",
+		"https://user@host:8443/x":                "https://host:8443/x",
+		"http://127.0.0.1:8080":                   "http://127.0.0.1:8080",
+		"https://u:p@host/path/with@sign":         "https://host/path/with@sign",
+		"https://u:p%zz@host/":                    "(an engine URL that does not parse)",
+	}
+	for in, want := range tests {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
