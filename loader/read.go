@@ -20,24 +20,32 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 	}
 	for fi, in := range r.inputs {
+		// Resumes only: rows in flight when an earlier attempt died.
+		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
+		replayable := r.replayable()
 		emit := func(it mapping.Item) {
 			first := it.Records[0].Line
-			switch rc, stored := r.receipts[key(fi, it)]; {
+			switch {
 			case r.resume.settled[fi].has(first):
 				r.resumed += len(it.Records)
 			case it.Filtered:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, filtered: true})
 			case it.Err != nil:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
-			case stored:
-				pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
-			case r.journalSends && r.resume.sending[fi].has(first) && !r.opts.ResendInDoubt && !r.replayable() && it.Event != nil:
-				pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
-					msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
 			default:
+				if len(r.receipts) > 0 { // a resume: stored, but not yet reported
+					if rc, stored := r.receipts[key(fi, it)]; stored {
+						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
+						return
+					}
+				}
+				if inFlight(first) && !replayable && !r.opts.ResendInDoubt {
+					pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
+						msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
+					return
+				}
 				// In flight when an earlier attempt died: sent as a replay.
-				replay := r.journalSends && r.resume.sending[fi].has(first)
-				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: replay}
+				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: inFlight(first)}
 			}
 		}
 		for ctx.Err() == nil {

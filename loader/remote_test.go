@@ -349,3 +349,45 @@ func TestRemoteAllFaultsCleanData(t *testing.T) {
 		t.Errorf("exit %d, %d succeeded, %d stored, %d retries; want 0, 1000, 1000, some", sum.ExitCode, sum.RowsSucceeded, len(sites), sum.Retries)
 	}
 }
+
+// TestResumeInDoubtWithoutReceipts: after a crash against a server that
+// keeps no receipts (a real CRM.COM), the rows of calls that were in
+// flight are in doubt on resume, not sent; with ResendInDoubt they are sent.
+func TestResumeInDoubtWithoutReceipts(t *testing.T) {
+	for _, resend := range []bool{false, true} {
+		t.Run(fmt.Sprint("resend=", resend), func(t *testing.T) {
+			e, _, url := servedEngineAs(t, true, time.Hour, func(int64) string { return "" })
+			c := client(t, url)
+			job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100))
+			// A first attempt that sends nothing (the engine is down)...
+			down := &faultEngine{Engine: c}
+			down.failing.Store(true)
+			opts := defaultOptions()
+			opts.Retries = 0
+			_, dir, err := Load(context.Background(), job, down, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// ...and died with the call for lines 2-11 in flight.
+			f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(f, `{"sending":[[0,2],[0,3],[0,4],[0,5],[0,6],[0,7],[0,8],[0,9],[0,10],[0,11]]}`)
+			f.Close()
+
+			opts.Resume, opts.ResendInDoubt, opts.Retries = dir, resend, 2
+			sum, _, err := Load(context.Background(), job, c, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantDoubt, wantStored := 10, 81 // 90 rows sent, less the 9 unknown participants among them
+			if resend {
+				wantDoubt, wantStored = 0, 90
+			}
+			if sum.RowsInDoubt != wantDoubt || countEvents(t, e) != wantStored || !sum.Balanced() {
+				t.Errorf("resume: %d in doubt, engine holds %d, summary %+v; want %d and %d", sum.RowsInDoubt, countEvents(t, e), sum, wantDoubt, wantStored)
+			}
+		})
+	}
+}
