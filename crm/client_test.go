@@ -1,0 +1,82 @@
+package crm_test
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
+)
+
+// tlsServer serves a seeded engine over HTTPS with a self-signed
+// certificate, with a web API key; it returns the URL and a CA file for it.
+func tlsServer(t *testing.T) (string, string) {
+	t.Helper()
+	e, err := engine.Open(context.Background(), filepath.Join(t.TempDir(), "e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(engine.NewServer(e, engine.ServerConfig{APIKeys: []string{"KEY-1"}}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, ca
+}
+
+func webEvent() crm.BulkRequest {
+	return crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{{RequestUniqueIdentifier: "1",
+		AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+		PerformedOn: "2016-06-22T15:00:00", Website: "w"}}}
+}
+
+func TestClientTLSAndAPIKey(t *testing.T) {
+	url, ca := tlsServer(t)
+	ctx := context.Background()
+	key := crm.Credentials{APIKey: "KEY-1"}
+
+	// Verification is on: a self-signed server is refused without its CA.
+	c, err := crm.NewClient(url, key, crm.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Login to a self-signed server = %v, want a certificate error", err)
+	}
+	// With its CA file, the web API key logs in and events are created.
+	for _, opts := range []crm.ClientOptions{{CAFile: ca}, {InsecureSkipVerify: true}} {
+		c, err := crm.NewClient(url, key, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := c.CreateEvents(ctx, webEvent())
+		if err != nil || len(res.Processed) != 1 {
+			t.Errorf("CreateEvents with %+v = %+v, %v; want one event created", opts, res, err)
+		}
+		if err := c.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	// A wrong key is refused; the key is in no message.
+	bad, _ := crm.NewClient(url, crm.Credentials{APIKey: "KEY-2"}, crm.ClientOptions{CAFile: ca})
+	if err := bad.Login(ctx); err == nil || strings.Contains(err.Error(), "KEY-2") {
+		t.Errorf("Login with a wrong key = %v, want a refusal that does not show the key", err)
+	}
+	if _, err := crm.NewClient(url, key, crm.ClientOptions{CAFile: filepath.Join(t.TempDir(), "none.pem")}); err == nil {
+		t.Error("NewClient with a missing CA file succeeded")
+	}
+	if _, err := crm.NewClient("ftp://host", key, crm.ClientOptions{}); err == nil {
+		t.Error("NewClient of an ftp URL succeeded")
+	}
+}
