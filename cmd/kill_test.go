@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -282,5 +283,55 @@ func TestKillAndResumeRemote(t *testing.T) {
 			}
 			t.Logf("%d succeeded, %d failed, %d in doubt; %d events stored, none twice", len(ok), len(failed), len(doubt), stored)
 		})
+	}
+}
+
+// TestInterruptAndResume: SIGINT (an operator's ^C, or SIGTERM from a
+// scheduler) stops a load cleanly: exit 3, the summary says why, the
+// message names the resume command, and --resume finishes it with every
+// event stored once.
+func TestInterruptAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds crmload and loads 200k rows")
+	}
+	const rows = 200_000
+	bin, data, mapping, reference := killSetup(t, rows)
+	dir := t.TempDir()
+	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
+		t.Fatalf("seed: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "--db", "crm.db", "load", "--report-dir", "reports", "-m", mapping, data)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("interrupted load: %v, want exit 3; stderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "the run stopped part-way (interrupted)") || !strings.Contains(stderr.String(), "crmload load --resume reports/") {
+		t.Errorf("stderr = %s, want the reason and the resume command", stderr.String())
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+	if len(runs) != 1 {
+		t.Fatalf("%d run directories", len(runs))
+	}
+	resume := exec.Command(bin, "load", "--quiet", "--resume", runs[0])
+	resume.Dir = dir
+	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != 1 {
+		t.Fatalf("resume: %v (want exit 1: the unknown participants)\n%s", err, out)
+	}
+	ok := reportLines(t, filepath.Join(runs[0], "succeeded.csv"))
+	failed := reportLines(t, filepath.Join(runs[0], "failed.csv"))
+	if len(ok) != rows*9/10 || len(failed) != rows/10 {
+		t.Errorf("after resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
+	}
+	b, _ := os.ReadFile(filepath.Join(runs[0], "summary.json"))
+	if !strings.Contains(string(b), `"rows_read": 200000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
+		t.Errorf("resumed summary = %s", b)
 	}
 }

@@ -236,8 +236,15 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 	if dryRun {
 		what = "dry run: checked (nothing stored)"
 	}
-	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out; %d events created in %d calls, %d retries\n",
-		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, sum.EventsSucceeded, sum.Batches, sum.Retries)
+	resumed := ""
+	if sum.RowsResumed > 0 {
+		resumed = fmt.Sprintf(", %d settled by the earlier attempt", sum.RowsResumed)
+	}
+	if sum.RowsInDoubt > 0 {
+		resumed += fmt.Sprintf(", %d in doubt (in_doubt.csv)", sum.RowsInDoubt)
+	}
+	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %d events created in %d calls, %d retries\n",
+		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed, sum.EventsSucceeded, sum.Batches, sum.Retries)
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
 	retryDirs := []string{dir}
 	if sum.Kind == "job" {
