@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/crmload/crmload/loader"
 	"github.com/spf13/cobra"
@@ -29,6 +30,14 @@ RUN_DIR as its parent_run.`,
 }
 
 func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string, dbGiven, engineGiven bool) error {
+	if _, err := os.Stat(filepath.Join(dir, loader.JobFileName)); err == nil {
+		sources, _ := filepath.Glob(filepath.Join(dir, "*", "failed.*"))
+		var dirs []string
+		for _, s := range sources {
+			dirs = append(dirs, filepath.Dir(s))
+		}
+		return usageErrorf("%s is a job run: retry one source at a time (%s)", dir, strings.Join(dirs, ", "))
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		return usageErrorf("%s is not a finished run directory: %v", dir, err)
