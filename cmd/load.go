@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +30,9 @@ type loadOptions struct {
 	quiet     bool
 	logFormat string
 	dryRun    bool
+	again     bool
+	minAge    time.Duration
+	existing  bool // resume and retry: the store must exist already
 	creds     crm.Credentials
 	caFile    string
 	insecure  bool
@@ -52,7 +56,7 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.files = args
 			if opts.resume != "" {
-				return runResume(cmd.Context(), g, opts, cmd.Flags().Changed("db"))
+				return runResume(cmd.Context(), g, opts)
 			}
 			if opts.job != "" {
 				if opts.mapping != "" || len(args) > 0 {
@@ -97,6 +101,8 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, no summary: only errors")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log lines on stderr: text or json")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "embedded engine: run every rule and write the reports, store nothing")
+	f.BoolVar(&opts.again, "again", false, "load inputs although the ledger says an earlier run loaded the same content (their events are stored again)")
+	f.DurationVar(&opts.minAge, "min-age", 0, "skip input files modified less than this long ago (a writer may still be appending), e.g. 5m")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -120,6 +126,9 @@ func (o *loadOptions) check() error {
 	}
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
+	}
+	if o.minAge < 0 {
+		return usageErrorf("--min-age %s: want a duration of 0 or more, e.g. 5m", o.minAge)
 	}
 	switch o.progress {
 	case "auto", "always", "never":
@@ -157,11 +166,39 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	if err != nil {
 		return usage(err)
 	}
+	if opts.files, err = skipYoung(g, opts); err != nil {
+		return err
+	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine)}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
+}
+
+// skipYoung drops the inputs modified less than --min-age ago, saying so;
+// with none left, nothing is loaded (exit 2).
+func skipYoung(g *globals, opts loadOptions) ([]string, error) {
+	if opts.minAge <= 0 || opts.resume != "" {
+		return opts.files, nil
+	}
+	var keep []string
+	for _, f := range opts.files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, usage(err)
+		}
+		if age := time.Since(fi.ModTime()); age < opts.minAge {
+			fmt.Fprintf(g.io.ErrOut, "crmload: skipping %s: modified %s ago, less than --min-age %s (a writer may still be appending)\n",
+				f, age.Truncate(time.Second), opts.minAge)
+			continue
+		}
+		keep = append(keep, f)
+	}
+	if len(keep) == 0 {
+		return nil, usageErrorf("every input was modified less than --min-age %s ago: nothing to load yet", opts.minAge)
+	}
+	return keep, nil
 }
 
 // runJob loads a job file's sources in one run (or resumes that run).
@@ -220,10 +257,37 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	if sum.ExitCode == ExitAborted {
 		return fmt.Sprintf("the run stopped part-way (%s); what was done is in %s; continue it with: crmload load --resume %s", sum.AbortReason, dir, dir)
 	}
-	if sum.RowsFailed == 0 {
-		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s/failed.*", dir)
+	where := filepath.Join(dir, "failed.*")
+	if sum.Kind == "job" {
+		// A job's reports are in its sources' directories.
+		var dirs []string
+		for _, d := range failedSources(dir) {
+			dirs = append(dirs, filepath.Join(d, "failed.*"))
+		}
+		where = strings.Join(dirs, ", ")
 	}
-	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)
+	switch {
+	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
+		return fmt.Sprintf("%d rows are in doubt (sent, with no answer): see %s", sum.RowsInDoubt, filepath.Join(dir, "in_doubt.*"))
+	case sum.RowsFailed == 0:
+		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
+	}
+	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, where)
+}
+
+// failedSources lists the source directories of a job run with failed rows.
+func failedSources(dir string) []string {
+	var out []string
+	subs, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
+	for _, s := range subs {
+		if b, err := os.ReadFile(s); err == nil {
+			var sum loader.Summary
+			if json.Unmarshal(b, &sum) == nil && sum.RowsFailed > 0 {
+				out = append(out, filepath.Dir(s))
+			}
+		}
+	}
+	return out
 }
 
 func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
@@ -248,14 +312,7 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
 	retryDirs := []string{dir}
 	if sum.Kind == "job" {
-		// A job's sources are retried one by one.
-		retryDirs = nil
-		subs, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
-		for _, s := range subs {
-			if b, err := os.ReadFile(s); err == nil && !strings.Contains(string(b), `"rows_failed": 0,`) {
-				retryDirs = append(retryDirs, filepath.Dir(s))
-			}
-		}
+		retryDirs = failedSources(dir) // a job's sources are retried one by one
 	}
 	if sum.RowsFailed > 0 {
 		for _, d := range retryDirs {
@@ -265,24 +322,63 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 }
 
 // runResume continues the run in opts.resume with the mapping, inputs,
-// engine and store it was started with (flags given override the store).
-func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) error {
+// engine and store it was started with. A store or engine given on the
+// command line that is not the run's is refused: half a run in one store
+// and half in another is never what was meant.
+func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	if len(opts.files) > 0 || opts.mapping != "" || opts.job != "" {
 		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
 	}
-	if job := filepath.Join(opts.resume, loader.JobFileName); fileExists(job) {
-		return runJob(ctx, g, opts, job, opts.resume)
-	}
+	opts.existing = true
+	job := filepath.Join(opts.resume, loader.JobFileName)
+	isJob := fileExists(job)
 	rf, err := loader.ReadRunFile(opts.resume)
-	if err != nil {
+	if err != nil && !isJob { // job runs of earlier releases have no job.json
 		return usage(err)
 	}
-	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
-	opts.files, opts.engine = rf.Files, rf.Engine
-	if !dbGiven && rf.DB != "" {
-		g.db = rf.DB
+	if rf != nil {
+		if err := followRun(g, &opts, rf.Engine, rf.DB, "--resume "+opts.resume, true); err != nil {
+			return err
+		}
 	}
+	if isJob {
+		return runJob(ctx, g, opts, job, opts.resume)
+	}
+	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
+	opts.files = rf.Files
 	return runLoad(ctx, g, opts, "load", "")
+}
+
+// followRun points opts at a run's engine and store (recorded as absolute
+// paths, so this works from any directory). strict refuses a store or
+// engine given on the command line that is not the run's; otherwise such
+// a flag wins. The environment and config file do not override a run's.
+func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool) error {
+	if db != "" {
+		if g.given["db"] && !samePath(g.db, db) {
+			if strict {
+				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores)", what, db, g.db)
+			}
+		} else {
+			g.db = db
+		}
+	}
+	if eng != "" {
+		if g.given["engine"] && opts.engine != eng {
+			if strict {
+				return usageErrorf("%s loads into the run's engine %s, not --engine %s: give no --engine", what, eng, crm.RedactURL(opts.engine))
+			}
+		} else {
+			opts.engine = eng
+		}
+	}
+	return nil
+}
+
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 func fileExists(p string) bool {

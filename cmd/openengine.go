@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -17,6 +18,9 @@ import (
 // remote one, logged in: bad credentials stop the run before a row is read.
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
+		if opts.existing && !fileExists(g.db) {
+			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", g.db)
+		}
 		eng, err := engine.Open(ctx, g.db)
 		if err != nil {
 			return nil, nil, usage(err)
@@ -31,6 +35,9 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
 		}
 		opts.load.DB = g.db
+		if !opts.dryRun {
+			opts.load.Ledger, opts.load.LedgerName, opts.load.Again = storeLedger{eng}, "the store "+g.db, opts.again
+		}
 		return eng, func() { eng.Close() }, nil
 	}
 	if opts.creds.APIKey == "" && opts.creds.Password == "" {
@@ -53,6 +60,9 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		return nil, nil, usageErrorf("log in to %s as %s: %v", crm.RedactURL(opts.engine), opts.creds, err)
 	}
 	opts.engine = crm.RedactURL(opts.engine)
+	ledger := filepath.Join(opts.reportDir, loader.LedgerFileName)
+	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: opts.engine}
+	opts.load.LedgerName, opts.load.Again = opts.engine+" (as recorded in "+ledger+")", opts.again
 	return client, func() {
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -60,6 +70,27 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			logger.Warn("release the token", "error", err)
 		}
 	}, nil
+}
+
+// storeLedger is the embedded engine's ledger of loaded inputs, for the
+// loader.
+type storeLedger struct{ eng *engine.Engine }
+
+func (l storeLedger) ClaimInputs(ctx context.Context, claims []loader.Claim, again bool) ([]loader.Claim, error) {
+	in := make([]engine.InputClaim, len(claims))
+	for i, c := range claims {
+		in[i] = engine.InputClaim{Hash: c.Hash, Size: c.Size, Name: c.Name, Kind: c.Kind, Run: c.Run, RunDir: c.RunDir, StartedAt: c.StartedAt}
+	}
+	earlier, err := l.eng.ClaimInputs(ctx, in, again)
+	out := make([]loader.Claim, len(earlier))
+	for i, c := range earlier {
+		out[i] = loader.Claim{Hash: c.Hash, Size: c.Size, Name: c.Name, Kind: c.Kind, Run: c.Run, RunDir: c.RunDir, StartedAt: c.StartedAt, State: c.State}
+	}
+	return out, err
+}
+
+func (l storeLedger) FinishInputs(ctx context.Context, run, state string) error {
+	return l.eng.FinishInputs(ctx, run, state)
 }
 
 // promptPassword asks for the password on a terminal; elsewhere it says

@@ -22,14 +22,14 @@ override them. The new run gets its own run directory, whose summary names
 RUN_DIR as its parent_run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRetry(cmd.Context(), g, opts, args[0], cmd.Flags().Changed("db"), cmd.Flags().Changed("engine"))
+			return runRetry(cmd.Context(), g, opts, args[0])
 		},
 	}
 	addLoadFlags(c, &opts)
 	return c
 }
 
-func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string, dbGiven, engineGiven bool) error {
+func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, loader.JobFileName)); err == nil {
 		sources, _ := filepath.Glob(filepath.Join(dir, "*", "failed.*"))
 		var dirs []string
@@ -46,11 +46,18 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string, dbG
 	if err := json.Unmarshal(b, &parent); err != nil {
 		return usageErrorf("%s/summary.json: %v", dir, err)
 	}
-	if !dbGiven && parent.DB != "" {
-		g.db = parent.DB
+	if err := followRun(g, &opts, parent.Engine, parent.DB, "retry "+dir, false); err != nil {
+		return err
 	}
-	if !engineGiven && parent.Engine != "" {
-		opts.engine = parent.Engine
+	opts.existing = true // a retry never creates a store
+	if !g.given["report-dir"] {
+		// The retry's run directory goes where its parent's report
+		// directory is (recorded absolute), wherever retry runs from.
+		if rf, err := loader.ReadRunFile(dir); err == nil && rf.ReportDir != "" {
+			opts.reportDir = rf.ReportDir
+		} else if abs, err := filepath.Abs(dir); err == nil {
+			opts.reportDir = filepath.Dir(abs)
+		}
 	}
 	opts.mapping = filepath.Join(dir, "mapping.yaml")
 	for _, name := range []string{"failed.csv", "failed.jsonl"} {

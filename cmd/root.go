@@ -55,6 +55,10 @@ type globals struct {
 	config  string
 	db      string
 	started bool // the command's own code ran (see exitCode)
+	// given holds the flags given on the command line (not from the
+	// environment or the config file): a resume or retry follows its
+	// run's store and engine unless told otherwise here.
+	given map[string]bool
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -71,6 +75,8 @@ Precedence: flag > environment > config file > default.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.given = map[string]bool{}
+			cmd.Flags().Visit(func(f *pflag.Flag) { g.given[f.Name] = true })
 			if err := bindConfig(cmd, g.config); err != nil {
 				return usage(err)
 			}

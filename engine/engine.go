@@ -56,6 +56,7 @@ type pendingEvent struct {
 	kind              string
 	requestID         string
 	loadRun, loadKey  string // the load receipt
+	digest            string // crm.Digest of the event, with the receipt
 	accountNumber     string
 	participantNumber string
 	classification    string
@@ -101,19 +102,29 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 
 	// A replay: the events the replayed call stored are answered as they
 	// were stored, and not resolved or stored again.
-	var already map[string]crm.Processed
-	if req.Replay && req.Run != "" && len(req.Keys) == len(req.Events) {
+	var digests []string
+	if req.Run != "" && len(req.Keys) == len(req.Events) {
+		digests = make([]string, len(req.Events))
+		for i := range req.Events {
+			digests[i] = crm.Digest(req.Kind, &req.Events[i])
+		}
+	}
+	var already map[string]Receipt
+	if req.Replay && digests != nil {
 		var err error
 		if already, err = e.store.Stored(ctx, req.Run, req.Keys); err != nil {
 			return crm.BulkResult{}, err
 		}
 		for i, k := range req.Keys {
-			if _, ok := already[k]; ok && errs[i] == nil {
+			if st, ok := already[k]; ok && errs[i] == nil {
 				errs[i] = errStored
+				if !st.matches(digests[i]) {
+					errs[i] = crm.ReceiptConflict(req.Run, k)
+				}
 			}
 		}
 	}
-	pending, err := e.resolveAll(ctx, req, errs)
+	pending, err := e.resolveAll(ctx, req, digests, errs)
 	if err != nil {
 		return crm.BulkResult{}, err
 	}
@@ -172,7 +183,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 
 // resolveAll resolves every valid event of req under the engine's lock
 // (the cache is shared) and returns those ready to store.
-func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, errs []*crm.Error) ([]*pendingEvent, error) {
+func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error) ([]*pendingEvent, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshCache(ctx); err != nil {
@@ -200,8 +211,8 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, errs []*cr
 			default:
 				p.index = i
 				p.obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
-				if i < len(req.Keys) {
-					p.loadRun, p.loadKey = req.Run, req.Keys[i]
+				if digests != nil {
+					p.loadRun, p.loadKey, p.digest = req.Run, req.Keys[i], digests[i]
 				}
 				pending[i] = p
 			}
@@ -220,6 +231,10 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, errs []*cr
 
 // errStored marks, in a replay, an event its replayed call stored.
 var errStored = &crm.Error{Code: "stored"}
+
+// matches reports whether a receipt was stored from content with digest d
+// (a receipt stored before digests were kept matches anything).
+func (r Receipt) matches(d string) bool { return r.Digest == "" || r.Digest == d }
 
 // refreshCache starts the cache over when reference data changed since it
 // was filled (a seed by this process or another).
@@ -269,7 +284,8 @@ func newID() string {
 }
 
 // Receipts streams the load receipts of run: the key each of its stored
-// events was sent with, and the event's id and number.
-func (e *Engine) Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error {
-	return e.store.Receipts(ctx, run, fn)
+// events was sent with, the event's id and number, and the digest of the
+// content it was stored from (crm.Digest).
+func (e *Engine) Receipts(ctx context.Context, run string, fn func(key, id, number, digest string) error) error {
+	return e.store.Receipts(ctx, run, func(key string, r Receipt) error { return fn(key, r.ID, r.Number, r.Digest) })
 }

@@ -55,6 +55,34 @@ ALTER TABLE events ADD COLUMN load_key TEXT NOT NULL DEFAULT '';
 		`
 CREATE INDEX events_load ON events (load_run, load_key) WHERE load_run != '';
 `,
+		// 4: receipt digests. A receipt also keeps a digest of the content
+		// its event was stored from (crm.Digest), so that a call presenting
+		// the same run and key with other content is a conflict, never the
+		// stored event's success. Receipts stored before have none and are
+		// trusted as before.
+		`
+ALTER TABLE events ADD COLUMN load_digest TEXT NOT NULL DEFAULT '';
+`,
+		// 5: the ledger of loaded inputs. A load claims each input by its
+		// content hash and the kind of events it makes before it sends
+		// anything, so that the same export loaded twice into this store
+		// (a cron job run twice, two operators) is refused unless asked
+		// for (--again).
+		`
+CREATE TABLE loads (
+	input_hash  TEXT NOT NULL,
+	input_size  INTEGER NOT NULL,
+	input_name  TEXT NOT NULL,
+	kind        TEXT NOT NULL,
+	run         TEXT NOT NULL,
+	run_dir     TEXT NOT NULL,
+	started_at  TEXT NOT NULL,
+	finished_at TEXT NOT NULL DEFAULT '',
+	state       TEXT NOT NULL,
+	again       INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (input_hash, run)
+);
+`,
 	},
 }
 

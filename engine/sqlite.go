@@ -121,8 +121,8 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 }
 
 const insertEvent = `INSERT INTO events
-	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object, load_run, load_key)
-	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object, load_run, load_key, load_digest)
+	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // errDryRun rolls a dry-run commit back.
 var errDryRun = errors.New("dry run")
@@ -163,7 +163,7 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	// another copy of the call, committed first) are answered with the
 	// stored ids and numbers, not stored again. One query per call, inside
 	// the write transaction, so that of two copies the second sees the first.
-	var already map[string]crm.Processed
+	var already map[string]Receipt
 	if opts.idempotent {
 		var run string
 		keys := make([]string, 0, len(rows))
@@ -182,6 +182,10 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	var buf []byte
 	for _, p := range rows {
 		if st, ok := already[p.loadKey]; ok && p.loadKey != "" {
+			if !st.matches(p.digest) {
+				p.err = crm.ReceiptConflict(p.loadRun, p.loadKey)
+				continue
+			}
 			p.obj.ID, p.obj.Number = st.ID, st.Number
 			continue // its referral, if any, was made with it
 		}
@@ -214,6 +218,7 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 		ins.BindBytes(10, buf)
 		ins.BindText(11, p.loadRun)
 		ins.BindText(12, p.loadKey)
+		ins.BindText(13, p.digest)
 		if _, err := ins.Step(); err != nil {
 			return fmt.Errorf("insert event %s: %w", p.requestID, err)
 		}
@@ -383,7 +388,7 @@ func setState(c *sqlite.Conn, key, from, to string, at time.Time) (obj []byte, e
 	return obj, err
 }
 
-func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error {
+func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key string, r Receipt) error) error {
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return err
@@ -391,15 +396,15 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key, id,
 	defer s.readers.Put(c)
 	// No index: a resume reads the receipts once, and an index on a
 	// random-ish key would cost every insert.
-	return sqlitex.Execute(c, "SELECT load_key, id, number FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
+	return sqlitex.Execute(c, "SELECT load_key, id, number, load_digest FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
 		Args: []any{run},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			return fn(stmt.ColumnText(0), stmt.ColumnText(1), strconv.FormatInt(stmt.ColumnInt64(2), 10))
+			return fn(stmt.ColumnText(0), Receipt{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10), Digest: stmt.ColumnText(3)})
 		},
 	})
 }
 
-func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (map[string]crm.Processed, error) {
+func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (map[string]Receipt, error) {
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return nil, err
@@ -409,17 +414,17 @@ func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (ma
 }
 
 // storedKeys returns, of keys, those run stored events for.
-func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]crm.Processed, error) {
+func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, error) {
 	arg, err := json.Marshal(keys)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]crm.Processed{}
-	err = sqlitex.Execute(c, `SELECT load_key, id, number FROM events
+	out := map[string]Receipt{}
+	err = sqlitex.Execute(c, `SELECT load_key, id, number, load_digest FROM events
 		WHERE load_run = ? AND load_run != '' AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
 		Args: []any{run, string(arg)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			out[stmt.ColumnText(0)] = crm.Processed{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10)}
+			out[stmt.ColumnText(0)] = Receipt{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10), Digest: stmt.ColumnText(3)}
 			return nil
 		},
 	})

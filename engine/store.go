@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"time"
-
-	"github.com/crmload/crmload/crm"
 )
 
 // Store is the engine's persistence: reference data, events and the
@@ -34,13 +32,26 @@ type Store interface {
 	// SetState moves an event from one life cycle state to another and
 	// returns the updated object.
 	SetState(ctx context.Context, key, from, to string, at time.Time) ([]byte, error)
-	// Stored returns, of keys, those the load run stored events for, with
-	// the events' ids and numbers.
-	Stored(ctx context.Context, run string, keys []string) (map[string]crm.Processed, error)
-	// Receipts streams the load key, id and number of every event stored
-	// by the given load run.
-	Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error
+	// Stored returns, of keys, the receipts of those the load run stored
+	// events for.
+	Stored(ctx context.Context, run string, keys []string) (map[string]Receipt, error)
+	// Receipts streams the key and receipt of every event stored by the
+	// given load run.
+	Receipts(ctx context.Context, run string, fn func(key string, r Receipt) error) error
+	// ClaimInputs records, in one transaction, that run loads these
+	// inputs, unless another run claimed the same content before: then it
+	// records nothing and returns those claims (again: claim anyway).
+	ClaimInputs(ctx context.Context, claims []InputClaim, again bool) ([]InputClaim, error)
+	// FinishInputs sets the state of run's claims (loaded or stopped).
+	FinishInputs(ctx context.Context, run, state string) error
 	Close() error
+}
+
+// Receipt is a load receipt: the event a load run stored under a row key,
+// and the digest of the content it was stored from (crm.Digest; empty for
+// receipts stored before digests were kept).
+type Receipt struct {
+	ID, Number, Digest string
 }
 
 // commitOptions modify a commit.

@@ -110,19 +110,38 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	dir := opts.Resume
 	if dir == "" {
 		var err error
-		if dir, err = NewRunDir(reportDir, start); err != nil {
+		if dir, err = newRunDirName(reportDir, start); err != nil {
 			return nil, "", err
 		}
-		// The job as run, with absolute paths, for --resume.
+		// Every source's inputs are claimed before the run starts, so
+		// that a job run twice is refused before anything is sent.
+		if err := claimJob(ctx, jf, jobs, dir, start, opts); err != nil {
+			return nil, "", err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, "", fmt.Errorf("create the run directory: %w", err)
+		}
+		// The job as run, with absolute paths, and its engine and
+		// store, for --resume.
+		rf := &RunFile{Engine: engineName}
+		if err := rf.setPaths(opts.DB, reportDir); err != nil {
+			return nil, dir, err
+		}
+		for _, j := range jobs {
+			rf.Files = append(rf.Files, j.Files...)
+		}
 		b, err := yaml.Marshal(jf)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, JobFileName), b, 0o644)
+		}
+		if err == nil {
+			err = rf.write(dir)
 		}
 		if err != nil {
 			return nil, dir, err
 		}
 	}
-	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: opts.DB,
+	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB),
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
 	worst := 0 // the worst exit code of the sources
@@ -151,15 +170,46 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			break
 		}
 	}
-	total.FinishedAt = time.Now().UTC()
-	total.ExitCode = worst
 	if total.AbortReason != "" || len(errs) > 0 {
-		total.ExitCode = 3
+		worst = 3
 	}
+	total.finish(time.Now(), worst)
 	if err := writeSummary(dir, total); err != nil {
 		errs = append(errs, err)
 	}
 	return total, dir, errors.Join(errs...)
+}
+
+// claimJob claims the inputs of every source of a new job run in the
+// ledger, each under its source's run key (a source's own Load finds its
+// claims and goes on).
+func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start time.Time, opts LoadOptions) error {
+	if opts.Ledger == nil {
+		return nil
+	}
+	var claims []Claim
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for i, src := range jf.Sources {
+		sub := sourceDir(abs, i, src)
+		for _, f := range jobs[i].Files {
+			info, err := fingerprint(f)
+			if err != nil {
+				return err
+			}
+			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: jobs[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
+		}
+	}
+	earlier, err := opts.Ledger.ClaimInputs(ctx, claims, opts.Again)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if len(earlier) > 0 {
+		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
+	}
+	return nil
 }
 
 // finished returns the summary of a source directory whose load ran to

@@ -45,6 +45,12 @@ type LoadOptions struct {
 	// in flight when the attempt died are in doubt, unless ResendInDoubt.
 	Resume        string
 	ResendInDoubt bool
+	// Ledger, when set, records the inputs this run loads, and refuses an
+	// input whose content another run loaded (or is loading) unless
+	// Again. LedgerName says where it is, for messages.
+	Ledger     Ledger
+	LedgerName string
+	Again      bool
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
@@ -59,10 +65,14 @@ type Replayer interface {
 }
 
 // ReceiptSource is an engine that keeps load receipts (the embedded one):
-// which events a run stored, by the key they were sent with.
+// which events a run stored, by the key they were sent with, and the
+// digest (crm.Digest) of the content each was stored from.
 type ReceiptSource interface {
-	Receipts(ctx context.Context, run string, fn func(key, id, number string) error) error
+	Receipts(ctx context.Context, run string, fn func(key, id, number, digest string) error) error
 }
+
+// receipt is an event an earlier attempt of the run stored.
+type receipt struct{ id, num, digest string }
 
 // Progress is a snapshot of a running load.
 type Progress struct {
@@ -117,28 +127,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		return nil, "", err
 	}
 	defer closeInputs(inputs)
-	var dir string
-	var rp *resumePoint
-	if opts.Resume != "" {
-		dir = opts.Resume
-		if rp, err = readJournal(dir, len(inputs)); err != nil {
-			return nil, "", fmt.Errorf("resume %s: %w", dir, err)
-		}
-	} else {
-		rp = &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
-		if opts.into != "" {
-			dir = opts.into
-			err = os.MkdirAll(dir, 0o755)
-		} else {
-			dir, err = NewRunDir(job.ReportDir, start)
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if err := writeRunFile(dir, job, opts); err != nil {
-			return nil, dir, err
-		}
+	dir, rf, rp, err := startRun(ctx, job, inputs, opts, start)
+	if err != nil {
+		return nil, dir, err
 	}
+	runKey := rf.key(dir)
 	rep, err := openReports(dir, job, inputs, rp)
 	if err != nil {
 		return nil, dir, err
@@ -149,14 +142,14 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		return nil, dir, err
 	}
 	defer jr.Close()
-	receipts := map[string]crm.Processed{}
+	receipts := map[string]receipt{}
 	_, hasReceipts := eng.(ReceiptSource)
 	if rs, ok := eng.(ReceiptSource); ok && opts.Resume != "" {
 		// Events stored after the last journal line: reported, not sent.
-		err := rs.Receipts(ctx, filepath.Base(dir), func(k, id, num string) error {
+		err := rs.Receipts(ctx, runKey, func(k, id, num, digest string) error {
 			var fi, line int
 			if _, err := fmt.Sscanf(k, "%d:%d", &fi, &line); err == nil && fi < len(inputs) && !rp.settled[fi].has(line) {
-				receipts[k] = crm.Processed{ID: id, Number: num}
+				receipts[k] = receipt{id: id, num: num, digest: digest}
 			}
 			return nil
 		})
@@ -166,20 +159,95 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, DB: opts.DB, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
-	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start,
+		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, StartedAt: start.UTC(),
+		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
+	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start, key: runKey,
 		journal: jr, resume: rp, receipts: receipts, journalSends: !hasReceipts}
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	sum.FinishedAt = time.Now().UTC()
-	sum.ExitCode = sum.Outcome(aborted)
+	sum.finish(time.Now(), sum.Outcome(aborted))
 	sum.AbortReason = r.abortReason
 	if err := writeSummary(dir, sum); err != nil && runErr == nil {
 		runErr = err
 	}
+	if opts.Ledger != nil {
+		state := ClaimLoaded
+		if sum.ExitCode == 3 || runErr != nil {
+			state = ClaimStopped
+		}
+		if err := opts.Ledger.FinishInputs(context.WithoutCancel(ctx), runKey, state); err != nil && runErr == nil {
+			runErr = fmt.Errorf("record the run in the ledger: %w", err)
+		}
+	}
 	return sum, dir, runErr
+}
+
+// startRun creates the run directory of a new run (claiming its inputs in
+// the ledger first), or checks and reads that of a resumed one.
+func startRun(ctx context.Context, job *Job, inputs []*input, opts LoadOptions, start time.Time) (string, *RunFile, *resumePoint, error) {
+	if opts.Resume != "" {
+		dir := opts.Resume
+		rf, err := ReadRunFile(dir)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		if err := rf.checkInputs(inputs); err != nil {
+			return "", nil, nil, fmt.Errorf("resume %s: %w", dir, err)
+		}
+		for _, in := range inputs {
+			if in.info, err = statInput(in.path); err != nil {
+				return "", nil, nil, err
+			}
+		}
+		if opts.Ledger != nil && len(rf.Inputs) > 0 {
+			// The run's own claims: marks them loading again.
+			if _, err := opts.Ledger.ClaimInputs(ctx, rf.claims(dir, start), false); err != nil {
+				return "", nil, nil, err
+			}
+		}
+		rp, err := readJournal(dir, len(inputs))
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("resume %s: %w", dir, err)
+		}
+		return dir, rf, rp, nil
+	}
+	for _, in := range inputs {
+		var err error
+		if in.info, err = fingerprint(in.path); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	rf, err := newRunFile(job, inputs, opts)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	dir := opts.into
+	if dir == "" {
+		if dir, err = newRunDirName(job.ReportDir, start); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	rf.RunKey = runKeyOf(dir, opts.into != "")
+	if opts.Ledger != nil {
+		earlier, err := opts.Ledger.ClaimInputs(ctx, rf.claims(dir, start), opts.Again)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("ledger: %w", err)
+		}
+		if len(earlier) > 0 {
+			return "", nil, nil, &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
+		}
+		rf.Again = opts.Again
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, nil, fmt.Errorf("create the run directory: %w", err)
+	}
+	if err := rf.write(dir); err != nil {
+		return dir, nil, nil, err
+	}
+	rp := &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
+	return dir, rf, rp, nil
 }
 
 type run struct {
@@ -190,6 +258,7 @@ type run struct {
 	rep    *reports
 	sum    *Summary
 	start  time.Time
+	key    string // the run's key in load receipts: unique to this run and source
 
 	mu          sync.Mutex // guards abortReason
 	abortReason string
@@ -199,7 +268,7 @@ type run struct {
 	journalSends bool  // the engine keeps no receipts: journal calls before they go
 	gate         *gate // calls in flight, fewer while the engine pushes back
 	resume       *resumePoint
-	receipts     map[string]crm.Processed // read-only once the pipeline runs
+	receipts     map[string]receipt // read-only once the pipeline runs
 
 	rowsRead atomic.Int64 // by the reader
 	retries  atomic.Int64 // by the senders

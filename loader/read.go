@@ -35,7 +35,13 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			default:
 				if len(r.receipts) > 0 { // a resume: stored, but not yet reported
 					if rc, stored := r.receipts[key(fi, it)]; stored {
-						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.ID, num: rc.Number})
+						if rc.digest != "" && rc.digest != crm.Digest(in.mapper.Kind(), it.Event) {
+							// The input changed since the earlier attempt stored this row.
+							err := crm.ReceiptConflict(r.key, key(fi, it))
+							pendingOut = append(pendingOut, settled{item: it, file: fi, code: err.Code, msg: err.Description()})
+							return
+						}
+						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.id, num: rc.num})
 						return
 					}
 				}
@@ -48,20 +54,41 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: inFlight(first)}
 			}
 		}
+		// Each record is mapped once the next one is read: the last one
+		// waits for the check that the file did not change while it was
+		// read (a writer still appending: its last line may be torn).
+		var held *mapping.Record
+		push := func(rec *mapping.Record) {
+			r.addRead()
+			in.mapper.Push(rec, emit)
+			if len(pendingOut) >= 256 {
+				flushOut()
+			}
+		}
 		for ctx.Err() == nil {
 			rec, err := in.src.Next()
 			if err == io.EOF {
+				if held != nil {
+					if why := in.info.changed(in.path); why != "" {
+						// Not mapped, not counted: a resume reads it again.
+						r.abort(fmt.Sprintf("%s changed while it was read (%s): rows up to line %d are in the reports; "+
+							"once the writer has finished, --resume loads the rest", in.path, why, held.Line-1))
+						held = nil
+						break
+					}
+					push(held)
+					held = nil
+				}
 				break
 			}
 			if err != nil {
 				r.abort(fmt.Sprintf("read %s: %v", in.path, err))
 				break
 			}
-			r.addRead()
-			in.mapper.Push(rec, emit)
-			if len(pendingOut) >= 256 {
-				flushOut()
+			if held != nil {
+				push(held)
 			}
+			held = rec
 		}
 		if ctx.Err() != nil || r.aborted() {
 			// An unfinished group was read but is not sent.

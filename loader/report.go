@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,18 +34,29 @@ func originalColumns(header []string) int {
 	return n
 }
 
-// NewRunDir creates <reportDir>/<run-id>/. Run ids sort by start time.
+// NewRunDir creates <reportDir>/<run-id>/.
 func NewRunDir(reportDir string, start time.Time) (string, error) {
-	var b [3]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	dir, err := newRunDirName(reportDir, start)
+	if err != nil {
 		return "", err
 	}
-	id := start.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-	dir := filepath.Join(reportDir, id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("create report directory: %w", err)
 	}
 	return dir, nil
+}
+
+// newRunDirName names a new run's directory, <reportDir>/<run-id>. Run ids
+// sort by start time (to the millisecond; `ls reports | tail -1` is the
+// latest), and end in 32 random bits, so two runs never share one: a run
+// id is also the run's key in the engine's load receipts.
+func newRunDirName(reportDir string, start time.Time) (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := start.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
+	return filepath.Join(reportDir, id), nil
 }
 
 // rowReport writes one outcome file (succeeded or failed) in the input's
@@ -194,8 +206,11 @@ type Summary struct {
 	Kind            string         `json:"kind"`
 	Engine          string         `json:"engine"`
 	Files           []string       `json:"files"`
+	Inputs          []InputInfo    `json:"inputs,omitempty"`
+	Again           bool           `json:"again,omitempty"` // loaded although the ledger knew an input (--again)
 	StartedAt       time.Time      `json:"started_at"`
 	FinishedAt      time.Time      `json:"finished_at"`
+	DurationSeconds float64        `json:"duration_seconds"`
 	RowsRead        int            `json:"rows_read"`
 	RowsFiltered    int            `json:"rows_filtered"`
 	RowsSucceeded   int            `json:"rows_succeeded"`
@@ -211,6 +226,13 @@ type Summary struct {
 	AbortReason     string         `json:"abort_reason,omitempty"`
 
 	priorFailed int // rows earlier attempts of a resumed run failed
+}
+
+// finish sets the end of the run and its exit code.
+func (s *Summary) finish(at time.Time, exitCode int) {
+	s.FinishedAt = at.UTC()
+	s.DurationSeconds = math.Round(s.FinishedAt.Sub(s.StartedAt).Seconds()*1000) / 1000
+	s.ExitCode = exitCode
 }
 
 // Balanced reports whether the accounting invariant holds.

@@ -5,40 +5,114 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // RunFile is what a run directory records of how the run was started, so
-// that --resume and retry can start it again: the inputs (absolute paths),
-// the engine and its store. It holds no credentials.
+// that --resume and retry can start it again from any directory: the
+// inputs (absolute paths, with their size and hash), the engine and its
+// store, the report directory, and the run's key in load receipts. It
+// holds no credentials.
 type RunFile struct {
-	Files  []string `json:"files"`
-	Engine string   `json:"engine"`
-	DB     string   `json:"db,omitempty"`
+	Files     []string    `json:"files"`
+	Inputs    []InputInfo `json:"inputs,omitempty"`
+	Engine    string      `json:"engine"`
+	DB        string      `json:"db,omitempty"`
+	ReportDir string      `json:"report_dir,omitempty"`
+	// RunKey names the run in the engine's load receipts: unique to the
+	// run and, in a job, to the source. Run directories of earlier
+	// releases have none: their key was the directory's name.
+	RunKey string `json:"run_key,omitempty"`
+	Kind   string `json:"kind,omitempty"`
+	Again  bool   `json:"again,omitempty"`
 }
 
 const runFileName = "job.json"
 
-func writeRunFile(dir string, job *Job, opts LoadOptions) error {
-	rf := RunFile{Engine: job.Engine, DB: opts.DB}
-	for _, f := range job.Files {
-		abs, err := filepath.Abs(f)
-		if err != nil {
+func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind}
+	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
+		return nil, err
+	}
+	for _, in := range inputs {
+		rf.Files = append(rf.Files, in.info.Path)
+		rf.Inputs = append(rf.Inputs, in.info)
+	}
+	return rf, nil
+}
+
+// setPaths records the store and report directory, absolute.
+func (rf *RunFile) setPaths(db, reportDir string) (err error) {
+	if db != "" {
+		if rf.DB, err = filepath.Abs(db); err != nil {
 			return err
 		}
-		rf.Files = append(rf.Files, abs)
 	}
-	if rf.DB != "" {
-		abs, err := filepath.Abs(rf.DB)
-		if err != nil {
-			return err
-		}
-		rf.DB = abs
+	if reportDir != "" {
+		rf.ReportDir, err = filepath.Abs(reportDir)
 	}
+	return err
+}
+
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// key is the run's key in load receipts. A run's key is its directory's
+// name (a time to the millisecond and random digits); a job source's is
+// the job run's and the source's: two runs never share one.
+func (rf *RunFile) key(dir string) string {
+	if rf.RunKey == "" {
+		return filepath.Base(dir) // an earlier release's run
+	}
+	return rf.RunKey
+}
+
+// runKeyOf is the key of a new run in dir; inJob: dir is a job source's.
+func runKeyOf(dir string, inJob bool) string {
+	if inJob {
+		return filepath.Base(filepath.Dir(dir)) + "/" + filepath.Base(dir)
+	}
+	return filepath.Base(dir)
+}
+
+func (rf *RunFile) write(dir string) error {
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, runFileName), append(b, '\n'), 0o644)
+}
+
+// claims are the ledger entries of the run's inputs.
+func (rf *RunFile) claims(dir string, start time.Time) []Claim {
+	abs, _ := filepath.Abs(dir)
+	out := make([]Claim, len(rf.Inputs))
+	for i, in := range rf.Inputs {
+		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.Kind, Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
+	}
+	return out
+}
+
+// checkInputs refuses a resume whose inputs are not the ones the run
+// started on (a file replaced, edited or cut); a file with rows appended
+// since is continued.
+func (rf *RunFile) checkInputs(inputs []*input) error {
+	for i, info := range rf.Inputs {
+		if i >= len(inputs) {
+			break
+		}
+		if _, err := info.sameStart(inputs[i].path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadRunFile reads a run directory's job.json.

@@ -29,6 +29,9 @@ type input struct {
 	mapper *mapping.Mapper
 	format Format
 	size   int64 // bytes on disk, for progress
+	// info is the file as this attempt found it when it started: the end
+	// of the read is checked against it (a file still being written).
+	info InputInfo
 }
 
 // ErrNoInput is returned for a job without files.
@@ -165,8 +168,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if werr != nil {
 		return nil, dir, fmt.Errorf("write %s: %w", failed.path, werr)
 	}
-	sum.FinishedAt = time.Now().UTC()
-	sum.ExitCode = sum.Outcome(aborted)
+	sum.finish(time.Now(), sum.Outcome(aborted))
 	if err := writeSummary(dir, sum); err != nil {
 		return nil, dir, err
 	}

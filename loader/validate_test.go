@@ -63,7 +63,7 @@ func stableSummary(t *testing.T, dir string) []byte {
 	if !s.Balanced() {
 		t.Errorf("summary does not balance: %+v", s)
 	}
-	s.RunID, s.StartedAt, s.FinishedAt = "", s.StartedAt.Truncate(1<<62), s.FinishedAt.Truncate(1<<62)
+	s.RunID, s.StartedAt, s.FinishedAt, s.DurationSeconds = "", s.StartedAt.Truncate(1<<62), s.FinishedAt.Truncate(1<<62), 0
 	for i, f := range s.Files {
 		s.Files[i] = filepath.Base(f)
 	}

@@ -1,0 +1,275 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// InputInfo is what a run records of an input when it starts: its size,
+// modification time and content hash. The end of the read is checked
+// against it (a file still being written), a resume checks the file is
+// the one the run started on, and the ledger knows an input by its hash.
+type InputInfo struct {
+	Path     string    `json:"path"`
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+	SHA256   string    `json:"sha256"`
+}
+
+// fingerprint stats and hashes the file at path. The hash covers the
+// size stat gave, so that a file growing meanwhile hashes the bytes
+// the size names.
+func fingerprint(path string) (InputInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return InputInfo{}, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	info := InputInfo{Path: abs, Size: fi.Size(), Modified: fi.ModTime().UTC()}
+	if info.SHA256, err = hashPrefix(f, info.Size); err != nil {
+		return InputInfo{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// statInput is an input's path, size and modification time, unhashed.
+func statInput(path string) (InputInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	return InputInfo{Path: abs, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
+}
+
+func hashPrefix(r io.Reader, n int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.CopyN(h, r, n); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// changed says how the file at path differs from what info recorded (size
+// or modification time), or "" when it does not.
+func (info InputInfo) changed(path string) string {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err.Error()
+	case fi.Size() != info.Size:
+		return fmt.Sprintf("it was %d bytes when the run started and is %d bytes now", info.Size, fi.Size())
+	case !fi.ModTime().UTC().Equal(info.Modified):
+		return fmt.Sprintf("it was modified at %s, after the run started", fi.ModTime().UTC().Format(time.RFC3339))
+	}
+	return ""
+}
+
+// sameStart checks that the file at path still begins with the bytes
+// info hashed: the same file, or the same file with rows appended since
+// (grown reports true). A resume continues only such a file.
+func (info InputInfo) sameStart(path string) (grown bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() >= info.Size {
+		if sum, err := hashPrefix(f, info.Size); err == nil && sum == info.SHA256 {
+			return fi.Size() > info.Size, nil
+		}
+	}
+	return false, fmt.Errorf("%s changed since the run started (it was %d bytes with SHA-256 %.12s…, now %d bytes with other content): "+
+		"a resume continues the input it started on; load the new file in a new run", path, info.Size, info.SHA256, fi.Size())
+}
+
+// Ledger states of a claimed input.
+const (
+	ClaimLoading = "loading"
+	ClaimLoaded  = "loaded"
+	ClaimStopped = "stopped"
+)
+
+// Claim is an entry of a ledger of loaded inputs: a run claimed an input's
+// content before sending anything.
+type Claim struct {
+	Hash      string    `json:"hash"`
+	Size      int64     `json:"size"`
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"`
+	Engine    string    `json:"engine,omitempty"` // file ledgers: the remote engine
+	Run       string    `json:"run"`
+	RunDir    string    `json:"run_dir"`
+	StartedAt time.Time `json:"started_at"`
+	State     string    `json:"state"`
+	Again     bool      `json:"again,omitempty"`
+}
+
+// Ledger records which inputs were loaded into an engine, so that the same
+// export is not loaded twice by mistake. The embedded engine's store keeps
+// one; for a remote engine, a FileLedger beside the report directories.
+type Ledger interface {
+	// ClaimInputs records that the run of claims loads their inputs,
+	// unless another run claimed the same content before: then it
+	// records nothing and returns the earlier claims. With again it
+	// records them anyway and returns nothing.
+	ClaimInputs(ctx context.Context, claims []Claim, again bool) ([]Claim, error)
+	// FinishInputs sets the state of run's claims.
+	FinishInputs(ctx context.Context, run, state string) error
+}
+
+// AlreadyLoadedError refuses an input another run loaded (or is loading).
+type AlreadyLoadedError struct {
+	Earlier []Claim
+	Where   string // "this store", or the ledger file
+}
+
+func (e *AlreadyLoadedError) Error() string {
+	var b strings.Builder
+	for i, c := range e.Earlier {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		at := c.StartedAt.UTC().Format(time.RFC3339)
+		switch c.State {
+		case ClaimLoading:
+			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
+		case ClaimStopped:
+			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, at, c.RunDir)
+		default:
+			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
+		}
+	}
+	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
+	return b.String()
+}
+
+// FileLedger is a ledger in a JSON-lines file, for engines whose store the
+// client cannot see (a remote CRM.COM). Processes share it under a file
+// lock. Engine tells apart claims of different engines in one file.
+type FileLedger struct{ Path, Engine string }
+
+// LedgerFileName is the file ledger's name in a report directory (hidden,
+// so that the newest run is still `ls reports | tail -1`).
+const LedgerFileName = ".ledger.jsonl"
+
+// ledgerLine is a claim, or a state change of a run's claims.
+type ledgerLine struct {
+	Claim
+	Finished time.Time `json:"finished_at,omitzero"`
+}
+
+func (l FileLedger) locked(fn func(f *os.File) error) error {
+	if err := os.MkdirAll(filepath.Dir(l.Path), 0o755); err != nil {
+		return err
+	}
+	lk := flock.New(l.Path + ".lock")
+	if err := lk.Lock(); err != nil {
+		return fmt.Errorf("lock %s: %w", l.Path, err)
+	}
+	defer lk.Unlock()
+	f, err := os.OpenFile(l.Path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fn(f)
+}
+
+// ClaimInputs implements Ledger.
+func (l FileLedger) ClaimInputs(ctx context.Context, claims []Claim, again bool) (earlier []Claim, err error) {
+	err = l.locked(func(f *os.File) error {
+		byRun := map[string]*Claim{} // hash+run -> claim, with its latest state
+		var order []string
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var ln ledgerLine
+			if json.Unmarshal(sc.Bytes(), &ln) != nil {
+				continue // a torn line of a crashed writer
+			}
+			if ln.Hash == "" { // a state change of a whole run
+				for _, c := range byRun {
+					if c.Run == ln.Run {
+						c.State = ln.State
+					}
+				}
+				continue
+			}
+			k := ln.Hash + "\x00" + ln.Run
+			if _, ok := byRun[k]; !ok {
+				order = append(order, k)
+			}
+			c := ln.Claim
+			byRun[k] = &c
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", l.Path, err)
+		}
+		for _, cl := range claims {
+			for _, k := range order {
+				if c := byRun[k]; c.Hash == cl.Hash && c.Kind == cl.Kind && c.Engine == l.Engine && c.Run != cl.Run {
+					earlier = append(earlier, *c)
+				}
+			}
+		}
+		if len(earlier) > 0 && !again {
+			return nil
+		}
+		var buf bytes.Buffer
+		for _, cl := range claims {
+			cl.State, cl.Again, cl.Engine = ClaimLoading, again && len(earlier) > 0, l.Engine
+			b, err := json.Marshal(ledgerLine{Claim: cl})
+			if err != nil {
+				return err
+			}
+			buf.Write(b)
+			buf.WriteByte('\n')
+		}
+		_, err := f.Write(buf.Bytes())
+		return err
+	})
+	if err != nil || again {
+		return nil, err
+	}
+	return earlier, nil
+}
+
+// FinishInputs implements Ledger.
+func (l FileLedger) FinishInputs(ctx context.Context, run, state string) error {
+	return l.locked(func(f *os.File) error {
+		b, err := json.Marshal(ledgerLine{Claim: Claim{Run: run, State: state}, Finished: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(append(b, '\n'))
+		return err
+	})
+}
