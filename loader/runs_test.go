@@ -1,0 +1,193 @@
+package loader
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// collidingEngine sends every call under one fixed run key, as the job
+// runs of an earlier release did ("01-<mapping>" for every night).
+type collidingEngine struct{ *crm.Client }
+
+func (c collidingEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	req.Run = "01-mapping"
+	return c.Client.CreateEvents(ctx, req)
+}
+
+// TestReceiptDigestMismatch: a server holding a receipt (run, row key) of
+// an event stored from other content answers the rows as conflicts: they
+// fail, and nothing of the second file is reported as created.
+func TestReceiptDigestMismatch(t *testing.T) {
+	e, _, url := servedEngine(t, time.Hour, func(int64) string { return "" })
+	c := client(t, url)
+	if err := c.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eng := collidingEngine{c}
+	night1 := writeWebCSV(t, 20)
+	if _, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", night1), eng, defaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	// Night 2: other rows on the same lines, sent under the same keys.
+	b, _ := os.ReadFile(night1)
+	night2 := filepath.Join(t.TempDir(), "web.csv")
+	os.WriteFile(night2, []byte(strings.ReplaceAll(string(b), "www.crm.com", "www.other.com")), 0o644)
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", night2), eng, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 20)
+	if len(ok) != 0 || sum.RowsSucceeded != 0 {
+		t.Errorf("%d rows of night 2 reported created: a receipt of night 1 was taken for them", len(ok))
+	}
+	if n := sum.ErrorsByCode[crm.CodeReceiptConflict]; n != 18 { // 2 of 20 have unknown participants
+		t.Errorf("%d rows failed as receipt conflicts, want 18 (%v)", n, sum.ErrorsByCode)
+	}
+	if n := countEvents(t, e); n != 18 {
+		t.Errorf("engine holds %d events, want night 1's 18", n)
+	}
+	if len(failed) != 20 {
+		t.Errorf("%d rows of night 2 in failed.csv, want 20", len(failed))
+	}
+}
+
+// TestResumeRefusesChangedInput: a resume reads the input the run started
+// on; a replaced file is refused, a file with rows appended is continued.
+func TestResumeRefusesChangedInput(t *testing.T) {
+	e := seededEngine(t)
+	path := writeWebCSV(t, 50)
+	job := loadJob(t, "../testdata/web/mapping.yaml", path)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupted before anything was sent
+	sum, dir, err := Load(ctx, job, e, defaultOptions())
+	if err != nil || sum.ExitCode != 3 {
+		t.Fatalf("interrupted load: exit %v, %v", sum, err)
+	}
+	orig, _ := os.ReadFile(path)
+
+	os.WriteFile(path, []byte(strings.Replace(string(orig), "v1,", "x1,", 1)), 0o644)
+	opts := defaultOptions()
+	opts.Resume = dir
+	if _, _, err := Load(context.Background(), job, e, opts); err == nil || !strings.Contains(err.Error(), "changed since the run started") {
+		t.Fatalf("resume over an edited input: %v, want a refusal", err)
+	}
+	if n := countEvents(t, e); n != 0 {
+		t.Fatalf("a refused resume stored %d events", n)
+	}
+
+	os.WriteFile(path, append(orig, "v50,RP0000000010,www.crm.com/50,2016-06-22 15:00\n"...), 0o644)
+	sum, _, err = Load(context.Background(), job, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsRead != 51 || sum.RowsSucceeded != 46 || countEvents(t, e) != 46 {
+		t.Errorf("resume of a grown input: %d read, %d succeeded, engine holds %d; want 51, 46, 46", sum.RowsRead, sum.RowsSucceeded, countEvents(t, e))
+	}
+}
+
+// TestFileLedger: the ledger beside the reports refuses the same content
+// for the same kind and engine twice, names the earlier run, and keeps
+// claims of other engines and kinds apart.
+func TestFileLedger(t *testing.T) {
+	ctx := context.Background()
+	l := FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "http://a"}
+	claim := Claim{Hash: "h1", Size: 10, Name: "a.csv", Kind: "web", Run: "r1", RunDir: "/reports/r1", StartedAt: time.Now()}
+	if earlier, err := l.ClaimInputs(ctx, []Claim{claim}, false); err != nil || len(earlier) != 0 {
+		t.Fatalf("first claim: %v %v", earlier, err)
+	}
+	if earlier, _ := l.ClaimInputs(ctx, []Claim{claim}, false); len(earlier) != 0 {
+		t.Errorf("a run's own claim again (a resume) conflicts: %v", earlier)
+	}
+	second := claim
+	second.Run = "r2"
+	earlier, err := l.ClaimInputs(ctx, []Claim{second}, false)
+	if err != nil || len(earlier) != 1 || earlier[0].Run != "r1" || earlier[0].State != ClaimLoading {
+		t.Fatalf("same content again: %v %v, want r1 loading", earlier, err)
+	}
+	l.FinishInputs(ctx, "r1", ClaimLoaded)
+	earlier, _ = l.ClaimInputs(ctx, []Claim{second}, false)
+	msg := (&AlreadyLoadedError{Earlier: earlier, Where: "x"}).Error()
+	if len(earlier) != 1 || earlier[0].State != ClaimLoaded || !strings.Contains(msg, "was loaded into x by run r1") {
+		t.Errorf("after r1 finished: %v (%s)", earlier, msg)
+	}
+	for _, other := range []struct {
+		l FileLedger
+		c Claim
+	}{
+		{FileLedger{Path: l.Path, Engine: "http://b"}, second},            // another engine
+		{l, Claim{Hash: "h1", Kind: "purchases", Run: "r3"}},              // another kind
+		{l, Claim{Hash: "h2", Kind: "web", Run: "r4", Name: "other.csv"}}, // other content
+	} {
+		if earlier, _ := other.l.ClaimInputs(ctx, []Claim{other.c}, false); len(earlier) != 0 {
+			t.Errorf("claim %+v on %s conflicts with %v", other.c, other.l.Engine, earlier)
+		}
+	}
+	if earlier, err := l.ClaimInputs(ctx, []Claim{second}, true); err != nil || len(earlier) != 0 {
+		t.Errorf("--again: %v %v", earlier, err)
+	}
+}
+
+// appendingEngine is the embedded engine while a writer appends to the
+// input: on the first call, half a line is added to the file.
+type appendingEngine struct {
+	Engine
+	path string
+	once sync.Once
+}
+
+func (a *appendingEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	a.once.Do(func() {
+		f, _ := os.OpenFile(a.path, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString("late-1,RP00000000")
+		f.Close()
+	})
+	return a.Engine.CreateEvents(ctx, req)
+}
+
+// TestInputGrowsWhileRead: a file still being written when the run reads
+// it stops the run (exit 3) naming the file, without reporting its torn
+// last line; once the writer has finished, --resume loads the rest, every
+// row once.
+func TestInputGrowsWhileRead(t *testing.T) {
+	e := seededEngine(t)
+	path := writeWebCSV(t, 5000)
+	job := loadJob(t, "../testdata/web/mapping.yaml", path)
+	opts := defaultOptions()
+	// Small calls, one at a time: the reader is still far from the end
+	// when the first call lets the writer append.
+	opts.BatchSize, opts.Concurrency = 10, 1
+	sum, dir, err := Load(context.Background(), job, &appendingEngine{Engine: e, path: path}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || !strings.Contains(sum.AbortReason, "web.csv changed while it was read") || !strings.Contains(sum.AbortReason, "--resume") {
+		t.Fatalf("exit %d, %q; want 3 naming the file and the resume", sum.ExitCode, sum.AbortReason)
+	}
+	if !sum.Balanced() {
+		t.Errorf("summary does not balance: %+v", sum)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "failed.csv"))
+	if strings.Contains(string(b), "late-1") {
+		t.Errorf("the torn last line was reported:\n%s", b)
+	}
+	// The writer finishes its line; the resume loads everything once.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("10,www.late.com,2016-06-22 15:00\n")
+	f.Close()
+	opts.Resume = dir
+	sum, _, err = Load(context.Background(), job, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 5001)
+	if sum.ExitCode != 1 || len(ok) != 4501 || len(failed) != 500 || countEvents(t, e) != 4501 {
+		t.Errorf("resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 4501, 500, 4501", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+}
