@@ -58,7 +58,7 @@ func TestKillAndResume(t *testing.T) {
 			run(true, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
 			kills := 1
 			for {
-				dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+				dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 				kill := kills < 3 && rng.IntN(2) == 0
 				if len(dirs) == 0 {
 					// Killed before the run started: start it again.
@@ -71,7 +71,7 @@ func TestKillAndResume(t *testing.T) {
 				}
 				kills++
 			}
-			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories, want 1", len(dirs))
 			}
@@ -237,7 +237,7 @@ func TestKillAndResumeRemote(t *testing.T) {
 				cmd.Wait()
 			}
 			run(true, append(append([]string{"load"}, remote...), "--report-dir", "reports", "-m", mapping, data)...)
-			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
 				t.Skipf("the kill came before the run started (%d run directories)", len(dirs))
 			}
@@ -316,7 +316,7 @@ func TestInterruptAndResume(t *testing.T) {
 	if !strings.Contains(stderr.String(), "the run stopped part-way (interrupted)") || !strings.Contains(stderr.String(), "crmload load --resume reports/") {
 		t.Errorf("stderr = %s, want the reason and the resume command", stderr.String())
 	}
-	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "*"))
+	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 	if len(runs) != 1 {
 		t.Fatalf("%d run directories", len(runs))
 	}

@@ -2,12 +2,17 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // TestClaimInputsConcurrent: of loads of one file started together, by
@@ -76,5 +81,38 @@ func TestReceiptConflict(t *testing.T) {
 		if err != nil || len(res.Processed) != 0 || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeReceiptConflict {
 			t.Errorf("other content (replay %v): %+v %v, want a receipt conflict", replay, res, err)
 		}
+	}
+}
+
+// TestStoreFull: a write the store has no room for is a *StoreFullError
+// (permanent: a load stops instead of retrying), and nothing of it stays.
+func TestStoreFull(t *testing.T) {
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	ctx := context.Background()
+	s := e.store.(*sqliteStore)
+	var pages int64
+	if err := sqlitex.ExecuteTransient(s.writer, "PRAGMA page_count", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { pages = stmt.ColumnInt64(0); return nil },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(s.writer, fmt.Sprintf("PRAGMA max_page_count = %d", pages+2), nil); err != nil {
+		t.Fatal(err)
+	}
+	req := crm.BulkRequest{Kind: crm.Web}
+	for i := range 1000 {
+		req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprint(i), RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+			Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+			PerformedOn: "2016-06-22T15:00:00", Website: strings.Repeat("w", 200)})
+	}
+	_, err := e.CreateEvents(ctx, req)
+	var full *StoreFullError
+	if !errors.As(err, &full) || !full.Permanent() || !strings.Contains(err.Error(), "the store's disk is full") {
+		t.Fatalf("CreateEvents on a full store: %v, want a StoreFullError", err)
+	}
+	n := 0
+	e.Events(ctx, Filter{}, func([]byte) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d events stored by a call that failed", n)
 	}
 }

@@ -22,6 +22,7 @@ import (
 // connection skips database/sql's overhead); reads use a small pool so that
 // listing does not wait for a load.
 type sqliteStore struct {
+	path    string
 	mu      sync.Mutex // guards writer
 	writer  *sqlite.Conn
 	readers *sqlitex.Pool
@@ -52,7 +53,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &sqliteStore{writer: w, readers: readers}, nil
+	return &sqliteStore{path: path, writer: w, readers: readers}, nil
 }
 
 func pragmas(c *sqlite.Conn) error {
@@ -132,6 +133,11 @@ var errDryRun = errors.New("dry run")
 func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		if sqlite.ErrCode(err).ToPrimary() == sqlite.ResultFull {
+			err = &StoreFullError{Path: s.path, Err: err}
+		}
+	}()
 	c := s.writer
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	end, err := sqlitex.ImmediateTransaction(c)

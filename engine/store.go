@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -46,6 +47,21 @@ type Store interface {
 	FinishInputs(ctx context.Context, run, state string) error
 	Close() error
 }
+
+// StoreFullError is a write the store's disk (or its size limit) had no
+// room for. Nothing of it was stored, and trying again does not help until
+// room is made: a load stops at once (Permanent) instead of retrying.
+type StoreFullError struct {
+	Path string
+	Err  error
+}
+
+func (e *StoreFullError) Error() string {
+	return fmt.Sprintf("the store's disk is full (%s): %v", e.Path, e.Err)
+}
+
+func (e *StoreFullError) Unwrap() error   { return e.Err }
+func (e *StoreFullError) Permanent() bool { return true }
 
 // Receipt is a load receipt: the event a load run stored under a row key,
 // and the digest of the content it was stored from (crm.Digest; empty for

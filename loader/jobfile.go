@@ -108,37 +108,42 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		closeInputs(inputs)
 	}
 	dir := opts.Resume
-	if dir == "" {
+	if dir != "" {
+		unlock, err := lockRun(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		defer unlock()
+	} else {
 		var err error
 		if dir, err = newRunDirName(reportDir, start); err != nil {
 			return nil, "", err
 		}
-		// Every source's inputs are claimed before the run starts, so
-		// that a job run twice is refused before anything is sent.
-		if err := claimJob(ctx, jf, jobs, dir, start, opts); err != nil {
-			return nil, "", err
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, "", fmt.Errorf("create the run directory: %w", err)
-		}
 		// The job as run, with absolute paths, and its engine and
-		// store, for --resume.
-		rf := &RunFile{Engine: engineName}
+		// store, for --resume; then every source's inputs are claimed,
+		// so that a job run twice is refused before anything is sent.
+		rf := &RunFile{Engine: engineName, Again: opts.Again}
 		if err := rf.setPaths(opts.DB, reportDir); err != nil {
-			return nil, dir, err
+			return nil, "", err
 		}
 		for _, j := range jobs {
 			rf.Files = append(rf.Files, j.Files...)
 		}
 		b, err := yaml.Marshal(jf)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, JobFileName), b, 0o644)
-		}
-		if err == nil {
-			err = rf.write(dir)
-		}
 		if err != nil {
-			return nil, dir, err
+			return nil, "", err
+		}
+		if err := createRunDir(dir, rf, map[string][]byte{JobFileName: b}); err != nil {
+			return nil, "", err
+		}
+		unlock, err := lockRun(dir)
+		if err != nil {
+			return nil, "", err
+		}
+		defer unlock()
+		if err := claimJob(ctx, jf, jobs, dir, start, opts); err != nil {
+			os.RemoveAll(dir)
+			return nil, "", err
 		}
 	}
 	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB),
@@ -202,14 +207,7 @@ func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start t
 			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: jobs[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
 		}
 	}
-	earlier, err := opts.Ledger.ClaimInputs(ctx, claims, opts.Again)
-	if err != nil {
-		return fmt.Errorf("ledger: %w", err)
-	}
-	if len(earlier) > 0 {
-		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
-	}
-	return nil
+	return claim(ctx, opts, claims)
 }
 
 // finished returns the summary of a source directory whose load ran to

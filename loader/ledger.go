@@ -158,11 +158,12 @@ func (e *AlreadyLoadedError) Error() string {
 			b.WriteString("; ")
 		}
 		at := c.StartedAt.UTC().Format(time.RFC3339)
-		switch c.State {
-		case ClaimLoading:
+		switch {
+		case c.State == ClaimLoading && running(c.RunDir):
 			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
-		case ClaimStopped:
-			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, at, c.RunDir)
+		case c.State == ClaimLoading || c.State == ClaimStopped:
+			// Stopped, or its process died (nobody holds its lock).
+			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, at, resumeTarget(c.RunDir))
 		default:
 			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
 		}

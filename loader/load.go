@@ -127,10 +127,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		return nil, "", err
 	}
 	defer closeInputs(inputs)
-	dir, rf, rp, err := startRun(ctx, job, inputs, opts, start)
+	dir, rf, rp, unlock, err := startRun(ctx, job, inputs, opts, start)
 	if err != nil {
 		return nil, dir, err
 	}
+	defer unlock()
 	runKey := rf.key(dir)
 	rep, err := openReports(dir, job, inputs, rp)
 	if err != nil {
@@ -184,70 +185,116 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	return sum, dir, runErr
 }
 
-// startRun creates the run directory of a new run (claiming its inputs in
-// the ledger first), or checks and reads that of a resumed one.
-func startRun(ctx context.Context, job *Job, inputs []*input, opts LoadOptions, start time.Time) (string, *RunFile, *resumePoint, error) {
-	if opts.Resume != "" {
-		dir := opts.Resume
-		rf, err := ReadRunFile(dir)
-		if err != nil {
-			return "", nil, nil, err
+// claim records claims in the ledger (if any), refusing inputs another run
+// loaded unless opts.Again.
+func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
+	if opts.Ledger == nil {
+		return nil
+	}
+	earlier, err := opts.Ledger.ClaimInputs(ctx, claims, opts.Again)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if len(earlier) > 0 {
+		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
+	}
+	return nil
+}
+
+// createRunDir creates dir with its run file and other files in one step:
+// they are written to a hidden directory beside it, which is renamed.
+func createRunDir(dir string, rf *RunFile, files map[string][]byte) error {
+	tmp := filepath.Join(filepath.Dir(dir), ".partial-"+filepath.Base(dir))
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return fmt.Errorf("create the run directory: %w", err)
+	}
+	err := rf.write(tmp)
+	for name, b := range files {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tmp, name), b, 0o644)
 		}
-		if err := rf.checkInputs(inputs); err != nil {
-			return "", nil, nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("create the run directory: %w", err)
+	}
+	return nil
+}
+
+// startRun creates the run directory of a new run (then claims its inputs
+// in the ledger), or checks and reads that of a resumed one. Either way it
+// holds the directory's lock until unlock.
+func startRun(ctx context.Context, job *Job, inputs []*input, opts LoadOptions, start time.Time) (dir string, rf *RunFile, rp *resumePoint, unlock func(), err error) {
+	defer func() {
+		if err != nil && unlock != nil {
+			unlock()
+		}
+	}()
+	if opts.Resume != "" {
+		dir = opts.Resume
+		if rf, err = ReadRunFile(dir); err != nil {
+			return "", nil, nil, nil, err
+		}
+		if unlock, err = lockRun(dir); err != nil {
+			return "", nil, nil, nil, err
+		}
+		if err = rf.checkInputs(inputs); err != nil {
+			return "", nil, nil, unlock, fmt.Errorf("resume %s: %w", dir, err)
 		}
 		for _, in := range inputs {
 			if in.info, err = statInput(in.path); err != nil {
-				return "", nil, nil, err
+				return "", nil, nil, unlock, err
 			}
 		}
-		if opts.Ledger != nil && len(rf.Inputs) > 0 {
-			// The run's own claims: marks them loading again.
-			if _, err := opts.Ledger.ClaimInputs(ctx, rf.claims(dir, start), false); err != nil {
-				return "", nil, nil, err
+		// The run's own claims, marked loading again: a resume is never
+		// refused by the ledger (it is the run that claimed them).
+		if opts.Ledger != nil {
+			if _, err = opts.Ledger.ClaimInputs(ctx, rf.claims(dir, start), true); err != nil {
+				return "", nil, nil, unlock, fmt.Errorf("ledger: %w", err)
 			}
 		}
-		rp, err := readJournal(dir, len(inputs))
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("resume %s: %w", dir, err)
+		if rp, err = readJournal(dir, len(inputs)); err != nil {
+			return "", nil, nil, unlock, fmt.Errorf("resume %s: %w", dir, err)
 		}
-		return dir, rf, rp, nil
+		return dir, rf, rp, unlock, nil
 	}
 	for _, in := range inputs {
-		var err error
 		if in.info, err = fingerprint(in.path); err != nil {
-			return "", nil, nil, err
+			return "", nil, nil, nil, err
 		}
 	}
-	rf, err := newRunFile(job, inputs, opts)
-	if err != nil {
-		return "", nil, nil, err
+	if rf, err = newRunFile(job, inputs, opts); err != nil {
+		return "", nil, nil, nil, err
 	}
-	dir := opts.into
+	dir = opts.into
 	if dir == "" {
 		if dir, err = newRunDirName(job.ReportDir, start); err != nil {
-			return "", nil, nil, err
+			return "", nil, nil, nil, err
 		}
 	}
-	rf.RunKey = runKeyOf(dir, opts.into != "")
-	if opts.Ledger != nil {
-		earlier, err := opts.Ledger.ClaimInputs(ctx, rf.claims(dir, start), opts.Again)
-		if err != nil {
-			return "", nil, nil, fmt.Errorf("ledger: %w", err)
-		}
-		if len(earlier) > 0 {
-			return "", nil, nil, &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
-		}
-		rf.Again = opts.Again
+	rf.RunKey, rf.Again = runKeyOf(dir, opts.into != ""), opts.Again
+	// The directory appears whole (job.json and the mapping), so that a
+	// run killed at any moment left either nothing or a resumable run;
+	// then its inputs are claimed, before anything is sent.
+	spec, err := os.ReadFile(job.SpecPath)
+	if err != nil {
+		return "", nil, nil, nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, nil, fmt.Errorf("create the run directory: %w", err)
+	if err = createRunDir(dir, rf, map[string][]byte{"mapping.yaml": spec}); err != nil {
+		return "", nil, nil, nil, err
 	}
-	if err := rf.write(dir); err != nil {
-		return dir, nil, nil, err
+	if unlock, err = lockRun(dir); err != nil {
+		return "", nil, nil, nil, err
 	}
-	rp := &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
-	return dir, rf, rp, nil
+	if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
+		os.RemoveAll(dir) // refused: nothing was done
+		return "", nil, nil, unlock, err
+	}
+	rp = &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
+	return dir, rf, rp, unlock, nil
 }
 
 type run struct {

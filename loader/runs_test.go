@@ -2,6 +2,8 @@ package loader
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +191,41 @@ func TestInputGrowsWhileRead(t *testing.T) {
 	ok, failed := checkEveryRowOnce(t, dir, sum, 5001)
 	if sum.ExitCode != 1 || len(ok) != 4501 || len(failed) != 500 || countEvents(t, e) != 4501 {
 		t.Errorf("resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 4501, 500, 4501", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+}
+
+// TestRunLocked: a run directory another process works on (a second
+// --resume of the same run) is refused, naming the holder; once it is
+// free, the resume goes on, every row once.
+func TestRunLocked(t *testing.T) {
+	e := seededEngine(t)
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, dir, err := Load(ctx, job, e, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockRun(dir) // the other process
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := defaultOptions()
+	opts.Resume = dir
+	var busy *RunBusyError
+	if _, _, err := Load(context.Background(), job, e, opts); !errors.As(err, &busy) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("resume of a locked run: %v, want a RunBusyError naming the holder", err)
+	}
+	if !running(dir) {
+		t.Error("running() does not see the holder")
+	}
+	unlock()
+	sum, _, err := Load(context.Background(), job, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEveryRowOnce(t, dir, sum, 100)
+	if countEvents(t, e) != 90 || running(dir) {
+		t.Errorf("engine holds %d events (want 90); lock still held: %v", countEvents(t, e), running(dir))
 	}
 }

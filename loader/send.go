@@ -77,7 +77,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		if ambiguous && r.replayable() {
 			req.Replay = true
 		}
-		if err == nil || errors.As(err, &apiErr) || (ambiguous && !req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil {
+		if err == nil || errors.As(err, &apiErr) || (ambiguous && !req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) {
 			break
 		}
 		r.addRetry()
@@ -98,6 +98,11 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		// Stopped before the call reached the engine (or the embedded
 		// engine rolled it back): nothing was stored; a resume sends it.
 		out <- unsent()
+	case permanent(err):
+		// Nothing was stored, and trying again would not help (a full
+		// disk): stop now, with everything so far in the reports.
+		r.abort(err.Error())
+		out <- unsent()
 	case errors.As(err, &apiErr) && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
 		// Not the events' fault: splitting the call would not help.
 		r.abort("the engine refused the credentials: " + apiErr.Description())
@@ -113,6 +118,13 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
 		out <- unsent()
 	}
+}
+
+// permanent reports whether err says the engine cannot take calls until
+// someone acts (its store's disk is full): such a call is not retried.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // replayable reports whether the engine takes replays.

@@ -43,8 +43,6 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 	succeededAt, failedAt := int64(-1), int64(-1)
 	if rp.found {
 		succeededAt, failedAt = rp.succeeded, rp.fails
-	} else if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil && job.SpecPath != filepath.Join(dir, "mapping.yaml") {
-		return nil, err
 	}
 	jsonl := inputs[0].format == JSONL
 	ext := ".csv"
