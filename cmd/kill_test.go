@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,17 +119,41 @@ func TestKillAndResume(t *testing.T) {
 func killSetup(t *testing.T, rows int) (bin, data, mapping, reference string) {
 	t.Helper()
 	tmp := t.TempDir()
-	bin = filepath.Join(tmp, "crmload")
-	build := exec.Command("go", "build", "-o", bin, "github.com/crmload/crmload")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin = crmloadBinary(t)
 	data = filepath.Join(tmp, "web.csv")
 	writeVisits(t, data, rows)
 	mapping, _ = filepath.Abs("../testdata/web/mapping.yaml")
 	reference, _ = filepath.Abs("../testdata/seed/reference.yaml")
 	return bin, data, mapping, reference
+}
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// crmloadBinary builds crmload once for the package's tests that run it
+// as a process (signals, kills, stderr as it comes).
+func crmloadBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "crmload-test-bin")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "crmload")
+		build := exec.Command("go", "build", "-o", binary.path, "github.com/crmload/crmload")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
 }
 
 func writeVisits(t *testing.T, path string, n int) {

@@ -33,6 +33,7 @@ type loadOptions struct {
 	again     bool
 	minAge    time.Duration
 	existing  bool // resume and retry: the store must exist already
+	reports   bool // retry: the files are crmload reports
 	creds     crm.Credentials
 	caFile    string
 	insecure  bool
@@ -95,6 +96,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.Float64Var(&opts.load.Rate, "rate", 0, "at most this many calls per second (0: no limit)")
 	f.IntVar(&opts.load.Retries, "retries", loader.DefaultRetries, "retries of a call that could not reach the engine or was refused (429/503); the default waits out 10+ minutes")
 	f.DurationVar(&opts.load.Timeout, "timeout", time.Minute, "time limit of one call")
+	f.DurationVar(&opts.load.Heartbeat, "heartbeat", 30*time.Second, "log a line this often while the run lives (what it has done, what it waits for)")
 	f.DurationVar(&opts.load.Grace, "grace", 30*time.Second, "after an interrupt, how long calls in flight may finish")
 	f.StringVar(&opts.maxErrors, "max-errors", "0", "abort after N failed rows, or N% of the rows settled (0: never)")
 	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
@@ -126,6 +128,9 @@ func (o *loadOptions) check() error {
 	}
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
+	}
+	if o.load.Heartbeat <= 0 {
+		return usageErrorf("--heartbeat %s: want a duration above 0, e.g. 30s", o.load.Heartbeat)
 	}
 	if o.minAge < 0 {
 		return usageErrorf("--min-age %s: want a duration of 0 or more, e.g. 5m", o.minAge)
@@ -170,7 +175,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		return err
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine)}
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine), Reports: opts.reports}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -227,7 +232,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	}
 	defer closeEngine()
 	bar := newProgress(g, opts, logger)
-	opts.load.Progress = bar.update
+	opts.load.Progress, opts.load.Logger = bar.update, logger
 	sum, dir, err := load(eng, opts.load)
 	bar.finish()
 	if err != nil && dir == "" {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -54,10 +55,8 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 	if opts.insecure {
 		logger.Warn("TLS certificate verification is OFF (--insecure-skip-tls-verify): anyone on the path can read the credentials and data")
 	}
-	loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := client.Login(loginCtx); err != nil {
-		return nil, nil, usageErrorf("log in to %s as %s: %v", crm.RedactURL(opts.engine), opts.creds, err)
+	if err := login(ctx, client, opts, logger); err != nil {
+		return nil, nil, err
 	}
 	opts.engine = crm.RedactURL(opts.engine)
 	ledger := filepath.Join(opts.reportDir, loader.LedgerFileName)
@@ -70,6 +69,40 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			logger.Warn("release the token", "error", err)
 		}
 	}, nil
+}
+
+// login logs in, waiting out an engine that is not up yet (connection
+// refused, 503) with the calls' backoff and --retries: a nightly run that
+// starts while the server restarts waits for it. Refused credentials stop
+// at once (exit 2); an engine that never answers is exit 3.
+func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *slog.Logger) error {
+	url := crm.RedactURL(opts.engine)
+	for attempt := 0; ; attempt++ {
+		loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := client.Login(loginCtx)
+		cancel()
+		var callErr *crm.CallError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("interrupted while logging in to %s: nothing was sent", url)}
+		case !errors.As(err, &callErr):
+			return usageErrorf("log in to %s as %s: %v", url, opts.creds, err)
+		case attempt >= opts.load.Retries:
+			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %d retries (%v): nothing was sent; run the same command again when it is up", url, attempt, err)}
+		}
+		wait := max(loader.Backoff(attempt), callErr.RetryAfter)
+		logger.Info("the engine is not reachable; retrying the login", "engine", url, "reason", err.Error(),
+			"wait", wait.Round(time.Millisecond).String(), "retry", attempt+1, "of", opts.load.Retries)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("interrupted while waiting for %s: nothing was sent", url)}
+		case <-t.C:
+		}
+	}
 }
 
 // storeLedger is the embedded engine's ledger of loaded inputs, for the

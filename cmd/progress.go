@@ -22,16 +22,17 @@ func newLogger(g *globals, opts loadOptions) *slog.Logger {
 }
 
 // progress shows a bar on a terminal, or a log line every 10 s elsewhere
-// (cron mails stay short).
+// (cron mails stay short); with --progress never, neither (the loader's
+// heartbeat still says every 30 s that the run lives).
 type progress struct {
 	bar    *progressbar.ProgressBar
 	logger *slog.Logger
 	last   time.Time
-	quiet  bool
+	quiet  bool // no progress lines
 }
 
 func newProgress(g *globals, opts loadOptions, logger *slog.Logger) *progress {
-	p := &progress{logger: logger, quiet: opts.quiet, last: time.Now()}
+	p := &progress{logger: logger, quiet: opts.quiet || opts.progress == "never", last: time.Now()}
 	show := opts.progress == "always" || (opts.progress == "auto" && IsTerminal(g.io.ErrOut))
 	if show && !opts.quiet {
 		p.bar = progressbar.NewOptions64(-1,

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -27,6 +28,25 @@ RUN_DIR as its parent_run.`,
 	}
 	addLoadFlags(c, &opts)
 	return c
+}
+
+// hasRows reports whether a report has a row: a line after a CSV's
+// header, or any line of JSONL.
+func hasRows(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	lines := 0
+	for sc.Scan() {
+		if lines++; lines > 1 || strings.HasSuffix(path, ".jsonl") {
+			return true
+		}
+	}
+	return false
 }
 
 func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) error {
@@ -60,16 +80,19 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 		}
 	}
 	opts.mapping = filepath.Join(dir, "mapping.yaml")
-	for _, name := range []string{"failed.csv", "failed.jsonl"} {
+	for _, name := range []string{"failed.csv", "failed.tsv", "failed.jsonl"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			opts.files = []string{filepath.Join(dir, name)}
 		}
 	}
 	if opts.files == nil {
-		return usageErrorf("%s has no failure report (failed.csv or failed.jsonl)", dir)
+		return usageErrorf("%s has no failure report (failed.csv, failed.tsv or failed.jsonl)", dir)
 	}
-	if parent.RowsFailed == 0 {
+	if !hasRows(opts.files[0]) {
+		// Not the summary's rows_failed: a resumed run's counts only
+		// its last attempt's rows.
 		return usageErrorf("%s has no failed rows to retry", dir)
 	}
+	opts.reports = true // read as written: UTF-8, no comment lines
 	return runLoad(ctx, g, opts, "retry", parent.RunID)
 }

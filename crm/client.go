@@ -253,16 +253,25 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 		return &CallError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After")), Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
 	var env Response[json.RawMessage]
-	if err := json.Unmarshal(data, &env); err != nil || env.Status.Code == "" {
+	jsonErr := json.Unmarshal(data, &env)
+	if resp.StatusCode >= 500 {
+		// A server error, whatever its body says, may come after the
+		// call was processed (a gateway timing out, a crash after the
+		// commit): the call is in doubt, never a refusal to split and
+		// send again.
+		what := http.StatusText(resp.StatusCode)
+		if jsonErr == nil && env.Status.Code != "" && env.Status.Code != StatusOK {
+			what = statusError(env.Status).Error()
+		}
+		return &CallError{Status: resp.StatusCode, Sent: true, Err: errors.New(what)}
+	}
+	if jsonErr != nil || env.Status.Code == "" {
 		// Not an API answer (a proxy's error page): the call may or may
 		// not have been processed.
 		return &CallError{Status: resp.StatusCode, Sent: true, Err: fmt.Errorf("the answer is not a CRM.COM response (%.80q)", data)}
 	}
 	if env.Status.Code != StatusOK {
 		return statusError(env.Status)
-	}
-	if resp.StatusCode >= 500 {
-		return &CallError{Status: resp.StatusCode, Sent: true, Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
 	return json.Unmarshal(data, out)
 }

@@ -64,6 +64,13 @@ func (g *gate) leave(pushedBack bool) {
 	g.cond.Broadcast()
 }
 
+// calls is the number of calls in flight, for logs.
+func (g *gate) calls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inFlight
+}
+
 // current is the bound now, for logs and tests.
 func (g *gate) current() int {
 	g.mu.Lock()

@@ -62,7 +62,7 @@ func TestDefaultRetriesWaitTenMinutes(t *testing.T) {
 		t.Errorf("the default retries wait at least %v, want 10 minutes", least)
 	}
 	for attempt := range 50 {
-		if b := backoff(attempt); b <= 0 || b > 30*time.Second {
+		if b := Backoff(attempt); b <= 0 || b > 30*time.Second {
 			t.Errorf("backoff(%d) = %v, want (0, 30s]", attempt, b)
 		}
 	}

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,6 +55,11 @@ type LoadOptions struct {
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
+	// Logger gets a line for every retry and wait (info), and a heartbeat
+	// every Heartbeat (default 30 s) while the run lives, so that a long
+	// outage is never silent. Nil: no lines.
+	Logger    *slog.Logger
+	Heartbeat time.Duration
 
 	into string // a source of a job file: its directory inside the run
 }
@@ -162,6 +168,12 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, StartedAt: start.UTC(),
 		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 30 * time.Second
+	}
 	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start, key: runKey,
 		journal: jr, resume: rp, receipts: receipts, journalSends: !hasReceipts}
 	aborted, runErr := r.pipeline(ctx)
@@ -318,7 +330,9 @@ type run struct {
 	receipts     map[string]receipt // read-only once the pipeline runs
 
 	rowsRead atomic.Int64 // by the reader
+	settled  atomic.Int64 // by the settler: rows in the reports
 	retries  atomic.Int64 // by the senders
+	waiting  atomic.Value // by the senders: what the last wait was for (string)
 	resumed  int          // by the reader: rows an earlier attempt settled
 	dropped  int          // by the settler: rows read but not sent
 }
@@ -340,6 +354,31 @@ func (r *run) aborted() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.abortReason != ""
+}
+
+// heartbeat logs a line every opts.Heartbeat while the run lives: what it
+// has done and what it waits for, so that an operator reading the log of
+// a stalled night sees a live process. The returned func stops it.
+func (r *run) heartbeat() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(r.opts.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				waiting, _ := r.waiting.Load().(string)
+				r.opts.Logger.Info("still running", "rows_read", r.rowsRead.Load(), "rows_settled", r.settled.Load(),
+					"calls_in_flight", r.gate.calls(), "retries", r.retries.Load(), "last_wait", waiting,
+					"elapsed", time.Since(r.start).Round(time.Second).String())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // pipeline runs the stages: read and map -> batch -> send (concurrently)
@@ -395,6 +434,8 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- g.Wait(); close(out) }()
+	stopBeat := r.heartbeat()
+	defer stopBeat()
 
 	var werr error
 	for outs := range out {

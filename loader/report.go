@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/mapping"
@@ -59,27 +60,47 @@ func newRunDirName(reportDir string, start time.Time) (string, error) {
 	return filepath.Join(reportDir, id), nil
 }
 
+// dialect is how a run's reports are written: in the input's format and,
+// for CSV, with its delimiter, as UTF-8 that starts with a byte order mark
+// (which wins over input.encoding when the report is read back). So a
+// report is an input for the same mapping, whatever its input options.
+type dialect struct {
+	jsonl          bool
+	comma, comment rune
+}
+
+func (d dialect) ext() string {
+	switch {
+	case d.jsonl:
+		return ".jsonl"
+	case d.comma == '\t':
+		return ".tsv"
+	}
+	return ".csv"
+}
+
 // rowReport writes one outcome file (succeeded or failed) in the input's
 // format: CSV with the original columns then the added ones, or JSONL with
 // the original object and the added keys. Rows go out as they settle.
 type rowReport struct {
-	path   string
-	f      *os.File
-	w      *bufio.Writer
-	csv    *csv.Writer
-	header []string // CSV: the input header; nil for JSONL
-	keep   int      // leading columns of header to copy
-	added  []string
-	rows   int
+	path    string
+	f       *os.File
+	w       *bufio.Writer
+	csv     *csv.Writer
+	header  []string // CSV: the input header; nil for JSONL
+	keep    int      // leading columns of header to copy
+	comment rune     // CSV: the input's comment character, never to start a line
+	added   []string
+	rows    int
 }
 
-func newRowReport(path string, header []string, jsonl bool, added []string) (*rowReport, error) {
-	return openRowReport(path, header, jsonl, added, -1)
+func newRowReport(path string, header []string, d dialect, added []string) (*rowReport, error) {
+	return openRowReport(path, header, d, added, -1)
 }
 
 // openRowReport creates the report, or with resumeAt >= 0 reopens it cut
 // to resumeAt bytes (a resumed run appends to what was journaled).
-func openRowReport(path string, header []string, jsonl bool, added []string, resumeAt int64) (*rowReport, error) {
+func openRowReport(path string, header []string, d dialect, added []string, resumeAt int64) (*rowReport, error) {
 	var f *os.File
 	var err error
 	if resumeAt > 0 {
@@ -94,10 +115,12 @@ func openRowReport(path string, header []string, jsonl bool, added []string, res
 		return nil, err
 	}
 	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), added: added}
-	if !jsonl {
-		r.header, r.keep = header, originalColumns(header)
+	if !d.jsonl {
+		r.header, r.keep, r.comment = header, originalColumns(header), d.comment
 		r.csv = csv.NewWriter(r.w)
+		r.csv.Comma = d.comma
 		if resumeAt <= 0 {
+			r.w.WriteString("\ufeff")
 			if err := r.csv.Write(append(slices.Clone(header[:r.keep]), added...)); err != nil {
 				f.Close()
 				return nil, err
@@ -133,9 +156,33 @@ func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 				row = append(row, "")
 			}
 		}
-		return r.csv.Write(append(row, vals...))
+		row = append(row, vals...)
+		if r.comment != 0 && len(row) > 0 && strings.HasPrefix(row[0], string(r.comment)) {
+			return r.writeQuotedFirst(row)
+		}
+		return r.csv.Write(row)
 	}
 	return r.writeJSON(rec, vals)
+}
+
+// writeQuotedFirst writes a row whose first field starts with the comment
+// character quoted, so that reading the report back does not take the row
+// for a comment (encoding/csv quotes only what it must).
+func (r *rowReport) writeQuotedFirst(row []string) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Comma = r.csv.Comma
+	if err := w.Write(row); err != nil {
+		return err
+	}
+	w.Flush()
+	line := b.String()
+	if !strings.HasPrefix(line, `"`) {
+		line = `"` + row[0] + `"` + line[len(row[0]):]
+	}
+	r.csv.Flush()
+	_, err := r.w.WriteString(line)
+	return err
 }
 
 // writeJSON splices the added keys into the original line, so the object's

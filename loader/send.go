@@ -81,10 +81,14 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 			break
 		}
 		r.addRetry()
-		wait := backoff(attempt)
+		wait := Backoff(attempt)
 		if callErr != nil && callErr.RetryAfter > wait {
 			wait = callErr.RetryAfter
 		}
+		reason := err.Error()
+		r.waiting.Store(fmt.Sprintf("%s: %s", time.Now().UTC().Format(time.TimeOnly), reason))
+		r.opts.Logger.Info("call failed; retrying", "reason", reason, "wait", wait.Round(time.Millisecond).String(),
+			"retry", attempt+1, "of", r.opts.Retries, "events", len(b), "first_line", b[0].item.Records[0].Line)
 		if !sleep(sendCtx, wait) {
 			break
 		}
@@ -189,7 +193,9 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 // gives up.
 const DefaultRetries = 48
 
-func backoff(attempt int) time.Duration {
+// Backoff is how long to wait before retry attempt+1 of a call (or a
+// login): from 0.2 s doubling to a cap of 30 s, with jitter.
+func Backoff(attempt int) time.Duration {
 	d := 200 * time.Millisecond << min(attempt, 8)
 	d = min(d, 30*time.Second)
 	// Full jitter between half and the whole delay, so that concurrent

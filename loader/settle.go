@@ -11,9 +11,9 @@ import (
 // first row is in doubt (remote engines only).
 type reports struct {
 	succeeded, failed, inDoubt *rowReport
-	dir, ext                   string
+	dir                        string
 	header                     []string
-	jsonl                      bool
+	dialect                    dialect
 	doubtAt                    int64 // a resume: the in-doubt report's journaled size
 }
 
@@ -24,12 +24,12 @@ func (r *reports) doubt() (*rowReport, error) {
 	if r.inDoubt != nil {
 		return r.inDoubt, nil
 	}
-	path := filepath.Join(r.dir, "in_doubt"+r.ext)
+	path := filepath.Join(r.dir, "in_doubt"+r.dialect.ext())
 	at := int64(-1)
 	if _, err := os.Stat(path); err == nil && r.doubtAt > 0 {
 		at = r.doubtAt // a resumed run appends to what was journaled
 	}
-	rr, err := openRowReport(path, r.header, r.jsonl, inDoubtColumns, at)
+	rr, err := openRowReport(path, r.header, r.dialect, inDoubtColumns, at)
 	r.inDoubt = rr
 	return rr, err
 }
@@ -44,22 +44,19 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 	if rp.found {
 		succeededAt, failedAt = rp.succeeded, rp.fails
 	}
-	jsonl := inputs[0].format == JSONL
-	ext := ".csv"
-	if jsonl {
-		ext = ".jsonl"
-	}
+	d := inputs[0].dialect
+	ext := d.ext()
 	header := inputs[0].src.Header()
-	ok, err := openRowReport(filepath.Join(dir, "succeeded"+ext), header, jsonl, succeededColumns, succeededAt)
+	ok, err := openRowReport(filepath.Join(dir, "succeeded"+ext), header, d, succeededColumns, succeededAt)
 	if err != nil {
 		return nil, err
 	}
-	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedColumns, failedAt)
+	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, d, failedColumns, failedAt)
 	if err != nil {
 		ok.Close()
 		return nil, err
 	}
-	rep := &reports{succeeded: ok, failed: failed, dir: dir, ext: ext, header: header, jsonl: jsonl, doubtAt: rp.doubt}
+	rep := &reports{succeeded: ok, failed: failed, dir: dir, header: header, dialect: d, doubtAt: rp.doubt}
 	if rp.found && rp.doubt > 0 {
 		// Cut a torn tail now, so the file is right even if no row of
 		// this attempt is in doubt.
@@ -132,6 +129,7 @@ func (r *run) settle(outs []settled) error {
 	if batch {
 		s.Batches++
 	}
+	r.settled.Store(int64(s.RowsFailed + s.RowsSucceeded + s.RowsFiltered + s.RowsInDoubt))
 	if len(keys) > 0 {
 		// The reports first, then the journal line that vouches for them.
 		sOff, err := r.rep.succeeded.flush()

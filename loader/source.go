@@ -125,7 +125,24 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if format == JSONL {
 		return &jsonlSource{r: br, counter: counter, close: closeAll}, nil
 	}
-	delim := ','
+	delim, comment, err := csvDialect(path, opts)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	s, err := newCSVSource(br, delim, comment)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.counter, s.close = counter, closeAll
+	return s, nil
+}
+
+// csvDialect is a CSV input's field delimiter (input.delimiter, else a tab
+// for .tsv, else a comma) and comment character (0: none).
+func csvDialect(path string, opts SourceOptions) (delim, comment rune, err error) {
+	delim = ','
 	if strings.EqualFold(filepath.Ext(strings.TrimSuffix(strings.ToLower(path), ".gz")), ".tsv") {
 		delim = '\t'
 	}
@@ -135,22 +152,14 @@ func Open(path string, opts SourceOptions) (Source, error) {
 			d = []rune{'\t'}
 		}
 		if len(d) != 1 || d[0] == '"' || d[0] == '\n' || d[0] == '\r' {
-			closeAll()
-			return nil, fmt.Errorf("input.delimiter %q: want a single character other than a quote or a line break", opts.Delimiter)
+			return 0, 0, fmt.Errorf("input.delimiter %q: want a single character other than a quote or a line break", opts.Delimiter)
 		}
 		delim = d[0]
 	}
-	var comment rune
 	if opts.Comment != "" {
 		comment = []rune(opts.Comment)[0]
 	}
-	s, err := newCSVSource(br, delim, comment)
-	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	s.counter, s.close = counter, closeAll
-	return s, nil
+	return delim, comment, nil
 }
 
 // lookupEncoding finds a text encoding by name (utf-8, latin1,

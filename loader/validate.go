@@ -20,6 +20,10 @@ type Job struct {
 	Files     []string
 	ReportDir string
 	Engine    string // "embedded" or the API base URL, never credentials
+	// Reports says the files are crmload reports (retry): they are read
+	// as reports are written, UTF-8 without comment lines, whatever the
+	// mapping's input.encoding and input.comment say.
+	Reports bool
 }
 
 // input is an input file opened and its mapping compiled.
@@ -29,6 +33,8 @@ type input struct {
 	mapper *mapping.Mapper
 	format Format
 	size   int64 // bytes on disk, for progress
+	// dialect is how the input is written, and so its reports.
+	dialect dialect
 	// info is the file as this attempt found it when it started: the end
 	// of the read is checked against it (a file still being written).
 	info InputInfo
@@ -51,6 +57,9 @@ func prepare(job *Job) ([]*input, error) {
 	}
 	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
 		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment}
+	if job.Reports {
+		opts.Encoding, opts.Comment = "", ""
+	}
 	for _, path := range job.Files {
 		format, err := DetectFormat(path, opts.Format)
 		if err != nil {
@@ -60,7 +69,10 @@ func prepare(job *Job) ([]*input, error) {
 		if err != nil {
 			return fail(err)
 		}
-		in := &input{path: path, src: src, format: format}
+		in := &input{path: path, src: src, format: format, dialect: dialect{jsonl: format == JSONL}}
+		if !in.dialect.jsonl {
+			in.dialect.comma, in.dialect.comment, _ = csvDialect(path, opts) // checked by Open
+		}
 		if fi, err := os.Stat(path); err == nil {
 			in.size = fi.Size()
 		}
@@ -98,12 +110,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
 		return nil, dir, err
 	}
-	jsonl := inputs[0].format == JSONL
-	ext := ".csv"
-	if jsonl {
-		ext = ".jsonl"
-	}
-	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), inputs[0].src.Header(), jsonl,
+	failed, err := newRowReport(filepath.Join(dir, "failed"+inputs[0].dialect.ext()), inputs[0].src.Header(), inputs[0].dialect,
 		[]string{"crmload_line", "crmload_request_id", "error_code", "error_description"})
 	if err != nil {
 		return nil, dir, err

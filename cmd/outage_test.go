@@ -1,0 +1,190 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/engine"
+)
+
+// servedStore seeds a store in dir and returns a handler serving it as
+// engine serve does, with user u:p in organisation O.
+func servedStore(t *testing.T, dir string) http.Handler {
+	t.Helper()
+	e, err := engine.Open(context.Background(), filepath.Join(dir, "served.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	return engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour})
+}
+
+// startLoad starts crmload with args in dir, and returns its stderr lines
+// as they come, and its exit code when it ends.
+func startLoad(t *testing.T, dir string, args ...string) (lines <-chan string, exit <-chan int) {
+	t.Helper()
+	cmd := exec.Command(crmloadBinary(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	ln, ex := make(chan string, 1000), make(chan int, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			ln <- sc.Text()
+		}
+		close(ln)
+		cmd.Wait()
+		ex <- cmd.ProcessState.ExitCode()
+	}()
+	return ln, ex
+}
+
+// waitLine reads lines until one contains want (it fails the test when the
+// process ends first); every line read is kept in seen.
+func waitLine(t *testing.T, lines <-chan string, want string, seen *[]string) {
+	t.Helper()
+	for l := range lines {
+		*seen = append(*seen, l)
+		if strings.Contains(l, want) {
+			return
+		}
+	}
+	t.Fatalf("the process ended without a line containing %q:\n%s", want, strings.Join(*seen, "\n"))
+}
+
+// TestLoginWaitsForEngine: a nightly run that starts while the engine is
+// still down retries the login with the calls' backoff, saying so, and
+// loads once the engine comes up; an engine that never comes up is exit 3.
+func TestLoginWaitsForEngine(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there yet
+	writeVisits(t, filepath.Join(dir, "web.csv"), 50)
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	lines, exit := startLoad(t, dir, "load", "--engine", "http://"+addr, "--username", "u", "--organisation", "O",
+		"--progress", "never", "-m", mapping, "web.csv")
+	var seen []string
+	waitLine(t, lines, "retrying the login", &seen)
+	if !strings.Contains(seen[len(seen)-1], "connection refused") || !strings.Contains(seen[len(seen)-1], "wait=") {
+		t.Errorf("the retry line does not say why and how long: %s", seen[len(seen)-1])
+	}
+	// The engine comes up.
+	l, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: servedStore(t, dir)}
+	go srv.Serve(l)
+	defer srv.Close()
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	if code := <-exit; code != ExitFailed { // the unknown participants
+		t.Fatalf("exit %d, want 1:\n%s", code, strings.Join(seen, "\n"))
+	}
+	if out := strings.Join(seen, "\n"); !strings.Contains(out, "45 succeeded, 5 failed") {
+		t.Errorf("the load after the engine came up:\n%s", out)
+	}
+
+	// An engine that never comes up: exit 3, nothing sent, no run directory.
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l2.Addr().String()
+	l2.Close()
+	lines, exit = startLoad(t, dir, "load", "--engine", "http://"+dead, "--username", "u", "--organisation", "O",
+		"--retries", "1", "--report-dir", "never", "-m", mapping, "web.csv")
+	seen = nil
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	out := strings.Join(seen, "\n")
+	if code := <-exit; code != ExitAborted || !strings.Contains(out, "could not be reached after 1 retries") || !strings.Contains(out, "nothing was sent") {
+		t.Errorf("exit %d, want 3 saying the engine could not be reached:\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
+		t.Error("a run that never reached its engine left a report directory")
+	}
+}
+
+// stalling refuses bulk calls with 503 until released, and counts them.
+type stalling struct {
+	next     http.Handler
+	released atomic.Bool
+	refused  atomic.Int64
+}
+
+func (s *stalling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/bulk/") && !s.released.Load() {
+		s.refused.Add(1)
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	s.next.ServeHTTP(w, r)
+}
+
+// TestOutageIsNotSilent: while the engine refuses calls, every retry is
+// logged with its reason and wait, and a heartbeat says the run lives;
+// --progress never prints no progress lines.
+func TestOutageIsNotSilent(t *testing.T) {
+	dir := t.TempDir()
+	st := &stalling{next: servedStore(t, dir)}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: st}
+	go srv.Serve(l)
+	defer srv.Close()
+	writeVisits(t, filepath.Join(dir, "web.csv"), 50)
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	lines, exit := startLoad(t, dir, "load", "--engine", "http://"+l.Addr().String(), "--username", "u", "--organisation", "O",
+		"--progress", "never", "--heartbeat", "100ms", "--log-format", "json", "-m", mapping, "web.csv")
+	var seen []string
+	waitLine(t, lines, `"msg":"call failed; retrying"`, &seen)
+	retry := seen[len(seen)-1]
+	for _, want := range []string{`"reason":"HTTP 503`, `"wait":`, `"retry":1`} {
+		if !strings.Contains(retry, want) {
+			t.Errorf("retry line %s lacks %s", retry, want)
+		}
+	}
+	waitLine(t, lines, `"msg":"still running"`, &seen)
+	if beat := seen[len(seen)-1]; !strings.Contains(beat, `"last_wait":`) || !strings.Contains(beat, "HTTP 503") {
+		t.Errorf("the heartbeat does not say what the run waits for: %s", beat)
+	}
+	st.released.Store(true) // the outage ends
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	if code := <-exit; code != ExitFailed {
+		t.Fatalf("exit %d, want 1:\n%s", code, strings.Join(seen, "\n"))
+	}
+	for _, l := range seen {
+		if strings.Contains(l, `"msg":"progress"`) {
+			t.Errorf("--progress never printed a progress line: %s", l)
+		}
+	}
+}
