@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -186,5 +187,121 @@ func TestOutageIsNotSilent(t *testing.T) {
 		if strings.Contains(l, `"msg":"progress"`) {
 			t.Errorf("--progress never printed a progress line: %s", l)
 		}
+	}
+}
+
+// TestSameInputTwiceAtOnce: a cron job started twice in a night, the
+// second while the first still loads: the second is refused (exit 2),
+// naming the run that is loading the file; every row is stored once.
+func TestSameInputTwiceAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	bin := crmloadBinary(t)
+	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
+		t.Fatalf("seed: %v %s", err, out)
+	}
+	const rows = 50_000
+	writeVisits(t, filepath.Join(dir, "web.csv"), rows)
+	// The first run crawls (one call a second), so it is surely still
+	// loading when the second starts.
+	cmd := exec.Command(bin, "--db", "crm.db", "load", "--heartbeat", "1ms", "--progress", "never", "--rate", "1", "--grace", "1s",
+		"--batch-size", "100", "--concurrency", "1", "--report-dir", "reports", "-m", mapping, "web.csv")
+	cmd.Dir = dir
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "still running") {
+	}
+	go io.Copy(io.Discard, stderr)
+	second := exec.Command(bin, "--db", "crm.db", "load", "-m", mapping, "web.csv")
+	second.Dir = dir
+	out, err := second.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != ExitUsage || !strings.Contains(string(out), "is being loaded into the store crm.db by run") {
+		t.Errorf("second load: %v, want exit 2 naming the loading run:\n%s", err, out)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err == nil || err.(*exec.ExitError).ExitCode() != ExitAborted {
+		t.Fatalf("interrupted first load: %v, want exit 3", err)
+	}
+	// Stopped part-way: a new load of the file says to resume it.
+	again := exec.Command(bin, "--db", "crm.db", "load", "-m", mapping, "web.csv")
+	again.Dir = dir
+	if out, err = again.CombinedOutput(); err == nil || !strings.Contains(string(out), "which stopped part-way: continue it with crmload load --resume") {
+		t.Errorf("a load of a stopped run's input: %v\n%s", err, out)
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
+	if len(runs) != 1 {
+		t.Fatalf("%d run directories, want the first run's only", len(runs))
+	}
+	resume := exec.Command(bin, "load", "--progress", "never", "--resume", runs[0])
+	resume.Dir = dir
+	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	e, err := engine.Open(context.Background(), filepath.Join(dir, "crm.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	n := 0
+	e.Events(context.Background(), engine.Filter{}, func([]byte) error { n++; return nil })
+	if n != rows*9/10 {
+		t.Errorf("the store holds %d events, want %d (each row once)", n, rows*9/10)
+	}
+}
+
+// TestStoreDiskFull: a store on a full filesystem stops the run at once
+// (exit 3) saying so, with the resume hint; after room is made, the
+// resume stores every row once. Needs a small tmpfs (root).
+func TestStoreDiskFull(t *testing.T) {
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (%v: %s); engine.TestStoreFull covers the store's side", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	dir := t.TempDir()
+	bin := crmloadBinary(t)
+	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
+	db := filepath.Join(mnt, "crm.db")
+	if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
+		t.Fatalf("seed: %v %s", err, out)
+	}
+	writeVisits(t, filepath.Join(dir, "web.csv"), 20_000)
+	cmd := exec.Command(bin, "--db", db, "load", "--progress", "never", "-m", mapping, "web.csv")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != ExitAborted ||
+		!strings.Contains(string(out), "the store's disk is full") || !strings.Contains(string(out), "crmload load --resume") {
+		t.Fatalf("load onto a full disk: %v, want exit 3 saying the disk is full, with the resume hint:\n%s", err, out)
+	}
+	if strings.Contains(string(out), "retrying") {
+		t.Errorf("a full disk was retried:\n%s", out)
+	}
+	// Room is made: the store moves to a roomy disk; the resume is told.
+	moved := filepath.Join(dir, "crm.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if b, err := os.ReadFile(db + suffix); err == nil {
+			os.WriteFile(moved+suffix, b, 0o644)
+		}
+	}
+	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
+	if len(runs) != 1 {
+		t.Fatalf("%d run directories", len(runs))
+	}
+	rf, _ := os.ReadFile(filepath.Join(runs[0], "job.json"))
+	os.WriteFile(filepath.Join(runs[0], "job.json"), []byte(strings.ReplaceAll(string(rf), db, moved)), 0o644)
+	resume := exec.Command(bin, "load", "--progress", "never", "--resume", runs[0])
+	resume.Dir = dir
+	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	ok := reportLines(t, filepath.Join(runs[0], "succeeded.csv"))
+	failed := reportLines(t, filepath.Join(runs[0], "failed.csv"))
+	if len(ok) != 18_000 || len(failed) != 2_000 {
+		t.Errorf("after the resume: %d succeeded, %d failed; want 18000 and 2000", len(ok), len(failed))
 	}
 }

@@ -229,3 +229,20 @@ func TestRunLocked(t *testing.T) {
 		t.Errorf("engine holds %d events (want 90); lock still held: %v", countEvents(t, e), running(dir))
 	}
 }
+
+// TestRunIDsSort: run ids made within one second sort by start time.
+func TestRunIDsSort(t *testing.T) {
+	start := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+	var prev string
+	for i := range 50 {
+		dir, err := newRunDirName("reports", start.Add(time.Duration(i)*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := filepath.Base(dir); id <= prev {
+			t.Fatalf("run id %s made after %s sorts before it", id, prev)
+		} else {
+			prev = id
+		}
+	}
+}
