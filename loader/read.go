@@ -110,3 +110,14 @@ func (r *run) batch(events <-chan event, batches chan<- []event) error {
 func approxSize(ev *crm.Event) int {
 	return 400 + len(ev.Description) + 160*len(ev.ProductsSet) + 120*len(ev.MeasuredKPIs)
 }
+
+// failure is the code and message of the i-th row of a failed item: a
+// row's own mapping error, "failed with its group" for the other rows of a
+// group that failed mapping, or the engine's answer for the event.
+func (o *settled) failure(i int) (code, msg string) {
+	if o.item.Err != nil {
+		e := o.item.ErrOf(i)
+		return e.Code, e.Error()
+	}
+	return o.code, o.msg
+}

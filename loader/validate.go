@@ -116,9 +116,10 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		case it.Err != nil:
 			sum.RowsFailed += len(it.Records)
 			sum.EventsFailed++
-			sum.ErrorsByCode[it.Err.Code] += len(it.Records)
-			for _, r := range it.Records {
-				if err := failed.write(r, itoa(r.Line), it.RequestID, it.Err.Code, it.Err.Error()); err != nil && werr == nil {
+			for i, r := range it.Records {
+				e := it.ErrOf(i)
+				sum.ErrorsByCode[e.Code]++
+				if err := failed.write(r, itoa(r.Line), it.RequestID, e.Code, e.Error()); err != nil && werr == nil {
 					werr = err
 				}
 			}
@@ -154,7 +155,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		// reported as failed, so every row read is in the reports.
 		for _, in := range inputs {
 			in.mapper.Flush(func(it mapping.Item) {
-				it.Event, it.Err = nil, &mapping.RowError{Line: it.Records[0].Line, Code: "InterruptedException", Msg: "the run was interrupted before this row was checked"}
+				it.Event, it.Errs, it.Err = nil, nil, &mapping.RowError{Line: it.Records[0].Line, Code: "InterruptedException", Msg: "the run was interrupted before this row was checked"}
 				emit(it)
 			})
 		}
