@@ -419,34 +419,3 @@ func convert(t crm.FieldType, s, layout string) (string, error) {
 	}
 	return s, nil
 }
-
-// normalizeNumber accepts what spreadsheets write for a decimal number
-// (spaces, a leading +, a leading or trailing point, leading zeros) and
-// returns the JSON literal with every digit kept: 1250.75 stays 1250.75.
-func normalizeNumber(s string) (string, error) {
-	t := strings.TrimSpace(s)
-	neg := false
-	switch {
-	case strings.HasPrefix(t, "+"):
-		t = t[1:]
-	case strings.HasPrefix(t, "-"):
-		neg, t = true, t[1:]
-	}
-	if strings.HasPrefix(t, ".") {
-		t = "0" + t
-	}
-	t = strings.TrimSuffix(t, ".")
-	for len(t) > 1 && t[0] == '0' && t[1] != '.' && t[1] != 'e' && t[1] != 'E' {
-		t = t[1:]
-	}
-	if neg {
-		t = "-" + t
-	}
-	if !crm.IsNumber(t) {
-		if strings.Contains(s, ",") {
-			return "", fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\")))")
-		}
-		return "", fmt.Errorf("is not a number")
-	}
-	return t, nil
-}

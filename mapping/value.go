@@ -167,7 +167,10 @@ func (v *value) raw(r *Record, env *exprEnv) (string, bool, error) {
 			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, firstLine(err))
 		}
 		var ok bool
-		s, ok = formatResult(out)
+		s, ok, err = formatResult(out)
+		if err != nil {
+			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, err)
+		}
 		if !ok {
 			return v.fallback()
 		}
