@@ -19,11 +19,14 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			pendingOut = nil
 		}
 	}
+	splits := splitWatch{files: r.job.Files}
+	defer func() { r.sum.Warnings = append(r.sum.Warnings, splits.warnings...) }()
 	for fi, in := range r.inputs {
 		// Resumes only: rows in flight when an earlier attempt died.
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
 		emit := func(it mapping.Item) {
+			splits.see(fi, it)
 			first := it.Records[0].Line
 			switch {
 			case r.resume.settled[fi].has(first):
@@ -71,6 +74,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			break
 		}
 		in.mapper.Flush(emit)
+		splits.endFile()
 	}
 	flushOut()
 	return nil

@@ -302,6 +302,9 @@ type Summary struct {
 	ErrorsByCode    map[string]int `json:"errors_by_code"`
 	ExitCode        int            `json:"exit_code"`
 	AbortReason     string         `json:"abort_reason,omitempty"`
+	// Warnings are things the operator should know that fail no row: a
+	// group split across two files.
+	Warnings []string `json:"warnings,omitempty"`
 
 	priorFailed int // rows earlier attempts of a resumed run failed
 }

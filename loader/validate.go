@@ -109,7 +109,10 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		Engine: job.Engine, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 
 	var werr error
+	splits := splitWatch{files: job.Files}
+	fi := 0
 	emit := func(it mapping.Item) {
+		splits.see(fi, it)
 		switch {
 		case it.Filtered:
 			sum.RowsFiltered += len(it.Records)
@@ -129,7 +132,8 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		}
 	}
 	aborted := false
-	for _, in := range inputs {
+	for i, in := range inputs {
+		fi = i
 		for {
 			if ctx.Err() != nil {
 				aborted = true
@@ -149,7 +153,9 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 			break
 		}
 		in.mapper.Flush(emit)
+		splits.endFile()
 	}
+	sum.Warnings = splits.warnings
 	if aborted {
 		// Rows of an unfinished group were read but not settled: they are
 		// reported as failed, so every row read is in the reports.
