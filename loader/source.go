@@ -144,12 +144,21 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if opts.Comment != "" {
 		comment = []rune(opts.Comment)[0]
 	}
-	s, err := newCSVSource(br, delim, comment)
+	var in io.Reader = br
+	var lines *commentLines
+	if comment != 0 {
+		lines = newCommentLines(br, comment) // comment lines are counted, not dropped
+		in = lines
+	}
+	s, err := newCSVSource(in, delim, comment)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.counter, s.close = counter, closeAll
+	if lines != nil {
+		return &commentSource{csvSource: s, lines: lines}, nil
+	}
 	return s, nil
 }
 

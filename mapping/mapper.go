@@ -20,6 +20,9 @@ type Record struct {
 	Object map[string]any
 	Raw    []byte
 	Err    error
+	// Comment marks a CSV line that starts with the input's comment
+	// character: it has no values and is counted as filtered.
+	Comment bool
 }
 
 // Codes of the failure report for rows that fail before CRM.COM sees them,
@@ -132,6 +135,11 @@ func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency 
 // A record of a group that cannot be read, or whose filter cannot be
 // evaluated, fails its whole group.
 func (m *Mapper) Push(r *Record, emit func(Item)) {
+	if r.Comment {
+		// Like a filtered row: counted, and no end of a group.
+		emit(Item{Records: []*Record{r}, Filtered: true})
+		return
+	}
 	// The key first: a record of another group finishes the current one
 	// before anything of this record is emitted, so items stay in input
 	// order (a filtered record inside a group is emitted when read).
