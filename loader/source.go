@@ -144,22 +144,14 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if opts.Comment != "" {
 		comment = []rune(opts.Comment)[0]
 	}
-	var in io.Reader = br
-	var lines *commentLines
-	if comment != 0 {
-		lines = newCommentLines(br, comment) // comment lines are counted, not dropped
-		in = lines
-	}
-	s, err := newCSVSource(in, delim, comment)
+	notes := newLineNotes(br, comment) // what encoding/csv drops: comment lines, CRs of CRLFs in quotes
+	s, err := newCSVSource(notes, delim, comment)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.counter, s.close = counter, closeAll
-	if lines != nil {
-		return &commentSource{csvSource: s, lines: lines}, nil
-	}
-	return s, nil
+	return &lineSource{csvSource: s, notes: notes}, nil
 }
 
 // lookupEncoding finds a text encoding by name (utf-8, latin1,
