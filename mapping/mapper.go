@@ -236,9 +236,12 @@ func (m *Mapper) Flush(emit func(Item)) {
 // names each record's own mistakes at once.
 func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	it := Item{Records: recs, Key: key}
-	errs := make([]*RowError, len(recs))
+	var errs []*RowError // made on the first failure: most groups have none
 	failed := false
 	fail := func(i int, err *RowError) {
+		if errs == nil {
+			errs = make([]*RowError, len(recs))
+		}
 		if errs[i] == nil {
 			errs[i] = err
 		}

@@ -22,6 +22,9 @@ const maxPlainDigits = 60
 // sign ("+-1") are not numbers.
 func normalizeNumber(s string) (string, error) {
 	t := strings.TrimSpace(s)
+	if crm.IsNumber(t) && strings.IndexAny(t, "eE") < 0 {
+		return t, nil // already the literal to send: most values
+	}
 	neg := false
 	switch {
 	case strings.HasPrefix(t, "+"):
@@ -95,40 +98,67 @@ func notANumber(s string) error {
 }
 
 // roundDecimal rounds x to digits decimal places, half away from zero, as
-// the decimal the user sees: digits below zero round to tens, hundreds, ...
-// (round(1234.5, -2) is 1200).
+// the decimal the user sees: the shortest decimal that reads back as x
+// (what the user wrote, or what arithmetic printed) is rounded digit by
+// digit, so round(2.675, 2) is 2.68 although the float is 2.67499...
+// Digits below zero round to tens, hundreds, ... (round(1234.5, -2) is
+// 1200). It runs for every row: strings, no big numbers.
 func roundDecimal(x float64, digits int) float64 {
-	if math.IsInf(x, 0) || math.IsNaN(x) {
+	if math.IsInf(x, 0) || math.IsNaN(x) || x == 0 {
 		return x
 	}
-	// The shortest decimal that reads back as x is what the user wrote or
-	// what arithmetic printed; round that decimal exactly.
-	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'g', -1, 64))
-	if !ok {
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	ip, frac, _ := strings.Cut(s, ".")
+	var keep string // the digits kept, before the point moves back
+	var next byte   // the first digit dropped
+	zeros := 0      // zeros to append after keep
+	switch {
+	case digits >= 0 && len(frac) <= digits:
+		return x
+	case digits >= 0:
+		keep, next = ip+frac[:digits], frac[digits]
+	default:
+		n := -digits
+		if len(ip) <= n {
+			ip = strings.Repeat("0", n+1-len(ip)) + ip
+		}
+		keep, next, zeros = ip[:len(ip)-n], ip[len(ip)-n], n
+	}
+	if next >= '5' {
+		keep = incrementDigits(keep)
+	}
+	out := keep
+	switch {
+	case zeros > 0:
+		out += strings.Repeat("0", zeros)
+	case digits > 0:
+		out = out[:len(out)-digits] + "." + out[len(out)-digits:]
+	}
+	f, err := strconv.ParseFloat(out, 64)
+	if err != nil {
 		return x
 	}
-	scale := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(digits))), nil))
-	if digits >= 0 {
-		r.Mul(r, scale)
-	} else {
-		r.Quo(r, scale)
+	if neg {
+		f = -f
 	}
-	// Half away from zero: add or subtract one half, truncate.
-	half := big.NewRat(1, 2)
-	if r.Sign() < 0 {
-		r.Sub(r, half)
-	} else {
-		r.Add(r, half)
-	}
-	n := new(big.Int).Quo(r.Num(), r.Denom())
-	r.SetInt(n)
-	if digits >= 0 {
-		r.Quo(r, scale)
-	} else {
-		r.Mul(r, scale)
-	}
-	f, _ := r.Float64()
 	return f
+}
+
+// incrementDigits adds one to a string of decimal digits.
+func incrementDigits(d string) string {
+	b := []byte(d)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < '9' {
+			b[i]++
+			return string(b)
+		}
+		b[i] = '0'
+	}
+	return "1" + string(b)
 }
 
 func abs(n int) int {
