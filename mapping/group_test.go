@@ -56,11 +56,13 @@ func TestGroupEmptyKey(t *testing.T) {
 		"7|BRZ|d|1|2016-06-24|1|ACR4|UK",
 		"7|BRZ|e|1|2016-06-24|1|ACR4|UK",
 		"|BRZ|f|1|2016-06-24|1|ACR5|UK",
+		"  |BRZ|g|1|2016-06-24|1|ACR5|UK",
+		"  |BRZ|h|1|2016-06-24|1|ACR5|UK",
 	)...)
 	want := []string{
 		"L2 event in.csv:2 1", "L3 event in.csv:3 1", "L4 event in.csv:4 1",
 		"L5 event in.csv:5 2", "L6 event in.csv:5 2",
-		"L7 event in.csv:7 1",
+		"L7 event in.csv:7 1", "L8 event in.csv:8 1", "L9 event in.csv:9 1",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("outcomes =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

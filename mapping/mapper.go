@@ -130,7 +130,7 @@ func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency 
 
 // Push maps one record. Finished items go to emit in input order; with
 // group_by, a group is finished by the first record with another key (or
-// by Flush). A record with an empty key is never grouped: it is an event
+// by Flush). A record with an empty (or blank) key is never grouped: it is an event
 // of its own (group_by: {column: ..., required: true} fails it instead).
 // A record of a group that cannot be read, or whose filter cannot be
 // evaluated, fails its whole group.
@@ -146,6 +146,7 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 	var key string
 	if m.groupBy != nil {
 		k, ok, err := m.groupBy.raw(r, m.env)
+		ok = ok && strings.TrimSpace(k) != "" // spaces are no key either
 		if err != nil || !ok {
 			m.Flush(emit)
 			switch {
