@@ -314,6 +314,9 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 	}
 	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %d events created in %d calls, %d retries\n",
 		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed, sum.EventsSucceeded, sum.Batches, sum.Retries)
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
+	}
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
 	retryDirs := []string{dir}
 	if sum.Kind == "job" {

@@ -60,6 +60,9 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	}
 	fmt.Fprintf(g.io.ErrOut, "validated %d rows of %s: %d valid, %d failed, %d filtered out\nreports: %s\n",
 		sum.RowsRead, sum.Kind, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, dir)
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
+	}
 	if sum.ExitCode != ExitOK {
 		return &ExitError{Code: sum.ExitCode, Err: errors.New(outcomeMessage(sum, dir))}
 	}

@@ -182,14 +182,22 @@ func newRecord(file string, line int, ent *entity) seedRecord {
 	return seedRecord{file: file, line: line, vals: make([]string, len(ent.cols)), present: make([]bool, len(ent.cols))}
 }
 
+// set sets a field of the record. Keys (the id, the natural key, the
+// columns an identifier may name, references to other records) are
+// trimmed: "NOK " in a spreadsheet is NOK, and an event that names NOK
+// must find it.
 func (r *seedRecord) set(ent *entity, field, val string) error {
 	if field == "id" {
+		val = strings.TrimSpace(val)
 		r.id, r.idGiven = val, val != ""
 		return nil
 	}
 	i := slices.Index(ent.cols, field)
 	if i < 0 {
 		return fmt.Errorf("unknown field %q (valid: id, %s)", field, strings.Join(ent.cols, ", "))
+	}
+	if field == ent.key || slices.Contains(ent.lookup, field) || ent.refs[field] != nil {
+		val = strings.TrimSpace(val)
 	}
 	r.vals[i], r.present[i] = val, true
 	return nil
@@ -296,7 +304,10 @@ func checkRecord(ent *entity, r *seedRecord) error {
 	fail := func(format string, args ...any) error {
 		return &SeedError{File: r.file, Line: r.line, Entity: ent.name, Err: fmt.Errorf(format, args...)}
 	}
-	if r.vals[ent.col(ent.key)] == "" {
+	if k := ent.col(ent.key); r.vals[k] == "" {
+		if r.present[k] {
+			return fail("%s is blank: it is the natural key re-seeding upserts by", ent.key)
+		}
 		return fail("%s is required: it is the natural key re-seeding upserts by", ent.key)
 	}
 	if ent == entClassification {

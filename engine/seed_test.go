@@ -125,7 +125,10 @@ func TestSeedErrors(t *testing.T) {
 		{"csv unknown column", "units.csv", "name,colour\nU,red\n", `DIR/units.csv:1: units: column 2: unknown field "colour"`},
 		{"csv bad quoting", "products.csv", "code,alternative_code\nA,B\n\"C,D\n", `DIR/products.csv:3: products:`},
 		{"csv wrong field count", "products.csv", "code,alternative_code\nA,B\nC\n", `DIR/products.csv:3: products: record on line 3: wrong number of fields`},
-		{"csv missing key", "products.csv", "code,alternative_code\nA,B\n,C\n", `DIR/products.csv:3: products: code is required`},
+		{"csv missing key", "products.csv", "code,alternative_code\nA,B\n,C\n", `DIR/products.csv:3: products: code is blank`},
+		// Issue 16 point 14: blank natural keys were accepted.
+		{"csv blank key", "accounts_receivable.csv", "number,name\nA1,x\n   ,y\n", `DIR/accounts_receivable.csv:3: accounts_receivable: number is blank`},
+		{"yaml blank key", "r.yaml", "currencies:\n  - {code: EUR}\n  - {code: '  '}\n", `DIR/r.yaml:3: currencies: code is blank`},
 		{"unknown file type", "r.txt", "x", `unknown file type ".txt"`},
 	}
 	for _, tt := range tests {
@@ -149,5 +152,29 @@ func TestSeedErrorIsTyped(t *testing.T) {
 	var se *SeedError
 	if !errors.As(err, &se) || se.Line != 2 || se.Entity != "units" {
 		t.Errorf("Seed() error = %#v, want a *SeedError for units line 2", err)
+	}
+}
+
+// TestSeedTrimsKeys guards issue 16 point 14: "NOK " and "ACR0000000300 "
+// were stored with their spaces, so events naming NOK found nothing.
+func TestSeedTrimsKeys(t *testing.T) {
+	for _, tt := range []struct{ file, content string }{
+		{"r.yaml", "currencies:\n  - {code: 'NOK '}\nunits:\n  - {name: ' Oslo', alternative_code: ' OSL ', currency: ' NOK'}\naccounts_receivable:\n  - {number: 'ACR0000000300 ', name: ' Kari Nordmann '}\n"},
+		{"accounts_receivable.csv", "number,name\nACR0000000300 , Kari Nordmann \n"},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			e := newTestEngine(t)
+			if _, err := e.Seed(context.Background(), writeFile(t, t.TempDir(), tt.file, tt.content)); err != nil {
+				t.Fatal(err)
+			}
+			lookupOne(t, e, entAccount, "number", "ACR0000000300")
+			if tt.file == "r.yaml" {
+				unit := lookupOne(t, e, entUnit, "name", "Oslo")
+				lookupOne(t, e, entUnit, "alternative_code", "OSL")
+				if got, want := unit.get(entUnit, "currency"), lookupOne(t, e, entCurrency, "code", "NOK").ID; got != want {
+					t.Errorf("unit currency = %q, want NOK's id %q", got, want)
+				}
+			}
+		})
 	}
 }

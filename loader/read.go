@@ -19,11 +19,14 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			pendingOut = nil
 		}
 	}
+	splits := splitWatch{files: r.job.Files}
+	defer func() { r.sum.Warnings = append(r.sum.Warnings, splits.warnings...) }()
 	for fi, in := range r.inputs {
 		// Resumes only: rows in flight when an earlier attempt died.
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
 		emit := func(it mapping.Item) {
+			splits.see(fi, it)
 			first := it.Records[0].Line
 			switch {
 			case r.resume.settled[fi].has(first):
@@ -98,6 +101,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			break
 		}
 		in.mapper.Flush(emit)
+		splits.endFile()
 	}
 	flushOut()
 	return nil
@@ -136,4 +140,15 @@ func (r *run) batch(events <-chan event, batches chan<- []event) error {
 // without encoding it.
 func approxSize(ev *crm.Event) int {
 	return 400 + len(ev.Description) + 160*len(ev.ProductsSet) + 120*len(ev.MeasuredKPIs)
+}
+
+// failure is the code and message of the i-th row of a failed item: a
+// row's own mapping error, "failed with its group" for the other rows of a
+// group that failed mapping, or the engine's answer for the event.
+func (o *settled) failure(i int) (code, msg string) {
+	if o.item.Err != nil {
+		e := o.item.ErrOf(i)
+		return e.Code, e.Error()
+	}
+	return o.code, o.msg
 }

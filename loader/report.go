@@ -20,19 +20,68 @@ import (
 	"github.com/crmload/crmload/mapping"
 )
 
-// reportColumns are the columns a report adds after the input's own. When
-// an input is itself a report (a failed.csv loaded again), its trailing
-// report columns are not carried over twice.
-var reportColumns = []string{"crmload_line", "crmload_request_id", "crm_id", "crm_number", "error_code", "error_description"}
+// reportBlocks are the column blocks a report adds after the input's own
+// (succeeded, failed, in doubt). When an input is itself a report (a
+// failed.csv loaded again), its trailing block is not carried over twice.
+var reportBlocks = [][]string{succeededColumns, failedColumns, inDoubtColumns}
 
-// originalColumns is how many leading columns of header are the input's
-// own: all of them, unless the header ends with report columns.
-func originalColumns(header []string) int {
-	n := len(header)
-	for n > 0 && slices.Contains(reportColumns, header[n-1]) {
-		n--
+// clashPrefix is put before every added column of a report whose input
+// has a column of the same name (a source with its own error_code), as
+// often as needed: the original columns are kept exactly, and a mapping
+// that reads error_code reads the input's, also in a retry.
+const clashPrefix = "crmload_"
+
+// reportTail is how many trailing names form a report block: the block's
+// names, all with one prefix made of clashPrefix repeated (none is usual).
+func reportTail(names []string) int {
+	for _, b := range reportBlocks {
+		if len(names) < len(b) {
+			continue
+		}
+		tail := names[len(names)-len(b):]
+		p, ok := strings.CutSuffix(tail[0], b[0])
+		if !ok || strings.ReplaceAll(p, clashPrefix, "") != "" {
+			continue
+		}
+		match := true
+		for i := range b {
+			match = match && tail[i] == p+b[i]
+		}
+		if match {
+			return len(b)
+		}
 	}
-	return n
+	return 0
+}
+
+// addedNames are the names of the added columns for an input that has the
+// names has: base, or prefixed so that none is a name of the input.
+func addedNames(base []string, has func(string) bool) []string {
+	p := ""
+	for slices.ContainsFunc(base, func(n string) bool { return has(p + n) }) {
+		p = clashPrefix + p
+	}
+	if p == "" {
+		return base
+	}
+	out := make([]string, len(base))
+	for i, n := range base {
+		out[i] = p + n
+	}
+	return out
+}
+
+// hasReportKey reports whether obj has a key named like one a report adds
+// (unprefixed: a prefixed block is only written beside such a key).
+func hasReportKey(obj map[string]any) bool {
+	for _, b := range reportBlocks {
+		for _, n := range b {
+			if _, ok := obj[n]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // NewRunDir creates <reportDir>/<run-id>/.
@@ -116,12 +165,14 @@ func openRowReport(path string, header []string, d dialect, added []string, resu
 	}
 	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), added: added}
 	if !d.jsonl {
-		r.header, r.keep, r.comment = header, originalColumns(header), d.comment
+		r.header, r.keep, r.comment = header, len(header)-reportTail(header), d.comment
+		orig := header[:r.keep]
+		r.added = addedNames(added, func(n string) bool { return slices.Contains(orig, n) })
 		r.csv = csv.NewWriter(r.w)
 		r.csv.Comma = d.comma
 		if resumeAt <= 0 {
 			r.w.WriteString("\ufeff")
-			if err := r.csv.Write(append(slices.Clone(header[:r.keep]), added...)); err != nil {
+			if err := r.csv.Write(append(slices.Clone(orig), r.added...)); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -187,12 +238,22 @@ func (r *rowReport) writeQuotedFirst(row []string) error {
 
 // writeJSON splices the added keys into the original line, so the object's
 // keys, their order and its numbers' digits are as they were. A line that
-// was not a JSON object is kept whole under crmload_raw.
+// is itself a report's (a failed.jsonl loaded again) loses its trailing
+// report keys first; an added key that the object has is prefixed (see
+// clashPrefix). A line that was not a JSON object is kept whole under
+// crmload_raw.
 func (r *rowReport) writeJSON(rec *mapping.Record, vals []string) error {
 	var b bytes.Buffer
 	raw := bytes.TrimSpace(rec.Raw)
+	added := r.added
 	if rec.Object != nil && len(raw) > 1 && raw[len(raw)-1] == '}' {
 		body := bytes.TrimSpace(raw[:len(raw)-1])
+		if hasReportKey(rec.Object) {
+			// The slow path: only for objects with a key named like ours.
+			var keys []string
+			body, keys = cutReportKeys(raw, body)
+			added = addedNames(r.added, func(n string) bool { return slices.Contains(keys, n) })
+		}
 		b.Write(body)
 		if len(body) > 1 { // not "{"
 			b.WriteByte(',')
@@ -203,14 +264,14 @@ func (r *rowReport) writeJSON(rec *mapping.Record, vals []string) error {
 		b.Write(q)
 		b.WriteByte(',')
 	}
-	for i, k := range r.added {
+	for i, k := range added {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		kq, _ := json.Marshal(k)
 		b.Write(kq)
 		b.WriteByte(':')
-		if k == "crmload_line" {
+		if r.added[i] == "crmload_line" {
 			b.WriteString(vals[i])
 			continue
 		}
@@ -220,6 +281,37 @@ func (r *rowReport) writeJSON(rec *mapping.Record, vals []string) error {
 	b.WriteString("}\n")
 	_, err := r.w.Write(b.Bytes())
 	return err
+}
+
+// cutReportKeys returns body (the object without its closing brace) cut
+// before a trailing block of report keys, if it ends with one, and the
+// top-level keys that remain.
+func cutReportKeys(raw, body []byte) ([]byte, []string) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return body, nil
+	}
+	var keys []string
+	var ends []int64 // ends[i]: where the object stands just before key i
+	for dec.More() {
+		ends = append(ends, dec.InputOffset())
+		t, err := dec.Token()
+		if err != nil {
+			return body, keys
+		}
+		k, _ := t.(string)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return body, keys
+		}
+		keys = append(keys, k)
+	}
+	n := reportTail(keys)
+	if n == 0 {
+		return body, keys
+	}
+	cut := int(ends[len(keys)-n])
+	return bytes.TrimRight(bytes.TrimSpace(raw[:cut]), ","), keys[:len(keys)-n]
 }
 
 // Close flushes and closes the file; it blocks until the data is written.
@@ -271,6 +363,9 @@ type Summary struct {
 	ErrorsByCode    map[string]int `json:"errors_by_code"`
 	ExitCode        int            `json:"exit_code"`
 	AbortReason     string         `json:"abort_reason,omitempty"`
+	// Warnings are things the operator should know that fail no row: a
+	// group split across two files.
+	Warnings []string `json:"warnings,omitempty"`
 
 	priorFailed int // rows earlier attempts of a resumed run failed
 }

@@ -110,9 +110,10 @@ func (r *run) settle(outs []settled) error {
 		case o.code != "":
 			s.RowsFailed += n
 			s.EventsFailed++
-			s.ErrorsByCode[o.code] += n
-			for _, rec := range o.item.Records {
-				if err := r.rep.failed.write(rec, itoa(rec.Line), o.item.RequestID, o.code, o.msg); err != nil {
+			for i, rec := range o.item.Records {
+				code, msg := o.failure(i)
+				s.ErrorsByCode[code]++
+				if err := r.rep.failed.write(rec, itoa(rec.Line), o.item.RequestID, code, msg); err != nil {
 					return err
 				}
 			}

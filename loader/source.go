@@ -130,13 +130,14 @@ func Open(path string, opts SourceOptions) (Source, error) {
 		closeAll()
 		return nil, err
 	}
-	s, err := newCSVSource(br, delim, comment)
+	notes := newLineNotes(br, comment) // what encoding/csv drops: comment lines, CRs of CRLFs in quotes
+	s, err := newCSVSource(notes, delim, comment)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.counter, s.close = counter, closeAll
-	return s, nil
+	return &lineSource{csvSource: s, notes: notes}, nil
 }
 
 // csvDialect is a CSV input's field delimiter (input.delimiter, else a tab

@@ -40,6 +40,8 @@ func summarize(recs []*mapping.Record) string {
 		switch {
 		case r.Err != nil:
 			parts = append(parts, itoa(r.Line)+":ERR "+r.Err.Error())
+		case r.Comment:
+			parts = append(parts, itoa(r.Line)+":#")
 		case r.Object != nil:
 			parts = append(parts, itoa(r.Line)+":"+string(r.Raw))
 		default:
@@ -79,7 +81,7 @@ func TestCSVSource(t *testing.T) {
 		{"semicolon delimiter", "a.csv", []byte("a;b\n1,5;2\n"), SourceOptions{Delimiter: ";"}, "a|b", "2:1,5|2"},
 		{"tsv by extension", "a.tsv", []byte("a\tb\n1\t2\n"), SourceOptions{}, "a|b", "2:1|2"},
 		{"1 MB field", "a.csv", []byte("a,b\n1," + bigField + "\n2,y\n"), SourceOptions{}, "a|b", "2:1|" + bigField + "\n3:2|y"},
-		{"comment lines", "a.csv", []byte("a\n# note\n1\n"), SourceOptions{Comment: "#"}, "a", "3:1"},
+		{"comment lines", "a.csv", []byte("a\n# note\n1\n"), SourceOptions{Comment: "#"}, "a", "2:#\n3:1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

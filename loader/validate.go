@@ -119,16 +119,20 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		Engine: job.Engine, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 
 	var werr error
+	splits := splitWatch{files: job.Files}
+	fi := 0
 	emit := func(it mapping.Item) {
+		splits.see(fi, it)
 		switch {
 		case it.Filtered:
 			sum.RowsFiltered += len(it.Records)
 		case it.Err != nil:
 			sum.RowsFailed += len(it.Records)
 			sum.EventsFailed++
-			sum.ErrorsByCode[it.Err.Code] += len(it.Records)
-			for _, r := range it.Records {
-				if err := failed.write(r, itoa(r.Line), it.RequestID, it.Err.Code, it.Err.Error()); err != nil && werr == nil {
+			for i, r := range it.Records {
+				e := it.ErrOf(i)
+				sum.ErrorsByCode[e.Code]++
+				if err := failed.write(r, itoa(r.Line), it.RequestID, e.Code, e.Error()); err != nil && werr == nil {
 					werr = err
 				}
 			}
@@ -138,7 +142,8 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		}
 	}
 	aborted := false
-	for _, in := range inputs {
+	for i, in := range inputs {
+		fi = i
 		for {
 			if ctx.Err() != nil {
 				aborted = true
@@ -158,13 +163,15 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 			break
 		}
 		in.mapper.Flush(emit)
+		splits.endFile()
 	}
+	sum.Warnings = splits.warnings
 	if aborted {
 		// Rows of an unfinished group were read but not settled: they are
 		// reported as failed, so every row read is in the reports.
 		for _, in := range inputs {
 			in.mapper.Flush(func(it mapping.Item) {
-				it.Event, it.Err = nil, &mapping.RowError{Line: it.Records[0].Line, Code: "InterruptedException", Msg: "the run was interrupted before this row was checked"}
+				it.Event, it.Errs, it.Err = nil, nil, &mapping.RowError{Line: it.Records[0].Line, Code: "InterruptedException", Msg: "the run was interrupted before this row was checked"}
 				emit(it)
 			})
 		}

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -91,17 +92,50 @@ func parseDate(s, layout string) (string, error) {
 	if layout != "" {
 		t, err := time.Parse(layout, s)
 		if err != nil {
+			if impossible(err) {
+				return "", errNoSuchDate(err)
+			}
 			return "", fmt.Errorf("does not match the format")
 		}
-		return t.Format(crm.DateLayout), nil
+		return apiDate(t)
 	}
+	var rangeErr error
 	for _, l := range isoLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.Format(crm.DateLayout), nil
+		t, err := time.Parse(l, s)
+		if err == nil {
+			return apiDate(t)
 		}
+		if rangeErr == nil && impossible(err) {
+			rangeErr = err
+		}
+	}
+	if rangeErr != nil {
+		return "", errNoSuchDate(rangeErr)
 	}
 	if strings.Count(s, "/") == 2 || strings.Count(s, ".") == 2 {
 		return "", fmt.Errorf("is not a year-first date, and day/month order cannot be guessed: give the column a format, such as %%d/%%m/%%Y %%H:%%M or %%m/%%d/%%Y %%H:%%M")
 	}
 	return "", fmt.Errorf("is not a date (YYYY-MM-DD[THH:MM[:SS]]); give the column a format such as %%d/%%m/%%Y")
+}
+
+// apiDate formats t as the API's date-time; year 0000 does not exist.
+func apiDate(t time.Time) (string, error) {
+	if t.Year() < 1 {
+		return "", fmt.Errorf("this date does not exist: there is no year 0000")
+	}
+	return t.Format(crm.DateLayout), nil
+}
+
+// impossible reports whether a parse failed on a value out of range (the
+// 29th of February 2010, hour 24): the text has the form of a date, but
+// no such date exists.
+func impossible(err error) bool {
+	var pe *time.ParseError
+	return errors.As(err, &pe) && strings.Contains(pe.Message, "out of range")
+}
+
+func errNoSuchDate(err error) error {
+	var pe *time.ParseError
+	errors.As(err, &pe)
+	return fmt.Errorf("this date does not exist (%s)", strings.TrimPrefix(pe.Message, ": "))
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crmload/crmload/crm"
 	"github.com/expr-lang/expr"
@@ -33,11 +34,19 @@ var helpers = []expr.Option{
 			if err != nil {
 				return nil, err
 			}
+			if d != math.Trunc(d) || math.Abs(d) > 20 {
+				return nil, fmt.Errorf("round: digits %v is not a whole number from -20 to 20", args[1])
+			}
 			digits = int(d)
 		}
-		// Format then parse: rounds the decimal the user sees, and the
-		// shortest representation prints it back without noise digits.
-		return strconv.ParseFloat(strconv.FormatFloat(x, 'f', digits, 64), 64)
+		return roundDecimal(x, digits), nil
+	}),
+	expr.DisableBuiltin("int"),
+	expr.Function("int", func(args ...any) (any, error) {
+		if len(args) != 1 {
+			return nil, fmt.Errorf("int(x) takes one argument")
+		}
+		return toInt(args[0])
 	}),
 	expr.Function("num", func(args ...any) (any, error) {
 		if len(args) != 1 {
@@ -63,7 +72,10 @@ var helpers = []expr.Option{
 		if len(args) != 3 {
 			return nil, fmt.Errorf(`lpad(value, width, "0") takes a value, a width and a pad character`)
 		}
-		s, _ := formatResult(args[0])
+		s, _, err := formatResult(args[0])
+		if err != nil {
+			return nil, err
+		}
 		w, err := toFloat(args[1])
 		if err != nil {
 			return nil, err
@@ -169,26 +181,42 @@ func envValue(s string) any {
 }
 
 // formatResult renders an expression's result as a wire value: numbers in
-// their shortest exact form, no value as absent.
-func formatResult(v any) (string, bool) {
+// their shortest exact form, times as the API's date-time, no value as
+// absent. A list, a map or a number that is not finite is no value a
+// parameter can hold: an error.
+func formatResult(v any) (string, bool, error) {
 	switch x := v.(type) {
 	case nil:
-		return "", false
+		return "", false, nil
 	case string:
-		return x, x != ""
+		return x, x != "", nil
 	case float64:
 		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return fmt.Sprint(x), true
+			return "", false, fmt.Errorf("the result %v is not a finite number (a division by zero?)", x)
 		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true
+		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
 	case int:
-		return strconv.Itoa(x), true
+		return strconv.Itoa(x), true, nil
 	case int64:
-		return strconv.FormatInt(x, 10), true
+		return strconv.FormatInt(x, 10), true, nil
 	case bool:
-		return strconv.FormatBool(x), true
+		return strconv.FormatBool(x), true, nil
 	case json.Number:
-		return string(x), x != ""
+		return string(x), x != "", nil
+	case time.Time:
+		if x.Year() < 1 || x.Year() > 9999 {
+			return "", false, fmt.Errorf("the result %v is not a date the API can hold", x)
+		}
+		return x.Format(crm.DateLayout), true, nil
+	case []any, map[string]any:
+		return "", false, fmt.Errorf("the result is a %s, not a single value: pick one element, or join them into a string", kindOf(x))
 	}
-	return fmt.Sprint(v), true
+	return "", false, fmt.Errorf("the result is a %T, not a string, number, boolean or date", v)
+}
+
+func kindOf(v any) string {
+	if _, ok := v.([]any); ok {
+		return "list"
+	}
+	return "map"
 }

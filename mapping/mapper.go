@@ -20,6 +20,9 @@ type Record struct {
 	Object map[string]any
 	Raw    []byte
 	Err    error
+	// Comment marks a CSV line that starts with the input's comment
+	// character: it has no values and is counted as filtered.
+	Comment bool
 }
 
 // Codes of the failure report for rows that fail before CRM.COM sees them,
@@ -64,8 +67,39 @@ type Item struct {
 	Event     *crm.Event
 	Records   []*Record
 	RequestID string
-	Filtered  bool
-	Err       *RowError
+	// Key is the group_by key the records share; "" without group_by, or
+	// for a record with an empty key (an event of its own).
+	Key      string
+	Filtered bool
+	// Err is why the item failed: the first of its records' errors.
+	Err *RowError
+	// Errs, for a failed item, holds each record's own error, nil for a
+	// record that fails only because another record of its group did.
+	// Nil when Err is the only error (ErrOf handles both).
+	Errs []*RowError
+}
+
+// ErrOf is why the item's i-th record failed: its own error, or, for a
+// record of a group that fails because of another record, a reason that
+// names that record ("failed with its group"). A group is stored whole or
+// not at all, so a retry of the failure report re-creates it once.
+func (it *Item) ErrOf(i int) *RowError {
+	if it.Err == nil {
+		return nil
+	}
+	if i < len(it.Errs) && it.Errs[i] != nil {
+		return it.Errs[i]
+	}
+	rec := it.Records[i]
+	if len(it.Records) == 1 || (it.Errs == nil && rec.Line == it.Err.Line) {
+		return it.Err
+	}
+	key := ""
+	if it.Key != "" {
+		key = fmt.Sprintf(" %q", it.Key)
+	}
+	return &RowError{Line: rec.Line, Code: it.Err.Code,
+		Msg: fmt.Sprintf("failed with its group%s (a group is stored whole or not at all): %s", key, it.Err.Error())}
 }
 
 // Mapper turns records into events for one input file. It keeps state
@@ -83,8 +117,9 @@ type Mapper struct {
 	env       *exprEnv
 	columnOf  map[string]string
 
-	group    []*Record
-	groupKey string
+	group     []*Record
+	groupErrs []*RowError // parallel to group: a record's error found before mapping
+	groupKey  string
 }
 
 // Kind is the kind of events the mapper makes.
@@ -95,11 +130,14 @@ func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency 
 
 // Push maps one record. Finished items go to emit in input order; with
 // group_by, a group is finished by the first record with another key (or
-// by Flush).
+// by Flush). A record with an empty (or blank) key is never grouped: it is an event
+// of its own (group_by: {column: ..., required: true} fails it instead).
+// A record of a group that cannot be read, or whose filter cannot be
+// evaluated, fails its whole group.
 func (m *Mapper) Push(r *Record, emit func(Item)) {
-	if r.Err != nil {
-		m.Flush(emit)
-		emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}})
+	if r.Comment {
+		// Like a filtered row: counted, and no end of a group.
+		emit(Item{Records: []*Record{r}, Filtered: true})
 		return
 	}
 	// The key first: a record of another group finishes the current one
@@ -107,20 +145,58 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 	// order (a filtered record inside a group is emitted when read).
 	var key string
 	if m.groupBy != nil {
-		var err error
-		if key, _, err = m.groupBy.raw(r, m.env); err != nil {
+		k, ok, err := m.groupBy.raw(r, m.env)
+		ok = ok && strings.TrimSpace(k) != "" // spaces are no key either
+		if err != nil || !ok {
 			m.Flush(emit)
-			emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by", Code: CodeInvalidInput, Msg: err.Error()}})
+			switch {
+			case r.Err != nil:
+				emit(malformed(r))
+			case err != nil:
+				emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by " + describe(m.groupBy), Code: CodeInvalidInput, Msg: err.Error()}})
+			default:
+				// An empty key: an event of its own, never merged.
+				m.single(r, emit)
+			}
 			return
 		}
+		key = k
 		if len(m.group) > 0 && key != m.groupKey {
 			m.Flush(emit)
 		}
+		m.groupKey = key
+		if r.Err != nil {
+			// What could be read of it names its group: the group fails.
+			m.add(r, malformed(r).Err)
+			return
+		}
+		if m.filter != nil {
+			keep, err := m.env.run(m.filter, r)
+			if err != nil {
+				m.add(r, m.filterError(r, err))
+				return
+			}
+			if keep != true {
+				emit(Item{Records: []*Record{r}, Key: key, Filtered: true})
+				return
+			}
+		}
+		m.add(r, nil)
+		return
 	}
+	if r.Err != nil {
+		emit(malformed(r))
+		return
+	}
+	m.single(r, emit)
+}
+
+// single maps a record that is an event of its own.
+func (m *Mapper) single(r *Record, emit func(Item)) {
 	if m.filter != nil {
 		keep, err := m.env.run(m.filter, r)
 		if err != nil {
-			emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}})
+			emit(Item{Records: []*Record{r}, Err: m.filterError(r, err)})
 			return
 		}
 		if keep != true {
@@ -128,12 +204,20 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			return
 		}
 	}
-	if m.groupBy == nil {
-		emit(m.mapGroup([]*Record{r}))
-		return
-	}
-	m.groupKey = key
+	emit(m.mapGroup([]*Record{r}, nil, ""))
+}
+
+func (m *Mapper) add(r *Record, err *RowError) {
 	m.group = append(m.group, r)
+	m.groupErrs = append(m.groupErrs, err)
+}
+
+func (m *Mapper) filterError(r *Record, err error) *RowError {
+	return &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}
+}
+
+func malformed(r *Record) Item {
+	return Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
 }
 
 // Flush emits the group being gathered, if any.
@@ -141,57 +225,88 @@ func (m *Mapper) Flush(emit func(Item)) {
 	if len(m.group) == 0 {
 		return
 	}
-	g := m.group
-	m.group = nil
-	emit(m.mapGroup(g))
+	g, errs := m.group, m.groupErrs
+	m.group, m.groupErrs = nil, nil
+	emit(m.mapGroup(g, errs, m.groupKey))
 }
 
 // mapGroup builds one event from records: the event's parameters from the
 // first record, one set element per record (or per element of each
-// record's from: array).
-func (m *Mapper) mapGroup(recs []*Record) Item {
-	it := Item{Records: recs}
+// record's from: array). pre holds errors found before mapping (nil, or
+// one per record). Every record is mapped, so that the failure report
+// names each record's own mistakes at once.
+func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
+	it := Item{Records: recs, Key: key}
+	var errs []*RowError // made on the first failure: most groups have none
+	failed := false
+	fail := func(i int, err *RowError) {
+		if errs == nil {
+			errs = make([]*RowError, len(recs))
+		}
+		if errs[i] == nil {
+			errs[i] = err
+		}
+		if !failed || err.Line < it.Err.Line {
+			it.Err = errs[i]
+		}
+		failed = true
+	}
+	for i, e := range pre {
+		if e != nil {
+			fail(i, e)
+		}
+	}
 	first := recs[0]
 	it.RequestID = m.file + ":" + strconv.Itoa(first.Line)
-	if m.requestID != nil {
+	if m.requestID != nil && first.Err == nil {
 		id, ok, err := m.requestID.raw(first, m.env)
 		if err != nil || !ok {
 			msg := "is empty: every event needs a request id"
 			if err != nil {
 				msg = err.Error()
 			}
-			it.Err = &RowError{Line: first.Line, Column: describe(m.requestID), Field: "request_unique_identifier", Code: CodeInvalidInput, Msg: msg}
-			return it
+			fail(0, &RowError{Line: first.Line, Column: describe(m.requestID), Field: "request_unique_identifier", Code: CodeInvalidInput, Msg: msg})
+		} else {
+			it.RequestID = id
 		}
-		it.RequestID = id
 	}
 	ev := &crm.Event{}
 	root := reflect.ValueOf(ev).Elem()
-	for i := range m.fields {
-		if err := m.apply(&m.fields[i], root, first); err != nil {
-			it.Err = err
-			return it
+	if first.Err == nil {
+		for i := range m.fields {
+			if err := m.apply(&m.fields[i], root, first); err != nil {
+				fail(0, err)
+				break
+			}
 		}
 	}
 	if m.items != nil {
 		set := root.FieldByIndex(m.items.steps[0])
-		for _, r := range recs {
+	records:
+		for ri, r := range recs {
+			if r.Err != nil {
+				continue
+			}
 			elems, err := m.elements(r)
 			if err != nil {
-				it.Err = err
-				return it
+				fail(ri, err)
+				continue
 			}
 			for _, er := range elems {
 				elem := reflect.New(m.items.elem).Elem()
 				for i := range m.items.assigns {
 					if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
-						it.Err = err
-						return it
+						fail(ri, err)
+						continue records
 					}
 				}
 				set.Set(reflect.Append(set, elem))
 			}
 		}
+	}
+	if failed {
+		it.Errs = errs
+		return it
 	}
 	ev.RequestUniqueIdentifier = it.RequestID
 	if err := crm.Validate(m.kind, ev); err != nil {
@@ -315,35 +430,4 @@ func convert(t crm.FieldType, s, layout string) (string, error) {
 		return d, nil
 	}
 	return s, nil
-}
-
-// normalizeNumber accepts what spreadsheets write for a decimal number
-// (spaces, a leading +, a leading or trailing point, leading zeros) and
-// returns the JSON literal with every digit kept: 1250.75 stays 1250.75.
-func normalizeNumber(s string) (string, error) {
-	t := strings.TrimSpace(s)
-	neg := false
-	switch {
-	case strings.HasPrefix(t, "+"):
-		t = t[1:]
-	case strings.HasPrefix(t, "-"):
-		neg, t = true, t[1:]
-	}
-	if strings.HasPrefix(t, ".") {
-		t = "0" + t
-	}
-	t = strings.TrimSuffix(t, ".")
-	for len(t) > 1 && t[0] == '0' && t[1] != '.' && t[1] != 'e' && t[1] != 'E' {
-		t = t[1:]
-	}
-	if neg {
-		t = "-" + t
-	}
-	if !crm.IsNumber(t) {
-		if strings.Contains(s, ",") {
-			return "", fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\")))")
-		}
-		return "", fmt.Errorf("is not a number")
-	}
-	return t, nil
 }

@@ -254,8 +254,11 @@ func dateValue(col string, c Column) (string, string) {
 	case monthFirst && !dayFirst:
 		return fmt.Sprintf(`{ column: %s, format: "%%m%s%%d%s%s%s" }`, quote(col), sep, sep, year, clock), "month first, as the first rows show"
 	}
-	return fmt.Sprintf(`{ column: %s, format: "%%d%s%%m%s%s%s" }`, quote(col), sep, sep, year, clock),
-		fmt.Sprintf("FIXME: day/month order: the first rows (%q) do not tell", sample)
+	// Left unset: a guess would swap day and month of US-order data
+	// without a word; validate refuses the FIXME until someone chooses.
+	return fmt.Sprintf(`{ column: %s, format: FIXME }`, quote(col)),
+		fmt.Sprintf("FIXME: day/month order: the first rows (%q) do not tell; write \"%%d%s%%m%s%s%s\" (day first) or \"%%m%s%%d%s%s%s\" (month first)",
+			sample, sep, sep, year, clock, sep, sep, year, clock)
 }
 
 func firstColumn(cols []Column, words []string, used map[string]bool) string {

@@ -76,6 +76,9 @@ func (c *compiler) parseValue(n *yaml.Node, where string) (*value, error) {
 			v.kind, v.prog = fromExpr, p
 			sources++
 		case "format":
+			if strings.Contains(val.Value, "FIXME") {
+				return nil, c.errf(val.Line, "%s.format: is still FIXME: choose the day/month order of the dates (%%d/%%m/%%Y or %%m/%%d/%%Y, as the comment of that line says)", where)
+			}
 			layout, err := strftimeLayout(val.Value)
 			if err != nil {
 				return nil, c.errf(val.Line, "%s: %v", where, err)
@@ -167,7 +170,10 @@ func (v *value) raw(r *Record, env *exprEnv) (string, bool, error) {
 			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, firstLine(err))
 		}
 		var ok bool
-		s, ok = formatResult(out)
+		s, ok, err = formatResult(out)
+		if err != nil {
+			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, err)
+		}
 		if !ok {
 			return v.fallback()
 		}

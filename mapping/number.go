@@ -1,0 +1,214 @@
+package mapping
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// maxPlainDigits bounds the digits an exponent may expand a number to:
+// 1e400 is no amount anybody means.
+const maxPlainDigits = 60
+
+// normalizeNumber accepts what spreadsheets write for a decimal number
+// (spaces, one leading sign, a leading or trailing point, leading zeros,
+// an exponent) and returns the JSON literal of the exact same decimal,
+// without an exponent: 1250.75 stays 1250.75, 5e-3 is 0.005. A sign or a
+// point without digits (".", "-.", SAS and Stata's "missing") and a second
+// sign ("+-1") are not numbers.
+func normalizeNumber(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if crm.IsNumber(t) && strings.IndexAny(t, "eE") < 0 {
+		return t, nil // already the literal to send: most values
+	}
+	neg := false
+	switch {
+	case strings.HasPrefix(t, "+"):
+		t = t[1:]
+	case strings.HasPrefix(t, "-"):
+		neg, t = true, t[1:]
+	}
+	mant, exp := t, ""
+	if i := strings.IndexAny(t, "eE"); i >= 0 {
+		mant, exp = t[:i], t[i+1:]
+	}
+	intPart, frac, hasPoint := strings.Cut(mant, ".")
+	if intPart+frac == "" || !allDigits(intPart) || !allDigits(frac) || (hasPoint && strings.Contains(frac, ".")) {
+		return "", notANumber(s)
+	}
+	e := 0
+	if exp != "" || strings.ContainsAny(t, "eE") {
+		n, err := strconv.Atoi(strings.TrimPrefix(exp, "+"))
+		if err != nil || exp == "" || exp[0] == '-' && len(exp) == 1 {
+			return "", notANumber(s)
+		}
+		e = n
+	}
+	// Shift the point by the exponent, on the digits: nothing is rounded.
+	digits := intPart + frac
+	point := len(intPart) + e
+	if point > maxPlainDigits || len(digits)-point > maxPlainDigits {
+		return "", fmt.Errorf("is a number with more than %d digits once its exponent is written out", maxPlainDigits)
+	}
+	switch {
+	case point <= 0:
+		digits = strings.Repeat("0", 1-point) + digits
+		point = 1
+	case point > len(digits):
+		digits += strings.Repeat("0", point-len(digits))
+	}
+	ip, fp := strings.TrimLeft(digits[:point], "0"), digits[point:]
+	if ip == "" {
+		ip = "0"
+	}
+	out := ip
+	if fp != "" {
+		out += "." + fp
+	}
+	if neg {
+		out = "-" + out
+	}
+	if !crm.IsNumber(out) {
+		return "", notANumber(s)
+	}
+	return out, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func notANumber(s string) error {
+	switch t := strings.TrimSpace(s); {
+	case strings.Contains(s, ","):
+		return fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\")))")
+	case strings.Trim(t, "+-.") == "":
+		return fmt.Errorf("is not a number (no digits: a missing value? leave the cell empty, or give the column a default)")
+	}
+	return fmt.Errorf("is not a number")
+}
+
+// roundDecimal rounds x to digits decimal places, half away from zero, as
+// the decimal the user sees: the shortest decimal that reads back as x
+// (what the user wrote, or what arithmetic printed) is rounded digit by
+// digit, so round(2.675, 2) is 2.68 although the float is 2.67499...
+// Digits below zero round to tens, hundreds, ... (round(1234.5, -2) is
+// 1200). It runs for every row: strings, no big numbers.
+func roundDecimal(x float64, digits int) float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) || x == 0 {
+		return x
+	}
+	s := strconv.FormatFloat(x, 'f', -1, 64)
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	ip, frac, _ := strings.Cut(s, ".")
+	var keep string // the digits kept, before the point moves back
+	var next byte   // the first digit dropped
+	zeros := 0      // zeros to append after keep
+	switch {
+	case digits >= 0 && len(frac) <= digits:
+		return x
+	case digits >= 0:
+		keep, next = ip+frac[:digits], frac[digits]
+	default:
+		n := -digits
+		if len(ip) <= n {
+			ip = strings.Repeat("0", n+1-len(ip)) + ip
+		}
+		keep, next, zeros = ip[:len(ip)-n], ip[len(ip)-n], n
+	}
+	if next >= '5' {
+		keep = incrementDigits(keep)
+	}
+	out := keep
+	switch {
+	case zeros > 0:
+		out += strings.Repeat("0", zeros)
+	case digits > 0:
+		out = out[:len(out)-digits] + "." + out[len(out)-digits:]
+	}
+	f, err := strconv.ParseFloat(out, 64)
+	if err != nil {
+		return x
+	}
+	if neg {
+		f = -f
+	}
+	return f
+}
+
+// incrementDigits adds one to a string of decimal digits.
+func incrementDigits(d string) string {
+	b := []byte(d)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < '9' {
+			b[i]++
+			return string(b)
+		}
+		b[i] = '0'
+	}
+	return "1" + string(b)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// maxExactInt is the largest integer a float64 holds together with every
+// integer below it: beyond it, int() of a number would change its digits.
+const maxExactInt = 1 << 53
+
+// toInt is the expression int(): a number or a numeric string with its
+// fraction cut off. An integer too large to be exact is an error, never a
+// wrapped or rounded value (int("12345678901234567890.0") would otherwise
+// be ACR-9223372036854775808 in an identifier).
+func toInt(v any) (int, error) {
+	switch x := v.(type) {
+	case int:
+		return x, nil
+	case int64:
+		return int(x), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) >= maxExactInt {
+			return 0, fmt.Errorf("int(%v): too large for an exact integer (more than 15 digits: keep such a value as a string)", x)
+		}
+		return int(x), nil
+	case string:
+		t := strings.TrimPrefix(strings.TrimSpace(x), "+")
+		r, ok := new(big.Rat).SetString(t)
+		if !ok || t == "" || strings.ContainsAny(t, "/") {
+			return 0, fmt.Errorf("int(%q): not a number", x)
+		}
+		n := new(big.Int).Quo(r.Num(), r.Denom()) // truncates toward zero
+		if !n.IsInt64() || n.CmpAbs(big.NewInt(math.MaxInt64)) > 0 {
+			return 0, fmt.Errorf("int(%q): too large for an integer", x)
+		}
+		return int(n.Int64()), nil
+	case bool:
+		if x {
+			return 1, nil
+		}
+		return 0, nil
+	case nil:
+		return 0, fmt.Errorf("int(): no value (an empty cell or a missing key) is not a number")
+	}
+	f, err := toFloat(v)
+	if err != nil {
+		return 0, err
+	}
+	return toInt(f)
+}

@@ -1,0 +1,22 @@
+package mapping
+
+import "testing"
+
+func TestRoundDecimal(t *testing.T) {
+	tests := []struct {
+		x      float64
+		digits int
+		want   float64
+	}{
+		{2.675, 2, 2.68}, {2.665, 2, 2.67}, {-2.675, 2, -2.68}, {1.005, 2, 1.01},
+		{3.0599999999999996, 2, 3.06}, {0.5, 0, 1}, {-0.5, 0, -1}, {1.4999, 0, 1},
+		{9.995, 2, 10}, {99.5, 0, 100}, {1234.5, -2, 1200}, {1250, -2, 1300}, {-15, -1, -20},
+		{49, -2, 0}, {50, -2, 100}, {7, -3, 0}, {12.5, 5, 12.5}, {0.000123456, 4, 0.0001},
+		{1e21, 2, 1e21}, {123456789.987654321, 3, 123456789.988},
+	}
+	for _, tt := range tests {
+		if got := roundDecimal(tt.x, tt.digits); got != tt.want {
+			t.Errorf("roundDecimal(%v, %d) = %v, want %v", tt.x, tt.digits, got, tt.want)
+		}
+	}
+}
