@@ -21,7 +21,7 @@ import (
 // reportColumns are the columns a report adds after the input's own. When
 // an input is itself a report (a failed.csv loaded again), its trailing
 // report columns are not carried over twice.
-var reportColumns = []string{"crmload_line", "crmload_request_id", "crm_id", "crm_number", "error_code", "error_description"}
+var reportColumns = []string{"crmload_line", "crmload_request_id", "crm_id", "crm_number", "error_code", "error_description", rawColumn}
 
 // originalColumns is how many leading columns of header are the input's
 // own: all of them, unless the header ends with report columns.
@@ -58,6 +58,7 @@ type rowReport struct {
 	header []string // CSV: the input header; nil for JSONL
 	keep   int      // leading columns of header to copy
 	added  []string
+	raw    bool // CSV: the last added column is crmload_raw, from the record
 	rows   int
 }
 
@@ -84,6 +85,7 @@ func openRowReport(path string, header []string, jsonl bool, added []string, res
 	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), added: added}
 	if !jsonl {
 		r.header, r.keep = header, originalColumns(header)
+		r.raw = len(added) > 0 && added[len(added)-1] == rawColumn
 		r.csv = csv.NewWriter(r.w)
 		if resumeAt <= 0 {
 			if err := r.csv.Write(append(slices.Clone(header[:r.keep]), added...)); err != nil {
@@ -109,7 +111,8 @@ func (r *rowReport) flush() (int64, error) {
 	return r.f.Seek(0, io.SeekEnd)
 }
 
-// write adds one input record with the values of the added columns.
+// write adds one input record with the values of the added columns (but
+// crmload_raw, which is the record's own raw text).
 func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 	r.rows++
 	if r.csv != nil {
@@ -121,7 +124,11 @@ func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 				row = append(row, "")
 			}
 		}
-		return r.csv.Write(append(row, vals...))
+		row = append(row, vals...)
+		if r.raw {
+			row = append(row, string(rec.Raw))
+		}
+		return r.csv.Write(row)
 	}
 	return r.writeJSON(rec, vals)
 }

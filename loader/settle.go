@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -56,7 +57,11 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 	if err != nil {
 		return nil, err
 	}
-	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedColumns, failedAt)
+	failedCols := failedColumns
+	if !jsonl { // a JSONL report keeps a bad line's text under crmload_raw already
+		failedCols = append(slices.Clip(failedColumns), rawColumn)
+	}
+	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, jsonl, failedCols, failedAt)
 	if err != nil {
 		ok.Close()
 		return nil, err

@@ -71,6 +71,9 @@ type SourceOptions struct {
 	Delimiter string
 	Encoding  string
 	Comment   string
+	// MaxRecordLines bounds the physical lines of one CSV record (a quoted
+	// field with line breaks); <= 0 means DefaultMaxRecordLines.
+	MaxRecordLines int
 }
 
 // Open opens path as a source.
@@ -123,7 +126,7 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	skipBOM(br)
 	if format == JSONL {
-		return &jsonlSource{r: br, counter: counter, close: closeAll}, nil
+		return &jsonlSource{lr: newLineReader(br), counter: counter, close: closeAll}, nil
 	}
 	delim := ','
 	if strings.EqualFold(filepath.Ext(strings.TrimSuffix(strings.ToLower(path), ".gz")), ".tsv") {
@@ -140,11 +143,16 @@ func Open(path string, opts SourceOptions) (Source, error) {
 		}
 		delim = d[0]
 	}
-	var comment rune
+	var comment []byte
 	if opts.Comment != "" {
-		comment = []rune(opts.Comment)[0]
+		c := []rune(opts.Comment)
+		if len(c) != 1 || c[0] == delim || c[0] == '"' || c[0] == '\n' || c[0] == '\r' {
+			closeAll()
+			return nil, fmt.Errorf("input.comment %q: want a single character other than the delimiter, a quote or a line break", opts.Comment)
+		}
+		comment = []byte(string(c))
 	}
-	s, err := newCSVSource(br, delim, comment)
+	s, err := newCSVSource(br, []byte(string(delim)), comment, opts.MaxRecordLines)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)

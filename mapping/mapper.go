@@ -13,13 +13,15 @@ import (
 // Record is one input record: a CSV row (Values, by header position) or a
 // JSONL object (Object, numbers as json.Number, and Raw, the line as read).
 // Line is the record's first line in its file. A record that could not be
-// read has Err set and whatever could be read of it.
+// read has Err set, whatever could be read of it, and its text in Raw. A
+// Comment record is a comment line of the input: counted as filtered.
 type Record struct {
-	Line   int
-	Values []string
-	Object map[string]any
-	Raw    []byte
-	Err    error
+	Line    int
+	Values  []string
+	Object  map[string]any
+	Raw     []byte
+	Err     error
+	Comment bool
 }
 
 // Codes of the failure report for rows that fail before CRM.COM sees them,
@@ -97,6 +99,10 @@ func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency 
 // group_by, a group is finished by the first record with another key (or
 // by Flush).
 func (m *Mapper) Push(r *Record, emit func(Item)) {
+	if r.Comment { // not a row of any group: it leaves the current one open
+		emit(Item{Records: []*Record{r}, Filtered: true})
+		return
+	}
 	if r.Err != nil {
 		m.Flush(emit)
 		emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}})
