@@ -34,6 +34,10 @@ type loadOptions struct {
 	insecure  bool
 	load      loader.LoadOptions
 	files     []string
+	// maxRecordLines bounds a CSV record's lines; maxRecordLinesGiven:
+	// set by flag, environment or config (a resume keeps the run's own).
+	maxRecordLines      int
+	maxRecordLinesGiven bool
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -51,6 +55,7 @@ stopped part-way (interrupted, --max-errors, engine unreachable): what was
 done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.files = args
+			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
 				return runResume(cmd.Context(), g, opts, cmd.Flags().Changed("db"))
 			}
@@ -97,6 +102,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, no summary: only errors")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log lines on stderr: text or json")
 	f.BoolVar(&opts.dryRun, "dry-run", false, "embedded engine: run every rule and write the reports, store nothing")
+	f.IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -117,6 +123,9 @@ func (o *loadOptions) check() error {
 	}
 	if o.load.Concurrency < 1 || o.load.Concurrency > 64 {
 		return usageErrorf("--concurrency %d: want 1 to 64", o.load.Concurrency)
+	}
+	if o.maxRecordLines < 1 {
+		return usageErrorf("--max-record-lines %d: want at least 1", o.maxRecordLines)
 	}
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
@@ -158,7 +167,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine)}
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine), MaxRecordLines: opts.maxRecordLines}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -171,6 +180,9 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Resume = "load", resume
+	if opts.maxRecordLinesGiven || jf.MaxRecordLines == 0 {
+		jf.MaxRecordLines = opts.maxRecordLines
+	}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})
@@ -279,6 +291,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions, dbGiven bool) 
 	}
 	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
 	opts.files, opts.engine = rf.Files, rf.Engine
+	if !opts.maxRecordLinesGiven && rf.MaxRecordLines > 0 {
+		opts.maxRecordLines = rf.MaxRecordLines
+	}
 	if !dbGiven && rf.DB != "" {
 		g.db = rf.DB
 	}

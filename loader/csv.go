@@ -86,7 +86,17 @@ func (s *csvSource) Next() (*mapping.Record, error) {
 		s.pending = s.expandRaw(cr)
 		return s.Next()
 	}
-	return s.check(&mapping.Record{Line: cr.line, Values: cr.fields, Err: cr.err}, cr.raw, len(s.header)), nil
+	return s.check(s.record(cr), cr.raw, len(s.header)), nil
+}
+
+// record is what the source makes of a read: the fields of a record that
+// is malformed (bad quoting) are not its cells, so they are left out and
+// the report shows its text in crmload_raw only.
+func (s *csvSource) record(cr csvRecord) *mapping.Record {
+	if cr.err != nil {
+		return &mapping.Record{Line: cr.line, Err: cr.err}
+	}
+	return &mapping.Record{Line: cr.line, Values: cr.fields}
 }
 
 // check fails a record whose fields are not want UTF-8 values; a failed
@@ -124,12 +134,11 @@ func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
 		if err != nil {
 			break // io.EOF: a bytes.Reader has no other error
 		}
-		line := cr.line
 		if cr.comment {
-			out = append(out, &mapping.Record{Line: line, Comment: true})
+			out = append(out, &mapping.Record{Line: cr.line, Comment: true})
 			continue
 		}
-		rec := s.check(&mapping.Record{Line: line, Values: cr.fields, Err: cr.err}, cr.raw, s.keep)
+		rec := s.check(s.record(cr), cr.raw, s.keep)
 		if rec.Err == nil {
 			rec.Values = append(rec.Values, make([]string, len(s.header)-s.keep)...)
 		}

@@ -14,12 +14,14 @@ type RunFile struct {
 	Files  []string `json:"files"`
 	Engine string   `json:"engine"`
 	DB     string   `json:"db,omitempty"`
+	// MaxRecordLines shapes which lines make a record: a resume reads with it.
+	MaxRecordLines int `json:"max_record_lines,omitempty"`
 }
 
 const runFileName = "job.json"
 
 func writeRunFile(dir string, job *Job, opts LoadOptions) error {
-	rf := RunFile{Engine: job.Engine, DB: opts.DB}
+	rf := RunFile{Engine: job.Engine, DB: opts.DB, MaxRecordLines: job.MaxRecordLines}
 	for _, f := range job.Files {
 		abs, err := filepath.Abs(f)
 		if err != nil {

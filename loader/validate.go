@@ -20,6 +20,10 @@ type Job struct {
 	Files     []string
 	ReportDir string
 	Engine    string // "embedded" or the API base URL, never credentials
+	// MaxRecordLines bounds the physical lines of one CSV record
+	// (--max-record-lines); 0 means DefaultMaxRecordLines. A resume must
+	// read with the value the run started with: records are keyed by line.
+	MaxRecordLines int
 }
 
 // input is an input file opened and its mapping compiled.
@@ -47,7 +51,7 @@ func prepare(job *Job) ([]*input, error) {
 		return nil, err
 	}
 	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
-		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment}
+		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment, MaxRecordLines: job.MaxRecordLines}
 	for _, path := range job.Files {
 		format, err := DetectFormat(path, opts.Format)
 		if err != nil {
@@ -100,8 +104,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if jsonl {
 		ext = ".jsonl"
 	}
-	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), inputs[0].src.Header(), jsonl,
-		[]string{"crmload_line", "crmload_request_id", "error_code", "error_description"})
+	failed, err := newRowReport(filepath.Join(dir, "failed"+ext), inputs[0].src.Header(), jsonl, failedReportColumns(jsonl))
 	if err != nil {
 		return nil, dir, err
 	}
