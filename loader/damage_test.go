@@ -272,3 +272,43 @@ func mergeSpans(t *testing.T, a, b map[int]int) map[int]int {
 	}
 	return all
 }
+
+// TestStrayQuoteIssue8 is issue 8's report: a 10,000-row web CSV whose
+// line 6 has "www.4.com (no closing quote) and line 5002 "www.q.com" lost
+// the 4,996 rows between without a trace. Now lines 6-25 (the default
+// --max-record-lines) are one failed row, and every other row loads.
+func TestStrayQuoteIssue8(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("visit_id,participant,site,visited_on\n")
+	for i := 2; i <= 10001; i++ {
+		site := fmt.Sprintf("www.%d.com", i)
+		switch i {
+		case 6:
+			site = `"www.4.com`
+		case 5002:
+			site = `"www.q.com"`
+		}
+		fmt.Fprintf(&b, "v%d,RP0000000010,%s,2016-06-22 15:00\n", i, site)
+	}
+	path := filepath.Join(t.TempDir(), "web.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := seededEngine(t)
+	job := loadJob(t, filepath.Join("..", "testdata", "web", "mapping.yaml"), path)
+	sum, dir, err := Load(context.Background(), job, e, defaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	span := DefaultMaxRecordLines
+	if sum.RowsRead != 10000-span+1 || sum.RowsFailed != 1 || sum.RowsSucceeded != 10000-span || sum.ExitCode != 1 || !sum.Balanced() {
+		t.Errorf("summary = %+v, want %d read, 1 failed (lines 6-%d), exit 1", sum, 10000-span+1, 5+span)
+	}
+	failed := reportSpans(t, filepath.Join(dir, "failed.csv"))
+	if end, ok := failed[6]; !ok || end != 5+span || len(failed) != 1 {
+		t.Errorf("failed.csv spans %v, want lines 6-%d", failed, 5+span)
+	}
+	if n := countEvents(t, e); n != sum.RowsSucceeded {
+		t.Errorf("%d events stored, want %d", n, sum.RowsSucceeded)
+	}
+}

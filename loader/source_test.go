@@ -182,6 +182,8 @@ func TestOpenErrors(t *testing.T) {
 		{odd, SourceOptions{}, "cannot tell the format from the extension; set input.format to csv or jsonl"},
 		{empty, SourceOptions{Encoding: "klingon"}, `input.encoding "klingon" is not an encoding`},
 		{empty, SourceOptions{Delimiter: "::"}, `input.delimiter "::": want a single character`},
+		{empty, SourceOptions{Comment: ","}, `input.comment ",": want a single character other than the delimiter`},
+		{empty, SourceOptions{Comment: "//"}, `input.comment "//": want a single character`},
 		{filepath.Join(dir, "missing.csv"), SourceOptions{}, "no such file"},
 	}
 	for _, tt := range tests {
@@ -281,6 +283,18 @@ func TestJSONLReportRawText(t *testing.T) {
 	_, recs := readAll(t, p, SourceOptions{})
 	want := "1:{\"a\": 1}\n2:ERR invalid JSON: unexpected EOF raw {\"a\": \n3:{\"a\": 2,\"crmload_line\":4}"
 	if got := summarize(recs); got != want {
+		t.Errorf("records =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Issue 16: a CR-only file was read as one line.
+func TestJSONLSourceCROnly(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.jsonl")
+	if err := os.WriteFile(p, []byte("{\"a\":1}\r\r{\"a\":2}\r"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, recs := readAll(t, p, SourceOptions{})
+	if got, want := summarize(recs), "1:{\"a\":1}\n3:{\"a\":2}"; got != want {
 		t.Errorf("records =\n%s\nwant\n%s", got, want)
 	}
 }
