@@ -77,7 +77,11 @@ func (p *csvReader) read() (csvRecord, error) {
 			if !damaged(err) {
 				return csvRecord{}, err
 			}
-			return p.torn(p.line+boolInt(len(line) == 0), nil, line, err), nil
+			at := p.line // the torn line, counted if any of it arrived
+			if len(line) == 0 {
+				at++
+			}
+			return p.torn(at, nil, line, err), nil
 		}
 		if p.comment != nil && bytes.HasPrefix(line, p.comment) {
 			return csvRecord{line: p.line, endLine: p.line, raw: p.trimEOL(line), comment: true}, nil
@@ -211,11 +215,4 @@ func (p *csvReader) torn(start int, earlier, line []byte, err error) csvRecord {
 	p.done = true
 	raw := append(earlier, p.trimEOL(line)...)
 	return csvRecord{line: start, endLine: max(start, p.line), raw: raw, err: errors.New(tornMessage(max(start, p.line), err))}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -34,7 +34,10 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 				return nil, err
 			}
 			s.done = true
-			line := s.lr.line + boolInt(len(raw) == 0)
+			line := s.lr.line // the torn line, counted if any of it arrived
+			if len(raw) == 0 {
+				line++
+			}
 			return &mapping.Record{Line: line, Raw: bytes.Clone(s.lr.trimEOL(raw)), Err: errors.New(tornMessage(line, err))}, nil
 		}
 		raw = s.lr.trimEOL(raw)
