@@ -39,6 +39,10 @@ type loadOptions struct {
 	insecure  bool
 	load      loader.LoadOptions
 	files     []string
+	// maxRecordLines bounds a CSV record's lines; maxRecordLinesGiven:
+	// set by flag, environment or config (a resume keeps the run's own).
+	maxRecordLines      int
+	maxRecordLinesGiven bool
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -56,6 +60,7 @@ stopped part-way (interrupted, --max-errors, engine unreachable): what was
 done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.files = args
+			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
 				return runResume(cmd.Context(), g, opts)
 			}
@@ -105,6 +110,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVar(&opts.dryRun, "dry-run", false, "embedded engine: run every rule and write the reports, store nothing")
 	f.BoolVar(&opts.again, "again", false, "load inputs although the ledger says an earlier run loaded the same content (their events are stored again)")
 	f.DurationVar(&opts.minAge, "min-age", 0, "skip input files modified less than this long ago (a writer may still be appending), e.g. 5m")
+	f.IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -125,6 +131,9 @@ func (o *loadOptions) check() error {
 	}
 	if o.load.Concurrency < 1 || o.load.Concurrency > 64 {
 		return usageErrorf("--concurrency %d: want 1 to 64", o.load.Concurrency)
+	}
+	if o.maxRecordLines < 1 {
+		return usageErrorf("--max-record-lines %d: want at least 1", o.maxRecordLines)
 	}
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
@@ -175,7 +184,8 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 		return err
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine), Reports: opts.reports}
+	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
+		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -213,6 +223,9 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 		return usage(err)
 	}
 	opts.load.Command, opts.load.Resume = "load", resume
+	if opts.maxRecordLinesGiven || jf.MaxRecordLines == 0 {
+		jf.MaxRecordLines = opts.maxRecordLines
+	}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})
@@ -347,6 +360,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	if rf != nil {
 		if err := followRun(g, &opts, rf.Engine, rf.DB, "--resume "+opts.resume, true); err != nil {
 			return err
+		}
+		if !opts.maxRecordLinesGiven && rf.MaxRecordLines > 0 {
+			opts.maxRecordLines = rf.MaxRecordLines // records are keyed by line
 		}
 	}
 	if isJob {

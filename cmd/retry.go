@@ -23,6 +23,7 @@ override them. The new run gets its own run directory, whose summary names
 RUN_DIR as its parent_run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			return runRetry(cmd.Context(), g, opts, args[0])
 		},
 	}

@@ -15,6 +15,8 @@ type validateOptions struct {
 	mapping   string
 	reportDir string
 	files     []string
+	// maxRecordLines bounds a CSV record's lines, as for load.
+	maxRecordLines int
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -37,6 +39,7 @@ Exit codes: 0 every row is valid (or filtered out), 1 some rows failed,
 	}
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
+	c.Flags().IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
 	c.MarkFlagRequired("mapping")
 	return c
 }
@@ -46,12 +49,15 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	if err != nil {
 		return usage(err)
 	}
+	if opts.maxRecordLines < 1 {
+		return usageErrorf("--max-record-lines %d: want at least 1", opts.maxRecordLines)
+	}
 	for _, f := range opts.files {
 		if _, err := os.Stat(f); err != nil {
 			return usage(err)
 		}
 	}
-	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none"})
+	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines})
 	if err != nil {
 		if dir == "" {
 			return usage(err) // nothing was read: a mapping or input problem

@@ -199,3 +199,32 @@ func benchReadAndMap(b *testing.B, src string) {
 	b.ReportMetric(float64(benchRows()*b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(<-peak)/(1<<20), "peak-heap-MiB")
 }
+
+// BenchmarkReadSource reads the same file through Open and Source.Next:
+// the reader the pipeline uses, to compare with the encoding/csv floor.
+func BenchmarkReadSource(b *testing.B) {
+	path := retailCSV(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		src, err := Open(path, SourceOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			rec, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil || rec.Err != nil {
+				b.Fatal(err, rec.Err)
+			}
+			n++
+		}
+		src.Close()
+		if n != benchRows() {
+			b.Fatalf("%d rows, want %d", n, benchRows())
+		}
+	}
+	b.ReportMetric(float64(benchRows()*b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -54,7 +54,7 @@ fields:
 			"visit_id,account,visited_on,error_code,crmload_line\n" +
 				"V1,ACR0000000077,2016-06-22,E-OWN-1,own line 1\n" +
 				"V2,ACR9999999999,2016-06-22,E-OWN-2,own line 2\n",
-			"visit_id,account,visited_on,error_code,crmload_line,crmload_crmload_line,crmload_crmload_request_id,crmload_error_code,crmload_error_description\n" +
+			"visit_id,account,visited_on,error_code,crmload_line,crmload_crmload_line,crmload_crmload_request_id,crmload_error_code,crmload_error_description,crmload_crmload_raw\n" +
 				"V2,ACR9999999999,2016-06-22,E-OWN-2,own line 2,3,V2,NotFoundAPIValueException,"},
 		{"jsonl", ".jsonl",
 			`{"visit_id":"V1","account":"ACR0000000077","visited_on":"2016-06-22","error_code":"E-OWN-1","crmload_line":"own line 1"}` + "\n" +

@@ -1,42 +1,69 @@
 package loader
 
 import (
-	"encoding/csv"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/crmload/crmload/mapping"
 )
 
+// rawColumn is the failure report's column for the raw text of a record
+// that could not be read as fields (bad quoting, a ragged row). When a
+// report is loaded again, a non-empty crmload_raw is read in place of the
+// row's columns: fix the text there and retry.
+const rawColumn = "crmload_raw"
+
 type csvSource struct {
-	r       *csv.Reader
+	r       *csvReader
 	header  []string
+	keep    int // leading columns of header that are the input's own
+	rawCol  int // the header's crmload_raw column, or -1
+	pending []*mapping.Record
 	counter *countingReader
 	close   func() error
 }
 
-func newCSVSource(r io.Reader, delim, comment rune) (*csvSource, error) {
-	cr := csv.NewReader(r)
-	cr.Comma = delim
-	cr.Comment = comment
-	cr.FieldsPerRecord = -1 // checked here, to report the columns
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, errors.New("the file is empty: a CSV input starts with a header row")
+func newCSVSource(r *bufio.Reader, delim, comment []byte, maxLines int) (*csvSource, error) {
+	cr := newCSVReader(newLineReader(r), delim, comment, maxLines)
+	s := &csvSource{r: cr, rawCol: -1}
+	var h csvRecord
+	for {
+		var err error
+		h, err = cr.read()
+		if err == io.EOF {
+			return nil, errors.New("the file is empty: a CSV input starts with a header row")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read header: %w", err)
+		}
+		if !h.comment {
+			break
+		}
+		// A comment above the header is a line of the file like any other.
+		s.pending = append(s.pending, &mapping.Record{Line: h.line, Comment: true})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
+	if h.err != nil {
+		return nil, fmt.Errorf("read header: %w", h.err)
 	}
-	header = slices.Clone(header)
-	for i, h := range header {
-		if !utf8.ValidString(h) {
+	header := slices.Clone(h.fields)
+	for i, col := range header {
+		if !utf8.ValidString(col) {
 			return nil, fmt.Errorf("header column %d is not valid UTF-8: set input.encoding (latin1, windows-1252, ...)", i+1)
 		}
 	}
-	return &csvSource{r: cr, header: header}, nil
+	s.header, s.keep = header, len(header)-reportTail(header)
+	// A failure report's raw text column ends its added block (with the
+	// block's prefix, if its input had a column of that name).
+	if i := len(header) - 1; i >= s.keep && strings.HasSuffix(header[i], rawColumn) {
+		s.rawCol = i
+	}
+	return s, nil
 }
 
 func (s *csvSource) Header() []string { return s.header }
@@ -44,36 +71,84 @@ func (s *csvSource) BytesRead() int64 { return s.counter.n.Load() }
 func (s *csvSource) Close() error     { return s.close() }
 
 func (s *csvSource) Next() (*mapping.Record, error) {
-	values, err := s.r.Read()
-	if err == io.EOF {
-		return nil, io.EOF
-	}
-	rec := &mapping.Record{Values: values}
-	var pe *csv.ParseError
-	if err == nil || len(values) > 0 {
-		rec.Line, _ = s.r.FieldPos(0)
-	}
-	switch {
-	case errors.As(err, &pe):
-		// A quoting error: the row is lost to the parser, the line is not.
-		rec.Line = pe.StartLine
-		rec.Err = fmt.Errorf("malformed CSV: %v", pe.Err)
-		if pe.Err == csv.ErrQuote {
-			rec.Err = fmt.Errorf("malformed CSV: a quoted field starting on line %d is not closed (a truncated file, or a stray quote)", pe.StartLine)
-		}
+	if len(s.pending) > 0 {
+		rec := s.pending[0]
+		s.pending = s.pending[1:]
 		return rec, nil
-	case err != nil:
+	}
+	cr, err := s.r.read()
+	if err != nil {
 		return nil, err
 	}
-	if len(values) != len(s.header) {
-		rec.Err = fmt.Errorf("%d fields, but the header has %d columns", len(values), len(s.header))
-		return rec, nil
+	if cr.comment {
+		return &mapping.Record{Line: cr.line, Comment: true}, nil
 	}
-	for i, v := range values {
-		if !utf8.ValidString(v) {
-			rec.Err = fmt.Errorf("column %s is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...)", s.header[i])
-			return rec, nil
+	if s.rawCol >= 0 && cr.err == nil && len(cr.fields) == len(s.header) && cr.fields[s.rawCol] != "" {
+		// A failure report's row whose text is kept raw: read that text.
+		s.pending = s.expandRaw(cr)
+		return s.Next()
+	}
+	return s.check(s.record(cr), cr.raw, len(s.header)), nil
+}
+
+// record is what the source makes of a read: the fields of a record that
+// is malformed (bad quoting) are not its cells, so they are left out and
+// the report shows its text in crmload_raw only.
+func (s *csvSource) record(cr csvRecord) *mapping.Record {
+	if cr.err != nil {
+		return &mapping.Record{Line: cr.line, Err: cr.err}
+	}
+	return &mapping.Record{Line: cr.line, Values: cr.fields}
+}
+
+// check fails a record whose fields are not want UTF-8 values; a failed
+// record keeps its raw text (copied: raw is the reader's buffer).
+func (s *csvSource) check(rec *mapping.Record, raw []byte, want int) *mapping.Record {
+	switch {
+	case rec.Err != nil:
+	case len(rec.Values) != want:
+		rec.Err = fmt.Errorf("%d fields, but the header has %d columns", len(rec.Values), want)
+	default:
+		for i, v := range rec.Values {
+			if !utf8.ValidString(v) {
+				rec.Err = fmt.Errorf("column %s is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...)", s.header[i])
+				break
+			}
 		}
 	}
-	return rec, nil
+	if rec.Err != nil {
+		rec.Raw = bytes.Clone(raw)
+	}
+	return rec
+}
+
+// expandRaw reads the raw text of a failure report's row as the records
+// of the original input (one, or several if the text spans lines): each
+// gets the original columns, the report's columns empty, and the report's
+// physical line its text is on.
+func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
+	text := row.fields[s.rawCol]
+	sub := newCSVReader(newLineReader(bufio.NewReader(strings.NewReader(text))), s.r.comma, s.r.comment, s.r.maxLines)
+	sub.line = row.line - 1 // the text's lines are the report's, from the row's
+	var out []*mapping.Record
+	for {
+		cr, err := sub.read()
+		if err != nil {
+			break // io.EOF: a bytes.Reader has no other error
+		}
+		if cr.comment {
+			out = append(out, &mapping.Record{Line: cr.line, Comment: true})
+			continue
+		}
+		rec := s.check(s.record(cr), cr.raw, s.keep)
+		if rec.Err == nil {
+			rec.Values = append(rec.Values, make([]string, len(s.header)-s.keep)...)
+		}
+		out = append(out, rec)
+	}
+	if len(out) == 0 {
+		// Only blank text: the row is nothing to load, but still a row.
+		out = append(out, &mapping.Record{Line: row.line, Raw: []byte(text), Err: errors.New(rawColumn + " holds no record: put the row's text there, or empty the cell and fill the columns")})
+	}
+	return out
 }

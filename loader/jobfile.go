@@ -28,7 +28,10 @@ import (
 // summary.json adds them up.
 type JobFile struct {
 	Sources []JobSource `yaml:"sources"`
-	path    string
+	// MaxRecordLines is --max-record-lines for every source; kept in the
+	// run's copy of the job file, so that a resume reads the same records.
+	MaxRecordLines int `yaml:"max_record_lines,omitempty"`
+	path           string
 }
 
 // JobSource is one mapping and its files.
@@ -100,7 +103,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err != nil {
 			return nil, "", err
 		}
-		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName}
+		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines}
 		inputs, err := prepare(jobs[i]) // checks mapping and inputs now
 		if err != nil {
 			return nil, "", err

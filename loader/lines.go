@@ -1,176 +1,89 @@
 package loader
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"fmt"
 	"io"
-	"strings"
-	"unicode/utf8"
-
-	"github.com/crmload/crmload/mapping"
 )
 
-// lineNotes passes the bytes of a CSV input through to encoding/csv and
-// notes, by line number, what that reader loses: the lines that start with
-// the comment character (it skips them without a word) and the lines that
-// end in CRLF (it turns a CRLF inside a quoted field into LF). lineSource
-// puts both back: comment lines as records counted as filtered, CRLFs
-// inside values as they were.
-type lineNotes struct {
-	r        io.Reader
-	mark     []byte // the comment character, UTF-8; nil: none
-	line     int    // the line being read, from 1
-	matched  int    // bytes of mark matched at the start of the line; -1: not a comment
-	prevCR   bool   // the last byte read was a CR
-	comments []int  // lines starting with mark, not yet taken
-	crlf     []int  // lines ending in CRLF, not yet taken
+// lineReader reads physical lines and counts them. Lines end with LF
+// (CRLF included), or, in a file whose first line ends with a lone CR (a
+// classic Mac export), with CR: each file has one convention, decided by
+// its first line break, so a stray CR inside a line of an LF file stays
+// data.
+type lineReader struct {
+	r       *bufio.Reader
+	eol     byte // '\n', or '\r' for CR-only files
+	line    int  // physical lines read so far
+	lineBuf []byte
 }
 
-func newLineNotes(r io.Reader, comment rune) *lineNotes {
-	n := &lineNotes{r: r, line: 1}
-	if comment != 0 {
-		n.mark = utf8.AppendRune(nil, comment)
-	}
-	return n
+func newLineReader(r *bufio.Reader) *lineReader {
+	return &lineReader{r: r, eol: detectEOL(r)}
 }
 
-func (n *lineNotes) Read(p []byte) (int, error) {
-	k, err := n.r.Read(p)
-	b := p[:k]
-	if n.mark == nil {
-		// The fast path: only line ends matter.
-		for len(b) > 0 {
-			i := bytes.IndexByte(b, '\n')
-			if i < 0 {
-				n.prevCR = b[len(b)-1] == '\r'
-				break
-			}
-			if (i > 0 && b[i-1] == '\r') || (i == 0 && n.prevCR) {
-				n.crlf = append(n.crlf, n.line)
-			}
-			n.line++
-			n.prevCR = false
-			b = b[i+1:]
-		}
-		return k, err
+// detectEOL peeks at the first line break: a CR not followed by LF means
+// CR-only line endings.
+func detectEOL(r *bufio.Reader) byte {
+	head, _ := r.Peek(64 << 10)
+	if i := bytes.IndexAny(head, "\r\n"); i >= 0 && head[i] == '\r' && i+1 < len(head) && head[i+1] != '\n' {
+		return '\r'
 	}
-	for _, c := range b {
-		switch {
-		case c == '\n':
-			if n.prevCR {
-				n.crlf = append(n.crlf, n.line)
-			}
-			n.line++
-			n.matched = 0
-		case n.matched < 0 || n.matched == len(n.mark):
-		case c == n.mark[n.matched]:
-			n.matched++
-			if n.matched == len(n.mark) {
-				n.comments = append(n.comments, n.line)
-			}
-		default:
-			n.matched = -1
-		}
-		n.prevCR = c == '\r'
-	}
-	return k, err
+	return '\n'
 }
 
-// take returns the lines of *list before line before (all of them for -1)
-// and forgets them.
-func take(list *[]int, before int) []int {
-	l := *list
-	i := 0
-	for i < len(l) && (before < 0 || l[i] < before) {
-		i++
+// readLine returns the next physical line with its line break (none at
+// the end of the file), valid until the next call. At the end it returns
+// no bytes and io.EOF. A damaged file (see damaged) returns the bytes of
+// the torn line, if any, with the error.
+func (l *lineReader) readLine() ([]byte, error) {
+	line, err := l.r.ReadSlice(l.eol)
+	if err == bufio.ErrBufferFull {
+		// Longer than the buffer: gather it (a 1 MB field is still a field).
+		l.lineBuf = append(l.lineBuf[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = l.r.ReadSlice(l.eol)
+			l.lineBuf = append(l.lineBuf, line...)
+		}
+		line = l.lineBuf
 	}
-	*list = l[i:]
-	return l[:i:i]
-}
-
-// lineSource is a CSV source that gives back what encoding/csv loses (see
-// lineNotes): the comment lines it skipped, in line order, as records with
-// Comment set, and CRLF line breaks inside quoted fields.
-type lineSource struct {
-	*csvSource
-	notes   *lineNotes
-	end     int  // the last line of the records returned so far
-	unsure  bool // the last record was malformed: where it ended is unknown
-	queue   []int
-	pending *mapping.Record
-	eof     bool
-}
-
-func (s *lineSource) Next() (*mapping.Record, error) {
-	for {
-		if len(s.queue) > 0 {
-			l := s.queue[0]
-			s.queue = s.queue[1:]
-			return &mapping.Record{Line: l, Comment: true}, nil
-		}
-		if s.pending != nil {
-			rec := s.pending
-			s.pending = nil
-			return rec, nil
-		}
-		if s.eof {
-			return nil, io.EOF
-		}
-		rec, err := s.csvSource.Next()
-		start := -1 // EOF: every line left
-		switch {
-		case err == io.EOF:
-			s.eof = true
-		case err != nil:
-			return nil, err
-		default:
-			start = rec.Line
-			s.pending = rec
-		}
-		for _, l := range take(&s.notes.comments, start) {
-			// Lines up to the end of the previous record were inside it;
-			// after a malformed record, its end is unknown and the lines
-			// are not counted (as before).
-			if l > s.end && !s.unsure {
-				s.queue = append(s.queue, l)
-			}
-		}
-		take(&s.notes.crlf, start)
-		if rec != nil {
-			s.end, s.unsure = s.restoreCRLF(rec), rec.Err != nil
+	if len(line) > 0 {
+		l.line++
+		if err == io.EOF {
+			err = nil // the last line, without a line break
 		}
 	}
+	return line, err
 }
 
-// restoreCRLF puts back the CRs of line breaks inside rec's values and
-// returns the record's last line. A record spans one line plus one per
-// line break inside its quoted fields, so the k-th line break of the
-// record ends line rec.Line+k-1.
-func (s *lineSource) restoreCRLF(rec *mapping.Record) int {
-	line := rec.Line
-	for i, v := range rec.Values {
-		breaks := strings.Count(v, "\n")
-		if breaks == 0 {
-			continue
-		}
-		crlf := take(&s.notes.crlf, line+breaks)
-		if len(crlf) > 0 && rec.Err == nil {
-			var b strings.Builder
-			l := line
-			for j := 0; j < len(v); j++ {
-				if v[j] == '\n' {
-					for len(crlf) > 0 && crlf[0] < l {
-						crlf = crlf[1:]
-					}
-					if len(crlf) > 0 && crlf[0] == l {
-						b.WriteByte('\r')
-					}
-					l++
-				}
-				b.WriteByte(v[j])
-			}
-			rec.Values[i] = b.String()
-		}
-		line += breaks
+// trimEOL drops the line break at the end of line: LF or CRLF (a lone CR
+// at the very end of the file too), or CR in a CR-only file.
+func (l *lineReader) trimEOL(line []byte) []byte {
+	n := len(line)
+	if l.eol == '\n' && n > 0 && line[n-1] == '\n' {
+		n--
 	}
-	return line
+	if n > 0 && line[n-1] == '\r' {
+		n--
+	}
+	return line[:n]
+}
+
+// damaged reports whether a read error means the file's bytes are cut
+// short or corrupt (a truncated or damaged .gz), as opposed to the file
+// failing to be read (an I/O error): reading again cannot help, so the
+// torn tail is a failed row and the run goes on.
+func damaged(err error) bool {
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) ||
+		errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)
+}
+
+// tornMessage says what a damaged tail means for the user.
+func tornMessage(line int, err error) string {
+	return fmt.Sprintf("the file is cut short or damaged on line %d (%v): every complete row before it was read; rows after it, if any, are missing", line, err)
 }

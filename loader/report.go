@@ -21,9 +21,10 @@ import (
 )
 
 // reportBlocks are the column blocks a report adds after the input's own
-// (succeeded, failed, in doubt). When an input is itself a report (a
-// failed.csv loaded again), its trailing block is not carried over twice.
-var reportBlocks = [][]string{succeededColumns, failedColumns, inDoubtColumns}
+// (succeeded, failed with and without the raw text, in doubt). When an
+// input is itself a report (a failed.csv loaded again), its trailing block
+// is not carried over twice.
+var reportBlocks = [][]string{succeededColumns, failedReportColumns(false), failedColumns, inDoubtColumns}
 
 // clashPrefix is put before every added column of a report whose input
 // has a column of the same name (a source with its own error_code), as
@@ -139,6 +140,7 @@ type rowReport struct {
 	header  []string // CSV: the input header; nil for JSONL
 	keep    int      // leading columns of header to copy
 	comment rune     // CSV: the input's comment character, never to start a line
+	raw     bool     // CSV: the last added column is crmload_raw, from the record
 	added   []string
 	rows    int
 }
@@ -166,6 +168,7 @@ func openRowReport(path string, header []string, d dialect, added []string, resu
 	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), added: added}
 	if !d.jsonl {
 		r.header, r.keep, r.comment = header, len(header)-reportTail(header), d.comment
+		r.raw = len(added) > 0 && added[len(added)-1] == rawColumn
 		orig := header[:r.keep]
 		r.added = addedNames(added, func(n string) bool { return slices.Contains(orig, n) })
 		r.csv = csv.NewWriter(r.w)
@@ -195,7 +198,8 @@ func (r *rowReport) flush() (int64, error) {
 	return r.f.Seek(0, io.SeekEnd)
 }
 
-// write adds one input record with the values of the added columns.
+// write adds one input record with the values of the added columns (but
+// crmload_raw, which is the record's own raw text).
 func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 	r.rows++
 	if r.csv != nil {
@@ -208,6 +212,9 @@ func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 			}
 		}
 		row = append(row, vals...)
+		if r.raw {
+			row = append(row, string(rec.Raw))
+		}
 		if r.comment != 0 && len(row) > 0 && strings.HasPrefix(row[0], string(r.comment)) {
 			return r.writeQuotedFirst(row)
 		}

@@ -25,12 +25,14 @@ type RunFile struct {
 	RunKey string `json:"run_key,omitempty"`
 	Kind   string `json:"kind,omitempty"`
 	Again  bool   `json:"again,omitempty"`
+	// MaxRecordLines shapes which lines make a record: a resume reads with it.
+	MaxRecordLines int `json:"max_record_lines,omitempty"`
 }
 
 const runFileName = "job.json"
 
 func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind}
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines}
 	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -39,6 +40,16 @@ var (
 	failedColumns    = []string{"crmload_line", "crmload_request_id", "error_code", "error_description"}
 )
 
+// failedReportColumns are the columns a failure report adds: a CSV one
+// ends with crmload_raw, the text of a record that could not be read as
+// fields (a JSONL one keeps such a line under crmload_raw already).
+func failedReportColumns(jsonl bool) []string {
+	if jsonl {
+		return failedColumns
+	}
+	return append(slices.Clip(failedColumns), rawColumn)
+}
+
 func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*reports, error) {
 	succeededAt, failedAt := int64(-1), int64(-1)
 	if rp.found {
@@ -51,7 +62,7 @@ func openReports(dir string, job *Job, inputs []*input, rp *resumePoint) (*repor
 	if err != nil {
 		return nil, err
 	}
-	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, d, failedColumns, failedAt)
+	failed, err := openRowReport(filepath.Join(dir, "failed"+ext), header, d, failedReportColumns(d.jsonl), failedAt)
 	if err != nil {
 		ok.Close()
 		return nil, err

@@ -71,6 +71,9 @@ type SourceOptions struct {
 	Delimiter string
 	Encoding  string
 	Comment   string
+	// MaxRecordLines bounds the physical lines of one CSV record (a quoted
+	// field with line breaks); <= 0 means DefaultMaxRecordLines.
+	MaxRecordLines int
 }
 
 // Open opens path as a source.
@@ -123,21 +126,24 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	skipBOM(br)
 	if format == JSONL {
-		return &jsonlSource{r: br, counter: counter, close: closeAll}, nil
+		return &jsonlSource{lr: newLineReader(br), counter: counter, close: closeAll}, nil
 	}
 	delim, comment, err := csvDialect(path, opts)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	notes := newLineNotes(br, comment) // what encoding/csv drops: comment lines, CRs of CRLFs in quotes
-	s, err := newCSVSource(notes, delim, comment)
+	var commentBytes []byte
+	if comment != 0 {
+		commentBytes = []byte(string(comment))
+	}
+	s, err := newCSVSource(br, []byte(string(delim)), commentBytes, opts.MaxRecordLines)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.counter, s.close = counter, closeAll
-	return &lineSource{csvSource: s, notes: notes}, nil
+	return s, nil
 }
 
 // csvDialect is a CSV input's field delimiter (input.delimiter, else a tab
@@ -158,7 +164,11 @@ func csvDialect(path string, opts SourceOptions) (delim, comment rune, err error
 		delim = d[0]
 	}
 	if opts.Comment != "" {
-		comment = []rune(opts.Comment)[0]
+		c := []rune(opts.Comment)
+		if len(c) != 1 || c[0] == delim || c[0] == '"' || c[0] == '\n' || c[0] == '\r' {
+			return 0, 0, fmt.Errorf("input.comment %q: want a single character other than the delimiter, a quote or a line break", opts.Comment)
+		}
+		comment = c[0]
 	}
 	return delim, comment, nil
 }

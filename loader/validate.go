@@ -24,6 +24,10 @@ type Job struct {
 	// as reports are written, UTF-8 without comment lines, whatever the
 	// mapping's input.encoding and input.comment say.
 	Reports bool
+	// MaxRecordLines bounds the physical lines of one CSV record
+	// (--max-record-lines); 0 means DefaultMaxRecordLines. A resume must
+	// read with the value the run started with: records are keyed by line.
+	MaxRecordLines int
 }
 
 // input is an input file opened and its mapping compiled.
@@ -56,7 +60,7 @@ func prepare(job *Job) ([]*input, error) {
 		return nil, err
 	}
 	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
-		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment}
+		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment, MaxRecordLines: job.MaxRecordLines}
 	if job.Reports {
 		opts.Encoding, opts.Comment = "", ""
 	}
@@ -110,8 +114,8 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
 		return nil, dir, err
 	}
-	failed, err := newRowReport(filepath.Join(dir, "failed"+inputs[0].dialect.ext()), inputs[0].src.Header(), inputs[0].dialect,
-		[]string{"crmload_line", "crmload_request_id", "error_code", "error_description"})
+	d := inputs[0].dialect
+	failed, err := newRowReport(filepath.Join(dir, "failed"+d.ext()), inputs[0].src.Header(), d, failedReportColumns(d.jsonl))
 	if err != nil {
 		return nil, dir, err
 	}

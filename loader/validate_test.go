@@ -126,7 +126,7 @@ func TestFailedReportLoadsAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "\ufeffvisit_id,participant,site,visited_on,crmload_line,crmload_request_id,error_code,error_description\n"
+	want := "\ufeffvisit_id,participant,site,visited_on,crmload_line,crmload_request_id,error_code,error_description,crmload_raw\n"
 	if got := string(again); len(got) < len(want) || got[:len(want)] != want {
 		t.Errorf("failed.csv of failed.csv starts %q, want the original columns once: %q", got, want)
 	}

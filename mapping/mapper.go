@@ -13,15 +13,14 @@ import (
 // Record is one input record: a CSV row (Values, by header position) or a
 // JSONL object (Object, numbers as json.Number, and Raw, the line as read).
 // Line is the record's first line in its file. A record that could not be
-// read has Err set and whatever could be read of it.
+// read has Err set, whatever could be read of it, and its text in Raw. A
+// Comment record is a comment line of the input: counted as filtered.
 type Record struct {
-	Line   int
-	Values []string
-	Object map[string]any
-	Raw    []byte
-	Err    error
-	// Comment marks a CSV line that starts with the input's comment
-	// character: it has no values and is counted as filtered.
+	Line    int
+	Values  []string
+	Object  map[string]any
+	Raw     []byte
+	Err     error
 	Comment bool
 }
 
@@ -135,8 +134,7 @@ func (m *Mapper) IntendedCurrency() *crm.CurrencyIdentifier { return m.currency 
 // A record of a group that cannot be read, or whose filter cannot be
 // evaluated, fails its whole group.
 func (m *Mapper) Push(r *Record, emit func(Item)) {
-	if r.Comment {
-		// Like a filtered row: counted, and no end of a group.
+	if r.Comment { // not a row of any group: it leaves the current one open
 		emit(Item{Records: []*Record{r}, Filtered: true})
 		return
 	}
