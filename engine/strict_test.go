@@ -113,8 +113,8 @@ func TestServeRefusesDuplicatesAndInexactNames(t *testing.T) {
 	}
 	t.Run("login names", func(t *testing.T) {
 		for body, want := range map[string]string{
-			`{"USERNAME":"loader","password":"pw","organisation":"ACME"}`:               "Unknown Parameter USERNAME",
-			`{"username":"loader","Password":"pw","organisation":"ACME"}`:               "Unknown Parameter Password",
+			`{"USERNAME":"loader","password":"pw","organisation":"ACME"}`:                "Unknown Parameter USERNAME",
+			`{"username":"loader","Password":"pw","organisation":"ACME"}`:                "Unknown Parameter Password",
 			`{"username":"x","username":"loader","password":"pw","organisation":"ACME"}`: "Parameter username Is Given More Than Once",
 		} {
 			code, st := sendRaw(t, base+"/authentication/token", []byte(body), nil)
