@@ -55,6 +55,8 @@ type globals struct {
 	config  string
 	db      string
 	started bool // the command's own code ran (see exitCode)
+	// secretsOnFlags names the secret flags given on the command line.
+	secretsOnFlags []string
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -71,6 +73,13 @@ Precedence: flag > environment > config file > default.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Before the environment and the config file set flags: the
+			// secrets given on the command line, which ps shows.
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if secretFlags[f.Name] {
+					g.secretsOnFlags = append(g.secretsOnFlags, f.Name)
+				}
+			})
 			if err := bindConfig(cmd, g.config); err != nil {
 				return usage(err)
 			}
@@ -100,6 +109,9 @@ Precedence: flag > environment > config file > default.`,
 // bindConfig fills every flag of cmd that was not given on the command
 // line from the environment (CRMLOAD_<FLAG>) or the config file, in that
 // order. It is the only place that uses viper.
+// secretFlags are the flags whose value is a secret.
+var secretFlags = map[string]bool{"password": true, "api-key": true, "user": true}
+
 func bindConfig(cmd *cobra.Command, configFile string) error {
 	v := viper.New()
 	v.SetEnvPrefix("CRMLOAD")
