@@ -83,7 +83,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.StringVar(&opts.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	f.DurationVar(&opts.tokenTTL, "token-ttl", 2*time.Hour, "how long a token lives")
 	f.Int64Var(&opts.maxBody, "max-body", 32<<20, "largest request body, in bytes")
-	f.IntVar(&opts.maxConns, "max-conns", 128, "most connections held open at once (more wait to be accepted)")
+	f.IntVar(&opts.maxConns, "max-conns", 64, "most connections held open at once (more wait to be accepted)")
 	f.Float64Var(&opts.clientRate, "client-rate", 0, "most requests a second from one client address (0: no limit)")
 	f.IntVar(&opts.clientBurst, "client-burst", 0, "requests a client may send at once above --client-rate (default: 2 x rate)")
 	f.DurationVar(&opts.bodyTimeout, "body-timeout", 10*time.Second, "time for a body, plus 1 s per 64 KiB it may hold")

@@ -52,7 +52,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.checkPassword(in.Username, in.Password) || in.Organisation != s.cfg.Organisation {
 		s.logins.fail(addr, user)
-		s.cfg.Log.Warn("login failed", "user", in.Username, "remote", r.RemoteAddr)
+		// An unknown name is not logged: it may be a password typed in
+		// the wrong field.
+		if user != "" {
+			s.cfg.Log.Warn("login failed", "user", in.Username, "remote", r.RemoteAddr)
+		} else {
+			s.cfg.Log.Warn("login failed", "user", "(unknown)", "remote", r.RemoteAddr)
+		}
 		writeError(w, http.StatusUnauthorized, authFailed())
 		return
 	}

@@ -24,9 +24,10 @@ import (
 // re-executed) so that the memory it measures is the server's alone.
 const bombServerEnv = "CRMLOAD_TEST_BOMB_SERVER"
 
-// bombConns is the server's connection limit in the test, and the number
-// of attackers: every connection the server accepts may be a bomb.
-const bombConns = 32
+// bombConns is the server's connection limit in the test (engine serve's
+// default --max-conns), and the number of attackers: every connection the
+// server accepts may be a bomb.
+const bombConns = 64
 
 // bombPeakBound is the stated bound on the server's peak resident memory
 // (VmHWM) under bombConns concurrent unauthenticated bombs. Measured on
