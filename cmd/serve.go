@@ -147,6 +147,11 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(handler, slog.LevelWarn),
 	}
+	// HTTP/1.1 only: a connection then carries one request at a time, so
+	// the connection limit bounds the requests in flight (an HTTP/2
+	// connection would carry up to 250 streams past it).
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
 	limited := engine.LimitListener(ln, max(opts.maxConns, 1))
 	scheme := "http"
 	if opts.tlsCert != "" {
