@@ -30,6 +30,7 @@ type serveOptions struct {
 	tokenTTL       time.Duration
 	maxBody        int64
 	maxConns       int
+	maxClientConns int
 	clientRate     float64
 	clientBurst    int
 	bodyTimeout    time.Duration
@@ -84,6 +85,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.DurationVar(&opts.tokenTTL, "token-ttl", 2*time.Hour, "how long a token lives")
 	f.Int64Var(&opts.maxBody, "max-body", 32<<20, "largest request body, in bytes")
 	f.IntVar(&opts.maxConns, "max-conns", 64, "most connections held open at once (more wait to be accepted)")
+	f.IntVar(&opts.maxClientConns, "max-conns-per-client", 16, "most connections from one client address (more are closed at once; 0: no limit)")
 	f.Float64Var(&opts.clientRate, "client-rate", 0, "most requests a second from one client address (0: no limit)")
 	f.IntVar(&opts.clientBurst, "client-burst", 0, "requests a client may send at once above --client-rate (default: 2 x rate)")
 	f.DurationVar(&opts.bodyTimeout, "body-timeout", 10*time.Second, "time for a body, plus 1 s per 64 KiB it may hold")
@@ -152,7 +154,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	// connection would carry up to 250 streams past it).
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
-	limited := engine.LimitListener(ln, max(opts.maxConns, 1))
+	limited := engine.LimitListener(ln, max(opts.maxConns, 1), opts.maxClientConns)
 	scheme := "http"
 	if opts.tlsCert != "" {
 		scheme = "https"

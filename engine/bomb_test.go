@@ -65,7 +65,7 @@ func runBombServer(dir string) error {
 		return err
 	}
 	srv := &http.Server{Handler: NewServer(e, ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"})}
-	go srv.Serve(LimitListener(ln, bombConns))
+	go srv.Serve(LimitListener(ln, bombConns, 0))
 	fmt.Printf("http://%s\n", ln.Addr())
 	io.Copy(io.Discard, os.Stdin)
 	return srv.Close()

@@ -124,7 +124,7 @@ func TestServeSlowBody(t *testing.T) {
 func TestServeConnectionLimit(t *testing.T) {
 	e := newTestEngine(t, "testdata/pages/seed.yaml")
 	srv := httptest.NewUnstartedServer(NewServer(e, ServerConfig{NoAuth: true}))
-	srv.Listener = LimitListener(srv.Listener, 1)
+	srv.Listener = LimitListener(srv.Listener, 1, 0)
 	srv.Start()
 	defer srv.Close()
 	hold, err := net.Dial("tcp", srv.Listener.Addr().String())
@@ -173,5 +173,55 @@ func TestServeTokenLimit(t *testing.T) {
 		if code, _, _ := post(t, base+"/customer_events/bulk/web/create", body(tok)); code != want {
 			t.Errorf("token %s = %d, want %d", tok[:4], code, want)
 		}
+	}
+}
+
+// TestServeConnectionsPerClient: one address cannot take every slot: its
+// connections past the per-client limit are closed at once, and a client
+// from another address is served meanwhile.
+func TestServeConnectionsPerClient(t *testing.T) {
+	e := newTestEngine(t, "testdata/pages/seed.yaml")
+	srv := httptest.NewUnstartedServer(NewServer(e, ServerConfig{NoAuth: true}))
+	srv.Listener = LimitListener(srv.Listener, 4, 2)
+	srv.Start()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	dialFrom := func(ip string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		return d.Dial("tcp", addr)
+	}
+	release := `POST /authentication/token/release HTTP/1.1` + "\r\nHost: x\r\nContent-Length: 13\r\n\r\n" + `{"token":"x"}`
+	// Two connections from 127.0.0.1 are served and kept open (keep-alive).
+	for range 2 {
+		c, err := dialFrom("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, release)
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection from 127.0.0.1: %v %v", resp, err)
+		}
+	}
+	// A third from the same address is closed unanswered.
+	third, err := dialFrom("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	fmt.Fprint(third, release)
+	third.SetReadDeadline(time.Now().Add(30 * time.Second)) // a safety net: the close comes at once
+	if resp, err := http.ReadResponse(bufio.NewReader(third), nil); err == nil {
+		t.Errorf("a third connection from one address was served: %d", resp.StatusCode)
+	}
+	// Another address still gets in.
+	other, err := dialFrom("127.0.0.2")
+	if err != nil {
+		t.Skipf("no 127.0.0.2 here: %v", err)
+	}
+	defer other.Close()
+	fmt.Fprint(other, release)
+	if resp, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || resp.StatusCode != 200 {
+		t.Errorf("a client from another address: %v %v", resp, err)
 	}
 }
