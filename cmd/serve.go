@@ -88,7 +88,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.IntVar(&opts.maxClientConns, "max-conns-per-client", 16, "most connections from one client address (more are closed at once; 0: no limit)")
 	f.Float64Var(&opts.clientRate, "client-rate", 0, "most requests a second from one client address (0: no limit)")
 	f.IntVar(&opts.clientBurst, "client-burst", 0, "requests a client may send at once above --client-rate (default: 2 x rate)")
-	f.DurationVar(&opts.bodyTimeout, "body-timeout", 10*time.Second, "time for a body, plus 1 s per 64 KiB it may hold")
+	f.DurationVar(&opts.bodyTimeout, "body-timeout", 5*time.Second, "time for a body, plus 1 s per 128 KiB it may hold (1 MiB before the token, then --max-body)")
 	f.StringVar(&opts.urlFile, "url-file", "", "write the server's URL to this file once it listens")
 	f.StringVar(&opts.logFormat, "log-format", "text", "access log on stderr: text or json")
 	return c
@@ -143,7 +143,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		// Each body gets its own deadline (engine.ServerConfig.BodyTimeout);
 		// this bounds a request whose connection cannot take one (HTTP/2).
-		ReadTimeout:    opts.bodyTimeout + time.Duration(opts.maxBody/(64<<10))*time.Second,
+		ReadTimeout:    opts.bodyTimeout + time.Duration(opts.maxBody/(128<<10))*time.Second,
 		WriteTimeout:   5 * time.Minute,
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,

@@ -41,7 +41,7 @@ type ServerConfig struct {
 	// BodyTimeout and MinBodyRate set a request body's deadline: the
 	// body must arrive within BodyTimeout plus the bytes allowed at the
 	// time (PreAuthBody, then MaxBody once the token was accepted) at
-	// MinBodyRate bytes a second (defaults 10 s and 64 KiB/s).
+	// MinBodyRate bytes a second (defaults 5 s and 128 KiB/s).
 	BodyTimeout time.Duration
 	MinBodyRate int64
 	// ClientRate and ClientBurst limit the requests each client address
@@ -89,10 +89,10 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 	}
 	cfg.PreAuthBody = min(cfg.PreAuthBody, cfg.MaxBody)
 	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = 10 * time.Second
+		cfg.BodyTimeout = 5 * time.Second
 	}
 	if cfg.MinBodyRate <= 0 {
-		cfg.MinBodyRate = 64 << 10
+		cfg.MinBodyRate = 128 << 10
 	}
 	if cfg.LoginRate <= 0 {
 		cfg.LoginRate = 1
