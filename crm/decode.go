@@ -38,7 +38,7 @@ const (
 	// DefaultMaxString is the longest string parameter value, in bytes.
 	DefaultMaxString = 64 << 10
 	// DefaultMaxMemory bounds the memory of the values of one request.
-	DefaultMaxMemory = 256 << 20
+	DefaultMaxMemory = 64 << 20
 	// DefaultPreAuthMemory bounds it before the token was accepted: enough
 	// for 1000 events read before a token that comes last.
 	DefaultPreAuthMemory = 4 << 20
