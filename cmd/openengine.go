@@ -41,6 +41,11 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		}
 		return eng, func() { eng.Close() }, nil
 	}
+	for _, name := range g.secretsOnFlags {
+		if name == "password" || name == "api-key" {
+			logger.Warn("SECRET ON THE COMMAND LINE: --" + name + " is visible to every local user (ps, /proc); use CRMLOAD_PASSWORD / CRMLOAD_API_KEY, the config file, or the password prompt")
+		}
+	}
 	if opts.creds.APIKey == "" && opts.creds.Password == "" {
 		pw, err := promptPassword(g, opts.creds)
 		if err != nil {

@@ -59,6 +59,8 @@ type globals struct {
 	// environment or the config file): a resume or retry follows its
 	// run's store and engine unless told otherwise here.
 	given map[string]bool
+	// secretsOnFlags names the secret flags given on the command line.
+	secretsOnFlags []string
 }
 
 func newRootCommand(g *globals) *cobra.Command {
@@ -75,8 +77,15 @@ Precedence: flag > environment > config file > default.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// Before the environment and the config file set flags: what
+			// the command line gave, and the secrets on it, which ps shows.
 			g.given = map[string]bool{}
-			cmd.Flags().Visit(func(f *pflag.Flag) { g.given[f.Name] = true })
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				g.given[f.Name] = true
+				if secretFlags[f.Name] {
+					g.secretsOnFlags = append(g.secretsOnFlags, f.Name)
+				}
+			})
 			if err := bindConfig(cmd, g.config); err != nil {
 				return usage(err)
 			}
@@ -106,6 +115,9 @@ Precedence: flag > environment > config file > default.`,
 // bindConfig fills every flag of cmd that was not given on the command
 // line from the environment (CRMLOAD_<FLAG>) or the config file, in that
 // order. It is the only place that uses viper.
+// secretFlags are the flags whose value is a secret.
+var secretFlags = map[string]bool{"password": true, "api-key": true, "user": true}
+
 func bindConfig(cmd *cobra.Command, configFile string) error {
 	v := viper.New()
 	v.SetEnvPrefix("CRMLOAD")

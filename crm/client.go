@@ -64,8 +64,8 @@ func (c *Client) SupportsReplay() bool { return c.receipts.Load() }
 // NewClient returns a client of the API at base (e.g.
 // https://host/crmapi/rest/v2).
 func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, error) {
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return nil, fmt.Errorf("engine URL %q: want http:// or https://", base)
+	if err := checkBaseURL(base); err != nil {
+		return nil, err
 	}
 	tlsConf := &tls.Config{InsecureSkipVerify: opts.InsecureSkipVerify}
 	if opts.CAFile != "" {
@@ -94,6 +94,27 @@ func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, err
 		ForceAttemptHTTP2:     true,
 	}
 	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, creds: creds}, nil
+}
+
+// checkBaseURL refuses what cannot be an API base URL: the methods' paths
+// are appended to it, so a query string or a fragment would swallow them
+// (and a query string may hold a secret: it is not echoed).
+func checkBaseURL(base string) error {
+	u, err := url.Parse(base)
+	const want = "give the API's base URL, such as https://host/crmapi/rest/v2"
+	switch {
+	case err != nil:
+		return fmt.Errorf("engine URL %s: %s", RedactURL(base), want)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("engine URL %s: want http:// or https://; %s", RedactURL(base), want)
+	case u.Host == "":
+		return fmt.Errorf("engine URL %s: no host; %s", RedactURL(base), want)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("engine URL %s://%s%s: it has a query string (after ?), which an API base URL cannot have: the methods' paths are appended to it; %s", u.Scheme, u.Host, u.Path, want)
+	case u.Fragment != "" || strings.Contains(base, "#"):
+		return fmt.Errorf("engine URL %s://%s%s: it has a fragment (after #), which an API base URL cannot have: the methods' paths are appended to it; %s", u.Scheme, u.Host, u.Path, want)
+	}
+	return nil
 }
 
 // CallError is a call that got no usable answer. Sent says whether the

@@ -80,3 +80,32 @@ func TestClientTLSAndAPIKey(t *testing.T) {
 		t.Error("NewClient of an ftp URL succeeded")
 	}
 }
+
+// TestNewClientBaseURL: a query string or a fragment would swallow the
+// methods' paths ("Unknown Method ."): NewClient refuses them, saying
+// why, without echoing the query (it may hold a secret) or a password.
+func TestNewClientBaseURL(t *testing.T) {
+	tests := []struct{ url, want string }{
+		{"http://127.0.0.1:8080/crmapi/rest/v2?token=S3CRET", "engine URL http://127.0.0.1:8080/crmapi/rest/v2: it has a query string (after ?)"},
+		{"http://127.0.0.1:8080?", "it has a query string"},
+		{"https://u:pw@host/crmapi/rest/v2#top", "engine URL https://host/crmapi/rest/v2: it has a fragment (after #)"},
+		{"https://host/x#", "it has a fragment"},
+		{"ftp://host/x", "want http:// or https://"},
+		{"http:///x", "no host"},
+	}
+	for _, tt := range tests {
+		_, err := crm.NewClient(tt.url, crm.Credentials{}, crm.ClientOptions{})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewClient(%q) = %v, want an error containing %q", tt.url, err, tt.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3CRET") || strings.Contains(err.Error(), "pw@") {
+			t.Errorf("NewClient(%q) = %v: the error shows a secret", tt.url, err)
+		}
+	}
+	for _, ok := range []string{"http://127.0.0.1:8080", "http://127.0.0.1:8080/", "https://host/crmapi/rest/v2"} {
+		if _, err := crm.NewClient(ok, crm.Credentials{}, crm.ClientOptions{}); err != nil {
+			t.Errorf("NewClient(%q) = %v", ok, err)
+		}
+	}
+}

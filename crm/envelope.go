@@ -3,9 +3,7 @@ package crm
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 )
 
 // BulkRequest is the body of a customer_events/bulk/<kind>/create call. The
@@ -59,60 +57,6 @@ func (r BulkRequest) MarshalJSON() ([]byte, error) {
 	b.Write(events)
 	b.WriteByte('}')
 	return b.Bytes(), nil
-}
-
-// DecodeBulkRequest parses a bulk create body for kind k in one pass.
-// Unknown parameters are an error, as is a missing events set.
-func DecodeBulkRequest(k Kind, data []byte) (*BulkRequest, error) {
-	set := k.SetName()
-	if set == "" {
-		return nil, fmt.Errorf("unknown kind %q", k)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil {
-		return nil, err
-	} else if t != json.Delim('{') {
-		return nil, fmt.Errorf("want a JSON object, got %v", t)
-	}
-	req := &BulkRequest{Kind: k}
-	seen := false
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		var v any
-		switch name := t.(string); name {
-		case set:
-			seen, v = true, &req.Events
-		case "token":
-			v = &req.Token
-		case "intended_currency_identifier":
-			v = &req.IntendedCurrency
-		case "fields_set":
-			v = &req.FieldsSet
-		default:
-			return nil, fmt.Errorf("json: unknown field %q", name)
-		}
-		if err := dec.Decode(v); err != nil {
-			if name := t.(string); name == set {
-				return nil, fmt.Errorf("%s: %w", set, err)
-			}
-			return nil, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("json: data after the request object")
-	}
-	if !seen {
-		return nil, fmt.Errorf("mandatory parameter %s is missing", set)
-	}
-	return req, nil
 }
 
 // BulkResult is the data of a bulk create response: which events were

@@ -1,44 +1,337 @@
 package crm
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// FuzzDecodeBulkRequest feeds arbitrary bodies to the request decoder the
-// server uses. It must never panic, and whatever it accepts must survive a
-// marshal and decode round trip unchanged (numbers keep their digits).
-func FuzzDecodeBulkRequest(f *testing.F) {
-	// A page example; a number with many digits (a float64 would round
-	// it); a set that is not a list; nested garbage; an unknown parameter.
+// FuzzReadBulkRequest feeds arbitrary bodies to the strict request reader
+// the server uses. It must never panic, and whatever it accepts must be
+// what a strict reading of the body says (strictReading: encoding/json
+// reads the values, a separate walk checks the names); a body the strict
+// reading accepts must be accepted too, unless it breaks a rule of the
+// reader that encoding/json does not have (see tolerated). Accepted
+// requests also survive a marshal and read round trip unchanged.
+func FuzzReadBulkRequest(f *testing.F) {
+	// A page example.
 	f.Add(`{"token":"t","web_customer_events_set":[{"request_unique_identifier":"06","accounts_receivable_identifier":{"number":"ACR0000000020"},"performed_by_unit_identifier":{"name":"Admin Unit"},"performed_on":"2016-06-22T15:00:00","website":"www.crm.com"}]}`)
+	// A number with many digits (a float64 would round it).
 	f.Add(`{"web_customer_events_set":[{"request_unique_identifier":"1","udf_float_1":1250.7500000000000001}]}`)
+	// A set that is not a list; nested garbage; an unknown parameter.
 	f.Add(`{"web_customer_events_set":{"a":1}}`)
 	f.Add(`{"web_customer_events_set":[{"products_set":[[[]]]}]}`)
 	f.Add(`{"web_customer_events_set":[],"colour":"red"}`)
-	f.Fuzz(func(t *testing.T, body string) {
-		req, err := DecodeBulkRequest(Web, []byte(body))
-		if err != nil {
-			return
+	// Issue 18: a duplicated set was merged into the first copy.
+	f.Add(`{"token":"t","web_customer_events_set":[{"request_unique_identifier":"1","description":"A","udf_string_1":"u"}],"web_customer_events_set":[{"request_unique_identifier":"1"}]}`)
+	// Issue 18: names in another case were accepted; a second token won.
+	f.Add(`{"token":"t","web_customer_events_set":[{"REWARDS_PARTICIPANT_IDENTIFIER":{"number":"1"},"UDF_STRING_1":"x","Website":"w"}]}`)
+	f.Add(`{"token":"BOGUS","token":"t","web_customer_events_set":[]}`)
+	f.Add(`{"token":"t","web_customer_events_set":[{"accounts_receivable_identifier":{"number":"A","NUMBER":"B","access_token_identifier":{"identifier":"i","identifier":"j"}}}]}`)
+	// Nulls, a byte order mark, deep nesting, a quoted number.
+	f.Add(`{"token":null,"web_customer_events_set":[{"description":null,"products_set":null}]}`)
+	f.Add("\xef\xbb\xbf{\"web_customer_events_set\":[]}")
+	f.Add(`{"web_customer_events_set":[{"accounts_receivable_identifier":{"access_token_identifier":{"a":{"b":{"c":[[{}]]}}}}}]}`)
+	f.Add(`{"web_customer_events_set":[{"udf_float_1":"1.5"}]}`)
+	f.Fuzz(checkStrict)
+}
+
+// checkStrict is the property of both fuzz targets.
+func checkStrict(t *testing.T, body string) {
+	req, err := DecodeBulkRequest(Web, []byte(body))
+	want, wantErr := strictReading(Web, body)
+	if err != nil {
+		if wantErr == nil && !tolerated(body, err) {
+			t.Fatalf("DecodeBulkRequest(%q) = %v; the strict reading accepts it: %+v", body, err, want)
 		}
-		_ = Validate(Web, &Event{})
-		for i := range req.Events {
-			_ = Validate(Web, &req.Events[i])
-		}
-		out, err := json.Marshal(req)
-		if err != nil {
-			t.Fatalf("Marshal of a decoded request: %v", err)
-		}
-		again, err := DecodeBulkRequest(Web, out)
-		if err != nil {
-			t.Fatalf("decode of %s: %v", out, err)
-		}
-		out2, _ := json.Marshal(again)
-		if string(out) != string(out2) {
-			t.Fatalf("round trip changed the request:\n%s\n%s", out, out2)
-		}
+		return
+	}
+	if wantErr != nil {
+		t.Fatalf("DecodeBulkRequest(%q) accepted %+v; the strict reading refuses it: %v", body, req, wantErr)
+	}
+	if !reflect.DeepEqual(req, want) {
+		t.Fatalf("DecodeBulkRequest(%q) =\n%+v\nthe strict reading says\n%+v", body, req, want)
+	}
+	_ = Validate(Web, &Event{})
+	for i := range req.Events {
+		_ = Validate(Web, &req.Events[i])
+	}
+	out, err := json.Marshal(req)
+	if err != nil {
+		t.Fatalf("Marshal of a decoded request: %v", err)
+	}
+	again, err := DecodeBulkRequest(Web, out)
+	if err != nil {
+		t.Fatalf("decode of %s: %v", out, err)
+	}
+	out2, _ := json.Marshal(again)
+	if string(out) != string(out2) {
+		t.Fatalf("round trip changed the request:\n%s\n%s", out, out2)
+	}
+}
+
+// FuzzReadBulkRequestBuilt builds bodies from the fuzzer's bytes rather
+// than mutating text, so that most are valid JSON: objects of the API's
+// names, the same names in other cases, unknown names and names given
+// twice, nested to random depths, with values of every shape. The
+// property is checkStrict's.
+func FuzzReadBulkRequestBuilt(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{3, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10})
+	f.Add([]byte{5, 2, 1, 0, 0, 9, 200, 13, 1, 7, 0, 42, 3, 3, 3})
+	f.Fuzz(func(t *testing.T, program []byte) {
+		g := &builder{prog: program, vocab: fuzzVocab()}
+		var b bytes.Buffer
+		g.request(&b)
+		checkStrict(t, b.String())
 	})
+}
+
+// builder writes a body by the choices its program makes.
+type builder struct {
+	prog  []byte
+	i     int
+	vocab []string
+}
+
+func (g *builder) next() int {
+	if g.i >= len(g.prog) {
+		return 0
+	}
+	g.i++
+	return int(g.prog[g.i-1])
+}
+
+func fuzzVocab() []string {
+	var v []string
+	for name := range exactNames(Web) {
+		v = append(v, name)
+	}
+	slices.Sort(v)
+	return append(v, "colour", "", "Website", "TOKEN", "Udf_String_1", "purchase_customer_events_set", "number ")
+}
+
+// name picks a member name: mostly an exact one, sometimes in another
+// case, sometimes one already given in this object.
+func (g *builder) name(given []string) string {
+	c := g.next()
+	n := g.vocab[g.next()%len(g.vocab)]
+	switch {
+	case c%7 == 0 && len(given) > 0:
+		return given[g.next()%len(given)]
+	case c%7 == 1:
+		return strings.ToUpper(n[:min(1, len(n))]) + n[min(1, len(n)):]
+	case c%7 == 2:
+		return strings.ToUpper(n)
+	}
+	return n
+}
+
+// request writes the top level: mostly a token, then an events set.
+func (g *builder) request(b *bytes.Buffer) {
+	b.WriteString(`{`)
+	if g.next()%4 != 0 {
+		b.WriteString(`"token":"T",`)
+	}
+	b.WriteString(`"web_customer_events_set":[`)
+	for i := range g.next() % 4 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		g.object(b, 1)
+	}
+	b.WriteString(`]`)
+	for range g.next() % 3 {
+		b.WriteByte(',')
+		g.member(b, nil, 0)
+	}
+	b.WriteString(`}`)
+}
+
+func (g *builder) object(b *bytes.Buffer, depth int) {
+	b.WriteByte('{')
+	var given []string
+	for i := range g.next() % 6 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		given = append(given, g.member(b, given, depth))
+	}
+	b.WriteByte('}')
+}
+
+func (g *builder) member(b *bytes.Buffer, given []string, depth int) string {
+	n := g.name(given)
+	q, _ := json.Marshal(n)
+	b.Write(q)
+	b.WriteByte(':')
+	g.value(b, depth+1)
+	return n
+}
+
+func (g *builder) value(b *bytes.Buffer, depth int) {
+	c := g.next() % 9
+	if depth > 6 && c >= 5 {
+		c = 0
+	}
+	switch c {
+	case 0, 1:
+		b.WriteString([]string{`"x"`, `""`, `"ACR0000000077"`, `"2016-06-22T15:00:00"`, `"\u00e9\n"`, `"1.5"`}[g.next()%6])
+	case 2:
+		b.WriteString([]string{`1`, `1250.7500000000000001`, `-0`, `1e3`, `0.1`}[g.next()%5])
+	case 3:
+		b.WriteString(`null`)
+	case 4:
+		b.WriteString([]string{`true`, `[]`, `{}`}[g.next()%3])
+	case 5, 6:
+		g.object(b, depth)
+	case 7:
+		b.WriteByte('[')
+		for i := range g.next() % 3 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			g.object(b, depth)
+		}
+		b.WriteByte(']')
+	case 8:
+		b.WriteByte('[')
+		g.value(b, depth+1)
+		b.WriteByte(']')
+	}
+}
+
+// strictReading is the reference reading of a bulk body: after a leading
+// byte order mark, a walk over encoding/json's tokens refuses a name given
+// twice in one object or not spelled exactly as some parameter, and
+// encoding/json (which matches names regardless of case, and keeps the
+// last of two copies) reads the values, refusing unknown names.
+func strictReading(k Kind, body string) (*BulkRequest, error) {
+	body = strings.TrimPrefix(body, "\xef\xbb\xbf")
+	dec := json.NewDecoder(strings.NewReader(body))
+	if err := walkNames(dec, exactNames(k)); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the object")
+	}
+	var top struct {
+		Token            *string             `json:"token"`
+		IntendedCurrency *CurrencyIdentifier `json:"intended_currency_identifier"`
+		FieldsSet        *string             `json:"fields_set"`
+		Events           []Event             `json:"-"`
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(body), &raw); err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, errors.New("not an object")
+	}
+	req := &BulkRequest{Kind: k}
+	for name, v := range raw {
+		var dst any
+		switch name {
+		case "token":
+			dst = &top.Token
+		case "intended_currency_identifier":
+			dst = &top.IntendedCurrency
+		case "fields_set":
+			dst = &top.FieldsSet
+		case k.SetName():
+			dst = &req.Events
+		}
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.DisallowUnknownFields()
+		d.UseNumber()
+		if err := d.Decode(dst); err != nil {
+			return nil, err
+		}
+	}
+	if req.Events == nil {
+		return nil, errors.New("no events set")
+	}
+	if len(req.Events) > MaxBulkEvents {
+		return nil, errors.New("too many events")
+	}
+	if top.Token != nil {
+		req.Token = *top.Token
+	}
+	if top.FieldsSet != nil {
+		req.FieldsSet = *top.FieldsSet
+	}
+	req.IntendedCurrency = top.IntendedCurrency
+	return req, nil
+}
+
+// exactNames are the names a bulk body of kind k may use, anywhere.
+func exactNames(k Kind) map[string]bool {
+	names := map[string]bool{k.SetName(): true, "token": true, "intended_currency_identifier": true, "fields_set": true}
+	var add func(c *codec)
+	add = func(c *codec) {
+		for name, f := range c.fields {
+			names[name] = true
+			if f.elem != nil {
+				add(f.elem)
+			}
+		}
+	}
+	add(codecOf(reflect.TypeFor[Event]()))
+	add(codecOf(reflect.TypeFor[CurrencyIdentifier]()))
+	return names
+}
+
+// walkNames reads one JSON value, refusing duplicated and inexact names.
+func walkNames(dec *json.Decoder, exact map[string]bool) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			s := name.(string)
+			if seen[s] || !exact[s] {
+				return fmt.Errorf("name %q duplicated or not exact", s)
+			}
+			seen[s] = true
+			if err := walkNames(dec, exact); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	case json.Delim('['):
+		for dec.More() {
+			if err := walkNames(dec, exact); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	}
+	return err
+}
+
+// tolerated says whether the reader may refuse a body the strict reading
+// accepts: the reader also refuses invalid UTF-8 and escaped lone
+// surrogates (encoding/json replaces them) and numbers in quotes
+// (encoding/json reads "1.5" into a json.Number).
+func tolerated(body string, err error) bool {
+	msg := err.Error()
+	return !utf8.ValidString(body) || strings.Contains(msg, "surrogate") || strings.Contains(msg, "UTF-8") ||
+		strings.Contains(msg, "Must Be a Number")
 }
 
 // FuzzIsNumber checks IsNumber against the JSON grammar as encoding/json

@@ -34,42 +34,46 @@ type methodParams struct {
 	SubmittedBeforeDate string                 `json:"submitted_before_date"`
 }
 
-// params reads a method's parameters from the body (POST) or the query
-// string (GET).
-func (s *Server) params(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.Method == http.MethodGet {
-		obj := map[string]json.RawMessage{}
-		for k, vs := range r.URL.Query() {
-			v := vs[0]
-			if json.Valid([]byte(v)) && (strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[")) {
-				obj[k] = json.RawMessage(v)
-			} else {
-				b, _ := json.Marshal(v)
-				obj[k] = b
-			}
-		}
-		b, _ := json.Marshal(obj)
-		return b, true
+// params reads a method's parameters into p, strictly (crm.ReadParams),
+// from the body (POST) or from the query string (GET), whose values are
+// JSON when they look like an object or a list. The token is checked as
+// it is read.
+func (s *Server) params(w http.ResponseWriter, r *http.Request, p any) error {
+	if r.Method != http.MethodGet {
+		body := s.body(w, r)
+		return crm.ReadParams(body, p, crm.ReadOptions{Authorize: body.authorize})
 	}
-	return s.readBody(w, r)
+	obj := map[string]json.RawMessage{}
+	for k, vs := range r.URL.Query() {
+		if len(vs) > 1 {
+			return &crm.Error{Code: crm.CodeInvalidRequest, Message: "Parameter " + strings.ToValidUTF8(k[:min(len(k), 64)], "") + " Is Given More Than Once",
+				Reason: "Each parameter may be given only once.", Field: k}
+		}
+		v := vs[0]
+		if json.Valid([]byte(v)) && (strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[")) {
+			obj[k] = json.RawMessage(v)
+		} else {
+			b, _ := json.Marshal(v)
+			obj[k] = b
+		}
+	}
+	b, _ := json.Marshal(obj)
+	return crm.ReadParams(bytes.NewReader(b), p, crm.ReadOptions{Authorize: func(token string) error {
+		if !s.valid(token) {
+			return invalidToken()
+		}
+		return nil
+	}})
 }
 
 func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Kind, method string) {
-	body, ok := s.params(w, r)
-	if !ok {
-		return
-	}
 	if method == "create" {
-		s.createOne(w, r, kind, body)
+		s.createOne(w, r, kind)
 		return
 	}
 	var p methodParams
-	if err := json.Unmarshal(body, &p); err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
-	if !s.valid(p.Token) {
-		writeError(w, http.StatusUnauthorized, invalidToken())
+	if err := s.params(w, r, &p); err != nil {
+		s.readFailed(w, err)
 		return
 	}
 	ctx := r.Context()
@@ -132,30 +136,18 @@ func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Ki
 
 // createOne is a single create: the event's parameters with the token, as
 // one event of a bulk call; the answer is the created event object.
-func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind, body []byte) {
-	var tok struct {
+func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind) {
+	var in struct {
 		Token     string `json:"token"`
 		FieldsSet string `json:"fields_set"`
+		crm.Event
 	}
-	json.Unmarshal(body, &tok)
-	if !s.valid(tok.Token) {
-		writeError(w, http.StatusUnauthorized, invalidToken())
+	if err := s.params(w, r, &in); err != nil {
+		s.readFailed(w, err)
 		return
 	}
-	var ev map[string]json.RawMessage
-	if err := json.Unmarshal(body, &ev); err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
-	delete(ev, "token")
-	delete(ev, "fields_set")
-	ev["request_unique_identifier"] = json.RawMessage(`"1"`)
-	evJSON, _ := json.Marshal(ev)
-	req, err := crm.DecodeBulkRequest(kind, []byte(`{"`+kind.SetName()+`":[`+string(evJSON)+`]}`))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
+	in.Event.RequestUniqueIdentifier = "1"
+	req := &crm.BulkRequest{Kind: kind, Events: []crm.Event{in.Event}}
 	res, err := s.eng.CreateEvents(context.WithoutCancel(r.Context()), *req)
 	if err != nil {
 		s.fail(w, err)
@@ -171,7 +163,7 @@ func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind
 		s.fail(w, err)
 		return
 	}
-	writeRaw(w, selectFields(obj, tok.FieldsSet))
+	writeRaw(w, selectFields(obj, in.FieldsSet))
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {

@@ -2,15 +2,13 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,25 +19,58 @@ import (
 // ServerConfig configures the HTTP server that exposes an engine with
 // CRM.COM's wire protocol.
 type ServerConfig struct {
-	Users        map[string]string // user name -> password
-	APIKeys      []string          // web API keys (authentication/web_api_key/token)
-	Organisation string            // the organisation users log in to
-	NoAuth       bool              // accept calls without a token (a local sandbox)
-	TokenTTL     time.Duration     // a token's lifetime from its creation (default 2h, as CRM.COM from R12)
-	MaxBody      int64             // largest request body (default 32 MiB)
-	Log          *slog.Logger      // access log: never tokens, passwords or bodies
-	Now          func() time.Time
+	Users map[string]string // user name -> password
+	// PasswordHashes are users whose passwords are known by their bcrypt
+	// hash only (engine serve --users-file): user name -> hash.
+	PasswordHashes map[string][]byte
+	APIKeys        []string      // web API keys (authentication/web_api_key/token)
+	Organisation   string        // the organisation users log in to
+	NoAuth         bool          // accept calls without a token (a local sandbox)
+	TokenTTL       time.Duration // a token's lifetime from its creation (default 2h, as CRM.COM from R12)
+	// MaxTokens bounds the live tokens of the server (default 10000): a
+	// login past it forgets the token closest to expiry.
+	MaxTokens int
+	// BasePath is the path the methods are served under, as a real
+	// deployment's /crmapi/rest/v2 (default "/").
+	BasePath string
+	MaxBody  int64 // largest request body (default 32 MiB)
+	// PreAuthBody is how much of a body may be read before its token was
+	// accepted (default 1 MiB): a login's whole body, and how far into a
+	// call's body the token must come.
+	PreAuthBody int64
+	// BodyTimeout and MinBodyRate set a request body's deadline: the
+	// body must arrive within BodyTimeout plus the bytes allowed at the
+	// time (PreAuthBody, then MaxBody once the token was accepted) at
+	// MinBodyRate bytes a second (defaults 5 s and 128 KiB/s).
+	BodyTimeout time.Duration
+	MinBodyRate int64
+	// ClientRate and ClientBurst limit the requests each client address
+	// may make (per second; 0: no limit). A client over its rate gets 429
+	// with Retry-After.
+	ClientRate  float64
+	ClientBurst int
+	// LoginRate limits failed logins, per user name and per client address
+	// (per second, default 1, with a burst of LoginBurst, default 10).
+	LoginRate  float64
+	LoginBurst int
+	Log        *slog.Logger // access log: never tokens, passwords or bodies
+	Now        func() time.Time
 }
 
 // Server serves an engine over HTTP: authentication/token,
-// authentication/web_api_key/token, authentication/token/release and
-// customer_events/bulk/<kind>/create, with the API's envelopes.
+// authentication/web_api_key/token, authentication/token/release,
+// customer_events/bulk/<kind>/create and the single-event methods, with
+// the API's envelopes, under ServerConfig.BasePath.
 type Server struct {
-	eng *Engine
-	cfg ServerConfig
+	eng  *Engine
+	cfg  ServerConfig
+	base string // BasePath without its trailing slash ("" for /)
 
 	mu     sync.Mutex
-	tokens map[string]time.Time // token -> expiry
+	tokens map[[32]byte]time.Time // SHA-256 of a token -> expiry
+
+	clients *limiters // requests per client address
+	logins  *limiters // failed logins per user name and per address
 }
 
 // NewServer returns the HTTP handler of an engine.
@@ -47,8 +78,27 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 2 * time.Hour
 	}
+	if cfg.MaxTokens <= 0 {
+		cfg.MaxTokens = 10000
+	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 32 << 20
+	}
+	if cfg.PreAuthBody <= 0 {
+		cfg.PreAuthBody = 1 << 20
+	}
+	cfg.PreAuthBody = min(cfg.PreAuthBody, cfg.MaxBody)
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 5 * time.Second
+	}
+	if cfg.MinBodyRate <= 0 {
+		cfg.MinBodyRate = 128 << 10
+	}
+	if cfg.LoginRate <= 0 {
+		cfg.LoginRate = 1
+	}
+	if cfg.LoginBurst <= 0 {
+		cfg.LoginBurst = 10
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -56,7 +106,22 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Server{eng: e, cfg: cfg, tokens: map[string]time.Time{}}
+	s := &Server{eng: e, cfg: cfg, base: CleanBasePath(cfg.BasePath), tokens: map[[32]byte]time.Time{}}
+	s.logins = newLimiters(cfg.LoginRate, cfg.LoginBurst, cfg.Now)
+	if cfg.ClientRate > 0 {
+		s.clients = newLimiters(cfg.ClientRate, max(cfg.ClientBurst, 1), cfg.Now)
+	}
+	return s
+}
+
+// CleanBasePath returns p as the server matches it: with a leading slash,
+// without a trailing one, "" for the root.
+func CleanBasePath(p string) string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return ""
+	}
+	return "/" + p
 }
 
 // Load receipts over HTTP, a crmload extension a real CRM.COM ignores: the
@@ -75,7 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w.Header().Set(HeaderReceipts, "1")
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	s.route(rec, r)
+	s.serve(rec, r)
 	// The path only: a GET's query string may carry a token.
 	s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 		"duration_ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
@@ -91,8 +156,36 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request) {
-	path := strings.Trim(r.URL.Path, "/")
+// Unwrap lets http.ResponseController reach the connection (body deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// serve checks what applies to every request (the client's rate, the base
+// path, the body's encoding), then routes it.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.clients != nil {
+		if wait, ok := s.clients.allow(clientAddr(r)); !ok {
+			tooMany(w, wait, "The Client Sends Too Many Requests", "Slow down: this client's requests are limited.")
+			return
+		}
+	}
+	path, ok := strings.CutPrefix(r.URL.Path, s.base)
+	if !ok || path != "" && path[0] != '/' {
+		writeError(w, http.StatusNotFound, &crm.Error{Code: crm.CodeInvalidRequest,
+			Message: "Unknown Method " + strings.TrimPrefix(r.URL.Path, "/") + " (the methods are served under " + s.base + "/)", Reason: "The method does not exist."})
+		return
+	}
+	// A body is read as sent: a compressed one is refused rather than
+	// inflated (a small gzip body can inflate past every limit).
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		w.Header().Set("Accept-Encoding", "identity")
+		writeError(w, http.StatusUnsupportedMediaType, &crm.Error{Code: crm.CodeInvalidRequest,
+			Message: "Content-Encoding " + strings.ToValidUTF8(ce[:min(len(ce), 40)], "") + " Is Not Supported", Reason: "Send the body uncompressed (identity)."})
+		return
+	}
+	s.route(w, r, strings.Trim(path, "/"))
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string) {
 	// customer_events/<kind>/<method>: the single-event methods.
 	if parts := strings.Split(path, "/"); len(parts) == 3 && parts[0] == "customer_events" && parts[1] != "bulk" {
 		s.singleMethod(w, r, parts[1], parts[2])
@@ -145,131 +238,11 @@ func (s *Server) singleMethod(w http.ResponseWriter, r *http.Request, kindName, 
 	s.eventMethod(w, r, kind, method)
 }
 
-// readBody reads at most MaxBody bytes of the request.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, &crm.Error{Code: crm.CodeInvalidRequest,
-			Message: fmt.Sprintf("The Request Body Is Larger Than %d Bytes", s.cfg.MaxBody), Reason: "Send fewer customer events per call."})
-		return nil, false
-	case err != nil:
-		writeError(w, http.StatusBadRequest, &crm.Error{Code: crm.CodeInvalidRequest, Message: "The Request Body Could Not Be Read", Reason: "The request was cut short."})
-		return nil, false
-	}
-	return body, true
-}
-
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	var in struct {
-		Username     string `json:"username"`
-		Password     string `json:"password"`
-		Organisation string `json:"organisation"`
-		Unit         string `json:"unit"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
-	for _, f := range []struct{ name, v string }{{"username", in.Username}, {"password", in.Password}, {"organisation", in.Organisation}} {
-		if f.v == "" {
-			writeError(w, http.StatusBadRequest, &crm.Error{Code: crm.CodeMandatoryMissing, Message: "Mandatory parameter " + f.name + " is missing", Reason: "A mandatory parameter was not specified."})
-			return
-		}
-	}
-	want, known := s.cfg.Users[in.Username]
-	if !known || subtle.ConstantTimeCompare([]byte(want), []byte(in.Password)) != 1 || in.Organisation != s.cfg.Organisation {
-		writeError(w, http.StatusUnauthorized, authFailed())
-		return
-	}
-	s.issue(w)
-}
-
-func (s *Server) loginKey(w http.ResponseWriter, r *http.Request) {
-	key, _, ok := r.BasicAuth()
-	valid := false
-	for _, k := range s.cfg.APIKeys {
-		if ok && subtle.ConstantTimeCompare([]byte(k), []byte(key)) == 1 {
-			valid = true
-		}
-	}
-	if !valid {
-		writeError(w, http.StatusUnauthorized, authFailed())
-		return
-	}
-	s.issue(w)
-}
-
-func authFailed() *crm.Error {
-	return &crm.Error{Code: crm.CodeAuthenticationFailed, Message: "The Credentials Are Not Valid", Reason: "The user name, password and organisation (or the web API key) must match an active user."}
-}
-
-func (s *Server) issue(w http.ResponseWriter) {
-	var b [16]byte
-	rand.Read(b[:])
-	token := strings.ToUpper(hex.EncodeToString(b[:]))
-	s.mu.Lock()
-	now := s.cfg.Now()
-	for t, exp := range s.tokens { // forget expired tokens
-		if now.After(exp) {
-			delete(s.tokens, t)
-		}
-	}
-	s.tokens[token] = now.Add(s.cfg.TokenTTL)
-	s.mu.Unlock()
-	writeOK(w, map[string]string{"token": token})
-}
-
-func (s *Server) release(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	var in struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
-	s.mu.Lock()
-	delete(s.tokens, in.Token)
-	s.mu.Unlock()
-	writeOK(w, map[string]string{})
-}
-
-// valid reports whether token is a live token (or no token is needed).
-func (s *Server) valid(token string) bool {
-	if s.cfg.NoAuth {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	exp, ok := s.tokens[token]
-	if ok && s.cfg.Now().After(exp) {
-		delete(s.tokens, token)
-		return false
-	}
-	return ok
-}
-
 func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kind) {
-	body, ok := s.readBody(w, r)
-	if !ok {
-		return
-	}
-	req, err := crm.DecodeBulkRequest(kind, body)
+	body := s.body(w, r)
+	req, err := crm.ReadBulkRequest(kind, body, crm.ReadOptions{Authorize: body.authorize})
 	if err != nil {
-		writeError(w, http.StatusBadRequest, malformed(err))
-		return
-	}
-	if !s.valid(req.Token) {
-		writeError(w, http.StatusUnauthorized, invalidToken())
+		s.readFailed(w, err)
 		return
 	}
 	if run := r.Header.Get(HeaderRun); run != "" {
@@ -297,10 +270,6 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 	}
 }
 
-func malformed(err error) *crm.Error {
-	return &crm.Error{Code: crm.CodeInvalidRequest, Message: "The Request Body Is Not Valid: " + err.Error(), Reason: "The body must be a JSON object with the method's parameters."}
-}
-
 func writeOK(w http.ResponseWriter, data any) {
 	writeJSON(w, http.StatusOK, crm.Response[any]{Data: data, Status: crm.Status{Code: crm.StatusOK}})
 }
@@ -317,4 +286,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// tooMany answers 429 with the seconds to wait.
+func tooMany(w http.ResponseWriter, wait time.Duration, msg, reason string) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	writeError(w, http.StatusTooManyRequests, &crm.Error{Code: crm.CodeInvalidRequest, Message: msg, Reason: reason})
 }

@@ -1,0 +1,432 @@
+package crm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// The strict reader. A request body is read as a stream of JSON tokens
+// (jsontext, the tokenizer of encoding/json/v2) straight into the typed
+// structs of this package, never into maps or interface trees:
+//
+//   - parameter names match exactly as the API pages spell them (case
+//     included); any other name is refused, naming it;
+//   - a name given twice in one object, anywhere in the body, is refused,
+//     naming it (two copies of the events set are not merged, and a
+//     second token cannot hide behind the first);
+//   - strings must be JSON strings, numbers JSON numbers (their literal is
+//     kept, every digit), objects objects and sets lists of objects; null
+//     means "not given";
+//   - the body is UTF-8; a leading UTF-8 byte order mark is skipped, a
+//     UTF-16 one refused;
+//   - the token is handed to ReadOptions.Authorize the moment it is read,
+//     and events are counted as they are read: the 1001st stops the read;
+//   - every string is at most MaxString bytes, and the decoded values at
+//     most a memory budget, smaller until the token was accepted.
+//
+// Nesting cannot go deeper than the structs do: a value of the wrong
+// shape is refused when its first token is seen.
+
+// Read limits (ReadOptions' defaults).
+const (
+	// DefaultMaxString is the longest string parameter value, in bytes.
+	DefaultMaxString = 64 << 10
+	// DefaultMaxMemory bounds the memory of the values of one request.
+	DefaultMaxMemory = 64 << 20
+	// DefaultPreAuthMemory bounds it before the token was accepted: enough
+	// for 1000 events read before a token that comes last.
+	DefaultPreAuthMemory = 4 << 20
+)
+
+// ReadOptions authorise and bound the reading of one request body.
+type ReadOptions struct {
+	// Authorize is called with the token the moment the reader reads it
+	// (with "" at the end of a body without one). An error stops the read
+	// and is returned as is. Nil: no token is checked.
+	Authorize func(token string) error
+	// MaxString bounds each string value, in bytes (DefaultMaxString).
+	MaxString int
+	// MaxMemory bounds the decoded values of the request, in bytes
+	// (DefaultMaxMemory); PreAuthMemory bounds them until Authorize
+	// accepted the token (DefaultPreAuthMemory).
+	MaxMemory, PreAuthMemory int64
+}
+
+// LimitError is a request refused because it exceeds a read limit (its
+// values' memory budget); a server answers it with HTTP 413.
+type LimitError struct{ Err *Error }
+
+func (e *LimitError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the API error, so that errors.As finds an *Error.
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// ReadBulkRequest reads the body of a customer_events/bulk/<kind>/create
+// call for kind k from r, strictly (see above). A refusal of the body is
+// an *Error (InvalidAPIRequestException, MaximumCustomerEventsExceeded-
+// Exception, MandatoryAPIParameterMissingException); Authorize's error is
+// returned as is, and so is an error reading r.
+func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error) {
+	set := k.SetName()
+	if set == "" {
+		return nil, fmt.Errorf("unknown kind %q", k)
+	}
+	req := &BulkRequest{Kind: k}
+	seen := false
+	err := readObject(r, opts, reflect.ValueOf(req).Elem(), func(b *bodyReader, name string) (bool, error) {
+		if name != set {
+			return false, nil
+		}
+		err := b.events(req)
+		seen = req.Events != nil // null is "not given"
+		return true, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !seen {
+		return nil, &Error{Code: CodeMandatoryMissing, Message: "Mandatory parameter " + set + " is missing",
+			Reason: "A mandatory parameter was not specified.", Field: set}
+	}
+	return req, nil
+}
+
+// DecodeBulkRequest reads a bulk create body for kind k held in memory,
+// strictly, with no token check.
+func DecodeBulkRequest(k Kind, data []byte) (*BulkRequest, error) {
+	return ReadBulkRequest(k, bytes.NewReader(data), ReadOptions{})
+}
+
+// ReadParams reads the body of a method call into v, a pointer to a struct
+// whose json tags name the method's parameters, strictly (see above). A
+// top-level "token" parameter is handed to Authorize as it is read.
+func ReadParams(r io.Reader, v any, opts ReadOptions) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		panic("crm.ReadParams: want a pointer to a struct")
+	}
+	return readObject(r, opts, rv.Elem(), nil)
+}
+
+// special reads a top-level parameter the struct's codec does not know
+// (the events set); it reports whether it knew the name.
+type special func(b *bodyReader, name string) (bool, error)
+
+// readObject reads one JSON object, the whole body, into v.
+func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) error {
+	if opts.MaxString <= 0 {
+		opts.MaxString = DefaultMaxString
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.PreAuthMemory <= 0 {
+		opts.PreAuthMemory = min(DefaultPreAuthMemory, opts.MaxMemory)
+	}
+	r, err := skipBOM(r)
+	if err != nil {
+		return err
+	}
+	b := &bodyReader{dec: jsontext.NewDecoder(r), opts: opts, authorized: opts.Authorize == nil}
+	if b.dec.PeekKind() != '{' {
+		if _, err := b.dec.ReadToken(); err != nil {
+			return b.fail(err)
+		}
+		return invalid("The Request Body Must Be a JSON Object", "")
+	}
+	b.dec.ReadToken()
+	c := codecOf(v.Type())
+	for b.dec.PeekKind() != '}' {
+		name, err := b.name()
+		if err != nil {
+			return err
+		}
+		if sp != nil {
+			if known, err := sp(b, name); known || err != nil {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		f := c.fields[name]
+		if f == nil {
+			return b.unknown()
+		}
+		field := v.FieldByIndex(f.index)
+		if err := b.value(field, f); err != nil {
+			return err
+		}
+		if name == "token" && !b.authorized {
+			if err := b.authorize(field.String()); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := b.dec.ReadToken(); err != nil { // '}', or the syntax error PeekKind saw
+		return b.fail(err)
+	}
+	if _, err := b.dec.ReadToken(); err != io.EOF {
+		if err != nil {
+			return b.fail(err)
+		}
+		return invalid("The Request Body Holds Data After Its JSON Object", "")
+	}
+	if !b.authorized {
+		return b.authorize("")
+	}
+	return nil
+}
+
+// bodyReader is the state of one strict read.
+type bodyReader struct {
+	dec        *jsontext.Decoder
+	opts       ReadOptions
+	authorized bool
+	used       int64 // bytes of decoded values so far
+}
+
+func (b *bodyReader) authorize(token string) error {
+	if err := b.opts.Authorize(token); err != nil {
+		return err
+	}
+	b.authorized = true
+	return nil
+}
+
+// charge accounts n more bytes of decoded values against the budget.
+func (b *bodyReader) charge(n int64) error {
+	b.used += n
+	if !b.authorized && b.used > b.opts.PreAuthMemory {
+		return &LimitError{&Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("The Request Holds More Than %d Bytes of Values Before Its Token", b.opts.PreAuthMemory),
+			Reason: "Send the token before the customer events."}}
+	}
+	if b.used > b.opts.MaxMemory {
+		return &LimitError{&Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("The Request Holds More Than %d Bytes of Values", b.opts.MaxMemory),
+			Reason: "Send fewer customer events per call."}}
+	}
+	return nil
+}
+
+// name reads the name of the next object member.
+func (b *bodyReader) name() (string, error) {
+	tok, err := b.dec.ReadToken()
+	if err != nil {
+		return "", b.fail(err)
+	}
+	return tok.String(), nil
+}
+
+// value reads the value of the member just named into v.
+func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
+	kind := b.dec.PeekKind()
+	if kind == 'n' { // null: not given
+		_, err := b.dec.ReadToken()
+		return b.fail(err)
+	}
+	want, what := [...]jsontext.Kind{'"', '0', '{', '['}[f.shape],
+		[...]string{"a String", "a Number", "an Object", "a List of Objects"}[f.shape]
+	if kind != want {
+		if kind == 0 { // a syntax or read error
+			_, err := b.dec.ReadToken()
+			return b.fail(err)
+		}
+		return invalid(fmt.Sprintf("Parameter %s Must Be %s", b.here(), what), b.here())
+	}
+	tok, err := b.dec.ReadToken()
+	if err != nil {
+		return b.fail(err)
+	}
+	switch f.shape {
+	case shapeString, shapeNumber:
+		s := tok.String()
+		if len(s) > b.opts.MaxString {
+			return invalid(fmt.Sprintf("Parameter %s Is Longer Than %d Bytes", b.here(), b.opts.MaxString), b.here())
+		}
+		if err := b.charge(int64(len(s))); err != nil {
+			return err
+		}
+		v.SetString(s)
+	case shapeObject:
+		p := reflect.New(f.elem.typ)
+		if err := b.charge(f.elem.size); err != nil {
+			return err
+		}
+		if err := b.members(p.Elem(), f.elem); err != nil {
+			return err
+		}
+		v.Set(p)
+	case shapeList:
+		list := reflect.MakeSlice(v.Type(), 0, 0)
+		for b.dec.PeekKind() != ']' {
+			if b.dec.PeekKind() != '{' {
+				return b.elementNotObject()
+			}
+			b.dec.ReadToken()
+			if err := b.charge(f.elem.size); err != nil {
+				return err
+			}
+			list = reflect.Append(list, reflect.Zero(f.elem.typ))
+			if err := b.members(list.Index(list.Len()-1), f.elem); err != nil {
+				return err
+			}
+		}
+		b.dec.ReadToken()
+		v.Set(list)
+	}
+	return nil
+}
+
+// members reads the members of an object whose '{' was read, and its '}'.
+func (b *bodyReader) members(v reflect.Value, c *codec) error {
+	for b.dec.PeekKind() != '}' {
+		name, err := b.name()
+		if err != nil {
+			return err
+		}
+		f := c.fields[name]
+		if f == nil {
+			return b.unknown()
+		}
+		if err := b.value(v.FieldByIndex(f.index), f); err != nil {
+			return err
+		}
+	}
+	_, err := b.dec.ReadToken()
+	return b.fail(err)
+}
+
+var eventCodec = codecOf(reflect.TypeFor[Event]())
+
+// events reads the events set, counting: the 1001st event stops the read.
+func (b *bodyReader) events(req *BulkRequest) error {
+	if kind := b.dec.PeekKind(); kind == 'n' {
+		b.dec.ReadToken()
+		return nil // null: not given (the set is then missing)
+	} else if kind != '[' {
+		if kind == 0 {
+			_, err := b.dec.ReadToken()
+			return b.fail(err)
+		}
+		return invalid(fmt.Sprintf("Parameter %s Must Be a List of Objects", b.here()), b.here())
+	}
+	b.dec.ReadToken()
+	req.Events = []Event{}
+	for b.dec.PeekKind() != ']' {
+		if len(req.Events) == MaxBulkEvents {
+			return &Error{Code: CodeTooManyEvents,
+				Message: fmt.Sprintf("The %s holds more than %d customer events", req.Kind.SetName(), MaxBulkEvents),
+				Reason:  fmt.Sprintf("The maximum number of customer events that can be specified within a single Web API call is %d.", MaxBulkEvents),
+				Field:   req.Kind.SetName()}
+		}
+		if b.dec.PeekKind() != '{' {
+			return b.elementNotObject()
+		}
+		b.dec.ReadToken()
+		if err := b.charge(eventCodec.size); err != nil {
+			return err
+		}
+		req.Events = append(req.Events, Event{})
+		if err := b.members(reflect.ValueOf(&req.Events[len(req.Events)-1]).Elem(), eventCodec); err != nil {
+			return err
+		}
+	}
+	b.dec.ReadToken()
+	return nil
+}
+
+func (b *bodyReader) elementNotObject() error {
+	if b.dec.PeekKind() == 0 {
+		_, err := b.dec.ReadToken()
+		return b.fail(err)
+	}
+	return invalid(fmt.Sprintf("Each Element of %s Must Be an Object", b.here()), b.here())
+}
+
+// unknown refuses the member name just read.
+func (b *bodyReader) unknown() error {
+	p := b.here()
+	return &Error{Code: CodeInvalidRequest, Message: "Unknown Parameter " + p,
+		Reason: "Parameter names are matched exactly as the API page spells them.", Field: p}
+}
+
+// here names the value the decoder is at as a parameter path:
+// web_customer_events_set[2].products_set[0].quantity.
+func (b *bodyReader) here() string { return paramPath(b.dec.StackPointer()) }
+
+func paramPath(p jsontext.Pointer) string {
+	var s strings.Builder
+	for tok := range p.Tokens() {
+		if isIndex(tok) && s.Len() > 0 {
+			s.WriteString("[" + tok + "]")
+			continue
+		}
+		if s.Len() > 0 {
+			s.WriteByte('.')
+		}
+		if len(tok) > 64 { // a name is echoed back: not all of a huge one
+			tok = strings.ToValidUTF8(tok[:64], "") + "..."
+		}
+		s.WriteString(tok)
+	}
+	return s.String()
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fail turns a decoder error into the read's error: a duplicate name or a
+// syntax error is an *Error naming where; a read error is returned as is.
+func (b *bodyReader) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
+		p := paramPath(se.JSONPointer)
+		return &Error{Code: CodeInvalidRequest, Message: "Parameter " + p + " Is Given More Than Once",
+			Reason: "Each parameter may be given only once.", Field: p}
+	case err == io.EOF, errors.As(err, &se) && errors.Is(se.Err, io.ErrUnexpectedEOF):
+		return invalid("The Request Body Ends Before Its JSON Object Does", "")
+	case errors.As(err, &se):
+		msg := strings.TrimPrefix(se.Error(), "jsontext: ")
+		return invalid("The Request Body Is Not Valid JSON: "+msg, "")
+	}
+	return err
+}
+
+func invalid(msg, field string) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: msg, Reason: "The body must be a JSON object with the method's parameters, named as the API page names them.", Field: field}
+}
+
+// skipBOM drops a leading UTF-8 byte order mark and refuses a UTF-16 one.
+func skipBOM(r io.Reader) (io.Reader, error) {
+	var p [3]byte
+	n, err := io.ReadFull(r, p[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	switch {
+	case n == 3 && p == [3]byte{0xEF, 0xBB, 0xBF}:
+		return r, nil
+	case n >= 2 && (p[0] == 0xFE && p[1] == 0xFF || p[0] == 0xFF && p[1] == 0xFE):
+		return nil, invalid("The Request Body Starts With a UTF-16 Byte Order Mark", "")
+	}
+	return io.MultiReader(bytes.NewReader(p[:n]), r), nil
+}

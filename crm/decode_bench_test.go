@@ -1,0 +1,57 @@
+package crm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"testing"
+)
+
+// benchBody is a bulk body of 1000 purchases of three product lines, as
+// crmload sends them.
+func benchBody(b *testing.B) []byte {
+	req := BulkRequest{Kind: Purchases, Token: "T"}
+	for i := range MaxBulkEvents {
+		ev := Event{RequestUniqueIdentifier: fmt.Sprint(i), AccountsReceivable: &AccountIdentifier{Number: "ACR0000000077"},
+			PerformedByUnit: &NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: fmt.Sprint("INV", i),
+			Description: "a purchase", UDFs: UDFs{UDFString1: "United Kingdom", UDFFloat1: "12.5"}}
+		for j := range 3 {
+			ev.ProductsSet = append(ev.ProductsSet, PurchaseProduct{Product: &ProductIdentifier{Code: fmt.Sprint("P", j)}, Quantity: "2", NetAmount: "10.00", VATAmount: "2.00", TotalAmount: "12.00"})
+		}
+		req.Events = append(req.Events, ev)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
+}
+
+// BenchmarkReadBulkRequest: the server's hot spot (DESIGN.md); the strict
+// reader against encoding/json reading the same events, the old way.
+func BenchmarkReadBulkRequest(b *testing.B) {
+	body := benchBody(b)
+	b.Run("strict", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := DecodeBulkRequest(Purchases, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			var v struct {
+				Token  string  `json:"token"`
+				Events []Event `json:"purchase_customer_events_set"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.DisallowUnknownFields()
+			dec.UseNumber()
+			if err := dec.Decode(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

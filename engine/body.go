@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// requestBody is a request's body as the strict reader (crm.ReadBulkRequest,
+// crm.ReadParams) reads it: at most PreAuthBody bytes until authorize
+// accepted the token, MaxBody in all, and each of the two within a
+// deadline proportional to it. So an unauthenticated client holds a
+// connection for seconds and a megabyte at most, whatever it sends.
+type requestBody struct {
+	s          *Server
+	r          io.Reader // http.MaxBytesReader(MaxBody)
+	rc         *http.ResponseController
+	start      time.Time
+	left       int64 // bytes that may still be read before the token
+	authorized bool
+}
+
+// errTokenTooLate: PreAuthBody bytes were read and no valid token yet.
+var errTokenTooLate = errors.New("no valid token within the bytes read before one")
+
+func (s *Server) body(w http.ResponseWriter, r *http.Request) *requestBody {
+	b := &requestBody{s: s, r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), rc: http.NewResponseController(w),
+		start: time.Now(), left: s.cfg.PreAuthBody}
+	b.deadline(s.cfg.PreAuthBody)
+	return b
+}
+
+// deadline gives the body until BodyTimeout plus allowed bytes at
+// MinBodyRate after the request started. (Not every connection supports
+// deadlines: HTTP/2 streams do not; the server's ReadTimeout is the bound.)
+func (b *requestBody) deadline(allowed int64) {
+	d := b.s.cfg.BodyTimeout + time.Duration(float64(allowed)/float64(b.s.cfg.MinBodyRate)*float64(time.Second))
+	b.rc.SetReadDeadline(b.start.Add(d))
+}
+
+func (b *requestBody) Read(p []byte) (int, error) {
+	if !b.authorized {
+		if b.left < 0 {
+			return 0, errTokenTooLate
+		}
+		p = p[:min(int64(len(p)), b.left+1)]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if !b.authorized && b.left < 0 {
+		return n, errTokenTooLate
+	}
+	return n, err
+}
+
+// authorize is the strict reader's Authorize: it checks the token the
+// moment it is read and, once it is accepted, lets the rest of the body
+// (up to MaxBody) be read.
+func (b *requestBody) authorize(token string) error {
+	if !b.s.valid(token) {
+		return invalidToken()
+	}
+	b.authorized = true
+	b.deadline(b.s.cfg.MaxBody)
+	return nil
+}
+
+// readFailed answers a body the strict reader refused or could not read.
+func (s *Server) readFailed(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	var limit *crm.LimitError
+	var apiErr *crm.Error
+	switch {
+	case errors.Is(err, errTokenTooLate):
+		writeError(w, http.StatusRequestEntityTooLarge, &crm.Error{Code: crm.CodeInvalidRequest,
+			Message: fmt.Sprintf("No Valid Token Within the First %d Bytes of the Body", s.cfg.PreAuthBody),
+			Reason:  "Send the token before the customer events; the rest of a body is read only after it."})
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, &crm.Error{Code: crm.CodeInvalidRequest,
+			Message: fmt.Sprintf("The Request Body Is Larger Than %d Bytes", s.cfg.MaxBody), Reason: "Send fewer customer events per call."})
+	case errors.As(err, &limit):
+		writeError(w, http.StatusRequestEntityTooLarge, limit.Err)
+	case errors.As(err, &apiErr) && apiErr.Code == crm.CodeInvalidToken:
+		writeError(w, http.StatusUnauthorized, apiErr)
+	case errors.As(err, &apiErr):
+		writeError(w, http.StatusBadRequest, apiErr)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeError(w, http.StatusRequestTimeout, &crm.Error{Code: crm.CodeInvalidRequest,
+			Message: "The Request Body Was Not Sent in Time", Reason: "The body must arrive within the server's body deadline."})
+	default:
+		writeError(w, http.StatusBadRequest, &crm.Error{Code: crm.CodeInvalidRequest, Message: "The Request Body Could Not Be Read", Reason: "The request was cut short."})
+	}
+}
