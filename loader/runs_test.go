@@ -2,6 +2,10 @@ package loader
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
 )
 
 // collidingEngine sends every call under one fixed run key, as the job
@@ -244,5 +249,61 @@ func TestRunIDsSort(t *testing.T) {
 		} else {
 			prev = id
 		}
+	}
+}
+
+// contradicting answers bulk calls with the served engine's answer spoiled:
+// the first event also in the unprocessed set, the last one left out.
+type contradicting struct{ next http.Handler }
+
+func (c contradicting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(r.URL.Path, "/bulk/") {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	c.next.ServeHTTP(rec, r)
+	var env crm.Response[crm.BulkResult]
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || len(env.Data.Processed) < 3 {
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	p := env.Data.Processed
+	env.Data.Unprocessed = append(env.Data.Unprocessed, crm.Unprocessed{RequestUniqueIdentifier: p[0].RequestUniqueIdentifier, ErrorCode: "X", ErrorDescription: "x"})
+	env.Data.Processed = p[:len(p)-1]
+	b, _ := json.Marshal(env)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// TestContradictoryAnswer: an event the answer reports both processed and
+// unprocessed, or not at all, is in doubt (never counted created), and
+// the run says so.
+func TestContradictoryAnswer(t *testing.T) {
+	e := seededEngine(t)
+	srv := httptest.NewServer(contradicting{engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: time.Hour})})
+	defer srv.Close()
+	c := client(t, srv.URL)
+	if err := c.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	opts := defaultOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	rows := writeWebCSV(t, 9) // all known participants
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", rows), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsInDoubt != 2 || sum.RowsSucceeded != 7 || !sum.Balanced() {
+		t.Errorf("summary %+v: want 2 rows in doubt (one reported twice, one not at all), 7 succeeded", sum)
+	}
+	doubt, _ := os.ReadFile(filepath.Join(dir, "in_doubt.csv"))
+	if !strings.Contains(string(doubt), "reported this event 2 times") || !strings.Contains(string(doubt), "did not report this event") {
+		t.Errorf("in_doubt.csv does not say why:\n%s", doubt)
+	}
+	if !strings.Contains(logs.String(), "does not match the call") {
+		t.Errorf("no log line about the answer:\n%s", logs.String())
 	}
 }
