@@ -3,11 +3,11 @@ package loader
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
