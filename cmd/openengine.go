@@ -65,7 +65,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 	}
 	opts.engine = crm.RedactURL(opts.engine)
 	ledger := filepath.Join(opts.reportDir, loader.LedgerFileName)
-	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: opts.engine}
+	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: crm.CanonicalURL(opts.engine)}
 	opts.load.LedgerName, opts.load.Again = opts.engine+" (as recorded in "+ledger+")", opts.again
 	return client, func() {
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -182,10 +182,30 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	}
 	sum.finish(time.Now(), sum.Outcome(aborted))
 	sum.AbortReason = r.abortReason
+	// An input that grew since the run started (rows appended, then
+	// resumed) was loaded as it is now: the ledger and the summary get
+	// its content as it is now too, so a later load of the whole file
+	// is known.
+	grown, err := grownInputs(rf, inputs, dir, start)
+	if err != nil && runErr == nil {
+		runErr = err
+	}
+	for _, g := range grown {
+		for i := range sum.Inputs {
+			if sum.Inputs[i].Path == g.Name {
+				sum.Inputs[i] = InputInfo{Path: g.Name, Size: g.Size, Modified: g.modified, SHA256: g.Hash}
+			}
+		}
+	}
 	if err := writeSummary(dir, sum); err != nil && runErr == nil {
 		runErr = err
 	}
 	if opts.Ledger != nil {
+		if len(grown) > 0 {
+			if _, err := opts.Ledger.ClaimInputs(context.WithoutCancel(ctx), grown, true); err != nil && runErr == nil {
+				runErr = fmt.Errorf("record the run in the ledger: %w", err)
+			}
+		}
 		state := ClaimLoaded
 		if sum.ExitCode == 3 || runErr != nil {
 			state = ClaimStopped
@@ -195,6 +215,30 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	return sum, dir, runErr
+}
+
+// grownInputs are the ledger claims of the run's inputs whose size is not
+// the one the run started on (rows appended): their content as it is now.
+func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]Claim, error) {
+	var out []Claim
+	base := rf.claims(dir, start)
+	for i, was := range rf.Inputs {
+		if i >= len(inputs) {
+			break
+		}
+		fi, err := os.Stat(inputs[i].path)
+		if err != nil || fi.Size() == was.Size {
+			continue
+		}
+		now, err := fingerprint(inputs[i].path)
+		if err != nil {
+			return nil, err
+		}
+		c := base[i]
+		c.Hash, c.Size, c.modified = now.SHA256, now.Size, now.Modified
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // claim records claims in the ledger (if any), refusing inputs another run
@@ -208,7 +252,11 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	if len(earlier) > 0 {
-		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
+		given := map[string]string{}
+		for _, c := range claims {
+			given[c.Hash] = c.Name
+		}
+		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName, Given: given}
 	}
 	return nil
 }

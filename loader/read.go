@@ -74,8 +74,8 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				if held != nil {
 					if why := in.info.changed(in.path); why != "" {
 						// Not mapped, not counted: a resume reads it again.
-						r.abort(fmt.Sprintf("%s changed while it was read (%s): rows up to line %d are in the reports; "+
-							"once the writer has finished, --resume loads the rest", in.path, why, held.Line-1))
+						r.abort(fmt.Sprintf("%s changed while it was read (%s): the run stopped at its line %d, which may be torn; "+
+							"once the writer has finished, --resume loads the rest", in.path, why, held.Line))
 						held = nil
 						break
 					}

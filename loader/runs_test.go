@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,6 +171,7 @@ func TestInputGrowsWhileRead(t *testing.T) {
 	// Small calls, one at a time: the reader is still far from the end
 	// when the first call lets the writer append.
 	opts.BatchSize, opts.Concurrency = 10, 1
+	opts.Ledger = FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName)}
 	sum, dir, err := Load(context.Background(), job, &appendingEngine{Engine: e, path: path}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -196,6 +198,16 @@ func TestInputGrowsWhileRead(t *testing.T) {
 	ok, failed := checkEveryRowOnce(t, dir, sum, 5001)
 	if sum.ExitCode != 1 || len(ok) != 4501 || len(failed) != 500 || countEvents(t, e) != 4501 {
 		t.Errorf("resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 4501, 500, 4501", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+	if fp, _ := fingerprint(path); len(sum.Inputs) != 1 || sum.Inputs[0].SHA256 != fp.SHA256 {
+		t.Errorf("the summary's inputs are not the file as loaded: %+v", sum.Inputs)
+	}
+	// The whole file, loaded anew: the ledger knows it as it is now.
+	fresh := defaultOptions()
+	fresh.Ledger = opts.Ledger
+	var already *AlreadyLoadedError
+	if _, _, err := Load(context.Background(), job, e, fresh); !errors.As(err, &already) {
+		t.Errorf("a new load of the grown file: %v, want it refused by the ledger", err)
 	}
 }
 
@@ -305,5 +317,55 @@ func TestContradictoryAnswer(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "does not match the call") {
 		t.Errorf("no log line about the answer:\n%s", logs.String())
+	}
+}
+
+// TestInterruptedRemoteRunReplays: a run against engine serve stopped
+// (SIGTERM) while calls that may have been stored are being retried
+// leaves those rows for the resume, which replays them: none is lost,
+// none stored twice, none left in doubt.
+func TestInterruptedRemoteRunReplays(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var outage atomic.Bool
+	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
+		if n >= 4 && outage.Load() {
+			if n == 8 {
+				stop() // the operator's SIGTERM, mid-outage
+			}
+			return "drop" // written, then no answer: the call may have been stored
+		}
+		return ""
+	})
+	outage.Store(true)
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 2000))
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.Retries, opts.Grace = 100, 2, 1000, 0
+	sum, dir, err := Load(ctx, job, client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || sum.RowsInDoubt != 0 {
+		t.Fatalf("interrupted run: exit %d, %d in doubt; want 3 and none in doubt (the engine replays)", sum.ExitCode, sum.RowsInDoubt)
+	}
+	outage.Store(false) // the server is back
+	opts.Resume = dir
+	c := client(t, url)
+	if err := c.Login(context.Background()); err != nil { // as crmload load does first
+		t.Fatal(err)
+	}
+	sum, _, err = Load(context.Background(), job, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 2000)
+	if sum.ExitCode != 1 || len(ok) != 1800 || len(failed) != 200 || countEvents(t, e) != 1800 {
+		t.Errorf("after the resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 1800, 200, 1800", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in_doubt.csv")); err == nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "in_doubt.csv"))
+		if strings.Count(string(b), "\n") > 1 {
+			t.Errorf("rows left in doubt:\n%s", b)
+		}
 	}
 }

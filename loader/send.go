@@ -97,6 +97,15 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
+	case callErr != nil && callErr.Sent && r.replayable() && r.journalSends:
+		// The engine keeps receipts: whether it stored the call or not,
+		// sending it again as a replay stores nothing twice. The run
+		// stops; the journal's Sending line stays, so that --resume
+		// replays these rows instead of leaving them in doubt.
+		if sendCtx.Err() == nil {
+			r.abort(fmt.Sprintf("the engine could not take a call after %d retries: %v", r.opts.Retries, err))
+		}
+		out <- dropAll(b)
 	case callErr != nil && callErr.Sent:
 		out <- inDoubtAll(b, err)
 	case sendCtx.Err() != nil:
