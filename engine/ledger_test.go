@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
