@@ -255,6 +255,15 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		printSummary(g, sum, dir, opts.dryRun)
 	}
 	if err != nil {
+		if sum != nil && sum.ExitCode == ExitAborted {
+			// The run could not write its reports (a full disk): it
+			// stopped, and a resume once there is room finishes it.
+			msg := loadOutcome(sum, dir)
+			if !strings.Contains(msg, err.Error()) {
+				msg += " (" + err.Error() + ")"
+			}
+			return &ExitError{Code: ExitAborted, Err: errors.New(msg)}
+		}
 		return err
 	}
 	if sum.ExitCode != ExitOK {

@@ -169,6 +169,10 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		sum, _, err := Load(ctx, jobs[i], eng, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err))
+			if sum != nil { // it ran, then could not write its reports
+				total.add(sum)
+				total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
+			}
 			break
 		}
 		total.add(sum)

@@ -143,7 +143,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	if err != nil {
 		return nil, dir, err
 	}
-	jr, err := openJournal(dir)
+	keep := int64(-1)
+	if opts.Resume != "" {
+		keep = rp.journalSize
+	}
+	jr, err := openJournal(dir, keep)
 	if err != nil {
 		rep.close()
 		return nil, dir, err
@@ -179,11 +183,20 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
+		r.abort("cannot write the reports: " + err.Error())
+		aborted = true
 	}
 	sum.finish(time.Now(), sum.Outcome(aborted))
 	sum.AbortReason = r.abortReason
-	if err := writeSummary(dir, sum); err != nil && runErr == nil {
-		runErr = err
+	if err := writeSummary(dir, sum); err != nil {
+		// The reports and journal are whole up to the last journal line:
+		// a resume once there is room finishes the run and its summary.
+		if sum.ExitCode != 3 {
+			sum.ExitCode, sum.AbortReason = 3, "cannot write the summary: "+err.Error()
+		}
+		if runErr == nil {
+			runErr = err
+		}
 	}
 	if opts.Ledger != nil {
 		state := ClaimLoaded
