@@ -43,6 +43,9 @@ type loadOptions struct {
 	// set by flag, environment or config (a resume keeps the run's own).
 	maxRecordLines      int
 	maxRecordLinesGiven bool
+	// notes are logged as the run starts: settings of a resumed run that
+	// the command line overrides.
+	notes []string
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -62,8 +65,16 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 			opts.files = args
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
+				// The run's settings, unless the command line overrides them.
+				notes, err := applyRunSettings(g, cmd.Flags(), opts.resume, runSettings)
+				if err != nil {
+					return err
+				}
+				opts.notes = notes
+				opts.load.Settings = recordSettings(cmd.Flags())
 				return runResume(cmd.Context(), g, opts)
 			}
+			opts.load.Settings = recordSettings(cmd.Flags())
 			if opts.job != "" {
 				if opts.mapping != "" || len(args) > 0 {
 					return usageErrorf("--job lists the mappings and files: give neither -m nor FILEs")
@@ -239,6 +250,9 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return err
 	}
 	logger := newLogger(g, opts)
+	for _, n := range opts.notes {
+		logger.Info(n)
+	}
 	eng, closeEngine, err := openEngine(ctx, g, &opts, logger)
 	if err != nil {
 		return err

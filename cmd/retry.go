@@ -24,6 +24,13 @@ RUN_DIR as its parent_run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
+			// Who the run logged in as, and a dry run's staying dry.
+			notes, err := applyRunSettings(g, cmd.Flags(), args[0], retrySettings)
+			if err != nil {
+				return err
+			}
+			opts.notes = notes
+			opts.load.Settings = recordSettings(cmd.Flags())
 			return runRetry(cmd.Context(), g, opts, args[0])
 		},
 	}

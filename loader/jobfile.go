@@ -125,7 +125,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		// The job as run, with absolute paths, and its engine and
 		// store, for --resume; then every source's inputs are claimed,
 		// so that a job run twice is refused before anything is sent.
-		rf := &RunFile{Engine: engineName, Again: opts.Again}
+		rf := &RunFile{Engine: engineName, Again: opts.Again, Settings: opts.Settings}
 		if err := rf.setPaths(opts.DB, reportDir); err != nil {
 			return nil, "", err
 		}

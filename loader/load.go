@@ -52,6 +52,9 @@ type LoadOptions struct {
 	Ledger     Ledger
 	LedgerName string
 	Again      bool
+	// Settings are recorded in the run directory (RunFile.Settings) for
+	// a resume; the loader does not read them.
+	Settings map[string]string
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
