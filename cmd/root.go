@@ -112,12 +112,15 @@ Precedence: flag > environment > config file > default.`,
 	return root
 }
 
-// bindConfig fills every flag of cmd that was not given on the command
-// line from the environment (CRMLOAD_<FLAG>) or the config file, in that
-// order. It is the only place that uses viper.
 // secretFlags are the flags whose value is a secret.
 var secretFlags = map[string]bool{"password": true, "api-key": true, "user": true}
 
+// bindConfig fills every flag of cmd that was not given on the command
+// line from the environment (CRMLOAD_<FLAG>) or the config file, in that
+// order. It is the only place that uses viper. A config file key that no
+// command has is an error; an unknown CRMLOAD_ variable is not (the
+// environment holds other programs' variables, and viper only looks up
+// the names of flags).
 func bindConfig(cmd *cobra.Command, configFile string) error {
 	v := viper.New()
 	v.SetEnvPrefix("CRMLOAD")
@@ -134,6 +137,9 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
 			return fmt.Errorf("read config file %s: %w", configFile, err)
+		}
+		if err := checkConfigKeys(cmd.Root(), configFile, v.AllKeys()); err != nil {
+			return err
 		}
 	}
 	var errs []error
