@@ -332,6 +332,7 @@ func failedSources(dir string) []string {
 }
 
 func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
+	dryRun = dryRun || sum.DryRun
 	secs := sum.FinishedAt.Sub(sum.StartedAt).Seconds()
 	rate := 0.0
 	if secs > 0 {
@@ -360,7 +361,12 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 	}
 	if sum.RowsFailed > 0 {
 		for _, d := range retryDirs {
-			fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
+			if dryRun {
+				// Never a hint that loads for real after a rehearsal.
+				fmt.Fprintf(g.io.ErrOut, "to check the failed rows again (after fixing them or the reference data), as a dry run again: crmload retry %s\n", d)
+			} else {
+				fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
+			}
 		}
 	}
 }

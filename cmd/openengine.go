@@ -26,7 +26,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		if err != nil {
 			return nil, nil, usage(err)
 		}
-		eng.DryRun = opts.dryRun
+		eng.DryRun, opts.load.DryRun = opts.dryRun, opts.dryRun
 		if len(opts.seeds) > 0 {
 			stats, err := eng.Seed(ctx, opts.seeds...)
 			if err != nil {

@@ -74,6 +74,10 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	if err := json.Unmarshal(b, &parent); err != nil {
 		return usageErrorf("%s/summary.json: %v", dir, err)
 	}
+	if parent.DryRun && !g.given["dry-run"] {
+		// A rehearsal's retry is a rehearsal too, unless --dry-run=false.
+		opts.dryRun = true
+	}
 	if err := followRun(g, &opts, parent.Engine, parent.DB, "retry "+dir, false); err != nil {
 		return err
 	}

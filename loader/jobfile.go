@@ -149,7 +149,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			return nil, "", err
 		}
 	}
-	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB),
+	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
 	worst := 0 // the worst exit code of the sources

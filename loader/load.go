@@ -52,6 +52,9 @@ type LoadOptions struct {
 	Ledger     Ledger
 	LedgerName string
 	Again      bool
+	// DryRun says the engine stores nothing: the reports leave ids and
+	// numbers blank (they name no stored event) and the summary says so.
+	DryRun bool
 	// Settings are recorded in the run directory (RunFile.Settings) for
 	// a resume; the loader does not read them.
 	Settings map[string]string
@@ -173,7 +176,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, StartedAt: start.UTC(),
+		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

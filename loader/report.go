@@ -353,7 +353,8 @@ type Summary struct {
 	Engine          string         `json:"engine"`
 	Files           []string       `json:"files"`
 	Inputs          []InputInfo    `json:"inputs,omitempty"`
-	Again           bool           `json:"again,omitempty"` // loaded although the ledger knew an input (--again)
+	Again           bool           `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
+	DryRun          bool           `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
 	StartedAt       time.Time      `json:"started_at"`
 	FinishedAt      time.Time      `json:"finished_at"`
 	DurationSeconds float64        `json:"duration_seconds"`
