@@ -149,6 +149,12 @@ func (o *loadOptions) check() error {
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
 	}
+	if o.load.Timeout <= 0 {
+		return usageErrorf("--timeout %s: want a duration above 0, e.g. 1m (a call without a time limit could hang the run)", o.load.Timeout)
+	}
+	if o.load.Grace < 0 {
+		return usageErrorf("--grace %s: want a duration of 0 or more, e.g. 30s", o.load.Grace)
+	}
 	if o.load.Heartbeat <= 0 {
 		return usageErrorf("--heartbeat %s: want a duration above 0, e.g. 30s", o.load.Heartbeat)
 	}
