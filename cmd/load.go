@@ -386,6 +386,18 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
 	}
 	opts.existing = true
+	if b, err := os.ReadFile(filepath.Join(opts.resume, "summary.json")); err == nil {
+		var done loader.Summary
+		if json.Unmarshal(b, &done) == nil && (done.ExitCode == ExitOK || done.ExitCode == ExitFailed) {
+			// Every row is settled: a resume would only rewrite the
+			// summary with the counts of an attempt that did nothing.
+			hint := ""
+			if done.ExitCode == ExitFailed {
+				hint = "; to load its failed rows again: crmload retry " + opts.resume
+			}
+			return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
+		}
+	}
 	job := filepath.Join(opts.resume, loader.JobFileName)
 	isJob := fileExists(job)
 	rf, err := loader.ReadRunFile(opts.resume)
