@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,6 +64,7 @@ Exit codes: 0 every row succeeded (or was filtered out); 1 some rows failed
 stopped part-way (interrupted, --max-errors, engine unreachable): what was
 done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.jsonLog = opts.logFormat == "json"
 			opts.files = args
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
@@ -272,7 +275,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return usage(err) // nothing was sent
 	}
 	if sum != nil && !opts.quiet {
-		printSummary(g, sum, dir, opts.dryRun)
+		printSummary(g, logger, sum, dir, opts.dryRun)
 	}
 	if err != nil {
 		if sum != nil && sum.ExitCode == ExitAborted {
@@ -337,12 +340,39 @@ func failedSources(dir string) []string {
 	return out
 }
 
-func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
+// printSummary says how the run went on stderr: prose lines, or with
+// --log-format json one JSON line each (the summary's counts as fields),
+// so that a log collector gets the whole night in one format.
+func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir string, dryRun bool) {
 	dryRun = dryRun || sum.DryRun
 	secs := sum.FinishedAt.Sub(sum.StartedAt).Seconds()
 	rate := 0.0
 	if secs > 0 {
 		rate = float64(sum.RowsRead) / secs
+	}
+	retryDirs := []string{dir}
+	if sum.Kind == "job" {
+		retryDirs = failedSources(dir) // a job's sources are retried one by one
+	}
+	hint := "to load the failed rows again (after fixing them or the reference data): crmload retry "
+	if dryRun {
+		// Never a hint that loads for real after a rehearsal.
+		hint = "to check the failed rows again (after fixing them or the reference data), as a dry run again: crmload retry "
+	}
+	if g.jsonLog {
+		logger.Info("summary", "run_dir", dir, "kind", sum.Kind, "dry_run", dryRun, "seconds", math.Round(secs*10)/10,
+			"rows_read", sum.RowsRead, "rows_succeeded", sum.RowsSucceeded, "rows_failed", sum.RowsFailed,
+			"rows_filtered", sum.RowsFiltered, "rows_resumed", sum.RowsResumed, "rows_in_doubt", sum.RowsInDoubt,
+			"events_created", sum.EventsSucceeded, "calls", sum.Batches, "retries", sum.Retries, "exit_code", sum.ExitCode)
+		for _, w := range sum.Warnings {
+			logger.Warn(w)
+		}
+		if sum.RowsFailed > 0 {
+			for _, d := range retryDirs {
+				logger.Info(hint + d)
+			}
+		}
+		return
 	}
 	what := "loaded"
 	if dryRun {
@@ -361,18 +391,9 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
-	retryDirs := []string{dir}
-	if sum.Kind == "job" {
-		retryDirs = failedSources(dir) // a job's sources are retried one by one
-	}
 	if sum.RowsFailed > 0 {
 		for _, d := range retryDirs {
-			if dryRun {
-				// Never a hint that loads for real after a rehearsal.
-				fmt.Fprintf(g.io.ErrOut, "to check the failed rows again (after fixing them or the reference data), as a dry run again: crmload retry %s\n", d)
-			} else {
-				fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
-			}
+			fmt.Fprintf(g.io.ErrOut, "%s%s\n", hint, d)
 		}
 	}
 }

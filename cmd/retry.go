@@ -23,6 +23,7 @@ override them. The new run gets its own run directory, whose summary names
 RUN_DIR as its parent_run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.jsonLog = opts.logFormat == "json"
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			// Who the run logged in as, and a dry run's staying dry.
 			notes, err := applyRunSettings(g, cmd.Flags(), args[0], retrySettings)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -43,10 +44,16 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	code := exitCode(err, g.started)
+	switch {
+	case err != nil && g.jsonLog:
+		// --log-format json: the final error is a log line like the
+		// others, with the exit code, for collectors that parse them.
+		slog.New(slog.NewJSONHandler(io.ErrOut, nil)).Error(err.Error(), "exit_code", code)
+	case err != nil:
 		fmt.Fprintf(io.ErrOut, "crmload: %v\n", err)
 	}
-	return exitCode(err, g.started)
+	return code
 }
 
 // globals are the options every command shares.
@@ -55,6 +62,7 @@ type globals struct {
 	config  string
 	db      string
 	started bool // the command's own code ran (see exitCode)
+	jsonLog bool // --log-format json: the final error is a JSON line too
 	// given holds the flags given on the command line (not from the
 	// environment or the config file): a resume or retry follows its
 	// run's store and engine unless told otherwise here.
