@@ -48,6 +48,8 @@ type loadOptions struct {
 	// notes are logged as the run starts: settings of a resumed run that
 	// the command line overrides.
 	notes []string
+	// onDuplicateID is --on-duplicate-request-id: warn or fail.
+	onDuplicateID string
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -125,6 +127,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVar(&opts.again, "again", false, "load inputs although the ledger says an earlier run loaded the same content (their events are stored again)")
 	f.DurationVar(&opts.minAge, "min-age", 0, "skip input files modified less than this long ago (a writer may still be appending), e.g. 5m")
 	f.IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
+	f.StringVar(&opts.onDuplicateID, "on-duplicate-request-id", "warn", "a row whose request id an earlier row of the file has: warn (both are stored; one warning names the lines) or fail (the later row fails)")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -163,6 +166,12 @@ func (o *loadOptions) check() error {
 	}
 	if o.minAge < 0 {
 		return usageErrorf("--min-age %s: want a duration of 0 or more, e.g. 5m", o.minAge)
+	}
+	switch o.onDuplicateID {
+	case "warn", "fail":
+		o.load.FailDuplicateIDs = o.onDuplicateID == "fail"
+	default:
+		return usageErrorf("--on-duplicate-request-id %q: want warn or fail", o.onDuplicateID)
 	}
 	switch o.progress {
 	case "auto", "always", "never":

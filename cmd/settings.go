@@ -14,7 +14,7 @@ import (
 // their own; secrets never are.
 var runSettings = []string{
 	"max-errors", "batch-size", "concurrency", "rate", "retries", "timeout", "grace", "heartbeat",
-	"username", "organisation", "unit", "dry-run",
+	"username", "organisation", "unit", "dry-run", "on-duplicate-request-id",
 }
 
 // retrySettings are those a retry takes from its parent run: who it

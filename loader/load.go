@@ -55,6 +55,10 @@ type LoadOptions struct {
 	// DryRun says the engine stores nothing: the reports leave ids and
 	// numbers blank (they name no stored event) and the summary says so.
 	DryRun bool
+	// FailDuplicateIDs fails a row whose request id an earlier row of the
+	// same file has (--on-duplicate-request-id fail); otherwise both are
+	// sent and the run warns once per file, naming the lines.
+	FailDuplicateIDs bool
 	// Settings are recorded in the run directory (RunFile.Settings) for
 	// a resume; the loader does not read them.
 	Settings map[string]string
