@@ -31,7 +31,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			stats, err := eng.Seed(ctx, opts.seeds...)
 			if err != nil {
 				eng.Close()
-				return nil, nil, usageIfSeed(err)
+				return nil, nil, seedFailed(err, stats, g.db)
 			}
 			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
 		}
