@@ -237,10 +237,14 @@ func TestSameInputTwiceAtOnce(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("%d run directories, want the first run's only", len(runs))
 	}
-	resume := exec.Command(bin, "load", "--progress", "never", "--resume", runs[0])
+	// The resume would keep the run's crawl (--rate 1): the command line
+	// lifts it.
+	resume := exec.Command(bin, "load", "--progress", "never", "--rate", "0", "--heartbeat", "30s", "--resume", runs[0])
 	resume.Dir = dir
 	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
 		t.Fatalf("resume: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "--rate 0 given on the command line overrides the run's 1") {
+		t.Errorf("resume: no line saying --rate 0 overrides the run's rate:\n%s", out)
 	}
 	e, err := engine.Open(context.Background(), filepath.Join(dir, "crm.db"))
 	if err != nil {
