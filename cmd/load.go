@@ -233,8 +233,12 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 			return nil, usage(err)
 		}
 		if age := time.Since(fi.ModTime()); age < opts.minAge {
-			fmt.Fprintf(g.io.ErrOut, "crmload: skipping %s: modified %s ago, less than --min-age %s (a writer may still be appending)\n",
-				f, age.Truncate(time.Second), opts.minAge)
+			msg := fmt.Sprintf("skipping %s: modified %s ago, less than --min-age %s (a writer may still be appending)", f, age.Truncate(time.Second), opts.minAge)
+			if g.jsonLog {
+				newLogger(g, opts).Warn(msg)
+			} else {
+				fmt.Fprintf(g.io.ErrOut, "crmload: %s\n", msg)
+			}
 			continue
 		}
 		keep = append(keep, f)
