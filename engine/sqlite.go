@@ -59,16 +59,16 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 }
 
 // openSQLiteReadOnly opens an existing store for reading only: no
-// writer, no migration, nothing created; a store on a read-only file or
+// writer, no migration, nothing created (no OpenCreate); a store on a read-only file or
 // directory (a copy handed over for inspection) can be listed.
 //
 // A store in WAL mode needs its -shm file, which a read-only directory
 // cannot get: then it is opened immutable (no locks, no WAL), which is
 // right for a store nobody can write to there.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
-	open := func(uri string) (*sqlitex.Pool, error) {
+	open := func(uri string, flags sqlite.OpenFlags) (*sqlitex.Pool, error) {
 		pool, err := sqlitex.NewPool(uri, sqlitex.PoolOptions{
-			Flags:       sqlite.OpenReadOnly | sqlite.OpenURI,
+			Flags:       flags | sqlite.OpenURI,
 			PoolSize:    2,
 			PrepareConn: func(c *sqlite.Conn) error { return sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000;", nil) },
 		})
@@ -86,14 +86,20 @@ func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) 
 		}
 		return pool, nil
 	}
-	readers, err := open(path)
+	// Where the store can be written (but this store never does), its
+	// connections may be read-write without creating anything: the last
+	// to close removes the -wal and -shm files, as a load's does.
+	readers, err := open(path, sqlite.OpenReadWrite)
+	if err != nil {
+		readers, err = open(path, sqlite.OpenReadOnly)
+	}
 	if err != nil {
 		abs, aerr := filepath.Abs(path)
 		if aerr != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "immutable=1"}
-		if readers, err = open(u.String()); err != nil {
+		if readers, err = open(u.String(), sqlite.OpenReadOnly); err != nil {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
 	}
