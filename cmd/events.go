@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -54,7 +55,13 @@ func newEventsListCommand(g *globals) *cobra.Command {
 	return c
 }
 
+// eventStates are the life cycle states an event can be in.
+var eventStates = []string{"POSTED", "CANCELLED"}
+
 func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
+	if s := opts.filter.State; s != "" && !slices.Contains(eventStates, s) {
+		return usageErrorf("--state %q: want one of %s", s, strings.Join(eventStates, ", "))
+	}
 	for _, d := range []struct{ flag, v string }{{"--since", opts.filter.Since}, {"--until", opts.filter.Until}} {
 		if d.v != "" && !crm.IsDate(d.v) {
 			return usageErrorf("%s %q: want a date of the form YYYY-MM-DDTHH:MM:SS", d.flag, d.v)
@@ -71,9 +78,9 @@ func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
 	default:
 		return usageErrorf("--format %q: want table, jsonl or csv", opts.format)
 	}
-	e, err := engine.Open(ctx, opts.db)
+	e, err := engine.OpenReadOnly(ctx, opts.db)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	defer e.Close()
 	if err := w.header(); err != nil {
@@ -109,9 +116,13 @@ func newEventsCancelCommand(g *globals) *cobra.Command {
 }
 
 func runEventsShow(ctx context.Context, g *globals, key string, cancel bool) error {
-	e, err := engine.Open(ctx, g.db)
+	open := engine.OpenReadOnly
+	if cancel {
+		open = engine.OpenExisting
+	}
+	e, err := open(ctx, g.db)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	defer e.Close()
 	var obj []byte

@@ -115,7 +115,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}
-	eng, err := engine.Open(ctx, g.db)
+	eng, err := engine.OpenExisting(ctx, g.db) // a mistyped --db serves no empty store
 	if err != nil {
 		return usage(err)
 	}

@@ -52,6 +52,16 @@ type LoadOptions struct {
 	Ledger     Ledger
 	LedgerName string
 	Again      bool
+	// DryRun says the engine stores nothing: the reports leave ids and
+	// numbers blank (they name no stored event) and the summary says so.
+	DryRun bool
+	// FailDuplicateIDs fails a row whose request id an earlier row of the
+	// same file has (--on-duplicate-request-id fail); otherwise both are
+	// sent and the run warns once per file, naming the lines.
+	FailDuplicateIDs bool
+	// Settings are recorded in the run directory (RunFile.Settings) for
+	// a resume; the loader does not read them.
+	Settings map[string]string
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
@@ -143,7 +153,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	if err != nil {
 		return nil, dir, err
 	}
-	jr, err := openJournal(dir)
+	keep := int64(-1)
+	if opts.Resume != "" {
+		keep = rp.journalSize
+	}
+	jr, err := openJournal(dir, keep)
 	if err != nil {
 		rep.close()
 		return nil, dir, err
@@ -166,7 +180,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, StartedAt: start.UTC(),
+		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -179,6 +193,8 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
+		r.abort("cannot write the reports: " + err.Error())
+		aborted = true
 	}
 	sum.finish(time.Now(), sum.Outcome(aborted))
 	sum.AbortReason = r.abortReason
@@ -197,8 +213,15 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 			}
 		}
 	}
-	if err := writeSummary(dir, sum); err != nil && runErr == nil {
-		runErr = err
+	if err := writeSummary(dir, sum); err != nil {
+		// The reports and journal are whole up to the last journal line:
+		// a resume once there is room finishes the run and its summary.
+		if sum.ExitCode != 3 {
+			sum.ExitCode, sum.AbortReason = 3, "cannot write the summary: "+err.Error()
+		}
+		if runErr == nil {
+			runErr = err
+		}
 	}
 	if opts.Ledger != nil {
 		if len(grown) > 0 {

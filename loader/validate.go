@@ -81,6 +81,11 @@ func prepare(job *Job) ([]*input, error) {
 			in.size = fi.Size()
 		}
 		inputs = append(inputs, in)
+		if format == CSV {
+			if err := uniqueHeader(path, src.Header()); err != nil {
+				return fail(err)
+			}
+		}
 		if in.mapper, err = mapping.Compile(job.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
 			return fail(err)
 		}
@@ -93,6 +98,23 @@ func prepare(job *Job) ([]*input, error) {
 		}
 	}
 	return inputs, nil
+}
+
+// uniqueHeader refuses a CSV header that names a column twice: a mapping
+// would read the first and silently ignore the other. Empty names (the
+// trailing commas of a spreadsheet export) are no names, so not compared.
+func uniqueHeader(path string, header []string) error {
+	seen := make(map[string]int, len(header))
+	for i, name := range header {
+		if name == "" {
+			continue
+		}
+		if j, dup := seen[name]; dup {
+			return fmt.Errorf("%s: the header names column %q twice (columns %d and %d): a mapping cannot tell them apart; rename one", path, name, j+1, i+1)
+		}
+		seen[name] = i
+	}
+	return nil
 }
 
 // Validate reads, maps and checks every row of the job's files without

@@ -149,7 +149,7 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			m.Flush(emit)
 			switch {
 			case r.Err != nil:
-				emit(malformed(r))
+				emit(m.malformed(r))
 			case err != nil:
 				emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by " + describe(m.groupBy), Code: CodeInvalidInput, Msg: err.Error()}})
 			default:
@@ -165,7 +165,7 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 		m.groupKey = key
 		if r.Err != nil {
 			// What could be read of it names its group: the group fails.
-			m.add(r, malformed(r).Err)
+			m.add(r, m.malformed(r).Err)
 			return
 		}
 		if m.filter != nil {
@@ -183,7 +183,7 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 		return
 	}
 	if r.Err != nil {
-		emit(malformed(r))
+		emit(m.malformed(r))
 		return
 	}
 	m.single(r, emit)
@@ -214,8 +214,17 @@ func (m *Mapper) filterError(r *Record, err error) *RowError {
 	return &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}
 }
 
-func malformed(r *Record) Item {
-	return Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
+// malformed is the failed item of a record that could not be read as
+// such (ragged, not UTF-8, ...). When its fields were read and give a
+// request id, the item keeps it: the failure report names the event.
+func (m *Mapper) malformed(r *Record) Item {
+	it := Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
+	if m.requestID != nil && (r.Values != nil || r.Object != nil) {
+		if id, ok, err := m.requestID.raw(r, m.env); err == nil && ok {
+			it.RequestID = id
+		}
+	}
+	return it
 }
 
 // Flush emits the group being gathered, if any.
@@ -256,7 +265,13 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	}
 	first := recs[0]
 	it.RequestID = m.file + ":" + strconv.Itoa(first.Line)
-	if m.requestID != nil && first.Err == nil {
+	if first.Err != nil {
+		// A malformed first record fails the group already; its request
+		// id is kept when what was read of it gives one.
+		if id := m.malformed(first).RequestID; id != "" {
+			it.RequestID = id
+		}
+	} else if m.requestID != nil {
 		id, ok, err := m.requestID.raw(first, m.env)
 		if err != nil || !ok {
 			msg := "is empty: every event needs a request id"
