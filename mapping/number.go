@@ -194,8 +194,10 @@ func toInt(v any) (int, error) {
 			return 0, fmt.Errorf("int(%q): not a number", x)
 		}
 		n := new(big.Int).Quo(r.Num(), r.Denom()) // truncates toward zero
-		if !n.IsInt64() || n.CmpAbs(big.NewInt(math.MaxInt64)) > 0 {
-			return 0, fmt.Errorf("int(%q): too large for an integer", x)
+		// The same bound as a number's: a column is a string unless
+		// declared, and int(Id) + 1 must not wrap past the int range.
+		if n.CmpAbs(big.NewInt(maxExactInt)) >= 0 {
+			return 0, fmt.Errorf("int(%q): too large for an exact integer (more than 15 digits: keep such a value as a string)", x)
 		}
 		return int(n.Int64()), nil
 	case bool:
