@@ -81,7 +81,7 @@ func TestIssueFilter(t *testing.T) {
 	spec := purchaseBase + "columns: {Quantity: decimal}\n" +
 		`filter: 'CustomerID != "" && !(InvoiceNo startsWith "C") && float(Quantity) > 0'` + "\n"
 	rows := []string{
-		"581475|BRZ|a|36|2016-06-22|0.39|13069.0|UK",  // kept
+		"581475|BRZ|a|36|2016-06-22|0.39|13069.0|UK",   // kept
 		"C581490|BRZ|b|-11|2016-06-22|0.83|14397.0|UK", // a cancellation
 		"581492|BRZ|c|2|2016-06-22|2.46||UK",           // no customer
 		"581493|BRZ|d|0|2016-06-22|1.00|12345.0|UK",    // no quantity
