@@ -137,7 +137,9 @@ type invoiceCSV struct {
 	BackOfficeCode  string `csv:"back_office_code"`
 }
 
-func (r *invoiceCSV) values() []string { return []string{r.Number, r.ReferenceNumber, r.BackOfficeCode} }
+func (r *invoiceCSV) values() []string {
+	return []string{r.Number, r.ReferenceNumber, r.BackOfficeCode}
+}
 
 type kpiCSV struct {
 	SeedRow
