@@ -212,3 +212,28 @@ func TestExpressionWarnings(t *testing.T) {
 		t.Errorf("warnings = %q, want none: the expression worked on one row", got)
 	}
 }
+
+// TestJSONLColumns: JSON values keep their JSON types; columns: names
+// top-level keys, whose values it converts.
+func TestJSONLColumns(t *testing.T) {
+	spec := webWith(`type(q) + "," + type(n)`, "columns: {q: decimal}\n")
+	m, err := compileSpec(t, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	emit := func(it Item) {
+		if it.Err != nil {
+			got = append(got, "ERR "+it.Err.Error())
+			return
+		}
+		got = append(got, it.Event.UDFString1)
+	}
+	m.Push(&Record{Line: 1, Object: map[string]any{"q": "6", "n": json.Number("7")}}, emit)
+	m.Push(&Record{Line: 2, Object: map[string]any{"q": json.Number("2.5"), "n": "7"}}, emit)
+	m.Push(&Record{Line: 3, Object: map[string]any{"q": "x", "n": "7"}}, emit)
+	want := []string{"float,float", "float,string", `ERR line 3, column q: value "x": is not a number`}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || !strings.HasPrefix(got[2], want[2]) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
