@@ -119,7 +119,7 @@ func (e *exprEnv) explain(p *program, r *Record, err error) string {
 		problem = fmt.Sprintf("%s cannot be applied to %s and %s", m[2], typeWord(m[1]), typeWord(m[3]))
 	case reConvert.MatchString(msg):
 		m := reConvert.FindStringSubmatch(msg)
-		problem = fmt.Sprintf("%s was given where %s is needed", typeWord(m[1]), strings.TrimPrefix(typeWord(m[2]), ""))
+		problem = fmt.Sprintf("%s was given where %s is needed", typeWord(m[1]), typeWord(m[2]))
 	case reArg.MatchString(msg):
 		m := reArg.FindStringSubmatch(msg)
 		problem = fmt.Sprintf("%s() cannot take %s", m[1], typeWord(m[2]))
@@ -171,9 +171,6 @@ func (e *exprEnv) fix(cols []string, vals []any, typeProblem bool) string {
 		fixes = append(fixes, fmt.Sprintf("an empty cell is no value: give the parameter a default, or test it first (%s == nil ? 0 : %s)", empty[0], empty[0]))
 	}
 	if !typeProblem {
-		if len(fixes) == 0 && len(strs) > 0 {
-			return ""
-		}
 		return strings.Join(fixes, "; ")
 	}
 	if len(strs) > 0 {
