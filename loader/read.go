@@ -20,7 +20,10 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 	}
 	splits := splitWatch{files: r.job.Files}
-	defer func() { r.sum.Warnings = append(r.sum.Warnings, splits.warnings...) }()
+	defer func() {
+		r.sum.Warnings = append(r.sum.Warnings, splits.warnings...)
+		r.sum.Warnings = append(r.sum.Warnings, expressionWarnings(r.inputs)...)
+	}()
 	for fi, in := range r.inputs {
 		// Resumes only: rows in flight when an earlier attempt died.
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }

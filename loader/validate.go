@@ -191,7 +191,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		in.mapper.Flush(emit)
 		splits.endFile()
 	}
-	sum.Warnings = splits.warnings
+	sum.Warnings = append(splits.warnings, expressionWarnings(inputs)...)
 	if aborted {
 		// Rows of an unfinished group were read but not settled: they are
 		// reported as failed, so every row read is in the reports.
@@ -233,6 +233,18 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o644)
+}
+
+// expressionWarnings warns, once per expression of the spec (whatever the
+// number of files), about an expression that failed on every row it ran
+// on: a mistake in the mapping (a column used as a number but not
+// declared one), not in the data.
+func expressionWarnings(inputs []*input) []string {
+	ms := make([]*mapping.Mapper, 0, len(inputs))
+	for _, in := range inputs {
+		ms = append(ms, in.mapper)
+	}
+	return mapping.ExpressionWarnings(ms...)
 }
 
 func closeInputs(inputs []*input) {

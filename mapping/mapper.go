@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -115,6 +116,8 @@ type Mapper struct {
 	currency  *crm.CurrencyIdentifier
 	env       *exprEnv
 	columnOf  map[string]string
+	// filterStat counts the filter's runs and failures.
+	filterStat exprStat
 
 	group     []*Record
 	groupErrs []*RowError // parallel to group: a record's error found before mapping
@@ -168,13 +171,17 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			m.add(r, m.malformed(r).Err)
 			return
 		}
+		if err := m.convertColumns(r); err != nil {
+			m.add(r, err)
+			return
+		}
 		if m.filter != nil {
-			keep, err := m.env.run(m.filter, r)
+			keep, err := m.runFilter(r)
 			if err != nil {
-				m.add(r, m.filterError(r, err))
+				m.add(r, err)
 				return
 			}
-			if keep != true {
+			if !keep {
 				emit(Item{Records: []*Record{r}, Key: key, Filtered: true})
 				return
 			}
@@ -189,15 +196,29 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 	m.single(r, emit)
 }
 
+// convertColumns converts the record's cells of declared columns (a cell
+// that does not parse as its column's type fails the row), once for all
+// the expressions that read them.
+func (m *Mapper) convertColumns(r *Record) *RowError {
+	if m.env.typed == nil {
+		return nil
+	}
+	return m.env.typed.convert(r)
+}
+
 // single maps a record that is an event of its own.
 func (m *Mapper) single(r *Record, emit func(Item)) {
+	if err := m.convertColumns(r); err != nil {
+		emit(Item{Records: []*Record{r}, Err: err})
+		return
+	}
 	if m.filter != nil {
-		keep, err := m.env.run(m.filter, r)
+		keep, err := m.runFilter(r)
 		if err != nil {
-			emit(Item{Records: []*Record{r}, Err: m.filterError(r, err)})
+			emit(Item{Records: []*Record{r}, Err: err})
 			return
 		}
-		if keep != true {
+		if !keep {
 			emit(Item{Records: []*Record{r}, Filtered: true})
 			return
 		}
@@ -210,8 +231,41 @@ func (m *Mapper) add(r *Record, err *RowError) {
 	m.groupErrs = append(m.groupErrs, err)
 }
 
-func (m *Mapper) filterError(r *Record, err error) *RowError {
-	return &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}
+// runFilter says whether the filter keeps r; an error when it cannot be
+// evaluated on r.
+func (m *Mapper) runFilter(r *Record) (bool, *RowError) {
+	keep, err := m.env.run(m.filter, r)
+	if err != nil {
+		e := &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: m.env.explain(m.filter, r, err)}
+		m.filterStat.count(r.Line, errors.New(e.Msg))
+		return false, e
+	}
+	m.filterStat.count(r.Line, nil)
+	return keep == true, nil
+}
+
+// stats are the run counts of the mapper's expressions.
+func (m *Mapper) stats() []*exprStat {
+	var out []*exprStat
+	add := func(v *value) {
+		if v != nil && v.kind == fromExpr {
+			out = append(out, &v.stat)
+		}
+	}
+	if m.filter != nil {
+		out = append(out, &m.filterStat)
+	}
+	add(m.requestID)
+	add(m.groupBy)
+	for i := range m.fields {
+		add(m.fields[i].val)
+	}
+	if m.items != nil {
+		for i := range m.items.assigns {
+			add(m.items.assigns[i].val)
+		}
+	}
+	return out
 }
 
 // malformed is the failed item of a record that could not be read as
