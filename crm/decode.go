@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -16,13 +17,21 @@ import (
 // structs of this package, never into maps or interface trees:
 //
 //   - parameter names match exactly as the API pages spell them (case
-//     included); any other name is refused, naming it;
+//     included); a name that is not a parameter of the method (of the
+//     event's kind, of the identifier) is ignored, as the real API
+//     ignores it, and reported to ReadOptions.Ignored: `Website` is not
+//     taken for `website`, and `udf_string_9` on a web event is not read;
 //   - a name given twice in one object, anywhere in the body, is refused,
 //     naming it (two copies of the events set are not merged, and a
 //     second token cannot hide behind the first);
-//   - strings must be JSON strings, numbers JSON numbers (their literal is
-//     kept, every digit), objects objects and sets lists of objects; null
-//     means "not given";
+//   - strings are JSON strings (a JSON number is taken as its literal),
+//     numbers JSON numbers or strings holding one (the pages' own example
+//     sends "amount":"11.50"; the literal is kept, every digit, and
+//     checked by Validate), objects objects and sets lists of objects;
+//     null means "not given". A value of another type inside an event
+//     fails that event only (BulkRequest.Invalid), with
+//     InvalidAPIValueException naming the parameter; elsewhere it fails
+//     the call;
 //   - the body is UTF-8; a leading UTF-8 byte order mark is skipped, a
 //     UTF-16 one refused;
 //   - the token is handed to ReadOptions.Authorize the moment it is read,
@@ -56,6 +65,10 @@ type ReadOptions struct {
 	// (DefaultMaxMemory); PreAuthMemory bounds them until Authorize
 	// accepted the token (DefaultPreAuthMemory).
 	MaxMemory, PreAuthMemory int64
+	// Ignored, when set, is called with the path of every member that was
+	// skipped because it is not a parameter of the method
+	// (web_customer_events_set[0].Website).
+	Ignored func(path string)
 }
 
 // LimitError is a request refused because it exceeds a read limit (its
@@ -72,27 +85,67 @@ func (e *LimitError) Unwrap() error { return e.Err }
 // an *Error (InvalidAPIRequestException, MaximumCustomerEventsExceeded-
 // Exception, MandatoryAPIParameterMissingException); Authorize's error is
 // returned as is, and so is an error reading r.
+//
+// The events set is mandatory: absent, null or empty, the call is refused
+// (MandatoryAPIParameterMissingException). Financial statements accept
+// their set under the page's name (financial_achievement_customer_events_-
+// set) and under the kind's own (financial_statement_customer_events_set),
+// but not both.
 func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error) {
-	set := k.SetName()
-	if set == "" {
+	s := SchemaOf(k)
+	if s == nil {
 		return nil, fmt.Errorf("unknown kind %q", k)
 	}
+	set, alt := k.SetName(), k.AltSetName()
 	req := &BulkRequest{Kind: k}
-	seen := false
-	err := readObject(r, opts, reflect.ValueOf(req).Elem(), func(b *bodyReader, name string) (bool, error) {
-		if name != set {
+	given := ""
+	err := readObject(r, opts, reflect.ValueOf(req).Elem(), level{byName: s.callByName}, func(b *bodyReader, name string) (bool, error) {
+		if name != set && (alt == "" || name != alt) {
 			return false, nil
 		}
-		err := b.events(req)
-		seen = req.Events != nil // null is "not given"
-		return true, err
+		if given != "" {
+			return true, &Error{Code: CodeInvalidRequest, Message: "Parameters " + given + " and " + name + " Are Both Given",
+				Reason: "The customer events are given in one set.", Field: name}
+		}
+		given = name
+		return true, b.events(req, s)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !seen {
+	if len(req.Events) == 0 { // absent, null or []
 		return nil, &Error{Code: CodeMandatoryMissing, Message: "Mandatory parameter " + set + " is missing",
 			Reason: "A mandatory parameter was not specified.", Field: set}
+	}
+	return req, nil
+}
+
+// SingleRequest is the body of a single-event create method
+// (customer_events/<kind>/create): the event's parameters at the top
+// level, with the token and fields_set.
+type SingleRequest struct {
+	Token     string `json:"token"`
+	FieldsSet string `json:"fields_set"`
+	Event
+}
+
+// ReadSingleRequest reads the body of a single-event create method whose
+// parameters are schema s's (without request_unique_identifier), as
+// ReadBulkRequest reads one event, except that a value of the wrong type
+// fails the call (an *Error, InvalidAPIValueException): the call is the
+// event.
+func ReadSingleRequest(s *Schema, r io.Reader, opts ReadOptions) (*SingleRequest, error) {
+	req := &SingleRequest{}
+	b, err := newBodyReader(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.inEvent = true
+	if err := b.object(reflect.ValueOf(req).Elem(), level{byName: s.singleByName}, nil); err != nil {
+		return nil, err
+	}
+	if b.eventErr != nil {
+		return nil, b.eventErr
 	}
 	return req, nil
 }
@@ -104,22 +157,51 @@ func DecodeBulkRequest(k Kind, data []byte) (*BulkRequest, error) {
 }
 
 // ReadParams reads the body of a method call into v, a pointer to a struct
-// whose json tags name the method's parameters, strictly (see above). A
-// top-level "token" parameter is handed to Authorize as it is read.
+// whose json tags name the method's parameters, strictly (see above): a
+// name v does not have is ignored. A top-level "token" parameter is
+// handed to Authorize as it is read.
 func ReadParams(r io.Reader, v any, opts ReadOptions) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic("crm.ReadParams: want a pointer to a struct")
 	}
-	return readObject(r, opts, rv.Elem(), nil)
+	return readObject(r, opts, rv.Elem(), level{}, nil)
 }
 
 // special reads a top-level parameter the struct's codec does not know
 // (the events set); it reports whether it knew the name.
 type special func(b *bodyReader, name string) (bool, error)
 
+// level says which names an object may have: its codec's, restricted to
+// the fields of a schema (byName) or of an identifier (idFields) when set.
+type level struct {
+	byName   map[string]*Field
+	idFields []string
+}
+
+// sub is the level of the value of schema field f (nil: the codec's).
+func sub(f *Field) level {
+	switch {
+	case f == nil:
+		return level{}
+	case f.Type == IdentifierType:
+		return level{idFields: f.IDFields}
+	case f.Type == Set || f.Type == Object:
+		return level{byName: f.itemsByName}
+	}
+	return level{}
+}
+
 // readObject reads one JSON object, the whole body, into v.
-func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) error {
+func readObject(r io.Reader, opts ReadOptions, v reflect.Value, lv level, sp special) error {
+	b, err := newBodyReader(r, opts)
+	if err != nil {
+		return err
+	}
+	return b.object(v, lv, sp)
+}
+
+func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
 	if opts.MaxString <= 0 {
 		opts.MaxString = DefaultMaxString
 	}
@@ -131,9 +213,13 @@ func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) erro
 	}
 	r, err := skipBOM(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b := &bodyReader{dec: jsontext.NewDecoder(r), opts: opts, authorized: opts.Authorize == nil}
+	return &bodyReader{dec: jsontext.NewDecoder(r), opts: opts, authorized: opts.Authorize == nil}, nil
+}
+
+// object reads the body's object into v, then checks nothing follows it.
+func (b *bodyReader) object(v reflect.Value, lv level, sp special) error {
 	if b.dec.PeekKind() != '{' {
 		if _, err := b.dec.ReadToken(); err != nil {
 			return b.fail(err)
@@ -155,12 +241,15 @@ func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) erro
 				continue
 			}
 		}
-		f := c.fields[name]
+		f, sf := b.lookup(c, lv, name)
 		if f == nil {
-			return b.unknown()
+			if err := b.skip(); err != nil {
+				return err
+			}
+			continue
 		}
 		field := v.FieldByIndex(f.index)
-		if err := b.value(field, f); err != nil {
+		if err := b.value(field, f, sub(sf)); err != nil {
 			return err
 		}
 		if name == "token" && !b.authorized {
@@ -184,12 +273,45 @@ func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) erro
 	return nil
 }
 
+// lookup returns the codec field of name at this level, and its schema
+// field when the level has a schema; nil when name is not a parameter.
+func (b *bodyReader) lookup(c *codec, lv level, name string) (*fieldCodec, *Field) {
+	f := c.fields[name]
+	if f == nil {
+		return nil, nil
+	}
+	if lv.byName != nil {
+		sf := lv.byName[name]
+		if sf == nil {
+			return nil, nil
+		}
+		return f, sf
+	}
+	if lv.idFields != nil && !slices.Contains(lv.idFields, name) {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// skip passes over the value of a member that is not a parameter.
+func (b *bodyReader) skip() error {
+	if b.opts.Ignored != nil {
+		b.opts.Ignored(b.here())
+	}
+	return b.fail(b.dec.SkipValue())
+}
+
 // bodyReader is the state of one strict read.
 type bodyReader struct {
 	dec        *jsontext.Decoder
 	opts       ReadOptions
 	authorized bool
 	used       int64 // bytes of decoded values so far
+	// inEvent: values are read into an event, where a value of the wrong
+	// type fails the event (eventErr, the first one) rather than the call.
+	// relative: name it relative to the event (in a set), not in full.
+	inEvent, relative bool
+	eventErr          *Error
 }
 
 func (b *bodyReader) authorize(token string) error {
@@ -224,20 +346,23 @@ func (b *bodyReader) name() (string, error) {
 }
 
 // value reads the value of the member just named into v.
-func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
+func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 	kind := b.dec.PeekKind()
 	if kind == 'n' { // null: not given
 		_, err := b.dec.ReadToken()
 		return b.fail(err)
 	}
-	want, what := [...]jsontext.Kind{'"', '0', '{', '['}[f.shape],
-		[...]string{"a String", "a Number", "an Object", "a List of Objects"}[f.shape]
-	if kind != want {
-		if kind == 0 { // a syntax or read error
-			_, err := b.dec.ReadToken()
-			return b.fail(err)
-		}
-		return invalid(fmt.Sprintf("Parameter %s Must Be %s", b.here(), what), b.here())
+	if kind == 0 { // a syntax or read error
+		_, err := b.dec.ReadToken()
+		return b.fail(err)
+	}
+	want := [...]jsontext.Kind{'"', '0', '{', '['}[f.shape]
+	// Scalars are taken across the two scalar types, as the API does:
+	// a number where a string goes is its literal, a string where a
+	// number goes is checked to hold one (Validate).
+	scalar := (f.shape == shapeString || f.shape == shapeNumber) && (kind == '"' || kind == '0')
+	if kind != want && !scalar {
+		return b.wrongType([...]string{"a string", "a number", "an object", "a list of objects"}[f.shape])
 	}
 	tok, err := b.dec.ReadToken()
 	if err != nil {
@@ -258,7 +383,7 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
 		if err := b.charge(f.elem.size); err != nil {
 			return err
 		}
-		if err := b.members(p.Elem(), f.elem); err != nil {
+		if err := b.members(p.Elem(), f.elem, lv); err != nil {
 			return err
 		}
 		v.Set(p)
@@ -266,6 +391,12 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
 		list := reflect.MakeSlice(v.Type(), 0, 0)
 		for b.dec.PeekKind() != ']' {
 			if b.dec.PeekKind() != '{' {
+				if b.inEvent && b.dec.PeekKind() != 0 {
+					if err := b.wrongTypeAt(fmt.Sprintf("[%d]", list.Len()), "an object"); err != nil {
+						return err
+					}
+					continue
+				}
 				return b.elementNotObject()
 			}
 			b.dec.ReadToken()
@@ -273,7 +404,7 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
 				return err
 			}
 			list = reflect.Append(list, reflect.Zero(f.elem.typ))
-			if err := b.members(list.Index(list.Len()-1), f.elem); err != nil {
+			if err := b.members(list.Index(list.Len()-1), f.elem, lv); err != nil {
 				return err
 			}
 		}
@@ -283,18 +414,45 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
 	return nil
 }
 
+// wrongType answers a value of another type than its parameter's: inside
+// an event, the value is skipped and the event fails; elsewhere the call.
+func (b *bodyReader) wrongType(what string) error { return b.wrongTypeAt("", what) }
+
+// wrongTypeAt is wrongType for the element at suffix of the value the
+// decoder is at (a list's next element: its pointer is not there yet).
+func (b *bodyReader) wrongTypeAt(suffix, what string) error {
+	p := b.here() + suffix
+	if b.relative {
+		if i := strings.Index(p, "]."); i >= 0 {
+			p = p[i+2:]
+		}
+	}
+	err := &Error{Code: CodeInvalidValue, Message: fmt.Sprintf("Value of %s is not %s", p, what),
+		Reason: "The specified API value is not valid.", Field: p}
+	if !b.inEvent {
+		return err
+	}
+	if b.eventErr == nil {
+		b.eventErr = err
+	}
+	return b.fail(b.dec.SkipValue())
+}
+
 // members reads the members of an object whose '{' was read, and its '}'.
-func (b *bodyReader) members(v reflect.Value, c *codec) error {
+func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
 	for b.dec.PeekKind() != '}' {
 		name, err := b.name()
 		if err != nil {
 			return err
 		}
-		f := c.fields[name]
+		f, sf := b.lookup(c, lv, name)
 		if f == nil {
-			return b.unknown()
+			if err := b.skip(); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := b.value(v.FieldByIndex(f.index), f); err != nil {
+		if err := b.value(v.FieldByIndex(f.index), f, sub(sf)); err != nil {
 			return err
 		}
 	}
@@ -304,8 +462,10 @@ func (b *bodyReader) members(v reflect.Value, c *codec) error {
 
 var eventCodec = codecOf(reflect.TypeFor[Event]())
 
-// events reads the events set, counting: the 1001st event stops the read.
-func (b *bodyReader) events(req *BulkRequest) error {
+// events reads the events set of kind s, counting: the 1001st event stops
+// the read. An event with a value of the wrong type is kept (for its
+// request_unique_identifier) and marked in req.Invalid.
+func (b *bodyReader) events(req *BulkRequest, s *Schema) error {
 	if kind := b.dec.PeekKind(); kind == 'n' {
 		b.dec.ReadToken()
 		return nil // null: not given (the set is then missing)
@@ -318,6 +478,7 @@ func (b *bodyReader) events(req *BulkRequest) error {
 	}
 	b.dec.ReadToken()
 	req.Events = []Event{}
+	lv := level{byName: s.byName}
 	for b.dec.PeekKind() != ']' {
 		if len(req.Events) == MaxBulkEvents {
 			return &Error{Code: CodeTooManyEvents,
@@ -333,8 +494,17 @@ func (b *bodyReader) events(req *BulkRequest) error {
 			return err
 		}
 		req.Events = append(req.Events, Event{})
-		if err := b.members(reflect.ValueOf(&req.Events[len(req.Events)-1]).Elem(), eventCodec); err != nil {
+		b.inEvent, b.relative, b.eventErr = true, true, nil
+		err := b.members(reflect.ValueOf(&req.Events[len(req.Events)-1]).Elem(), eventCodec, lv)
+		b.inEvent, b.relative = false, false
+		if err != nil {
 			return err
+		}
+		if b.eventErr != nil {
+			for len(req.Invalid) < len(req.Events) {
+				req.Invalid = append(req.Invalid, nil)
+			}
+			req.Invalid[len(req.Events)-1] = b.eventErr
 		}
 	}
 	b.dec.ReadToken()
@@ -347,13 +517,6 @@ func (b *bodyReader) elementNotObject() error {
 		return b.fail(err)
 	}
 	return invalid(fmt.Sprintf("Each Element of %s Must Be an Object", b.here()), b.here())
-}
-
-// unknown refuses the member name just read.
-func (b *bodyReader) unknown() error {
-	p := b.here()
-	return &Error{Code: CodeInvalidRequest, Message: "Unknown Parameter " + p,
-		Reason: "Parameter names are matched exactly as the API page spells them.", Field: p}
 }
 
 // here names the value the decoder is at as a parameter path:
