@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 	"github.com/spf13/cobra"
 )
@@ -18,6 +19,7 @@ import (
 type serveOptions struct {
 	addr           string
 	basePath       string
+	apiVersion     string
 	users          []string
 	usersFile      string
 	apiKeys        []string
@@ -73,6 +75,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f := c.Flags()
 	f.StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	f.StringVar(&opts.basePath, "base-path", "/", "the path the methods are served under, as a real deployment's /crmapi/rest/v2")
+	f.StringVar(&opts.apiVersion, "api-version", string(crm.NewestAPIVersion), "the CRM.COM release whose API pages the methods follow where pages differ: R10 (seeds/001) or R18 (seeds/003, 004)")
 	f.StringArrayVar(&opts.users, "user", nil, "a user, as NAME:PASSWORD (repeatable; visible in ps: prefer --users-file)")
 	f.StringVar(&opts.usersFile, "users-file", "", "users, one NAME:BCRYPT-HASH a line (htpasswd -nB NAME)")
 	f.StringArrayVar(&opts.apiKeys, "api-key", nil, "a web API key (repeatable; visible in ps: prefer --api-keys-file or CRMLOAD_API_KEY)")
@@ -132,7 +135,12 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	if opts.noAuth && !loopback {
 		logger.Warn("NO AUTHENTICATION beyond loopback (--no-auth --no-auth-beyond-loopback): anyone who reaches the port can store events", "addr", ln.Addr().String())
 	}
-	cfg := engine.ServerConfig{Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
+	version, err := crm.ParseAPIVersion(opts.apiVersion)
+	if err != nil {
+		ln.Close()
+		return usageErrorf("--api-version: %v", err)
+	}
+	cfg := engine.ServerConfig{APIVersion: version, Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
 		NoAuth: opts.noAuth, TokenTTL: opts.tokenTTL, MaxBody: opts.maxBody, BasePath: opts.basePath,
 		BodyTimeout: opts.bodyTimeout, ClientRate: opts.clientRate, ClientBurst: opts.clientBurst, Log: logger}
 	if cfg.ClientBurst == 0 {

@@ -69,6 +69,8 @@ type ReadOptions struct {
 	// skipped because it is not a parameter of the method
 	// (web_customer_events_set[0].Website).
 	Ignored func(path string)
+	// Version selects the parameters of a bulk method (SchemaFor).
+	Version APIVersion
 }
 
 // LimitError is a request refused because it exceeds a read limit (its
@@ -92,12 +94,12 @@ func (e *LimitError) Unwrap() error { return e.Err }
 // set) and under the kind's own (financial_statement_customer_events_set),
 // but not both.
 func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error) {
-	s := SchemaOf(k)
+	s := SchemaFor(k, opts.Version)
 	if s == nil {
 		return nil, fmt.Errorf("unknown kind %q", k)
 	}
 	set, alt := k.SetName(), k.AltSetName()
-	req := &BulkRequest{Kind: k}
+	req := &BulkRequest{Kind: k, Version: opts.Version}
 	given := ""
 	err := readObject(r, opts, reflect.ValueOf(req).Elem(), level{byName: s.callByName}, func(b *bodyReader, name string) (bool, error) {
 		if name != set && (alt == "" || name != alt) {
