@@ -166,9 +166,22 @@ func (s *Server) listFilter(ctx context.Context, p *methodParams, f *Filter) err
 		}
 	}
 	if p.RewardsParticipant != nil {
-		if f.Participant, err = s.eng.refValue(ctx, entParticipant, p.RewardsParticipant, "number"); err != nil {
+		// A participant's events are those of its account (an event names
+		// one or the other).
+		accountID, err := s.eng.refValue(ctx, entParticipant, p.RewardsParticipant, "accounts_receivable")
+		if err != nil {
 			return withField(err, "rewards_participant_identifier")
 		}
+		number := ""
+		if accountID != "" {
+			if number, err = s.eng.refValue(ctx, entAccount, &crm.AccountIdentifier{ID: accountID}, "number"); err != nil {
+				return err
+			}
+		}
+		if number == "" || f.Account != "" && f.Account != number {
+			f.Limit = -1 // nothing matches both
+		}
+		f.Account = number
 	}
 	if p.Classification != nil {
 		if f.Classification, err = s.eng.refValue(ctx, entClassification, p.Classification, "name"); err != nil {
