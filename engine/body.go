@@ -163,5 +163,11 @@ func (s *Server) reportIgnored(w http.ResponseWriter, r *http.Request, ig *ignor
 	}
 	h := ig.header()
 	w.Header().Set(HeaderIgnored, h)
+	if strings.Contains(r.URL.Path, "/authentication/") {
+		// A login's stray name may be a secret typed in the wrong place:
+		// the client sees it in the header, the log only counts it.
+		s.cfg.Log.Info("ignored parameters", "path", r.URL.Path, "count", len(ig.names)+ig.more, "remote", r.RemoteAddr)
+		return
+	}
 	s.cfg.Log.Info("ignored parameters", "path", r.URL.Path, "names", h, "remote", r.RemoteAddr)
 }

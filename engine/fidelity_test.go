@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/crmload/crmload/crm"
@@ -394,7 +397,8 @@ func TestPageNumber(t *testing.T) {
 // tokens only, 404 for unknown methods only; unknown parameters ignored by
 // every method.
 func TestFidelityStatuses(t *testing.T) {
-	_, base, token := fidelityServer(t, ServerConfig{})
+	var logged syncBuffer
+	_, base, token := fidelityServer(t, ServerConfig{Log: slog.New(slog.NewTextHandler(&logged, nil))})
 	tests := []struct {
 		name, path, body string
 		http             int
@@ -416,17 +420,48 @@ func TestFidelityStatuses(t *testing.T) {
 		})
 	}
 	// show, list and bulk alike ignore a parameter they do not have, and
-	// name it.
+	// name it in the header and the log.
 	for path, body := range map[string]string{
 		"customer_events/financial_achievements/show": `{"token":"` + token + `","colour":"red","customer_event_identifier":{"number":"1"}}`,
 		"customer_events/financial_achievements/list": `{"token":"` + token + `","colour":"red","classification_identifier":{"alternative_code":"FA"}}`,
 		"customer_events/bulk/web/create":             `{"token":"` + token + `","colour":"red","web_customer_events_set":[{}]}`,
-		"authentication/token":                        `{"username":"loader","password":"pw","organisation":"ACME","colour":"red"}`,
 	} {
 		if a := call(t, base, path, body); a.ignored != "colour" {
 			t.Errorf("%s with colour = %d %+v, %s %q, want colour named", path, a.code, a.status, HeaderIgnored, a.ignored)
 		}
+		if want := "path=/" + path + " names=colour"; !strings.Contains(logged.String(), want) {
+			t.Errorf("log after %s:\n%s\nwant a line with %q", path, logged.String(), want)
+		}
 	}
+	// A login's stray name may be a secret in the wrong place: the client
+	// is told, the log only counts it.
+	a := call(t, base, "authentication/token", `{"username":"loader","password":"pw","organisation":"ACME","hunter2":"x"}`)
+	if a.code != 200 || a.ignored != "hunter2" || strings.Contains(logged.String(), "hunter2") || !strings.Contains(logged.String(), "path=/authentication/token count=1") {
+		t.Errorf("login with a stray name = %d, %s %q; log:\n%s", a.code, HeaderIgnored, a.ignored, logged.String())
+	}
+	// Names that are not plain are quoted in the header.
+	a = call(t, base, "customer_events/bulk/web/create", `{"token":"`+token+`","a, b\n":1,"é":2,"web_customer_events_set":[{}]}`)
+	if a.ignored != `"a, b\n", "\u00e9"` {
+		t.Errorf("%s = %q, want the names quoted", HeaderIgnored, a.ignored)
+	}
+}
+
+// syncBuffer is a log the server writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // TestFidelityMandatorySetsAndFieldsSet: point 8. An absent, empty or null
