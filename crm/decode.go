@@ -300,7 +300,34 @@ func (b *bodyReader) skip() error {
 	if b.opts.Ignored != nil {
 		b.opts.Ignored(b.here())
 	}
-	return b.fail(b.dec.SkipValue())
+	return b.skipValue()
+}
+
+// nameCost is what the decoder keeps per name of an open object, besides
+// the name's bytes, to find duplicates.
+const nameCost = 64
+
+// skipValue passes over the next value token by token, charging the names
+// of its objects to the memory budget: the decoder remembers every name of
+// an open object to refuse duplicates, so a skipped object of a million
+// distinct names would otherwise cost memory no budget counts.
+func (b *bodyReader) skipValue() error {
+	depth := b.dec.StackDepth()
+	for {
+		before := b.dec.InputOffset()
+		if _, err := b.dec.ReadToken(); err != nil {
+			return b.fail(err)
+		}
+		d := b.dec.StackDepth()
+		if kind, n := b.dec.StackIndex(d); kind == '{' && n%2 == 1 && d > depth {
+			if err := b.charge(b.dec.InputOffset() - before + nameCost); err != nil {
+				return err
+			}
+		}
+		if d <= depth {
+			return nil
+		}
+	}
 }
 
 // bodyReader is the state of one strict read.
@@ -437,7 +464,7 @@ func (b *bodyReader) wrongTypeAt(suffix, what string) error {
 	if b.eventErr == nil {
 		b.eventErr = err
 	}
-	return b.fail(b.dec.SkipValue())
+	return b.skipValue()
 }
 
 // members reads the members of an object whose '{' was read, and its '}'.

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -136,6 +137,29 @@ func TestReadBulkRequestIgnoresUnknownNames(t *testing.T) {
 	both := `{"financial_achievement_customer_events_set":[{}],"financial_statement_customer_events_set":[{}]}`
 	if _, err := DecodeBulkRequest(FinancialStatements, []byte(both)); err == nil || !strings.Contains(err.Error(), "Are Both Given") {
 		t.Errorf("financial statements under both names = %v, want a refusal", err)
+	}
+}
+
+// TestReadBulkRequestChargesSkippedNames: the names of a skipped object
+// are held by the decoder (to refuse duplicates) until it closes: they
+// count against the memory budget, so that an object of many distinct
+// unknown names is refused rather than held.
+func TestReadBulkRequestChargesSkippedNames(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"token":"T","web_customer_events_set":[{"request_unique_identifier":"1","x":{`)
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"n%d":0`, i)
+	}
+	b.WriteString(`}}]}`)
+	var limit *LimitError
+	if _, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{MaxMemory: 1 << 20}); !errors.As(err, &limit) {
+		t.Errorf("20000 unknown names under a 1 MiB budget = %v, want a LimitError", err)
+	}
+	if got, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{}); err != nil || got.Events[0].RequestUniqueIdentifier != "1" {
+		t.Errorf("20000 unknown names under the default budget = %v", err)
 	}
 }
 
