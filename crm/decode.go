@@ -303,6 +303,11 @@ func (b *bodyReader) skip() error {
 	return b.skipValue()
 }
 
+// maxSkipDepth bounds the nesting of a value that is skipped: the API's
+// own objects nest a few levels, and every open level costs the decoder
+// memory.
+const maxSkipDepth = 16
+
 // nameCost is what the decoder keeps per name of an open object, besides
 // the name's bytes, to find duplicates.
 const nameCost = 64
@@ -319,6 +324,10 @@ func (b *bodyReader) skipValue() error {
 			return b.fail(err)
 		}
 		d := b.dec.StackDepth()
+		if d-depth > maxSkipDepth {
+			p := b.here()
+			return invalid(fmt.Sprintf("Parameter %s Nests Deeper Than %d Levels", p, maxSkipDepth), p)
+		}
 		if kind, n := b.dec.StackIndex(d); kind == '{' && n%2 == 1 && d > depth {
 			if err := b.charge(b.dec.InputOffset() - before + nameCost); err != nil {
 				return err

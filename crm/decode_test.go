@@ -34,6 +34,9 @@ func TestReadBulkRequestRefuses(t *testing.T) {
 		// found.
 		{"duplicated unknown name", webBody(`{"request_unique_identifier":"1","Website":"a","Website":"b"}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[0].Website Is Given More Than Once"},
+		// A skipped value may not nest deeper than the API's objects could.
+		{"deep unknown value", webBody(`{"a":` + strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5001)),
+			CodeInvalidRequest, "Nests Deeper Than 16 Levels"},
 		{"duplicated identifier field", webBody(`{"request_unique_identifier":"1"}`, `{"accounts_receivable_identifier":{"number":"A","number":"B"}}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[1].accounts_receivable_identifier.number Is Given More Than Once"},
 		{"missing set", `{"token":"T"}`, CodeMandatoryMissing, "Mandatory parameter web_customer_events_set is missing"},
@@ -109,7 +112,7 @@ func TestReadBulkRequestIgnoresUnknownNames(t *testing.T) {
 	body := `{"token":"T","colour":"red","WEB_CUSTOMER_EVENTS_SET":[],"web_customer_events_set":[` +
 		`{"request_unique_identifier":"1","Website":"x","UDF_STRING_1":"u","udf_float_5":5,"udf_string_9":"purchases only","products_set":[[[]]],` +
 		`"accounts_receivable_identifier":{"number":"A","NUMBER":"B","access_token_identifier":{"authentication_code":"4111"}},` +
-		`"a":` + strings.Repeat(`{"a":`, 500) + `1` + strings.Repeat(`}`, 500) + `}]}`
+		`"a":` + strings.Repeat(`{"a":[`, 8) + `1` + strings.Repeat(`]}`, 8) + `}]}`
 	got, err := ReadBulkRequest(Web, strings.NewReader(body), opts)
 	if err != nil {
 		t.Fatalf("ReadBulkRequest = %v", err)
