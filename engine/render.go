@@ -53,8 +53,26 @@ func (w *objWriter) str(k, v string) {
 		w.b = append(w.b, "null"...)
 		return
 	}
+	if plain(v) {
+		w.b = append(w.b, '"')
+		w.b = append(w.b, v...)
+		w.b = append(w.b, '"')
+		return
+	}
 	q, _ := json.Marshal(v) // escapes as the stored objects were escaped
 	w.b = append(w.b, q...)
+}
+
+// plain reports whether s needs no escaping in JSON as encoding/json
+// writes it: printable ASCII but for ", \ and the HTML characters.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // num writes a number member as the pages print it, null when empty.
