@@ -542,3 +542,37 @@ func TestFidelityPurchaseVersions(t *testing.T) {
 		t.Errorf("R10: by participant, by business unit = %+v (ignored %q); want the first processed, the second refused", res, a.ignored)
 	}
 }
+
+// TestFidelityBulkPageExamplesOverHTTP: the seven bulk page examples
+// (seeds/001), sent verbatim to engine serve under each API version,
+// answer as the page does: the same processed and unprocessed split, codes
+// and descriptions, and nothing ignored.
+func TestFidelityBulkPageExamplesOverHTTP(t *testing.T) {
+	for _, v := range crm.APIVersions {
+		for _, k := range crm.Kinds {
+			t.Run(string(v)+"/"+string(k), func(t *testing.T) {
+				_, base, token := fidelityServer(t, ServerConfig{APIVersion: v})
+				a := call(t, base, k.BulkPath(), pageExample(t, string(k)+".request.json", token))
+				res := bulkResult(t, a)
+				b, _ := os.ReadFile(filepath.Join("testdata/pages", string(k)+".response.json"))
+				var page crm.Response[crm.BulkResult]
+				if err := json.Unmarshal(b, &page); err != nil {
+					t.Fatal(err)
+				}
+				if a.code != 200 || a.status != page.Status || a.ignored != "" || mustJSON(t, res.Unprocessed) != mustJSON(t, page.Data.Unprocessed) {
+					t.Errorf("%s = %d %+v (ignored %q)\nunprocessed %s\nwant %s", k.BulkPath(), a.code, a.status, a.ignored, mustJSON(t, res.Unprocessed), mustJSON(t, page.Data.Unprocessed))
+				}
+				var got, want []string
+				for _, p := range res.Processed {
+					got = append(got, p.RequestUniqueIdentifier)
+				}
+				for _, p := range page.Data.Processed {
+					want = append(want, p.RequestUniqueIdentifier)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("processed %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
