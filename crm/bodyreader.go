@@ -142,8 +142,14 @@ func (b *bodyReader) lookup(c *codec, lv level, name string) (*fieldCodec, *Fiel
 
 // skip passes over the value of a member that is not a parameter.
 func (b *bodyReader) skip() error {
+	p := b.here()
+	// The decoder keeps the name until its object closes (to find
+	// duplicates): an object of many distinct unknown names costs memory.
+	if err := b.charge(int64(len(p)) + nameCost); err != nil {
+		return err
+	}
 	if b.opts.Ignored != nil {
-		b.opts.Ignored(b.here())
+		b.opts.Ignored(p)
 	}
 	return b.skipValue()
 }

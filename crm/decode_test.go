@@ -148,21 +148,26 @@ func TestReadBulkRequestIgnoresUnknownNames(t *testing.T) {
 // count against the memory budget, so that an object of many distinct
 // unknown names is refused rather than held.
 func TestReadBulkRequestChargesSkippedNames(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(`{"token":"T","web_customer_events_set":[{"request_unique_identifier":"1","x":{`)
-	for i := range 20000 {
-		if i > 0 {
-			b.WriteByte(',')
+	for _, where := range []string{"in a skipped object", "in the event"} {
+		var b strings.Builder
+		b.WriteString(`{"token":"T","web_customer_events_set":[{"request_unique_identifier":"1"`)
+		if where == "in a skipped object" {
+			b.WriteString(`,"x":{"a":0`)
 		}
-		fmt.Fprintf(&b, `"n%d":0`, i)
-	}
-	b.WriteString(`}}]}`)
-	var limit *LimitError
-	if _, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{MaxMemory: 1 << 20}); !errors.As(err, &limit) {
-		t.Errorf("20000 unknown names under a 1 MiB budget = %v, want a LimitError", err)
-	}
-	if got, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{}); err != nil || got.Events[0].RequestUniqueIdentifier != "1" {
-		t.Errorf("20000 unknown names under the default budget = %v", err)
+		for i := range 20000 {
+			fmt.Fprintf(&b, `,"n%d":0`, i)
+		}
+		if where == "in a skipped object" {
+			b.WriteString(`}`)
+		}
+		b.WriteString(`}]}`)
+		var limit *LimitError
+		if _, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{MaxMemory: 1 << 20}); !errors.As(err, &limit) {
+			t.Errorf("20000 unknown names %s under a 1 MiB budget = %v, want a LimitError", where, err)
+		}
+		if got, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{}); err != nil || got.Events[0].RequestUniqueIdentifier != "1" {
+			t.Errorf("20000 unknown names %s under the default budget = %v", where, err)
+		}
 	}
 }
 

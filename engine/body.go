@@ -125,14 +125,14 @@ func (ig *ignoredNames) add(path string) {
 	if ig.seen[key] {
 		return
 	}
+	if len(ig.names) == maxIgnoredNamed {
+		ig.more++ // past the list, names are counted, not kept
+		return
+	}
 	if ig.seen == nil {
 		ig.seen = map[string]bool{}
 	}
 	ig.seen[key] = true
-	if len(ig.names) == maxIgnoredNamed {
-		ig.more++
-		return
-	}
 	ig.names = append(ig.names, path)
 }
 
