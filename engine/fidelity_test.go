@@ -212,6 +212,13 @@ func TestFidelityAchievementCreate(t *testing.T) {
 			wantError(t, "achievements/create", call(t, base, "customer_events/achievements/create", b), 400, tt.code, tt.desc)
 		})
 	}
+	// A transaction acquiring point without a unit: the unit follows from it.
+	a = call(t, base, "customer_events/achievements/create", strings.Replace(body, `"performed_by_business_unit_identifier":{"code":"BU-ADMIN"}`, `"performed_by_tap_identifier":{"name":"Till 1"}`, 1))
+	obj = nil
+	json.Unmarshal(a.data, &obj)
+	if a.code != 200 || nested("performed_by_tap", "code") != "TAP-1" || nested("performed_by_unit", "name") != "Admin Unit" || obj["performed_by_business_unit"] != nil {
+		t.Errorf("achievements/create by a transaction acquiring point = %d %+v %s", a.code, a.status, a.data)
+	}
 	// Under R10 the single create takes the bulk page's parameters: a
 	// rewards participant, a unit; the R18 ones are not parameters.
 	_, base10, token10 := fidelityServer(t, ServerConfig{APIVersion: crm.R10})
