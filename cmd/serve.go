@@ -50,7 +50,9 @@ func newServeCommand(g *globals) *cobra.Command {
 authentication/token, authentication/web_api_key/token,
 authentication/token/release and customer_events/bulk/<kind>/create (and
 the single-event methods), under --base-path, so that crmload load --engine
-http://ADDR/BASE (or any CRM.COM client) can use it.
+http://ADDR/BASE (or any CRM.COM client) can use it. --api-version picks
+the API pages it follows where releases differ: R18 (the newest, the
+default) or R10.
 
 Users come from --users-file FILE (NAME:BCRYPT-HASH lines, as htpasswd -B
 writes them), or CRMLOAD_SERVE_USERS=name:pw,name2:pw2; web API keys from
@@ -63,7 +65,9 @@ writes them), or CRMLOAD_SERVE_USERS=name:pw,name2:pw2; web API keys from
 It listens on 127.0.0.1 unless told otherwise (with TLS when --tls-cert and
 --tls-key are given; it warns when it listens beyond loopback without),
 reads request bodies strictly (exact parameter names, no name twice, the
-token checked as soon as it is read), holds at most --max-conns
+token checked as soon as it is read; a name that is not a parameter of the
+method is ignored and named in the X-Crmload-Ignored-Parameters header and
+the log, as the real API ignores it), holds at most --max-conns
 connections, limits each client's rate (--client-rate), bounds bodies in
 size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 		Args: cobra.NoArgs,
