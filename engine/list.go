@@ -15,34 +15,39 @@ import (
 // participant and classification (at least one; several narrow it), the
 // submission dates, and number_of_results events from offset.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, kind crm.Kind, p *methodParams) {
-	ctx := r.Context()
-	if p.AccountsReceivable == nil && p.RewardsParticipant == nil && p.Classification == nil {
-		s.fail(w, &crm.Error{Code: crm.CodeSemiOptional,
-			Message: "One of accounts_receivable_identifier, rewards_participant_identifier, classification_identifier must be specified, got 0",
-			Reason:  "It is mandatory to specify one of the semi-optional parameters. Multiple parameters are allowed to be specified.",
-			Field:   "accounts_receivable_identifier"})
+	f, offset, err := s.listQuery(r.Context(), kind, p)
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
-	offset, err := count("offset", p.Offset, 0)
-	if err == nil {
-		var n int
-		n, err = count("number_of_results", p.NumberOfResults, -1)
-		f := Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
-		if n >= 0 {
-			f.Limit = offset + n
-			if n == 0 {
-				f.Limit = -1
-			}
-		}
-		if err == nil {
-			err = s.listFilter(ctx, p, &f)
-		}
-		if err == nil {
-			s.writeList(w, f, offset, p.FieldsSet)
-			return
-		}
+	s.writeList(r.Context(), w, f, offset, p.FieldsSet)
+}
+
+// listQuery checks list's parameters and turns them into a filter and an
+// offset. A Limit of -1 selects nothing.
+func (s *Server) listQuery(ctx context.Context, kind crm.Kind, p *methodParams) (Filter, int, error) {
+	if p.AccountsReceivable == nil && p.RewardsParticipant == nil && p.Classification == nil {
+		return Filter{}, 0, &crm.Error{Code: crm.CodeSemiOptional,
+			Message: "One of accounts_receivable_identifier, rewards_participant_identifier, classification_identifier must be specified, got 0",
+			Reason:  "It is mandatory to specify one of the semi-optional parameters. Multiple parameters are allowed to be specified.",
+			Field:   "accounts_receivable_identifier"}
 	}
-	s.fail(w, err)
+	offset, err := count("offset", p.Offset, 0)
+	if err != nil {
+		return Filter{}, 0, err
+	}
+	n, err := count("number_of_results", p.NumberOfResults, -1)
+	if err != nil {
+		return Filter{}, 0, err
+	}
+	f := Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
+	switch {
+	case n == 0:
+		f.Limit = -1
+	case n > 0:
+		f.Limit = offset + n
+	}
+	return f, offset, s.listFilter(ctx, p, &f)
 }
 
 // listFilter resolves list's identifiers into f.
@@ -87,13 +92,13 @@ func withField(err error, field string) error {
 }
 
 // writeList answers the events of f after the first offset.
-func (s *Server) writeList(w http.ResponseWriter, f Filter, offset int, fieldsSet string) {
+func (s *Server) writeList(ctx context.Context, w http.ResponseWriter, f Filter, offset int, fieldsSet string) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	seen := 0
 	var err error
 	if f.Limit >= 0 {
-		err = s.eng.Events(context.Background(), f, func(obj []byte) error {
+		err = s.eng.Events(ctx, f, func(obj []byte) error {
 			seen++
 			if seen <= offset {
 				return nil
