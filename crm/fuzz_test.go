@@ -499,3 +499,34 @@ func FuzzIsNumber(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadSingleRequest feeds arbitrary bodies to the single-event create
+// reader (issue 14: seeds/002 and 003's methods). It must never panic; a
+// body that gives a name twice anywhere is refused; what it accepts
+// validates (or not) without panicking, under both versions' schemas, and
+// holds no name the method does not have.
+func FuzzReadSingleRequest(f *testing.F) {
+	// seeds/002's create example (udf_float_5 is not a parameter; the
+	// amount is a number in a string).
+	f.Add(`{"token":"t","accounts_receivable_identifier":{"number":"ACR0000000069"},"classification_identifier":{"name":"Financial Achievement 1"},"performed_by_unit_identifier":{"name":"Admin Unit"},"performed_on":"2016-10-07T15:00:00","amount":"11.50","udf_float_5":50}`)
+	// seeds/003: an account by access token, a business unit, a promo code.
+	f.Add(`{"token":"t","accounts_receivable_identifier":{"access_token_identifier":{"one_time_password":123456}},"performed_by_business_unit_identifier":{"code":"B"},"promo_code":"P","amount":{"x":1}}`)
+	f.Add(`{"token":"t","Token":"u","amount":"abc","description":[1,{"a":2}],"x":{"y":{"z":[[]]}}}`)
+	f.Add(`{"token":"t","promo_code":"a","promo_code":"b"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, s := range []*Schema{SingleSchemaFor(Achievements, R18), SingleSchemaFor(FinancialAchievements, R18), SingleSchemaFor(Achievements, R10)} {
+			req, err := ReadSingleRequest(s, strings.NewReader(body), ReadOptions{})
+			if err != nil {
+				continue
+			}
+			if hasDuplicateName(body) {
+				t.Fatalf("ReadSingleRequest(%q) accepted a body with a name given twice: %+v", body, req)
+			}
+			req.Event.RequestUniqueIdentifier = "1"
+			_ = ValidateSchema(s, &req.Event)
+			if err := notAllowed(s, reflect.ValueOf(&req.Event).Elem()); err != nil {
+				t.Fatalf("ReadSingleRequest(%q) read %s, not a parameter of the method", body, err.Field)
+			}
+		}
+	})
+}
