@@ -58,7 +58,10 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		}
 		opts.creds.Password = pw
 	}
-	client, err := crm.NewClient(opts.engine, opts.creds, crm.ClientOptions{Connections: opts.load.Concurrency, CAFile: opts.caFile, InsecureSkipVerify: opts.insecure})
+	client, err := crm.NewClient(opts.engine, opts.creds, crm.ClientOptions{Connections: opts.load.Concurrency, CAFile: opts.caFile, InsecureSkipVerify: opts.insecure,
+		OnIgnored: func(names string) {
+			logger.Warn("the engine ignored parameters that are not its method's (check the mapping's names against the API pages)", "parameters", names)
+		}})
 	if err != nil {
 		return nil, nil, usage(err)
 	}

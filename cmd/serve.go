@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 	"github.com/spf13/cobra"
 )
@@ -19,6 +20,7 @@ import (
 type serveOptions struct {
 	addr           string
 	basePath       string
+	apiVersion     string
 	users          []string
 	usersFile      string
 	apiKeys        []string
@@ -50,7 +52,9 @@ func newServeCommand(g *globals) *cobra.Command {
 authentication/token, authentication/web_api_key/token,
 authentication/token/release and customer_events/bulk/<kind>/create (and
 the single-event methods), under --base-path, so that crmload load --engine
-http://ADDR/BASE (or any CRM.COM client) can use it.
+http://ADDR/BASE (or any CRM.COM client) can use it. --api-version picks
+the API pages it follows where releases differ: R18 (the newest, the
+default) or R10.
 
 Users come from --users-file FILE (NAME:BCRYPT-HASH lines, as htpasswd -B
 writes them), or CRMLOAD_SERVE_USERS=name:pw,name2:pw2; web API keys from
@@ -63,7 +67,9 @@ writes them), or CRMLOAD_SERVE_USERS=name:pw,name2:pw2; web API keys from
 It listens on 127.0.0.1 unless told otherwise (with TLS when --tls-cert and
 --tls-key are given; it warns when it listens beyond loopback without),
 reads request bodies strictly (exact parameter names, no name twice, the
-token checked as soon as it is read), holds at most --max-conns
+token checked as soon as it is read; a name that is not a parameter of the
+method is ignored and named in the X-Crmload-Ignored-Parameters header and
+the log, as the real API ignores it), holds at most --max-conns
 connections, limits each client's rate (--client-rate), bounds bodies in
 size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 		Args: cobra.NoArgs,
@@ -75,6 +81,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f := c.Flags()
 	f.StringVar(&opts.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	f.StringVar(&opts.basePath, "base-path", "/", "the path the methods are served under, as a real deployment's /crmapi/rest/v2")
+	f.StringVar(&opts.apiVersion, "api-version", string(crm.NewestAPIVersion), "the CRM.COM release whose API pages the methods follow where pages differ: R10 (seeds/001) or R18 (seeds/003, 004)")
 	f.StringArrayVar(&opts.users, "user", nil, "a user, as NAME:PASSWORD (repeatable; visible in ps: prefer --users-file)")
 	f.StringVar(&opts.usersFile, "users-file", "", "users, one NAME:BCRYPT-HASH a line (htpasswd -nB NAME)")
 	f.StringArrayVar(&opts.apiKeys, "api-key", nil, "a web API key (repeatable; visible in ps: prefer --api-keys-file or CRMLOAD_API_KEY)")
@@ -135,7 +142,12 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	if opts.noAuth && !loopback {
 		logger.Warn("NO AUTHENTICATION beyond loopback (--no-auth --no-auth-beyond-loopback): anyone who reaches the port can store events", "addr", ln.Addr().String())
 	}
-	cfg := engine.ServerConfig{Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
+	version, err := crm.ParseAPIVersion(opts.apiVersion)
+	if err != nil {
+		ln.Close()
+		return usageErrorf("--api-version: %v", err)
+	}
+	cfg := engine.ServerConfig{APIVersion: version, Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
 		NoAuth: opts.noAuth, TokenTTL: opts.tokenTTL, MaxBody: opts.maxBody, BasePath: opts.basePath,
 		BodyTimeout: opts.bodyTimeout, ClientRate: opts.clientRate, ClientBurst: opts.clientBurst, Log: logger}
 	if cfg.ClientBurst == 0 {

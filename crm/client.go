@@ -41,6 +41,12 @@ type ClientOptions struct {
 	Connections        int    // keep-alive connections to keep (the load's concurrency)
 	CAFile             string // PEM certificates to trust besides the system's
 	InsecureSkipVerify bool   // do not verify the server's certificate (never in production)
+	// OnIgnored, when set, is called with an answer's
+	// X-Crmload-Ignored-Parameters header (engine serve names the
+	// parameters it ignored as not the method's: a misspelt or misplaced
+	// name in a mapping), once per distinct value. A real CRM.COM says
+	// nothing of what it ignores.
+	OnIgnored func(names string)
 }
 
 // Client calls a CRM.COM Web API. It logs in on first use, logs in again
@@ -55,6 +61,9 @@ type Client struct {
 	token    string
 	logins   atomic.Int64
 	receipts atomic.Bool // the server keeps load receipts (engine serve)
+
+	onIgnored func(string)
+	ignored   sync.Map // header values reported to onIgnored
 }
 
 // SupportsReplay reports whether the server keeps load receipts, so that a
@@ -94,7 +103,7 @@ func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, err
 		ResponseHeaderTimeout: 0, // the call's context bounds it
 		ForceAttemptHTTP2:     true,
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, creds: creds}, nil
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, creds: creds, onIgnored: opts.OnIgnored}, nil
 }
 
 // checkBaseURL refuses what cannot be an API base URL: the methods' paths
@@ -268,6 +277,11 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 	defer resp.Body.Close()
 	if resp.Header.Get("X-Crmload-Receipts") == "1" {
 		c.receipts.Store(true)
+	}
+	if names := resp.Header.Get("X-Crmload-Ignored-Parameters"); names != "" && c.onIgnored != nil {
+		if _, seen := c.ignored.LoadOrStore(names, true); !seen {
+			c.onIgnored(names)
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {

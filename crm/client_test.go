@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,5 +108,36 @@ func TestNewClientBaseURL(t *testing.T) {
 		if _, err := crm.NewClient(ok, crm.Credentials{}, crm.ClientOptions{}); err != nil {
 			t.Errorf("NewClient(%q) = %v", ok, err)
 		}
+	}
+}
+
+// TestClientReportsIgnoredParameters: engine serve names the parameters it
+// ignored (issue 14); the client reports each distinct list once.
+func TestClientReportsIgnoredParameters(t *testing.T) {
+	e, err := engine.Open(context.Background(), filepath.Join(t.TempDir(), "e.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O"}))
+	t.Cleanup(srv.Close)
+	var reported []string
+	c, err := crm.NewClient(srv.URL, crm.Credentials{Username: "u", Password: "p", Organisation: "O"}, crm.ClientOptions{OnIgnored: func(names string) { reported = append(reported, names) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := webEvent()
+	req.Events[0].ReferenceNumber = "R1" // a purchase's parameter, not a web event's
+	for range 2 {
+		res, err := c.CreateEvents(context.Background(), req)
+		if err != nil || len(res.Processed) != 1 {
+			t.Fatalf("CreateEvents = %+v, %v", res, err)
+		}
+	}
+	if want := []string{"web_customer_events_set[0].reference_number"}; !slices.Equal(reported, want) {
+		t.Errorf("reported %q, want %q once", reported, want)
 	}
 }

@@ -2,13 +2,9 @@ package crm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"reflect"
-	"strings"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The strict reader. A request body is read as a stream of JSON tokens
@@ -16,13 +12,21 @@ import (
 // structs of this package, never into maps or interface trees:
 //
 //   - parameter names match exactly as the API pages spell them (case
-//     included); any other name is refused, naming it;
+//     included); a name that is not a parameter of the method (of the
+//     event's kind, of the identifier) is ignored, as the real API
+//     ignores it, and reported to ReadOptions.Ignored: `Website` is not
+//     taken for `website`, and `udf_string_9` on a web event is not read;
 //   - a name given twice in one object, anywhere in the body, is refused,
 //     naming it (two copies of the events set are not merged, and a
 //     second token cannot hide behind the first);
-//   - strings must be JSON strings, numbers JSON numbers (their literal is
-//     kept, every digit), objects objects and sets lists of objects; null
-//     means "not given";
+//   - strings are JSON strings (a JSON number is taken as its literal),
+//     numbers JSON numbers or strings holding one (the pages' own example
+//     sends "amount":"11.50"; the literal is kept, every digit, and
+//     checked by Validate), objects objects and sets lists of objects;
+//     null means "not given". A value of another type inside an event
+//     fails that event only (BulkRequest.Invalid), with
+//     InvalidAPIValueException naming the parameter; elsewhere it fails
+//     the call;
 //   - the body is UTF-8; a leading UTF-8 byte order mark is skipped, a
 //     UTF-16 one refused;
 //   - the token is handed to ReadOptions.Authorize the moment it is read,
@@ -56,6 +60,12 @@ type ReadOptions struct {
 	// (DefaultMaxMemory); PreAuthMemory bounds them until Authorize
 	// accepted the token (DefaultPreAuthMemory).
 	MaxMemory, PreAuthMemory int64
+	// Ignored, when set, is called with the path of every member that was
+	// skipped because it is not a parameter of the method
+	// (web_customer_events_set[0].Website).
+	Ignored func(path string)
+	// Version selects the parameters of a bulk method (SchemaFor).
+	Version APIVersion
 }
 
 // LimitError is a request refused because it exceeds a read limit (its
@@ -72,27 +82,67 @@ func (e *LimitError) Unwrap() error { return e.Err }
 // an *Error (InvalidAPIRequestException, MaximumCustomerEventsExceeded-
 // Exception, MandatoryAPIParameterMissingException); Authorize's error is
 // returned as is, and so is an error reading r.
+//
+// The events set is mandatory: absent, null or empty, the call is refused
+// (MandatoryAPIParameterMissingException). Financial statements accept
+// their set under the page's name (financial_achievement_customer_events_-
+// set) and under the kind's own (financial_statement_customer_events_set),
+// but not both.
 func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error) {
-	set := k.SetName()
-	if set == "" {
+	s := SchemaFor(k, opts.Version)
+	if s == nil {
 		return nil, fmt.Errorf("unknown kind %q", k)
 	}
-	req := &BulkRequest{Kind: k}
-	seen := false
-	err := readObject(r, opts, reflect.ValueOf(req).Elem(), func(b *bodyReader, name string) (bool, error) {
-		if name != set {
+	set, alt := k.SetName(), k.AltSetName()
+	req := &BulkRequest{Kind: k, Version: opts.Version}
+	given := ""
+	err := readObject(r, opts, reflect.ValueOf(req).Elem(), level{byName: s.callByName}, func(b *bodyReader, name string) (bool, error) {
+		if name != set && (alt == "" || name != alt) {
 			return false, nil
 		}
-		err := b.events(req)
-		seen = req.Events != nil // null is "not given"
-		return true, err
+		if given != "" {
+			return true, &Error{Code: CodeInvalidRequest, Message: "Parameters " + given + " and " + name + " Are Both Given",
+				Reason: "The customer events are given in one set.", Field: name}
+		}
+		given = name
+		return true, b.events(req, s)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !seen {
+	if len(req.Events) == 0 { // absent, null or []
 		return nil, &Error{Code: CodeMandatoryMissing, Message: "Mandatory parameter " + set + " is missing",
 			Reason: "A mandatory parameter was not specified.", Field: set}
+	}
+	return req, nil
+}
+
+// SingleRequest is the body of a single-event create method
+// (customer_events/<kind>/create): the event's parameters at the top
+// level, with the token and fields_set.
+type SingleRequest struct {
+	Token     string `json:"token"`
+	FieldsSet string `json:"fields_set"`
+	Event
+}
+
+// ReadSingleRequest reads the body of a single-event create method whose
+// parameters are schema s's (without request_unique_identifier), as
+// ReadBulkRequest reads one event, except that a value of the wrong type
+// fails the call (an *Error, InvalidAPIValueException): the call is the
+// event.
+func ReadSingleRequest(s *Schema, r io.Reader, opts ReadOptions) (*SingleRequest, error) {
+	req := &SingleRequest{}
+	b, err := newBodyReader(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.inEvent = true
+	if err := b.object(reflect.ValueOf(req).Elem(), level{byName: s.singleByName}, nil); err != nil {
+		return nil, err
+	}
+	if b.eventErr != nil {
+		return nil, b.eventErr
 	}
 	return req, nil
 }
@@ -104,329 +154,13 @@ func DecodeBulkRequest(k Kind, data []byte) (*BulkRequest, error) {
 }
 
 // ReadParams reads the body of a method call into v, a pointer to a struct
-// whose json tags name the method's parameters, strictly (see above). A
-// top-level "token" parameter is handed to Authorize as it is read.
+// whose json tags name the method's parameters, strictly (see above): a
+// name v does not have is ignored. A top-level "token" parameter is
+// handed to Authorize as it is read.
 func ReadParams(r io.Reader, v any, opts ReadOptions) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic("crm.ReadParams: want a pointer to a struct")
 	}
-	return readObject(r, opts, rv.Elem(), nil)
-}
-
-// special reads a top-level parameter the struct's codec does not know
-// (the events set); it reports whether it knew the name.
-type special func(b *bodyReader, name string) (bool, error)
-
-// readObject reads one JSON object, the whole body, into v.
-func readObject(r io.Reader, opts ReadOptions, v reflect.Value, sp special) error {
-	if opts.MaxString <= 0 {
-		opts.MaxString = DefaultMaxString
-	}
-	if opts.MaxMemory <= 0 {
-		opts.MaxMemory = DefaultMaxMemory
-	}
-	if opts.PreAuthMemory <= 0 {
-		opts.PreAuthMemory = min(DefaultPreAuthMemory, opts.MaxMemory)
-	}
-	r, err := skipBOM(r)
-	if err != nil {
-		return err
-	}
-	b := &bodyReader{dec: jsontext.NewDecoder(r), opts: opts, authorized: opts.Authorize == nil}
-	if b.dec.PeekKind() != '{' {
-		if _, err := b.dec.ReadToken(); err != nil {
-			return b.fail(err)
-		}
-		return invalid("The Request Body Must Be a JSON Object", "")
-	}
-	b.dec.ReadToken()
-	c := codecOf(v.Type())
-	for b.dec.PeekKind() != '}' {
-		name, err := b.name()
-		if err != nil {
-			return err
-		}
-		if sp != nil {
-			if known, err := sp(b, name); known || err != nil {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		f := c.fields[name]
-		if f == nil {
-			return b.unknown()
-		}
-		field := v.FieldByIndex(f.index)
-		if err := b.value(field, f); err != nil {
-			return err
-		}
-		if name == "token" && !b.authorized {
-			if err := b.authorize(field.String()); err != nil {
-				return err
-			}
-		}
-	}
-	if _, err := b.dec.ReadToken(); err != nil { // '}', or the syntax error PeekKind saw
-		return b.fail(err)
-	}
-	if _, err := b.dec.ReadToken(); err != io.EOF {
-		if err != nil {
-			return b.fail(err)
-		}
-		return invalid("The Request Body Holds Data After Its JSON Object", "")
-	}
-	if !b.authorized {
-		return b.authorize("")
-	}
-	return nil
-}
-
-// bodyReader is the state of one strict read.
-type bodyReader struct {
-	dec        *jsontext.Decoder
-	opts       ReadOptions
-	authorized bool
-	used       int64 // bytes of decoded values so far
-}
-
-func (b *bodyReader) authorize(token string) error {
-	if err := b.opts.Authorize(token); err != nil {
-		return err
-	}
-	b.authorized = true
-	return nil
-}
-
-// charge accounts n more bytes of decoded values against the budget.
-func (b *bodyReader) charge(n int64) error {
-	b.used += n
-	if !b.authorized && b.used > b.opts.PreAuthMemory {
-		return &LimitError{&Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("The Request Holds More Than %d Bytes of Values Before Its Token", b.opts.PreAuthMemory),
-			Reason: "Send the token before the customer events."}}
-	}
-	if b.used > b.opts.MaxMemory {
-		return &LimitError{&Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("The Request Holds More Than %d Bytes of Values", b.opts.MaxMemory),
-			Reason: "Send fewer customer events per call."}}
-	}
-	return nil
-}
-
-// name reads the name of the next object member.
-func (b *bodyReader) name() (string, error) {
-	tok, err := b.dec.ReadToken()
-	if err != nil {
-		return "", b.fail(err)
-	}
-	return tok.String(), nil
-}
-
-// value reads the value of the member just named into v.
-func (b *bodyReader) value(v reflect.Value, f *fieldCodec) error {
-	kind := b.dec.PeekKind()
-	if kind == 'n' { // null: not given
-		_, err := b.dec.ReadToken()
-		return b.fail(err)
-	}
-	want, what := [...]jsontext.Kind{'"', '0', '{', '['}[f.shape],
-		[...]string{"a String", "a Number", "an Object", "a List of Objects"}[f.shape]
-	if kind != want {
-		if kind == 0 { // a syntax or read error
-			_, err := b.dec.ReadToken()
-			return b.fail(err)
-		}
-		return invalid(fmt.Sprintf("Parameter %s Must Be %s", b.here(), what), b.here())
-	}
-	tok, err := b.dec.ReadToken()
-	if err != nil {
-		return b.fail(err)
-	}
-	switch f.shape {
-	case shapeString, shapeNumber:
-		s := tok.String()
-		if len(s) > b.opts.MaxString {
-			return invalid(fmt.Sprintf("Parameter %s Is Longer Than %d Bytes", b.here(), b.opts.MaxString), b.here())
-		}
-		if err := b.charge(int64(len(s))); err != nil {
-			return err
-		}
-		v.SetString(s)
-	case shapeObject:
-		p := reflect.New(f.elem.typ)
-		if err := b.charge(f.elem.size); err != nil {
-			return err
-		}
-		if err := b.members(p.Elem(), f.elem); err != nil {
-			return err
-		}
-		v.Set(p)
-	case shapeList:
-		list := reflect.MakeSlice(v.Type(), 0, 0)
-		for b.dec.PeekKind() != ']' {
-			if b.dec.PeekKind() != '{' {
-				return b.elementNotObject()
-			}
-			b.dec.ReadToken()
-			if err := b.charge(f.elem.size); err != nil {
-				return err
-			}
-			list = reflect.Append(list, reflect.Zero(f.elem.typ))
-			if err := b.members(list.Index(list.Len()-1), f.elem); err != nil {
-				return err
-			}
-		}
-		b.dec.ReadToken()
-		v.Set(list)
-	}
-	return nil
-}
-
-// members reads the members of an object whose '{' was read, and its '}'.
-func (b *bodyReader) members(v reflect.Value, c *codec) error {
-	for b.dec.PeekKind() != '}' {
-		name, err := b.name()
-		if err != nil {
-			return err
-		}
-		f := c.fields[name]
-		if f == nil {
-			return b.unknown()
-		}
-		if err := b.value(v.FieldByIndex(f.index), f); err != nil {
-			return err
-		}
-	}
-	_, err := b.dec.ReadToken()
-	return b.fail(err)
-}
-
-var eventCodec = codecOf(reflect.TypeFor[Event]())
-
-// events reads the events set, counting: the 1001st event stops the read.
-func (b *bodyReader) events(req *BulkRequest) error {
-	if kind := b.dec.PeekKind(); kind == 'n' {
-		b.dec.ReadToken()
-		return nil // null: not given (the set is then missing)
-	} else if kind != '[' {
-		if kind == 0 {
-			_, err := b.dec.ReadToken()
-			return b.fail(err)
-		}
-		return invalid(fmt.Sprintf("Parameter %s Must Be a List of Objects", b.here()), b.here())
-	}
-	b.dec.ReadToken()
-	req.Events = []Event{}
-	for b.dec.PeekKind() != ']' {
-		if len(req.Events) == MaxBulkEvents {
-			return &Error{Code: CodeTooManyEvents,
-				Message: fmt.Sprintf("The %s holds more than %d customer events", req.Kind.SetName(), MaxBulkEvents),
-				Reason:  fmt.Sprintf("The maximum number of customer events that can be specified within a single Web API call is %d.", MaxBulkEvents),
-				Field:   req.Kind.SetName()}
-		}
-		if b.dec.PeekKind() != '{' {
-			return b.elementNotObject()
-		}
-		b.dec.ReadToken()
-		if err := b.charge(eventCodec.size); err != nil {
-			return err
-		}
-		req.Events = append(req.Events, Event{})
-		if err := b.members(reflect.ValueOf(&req.Events[len(req.Events)-1]).Elem(), eventCodec); err != nil {
-			return err
-		}
-	}
-	b.dec.ReadToken()
-	return nil
-}
-
-func (b *bodyReader) elementNotObject() error {
-	if b.dec.PeekKind() == 0 {
-		_, err := b.dec.ReadToken()
-		return b.fail(err)
-	}
-	return invalid(fmt.Sprintf("Each Element of %s Must Be an Object", b.here()), b.here())
-}
-
-// unknown refuses the member name just read.
-func (b *bodyReader) unknown() error {
-	p := b.here()
-	return &Error{Code: CodeInvalidRequest, Message: "Unknown Parameter " + p,
-		Reason: "Parameter names are matched exactly as the API page spells them.", Field: p}
-}
-
-// here names the value the decoder is at as a parameter path:
-// web_customer_events_set[2].products_set[0].quantity.
-func (b *bodyReader) here() string { return paramPath(b.dec.StackPointer()) }
-
-func paramPath(p jsontext.Pointer) string {
-	var s strings.Builder
-	for tok := range p.Tokens() {
-		if isIndex(tok) && s.Len() > 0 {
-			s.WriteString("[" + tok + "]")
-			continue
-		}
-		if s.Len() > 0 {
-			s.WriteByte('.')
-		}
-		if len(tok) > 64 { // a name is echoed back: not all of a huge one
-			tok = strings.ToValidUTF8(tok[:64], "") + "..."
-		}
-		s.WriteString(tok)
-	}
-	return s.String()
-}
-
-func isIndex(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// fail turns a decoder error into the read's error: a duplicate name or a
-// syntax error is an *Error naming where; a read error is returned as is.
-func (b *bodyReader) fail(err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *jsontext.SyntacticError
-	switch {
-	case errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName):
-		p := paramPath(se.JSONPointer)
-		return &Error{Code: CodeInvalidRequest, Message: "Parameter " + p + " Is Given More Than Once",
-			Reason: "Each parameter may be given only once.", Field: p}
-	case err == io.EOF, errors.As(err, &se) && errors.Is(se.Err, io.ErrUnexpectedEOF):
-		return invalid("The Request Body Ends Before Its JSON Object Does", "")
-	case errors.As(err, &se):
-		msg := strings.TrimPrefix(se.Error(), "jsontext: ")
-		return invalid("The Request Body Is Not Valid JSON: "+msg, "")
-	}
-	return err
-}
-
-func invalid(msg, field string) *Error {
-	return &Error{Code: CodeInvalidRequest, Message: msg, Reason: "The body must be a JSON object with the method's parameters, named as the API page names them.", Field: field}
-}
-
-// skipBOM drops a leading UTF-8 byte order mark and refuses a UTF-16 one.
-func skipBOM(r io.Reader) (io.Reader, error) {
-	var p [3]byte
-	n, err := io.ReadFull(r, p[:])
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return nil, err
-	}
-	switch {
-	case n == 3 && p == [3]byte{0xEF, 0xBB, 0xBF}:
-		return r, nil
-	case n >= 2 && (p[0] == 0xFE && p[1] == 0xFF || p[0] == 0xFF && p[1] == 0xFE):
-		return nil, invalid("The Request Body Starts With a UTF-16 Byte Order Mark", "")
-	}
-	return io.MultiReader(bytes.NewReader(p[:n]), r), nil
+	return readObject(r, opts, rv.Elem(), level{}, nil)
 }

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -26,26 +27,25 @@ func TestReadBulkRequestRefuses(t *testing.T) {
 		{"duplicated events set", `{"token":"T","web_customer_events_set":[{"request_unique_identifier":"1","description":"A"}],"web_customer_events_set":[{"request_unique_identifier":"1"}]}`,
 			CodeInvalidRequest, "Parameter web_customer_events_set Is Given More Than Once"},
 		// Point 2: a second token hid behind the first.
-		{"duplicated token", `{"token":"BOGUS","token":"T","web_customer_events_set":[]}`, CodeInvalidRequest, "Parameter token Is Given More Than Once"},
+		{"duplicated token", `{"token":"BOGUS","token":"T","web_customer_events_set":[{}]}`, CodeInvalidRequest, "Parameter token Is Given More Than Once"},
 		{"duplicated event parameter", webBody(`{"request_unique_identifier":"1","description":"a","description":"b"}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[0].description Is Given More Than Once"},
+		// Unknown names are skipped, but a duplicate among them is still
+		// found.
+		{"duplicated unknown name", webBody(`{"request_unique_identifier":"1","Website":"a","Website":"b"}`),
+			CodeInvalidRequest, "Parameter web_customer_events_set[0].Website Is Given More Than Once"},
+		// A skipped value may not nest deeper than the API's objects could.
+		{"deep unknown value", webBody(`{"a":` + strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5001)),
+			CodeInvalidRequest, "Nests Deeper Than 16 Levels"},
 		{"duplicated identifier field", webBody(`{"request_unique_identifier":"1"}`, `{"accounts_receivable_identifier":{"number":"A","number":"B"}}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[1].accounts_receivable_identifier.number Is Given More Than Once"},
-		{"upper-case event parameter", webBody(`{"request_unique_identifier":"1","UDF_STRING_1":"x"}`), CodeInvalidRequest, "Unknown Parameter web_customer_events_set[0].UDF_STRING_1"},
-		{"capitalised parameter", webBody(`{"request_unique_identifier":"1","Website":"x"}`), CodeInvalidRequest, "Unknown Parameter web_customer_events_set[0].Website"},
-		{"upper-case identifier", webBody(`{"REWARDS_PARTICIPANT_IDENTIFIER":{"number":"RP1"}}`), CodeInvalidRequest, "Unknown Parameter web_customer_events_set[0].REWARDS_PARTICIPANT_IDENTIFIER"},
-		{"capitalised token", `{"Token":"T","web_customer_events_set":[]}`, CodeInvalidRequest, "Unknown Parameter Token"},
-		{"upper-case set", `{"token":"T","WEB_CUSTOMER_EVENTS_SET":[]}`, CodeInvalidRequest, "Unknown Parameter WEB_CUSTOMER_EVENTS_SET"},
-		{"another kind's set", `{"token":"T","purchase_customer_events_set":[]}`, CodeInvalidRequest, "Unknown Parameter purchase_customer_events_set"},
-		{"unknown parameter", `{"token":"T","web_customer_events_set":[],"colour":"red"}`, CodeInvalidRequest, "Unknown Parameter colour"},
 		{"missing set", `{"token":"T"}`, CodeMandatoryMissing, "Mandatory parameter web_customer_events_set is missing"},
 		{"null set", `{"token":"T","web_customer_events_set":null}`, CodeMandatoryMissing, "Mandatory parameter web_customer_events_set is missing"},
+		// Issue 14 point 8: the set is mandatory; an empty one was accepted.
+		{"empty set", `{"token":"T","web_customer_events_set":[]}`, CodeMandatoryMissing, "Mandatory parameter web_customer_events_set is missing"},
+		{"another kind's set only", `{"token":"T","purchase_customer_events_set":[{}]}`, CodeMandatoryMissing, "Mandatory parameter web_customer_events_set is missing"},
 		{"set not a list", `{"token":"T","web_customer_events_set":{"a":1}}`, CodeInvalidRequest, "Parameter web_customer_events_set Must Be a List of Objects"},
 		{"nested lists", webBody(`[[[[[[[[[[[[]]]]]]]]]]]]`), CodeInvalidRequest, "Each Element of web_customer_events_set Must Be an Object"},
-		{"deep objects", webBody(strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000)), CodeInvalidRequest, "Unknown Parameter web_customer_events_set[0].a"},
-		{"number as a string", webBody(`{"request_unique_identifier":1}`), CodeInvalidRequest, "Parameter web_customer_events_set[0].request_unique_identifier Must Be a String"},
-		{"string as a number", webBody(`{"udf_float_1":"1.5"}`), CodeInvalidRequest, "Parameter web_customer_events_set[0].udf_float_1 Must Be a Number"},
-		{"list as an identifier", webBody(`{"performed_by_unit_identifier":[]}`), CodeInvalidRequest, "Parameter web_customer_events_set[0].performed_by_unit_identifier Must Be an Object"},
 		{"huge string", webBody(`{"description":"` + strings.Repeat("x", DefaultMaxString+1) + `"}`), CodeInvalidRequest, "Parameter web_customer_events_set[0].description Is Longer Than 65536 Bytes"},
 		{"1001 events", webBody(strings.Split(strings.Repeat("{},", 1001)+"{}", ",")...), CodeTooManyEvents, "holds more than 1000 customer events"},
 		{"not an object", `[]`, CodeInvalidRequest, "The Request Body Must Be a JSON Object"},
@@ -102,6 +102,134 @@ func TestReadBulkRequestAccepts(t *testing.T) {
 	}
 }
 
+// TestReadBulkRequestIgnoresUnknownNames: issue 14 point 1 (and issue 18
+// point 2, reconciled): a name that is not a parameter of the method is
+// skipped, whatever its value, reported to Ignored, and never taken for
+// another spelling; a parameter of another kind is not one of this kind's.
+func TestReadBulkRequestIgnoresUnknownNames(t *testing.T) {
+	var ignored []string
+	opts := ReadOptions{Ignored: func(p string) { ignored = append(ignored, p) }}
+	body := `{"token":"T","colour":"red","WEB_CUSTOMER_EVENTS_SET":[],"web_customer_events_set":[` +
+		`{"request_unique_identifier":"1","Website":"x","UDF_STRING_1":"u","udf_float_5":5,"udf_string_9":"purchases only","products_set":[[[]]],` +
+		`"accounts_receivable_identifier":{"number":"A","NUMBER":"B","access_token_identifier":{"authentication_code":"4111"}},` +
+		`"a":` + strings.Repeat(`{"a":[`, 8) + `1` + strings.Repeat(`]}`, 8) + `}]}`
+	got, err := ReadBulkRequest(Web, strings.NewReader(body), opts)
+	if err != nil {
+		t.Fatalf("ReadBulkRequest = %v", err)
+	}
+	ev := got.Events[0]
+	want := Event{RequestUniqueIdentifier: "1", AccountsReceivable: &AccountIdentifier{Number: "A"}}
+	if !reflect.DeepEqual(ev, want) || len(got.Invalid) != 0 {
+		t.Errorf("event = %+v (invalid %v), want %+v", ev, got.Invalid, want)
+	}
+	wantIgnored := []string{"colour", "WEB_CUSTOMER_EVENTS_SET",
+		"web_customer_events_set[0].Website", "web_customer_events_set[0].UDF_STRING_1", "web_customer_events_set[0].udf_float_5",
+		"web_customer_events_set[0].udf_string_9", "web_customer_events_set[0].products_set",
+		"web_customer_events_set[0].accounts_receivable_identifier.NUMBER",
+		"web_customer_events_set[0].accounts_receivable_identifier.access_token_identifier", "web_customer_events_set[0].a"}
+	if !reflect.DeepEqual(ignored, wantIgnored) {
+		t.Errorf("ignored = %q\nwant %q", ignored, wantIgnored)
+	}
+	// Financial statements: the page's set name, or the kind's own.
+	for _, set := range []string{"financial_achievement_customer_events_set", "financial_statement_customer_events_set"} {
+		got, err := DecodeBulkRequest(FinancialStatements, []byte(`{"`+set+`":[{"request_unique_identifier":"1"}]}`))
+		if err != nil || len(got.Events) != 1 {
+			t.Errorf("financial statements under %s = %+v, %v; want one event", set, got, err)
+		}
+	}
+	both := `{"financial_achievement_customer_events_set":[{}],"financial_statement_customer_events_set":[{}]}`
+	if _, err := DecodeBulkRequest(FinancialStatements, []byte(both)); err == nil || !strings.Contains(err.Error(), "Are Both Given") {
+		t.Errorf("financial statements under both names = %v, want a refusal", err)
+	}
+}
+
+// TestReadBulkRequestChargesSkippedNames: the names of a skipped object
+// are held by the decoder (to refuse duplicates) until it closes: they
+// count against the memory budget, so that an object of many distinct
+// unknown names is refused rather than held.
+func TestReadBulkRequestChargesSkippedNames(t *testing.T) {
+	for _, where := range []string{"in a skipped object", "in the event"} {
+		var b strings.Builder
+		b.WriteString(`{"token":"T","web_customer_events_set":[{"request_unique_identifier":"1"`)
+		if where == "in a skipped object" {
+			b.WriteString(`,"x":{"a":0`)
+		}
+		for i := range 20000 {
+			fmt.Fprintf(&b, `,"n%d":0`, i)
+		}
+		if where == "in a skipped object" {
+			b.WriteString(`}`)
+		}
+		b.WriteString(`}]}`)
+		var limit *LimitError
+		if _, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{MaxMemory: 1 << 20}); !errors.As(err, &limit) {
+			t.Errorf("20000 unknown names %s under a 1 MiB budget = %v, want a LimitError", where, err)
+		}
+		if got, err := ReadBulkRequest(Web, strings.NewReader(b.String()), ReadOptions{}); err != nil || got.Events[0].RequestUniqueIdentifier != "1" {
+			t.Errorf("20000 unknown names %s under the default budget = %v", where, err)
+		}
+	}
+}
+
+// TestReadBulkRequestWrongTypes: issue 14 point 1. A value of the wrong
+// type used to fail the whole call with the decoder's text; it fails its
+// event only (Invalid), naming the parameter, and the other events are
+// read. Scalars cross: a number where a string goes is its literal, a
+// string where a number goes is kept for Validate (the page's own example
+// sends "amount":"11.50").
+func TestReadBulkRequestWrongTypes(t *testing.T) {
+	body := `{"token":"T","purchase_customer_events_set":[` +
+		`{"request_unique_identifier":"1","products_set":[{"quantity":"abc"}]},` +
+		`{"request_unique_identifier":2,"products_set":[{"quantity":"2.50","total_amount":{"v":1}}]},` +
+		`{"request_unique_identifier":"3","performed_by_unit_identifier":[],"description":true},` +
+		`{"request_unique_identifier":"4","products_set":[1,{"quantity":3}]},` +
+		`{"request_unique_identifier":"5","products_set":{}},` +
+		`{"request_unique_identifier":"6","accounts_receivable_identifier":{"access_token_identifier":{"one_time_password":1234}}}]}`
+	got, err := DecodeBulkRequest(Purchases, []byte(body))
+	if err != nil {
+		t.Fatalf("DecodeBulkRequest = %v", err)
+	}
+	wantInvalid := []string{"",
+		"Error:Value of products_set[0].total_amount is not a number. - Description:The specified API value is not valid.",
+		"Error:Value of performed_by_unit_identifier is not an object. - Description:The specified API value is not valid.",
+		"Error:Value of products_set[0] is not an object. - Description:The specified API value is not valid.",
+		"Error:Value of products_set is not a list of objects. - Description:The specified API value is not valid.",
+		""}
+	for i, want := range wantInvalid {
+		var gotDesc string
+		if i < len(got.Invalid) && got.Invalid[i] != nil {
+			gotDesc = got.Invalid[i].Description()
+			if got.Invalid[i].Code != CodeInvalidValue {
+				t.Errorf("Invalid[%d].Code = %s, want %s", i, got.Invalid[i].Code, CodeInvalidValue)
+			}
+		}
+		if gotDesc != want {
+			t.Errorf("Invalid[%d] = %q, want %q", i, gotDesc, want)
+		}
+	}
+	if ev := got.Events[1]; ev.RequestUniqueIdentifier != "2" || ev.ProductsSet[0].Quantity != "2.50" {
+		t.Errorf("event 2 = %+v, want its request id and quantity as literals", ev)
+	}
+	abc := validPurchase()
+	abc.ProductsSet[0].Quantity = got.Events[0].ProductsSet[0].Quantity
+	if err := Validate(Purchases, abc); err == nil || err.Code != CodeInvalidValue || err.Field != "products_set[0].quantity" {
+		t.Errorf("Validate(quantity \"abc\") = %v, want a refusal naming it", err)
+	}
+	if got := got.Events[3].ProductsSet; len(got) != 1 || got[0].Quantity != "3" {
+		t.Errorf("event 4's products = %+v, want the object element read", got)
+	}
+	// seeds/004: one_time_password is an Integer, sent as a JSON number.
+	if otp := got.Events[5].AccountsReceivable.AccessToken.OneTimePassword; otp != "1234" {
+		t.Errorf("one_time_password = %q, want 1234", otp)
+	}
+	// Outside an event the call fails.
+	_, err = DecodeBulkRequest(Purchases, []byte(`{"token":"T","intended_currency_identifier":"EUR","purchase_customer_events_set":[{}]}`))
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.Code != CodeInvalidValue || apiErr.Message != "Value of intended_currency_identifier is not an object" {
+		t.Errorf("a call-level value of the wrong type = %v, want %s naming it", err, CodeInvalidValue)
+	}
+}
+
 // failAfter is a body whose bytes after head cannot be read: a reader
 // that asks for them is found out.
 type failAfter struct{ head io.Reader }
@@ -154,14 +282,20 @@ func TestReadParams(t *testing.T) {
 		Password string `json:"password"`
 	}
 	for body, want := range map[string]string{
-		`{"USERNAME":"u","password":"p"}`:              "Unknown Parameter USERNAME",
-		`{"username":"u","Password":"p"}`:              "Unknown Parameter Password",
 		`{"username":"u","password":"p","password":1}`: "Parameter password Is Given More Than Once",
+		`{"username":"u","password":{}}`:               "Value of password is not a string",
 	} {
 		err := ReadParams(strings.NewReader(body), &login, ReadOptions{})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ReadParams(%s) = %v, want %q", body, err, want)
 		}
+	}
+	// Other spellings are not the parameter: they are ignored, and named.
+	var ignored []string
+	login.Password = ""
+	err := ReadParams(strings.NewReader(`{"username":"u","Password":"p","PASSWORD":"q"}`), &login, ReadOptions{Ignored: func(p string) { ignored = append(ignored, p) }})
+	if err != nil || login.Password != "" || !reflect.DeepEqual(ignored, []string{"Password", "PASSWORD"}) {
+		t.Errorf("ReadParams with other spellings = %v, password %q, ignored %q; want no password and both named", err, login.Password, ignored)
 	}
 	if err := ReadParams(strings.NewReader(`{"username":"u","password":"p"}`), &login, ReadOptions{}); err != nil || login.Username != "u" || login.Password != "p" {
 		t.Errorf("ReadParams = %v, %+v", err, login)

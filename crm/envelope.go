@@ -15,6 +15,16 @@ type BulkRequest struct {
 	IntendedCurrency *CurrencyIdentifier `json:"intended_currency_identifier,omitempty"`
 	FieldsSet        string              `json:"fields_set,omitempty"`
 	Events           []Event             `json:"-"`
+	// Invalid, when Invalid[i] is set, is why Events[i] was refused as it
+	// was read (a value of the wrong type): the engine reports it
+	// unprocessed with this error. It may be shorter than Events.
+	Invalid []*Error `json:"-"`
+	// Version is the API version whose page's rules apply (crm.SchemaFor;
+	// the zero value is the embedded engine's own), and Single says the
+	// event is a single create method's (crm.SingleSchemaFor): set by a
+	// server, not sent.
+	Version APIVersion `json:"-"`
+	Single  bool       `json:"-"`
 	// Run and Keys are not sent: an engine that keeps load receipts (the
 	// embedded one) stores, with each event, the run and the key of the
 	// rows it came from (Keys[i] for Events[i]).

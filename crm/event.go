@@ -49,6 +49,10 @@ type Event struct {
 	Product *ProductIdentifier `json:"product_identifier,omitempty"`
 	Amount  json.Number        `json:"amount,omitempty"`
 
+	// The single achievements create method (seeds/003, R15-R18).
+	AuthorizedByAccessToken *AccessTokenIdentifier `json:"authorized_by_access_token_identifier,omitempty"`
+	PromoCode               string                 `json:"promo_code,omitempty"`
+
 	// Financial statements.
 	MeasuredKPIs []MeasuredKPI `json:"measured_key_performance_indicators_set,omitempty"`
 

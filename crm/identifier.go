@@ -1,5 +1,7 @@
 package crm
 
+import "encoding/json"
+
 // An Identifier refers to one CRM.COM entity by exactly one of its allowed
 // fields. Each identifier type below has exactly the fields its API page
 // lists, with their wire names.
@@ -32,13 +34,15 @@ type AccessTokenIdentifier struct {
 	AuthenticationCode string `json:"authentication_code,omitempty"`
 	Identifier         string `json:"identifier,omitempty"`
 	PassCode           string `json:"pass_code,omitempty"`
-	OneTimePassword    string `json:"one_time_password,omitempty"`
+	// OneTimePassword is an Integer on the page (seeds/004): it is sent
+	// as a JSON number.
+	OneTimePassword json.Number `json:"one_time_password,omitempty"`
 }
 
 // Set implements Identifier. PassCode is not an identifying field: it
 // qualifies Identifier.
 func (a *AccessTokenIdentifier) Set() []FieldValue {
-	return collect("authentication_code", a.AuthenticationCode, "identifier", a.Identifier, "one_time_password", a.OneTimePassword)
+	return collect("authentication_code", a.AuthenticationCode, "identifier", a.Identifier, "one_time_password", string(a.OneTimePassword))
 }
 
 // AccountIdentifier identifies an accounts receivable.

@@ -73,6 +73,17 @@ func (k Kind) SetName() string {
 	return ""
 }
 
+// AltSetName is a second name the server accepts for the kind's events
+// set, or "": financial statements' own name,
+// financial_statement_customer_events_set, which a client written from the
+// kind's name sends. Clients send SetName, the page's name.
+func (k Kind) AltSetName() string {
+	if k == FinancialStatements {
+		return "financial_statement_customer_events_set"
+	}
+	return ""
+}
+
 // EventType is the value of the "type" attribute of a stored event of this
 // kind, as the API's event objects show it (ACHIEVEMENT, PURCHASE, ...).
 func (k Kind) EventType() string {

@@ -37,7 +37,8 @@ type Field struct {
 	// OneOf lists parameters of Items of which exactly one must be given.
 	OneOf []string
 
-	index []int // path to the Go struct field
+	index       []int             // path to the Go struct field
+	itemsByName map[string]*Field // Items by name
 }
 
 // Schema lists the parameters one kind accepts.
@@ -52,6 +53,11 @@ type Schema struct {
 	AnyOf []string
 
 	byName map[string]*Field
+	// callByName are the call-level parameters of the bulk method (token,
+	// fields_set, Call) and singleByName those of the single create
+	// method (the Fields but request_unique_identifier, token and
+	// fields_set): what the request reader takes.
+	callByName, singleByName map[string]*Field
 	// checked are the fields Validate looks at: mandatory ones and those
 	// with a form to check (plain optional strings need nothing).
 	checked []Field
@@ -76,6 +82,7 @@ var (
 	productFields          = []string{"id", "code", "alternative_code"}
 	currencyFields         = []string{"id", "code"}
 	invoiceFields          = []string{"id", "number", "reference_number", "back_office_code"}
+	accessTokenFields      = []string{"authentication_code", "identifier", "pass_code", "one_time_password"}
 )
 
 func str(name string) Field  { return Field{Name: name, Type: String} }
@@ -222,27 +229,41 @@ func buildSchemas() map[Kind]*Schema {
 	}
 	for k, s := range out {
 		s.Kind = k
-		s.byName = make(map[string]*Field, len(s.Fields))
-		for i := range s.Fields {
-			f := &s.Fields[i]
-			bindIndex(f, reflect.TypeFor[Event]())
-			s.byName[f.Name] = f
-		}
-		for i := range s.Call {
-			bindIndex(&s.Call[i], reflect.TypeFor[BulkRequest]())
-		}
-		for _, f := range s.Fields {
-			if f.Mandatory || f.Type != String || f.Enum != nil {
-				s.checked = append(s.checked, f)
-			}
-		}
-		for _, wf := range wireFields {
-			if _, ok := s.byName[wf.name]; !ok {
-				s.foreign = append(s.foreign, wf)
-			}
-		}
+		s.finish()
 	}
 	return out
+}
+
+// finish indexes a schema's fields.
+func (s *Schema) finish() {
+	s.byName = make(map[string]*Field, len(s.Fields))
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		bindIndex(f, reflect.TypeFor[Event]())
+		s.byName[f.Name] = f
+	}
+	token, fieldsSet := &Field{Name: "token"}, &Field{Name: "fields_set"}
+	s.callByName = map[string]*Field{"token": token, "fields_set": fieldsSet}
+	for i := range s.Call {
+		bindIndex(&s.Call[i], reflect.TypeFor[BulkRequest]())
+		s.callByName[s.Call[i].Name] = &s.Call[i]
+	}
+	s.singleByName = map[string]*Field{"token": token, "fields_set": fieldsSet}
+	for name, f := range s.byName {
+		if name != "request_unique_identifier" {
+			s.singleByName[name] = f
+		}
+	}
+	for _, f := range s.Fields {
+		if f.Mandatory || f.Type != String || f.Enum != nil {
+			s.checked = append(s.checked, f)
+		}
+	}
+	for _, wf := range wireFields {
+		if _, ok := s.byName[wf.name]; !ok {
+			s.foreign = append(s.foreign, wf)
+		}
+	}
 }
 
 // bindIndex finds the Go struct field with f's wire name in t and records its
@@ -254,6 +275,10 @@ func bindIndex(f *Field, t reflect.Type) {
 	}
 	f.index = sf.Index
 	if len(f.Items) > 0 {
+		f.itemsByName = make(map[string]*Field, len(f.Items))
+		for i := range f.Items {
+			f.itemsByName[f.Items[i].Name] = &f.Items[i]
+		}
 		elem := sf.Type
 		for elem.Kind() == reflect.Slice || elem.Kind() == reflect.Pointer {
 			elem = elem.Elem()

@@ -22,6 +22,12 @@ func Validate(k Kind, ev *Event) *Error {
 	if s == nil {
 		return &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("Unknown customer event kind %s", k), Reason: "The kind must be one of " + kindNames() + "."}
 	}
+	return ValidateSchema(s, ev)
+}
+
+// ValidateSchema is Validate against the parameters of schema s (the
+// kind's under an API version: SchemaFor, SingleSchemaFor).
+func ValidateSchema(s *Schema, ev *Event) *Error {
 	v := reflect.ValueOf(ev).Elem()
 	if err := checkFields(s.checked, v, ""); err != nil {
 		return err
@@ -165,11 +171,16 @@ func checkIdentifier(f *Field, id Identifier, name string) *Error {
 		tok = x.AccessToken
 	case *ParticipantIdentifier:
 		tok = x.AccessToken
+	case *AccessTokenIdentifier:
+		tok = x
 	}
 	if tok == nil {
 		return nil
 	}
 	tname := name + ".access_token_identifier"
+	if tok == id {
+		tname = name
+	}
 	if n := len(tok.Set()); n != 1 {
 		return &Error{
 			Code:    CodeInvalidIdentifier,
@@ -184,8 +195,8 @@ func checkIdentifier(f *Field, id Identifier, name string) *Error {
 	if tok.Identifier == "" && tok.PassCode != "" {
 		return &Error{Code: CodeNotAllowedParameter, Message: fmt.Sprintf("Parameter %s.pass_code is applicable only with identifier", tname), Reason: "The pass code is applicable only if the access token identifier is specified.", Field: tname + ".pass_code"}
 	}
-	if tok.OneTimePassword != "" && !isInteger(tok.OneTimePassword) {
-		return invalidValue(tname+".one_time_password", tok.OneTimePassword, "an integer")
+	if tok.OneTimePassword != "" && !isInteger(string(tok.OneTimePassword)) {
+		return invalidValue(tname+".one_time_password", string(tok.OneTimePassword), "an integer")
 	}
 	return nil
 }

@@ -29,7 +29,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Organisation string `json:"organisation"`
 		Unit         string `json:"unit"`
 	}
-	if err := crm.ReadParams(s.body(w, r), &in, crm.ReadOptions{}); err != nil {
+	var ig ignoredNames
+	err := crm.ReadParams(s.body(w, r), &in, crm.ReadOptions{Ignored: ig.add})
+	s.reportIgnored(w, r, &ig)
+	if err != nil {
 		s.readFailed(w, err)
 		return
 	}
@@ -138,7 +141,10 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Token string `json:"token"`
 	}
-	if err := crm.ReadParams(s.body(w, r), &in, crm.ReadOptions{}); err != nil {
+	var ig ignoredNames
+	err := crm.ReadParams(s.body(w, r), &in, crm.ReadOptions{Ignored: ig.add})
+	s.reportIgnored(w, r, &ig)
+	if err != nil {
 		s.readFailed(w, err)
 		return
 	}

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -95,4 +98,76 @@ func (s *Server) readFailed(w http.ResponseWriter, err error) {
 	default:
 		writeError(w, http.StatusBadRequest, &crm.Error{Code: crm.CodeInvalidRequest, Message: "The Request Body Could Not Be Read", Reason: "The request was cut short."})
 	}
+}
+
+// HeaderIgnored names, in a response, the members of the request that
+// were ignored because they are not parameters of the method (as the real
+// API ignores them): `Website` for `website`, a parameter of another kind,
+// a field an identifier does not have. A crmload extension.
+const HeaderIgnored = "X-Crmload-Ignored-Parameters"
+
+// maxIgnoredNamed bounds the names one response lists.
+const maxIgnoredNamed = 20
+
+// ignoredNames collects the members a request's reader skipped, once per
+// name whatever the event it came in: web_customer_events_set[0].Website
+// stands for every event's Website.
+type ignoredNames struct {
+	names []string
+	seen  map[string]bool
+	more  int
+}
+
+var indexRE = regexp.MustCompile(`\[[0-9]+\]`)
+
+func (ig *ignoredNames) add(path string) {
+	key := indexRE.ReplaceAllString(path, "[]")
+	if ig.seen[key] {
+		return
+	}
+	if len(ig.names) == maxIgnoredNamed {
+		ig.more++ // past the list, names are counted, not kept
+		return
+	}
+	if ig.seen == nil {
+		ig.seen = map[string]bool{}
+	}
+	ig.seen[key] = true
+	ig.names = append(ig.names, path)
+}
+
+// header renders the names for the response header: each as it was sent,
+// quoted (Go syntax, ASCII) when it holds anything but letters, digits and
+// _ . [ ].
+func (ig *ignoredNames) header() string {
+	parts := make([]string, 0, len(ig.names)+1)
+	for _, n := range ig.names {
+		if strings.IndexFunc(n, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.[]-", r))
+		}) >= 0 {
+			n = strconv.QuoteToASCII(n)
+		}
+		parts = append(parts, n)
+	}
+	if ig.more > 0 {
+		parts = append(parts, fmt.Sprintf("(%d more)", ig.more))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// report names the ignored members in the response header and the log.
+// Call it before the response is written.
+func (s *Server) reportIgnored(w http.ResponseWriter, r *http.Request, ig *ignoredNames) {
+	if len(ig.names) == 0 {
+		return
+	}
+	h := ig.header()
+	w.Header().Set(HeaderIgnored, h)
+	if strings.Contains(r.URL.Path, "/authentication/") {
+		// A login's stray name may be a secret typed in the wrong place:
+		// the client sees it in the header, the log only counts it.
+		s.cfg.Log.Info("ignored parameters", "path", r.URL.Path, "count", len(ig.names)+ig.more, "remote", r.RemoteAddr)
+		return
+	}
+	s.cfg.Log.Info("ignored parameters", "path", r.URL.Path, "names", h, "remote", r.RemoteAddr)
 }

@@ -118,15 +118,42 @@ type claim struct {
 // returned error is call-level: a *crm.Error (too many events, an unknown
 // intended currency) or a store failure; then nothing was stored.
 func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	res, _, err := e.createEvents(ctx, req)
+	return res, err
+}
+
+// createOne creates req's one event (a single create method): the
+// processed event, or the event's error.
+func (e *Engine) createOne(ctx context.Context, req crm.BulkRequest) (crm.Processed, *crm.Error, error) {
+	res, errs, err := e.createEvents(ctx, req)
+	switch {
+	case err != nil:
+		return crm.Processed{}, nil, err
+	case errs[0] != nil && errs[0] != errStored:
+		return crm.Processed{}, errs[0], nil
+	}
+	return res.Processed[0], nil, nil
+}
+
+// createEvents is CreateEvents; it also returns each event's error.
+func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, []*crm.Error, error) {
 	if err := crm.ValidateCall(req.Kind, &req); err != nil {
-		return crm.BulkResult{}, err
+		return crm.BulkResult{}, nil, err
+	}
+	schema := crm.SchemaFor(req.Kind, req.Version)
+	if req.Single {
+		schema = crm.SingleSchemaFor(req.Kind, req.Version)
 	}
 	errs := make([]*crm.Error, len(req.Events))
 	seen := make(map[string]bool, len(req.Events))
 	for i := range req.Events {
 		ev := &req.Events[i]
-		if err := crm.Validate(req.Kind, ev); err != nil {
+		if i < len(req.Invalid) && req.Invalid[i] != nil {
+			errs[i] = req.Invalid[i] // a value of the wrong type, found as it was read
+		} else if err := crm.ValidateSchema(schema, ev); err != nil {
 			errs[i] = err
+		}
+		if errs[i] != nil {
 			continue
 		}
 		if seen[ev.RequestUniqueIdentifier] {
@@ -153,7 +180,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	if req.Replay && digests != nil {
 		var err error
 		if already, err = e.store.Stored(ctx, req.Run, req.Keys); err != nil {
-			return crm.BulkResult{}, err
+			return crm.BulkResult{}, nil, err
 		}
 		for i, k := range req.Keys {
 			if st, ok := already[k]; ok && errs[i] == nil {
@@ -166,7 +193,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	}
 	pending, err := e.resolveAll(ctx, req, digests, errs)
 	if err != nil {
-		return crm.BulkResult{}, err
+		return crm.BulkResult{}, nil, err
 	}
 	// Outside the engine's lock: ids and the event objects' JSON, so that
 	// concurrent calls encode in parallel while one commits. Two referrals
@@ -177,7 +204,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		if p != nil {
 			p.obj.ID = newID()
 			if p.json, err = encodeObject(p.obj); err != nil {
-				return crm.BulkResult{}, err
+				return crm.BulkResult{}, nil, err
 			}
 			rows = append(rows, p)
 		}
@@ -187,7 +214,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			e.mu.Lock()
 			e.cache.reset(-1) // the cache may hold referrals that were rolled back
 			e.mu.Unlock()
-			return crm.BulkResult{}, fmt.Errorf("store %s events: %w", req.Kind, err)
+			return crm.BulkResult{}, nil, fmt.Errorf("store %s events: %w", req.Kind, err)
 		}
 	}
 	e.mu.Lock()
@@ -218,7 +245,7 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			res.Processed = append(res.Processed, crm.Processed{Number: p.obj.Number, ID: p.obj.ID, RequestUniqueIdentifier: id})
 		}
 	}
-	return res, nil
+	return res, errs, nil
 }
 
 // resolveAll resolves every valid event of req under the engine's lock

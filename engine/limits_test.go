@@ -168,7 +168,7 @@ func TestServeTokenLimit(t *testing.T) {
 		t.Fatalf("tokens %q and %q: want two different 32-digit tokens", a, b)
 	}
 	c := login(t, base) // forgets the oldest, a
-	body := func(tok string) string { return `{"token":"` + tok + `","web_customer_events_set":[]}` }
+	body := func(tok string) string { return `{"token":"` + tok + `","web_customer_events_set":[{}]}` }
 	for tok, want := range map[string]int{a: 401, b: 200, c: 200} {
 		if code, _, _ := post(t, base+"/customer_events/bulk/web/create", body(tok)); code != want {
 			t.Errorf("token %s = %d, want %d", tok[:4], code, want)

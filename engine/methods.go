@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crmload/crmload/crm"
@@ -23,30 +25,30 @@ type eventIdentifier struct {
 	Number string `json:"number,omitempty"`
 }
 
-// methodParams are the parameters the single-event methods take.
+// methodParams are the parameters the single-event show, list and cancel
+// methods take (seeds/002).
 type methodParams struct {
-	Token               string                 `json:"token"`
-	FieldsSet           string                 `json:"fields_set"`
-	CustomerEvent       *eventIdentifier       `json:"customer_event_identifier"`
-	AccountsReceivable  *crm.AccountIdentifier `json:"accounts_receivable_identifier"`
-	Classification      *crm.NamedIdentifier   `json:"classification_identifier"`
-	SubmittedAfterDate  string                 `json:"submitted_after_date"`
-	SubmittedBeforeDate string                 `json:"submitted_before_date"`
+	Token               string                     `json:"token"`
+	FieldsSet           string                     `json:"fields_set"`
+	CustomerEvent       *eventIdentifier           `json:"customer_event_identifier"`
+	AccountsReceivable  *crm.AccountIdentifier     `json:"accounts_receivable_identifier"`
+	RewardsParticipant  *crm.ParticipantIdentifier `json:"rewards_participant_identifier"`
+	Classification      *crm.NamedIdentifier       `json:"classification_identifier"`
+	SubmittedAfterDate  string                     `json:"submitted_after_date"`
+	SubmittedBeforeDate string                     `json:"submitted_before_date"`
+	NumberOfResults     json.Number                `json:"number_of_results"`
+	Offset              json.Number                `json:"offset"`
 }
 
-// params reads a method's parameters into p, strictly (crm.ReadParams),
-// from the body (POST) or from the query string (GET), whose values are
-// JSON when they look like an object or a list. The token is checked as
-// it is read.
-func (s *Server) params(w http.ResponseWriter, r *http.Request, p any) error {
-	if r.Method != http.MethodGet {
-		body := s.body(w, r)
-		return crm.ReadParams(body, p, crm.ReadOptions{Authorize: body.authorize})
-	}
+// getBody turns a GET's query string into the JSON body the method's
+// reader reads: a value that looks like a JSON object or list is taken as
+// JSON ({"id":"..."}), any other as a string. A parameter given twice is
+// refused.
+func getBody(r *http.Request) (io.Reader, error) {
 	obj := map[string]json.RawMessage{}
 	for k, vs := range r.URL.Query() {
 		if len(vs) > 1 {
-			return &crm.Error{Code: crm.CodeInvalidRequest, Message: "Parameter " + strings.ToValidUTF8(k[:min(len(k), 64)], "") + " Is Given More Than Once",
+			return nil, &crm.Error{Code: crm.CodeInvalidRequest, Message: "Parameter " + strings.ToValidUTF8(k[:min(len(k), 64)], "") + " Is Given More Than Once",
 				Reason: "Each parameter may be given only once.", Field: k}
 		}
 		v := vs[0]
@@ -58,12 +60,37 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request, p any) error {
 		}
 	}
 	b, _ := json.Marshal(obj)
-	return crm.ReadParams(bytes.NewReader(b), p, crm.ReadOptions{Authorize: func(token string) error {
+	return bytes.NewReader(b), nil
+}
+
+// reader returns the request's parameters as a body and the token check
+// that goes with it: the POST body (bounded, see requestBody) or the GET
+// query string.
+func (s *Server) reader(w http.ResponseWriter, r *http.Request) (io.Reader, func(string) error, error) {
+	if r.Method != http.MethodGet {
+		body := s.body(w, r)
+		return body, body.authorize, nil
+	}
+	body, err := getBody(r)
+	return body, func(token string) error {
 		if !s.valid(token) {
 			return invalidToken()
 		}
 		return nil
-	}})
+	}, err
+}
+
+// params reads a method's parameters into p, strictly (crm.ReadParams):
+// names p does not have are ignored and reported in the response.
+func (s *Server) params(w http.ResponseWriter, r *http.Request, p any) error {
+	body, authorize, err := s.reader(w, r)
+	if err != nil {
+		return err
+	}
+	var ig ignoredNames
+	err = crm.ReadParams(body, p, crm.ReadOptions{Authorize: authorize, Ignored: ig.add})
+	s.reportIgnored(w, r, &ig)
+	return err
 }
 
 func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Kind, method string) {
@@ -79,17 +106,12 @@ func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Ki
 	ctx := r.Context()
 	switch method {
 	case "show", "cancel":
-		key, keyErr := eventKeyOf(p.CustomerEvent)
-		if keyErr != nil {
-			writeError(w, http.StatusBadRequest, keyErr)
-			return
-		}
-		obj, err := s.eng.Event(ctx, key)
+		obj, err := s.eng.eventOf(ctx, p.CustomerEvent)
 		if err == nil {
-			err = mustBeType(obj, kind, key)
+			err = mustBeType(obj, kind)
 		}
 		if err == nil && method == "cancel" {
-			obj, err = s.eng.Cancel(ctx, key)
+			obj, err = s.eng.Cancel(ctx, objectID(obj))
 		}
 		if err != nil {
 			s.fail(w, err)
@@ -97,68 +119,37 @@ func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Ki
 		}
 		writeRaw(w, selectFields(obj, p.FieldsSet))
 	case "list":
-		f := Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
-		if p.AccountsReceivable != nil {
-			n, err := s.eng.refValue(ctx, entAccount, p.AccountsReceivable, "number")
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
-			f.Account = n
-		}
-		if p.Classification != nil {
-			n, err := s.eng.refValue(ctx, entClassification, p.Classification, "name")
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
-			f.Classification = n
-		}
-		var buf bytes.Buffer
-		buf.WriteByte('[')
-		first := true
-		err := s.eng.Events(ctx, f, func(obj []byte) error {
-			if !first {
-				buf.WriteByte(',')
-			}
-			first = false
-			buf.Write(selectFields(obj, p.FieldsSet))
-			return nil
-		})
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		buf.WriteByte(']')
-		writeRaw(w, buf.Bytes())
+		s.list(w, r, kind, &p)
 	}
 }
 
-// createOne is a single create: the event's parameters with the token, as
-// one event of a bulk call; the answer is the created event object.
+// createOne is a single create (customer_events/<kind>/create): the
+// event's parameters with the token, validated against the method's page
+// (crm.SingleSchemaFor) and stored as one event of a bulk call; the answer
+// is the created event object, or the event's error as the call's.
 func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind) {
-	var in struct {
-		Token     string `json:"token"`
-		FieldsSet string `json:"fields_set"`
-		crm.Event
+	body, authorize, err := s.reader(w, r)
+	if err != nil {
+		s.readFailed(w, err)
+		return
 	}
-	if err := s.params(w, r, &in); err != nil {
+	var ig ignoredNames
+	in, err := crm.ReadSingleRequest(crm.SingleSchemaFor(kind, s.cfg.APIVersion), body, crm.ReadOptions{Authorize: authorize, Ignored: ig.add})
+	s.reportIgnored(w, r, &ig)
+	if err != nil {
 		s.readFailed(w, err)
 		return
 	}
 	in.Event.RequestUniqueIdentifier = "1"
-	req := &crm.BulkRequest{Kind: kind, Events: []crm.Event{in.Event}}
-	res, err := s.eng.CreateEvents(context.WithoutCancel(r.Context()), *req)
-	if err != nil {
-		s.fail(w, err)
-		return
+	req := crm.BulkRequest{Kind: kind, Events: []crm.Event{in.Event}, Version: s.cfg.APIVersion, Single: true}
+	p, evErr, err := s.eng.createOne(context.WithoutCancel(r.Context()), req)
+	if err == nil && evErr != nil {
+		err = evErr
 	}
-	if len(res.Unprocessed) > 0 {
-		u := res.Unprocessed[0]
-		writeJSON(w, http.StatusBadRequest, crm.Response[any]{Status: crm.Status{Code: u.ErrorCode, Description: u.ErrorDescription}})
-		return
+	var obj []byte
+	if err == nil {
+		obj, err = s.eng.Event(r.Context(), p.ID)
 	}
-	obj, err := s.eng.Event(r.Context(), res.Processed[0].ID)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -166,11 +157,16 @@ func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind
 	writeRaw(w, selectFields(obj, in.FieldsSet))
 }
 
+// fail answers a method's error. One rule for every method: an API error
+// about the call's values is 400, whatever it is (a missing or malformed
+// parameter, an identifier that resolves to nothing, an event that does
+// not exist or is in the wrong state); 401 is for tokens and logins only,
+// 404 for unknown methods only; 500 when the store failed.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	if apiErr, ok := err.(*crm.Error); ok {
 		status := http.StatusBadRequest
-		if apiErr.Code == crm.CodeEventNotFound || apiErr.Code == crm.CodeNotFound {
-			status = http.StatusNotFound
+		if apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed {
+			status = http.StatusUnauthorized
 		}
 		writeError(w, status, apiErr)
 		return
@@ -183,26 +179,48 @@ func invalidToken() *crm.Error {
 	return &crm.Error{Code: crm.CodeInvalidToken, Message: "The Token Is Not Valid or Has Expired", Reason: "Log in again (authentication/token) and use the new token."}
 }
 
-func eventKeyOf(id *eventIdentifier) (string, *crm.Error) {
+// eventOf returns the event a customer_event_identifier names, by the
+// field it gives: {"id":"1098"} is the event whose id is 1098 (none: ids
+// are 32 hex digits), never the one whose number is.
+func (e *Engine) eventOf(ctx context.Context, id *eventIdentifier) ([]byte, error) {
 	switch {
 	case id == nil:
-		return "", &crm.Error{Code: crm.CodeMandatoryMissing, Message: "Mandatory parameter customer_event_identifier is missing", Reason: "A mandatory parameter was not specified."}
+		return nil, &crm.Error{Code: crm.CodeMandatoryMissing, Message: "Mandatory parameter customer_event_identifier is missing",
+			Reason: "A mandatory parameter was not specified.", Field: "customer_event_identifier"}
 	case (id.ID == "") == (id.Number == ""):
-		return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "customer_event_identifier must be specified by exactly one of its fields (id, number)", Reason: "An identifier must be specified by exactly one of its allowed fields."}
+		return nil, &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "customer_event_identifier must be specified by exactly one of its fields (id, number)",
+			Reason: "An identifier must be specified by exactly one of its allowed fields.", Field: "customer_event_identifier"}
 	case id.ID != "":
-		return id.ID, nil
+		// The store takes a key of digits for a number.
+		if _, err := strconv.ParseInt(id.ID, 10, 64); err == nil && len(id.ID) < 32 {
+			return nil, eventNotFound(id.ID)
+		}
+		return e.Event(ctx, id.ID)
 	}
-	return id.Number, nil
+	if _, err := strconv.ParseInt(id.Number, 10, 64); err != nil {
+		return nil, eventNotFound(id.Number)
+	}
+	return e.Event(ctx, id.Number)
+}
+
+// objectID returns the id of an event object.
+func objectID(obj []byte) string {
+	var o struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(obj, &o)
+	return o.ID
 }
 
 // mustBeType refuses an event of another kind than the method's.
-func mustBeType(obj []byte, kind crm.Kind, key string) error {
+func mustBeType(obj []byte, kind crm.Kind) error {
 	var o struct {
-		Type string `json:"type"`
+		Number string `json:"number"`
+		Type   string `json:"type"`
 	}
 	json.Unmarshal(obj, &o)
 	if o.Type != kind.EventType() {
-		return &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("Customer Event (%s) Is Not of Type %s", key, kind.EventType()),
+		return &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("Customer Event (%s) Is Not of Type %s", o.Number, kind.EventType()),
 			Reason: "Only customer events of the method's type can be specified."}
 	}
 	return nil

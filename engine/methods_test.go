@@ -46,7 +46,7 @@ func TestFinancialAchievementMethods(t *testing.T) {
 	code, st, data := post(t, srvURL+"/customer_events/financial_achievements/create", create)
 	var created EventObject
 	json.Unmarshal(data, &created)
-	if code != 200 || st.Code != "OK" || created.Type != "FINANCIAL_ACHIEVEMENT" || created.Amount != "11.50" || created.PaymentMediumBrand.Name != "VISA" {
+	if code != 200 || st.Code != "OK" || created.Type != "FINANCIAL_ACHIEVEMENT" || created.Amount != "11.5" || created.PaymentMediumBrand.Name != "VISA" {
 		t.Fatalf("create = %d %+v %s", code, st, data)
 	}
 
@@ -62,7 +62,7 @@ func TestFinancialAchievementMethods(t *testing.T) {
 	if code != 200 || string(data) != `[{"number":"`+created.Number+`","performed_on":"2016-10-07T15:00:00"}]` {
 		t.Errorf("list = %d %s", code, data)
 	}
-	code, _, data = getJSON(t, srvURL+"/customer_events/financial_achievements/list?token="+token+"&classification_identifier="+url.QueryEscape(`{"alternative_code":"FA2"}`))
+	code, _, data = getJSON(t, srvURL+"/customer_events/financial_achievements/list?token="+token+"&classification_identifier="+url.QueryEscape(`{"alternative_code":"FA2"}`)+"&accounts_receivable_identifier="+url.QueryEscape(`{"number":"ACR0000000077"}`))
 	if code != 200 || string(data) != `[]` {
 		t.Errorf("list of another classification = %d %s, want []", code, data)
 	}
@@ -77,13 +77,13 @@ func TestFinancialAchievementMethods(t *testing.T) {
 		wantCode         string
 	}{
 		{"cancel twice", "cancel", `{"token":"` + token + `","customer_event_identifier":{"id":"` + created.ID + `"}}`, 400, crm.CodeInvalidLifeCycleState},
-		{"show unknown", "show", `{"token":"` + token + `","customer_event_identifier":{"number":"999"}}`, 404, crm.CodeEventNotFound},
+		{"show unknown", "show", `{"token":"` + token + `","customer_event_identifier":{"number":"999"}}`, 400, crm.CodeEventNotFound},
 		{"show without identifier", "show", `{"token":"` + token + `"}`, 400, crm.CodeMandatoryMissing},
 		{"create of another classification type", "create", strings.Replace(create, "Financial Achievement 1", "Customer Feedback 3", 1), 400, crm.CodeInvalidClassification},
 		{"create without token", "create", strings.Replace(create, token, "x", 1), 401, crm.CodeInvalidToken},
-		{"list with a malformed date", "list", `{"token":"` + token + `","submitted_after_date":"26/10/2016"}`, 400, crm.CodeInvalidValue},
+		{"list with a malformed date", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR0000000077"},"submitted_after_date":"26/10/2016"}`, 400, crm.CodeInvalidValue},
 		{"list by an account's access token", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"access_token_identifier":{"authentication_code":"4111111111111111"}}}`, 400, crm.CodeInvalidIdentifier},
-		{"list by an unknown account", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR9"}}`, 404, crm.CodeNotFound},
+		{"list by an unknown account", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR9"}}`, 400, crm.CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,9 +10,10 @@ import (
 // dateLayout is the API's date format.
 const dateLayout = crm.DateLayout
 
-// EventObject is a stored customer event as the API's show and list methods
-// return it: the parameters it was created with, and the referenced records
-// as nested objects in place of identifiers.
+// EventObject is a stored customer event: the parameters it was created
+// with, and the referenced records as nested objects in place of
+// identifiers. It is stored as encoding/json writes it (compact: empty
+// fields left out) and rendered in the API's shape by render.
 type EventObject struct {
 	ID             string `json:"id"`
 	Number         string `json:"number"`
@@ -47,6 +48,7 @@ type EventObject struct {
 
 	Product      *RefObject  `json:"product,omitempty"`
 	Amount       json.Number `json:"amount,omitempty"`
+	PromoCode    string      `json:"promo_code,omitempty"`
 	MeasuredKPIs []KPILine   `json:"measured_key_performance_indicators_set,omitempty"`
 
 	ExternalSystem                string `json:"external_system,omitempty"`

@@ -23,7 +23,13 @@ func (e *Engine) Events(ctx context.Context, f Filter, fn func(obj []byte) error
 				Reason: "The specified API value is not valid.", Field: d.name}
 		}
 	}
-	return e.store.Events(ctx, f, fn)
+	return e.store.Events(ctx, f, func(obj []byte) error {
+		out, err := render(obj)
+		if err != nil {
+			return err
+		}
+		return fn(out)
+	})
 }
 
 // Event returns the event object with the given id or number, or a
@@ -33,7 +39,10 @@ func (e *Engine) Event(ctx context.Context, key string) ([]byte, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, eventNotFound(key)
 	}
-	return obj, err
+	if err != nil {
+		return nil, err
+	}
+	return render(obj)
 }
 
 // Cancel moves a POSTED event to CANCELLED and returns it. Any other state
@@ -50,8 +59,10 @@ func (e *Engine) Cancel(ctx context.Context, key string) ([]byte, error) {
 			Message: fmt.Sprintf("Customer Event (%s) Is %s", key, se.State),
 			Reason:  "Only posted customer events can be cancelled.",
 		}
+	case err != nil:
+		return nil, err
 	}
-	return obj, err
+	return render(obj)
 }
 
 func eventNotFound(key string) *crm.Error {

@@ -57,6 +57,11 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 	if ev.Product != nil {
 		product = s.ident(entProduct, ev.Product)
 	}
+	// seeds/003: the access token that authorised the customer, unless the
+	// account was identified by one in this call.
+	if ev.AuthorizedByAccessToken != nil && token == nil {
+		token = s.token(ev.AuthorizedByAccessToken)
+	}
 	for _, line := range ev.ProductsSet {
 		qty := line.Quantity
 		if qty == "" {
@@ -104,7 +109,7 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 	if currency != nil && (unitCurrency == nil || unitCurrency.ID != currency.ID) {
 		return nil, currencyMismatch(currency, unitCurrency, performer), true
 	}
-	if pmType != nil && k == crm.FinancialAchievements {
+	if pmType != nil && (k == crm.FinancialAchievements || k == crm.Achievements) {
 		if err := checkPaymentType(pmType, account); err != nil {
 			return nil, err, true
 		}
@@ -168,6 +173,7 @@ func newObject(k crm.Kind, ev *crm.Event) *EventObject {
 		Action:                        ev.Action,
 		Website:                       ev.Website,
 		Amount:                        ev.Amount,
+		PromoCode:                     ev.PromoCode,
 		ExternalSystem:                ev.ExternalSystem,
 		ExternalSystemReferenceNumber: ev.ExternalSystemReferenceNumber,
 		UDFs:                          ev.UDFs,

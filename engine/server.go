@@ -33,7 +33,11 @@ type ServerConfig struct {
 	// BasePath is the path the methods are served under, as a real
 	// deployment's /crmapi/rest/v2 (default "/").
 	BasePath string
-	MaxBody  int64 // largest request body (default 32 MiB)
+	// APIVersion is the release whose pages the methods follow where
+	// pages of different releases disagree (crm.APIVersion; default the
+	// newest, crm.NewestAPIVersion).
+	APIVersion crm.APIVersion
+	MaxBody    int64 // largest request body (default 32 MiB)
 	// PreAuthBody is how much of a body may be read before its token was
 	// accepted (default 1 MiB): a login's whole body, and how far into a
 	// call's body the token must come.
@@ -102,6 +106,9 @@ func NewServer(e *Engine, cfg ServerConfig) *Server {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = crm.NewestAPIVersion
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -247,7 +254,9 @@ func (s *Server) singleMethod(w http.ResponseWriter, r *http.Request, kindName, 
 
 func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kind) {
 	body := s.body(w, r)
-	req, err := crm.ReadBulkRequest(kind, body, crm.ReadOptions{Authorize: body.authorize})
+	var ig ignoredNames
+	req, err := crm.ReadBulkRequest(kind, body, crm.ReadOptions{Authorize: body.authorize, Ignored: ig.add, Version: s.cfg.APIVersion})
+	s.reportIgnored(w, r, &ig)
 	if err != nil {
 		s.readFailed(w, err)
 		return
@@ -280,9 +289,42 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 	case err != nil:
 		s.cfg.Log.Error("create events", "kind", kind, "error", err)
 		writeError(w, http.StatusInternalServerError, &crm.Error{Code: crm.CodeInternal, Message: "The Customer Events Could Not Be Stored", Reason: "Nothing of the call was stored; call again."})
+	case req.FieldsSet != "":
+		writeOK(w, selectResultFields(res, req.FieldsSet))
 	default:
 		writeOK(w, res)
 	}
+}
+
+// selectResultFields applies a bulk call's fields_set to its result: the
+// entries of both sets keep only the fields named (request_unique_-
+// identifier, id, number, error_code, error_description); the two sets
+// are always there.
+func selectResultFields(res crm.BulkResult, fieldsSet string) any {
+	want := map[string]bool{}
+	for _, f := range strings.Split(fieldsSet, ",") {
+		want[strings.TrimSpace(f)] = true
+	}
+	pick := func(pairs ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(pairs); i += 2 {
+			if want[pairs[i]] {
+				m[pairs[i]] = pairs[i+1]
+			}
+		}
+		return m
+	}
+	out := struct {
+		Unprocessed []map[string]string `json:"unprocessed_customer_events_set"`
+		Processed   []map[string]string `json:"processed_customer_events_set"`
+	}{Unprocessed: []map[string]string{}, Processed: []map[string]string{}}
+	for _, u := range res.Unprocessed {
+		out.Unprocessed = append(out.Unprocessed, pick("error_description", u.ErrorDescription, "error_code", u.ErrorCode, "request_unique_identifier", u.RequestUniqueIdentifier))
+	}
+	for _, p := range res.Processed {
+		out.Processed = append(out.Processed, pick("number", p.Number, "id", p.ID, "request_unique_identifier", p.RequestUniqueIdentifier))
+	}
+	return out
 }
 
 func writeOK(w http.ResponseWriter, data any) {

@@ -125,7 +125,7 @@ func TestServerHardening(t *testing.T) {
 		{"wrong organisation", "/authentication/token", `{"username":"loader","password":"pw","organisation":"Other"}`, 401, crm.CodeAuthenticationFailed},
 		{"missing organisation", "/authentication/token", `{"username":"loader","password":"pw"}`, 400, crm.CodeMandatoryMissing},
 		{"malformed JSON", "/customer_events/bulk/web/create", `{"token":`, 400, crm.CodeInvalidRequest},
-		{"unknown parameter", "/customer_events/bulk/web/create", `{"token":"` + token + `","web_customer_events_set":[],"colour":"red"}`, 400, crm.CodeInvalidRequest},
+		{"empty events set", "/customer_events/bulk/web/create", `{"token":"` + token + `","web_customer_events_set":[],"colour":"red"}`, 400, crm.CodeMandatoryMissing},
 		{"oversized body", "/customer_events/bulk/web/create", web(token, 400), 413, crm.CodeInvalidRequest},
 		{"unknown kind", "/customer_events/bulk/tweets/create", `{}`, 404, crm.CodeInvalidRequest},
 		{"unknown path", "/nothing/here", `{}`, 404, crm.CodeInvalidRequest},
@@ -182,7 +182,7 @@ func TestServerTokens(t *testing.T) {
 	clock := func() time.Time { return now }
 	_, base := testServer(t, ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", APIKeys: []string{"KEY1"}, TokenTTL: time.Hour, Now: clock})
 	body := func(tok string) string {
-		return `{"token":"` + tok + `","web_customer_events_set":[]}`
+		return `{"token":"` + tok + `","web_customer_events_set":[{}]}`
 	}
 	_, _, data := post(t, base+"/authentication/token", `{"username":"u","password":"p","organisation":"O"}`)
 	var tok struct{ Token string }

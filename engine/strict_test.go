@@ -45,6 +45,21 @@ func webEventJSON(id, extra string) string {
 	return `{"request_unique_identifier":"` + id + `","accounts_receivable_identifier":{"number":"ACR0000000077"},"performed_by_unit_identifier":{"name":"Admin Unit"},"performed_on":"2016-06-22T15:00:00","website":"www.crm.com"` + extra + `}`
 }
 
+// postFull posts body and returns the status, envelope, data and headers.
+func postFull(t *testing.T, url, body string) (int, crm.Status, json.RawMessage, http.Header) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env crm.Response[json.RawMessage]
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatalf("POST %s: the answer is not an envelope: %v", url, err)
+	}
+	return resp.StatusCode, env.Status, env.Data, resp.Header
+}
+
 // sendRaw posts body with headers and returns the status and envelope.
 func sendRaw(t *testing.T, url string, body []byte, header http.Header) (int, crm.Status) {
 	t.Helper()
@@ -68,11 +83,14 @@ func sendRaw(t *testing.T, url string, body []byte, header http.Header) (int, cr
 	return resp.StatusCode, env.Status
 }
 
-// TestServeRefusesDuplicatesAndInexactNames: issue 18 points 1 and 2. A
-// duplicated events set used to be merged (the stored event kept the first
-// copy's description and udf_string_1); names in another case were
-// matched; a second token was honoured. Each is now a 400 naming the key,
-// and nothing is stored.
+// TestServeRefusesDuplicatesAndInexactNames: issue 18 points 1 and 2, as
+// issue 14 point 1 reconciles them. A duplicated events set used to be
+// merged (the stored event kept the first copy's description and
+// udf_string_1); a second token was honoured: a name given twice is a 400
+// naming it, and nothing is stored. Names in another case were matched:
+// they are not the parameter; like any name that is not a parameter of the
+// method they are ignored (the real API ignores unknown parameters), named
+// in the X-Crmload-Ignored-Parameters header, and never applied.
 func TestServeRefusesDuplicatesAndInexactNames(t *testing.T) {
 	e, base := testServer(t, ServerConfig{})
 	token := login(t, base)
@@ -87,12 +105,8 @@ func TestServeRefusesDuplicatesAndInexactNames(t *testing.T) {
 			"Error:Parameter token Is Given More Than Once."},
 		{"duplicated nested key", `{"token":"` + token + `","web_customer_events_set":[` + webEventJSON("1", `"performed_by_unit_identifier":{"name":"Admin Unit"}`) + `]}`,
 			"Error:Parameter web_customer_events_set[0].performed_by_unit_identifier Is Given More Than Once."},
-		{"REWARDS_PARTICIPANT_IDENTIFIER", `{"token":"` + token + `","web_customer_events_set":[` + webEventJSON("1", `"REWARDS_PARTICIPANT_IDENTIFIER":{"number":"RP0000000010"}`) + `]}`,
-			"Error:Unknown Parameter web_customer_events_set[0].REWARDS_PARTICIPANT_IDENTIFIER."},
-		{"UDF_STRING_1", `{"token":"` + token + `","web_customer_events_set":[` + webEventJSON("1", `"UDF_STRING_1":"x"`) + `]}`,
-			"Error:Unknown Parameter web_customer_events_set[0].UDF_STRING_1."},
-		{"Website", `{"token":"` + token + `","web_customer_events_set":[` + strings.Replace(webEventJSON("1", ""), `"website"`, `"Website"`, 1) + `]}`,
-			"Error:Unknown Parameter web_customer_events_set[0].Website."},
+		{"duplicated unknown name", `{"token":"` + token + `","web_customer_events_set":[` + webEventJSON("1", `"Website":"a","Website":"b"`) + `]}`,
+			"Error:Parameter web_customer_events_set[0].Website Is Given More Than Once."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,10 +125,29 @@ func TestServeRefusesDuplicatesAndInexactNames(t *testing.T) {
 	if code != http.StatusUnauthorized || st.Code != crm.CodeInvalidToken || len(storedWeb(t, e)) != 0 {
 		t.Errorf("a bogus token, then the valid one = %d %+v, want 401 %s and nothing stored", code, st, crm.CodeInvalidToken)
 	}
+	// Other spellings: ignored, named, not applied. Website in place of
+	// website leaves the event without its mandatory website.
+	spellings := `{"token":"` + token + `","Token":"x","web_customer_events_set":[` +
+		webEventJSON("1", `"REWARDS_PARTICIPANT_IDENTIFIER":{"number":"RP0000000010"},"UDF_STRING_1":"x","description":"spelt"`) + `,` +
+		strings.Replace(webEventJSON("2", ""), `"website"`, `"Website"`, 1) + `]}`
+	code, st, data, h := postFull(t, url, spellings)
+	wantHeader := "Token, web_customer_events_set[0].REWARDS_PARTICIPANT_IDENTIFIER, web_customer_events_set[0].UDF_STRING_1, web_customer_events_set[1].Website"
+	var res crm.BulkResult
+	json.Unmarshal(data, &res)
+	if code != 200 || st.Code != crm.StatusOK || h.Get(HeaderIgnored) != wantHeader {
+		t.Fatalf("names in other cases = %d %+v, %s %q; want 200 naming them %q", code, st, HeaderIgnored, h.Get(HeaderIgnored), wantHeader)
+	}
+	if len(res.Processed) != 1 || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeMandatoryMissing || !strings.Contains(res.Unprocessed[0].ErrorDescription, "website") {
+		t.Errorf("result = %+v, want event 1 processed and event 2 refused for its missing website", res)
+	}
+	got := storedWeb(t, e)
+	if len(got) != 1 || got[0].Description != "spelt" || got[0].UDFString1 != "" || got[0].RewardsParticipant != nil {
+		t.Errorf("stored %+v, want one event without the misspelt parameters' values", got)
+	}
 	t.Run("login names", func(t *testing.T) {
 		for body, want := range map[string]string{
-			`{"USERNAME":"loader","password":"pw","organisation":"ACME"}`:                "Unknown Parameter USERNAME",
-			`{"username":"loader","Password":"pw","organisation":"ACME"}`:                "Unknown Parameter Password",
+			`{"USERNAME":"loader","password":"pw","organisation":"ACME"}`:                "Mandatory parameter username is missing",
+			`{"username":"loader","Password":"pw","organisation":"ACME"}`:                "Mandatory parameter password is missing",
 			`{"username":"x","username":"loader","password":"pw","organisation":"ACME"}`: "Parameter username Is Given More Than Once",
 		} {
 			code, st := sendRaw(t, base+"/authentication/token", []byte(body), nil)
@@ -135,9 +168,9 @@ func TestServeRefusesDuplicatesAndInexactNames(t *testing.T) {
 	})
 	// What is sent once, exactly named, is stored as sent.
 	code, st = sendRaw(t, url, []byte(`{"token":"`+token+`","web_customer_events_set":[`+webEventJSON("1", `"description":"B","udf_string_1":"V"`)+`]}`), nil)
-	got := storedWeb(t, e)
-	if code != 200 || st.Code != crm.StatusOK || len(got) != 1 || got[0].Description != "B" || got[0].UDFString1 != "V" {
-		t.Errorf("a well-formed call = %d %+v, stored %+v; want one event with description B and udf_string_1 V", code, st, got)
+	got = storedWeb(t, e)
+	if code != 200 || st.Code != crm.StatusOK || len(got) != 2 || got[1].Description != "B" || got[1].UDFString1 != "V" {
+		t.Errorf("a well-formed call = %d %+v, stored %+v; want one more event with description B and udf_string_1 V", code, st, got)
 	}
 }
 
@@ -162,7 +195,7 @@ func TestServeEncodings(t *testing.T) {
 	if got := storedWeb(t, e); len(got) != 0 {
 		t.Fatalf("stored %d events from compressed bodies, want none", len(got))
 	}
-	code, st := sendRaw(t, url, []byte(`{"token":"`+token+`","web_customer_events_set":[]}`), http.Header{"Content-Encoding": {"identity"}})
+	code, st := sendRaw(t, url, []byte(`{"token":"`+token+`","web_customer_events_set":[{}]}`), http.Header{"Content-Encoding": {"identity"}})
 	if code != 200 {
 		t.Errorf("Content-Encoding identity = %d %+v, want 200", code, st)
 	}

@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// list is financial_achievements/list (seeds/002): by account, rewards
+// participant and classification (at least one; several narrow it), the
+// submission dates, and number_of_results events from offset.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, kind crm.Kind, p *methodParams) {
+	f, offset, err := s.listQuery(r.Context(), kind, p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.writeList(r.Context(), w, f, offset, p.FieldsSet)
+}
+
+// listQuery checks list's parameters and turns them into a filter and an
+// offset. A Limit of -1 selects nothing.
+func (s *Server) listQuery(ctx context.Context, kind crm.Kind, p *methodParams) (Filter, int, error) {
+	if p.AccountsReceivable == nil && p.RewardsParticipant == nil && p.Classification == nil {
+		return Filter{}, 0, &crm.Error{Code: crm.CodeSemiOptional,
+			Message: "One of accounts_receivable_identifier, rewards_participant_identifier, classification_identifier must be specified, got 0",
+			Reason:  "It is mandatory to specify one of the semi-optional parameters. Multiple parameters are allowed to be specified.",
+			Field:   "accounts_receivable_identifier"}
+	}
+	offset, err := count("offset", p.Offset, 0)
+	if err != nil {
+		return Filter{}, 0, err
+	}
+	n, err := count("number_of_results", p.NumberOfResults, -1)
+	if err != nil {
+		return Filter{}, 0, err
+	}
+	f := Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
+	switch {
+	case n == 0:
+		f.Limit = -1
+	case n > 0:
+		f.Limit = offset + n
+	}
+	return f, offset, s.listFilter(ctx, p, &f)
+}
+
+// listFilter resolves list's identifiers into f.
+func (s *Server) listFilter(ctx context.Context, p *methodParams, f *Filter) error {
+	var err error
+	if p.AccountsReceivable != nil {
+		if f.Account, err = s.eng.refValue(ctx, entAccount, p.AccountsReceivable, "number"); err != nil {
+			return withField(err, "accounts_receivable_identifier")
+		}
+	}
+	if p.RewardsParticipant != nil {
+		// A participant's events are those of its account (an event names
+		// one or the other).
+		accountID, err := s.eng.refValue(ctx, entParticipant, p.RewardsParticipant, "accounts_receivable")
+		if err != nil {
+			return withField(err, "rewards_participant_identifier")
+		}
+		number := ""
+		if accountID != "" {
+			if number, err = s.eng.refValue(ctx, entAccount, &crm.AccountIdentifier{ID: accountID}, "number"); err != nil {
+				return err
+			}
+		}
+		if number == "" || f.Account != "" && f.Account != number {
+			f.Limit = -1 // nothing matches both
+		}
+		f.Account = number
+	}
+	if p.Classification != nil {
+		if f.Classification, err = s.eng.refValue(ctx, entClassification, p.Classification, "name"); err != nil {
+			return withField(err, "classification_identifier")
+		}
+	}
+	return nil
+}
+
+func withField(err error, field string) error {
+	if apiErr, ok := err.(*crm.Error); ok && apiErr.Field == "" {
+		apiErr.Field = field
+	}
+	return err
+}
+
+// writeList answers the events of f after the first offset.
+func (s *Server) writeList(ctx context.Context, w http.ResponseWriter, f Filter, offset int, fieldsSet string) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	seen := 0
+	var err error
+	if f.Limit >= 0 {
+		err = s.eng.Events(ctx, f, func(obj []byte) error {
+			seen++
+			if seen <= offset {
+				return nil
+			}
+			if buf.Len() > 1 {
+				buf.WriteByte(',')
+			}
+			buf.Write(selectFields(obj, fieldsSet))
+			return nil
+		})
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	buf.WriteByte(']')
+	writeRaw(w, buf.Bytes())
+}
+
+// count reads a non-negative integer parameter (def when not given).
+func count(name string, v json.Number, def int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 0 {
+		return 0, &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("Value (%s) of %s is not a non-negative integer", v, name),
+			Reason: "The specified API value is not valid.", Field: name}
+	}
+	return n, nil
+}
