@@ -2,11 +2,14 @@ package loader
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +32,7 @@ type Engine interface {
 type LoadOptions struct {
 	Command     string        // "load" or "retry", for the summary
 	Parent      string        // retry: the run whose failed rows are loaded
+	ParentDir   string        // retry: its directory, told which run retried it
 	DB          string        // embedded engine store, for retry (not a secret)
 	BatchSize   int           // events per call, at most crm.MaxBulkEvents
 	BatchBytes  int           // rough bound of a call's size
@@ -148,6 +152,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		return nil, dir, err
 	}
 	defer unlock()
+	if opts.ParentDir != "" && opts.Resume == "" && !opts.DryRun { // a dry run stored nothing
+		if err := recordRetry(opts.ParentDir, dir, start); err != nil {
+			return nil, dir, err
+		}
+	}
 	runKey := rf.key(dir)
 	rep, err := openReports(dir, job, inputs, rp)
 	if err != nil {
@@ -262,6 +271,42 @@ func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]C
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// RetriedByName is the file of a run directory that names the runs that
+// retried its failed rows, one JSON line each.
+const RetriedByName = "retried_by.jsonl"
+
+// RetriedBy returns the first run that retried the run in dir, if any.
+func RetriedBy(dir string) (run, runDir string) {
+	b, err := os.ReadFile(filepath.Join(dir, RetriedByName))
+	if err != nil {
+		return "", ""
+	}
+	var rec struct{ Run, Dir string }
+	first, _, _ := strings.Cut(string(b), "\n")
+	if json.Unmarshal([]byte(first), &rec) != nil {
+		return "", ""
+	}
+	return rec.Run, rec.Dir
+}
+
+// recordRetry tells the parent run that the run in dir retries it.
+func recordRetry(parentDir, dir string, at time.Time) error {
+	abs, _ := filepath.Abs(dir)
+	b, err := json.Marshal(struct {
+		Run, Dir string
+		At       time.Time
+	}{filepath.Base(dir), abs, at.UTC()})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(parentDir, RetriedByName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("record the retry in %s: %w", parentDir, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	return errors.Join(err, f.Close())
 }
 
 // claim records claims in the ledger (if any), refusing inputs another run

@@ -180,7 +180,14 @@ func formatResult(v any) (string, bool, error) {
 		if math.IsInf(x, 0) || math.IsNaN(x) {
 			return "", false, fmt.Errorf("the result %v is not a finite number (a division by zero?)", x)
 		}
-		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+		// Fifteen significant digits: all a float64 computation carries
+		// reliably, so that 2.55*6 - 2.55*6/1.2 is 2.55, not
+		// 2.5500000000000007, and 0.1 + 0.2 is 0.3.
+		n, err := normalizeNumber(strconv.FormatFloat(x, 'g', 15, 64))
+		if err != nil {
+			return "", false, err
+		}
+		return trimZeros(n), true, nil
 	case int:
 		return strconv.Itoa(x), true, nil
 	case int64:

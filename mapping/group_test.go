@@ -150,10 +150,23 @@ func TestGroupAllOrNothing(t *testing.T) {
 			`L3 ERR line 3: 2 fields, but the header has 8 columns`,
 			`L4 ERR line 4: failed with its group "820001"`,
 		}},
-		{"an unreadable row without a key stands alone", []*Record{
+		// Issue 16: a stray quote swallowed rows of the groups around it;
+		// storing what remains of them would make a retry store them twice.
+		{"an unreadable row without a key fails the groups around it", []*Record{
 			{Line: 2, Values: strings.Split("820001|BRZ|a|2|2016-06-22|1|ACR1|UK", "|")},
 			{Line: 3, Err: errors.New("malformed CSV: a quoted field starting on line 3 is not closed")},
-		}, []string{"L2 event 820001 1", "L3 ERR line 3: malformed CSV"}},
+			{Line: 5, Values: strings.Split("820002|BRZ|a|2|2016-06-22|1|ACR1|UK", "|")},
+			{Line: 6, Values: strings.Split("820002|SLV|a|2|2016-06-22|1|ACR1|UK", "|")},
+			{Line: 7, Values: strings.Split("820003|SLV|a|2|2016-06-22|1|ACR1|UK", "|")},
+		}, []string{
+			`L2 ERR line 2: failed with its group "820001"`, "L3 ERR line 3: malformed CSV",
+			"L5 ERR line 5, group_by column InvoiceNo: the unreadable record on line 3", `L6 ERR line 6: failed with its group "820002"`,
+			"L7 event 820003 1",
+		}},
+		{"an unreadable row without a key, no group open", []*Record{
+			{Line: 2, Err: errors.New("malformed CSV: a quoted field starting on line 2 is not closed")},
+			{Line: 4, Values: strings.Split("820002|BRZ|a|2|2016-06-22|1|ACR1|UK", "|")},
+		}, []string{"L2 ERR line 2: malformed CSV", "L4 ERR line 4, group_by column InvoiceNo: the unreadable record on line 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

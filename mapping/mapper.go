@@ -122,6 +122,9 @@ type Mapper struct {
 	group     []*Record
 	groupErrs []*RowError // parallel to group: a record's error found before mapping
 	groupKey  string
+	// poisoned is the line of an unreadable record whose key is unknown:
+	// the group that starts after it fails with it.
+	poisoned int
 }
 
 // Kind is the kind of events the mapper makes.
@@ -148,11 +151,23 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 	if m.groupBy != nil {
 		k, ok, err := m.groupBy.raw(r, m.env)
 		ok = ok && strings.TrimSpace(k) != "" // spaces are no key either
+		if r.Err != nil && (err != nil || !ok) {
+			// An unreadable record whose key is unknown (a stray quote
+			// swallowed its fields) may hold rows of the group before it
+			// and of the group after it: both fail with it, so that once
+			// it is fixed, a retry of failed.* stores each group whole.
+			if len(m.group) > 0 {
+				m.add(r, m.malformed(r).Err)
+				m.Flush(emit)
+			} else {
+				emit(m.malformed(r))
+			}
+			m.poisoned = r.Line
+			return
+		}
 		if err != nil || !ok {
 			m.Flush(emit)
 			switch {
-			case r.Err != nil:
-				emit(m.malformed(r))
 			case err != nil:
 				emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by " + describe(m.groupBy), Code: CodeInvalidInput, Msg: err.Error()}})
 			default:
@@ -166,6 +181,15 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			m.Flush(emit)
 		}
 		m.groupKey = key
+		if m.poisoned != 0 {
+			line := m.poisoned
+			m.poisoned = 0
+			if len(m.group) == 0 {
+				m.add(r, &RowError{Line: r.Line, Column: "group_by " + describe(m.groupBy), Code: CodeMalformedRecord,
+					Msg: fmt.Sprintf("the unreadable record on line %d just before this group may hold rows of it: the group fails with that record; fix it in failed.* and retry, and the group is stored whole", line)})
+				return
+			}
+		}
 		if r.Err != nil {
 			// What could be read of it names its group: the group fails.
 			m.add(r, m.malformed(r).Err)

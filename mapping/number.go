@@ -241,3 +241,13 @@ func smallInt(t string) (int, bool) {
 	}
 	return int(f), true
 }
+
+// trimZeros drops the trailing zeros of a decimal's fraction (and a point
+// left alone): 2.5500 is 2.55, 3.000 is 3.
+func trimZeros(s string) string {
+	if !strings.Contains(s, ".") {
+		return s
+	}
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
