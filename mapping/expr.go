@@ -152,6 +152,7 @@ func compileExpr(src string, asBool bool) (*program, error) {
 	// A map[string]any environment lets the VM read variables straight
 	// from the map (OpLoadFast) instead of through reflection.
 	opts := append([]expr.Option{expr.Env(map[string]any{}), expr.AllowUndefinedVariables()}, helpers...)
+	opts = append(opts, checkedArithmetic...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
