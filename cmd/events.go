@@ -51,6 +51,8 @@ func newEventsListCommand(g *globals) *cobra.Command {
 	f.StringVar(&opts.filter.Since, "since", "", "only events performed on or after this date (YYYY-MM-DDTHH:MM:SS)")
 	f.StringVar(&opts.filter.Until, "until", "", "only events performed on or before this date (YYYY-MM-DDTHH:MM:SS)")
 	f.IntVar(&opts.filter.Limit, "limit", 0, "at most this many events (0: all)")
+	choiceFlag(c, "format", "table", "jsonl", "csv")
+	kindFlag(c, "kind")
 	return c
 }
 

@@ -43,6 +43,7 @@ type loadOptions struct {
 	// set by flag, environment or config (a resume keeps the run's own).
 	maxRecordLines      int
 	maxRecordLinesGiven bool
+	limits              loader.Limits // --max-record-bytes, --max-field-bytes
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -111,6 +112,9 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVar(&opts.again, "again", false, "load inputs although the ledger says an earlier run loaded the same content (their events are stored again)")
 	f.DurationVar(&opts.minAge, "min-age", 0, "skip input files modified less than this long ago (a writer may still be appending), e.g. 5m")
 	f.IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
+	addLimitFlags(c, &opts.limits)
+	choiceFlag(c, "progress", "auto", "always", "never")
+	choiceFlag(c, "log-format", "text", "json")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -185,7 +189,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	}
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
-		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines}
+		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -226,6 +230,7 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 	if opts.maxRecordLinesGiven || jf.MaxRecordLines == 0 {
 		jf.MaxRecordLines = opts.maxRecordLines
 	}
+	jf.Limits = opts.limits
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})

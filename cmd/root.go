@@ -89,6 +89,9 @@ Precedence: flag > environment > config file > default.`,
 			if err := bindConfig(cmd, g.config); err != nil {
 				return usage(err)
 			}
+			if err := checkFlags(cmd); err != nil {
+				return err
+			}
 			g.started = true
 			return nil
 		},

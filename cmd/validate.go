@@ -17,6 +17,7 @@ type validateOptions struct {
 	files     []string
 	// maxRecordLines bounds a CSV record's lines, as for load.
 	maxRecordLines int
+	limits         loader.Limits
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -40,6 +41,7 @@ Exit codes: 0 every row is valid (or filtered out), 1 some rows failed,
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
 	c.Flags().IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
+	addLimitFlags(c, &opts.limits)
 	c.MarkFlagRequired("mapping")
 	return c
 }
@@ -57,7 +59,7 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 			return usage(err)
 		}
 	}
-	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines})
+	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines, Limits: opts.limits})
 	if err != nil {
 		if dir == "" {
 			return usage(err) // nothing was read: a mapping or input problem

@@ -51,7 +51,7 @@ func fuzzRead(t *testing.T, name string, data []byte, opts SourceOptions) {
 // physical line is in exactly one record's span or is blank, and that a
 // file encoding/csv reads without error gives the same records.
 func fuzzLines(t *testing.T, data []byte, maxLines int) {
-	p := newCSVReader(newLineReader(bufio.NewReaderSize(bytes.NewReader(data), 16)), []byte(","), nil, maxLines)
+	p := newCSVReader(newLineReader(bufio.NewReaderSize(bytes.NewReader(data), 16), 0), []byte(","), nil, maxLines)
 	var got []csvRecord
 	end := 0
 	for {

@@ -153,9 +153,7 @@ func isExprName(s string) bool {
 }
 
 func (c *compiler) headerList() string {
-	cols := make([]string, len(c.header))
-	copy(cols, c.header)
-	return strings.Join(cols, ", ")
+	return CutList(c.header, "columns")
 }
 
 // raw returns the value's input before conversion, and whether there is one.
