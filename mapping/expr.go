@@ -84,11 +84,46 @@ var helpers = []expr.Option{
 		if pad == "" {
 			return nil, fmt.Errorf("lpad: the pad character is empty")
 		}
-		for len(s) < int(w) {
-			s = pad + s
+		if math.IsNaN(w) || w > MaxPadWidth {
+			return nil, fmt.Errorf("lpad: width %v is over %d: pad codes and ids, not text", args[1], MaxPadWidth)
+		}
+		if short := int(w) - len(s); short > 0 {
+			// One allocation, whatever the width (a loop of s = pad + s
+			// was quadratic).
+			s = strings.Repeat(pad, (short+len(pad)-1)/len(pad)) + s
 		}
 		return s, nil
 	}),
+	expr.DisableBuiltin("repeat"),
+	expr.Function("repeat", func(args ...any) (any, error) {
+		if len(args) != 2 {
+			return nil, fmt.Errorf("repeat(s, n) takes a string and a count")
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("repeat: %v is not a string", args[0])
+		}
+		n, err := toFloat(args[1])
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n != math.Trunc(n) {
+			return nil, fmt.Errorf("repeat: count %v is not a whole number of 0 or more", args[1])
+		}
+		if float64(len(s))*n > MaxStringBytes {
+			return nil, fmt.Errorf("repeat: the result would be over %d bytes", MaxStringBytes)
+		}
+		return strings.Repeat(s, int(n)), nil
+	}),
+	expr.Function(stepFunc, func(args ...any) (any, error) {
+		if b, ok := args[0].(map[string]any)[budgetKey].(*budget); ok {
+			if err := b.step(); err != nil {
+				return nil, err
+			}
+		}
+		return args[1], nil
+	}),
+	expr.Patch(stepPatcher{}),
 	expr.Function("coalesce", func(args ...any) (any, error) {
 		for _, a := range args {
 			if a != nil && a != "" {
@@ -97,6 +132,66 @@ var helpers = []expr.Option{
 		}
 		return "", nil
 	}),
+}
+
+// Bounds of one evaluation of an expression: one row cannot stall a run
+// nor exhaust memory, whatever its cells or the spec hold.
+const (
+	// MaxPadWidth bounds lpad's width (which may come from the data).
+	MaxPadWidth = 1024
+	// MaxStringBytes bounds a string repeat may build.
+	MaxStringBytes = 1 << 20
+	// MaxSteps bounds the iterations of predicates (map, filter, all,
+	// reduce, ...) in one evaluation: the only loops the language has.
+	MaxSteps = 1_000_000
+	// MemoryBudget is expr-lang's own bound on the elements one
+	// evaluation may allocate (ranges, arrays, maps).
+	MemoryBudget = 1_000_000
+)
+
+const (
+	stepFunc  = "__crmload_step"
+	budgetKey = "\x00crmload budget"
+)
+
+// budget counts the steps of one evaluation.
+type budget struct{ steps int }
+
+func (b *budget) step() error {
+	b.steps++
+	if b.steps > MaxSteps {
+		return fmt.Errorf("the expression took over %d steps on this row (a loop over a huge list?)", MaxSteps)
+	}
+	return nil
+}
+
+// stepPatcher makes every predicate body count a step of the budget.
+type stepPatcher struct{}
+
+func (stepPatcher) Visit(n *ast.Node) {
+	p, ok := (*n).(*ast.PredicateNode)
+	if !ok {
+		return
+	}
+	if c, ok := p.Node.(*ast.CallNode); ok {
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == stepFunc {
+			return // patched already
+		}
+	}
+	p.Node = &ast.CallNode{Callee: &ast.IdentifierNode{Value: stepFunc},
+		Arguments: []ast.Node{&ast.IdentifierNode{Value: "$env"}, p.Node}}
+}
+
+// runProgram evaluates p over vars within the bounds above.
+func runProgram(v *vm.VM, p *program, vars map[string]any) (any, error) {
+	b, _ := vars[budgetKey].(*budget)
+	if b == nil {
+		b = &budget{}
+		vars[budgetKey] = b
+	}
+	b.steps = 0
+	v.MemoryBudget = MemoryBudget
+	return v.Run(p.prog, vars)
 }
 
 func toFloat(v any) (float64, error) {
@@ -130,7 +225,49 @@ type program struct {
 	allEnv  bool     // it uses $env: every column must be in the environment
 }
 
+// MaxExprBytes bounds an expression's text, and MaxExprNesting how deep
+// its brackets nest: expr-lang's parser recurses once a bracket, so a
+// million parentheses overflowed the stack (a crash, not an error).
+const (
+	MaxExprBytes   = 64 << 10
+	MaxExprNesting = 100
+)
+
+// checkExprShape refuses an expression too long or nested too deep for
+// the parser, before it parses.
+func checkExprShape(src string) error {
+	if len(src) > MaxExprBytes {
+		return fmt.Errorf("the expression is %d bytes long, over %d: compute less in one expression", len(src), MaxExprBytes)
+	}
+	depth := 0
+	var quote byte // the quote of the string literal we are in, or 0
+	for i := 0; i < len(src); i++ {
+		ch := src[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'' || ch == '`':
+			quote = ch
+		case ch == '(' || ch == '[' || ch == '{':
+			depth++
+			if depth > MaxExprNesting {
+				return fmt.Errorf("brackets nest more than %d deep (at byte %d): write it flatter", MaxExprNesting, i+1)
+			}
+		case ch == ')' || ch == ']' || ch == '}':
+			depth--
+		}
+	}
+	return nil
+}
+
 func compileExpr(src string, asBool bool) (*program, error) {
+	if err := checkExprShape(src); err != nil {
+		return nil, err
+	}
 	tree, err := parser.Parse(src)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func (c *compiler) parseValue(n *yaml.Node, where string) (*value, error) {
 		case "expr":
 			p, err := compileExpr(val.Value, false)
 			if err != nil {
-				return nil, c.errf(val.Line, "%s: expression %q does not compile: %v", where, val.Value, firstLine(err))
+				return nil, c.errf(val.Line, "%s: expression %q does not compile: %v", where, CutText(val.Value, 120), firstLine(err))
 			}
 			if err := c.checkExprColumns(p, val.Line, where); err != nil {
 				return nil, err

@@ -1,0 +1,70 @@
+package mapping
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func evalOn(t *testing.T, src string, obj map[string]any) (any, error) {
+	t.Helper()
+	p, err := compileExpr(src, false)
+	if err != nil {
+		t.Fatalf("compile %s: %v", src, err)
+	}
+	e := &exprEnv{vars: map[string]any{}}
+	return e.run(p, &Record{Object: obj})
+}
+
+// TestLpadBounded is issue 17.2: lpad's width may come from the data; a
+// width of a million took 101 s (quadratic), now it is refused at once,
+// and any width up to the cap is built in one allocation.
+func TestLpadBounded(t *testing.T) {
+	start := time.Now()
+	_, err := evalOn(t, `lpad(id, int(q), "0")`, map[string]any{"id": "77", "q": "1000000"})
+	if err == nil || !strings.Contains(err.Error(), "width 1000000 is over 1024") {
+		t.Errorf("lpad to a million: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("lpad to a million took %s", d)
+	}
+	for _, c := range []struct{ src, want string }{
+		{`lpad("77", 5, "0")`, "00077"},
+		{`lpad("77", 6, "ab")`, "abab77"},
+		{`lpad("77", 5, "ab")`, "abab77"}, // as before: whole pads, until at least the width
+		{`lpad("123456", 3, "0")`, "123456"},
+		{`lpad("7", 1024, "0")`, strings.Repeat("0", 1023) + "7"},
+	} {
+		got, err := evalOn(t, c.src, nil)
+		if err != nil || got != c.want {
+			t.Errorf("%s = %v, %v; want %q", c.src, got, err, c.want)
+		}
+	}
+}
+
+// TestExpressionBudget: no row can make an expression run for long or
+// allocate without bound.
+func TestExpressionBudget(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	for _, c := range []struct{ name, src, want string }{
+		{"nested loops over a cell", `all(split(A, ""), {all(split(A, ""), {true})})`, "over 1000000 steps"},
+		{"a huge range", `len(1..100000000)`, "memory budget exceeded"},
+		{"repeat of a cell", `repeat(A, 1000000)`, "would be over 1048576 bytes"},
+	} {
+		start := time.Now()
+		_, err := evalOn(t, c.src, map[string]any{"A": long})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want an error saying %q", c.name, err, c.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %s", c.name, d)
+		}
+	}
+	// Within the budget, loops work, and the budget is per evaluation.
+	for range 3 {
+		got, err := evalOn(t, `len(filter(split(A, ""), {# == "x"}))`, map[string]any{"A": long})
+		if err != nil || got != 3000 {
+			t.Errorf("filter within the budget: %v, %v", got, err)
+		}
+	}
+}
