@@ -21,7 +21,7 @@ import (
 // Main runs crmload with the process's arguments and streams and returns
 // its exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// CRMLOAD_CPUPROFILE=FILE writes a CPU profile of the run, for
 	// performance work (go tool pprof FILE).

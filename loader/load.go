@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -39,6 +40,9 @@ type LoadOptions struct {
 	MaxErrors   int           // abort after this many failed rows; 0: never
 	MaxErrorPct float64       // abort when this share of settled rows failed (after 100 rows); 0: never
 	Grace       time.Duration // how long calls in flight may finish after an interrupt
+	// Deadline bounds the run's sending (0: none): when it passes, the run
+	// stops as on an interrupt (exit 3, --resume continues it).
+	Deadline time.Duration
 	// Resume, when set, is the run directory of an earlier attempt of this
 	// run: rows it settled are skipped, events the engine stored for it
 	// are reported without being sent again, the rest is loaded. With an
@@ -381,11 +385,19 @@ func (r *run) heartbeat() (stop func()) {
 	return func() { close(done); <-finished }
 }
 
+// errDeadline is the cause of a run's end at its --deadline.
+var errDeadline = errors.New("deadline")
+
 // pipeline runs the stages: read and map -> batch -> send (concurrently)
 // -> settle (this goroutine, the only writer of the reports). An interrupt
 // (ctx) stops reading and new calls; calls in flight get opts.Grace to
 // finish. Rows read but not sent are not reported: a resume sends them.
 func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
+	if r.opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+		defer cancel()
+	}
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()
 	r.stopRead = stopRead
@@ -395,7 +407,11 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			r.abort("interrupted")
+			if context.Cause(ctx) == errDeadline {
+				r.abort(fmt.Sprintf("the run's --deadline of %s passed", r.opts.Deadline))
+			} else {
+				r.abort("interrupted")
+			}
 			if r.opts.Grace > 0 {
 				t := time.NewTimer(r.opts.Grace)
 				defer t.Stop()
