@@ -73,7 +73,8 @@ func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
 	default:
 		return usageErrorf("--format %q: want table, jsonl or csv", opts.format)
 	}
-	e, err := engine.Open(ctx, opts.db)
+	e, err := engine.OpenReadOnly(ctx, opts.db) // a reader writes nothing
+
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,11 @@ func newEventsCancelCommand(g *globals) *cobra.Command {
 }
 
 func runEventsShow(ctx context.Context, g *globals, key string, cancel bool) error {
-	e, err := engine.Open(ctx, g.db)
+	open := engine.OpenReadOnly // show writes nothing
+	if cancel {
+		open = engine.Open
+	}
+	e, err := open(ctx, g.db)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,11 @@ package cmd
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crmload/crmload/engine"
 )
 
 // TestRunExitCodes: the one place that maps errors to exit codes, seen
@@ -21,7 +24,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad flag", []string{"events", "list", "--bogus"}, ExitUsage, "", "unknown flag: --bogus"},
 		{"missing argument", []string{"events", "show"}, ExitUsage, "", "accepts 1 arg(s)"},
 		{"bad flag value", []string{"events", "list", "--db", t.TempDir() + "/x.db", "--format", "xml"}, ExitUsage, "", `--format "xml"`},
-		{"a command that fails", []string{"events", "show", "--db", t.TempDir() + "/y.db", "7"}, ExitFailed, "", "Customer Event (7) Not Found"},
+		{"a command that fails", []string{"events", "show", "--db", newStore(t), "7"}, ExitFailed, "", "Customer Event (7) Not Found"},
+		{"no such store", []string{"events", "show", "--db", t.TempDir() + "/y.db", "7"}, ExitUsage, "", "no such store"},
 		{"bad config file", []string{"--config", t.TempDir() + "/missing.yaml", "version"}, ExitUsage, "", "read config file"},
 	}
 	for _, tt := range tests {
@@ -35,4 +39,16 @@ func TestRunExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newStore creates an empty store and returns its path.
+func newStore(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := engine.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	return path
 }

@@ -32,9 +32,23 @@ type sqliteStore struct {
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	// Another program's SQLite file is refused before SQLite opens it (and
+	// sets WAL mode on it, or migrates it).
+	if _, err := readStoreHeader(path); err != nil {
+		return nil, err
+	}
 	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := sqlitex.ExecuteTransient(w, "PRAGMA busy_timeout = 10000", nil); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// Before anything is written to it (WAL mode, a migration).
+	if err := checkStore(w, path, false); err != nil {
+		w.Close()
+		return nil, err
 	}
 	if err := pragmas(w); err != nil {
 		w.Close()
