@@ -12,6 +12,7 @@ import (
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
 )
 
@@ -223,6 +224,12 @@ func (t *tableWriter) write(obj []byte) error {
 	r, err := row(obj)
 	if err != nil {
 		return err
+	}
+	for i := range r[:11] {
+		// A cell cannot move the cursor, retitle the terminal or break
+		// the table: control characters (tabs and line breaks too) are
+		// shown escaped.
+		r[i] = mapping.EscapeControl(r[i])
 	}
 	_, err = fmt.Fprintln(t.w, strings.Join(r[:11], "\t"))
 	return err

@@ -79,7 +79,7 @@ func checkFlag(f *pflag.Flag) error {
 			return errors.New("cannot be negative")
 		}
 	}
-	if vals, ok := f.Annotations[annChoice]; ok && !slices.Contains(vals, f.Value.String()) {
+	if vals, ok := f.Annotations[annChoice]; ok && f.Value.String() != "" && !slices.Contains(vals, f.Value.String()) {
 		return fmt.Errorf("want %s", orList(vals))
 	}
 	if _, ok := f.Annotations[annKind]; ok && f.Value.String() != "" {

@@ -18,6 +18,7 @@ type initOptions struct {
 	encoding string
 	file     string
 	limits   loader.Limits
+	format   string
 }
 
 func newInitCommand(g *globals) *cobra.Command {
@@ -38,6 +39,8 @@ of the kind present (FIXME where nothing matched), optional ones as comments.`,
 	c.Flags().StringVar(&opts.kind, "kind", "", "the kind of events: achievements, purchases, referrals, social_media, web, financial_achievements, financial_statements")
 	c.Flags().StringVar(&opts.encoding, "encoding", "", "the file's encoding (utf-8, latin1, windows-1252, ...)")
 	addLimitFlags(c, &opts.limits)
+	c.Flags().StringVar(&opts.format, "format", "", "the file's format, csv or jsonl, where no extension tells it (standard input: -)")
+	choiceFlag(c, "format", "csv", "jsonl")
 	kindFlag(c, "kind")
 	c.MarkFlagRequired("kind")
 	return c
@@ -48,8 +51,19 @@ func runInit(_ context.Context, g *globals, opts initOptions) error {
 	if err != nil {
 		return usageErrorf("--kind: %v", err)
 	}
-	src, err := loader.Open(opts.file, loader.SourceOptions{Encoding: opts.encoding,
-		MaxRecordBytes: opts.limits.RecordBytes, MaxFieldBytes: opts.limits.FieldBytes})
+	sopts := loader.SourceOptions{Format: opts.format, Encoding: opts.encoding,
+		MaxRecordBytes: opts.limits.RecordBytes, MaxFieldBytes: opts.limits.FieldBytes}
+	var src loader.Source
+	if opts.file == stdinName {
+		// init reads the first rows only: standard input is read as it
+		// comes, not copied.
+		if opts.format == "" {
+			return usageErrorf("standard input (-) has no extension to tell its format: give --format csv or jsonl")
+		}
+		src, err = loader.OpenReader("stdin."+opts.format, io.NopCloser(g.io.In), sopts)
+	} else {
+		src, err = loader.Open(opts.file, sopts)
+	}
 	if err != nil {
 		return usage(err)
 	}
@@ -103,7 +117,11 @@ func runInit(_ context.Context, g *globals, opts initOptions) error {
 			cols[i].Samples[j] = mapping.CutText(s, maxSample)
 		}
 	}
-	_, err = fmt.Fprint(g.io.Out, mapping.Template(kind, filepath.Base(opts.file), src.Header() == nil, cols))
+	name := filepath.Base(opts.file)
+	if opts.file == stdinName {
+		name = "stdin." + opts.format
+	}
+	_, err = fmt.Fprint(g.io.Out, mapping.Template(kind, name, src.Header() == nil, cols))
 	return err
 }
 

@@ -44,6 +44,7 @@ type loadOptions struct {
 	maxRecordLines      int
 	maxRecordLinesGiven bool
 	limits              loader.Limits // --max-record-bytes, --max-field-bytes
+	format              string        // --format: of standard input (-)
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -81,6 +82,8 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.resume, "resume", "", "continue the run in RUN_DIR after a crash or a stop: settled rows are skipped, stored events are not sent again")
 	c.Flags().StringVar(&opts.job, "job", "", "a job file listing several sources (mapping and files each) to load in one run")
+	c.Flags().StringVar(&opts.format, "format", "", "the input format, csv or jsonl, where no extension tells it (standard input: -)")
+	choiceFlag(c, "format", "csv", "jsonl")
 	return c
 }
 
@@ -188,9 +191,18 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	if opts.files, err = skipYoung(g, opts); err != nil {
 		return err
 	}
+	if opts.format != "" {
+		spec.Input.Format = opts.format
+	}
+	files, cleanup, stdin, err := spoolStdin(g, opts.files, spec.Input.Format)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	opts.files = files
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
-		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits}
+		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -204,6 +216,10 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 	}
 	var keep []string
 	for _, f := range opts.files {
+		if f == stdinName {
+			keep = append(keep, f) // being written now, by design
+			continue
+		}
 		fi, err := os.Stat(f)
 		if err != nil {
 			return nil, usage(err)
@@ -362,6 +378,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	rf, err := loader.ReadRunFile(opts.resume)
 	if err != nil && !isJob { // job runs of earlier releases have no job.json
 		return usage(err)
+	}
+	if rf != nil && rf.Stdin {
+		return usageErrorf("%s read its input from standard input, which cannot be read again: a resume needs the input's bytes; load the rows it did not settle from a file in a new run (reports in %s say which rows settled)", opts.resume, opts.resume)
 	}
 	if rf != nil {
 		if err := followRun(g, &opts, rf.Engine, rf.DB, "--resume "+opts.resume, true); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -44,7 +45,9 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintf(io.ErrOut, "crmload: %v\n", err)
+		// Messages quote data (a column name, a cell, a path): its control
+		// characters are shown escaped, never sent to the terminal.
+		fmt.Fprintf(io.ErrOut, "crmload: %s\n", mapping.EscapeTerminal(err.Error()))
 	}
 	return exitCode(err, g.started)
 }

@@ -76,6 +76,10 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 // rec.Err.
 func decodeJSONL(rec *mapping.Record) {
 	raw := rec.Raw
+	if bytes.IndexByte(raw, 0) >= 0 {
+		rec.Err = errors.New(nulHint(raw))
+		return
+	}
 	if !utf8.Valid(raw) {
 		rec.Err = errors.New("not valid UTF-8: set input.encoding in the mapping")
 		return

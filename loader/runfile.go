@@ -27,12 +27,14 @@ type RunFile struct {
 	Again  bool   `json:"again,omitempty"`
 	// MaxRecordLines shapes which lines make a record: a resume reads with it.
 	MaxRecordLines int `json:"max_record_lines,omitempty"`
+	// Stdin: an input was standard input, which a resume cannot read again.
+	Stdin bool `json:"stdin,omitempty"`
 }
 
 const runFileName = "job.json"
 
 func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines}
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Stdin: job.Stdin}
 	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
 		return nil, err
 	}

@@ -97,6 +97,24 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openStream(path, f, format, enc, opts)
+}
+
+// OpenReader reads a source from r (standard input, say), named name for
+// its extension (.gz, .tsv) and messages; Close closes r.
+func OpenReader(name string, r io.ReadCloser, opts SourceOptions) (Source, error) {
+	format, err := DetectFormat(name, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := lookupEncoding(opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	return openStream(name, r, format, enc, opts)
+}
+
+func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encoding, opts SourceOptions) (Source, error) {
 	counter := &countingReader{r: f}
 	var r io.Reader = counter
 	closers := []io.Closer{f}

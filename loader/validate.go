@@ -30,6 +30,9 @@ type Job struct {
 	MaxRecordLines int
 	// Limits bound a record's and a field's bytes (zero: the defaults).
 	Limits Limits
+	// Stdin says an input is a copy of standard input: a resume of the
+	// run is refused (the input cannot be read again).
+	Stdin bool
 }
 
 // Limits bound what one record of an input may hold, so that no input
