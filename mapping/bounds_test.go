@@ -68,3 +68,23 @@ func TestExpressionBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainTypeWords is issue 17.11: JSONL type errors name JSON kinds in
+// plain words, never Go types.
+func TestPlainTypeWords(t *testing.T) {
+	for v, want := range map[any]string{nil: "null", "s": "a string", true: "true or false", 1.5: "a number"} {
+		if got := jsonKind(v); got != want {
+			t.Errorf("jsonKind(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := jsonKind(map[string]any{}); got != "an object" {
+		t.Errorf("object: %q", got)
+	}
+	if got := jsonKind([]any{}); got != "an array" {
+		t.Errorf("array: %q", got)
+	}
+	_, err := toFloat(map[string]any{"a": 1})
+	if err == nil || strings.Contains(err.Error(), "interface") || !strings.Contains(err.Error(), "is an object, not a number") {
+		t.Errorf("toFloat of an object: %v", err)
+	}
+}

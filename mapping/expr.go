@@ -214,7 +214,7 @@ func toFloat(v any) (float64, error) {
 	case nil:
 		return 0, fmt.Errorf("no value (an empty cell or a missing key) is not a number")
 	}
-	return 0, fmt.Errorf("%v (%T) is not a number", v, v)
+	return 0, fmt.Errorf("%s is %s, not a number", CutText(fmt.Sprint(v), 40), jsonKind(v))
 }
 
 // program is a compiled expression and the columns it reads.
@@ -348,7 +348,7 @@ func formatResult(v any) (string, bool, error) {
 	case []any, map[string]any:
 		return "", false, fmt.Errorf("the result is a %s, not a single value: pick one element, or join them into a string", kindOf(x))
 	}
-	return "", false, fmt.Errorf("the result is a %T, not a string, number, boolean or date", v)
+	return "", false, fmt.Errorf("the result is %s, not a string, number, boolean or date", jsonKind(v))
 }
 
 func kindOf(v any) string {
