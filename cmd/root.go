@@ -99,6 +99,9 @@ Precedence: flag > environment > config file > default.`,
 			return nil
 		},
 	}
+	// --version prints what the version command prints.
+	root.Version = "x" // any value: cobra adds --version; the template prints the line
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.SetOut(g.io.Out)
 	root.SetErr(g.io.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
