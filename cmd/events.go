@@ -53,11 +53,15 @@ func newEventsListCommand(g *globals) *cobra.Command {
 	f.StringVar(&opts.filter.Until, "until", "", "only events performed on or before this date (YYYY-MM-DDTHH:MM:SS)")
 	f.IntVar(&opts.filter.Limit, "limit", 0, "at most this many events (0: all)")
 	choiceFlag(c, "format", "table", "jsonl", "csv")
+	dateFlag(c, "since")
+	dateFlag(c, "until")
 	kindFlag(c, "kind")
 	return c
 }
 
 func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
+	// A date alone (checked with every flag) is its whole day.
+	opts.filter.Since, opts.filter.Until = flagDate(opts.filter.Since, false), flagDate(opts.filter.Until, true)
 	for _, d := range []struct{ flag, v string }{{"--since", opts.filter.Since}, {"--until", opts.filter.Until}} {
 		if d.v != "" && !crm.IsDate(d.v) {
 			return usageErrorf("%s %q: want a date of the form YYYY-MM-DDTHH:MM:SS", d.flag, d.v)

@@ -31,6 +31,30 @@ const annChoice = "crmload/choice"
 // annKind marks a flag whose value is a kind of events.
 const annKind = "crmload/kind"
 
+// annDate marks a flag whose value is a date: YYYY-MM-DD, or the API's
+// YYYY-MM-DDTHH:MM:SS.
+const annDate = "crmload/date"
+
+// dateFlag says that flag name of c takes a date ("" allowed).
+func dateFlag(c *cobra.Command, name string) {
+	if err := c.Flags().SetAnnotation(name, annDate, []string{"true"}); err != nil {
+		panic(err)
+	}
+}
+
+// flagDate is the API date-time of a date flag's value: a date alone is
+// its first second, or with endOfDay its last (an --until of a day takes
+// the whole day).
+func flagDate(v string, endOfDay bool) string {
+	if len(v) == len("2006-01-02") {
+		if endOfDay {
+			return v + "T23:59:59"
+		}
+		return v + "T00:00:00"
+	}
+	return v
+}
+
 // choiceFlag says that flag name of c takes one of values.
 func choiceFlag(c *cobra.Command, name string, values ...string) {
 	if err := c.Flags().SetAnnotation(name, annChoice, values); err != nil {
@@ -81,6 +105,12 @@ func checkFlag(f *pflag.Flag) error {
 	}
 	if vals, ok := f.Annotations[annChoice]; ok && f.Value.String() != "" && !slices.Contains(vals, f.Value.String()) {
 		return fmt.Errorf("want %s", orList(vals))
+	}
+	if _, ok := f.Annotations[annDate]; ok && f.Value.String() != "" {
+		v := f.Value.String()
+		if _, err := time.Parse("2006-01-02", v); err != nil && !crm.IsDate(v) {
+			return errors.New("want a date, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+		}
 	}
 	if _, ok := f.Annotations[annKind]; ok && f.Value.String() != "" {
 		if _, err := crm.ParseKind(f.Value.String()); err != nil {
