@@ -49,7 +49,10 @@ func TestExpressionBudget(t *testing.T) {
 	for _, c := range []struct{ name, src, want string }{
 		{"nested loops over a cell", `all(split(A, ""), {all(split(A, ""), {true})})`, "over 1000000 steps"},
 		{"a huge range", `len(1..100000000)`, "memory budget exceeded"},
-		{"repeat of a cell", `repeat(A, 1000000)`, "would be over 1048576 bytes"},
+		{"repeat of a cell", `repeat(A, 1000000)`, "would be over 16777216 bytes"},
+		{"replace between every character", `replace(A, "", A + A)`, "would be over 16777216 bytes"},
+		{"join of a cell's characters with it", `join(split(A, ""), A + A + A)`, "would be over 16777216 bytes"},
+		{"doubling with let", `let a = A + A; let b = a + a; let c = b + b; let d = c + c; let e = d + d; let f = e + e; let g = f + f; let h = g + g; let i = h + h; let j = i + i; let k = j + j; let l = k + k; len(l + l)`, "+: the string would be over 16777216 bytes"},
 	} {
 		start := time.Now()
 		_, err := evalOn(t, c.src, map[string]any{"A": long})
@@ -58,6 +61,13 @@ func TestExpressionBudget(t *testing.T) {
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s: took %s", c.name, d)
+		}
+	}
+	// + still adds numbers, joins strings, and moves times.
+	for src, want := range map[string]any{`1 + 2`: 3, `1.5 + q`: 43.5, `"a" + "b"`: "ab", `"ACR" + lpad("77", 4, "0")`: "ACR0077", `replace("a-b", "-", "+")`: "a+b", `join(["a", "b"], "-")`: "a-b"} {
+		got, err := evalOn(t, src, map[string]any{"q": 42.0})
+		if err != nil || got != want {
+			t.Errorf("%s = %v (%T), %v; want %v", src, got, got, err, want)
 		}
 	}
 	// Within the budget, loops work, and the budget is per evaluation.

@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Helpers are the functions expressions can call besides expr-lang's
@@ -115,6 +116,67 @@ var helpers = []expr.Option{
 		}
 		return strings.Repeat(s, int(n)), nil
 	}),
+	expr.DisableBuiltin("replace"),
+	expr.Function("replace", func(args ...any) (any, error) {
+		if len(args) != 3 {
+			return nil, fmt.Errorf(`replace(s, old, new) takes three strings`)
+		}
+		s, old, repl, err := threeStrings(args)
+		if err != nil {
+			return nil, fmt.Errorf("replace: %v", err)
+		}
+		n := strings.Count(s, old) // for "", between every character
+		if size := float64(len(s)) + float64(n)*float64(len(repl)-len(old)); size > MaxStringBytes {
+			return nil, fmt.Errorf("replace: the result would be over %d bytes", MaxStringBytes)
+		}
+		return strings.ReplaceAll(s, old, repl), nil
+	}),
+	expr.DisableBuiltin("join"),
+	expr.Function("join", func(args ...any) (any, error) {
+		if len(args) < 1 || len(args) > 2 {
+			return nil, fmt.Errorf(`join(list[, glue]) takes a list and a glue string`)
+		}
+		glue := ""
+		if len(args) == 2 {
+			g, ok := args[1].(string)
+			if !ok {
+				return nil, fmt.Errorf("join: the glue is %s, not a string", jsonKind(args[1]))
+			}
+			glue = g
+		}
+		var parts []string
+		switch l := args[0].(type) {
+		case []string:
+			parts = l
+		case []any:
+			parts = make([]string, len(l))
+			for i, e := range l {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf("join: element %d is %s, not a string", i, jsonKind(e))
+				}
+				parts[i] = s
+			}
+		default:
+			return nil, fmt.Errorf("join: %s is not a list", jsonKind(args[0]))
+		}
+		size := float64(len(glue)) * float64(max(len(parts)-1, 0))
+		for _, p := range parts {
+			size += float64(len(p))
+		}
+		if size > MaxStringBytes {
+			return nil, fmt.Errorf("join: the result would be over %d bytes", MaxStringBytes)
+		}
+		return strings.Join(parts, glue), nil
+	}),
+	expr.Function(addFunc, func(args ...any) (any, error) {
+		if a, ok := args[0].(string); ok {
+			if b, ok := args[1].(string); ok && len(a)+len(b) > MaxStringBytes {
+				return nil, fmt.Errorf("+: the string would be over %d bytes", MaxStringBytes)
+			}
+		}
+		return runtime.Add(args[0], args[1]), nil
+	}),
 	expr.Function(stepFunc, func(args ...any) (any, error) {
 		if b, ok := args[0].(map[string]any)[budgetKey].(*budget); ok {
 			if err := b.step(); err != nil {
@@ -139,8 +201,10 @@ var helpers = []expr.Option{
 const (
 	// MaxPadWidth bounds lpad's width (which may come from the data).
 	MaxPadWidth = 1024
-	// MaxStringBytes bounds a string repeat may build.
-	MaxStringBytes = 1 << 20
+	// MaxStringBytes bounds a string an expression may build (with +,
+	// repeat, replace, join): a cell is at most --max-field-bytes (1 MiB
+	// by default), so a result of a few cells fits.
+	MaxStringBytes = 16 << 20
 	// MaxSteps bounds the iterations of predicates (map, filter, all,
 	// reduce, ...) in one evaluation: the only loops the language has.
 	MaxSteps = 1_000_000
@@ -150,6 +214,7 @@ const (
 )
 
 const (
+	addFunc   = "__crmload_add"
 	stepFunc  = "__crmload_step"
 	budgetKey = "\x00crmload budget"
 )
@@ -165,10 +230,16 @@ func (b *budget) step() error {
 	return nil
 }
 
-// stepPatcher makes every predicate body count a step of the budget.
+// stepPatcher makes every predicate body count a step of the budget, and
+// every + check the length of a string it builds (A + A + A ... of a
+// 1 MiB cell would otherwise grow without bound).
 type stepPatcher struct{}
 
 func (stepPatcher) Visit(n *ast.Node) {
+	if b, ok := (*n).(*ast.BinaryNode); ok && b.Operator == "+" {
+		ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: addFunc}, Arguments: []ast.Node{b.Left, b.Right}})
+		return
+	}
 	p, ok := (*n).(*ast.PredicateNode)
 	if !ok {
 		return
@@ -192,6 +263,18 @@ func runProgram(v *vm.VM, p *program, vars map[string]any) (any, error) {
 	b.steps = 0
 	v.MemoryBudget = MemoryBudget
 	return v.Run(p.prog, vars)
+}
+
+func threeStrings(args []any) (a, b, c string, err error) {
+	var out [3]string
+	for i, v := range args[:3] {
+		s, ok := v.(string)
+		if !ok {
+			return "", "", "", fmt.Errorf("argument %d is %s, not a string", i+1, jsonKind(v))
+		}
+		out[i] = s
+	}
+	return out[0], out[1], out[2], nil
 }
 
 func toFloat(v any) (float64, error) {
