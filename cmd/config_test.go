@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -83,5 +85,41 @@ func TestBindConfigErrors(t *testing.T) {
 	}
 	if err := bindConfig(c, filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("bindConfig with a missing --config file succeeded, want an error")
+	}
+}
+
+// TestConfigUnknownKeys: a config file key that is no flag of any command
+// is an error naming it, its line and the nearest valid name; keys of
+// other commands are valid (one file serves every command).
+func TestConfigUnknownKeys(t *testing.T) {
+	tests := []struct {
+		file     string
+		wantErr  string // "" for none
+		wantNear string
+	}{
+		{file: "max-errors: 5\nbatch-size: 7\naddr: 127.0.0.1:9000\n"},
+		{file: "Batch-Size: 7\n"}, // viper ignores case: so do we
+		{file: "db: x.db\nmax_errors: 5\n", wantErr: `line 2: unknown key "max_errors"`, wantNear: "did you mean max-errors?"},
+		{file: "batchsize: 7\n", wantErr: `line 1: unknown key "batchsize"`, wantNear: "did you mean batch-size?"},
+		{file: "load:\n  batch-size: 7\n", wantErr: `line 1: unknown key "load"`},
+		{file: "nonsense_entirely: 1\n", wantErr: `unknown key "nonsense_entirely"`},
+	}
+	for _, tt := range tests {
+		cfg := filepath.Join(t.TempDir(), "crmload.yaml")
+		if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		streams, _, stderr := Test()
+		code := Run(context.Background(), streams, []string{"--config", cfg, "version"})
+		if tt.wantErr == "" {
+			if code != ExitOK {
+				t.Errorf("config %q: exit %d (%s), want 0", tt.file, code, stderr.String())
+			}
+			continue
+		}
+		msg := stderr.String()
+		if code != ExitUsage || !strings.Contains(msg, tt.wantErr) || !strings.Contains(msg, tt.wantNear) || !strings.Contains(msg, "max-record-lines") {
+			t.Errorf("config %q: exit %d, %q; want exit 2 with %q, %q and the valid names", tt.file, code, msg, tt.wantErr, tt.wantNear)
+		}
 	}
 }

@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/crmload/crmload/engine"
 	"github.com/spf13/cobra"
@@ -46,27 +48,54 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	}
 	defer e.Close()
 	stats, err := e.Seed(ctx, opts.files...)
+	if err != nil {
+		return seedFailed(err, stats, opts.db)
+	}
 	printSeedStats(g, stats, opts.db)
-	return usageIfSeed(err)
+	return nil
 }
 
 func printSeedStats(g *globals, stats engine.SeedStats, db string) {
+	for _, n := range seedNames(stats) {
+		fmt.Fprintf(g.io.Out, "%-28s %d\n", n, stats[n])
+	}
+	if len(stats) > 0 {
+		fmt.Fprintf(g.io.Out, "seeded into %s\n", db)
+	}
+}
+
+func seedNames(stats engine.SeedStats) []string {
 	names := make([]string, 0, len(stats))
 	for n := range stats {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(g.io.Out, "%-28s %d\n", n, stats[n])
+	return names
+}
+
+// seedFailed is the error of a seed that stopped at err: it says exactly
+// what was stored before (the records of the entities and chunks before
+// the bad one are committed: seeding is an upsert by natural key, so
+// seeding the fixed files again is safe), so that "exit 2" is never read
+// as "nothing changed" when something did.
+func seedFailed(err error, stats engine.SeedStats, db string) error {
+	var done []string
+	for _, n := range seedNames(stats) {
+		if stats[n] > 0 {
+			done = append(done, fmt.Sprintf("%d %s", stats[n], n))
+		}
 	}
-	if len(names) > 0 {
-		fmt.Fprintf(g.io.Out, "seeded into %s\n", db)
+	if len(done) == 0 {
+		return usageIfSeed(fmt.Errorf("%w (nothing was stored in %s)", err, db))
 	}
+	return usageIfSeed(fmt.Errorf("%w; stored in %s before this error, and kept: %s; fix the file and seed again (re-seeding upserts by natural key)",
+		err, db, strings.Join(done, ", ")))
 }
 
 // usageIfSeed makes bad reference data exit 2, like any bad input.
 func usageIfSeed(err error) error {
-	if _, ok := err.(*engine.SeedError); ok {
+	var se *engine.SeedError
+	if errors.As(err, &se) {
 		return usage(err)
 	}
 	return err

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/mapping"
+	"github.com/gocarina/gocsv"
 	"github.com/spf13/cobra"
 )
 
@@ -59,9 +61,15 @@ func newEventsListCommand(g *globals) *cobra.Command {
 	return c
 }
 
+// eventStates are the life cycle states an event can be in.
+var eventStates = []string{"POSTED", "CANCELLED"}
+
 func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
 	// A date alone (checked with every flag) is its whole day.
 	opts.filter.Since, opts.filter.Until = flagDate(opts.filter.Since, false), flagDate(opts.filter.Until, true)
+	if s := opts.filter.State; s != "" && !slices.Contains(eventStates, s) {
+		return usageErrorf("--state %q: want one of %s", s, strings.Join(eventStates, ", "))
+	}
 	for _, d := range []struct{ flag, v string }{{"--since", opts.filter.Since}, {"--until", opts.filter.Until}} {
 		if d.v != "" && !crm.IsDate(d.v) {
 			return usageErrorf("%s %q: want a date of the form YYYY-MM-DDTHH:MM:SS", d.flag, d.v)
@@ -78,10 +86,9 @@ func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
 	default:
 		return usageErrorf("--format %q: want table, jsonl or csv", opts.format)
 	}
-	e, err := engine.OpenReadOnly(ctx, opts.db) // a reader writes nothing
-
+	e, err := engine.OpenReadOnly(ctx, opts.db)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	defer e.Close()
 	if err := w.header(); err != nil {
@@ -117,13 +124,13 @@ func newEventsCancelCommand(g *globals) *cobra.Command {
 }
 
 func runEventsShow(ctx context.Context, g *globals, key string, cancel bool) error {
-	open := engine.OpenReadOnly // show writes nothing
+	open := engine.OpenReadOnly
 	if cancel {
-		open = engine.Open
+		open = engine.OpenExisting
 	}
 	e, err := open(ctx, g.db)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	defer e.Close()
 	var obj []byte
@@ -167,7 +174,33 @@ func (j *jsonlWriter) write(obj []byte) error {
 var columns = []string{"number", "id", "type", "life_cycle_state", "performed_on", "accounts_receivable", "rewards_participant",
 	"classification", "performed_by_unit", "reference_number", "total_amount", "description"}
 
+// eventCSV is one line of events list --format csv (and of the table):
+// a fixed shape, written with gocarina/gocsv. Its tags are columns.
+type eventCSV struct {
+	Number             string `csv:"number"`
+	ID                 string `csv:"id"`
+	Type               string `csv:"type"`
+	LifeCycleState     string `csv:"life_cycle_state"`
+	PerformedOn        string `csv:"performed_on"`
+	AccountsReceivable string `csv:"accounts_receivable"`
+	RewardsParticipant string `csv:"rewards_participant"`
+	Classification     string `csv:"classification"`
+	PerformedByUnit    string `csv:"performed_by_unit"`
+	ReferenceNumber    string `csv:"reference_number"`
+	TotalAmount        string `csv:"total_amount"`
+	Description        string `csv:"description"`
+}
+
 func row(obj []byte) ([]string, error) {
+	r, err := eventRow(obj)
+	if err != nil {
+		return nil, err
+	}
+	return []string{r.Number, r.ID, r.Type, r.LifeCycleState, r.PerformedOn, r.AccountsReceivable, r.RewardsParticipant,
+		r.Classification, r.PerformedByUnit, r.ReferenceNumber, r.TotalAmount, r.Description}, nil
+}
+
+func eventRow(obj []byte) (*eventCSV, error) {
 	var ev engine.EventObject
 	if err := json.Unmarshal(obj, &ev); err != nil {
 		return nil, fmt.Errorf("decode stored event: %w", err)
@@ -183,9 +216,10 @@ func row(obj []byte) ([]string, error) {
 		}
 		return r.ID
 	}
-	return []string{ev.Number, ev.ID, ev.Type, ev.LifeCycleState, ev.PerformedOn,
-		ref(ev.AccountsReceivable, false), ref(ev.RewardsParticipant, false), ref(ev.Classification, true),
-		ref(ev.PerformedByUnit, true), ev.ReferenceNumber, totalAmount(&ev), ev.Description}, nil
+	return &eventCSV{Number: ev.Number, ID: ev.ID, Type: ev.Type, LifeCycleState: ev.LifeCycleState, PerformedOn: ev.PerformedOn,
+		AccountsReceivable: ref(ev.AccountsReceivable, false), RewardsParticipant: ref(ev.RewardsParticipant, false),
+		Classification: ref(ev.Classification, true), PerformedByUnit: ref(ev.PerformedByUnit, true),
+		ReferenceNumber: ev.ReferenceNumber, TotalAmount: totalAmount(&ev), Description: ev.Description}, nil
 }
 
 // totalAmount is a purchase's total over its products, the amount of a
@@ -205,16 +239,34 @@ func totalAmount(ev *engine.EventObject) string {
 	return sumDecimals(parts)
 }
 
-type csvWriter struct{ w *csv.Writer }
+// csvWriter writes events with gocsv, a batch of rows at a time (gocsv
+// flushes after each call).
+type csvWriter struct {
+	w   *csv.Writer
+	buf []*eventCSV
+}
 
-func (c *csvWriter) header() error { return c.w.Write(columns) }
-func (c *csvWriter) flush() error  { c.w.Flush(); return c.w.Error() }
+func (c *csvWriter) header() error { return gocsv.MarshalCSV([]*eventCSV{}, c.w) }
+func (c *csvWriter) flush() error {
+	if len(c.buf) > 0 {
+		if err := gocsv.MarshalCSVWithoutHeaders(c.buf, c.w); err != nil {
+			return err
+		}
+		c.buf = c.buf[:0]
+	}
+	c.w.Flush()
+	return c.w.Error()
+}
 func (c *csvWriter) write(obj []byte) error {
-	r, err := row(obj)
+	r, err := eventRow(obj)
 	if err != nil {
 		return err
 	}
-	return c.w.Write(r)
+	c.buf = append(c.buf, r)
+	if len(c.buf) == 1000 {
+		return c.flush()
+	}
+	return nil
 }
 
 type tableWriter struct{ w *tabwriter.Writer }

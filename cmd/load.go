@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,6 +47,11 @@ type loadOptions struct {
 	maxRecordLinesGiven bool
 	limits              loader.Limits // --max-record-bytes, --max-field-bytes
 	format              string        // --format: of standard input (-)
+	// notes are logged as the run starts: settings of a resumed run that
+	// the command line overrides.
+	notes []string
+	// onDuplicateID is --on-duplicate-request-id: warn or fail.
+	onDuplicateID string
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -61,11 +68,20 @@ Exit codes: 0 every row succeeded (or was filtered out); 1 some rows failed
 stopped part-way (interrupted, --max-errors, engine unreachable): what was
 done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.jsonLog = opts.logFormat == "json"
 			opts.files = args
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
+				// The run's settings, unless the command line overrides them.
+				notes, err := applyRunSettings(g, cmd.Flags(), opts.resume, runSettings)
+				if err != nil {
+					return err
+				}
+				opts.notes = notes
+				opts.load.Settings = recordSettings(cmd.Flags())
 				return runResume(cmd.Context(), g, opts)
 			}
+			opts.load.Settings = recordSettings(cmd.Flags())
 			if opts.job != "" {
 				if opts.mapping != "" || len(args) > 0 {
 					return usageErrorf("--job lists the mappings and files: give neither -m nor FILEs")
@@ -119,6 +135,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	addLimitFlags(c, &opts.limits)
 	choiceFlag(c, "progress", "auto", "always", "never")
 	choiceFlag(c, "log-format", "text", "json")
+	f.StringVar(&opts.onDuplicateID, "on-duplicate-request-id", "warn", "a row whose request id an earlier row of the file has: warn (both are stored; one warning names the lines) or fail (the later row fails)")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
 
@@ -146,11 +163,23 @@ func (o *loadOptions) check() error {
 	if o.load.Retries < 0 || o.load.Rate < 0 {
 		return usageErrorf("--retries and --rate cannot be negative")
 	}
+	if o.load.Timeout <= 0 {
+		return usageErrorf("--timeout %s: want a duration above 0, e.g. 1m (a call without a time limit could hang the run)", o.load.Timeout)
+	}
+	if o.load.Grace < 0 {
+		return usageErrorf("--grace %s: want a duration of 0 or more, e.g. 30s", o.load.Grace)
+	}
 	if o.load.Heartbeat <= 0 {
 		return usageErrorf("--heartbeat %s: want a duration above 0, e.g. 30s", o.load.Heartbeat)
 	}
 	if o.minAge < 0 {
 		return usageErrorf("--min-age %s: want a duration of 0 or more, e.g. 5m", o.minAge)
+	}
+	switch o.onDuplicateID {
+	case "warn", "fail":
+		o.load.FailDuplicateIDs = o.onDuplicateID == "fail"
+	default:
+		return usageErrorf("--on-duplicate-request-id %q: want warn or fail", o.onDuplicateID)
 	}
 	switch o.progress {
 	case "auto", "always", "never":
@@ -225,8 +254,12 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 			return nil, usage(err)
 		}
 		if age := time.Since(fi.ModTime()); age < opts.minAge {
-			fmt.Fprintf(g.io.ErrOut, "crmload: skipping %s: modified %s ago, less than --min-age %s (a writer may still be appending)\n",
-				f, age.Truncate(time.Second), opts.minAge)
+			msg := fmt.Sprintf("skipping %s: modified %s ago, less than --min-age %s (a writer may still be appending)", f, age.Truncate(time.Second), opts.minAge)
+			if g.jsonLog {
+				newLogger(g, opts).Warn(msg)
+			} else {
+				fmt.Fprintf(g.io.ErrOut, "crmload: %s\n", msg)
+			}
 			continue
 		}
 		keep = append(keep, f)
@@ -261,6 +294,9 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return err
 	}
 	logger := newLogger(g, opts)
+	for _, n := range opts.notes {
+		logger.Info(n)
+	}
 	eng, closeEngine, err := openEngine(ctx, g, &opts, logger)
 	if err != nil {
 		return err
@@ -274,9 +310,18 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return usage(err) // nothing was sent
 	}
 	if sum != nil && !opts.quiet {
-		printSummary(g, sum, dir, opts.dryRun)
+		printSummary(g, logger, sum, dir, opts.dryRun)
 	}
 	if err != nil {
+		if sum != nil && sum.ExitCode == ExitAborted {
+			// The run could not write its reports (a full disk): it
+			// stopped, and a resume once there is room finishes it.
+			msg := loadOutcome(sum, dir)
+			if !strings.Contains(msg, err.Error()) {
+				msg += " (" + err.Error() + ")"
+			}
+			return &ExitError{Code: ExitAborted, Err: errors.New(msg)}
+		}
 		return err
 	}
 	if sum.ExitCode != ExitOK {
@@ -330,11 +375,39 @@ func failedSources(dir string) []string {
 	return out
 }
 
-func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
+// printSummary says how the run went on stderr: prose lines, or with
+// --log-format json one JSON line each (the summary's counts as fields),
+// so that a log collector gets the whole night in one format.
+func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir string, dryRun bool) {
+	dryRun = dryRun || sum.DryRun
 	secs := sum.FinishedAt.Sub(sum.StartedAt).Seconds()
 	rate := 0.0
 	if secs > 0 {
 		rate = float64(sum.RowsRead) / secs
+	}
+	retryDirs := []string{dir}
+	if sum.Kind == "job" {
+		retryDirs = failedSources(dir) // a job's sources are retried one by one
+	}
+	hint := "to load the failed rows again (after fixing them or the reference data): crmload retry "
+	if dryRun {
+		// Never a hint that loads for real after a rehearsal.
+		hint = "to check the failed rows again (after fixing them or the reference data), as a dry run again: crmload retry "
+	}
+	if g.jsonLog {
+		logger.Info("summary", "run_dir", dir, "kind", sum.Kind, "dry_run", dryRun, "seconds", math.Round(secs*10)/10,
+			"rows_read", sum.RowsRead, "rows_succeeded", sum.RowsSucceeded, "rows_failed", sum.RowsFailed,
+			"rows_filtered", sum.RowsFiltered, "rows_resumed", sum.RowsResumed, "rows_in_doubt", sum.RowsInDoubt,
+			"events_created", sum.EventsSucceeded, "calls", sum.Batches, "retries", sum.Retries, "exit_code", sum.ExitCode)
+		for _, w := range sum.Warnings {
+			logger.Warn(w)
+		}
+		if sum.RowsFailed > 0 {
+			for _, d := range retryDirs {
+				logger.Info(hint + d)
+			}
+		}
+		return
 	}
 	what := "loaded"
 	if dryRun {
@@ -353,13 +426,9 @@ func printSummary(g *globals, sum *loader.Summary, dir string, dryRun bool) {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
-	retryDirs := []string{dir}
-	if sum.Kind == "job" {
-		retryDirs = failedSources(dir) // a job's sources are retried one by one
-	}
 	if sum.RowsFailed > 0 {
 		for _, d := range retryDirs {
-			fmt.Fprintf(g.io.ErrOut, "to load the failed rows again (after fixing them or the reference data): crmload retry %s\n", d)
+			fmt.Fprintf(g.io.ErrOut, "%s%s\n", hint, d)
 		}
 	}
 }
@@ -373,6 +442,18 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
 	}
 	opts.existing = true
+	if b, err := os.ReadFile(filepath.Join(opts.resume, "summary.json")); err == nil {
+		var done loader.Summary
+		if json.Unmarshal(b, &done) == nil && (done.ExitCode == ExitOK || done.ExitCode == ExitFailed) {
+			// Every row is settled: a resume would only rewrite the
+			// summary with the counts of an attempt that did nothing.
+			hint := ""
+			if done.ExitCode == ExitFailed {
+				hint = "; to load its failed rows again: crmload retry " + opts.resume
+			}
+			return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
+		}
+	}
 	job := filepath.Join(opts.resume, loader.JobFileName)
 	isJob := fileExists(job)
 	rf, err := loader.ReadRunFile(opts.resume)

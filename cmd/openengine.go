@@ -22,16 +22,21 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		if opts.existing && !fileExists(g.db) {
 			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", g.db)
 		}
+		if !fileExists(g.db) && len(opts.seeds) == 0 {
+			// A mistyped --db would make an empty store in which every
+			// row fails: only seeding creates one.
+			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", g.db, g.db)
+		}
 		eng, err := engine.Open(ctx, g.db)
 		if err != nil {
 			return nil, nil, usage(err)
 		}
-		eng.DryRun = opts.dryRun
+		eng.DryRun, opts.load.DryRun = opts.dryRun, opts.dryRun
 		if len(opts.seeds) > 0 {
 			stats, err := eng.Seed(ctx, opts.seeds...)
 			if err != nil {
 				eng.Close()
-				return nil, nil, usageIfSeed(err)
+				return nil, nil, seedFailed(err, stats, g.db)
 			}
 			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
 		}
@@ -65,7 +70,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 	}
 	opts.engine = crm.RedactURL(opts.engine)
 	ledger := filepath.Join(opts.reportDir, loader.LedgerFileName)
-	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: opts.engine}
+	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: crm.CanonicalURL(opts.engine)}
 	opts.load.LedgerName, opts.load.Again = opts.engine+" (as recorded in "+ledger+")", opts.again
 	return client, func() {
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -236,10 +237,14 @@ func TestSameInputTwiceAtOnce(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("%d run directories, want the first run's only", len(runs))
 	}
-	resume := exec.Command(bin, "load", "--progress", "never", "--resume", runs[0])
+	// The resume would keep the run's crawl (--rate 1): the command line
+	// lifts it.
+	resume := exec.Command(bin, "load", "--progress", "never", "--rate", "0", "--heartbeat", "30s", "--resume", runs[0])
 	resume.Dir = dir
 	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
 		t.Fatalf("resume: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "--rate 0 given on the command line overrides the run's 1") {
+		t.Errorf("resume: no line saying --rate 0 overrides the run's rate:\n%s", out)
 	}
 	e, err := engine.Open(context.Background(), filepath.Join(dir, "crm.db"))
 	if err != nil {
@@ -303,5 +308,68 @@ func TestStoreDiskFull(t *testing.T) {
 	failed := reportLines(t, filepath.Join(runs[0], "failed.csv"))
 	if len(ok) != 18_000 || len(failed) != 2_000 {
 		t.Errorf("after the resume: %d succeeded, %d failed; want 18000 and 2000", len(ok), len(failed))
+	}
+}
+
+// TestReportDiskFull: a report directory on a full filesystem (1 MB of
+// tmpfs for 50k rows of reports) stops the run with exit 3, the reason and
+// the resume hint, leaving no half-written summary; once there is room,
+// the resume reports every row once and stores nothing twice. Needs root
+// for the tmpfs; loader.TestReportDiskFull injects the same failures
+// without it.
+func TestReportDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 50k rows twice")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (%v: %s); loader.TestReportDiskFull covers it", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	const rows = 50_000
+	dir := t.TempDir()
+	bin, data, mapping, reference := killSetup(t, rows)
+	db := filepath.Join(dir, "crm.db")
+	if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
+		t.Fatalf("seed: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "--db", db, "load", "--progress", "never", "--report-dir", mnt, "-m", mapping, data)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != ExitAborted ||
+		!strings.Contains(string(out), "no space left on device") || !strings.Contains(string(out), "crmload load --resume") {
+		t.Fatalf("load with a full report directory: %v, want exit 3 naming the full disk, with the resume hint:\n%s", err, out)
+	}
+	runs, _ := filepath.Glob(filepath.Join(mnt, "[0-9]*"))
+	if len(runs) != 1 {
+		t.Fatalf("%d run directories", len(runs))
+	}
+	if _, err := os.Stat(filepath.Join(runs[0], "summary.json.tmp")); err == nil {
+		t.Errorf("a summary.json.tmp was left behind")
+	}
+	// Room is made; the resume finishes the run.
+	if out, err := exec.Command("mount", "-o", "remount,size=64m", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	resume := exec.Command(bin, "load", "--progress", "never", "--resume", runs[0])
+	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
+		t.Fatalf("resume: %v, want exit 1 (the unknown participants)\n%s", err, out)
+	}
+	ok := reportLines(t, filepath.Join(runs[0], "succeeded.csv"))
+	failed := reportLines(t, filepath.Join(runs[0], "failed.csv"))
+	for l := range ok {
+		if failed[l] {
+			t.Errorf("line %d is in both reports", l)
+		}
+	}
+	if len(ok) != rows*9/10 || len(failed) != rows/10 {
+		t.Errorf("after the resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
+	}
+	list := exec.Command(bin, "--db", db, "events", "list", "--format", "jsonl")
+	events, err := list.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(events, []byte("\n")); n != rows*9/10 {
+		t.Errorf("events list shows %d events, want %d (each row's event once)", n, rows*9/10)
 	}
 }

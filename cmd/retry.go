@@ -23,7 +23,15 @@ override them. The new run gets its own run directory, whose summary names
 RUN_DIR as its parent_run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.jsonLog = opts.logFormat == "json"
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
+			// Who the run logged in as, and a dry run's staying dry.
+			notes, err := applyRunSettings(g, cmd.Flags(), args[0], retrySettings)
+			if err != nil {
+				return err
+			}
+			opts.notes = notes
+			opts.load.Settings = recordSettings(cmd.Flags())
 			return runRetry(cmd.Context(), g, opts, args[0])
 		},
 	}
@@ -66,6 +74,10 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	var parent loader.Summary
 	if err := json.Unmarshal(b, &parent); err != nil {
 		return usageErrorf("%s/summary.json: %v", dir, err)
+	}
+	if parent.DryRun && !g.given["dry-run"] {
+		// A rehearsal's retry is a rehearsal too, unless --dry-run=false.
+		opts.dryRun = true
 	}
 	if err := followRun(g, &opts, parent.Engine, parent.DB, "retry "+dir, false); err != nil {
 		return err

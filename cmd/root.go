@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -44,12 +45,18 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	root := newRootCommand(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	code := exitCode(err, g.started)
+	switch {
+	case err != nil && g.jsonLog:
+		// --log-format json: the final error is a log line like the
+		// others, with the exit code, for collectors that parse them.
+		slog.New(slog.NewJSONHandler(io.ErrOut, nil)).Error(err.Error(), "exit_code", code)
+	case err != nil:
 		// Messages quote data (a column name, a cell, a path): its control
 		// characters are shown escaped, never sent to the terminal.
 		fmt.Fprintf(io.ErrOut, "crmload: %s\n", mapping.EscapeTerminal(err.Error()))
 	}
-	return exitCode(err, g.started)
+	return code
 }
 
 // globals are the options every command shares.
@@ -58,6 +65,7 @@ type globals struct {
 	config  string
 	db      string
 	started bool // the command's own code ran (see exitCode)
+	jsonLog bool // --log-format json: the final error is a JSON line too
 	// given holds the flags given on the command line (not from the
 	// environment or the config file): a resume or retry follows its
 	// run's store and engine unless told otherwise here.
@@ -121,12 +129,15 @@ Precedence: flag > environment > config file > default.`,
 	return root
 }
 
-// bindConfig fills every flag of cmd that was not given on the command
-// line from the environment (CRMLOAD_<FLAG>) or the config file, in that
-// order. It is the only place that uses viper.
 // secretFlags are the flags whose value is a secret.
 var secretFlags = map[string]bool{"password": true, "api-key": true, "user": true}
 
+// bindConfig fills every flag of cmd that was not given on the command
+// line from the environment (CRMLOAD_<FLAG>) or the config file, in that
+// order. It is the only place that uses viper. A config file key that no
+// command has is an error; an unknown CRMLOAD_ variable is not (the
+// environment holds other programs' variables, and viper only looks up
+// the names of flags).
 func bindConfig(cmd *cobra.Command, configFile string) error {
 	v := viper.New()
 	v.SetEnvPrefix("CRMLOAD")
@@ -143,6 +154,9 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
 			return fmt.Errorf("read config file %s: %w", configFile, err)
+		}
+		if err := checkConfigKeys(cmd.Root(), configFile, v.AllKeys()); err != nil {
+			return err
 		}
 	}
 	var errs []error

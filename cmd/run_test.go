@@ -12,6 +12,12 @@ import (
 // TestRunExitCodes: the one place that maps errors to exit codes, seen
 // through Run with test streams.
 func TestRunExitCodes(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "y.db")
+	e, err := engine.Open(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
 	tests := []struct {
 		name    string
 		args    []string
@@ -24,8 +30,12 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad flag", []string{"events", "list", "--bogus"}, ExitUsage, "", "unknown flag: --bogus"},
 		{"missing argument", []string{"events", "show"}, ExitUsage, "", "accepts 1 arg(s)"},
 		{"bad flag value", []string{"events", "list", "--db", t.TempDir() + "/x.db", "--format", "xml"}, ExitUsage, "", `--format "xml"`},
-		{"a command that fails", []string{"events", "show", "--db", newStore(t), "7"}, ExitFailed, "", "Customer Event (7) Not Found"},
-		{"no such store", []string{"events", "show", "--db", t.TempDir() + "/y.db", "7"}, ExitUsage, "", "no such store"},
+		{"a command that fails", []string{"events", "show", "--db", store, "7"}, ExitFailed, "", "Customer Event (7) Not Found"},
+		{"no such store", []string{"events", "list", "--db", t.TempDir() + "/typo.db"}, ExitUsage, "", "typo.db does not exist"},
+		{"unknown state", []string{"events", "list", "--db", store, "--state", "BOGUS"}, ExitUsage, "", `--state "BOGUS": want one of POSTED, CANCELLED`},
+		{"no timeout", []string{"load", "--timeout", "0", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", "--timeout 0s: want a duration above 0"},
+		{"negative timeout", []string{"load", "--timeout", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--timeout "-1s": cannot be negative`},
+		{"negative grace", []string{"load", "--grace", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--grace "-1s": cannot be negative`},
 		{"bad config file", []string{"--config", t.TempDir() + "/missing.yaml", "version"}, ExitUsage, "", "read config file"},
 	}
 	for _, tt := range tests {

@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":     cmdWaitFile,
 			"samereports":  cmdSameReports,
 			"gencert":      cmdGenCert,
+			"genvisits":    cmdGenVisits,
 		},
 	})
 }
@@ -157,4 +158,28 @@ func cmdGenCert(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+}
+
+// cmdGenVisits writes N web visits in CSV for the sample web mapping;
+// every tenth names an unknown participant (so fails).
+//
+//	genvisits FILE N
+func cmdGenVisits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: genvisits FILE N")
+	}
+	var n int
+	if _, err := fmt.Sscan(args[1], &n); err != nil {
+		ts.Fatalf("genvisits: N: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("visit_id,participant,site,visited_on\n")
+	for i := range n {
+		p := "RP0000000010"
+		if i%10 == 9 {
+			p = "RP9999999999"
+		}
+		fmt.Fprintf(&b, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type serveOptions struct {
 	tokenTTL       time.Duration
 	maxBody        int64
 	maxConns       int
+	memoryLimit    int64 // MiB
 	maxClientConns int
 	clientRate     float64
 	clientBurst    int
@@ -85,6 +87,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.DurationVar(&opts.tokenTTL, "token-ttl", 2*time.Hour, "how long a token lives")
 	f.Int64Var(&opts.maxBody, "max-body", 32<<20, "largest request body, in bytes")
 	f.IntVar(&opts.maxConns, "max-conns", 64, "most connections held open at once (more wait to be accepted)")
+	f.Int64Var(&opts.memoryLimit, "memory-limit", engine.DefaultServeMemoryLimit>>20, "soft limit of the server's memory in MiB (the Go runtime collects harder near it); 0: none")
 	f.IntVar(&opts.maxClientConns, "max-conns-per-client", 16, "most connections from one client address (more are closed at once; 0: no limit)")
 	f.Float64Var(&opts.clientRate, "client-rate", 0, "most requests a second from one client address (0: no limit)")
 	f.IntVar(&opts.clientBurst, "client-burst", 0, "requests a client may send at once above --client-rate (default: 2 x rate)")
@@ -113,7 +116,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}
-	eng, err := engine.Open(ctx, g.db)
+	eng, err := engine.OpenExisting(ctx, g.db) // a mistyped --db serves no empty store
 	if err != nil {
 		return usage(err)
 	}
@@ -155,6 +158,12 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	// connection would carry up to 250 streams past it).
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
+	if opts.memoryLimit > 0 {
+		// The requests' own bounds keep the live heap small; the limit
+		// keeps garbage from piling up when the CPU is short (the
+		// collector works harder near it), so RSS stays near the bound.
+		debug.SetMemoryLimit(opts.memoryLimit << 20)
+	}
 	limited := engine.LimitListener(ln, max(opts.maxConns, 1), opts.maxClientConns)
 	scheme := "http"
 	if opts.tlsCert != "" {

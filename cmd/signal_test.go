@@ -189,7 +189,8 @@ func TestSIGHUPWhileRateLimited(t *testing.T) {
 	if s.ExitCode != ExitAborted || s.RowsSucceeded != 1 || s.AbortReason != "interrupted" {
 		t.Errorf("summary after SIGHUP: %+v", s)
 	}
-	resume := exec.Command(crmloadBinary(t), "load", "--progress", "never", "--resume", run)
+	// A resume keeps the run's settings unless told: not the crawl.
+	resume := exec.Command(crmloadBinary(t), "load", "--progress", "never", "--rate", "0", "--resume", run)
 	resume.Dir = dir
 	if out, err := resume.CombinedOutput(); err == nil || err.(*exec.ExitError).ExitCode() != ExitFailed {
 		t.Fatalf("resume: %v\n%s", err, out)

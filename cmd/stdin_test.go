@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,16 @@ func TestStandardInput(t *testing.T) {
 	if want := bytes.Count(web, []byte("\n")) - 1; s.RowsRead != want {
 		t.Errorf("load - read %d rows, want %d", s.RowsRead, want)
 	}
+	// As if it had stopped part-way (a finished run has nothing to resume).
+	sumPath := filepath.Join(run, "summary.json")
+	var sum map[string]any
+	b, _ := os.ReadFile(sumPath)
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	sum["exit_code"] = ExitAborted
+	b, _ = json.Marshal(sum)
+	os.WriteFile(sumPath, b, 0o644)
 	code, _, errs = runWithStdin(t, nil, "load", "--resume", run)
 	if code != ExitUsage || !strings.Contains(errs, "standard input, which cannot be read again") {
 		t.Errorf("resume of a standard input run: exit %d, %s", code, errs)

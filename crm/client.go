@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -143,6 +144,10 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// Permanent reports whether calling again cannot help until someone acts:
+// the server's store is full (507 Insufficient Storage).
+func (e *CallError) Permanent() bool { return e.Status == http.StatusInsufficientStorage }
 
 // Logins counts the logins the client made (for tests and logs).
 func (c *Client) Logins() int64 { return c.logins.Load() }
@@ -344,6 +349,29 @@ func RedactURL(u string) string {
 		return "(an engine URL that does not parse)"
 	}
 	parsed.User = nil
+	return parsed.String()
+}
+
+// CanonicalURL is u without user information, with the scheme and host in
+// lower case, a default port dropped and no trailing slash: one engine,
+// one name (the ledger of a remote engine knows it by this).
+func CanonicalURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return RedactURL(u)
+	}
+	parsed.User = nil
+	parsed.Scheme = strings.ToLower(parsed.Scheme)
+	host, port := strings.ToLower(parsed.Hostname()), parsed.Port()
+	if (parsed.Scheme == "http" && port == "80") || (parsed.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	parsed.Host = host
+	if port != "" {
+		parsed.Host = net.JoinHostPort(host, port)
+	}
+	parsed.Path = strings.TrimRight(parsed.Path, "/")
+	parsed.RawPath = ""
 	return parsed.String()
 }
 

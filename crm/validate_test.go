@@ -167,3 +167,17 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":                  "http://127.0.0.1:8080",
+		"http://127.0.0.1:8080/":                 "http://127.0.0.1:8080",
+		"HTTP://Host.Example:80/crmapi/rest/v2/": "http://host.example/crmapi/rest/v2",
+		"https://u:secret@host:443/api":          "https://host/api",
+		"https://host:8443/api":                  "https://host:8443/api",
+	} {
+		if got := CanonicalURL(in); got != want {
+			t.Errorf("CanonicalURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ func runBombServer(dir string) error {
 	if err != nil {
 		return err
 	}
+	debug.SetMemoryLimit(DefaultServeMemoryLimit) // engine serve's default --memory-limit
 	srv := &http.Server{Handler: NewServer(e, ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"})}
 	go srv.Serve(LimitListener(ln, bombConns, 0))
 	fmt.Printf("http://%s\n", ln.Addr())

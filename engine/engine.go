@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,44 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 		return nil, err
 	}
 	return New(s), nil
+}
+
+// ErrNoStore is returned by OpenExisting and OpenReadOnly for a store
+// file that does not exist.
+var ErrNoStore = errors.New("no such store")
+
+// OpenExisting opens the store at path like Open, but refuses to create
+// it: a mistyped --db names no store rather than an empty new one.
+func OpenExisting(ctx context.Context, path string) (*Engine, error) {
+	if err := storeExists(path); err != nil {
+		return nil, err
+	}
+	return Open(ctx, path)
+}
+
+// OpenReadOnly opens the existing store at path for reading (events,
+// reference data): it writes nothing, so it works on a read-only file.
+// Calls that write fail.
+func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
+	if err := storeExists(path); err != nil {
+		return nil, err
+	}
+	s, err := openSQLiteReadOnly(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return New(s), nil
+}
+
+func storeExists(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s does not exist (crmload engine seed --db %s creates one)", ErrNoStore, path, path)
+	}
+	if err == nil && fi.IsDir() {
+		return fmt.Errorf("%w: %s is a directory", ErrNoStore, path)
+	}
+	return err
 }
 
 // New returns an engine on store.

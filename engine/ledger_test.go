@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -84,11 +86,9 @@ func TestReceiptConflict(t *testing.T) {
 	}
 }
 
-// TestStoreFull: a write the store has no room for is a *StoreFullError
-// (permanent: a load stops instead of retrying), and nothing of it stays.
-func TestStoreFull(t *testing.T) {
+// nearlyFullEngine is an engine whose store has room for two more pages.
+func nearlyFullEngine(t *testing.T) *Engine {
 	e := newTestEngine(t, "../testdata/seed/reference.yaml")
-	ctx := context.Background()
 	s := e.store.(*sqliteStore)
 	var pages int64
 	if err := sqlitex.ExecuteTransient(s.writer, "PRAGMA page_count", &sqlitex.ExecOptions{
@@ -99,13 +99,26 @@ func TestStoreFull(t *testing.T) {
 	if err := sqlitex.ExecuteTransient(s.writer, fmt.Sprintf("PRAGMA max_page_count = %d", pages+2), nil); err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// bigWebRequest is a call of 1000 web events, more than two pages.
+func bigWebRequest() crm.BulkRequest {
 	req := crm.BulkRequest{Kind: crm.Web}
 	for i := range 1000 {
 		req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprint(i), RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
 			Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
 			PerformedOn: "2016-06-22T15:00:00", Website: strings.Repeat("w", 200)})
 	}
-	_, err := e.CreateEvents(ctx, req)
+	return req
+}
+
+// TestStoreFull: a write the store has no room for is a *StoreFullError
+// (permanent: a load stops instead of retrying), and nothing of it stays.
+func TestStoreFull(t *testing.T) {
+	e := nearlyFullEngine(t)
+	ctx := context.Background()
+	_, err := e.CreateEvents(ctx, bigWebRequest())
 	var full *StoreFullError
 	if !errors.As(err, &full) || !full.Permanent() || !strings.Contains(err.Error(), "the store's disk is full") {
 		t.Fatalf("CreateEvents on a full store: %v, want a StoreFullError", err)
@@ -114,5 +127,22 @@ func TestStoreFull(t *testing.T) {
 	e.Events(ctx, Filter{}, func([]byte) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d events stored by a call that failed", n)
+	}
+}
+
+// TestServeStoreFull: engine serve answers a call its full store could
+// not take with 507, which the client takes as permanent (no retries).
+func TestServeStoreFull(t *testing.T) {
+	e := nearlyFullEngine(t)
+	srv := httptest.NewServer(NewServer(e, ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour}))
+	defer srv.Close()
+	c, err := crm.NewClient(srv.URL, crm.Credentials{Username: "u", Password: "p", Organisation: "O"}, crm.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateEvents(context.Background(), bigWebRequest())
+	var callErr *crm.CallError
+	if !errors.As(err, &callErr) || callErr.Status != http.StatusInsufficientStorage || !callErr.Permanent() {
+		t.Fatalf("a call into a full store: %v, want a permanent 507", err)
 	}
 }

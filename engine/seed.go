@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -214,21 +213,6 @@ func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) erro
 		return err
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return &SeedError{File: file, Line: 1, Entity: ent.name, Err: fmt.Errorf("read header: %w", err)}
-	}
-	header = slices.Clone(header)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	}
-	for i, h := range header {
-		if h != "id" && !slices.Contains(ent.cols, h) {
-			return &SeedError{File: file, Line: 1, Entity: ent.name, Err: fmt.Errorf("column %d: unknown field %q (valid: id, %s)", i+1, h, strings.Join(ent.cols, ", "))}
-		}
-	}
 	var recs []seedRecord
 	flush := func() error {
 		if len(recs) == 0 {
@@ -241,32 +225,15 @@ func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) erro
 		recs = recs[:0]
 		return nil
 	}
-	for {
-		row, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			line := 0
-			if errors.As(err, &pe) {
-				line = pe.Line
-			}
-			return &SeedError{File: file, Line: line, Entity: ent.name, Err: err}
-		}
-		line, _ := r.FieldPos(0)
-		rec := newRecord(file, line, ent)
-		for i, v := range row {
-			if err := rec.set(ent, header[i], v); err != nil {
-				return &SeedError{File: file, Line: line, Entity: ent.name, Err: err}
-			}
-		}
+	err = readCSVSeed(file, ent, f, func(rec seedRecord) error {
 		recs = append(recs, rec)
 		if len(recs) == seedChunk {
-			if err := flush(); err != nil {
-				return err
-			}
+			return flush()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return flush()
 }

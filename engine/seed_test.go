@@ -2,11 +2,16 @@ package engine
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -128,6 +133,13 @@ func TestSeedErrors(t *testing.T) {
 		{"csv missing key", "products.csv", "code,alternative_code\nA,B\n,C\n", `DIR/products.csv:3: products: code is blank`},
 		// Issue 16 point 14: blank natural keys were accepted.
 		{"csv blank key", "accounts_receivable.csv", "number,name\nA1,x\n   ,y\n", `DIR/accounts_receivable.csv:3: accounts_receivable: number is blank`},
+		// Issue 13 point 2: read through gocsv, errors still name file and line.
+		{"csv line after a quoted field spanning lines", "accounts_receivable.csv", "number,name\nA1,\"two\nlines\"\n ,z\n", `DIR/accounts_receivable.csv:4: accounts_receivable: number is blank`},
+		{"csv reference not found", "units.csv", "name,currency\nU1,\nU2,USD\n", `DIR/units.csv:3: units: currency: currencies "USD" not found`},
+		{"csv list reference not found", "accounts_receivable.csv", "number,payment_medium_types\nA1,CC|XX\n", `DIR/accounts_receivable.csv:2: accounts_receivable: payment_medium_types: payment_medium_types "CC" not found`},
+		{"csv bad classification type on a later line", "classifications.csv", "name,type\nA,achievements\nB,web\nC,tweets\n", `DIR/classifications.csv:4: classifications: type: unknown kind "tweets"`},
+		{"csv the line column is not a field", "products.csv", "code,crmload_line\nA,7\n", `DIR/products.csv:1: products: column 2: unknown field "crmload_line"`},
+		{"csv header only", "products.csv", "code\n", ``},
 		{"yaml blank key", "r.yaml", "currencies:\n  - {code: EUR}\n  - {code: '  '}\n", `DIR/r.yaml:3: currencies: code is blank`},
 		{"unknown file type", "r.txt", "x", `unknown file type ".txt"`},
 	}
@@ -138,6 +150,12 @@ func TestSeedErrors(t *testing.T) {
 			f := writeFile(t, dir, tt.file, tt.content)
 			_, err := e.Seed(context.Background(), f)
 			want := strings.ReplaceAll(tt.want, "DIR", dir)
+			if want == "" {
+				if err != nil {
+					t.Errorf("Seed() error = %v, want none", err)
+				}
+				return
+			}
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Seed() error = %v, want it to contain %q", err, want)
 			}
@@ -176,5 +194,71 @@ func TestSeedTrimsKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSeedCSVStructs: each entity's gocsv struct has the entity's columns,
+// in order, so that a column added to an entity cannot be silently
+// dropped from CSV seeds.
+func TestSeedCSVStructs(t *testing.T) {
+	for _, ent := range entities {
+		read, ok := seedCSVReaders[ent]
+		if !ok {
+			t.Errorf("%s: no CSV struct", ent.name)
+			continue
+		}
+		// One record giving each column its own name as value.
+		header := append([]string{"id"}, ent.cols...)
+		body := strings.Join(header, ",") + "\n" + strings.Join(header, ",") + "\n"
+		cr := csv.NewReader(strings.NewReader(body))
+		h, _ := cr.Read()
+		var got []string
+		var line int
+		var id string
+		err := read(&lineDecoder{r: cr, header: h}, func(r seedCSVRow) error {
+			got, line, id = r.values(), r.row().Line, r.row().ID
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", ent.name, err)
+		}
+		if !slices.Equal(got, ent.cols) || line != 2 || id != "id" {
+			t.Errorf("%s: values = %q line %d id %q, want %q line 2 id \"id\"", ent.name, got, line, id, ent.cols)
+		}
+	}
+}
+
+// TestSeedCSVStopsEarly: an error on an early record of a large file stops
+// the reading there (the decoder goroutine ends), naming the line.
+func TestSeedCSVStopsEarly(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("number,name\nA1,x\n  ,blank\n")
+	for i := range 100_000 {
+		fmt.Fprintf(&b, "A%d,n\n", i+2)
+	}
+	before := runtime.NumGoroutine()
+	n := 0
+	err := readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(seedRecord) error { n++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 100_002 {
+		t.Errorf("records = %d, want 100002", n)
+	}
+	n = 0
+	stop := errors.New("stop")
+	err = readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(r seedRecord) error {
+		n++
+		if n == 3 {
+			return &SeedError{File: r.file, Line: r.line, Entity: "accounts_receivable", Err: stop}
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || !strings.HasPrefix(err.Error(), "big.csv:4: ") {
+		t.Errorf("error = %v, want big.csv:4: ...stop", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("goroutines %d -> %d: the decoder did not stop", before, after)
 	}
 }

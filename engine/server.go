@@ -124,6 +124,13 @@ func CleanBasePath(p string) string {
 	return "/" + p
 }
 
+// DefaultServeMemoryLimit is engine serve's default soft memory limit
+// (--memory-limit): the requests' bounds keep the live heap to about
+// 1-1.7 MiB a connection, 64 connections by default; the limit keeps the
+// garbage of a flood of refused bodies from growing the process when the
+// collector is short of CPU.
+const DefaultServeMemoryLimit = 96 << 20
+
 // Load receipts over HTTP, a crmload extension a real CRM.COM ignores: the
 // server says it keeps receipts; a client sends a call's run and row keys,
 // which makes the call idempotent (an event whose key is stored is answered
@@ -259,9 +266,17 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 	// gave up knows the call is in doubt, never half done.
 	res, err := s.eng.CreateEvents(context.WithoutCancel(r.Context()), *req)
 	var apiErr *crm.Error
+	var full *StoreFullError
 	switch {
 	case errors.As(err, &apiErr):
 		writeError(w, http.StatusBadRequest, apiErr)
+	case errors.As(err, &full):
+		// Nothing was stored, and calling again will not help until
+		// someone makes room: 507, which crmload's client takes as a
+		// reason to stop, not to retry.
+		s.cfg.Log.Error("create events", "kind", kind, "error", err)
+		writeError(w, http.StatusInsufficientStorage, &crm.Error{Code: crm.CodeInternal, Message: "The Store Of The Engine Is Full",
+			Reason: "Nothing of the call was stored; call again once room is made."})
 	case err != nil:
 		s.cfg.Log.Error("create events", "kind", kind, "error", err)
 		writeError(w, http.StatusInternalServerError, &crm.Error{Code: crm.CodeInternal, Message: "The Customer Events Could Not Be Stored", Reason: "Nothing of the call was stored; call again."})

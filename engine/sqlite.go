@@ -94,6 +94,9 @@ func pragmas(c *sqlite.Conn) error {
 func (s *sqliteStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.writer == nil { // opened read-only
+		return s.readers.Close()
+	}
 	return errors.Join(s.readers.Close(), s.writer.Close())
 }
 
@@ -153,6 +156,9 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 		}
 	}()
 	c := s.writer
+	if c == nil {
+		return fmt.Errorf("%s is open read-only", s.path)
+	}
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	end, err := sqlitex.ImmediateTransaction(c)
 	if err != nil {

@@ -19,10 +19,6 @@ import (
 // exit 2.
 var ErrNotAStore = errors.New("not a crmload store")
 
-// ErrNoStore is wrapped by the error of opening for reading a store that
-// does not exist: a reader creates nothing.
-var ErrNoStore = errors.New("no crmload store")
-
 // StoreError is a store file that cannot be opened as a crmload store.
 type StoreError struct {
 	Path   string
@@ -120,19 +116,11 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 	return nil
 }
 
-// OpenReadOnly opens the store at path for reading only (events list,
-// events show): nothing is created, migrated or written, and no -wal or
-// -shm file is left behind, so a read-only file, directory or filesystem
-// is enough. A store that does not exist, is not a crmload store, or
-// needs a migration says so.
-func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
-	s, err := openSQLiteReadOnly(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return New(s), nil
-}
-
+// openSQLiteReadOnly opens an existing store for reading only (events
+// list and show; OpenReadOnly): nothing is created, migrated or written,
+// and no -wal or -shm file is left behind, so a read-only file, directory
+// or filesystem is enough. A store that is not a crmload store, or needs
+// a migration, says so.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
 	h, err := readStoreHeader(path)
 	if err != nil {

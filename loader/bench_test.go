@@ -56,6 +56,7 @@ func retailCSV(b *testing.B) string {
 }
 
 const benchSpec = `kind: purchases
+columns: { Quantity: decimal, UnitPrice: decimal }
 request_id: InvoiceNo
 filter: "Quantity > 0"
 group_by: InvoiceNo

@@ -127,7 +127,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		// The job as run, with absolute paths, and its engine and
 		// store, for --resume; then every source's inputs are claimed,
 		// so that a job run twice is refused before anything is sent.
-		rf := &RunFile{Engine: engineName, Again: opts.Again}
+		rf := &RunFile{Engine: engineName, Again: opts.Again, Settings: opts.Settings}
 		if err := rf.setPaths(opts.DB, reportDir); err != nil {
 			return nil, "", err
 		}
@@ -151,7 +151,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			return nil, "", err
 		}
 	}
-	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB),
+	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
 	worst := 0 // the worst exit code of the sources
@@ -171,6 +171,10 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		sum, _, err := Load(ctx, jobs[i], eng, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err))
+			if sum != nil { // it ran, then could not write its reports
+				total.add(sum)
+				total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
+			}
 			break
 		}
 		total.add(sum)

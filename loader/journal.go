@@ -41,12 +41,22 @@ type journal struct {
 	w  *bufio.Writer
 }
 
-func openJournal(dir string) (*journal, error) {
+// openJournal opens a run's journal for appending. keep, when not
+// negative, is the size of its complete lines (readJournal's): a torn
+// last line (a crash, a full disk while it was written) is cut first, or
+// the next line would be glued to it and the journal unreadable.
+func openJournal(dir string, keep int64) (*journal, error) {
 	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &journal{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	if keep >= 0 {
+		if err := f.Truncate(keep); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return &journal{f: f, w: bufio.NewWriterSize(runDirWriter(f), 64<<10)}, nil
 }
 
 func (j *journal) record(e journalEntry) error {
@@ -98,6 +108,7 @@ type resumePoint struct {
 	succeeded, fails, doubt int64
 	rowsFailed              int
 	found                   bool
+	journalSize             int64 // bytes of complete journal lines
 }
 
 // readJournal reads a run's journal, streaming (a journal of a 5 GB input
@@ -123,6 +134,7 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		rp.journalSize += int64(len(line))
 		var e journalEntry
 		if err := json.Unmarshal(line, &e); err != nil {
 			return nil, fmt.Errorf("%s: %v", journalName, err)

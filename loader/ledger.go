@@ -130,6 +130,8 @@ type Claim struct {
 	StartedAt time.Time `json:"started_at"`
 	State     string    `json:"state"`
 	Again     bool      `json:"again,omitempty"`
+
+	modified time.Time // of the input, for the summary
 }
 
 // Ledger records which inputs were loaded into an engine, so that the same
@@ -148,7 +150,8 @@ type Ledger interface {
 // AlreadyLoadedError refuses an input another run loaded (or is loading).
 type AlreadyLoadedError struct {
 	Earlier []Claim
-	Where   string // "this store", or the ledger file
+	Where   string            // "this store", or the ledger file
+	Given   map[string]string // hash -> the input given now, when its name differs
 }
 
 func (e *AlreadyLoadedError) Error() string {
@@ -158,6 +161,9 @@ func (e *AlreadyLoadedError) Error() string {
 			b.WriteString("; ")
 		}
 		at := c.StartedAt.UTC().Format(time.RFC3339)
+		if given := e.Given[c.Hash]; given != "" && given != c.Name {
+			fmt.Fprintf(&b, "%s has the same content as ", given)
+		}
 		switch {
 		case c.State == ClaimLoading && running(c.RunDir):
 			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)

@@ -56,6 +56,16 @@ type LoadOptions struct {
 	Ledger     Ledger
 	LedgerName string
 	Again      bool
+	// DryRun says the engine stores nothing: the reports leave ids and
+	// numbers blank (they name no stored event) and the summary says so.
+	DryRun bool
+	// FailDuplicateIDs fails a row whose request id an earlier row of the
+	// same file has (--on-duplicate-request-id fail); otherwise both are
+	// sent and the run warns once per file, naming the lines.
+	FailDuplicateIDs bool
+	// Settings are recorded in the run directory (RunFile.Settings) for
+	// a resume; the loader does not read them.
+	Settings map[string]string
 	// Progress, if set, is called from the goroutine that writes the
 	// reports, after each settled batch; it must return quickly.
 	Progress func(p Progress)
@@ -147,7 +157,11 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	if err != nil {
 		return nil, dir, err
 	}
-	jr, err := openJournal(dir)
+	keep := int64(-1)
+	if opts.Resume != "" {
+		keep = rp.journalSize
+	}
+	jr, err := openJournal(dir, keep)
 	if err != nil {
 		rep.close()
 		return nil, dir, err
@@ -170,7 +184,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, StartedAt: start.UTC(),
+		Engine: job.Engine, DB: rf.DB, Files: job.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -183,13 +197,42 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	aborted, runErr := r.pipeline(ctx)
 	if err := rep.close(); err != nil && runErr == nil {
 		runErr = err
+		r.abort("cannot write the reports: " + err.Error())
+		aborted = true
 	}
 	sum.finish(time.Now(), sum.Outcome(aborted))
 	sum.AbortReason = r.abortReason
-	if err := writeSummary(dir, sum); err != nil && runErr == nil {
+	// An input that grew since the run started (rows appended, then
+	// resumed) was loaded as it is now: the ledger and the summary get
+	// its content as it is now too, so a later load of the whole file
+	// is known.
+	grown, err := grownInputs(rf, inputs, dir, start)
+	if err != nil && runErr == nil {
 		runErr = err
 	}
+	for _, g := range grown {
+		for i := range sum.Inputs {
+			if sum.Inputs[i].Path == g.Name {
+				sum.Inputs[i] = InputInfo{Path: g.Name, Size: g.Size, Modified: g.modified, SHA256: g.Hash}
+			}
+		}
+	}
+	if err := writeSummary(dir, sum); err != nil {
+		// The reports and journal are whole up to the last journal line:
+		// a resume once there is room finishes the run and its summary.
+		if sum.ExitCode != 3 {
+			sum.ExitCode, sum.AbortReason = 3, "cannot write the summary: "+err.Error()
+		}
+		if runErr == nil {
+			runErr = err
+		}
+	}
 	if opts.Ledger != nil {
+		if len(grown) > 0 {
+			if _, err := opts.Ledger.ClaimInputs(context.WithoutCancel(ctx), grown, true); err != nil && runErr == nil {
+				runErr = fmt.Errorf("record the run in the ledger: %w", err)
+			}
+		}
 		state := ClaimLoaded
 		if sum.ExitCode == 3 || runErr != nil {
 			state = ClaimStopped
@@ -199,6 +242,30 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		}
 	}
 	return sum, dir, runErr
+}
+
+// grownInputs are the ledger claims of the run's inputs whose size is not
+// the one the run started on (rows appended): their content as it is now.
+func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]Claim, error) {
+	var out []Claim
+	base := rf.claims(dir, start)
+	for i, was := range rf.Inputs {
+		if i >= len(inputs) {
+			break
+		}
+		fi, err := os.Stat(inputs[i].path)
+		if err != nil || fi.Size() == was.Size {
+			continue
+		}
+		now, err := fingerprint(inputs[i].path)
+		if err != nil {
+			return nil, err
+		}
+		c := base[i]
+		c.Hash, c.Size, c.modified = now.SHA256, now.Size, now.Modified
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // claim records claims in the ledger (if any), refusing inputs another run
@@ -212,7 +279,11 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	if len(earlier) > 0 {
-		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName}
+		given := map[string]string{}
+		for _, c := range claims {
+			given[c.Hash] = c.Name
+		}
+		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName, Given: given}
 	}
 	return nil
 }
@@ -404,14 +475,17 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	// Calls in flight outlive an interrupt by the grace period.
 	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSend()
+	interrupted := func() {
+		if context.Cause(ctx) == errDeadline {
+			r.abort(fmt.Sprintf("the run's --deadline of %s passed", r.opts.Deadline))
+		} else {
+			r.abort("interrupted")
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
-			if context.Cause(ctx) == errDeadline {
-				r.abort(fmt.Sprintf("the run's --deadline of %s passed", r.opts.Deadline))
-			} else {
-				r.abort("interrupted")
-			}
+			interrupted()
 			if r.opts.Grace > 0 {
 				t := time.NewTimer(r.opts.Grace)
 				defer t.Stop()
@@ -462,6 +536,12 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	}
 	if err := <-done; err != nil && werr == nil {
 		werr = err
+	}
+	if ctx.Err() != nil {
+		// Waits end at once on an interrupt, so the stages may all have
+		// returned before the goroutine above has recorded why: a run
+		// that was interrupted says so, whichever came first.
+		interrupted()
 	}
 	r.sum.RowsRead = int(r.rowsRead.Load()) - r.dropped
 	r.sum.RowsResumed = r.resumed

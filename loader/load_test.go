@@ -322,13 +322,20 @@ func TestLoadMaxErrors(t *testing.T) {
 func TestLoadDryRun(t *testing.T) {
 	e := seededEngine(t)
 	e.DryRun = true
-	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 30)), e, defaultOptions())
+	opts := defaultOptions()
+	opts.DryRun = true
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 30)), e, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ok, _ := checkEveryRowOnce(t, dir, sum, 30)
-	if len(ok) != 27 || countEvents(t, e) != 0 {
-		t.Errorf("dry run: %d succeeded, engine holds %d; want 27 and nothing stored", len(ok), countEvents(t, e))
+	if len(ok) != 27 || countEvents(t, e) != 0 || !sum.DryRun {
+		t.Errorf("dry run: %d succeeded, engine holds %d, dry_run %v; want 27, nothing stored, true", len(ok), countEvents(t, e), sum.DryRun)
+	}
+	for line, num := range ok {
+		if num != "" {
+			t.Errorf("dry run: line %s reports crm_number %q of an event that was rolled back, want none", line, num)
+		}
 	}
 }
 

@@ -20,14 +20,22 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 	}
 	splits := splitWatch{files: r.job.Files}
-	defer func() { r.sum.Warnings = append(r.sum.Warnings, splits.warnings...) }()
+	defer func() {
+		r.sum.Warnings = append(r.sum.Warnings, splits.warnings...)
+		r.sum.Warnings = append(r.sum.Warnings, expressionWarnings(r.inputs)...)
+	}()
 	for fi, in := range r.inputs {
 		// Resumes only: rows in flight when an earlier attempt died.
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
+		dups := newDupWatch(in.path, r.job.Spec.RequestID.Kind != 0)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
 			first := it.Records[0].Line
+			dupOf := 0
+			if !it.Filtered && it.Err == nil {
+				dupOf = dups.see(it.RequestID, first)
+			}
 			switch {
 			case r.resume.settled[fi].has(first):
 				r.resumed += len(it.Records)
@@ -35,6 +43,9 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				pendingOut = append(pendingOut, settled{item: it, file: fi, filtered: true})
 			case it.Err != nil:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
+			case dupOf > 0 && r.opts.FailDuplicateIDs:
+				pendingOut = append(pendingOut, settled{item: it, file: fi, code: crm.CodeDuplicateRequestID,
+					msg: fmt.Sprintf("request id %q is the request id of line %d too: not sent (--on-duplicate-request-id fail)", it.RequestID, dupOf)})
 			default:
 				if len(r.receipts) > 0 { // a resume: stored, but not yet reported
 					if rc, stored := r.receipts[key(fi, it)]; stored {
@@ -74,8 +85,8 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 				if held != nil {
 					if why := in.info.changed(in.path); why != "" {
 						// Not mapped, not counted: a resume reads it again.
-						r.abort(fmt.Sprintf("%s changed while it was read (%s): rows up to line %d are in the reports; "+
-							"once the writer has finished, --resume loads the rest", in.path, why, held.Line-1))
+						r.abort(fmt.Sprintf("%s changed while it was read (%s): the run stopped at its line %d, which may be torn; "+
+							"once the writer has finished, --resume loads the rest", in.path, why, held.Line))
 						held = nil
 						break
 					}
@@ -102,6 +113,9 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 		in.mapper.Flush(emit)
 		splits.endFile()
+		if w := dups.warning(r.opts.FailDuplicateIDs); w != "" {
+			r.sum.Warnings = append(r.sum.Warnings, w)
+		}
 	}
 	flushOut()
 	return nil

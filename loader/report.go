@@ -165,7 +165,7 @@ func openRowReport(path string, header []string, d dialect, added []string, resu
 	if err != nil {
 		return nil, err
 	}
-	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), added: added}
+	r := &rowReport{path: path, f: f, w: bufio.NewWriterSize(runDirWriter(f), 64<<10), added: added}
 	if !d.jsonl {
 		r.header, r.keep, r.comment = header, len(header)-reportTail(header), d.comment
 		r.raw = len(added) > 0 && added[len(added)-1] == rawColumn
@@ -353,7 +353,8 @@ type Summary struct {
 	Engine          string         `json:"engine"`
 	Files           []string       `json:"files"`
 	Inputs          []InputInfo    `json:"inputs,omitempty"`
-	Again           bool           `json:"again,omitempty"` // loaded although the ledger knew an input (--again)
+	Again           bool           `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
+	DryRun          bool           `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
 	StartedAt       time.Time      `json:"started_at"`
 	FinishedAt      time.Time      `json:"finished_at"`
 	DurationSeconds float64        `json:"duration_seconds"`
@@ -394,11 +395,25 @@ func writeSummary(dir string, s *Summary) error {
 	if err != nil {
 		return err
 	}
+	// Written whole under another name, then renamed: a summary.json is
+	// never half written; a failed write leaves no .tmp behind.
 	tmp := filepath.Join(dir, "summary.json.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, "summary.json"))
+	_, err = runDirWriter(f).Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, "summary.json"))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -27,6 +27,10 @@ type RunFile struct {
 	Again  bool   `json:"again,omitempty"`
 	// MaxRecordLines shapes which lines make a record: a resume reads with it.
 	MaxRecordLines int `json:"max_record_lines,omitempty"`
+	// Settings are the command's settings that shape the run (flag name
+	// to value: max-errors, batch-size, ...; never a secret): a resume
+	// goes on with them unless its command line says otherwise.
+	Settings map[string]string `json:"settings,omitempty"`
 	// Stdin: an input was standard input, which a resume cannot read again.
 	Stdin bool `json:"stdin,omitempty"`
 }
@@ -34,7 +38,7 @@ type RunFile struct {
 const runFileName = "job.json"
 
 func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Stdin: job.Stdin}
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings, Stdin: job.Stdin}
 	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
 		return nil, err
 	}

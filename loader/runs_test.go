@@ -2,16 +2,22 @@ package loader
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
 )
 
 // collidingEngine sends every call under one fixed run key, as the job
@@ -165,6 +171,7 @@ func TestInputGrowsWhileRead(t *testing.T) {
 	// Small calls, one at a time: the reader is still far from the end
 	// when the first call lets the writer append.
 	opts.BatchSize, opts.Concurrency = 10, 1
+	opts.Ledger = FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName)}
 	sum, dir, err := Load(context.Background(), job, &appendingEngine{Engine: e, path: path}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +198,16 @@ func TestInputGrowsWhileRead(t *testing.T) {
 	ok, failed := checkEveryRowOnce(t, dir, sum, 5001)
 	if sum.ExitCode != 1 || len(ok) != 4501 || len(failed) != 500 || countEvents(t, e) != 4501 {
 		t.Errorf("resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 4501, 500, 4501", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+	if fp, _ := fingerprint(path); len(sum.Inputs) != 1 || sum.Inputs[0].SHA256 != fp.SHA256 {
+		t.Errorf("the summary's inputs are not the file as loaded: %+v", sum.Inputs)
+	}
+	// The whole file, loaded anew: the ledger knows it as it is now.
+	fresh := defaultOptions()
+	fresh.Ledger = opts.Ledger
+	var already *AlreadyLoadedError
+	if _, _, err := Load(context.Background(), job, e, fresh); !errors.As(err, &already) {
+		t.Errorf("a new load of the grown file: %v, want it refused by the ledger", err)
 	}
 }
 
@@ -243,6 +260,112 @@ func TestRunIDsSort(t *testing.T) {
 			t.Fatalf("run id %s made after %s sorts before it", id, prev)
 		} else {
 			prev = id
+		}
+	}
+}
+
+// contradicting answers bulk calls with the served engine's answer spoiled:
+// the first event also in the unprocessed set, the last one left out.
+type contradicting struct{ next http.Handler }
+
+func (c contradicting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(r.URL.Path, "/bulk/") {
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	c.next.ServeHTTP(rec, r)
+	var env crm.Response[crm.BulkResult]
+	if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || len(env.Data.Processed) < 3 {
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	p := env.Data.Processed
+	env.Data.Unprocessed = append(env.Data.Unprocessed, crm.Unprocessed{RequestUniqueIdentifier: p[0].RequestUniqueIdentifier, ErrorCode: "X", ErrorDescription: "x"})
+	env.Data.Processed = p[:len(p)-1]
+	b, _ := json.Marshal(env)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// TestContradictoryAnswer: an event the answer reports both processed and
+// unprocessed, or not at all, is in doubt (never counted created), and
+// the run says so.
+func TestContradictoryAnswer(t *testing.T) {
+	e := seededEngine(t)
+	srv := httptest.NewServer(contradicting{engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: time.Hour})})
+	defer srv.Close()
+	c := client(t, srv.URL)
+	if err := c.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	opts := defaultOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	rows := writeWebCSV(t, 9) // all known participants
+	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", rows), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsInDoubt != 2 || sum.RowsSucceeded != 7 || !sum.Balanced() {
+		t.Errorf("summary %+v: want 2 rows in doubt (one reported twice, one not at all), 7 succeeded", sum)
+	}
+	doubt, _ := os.ReadFile(filepath.Join(dir, "in_doubt.csv"))
+	if !strings.Contains(string(doubt), "reported this event 2 times") || !strings.Contains(string(doubt), "did not report this event") {
+		t.Errorf("in_doubt.csv does not say why:\n%s", doubt)
+	}
+	if !strings.Contains(logs.String(), "does not match the call") {
+		t.Errorf("no log line about the answer:\n%s", logs.String())
+	}
+}
+
+// TestInterruptedRemoteRunReplays: a run against engine serve stopped
+// (SIGTERM) while calls that may have been stored are being retried
+// leaves those rows for the resume, which replays them: none is lost,
+// none stored twice, none left in doubt.
+func TestInterruptedRemoteRunReplays(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var outage atomic.Bool
+	e, _, url := servedEngine(t, time.Hour, func(n int64) string {
+		if n >= 4 && outage.Load() {
+			if n == 8 {
+				stop() // the operator's SIGTERM, mid-outage
+			}
+			return "drop" // written, then no answer: the call may have been stored
+		}
+		return ""
+	})
+	outage.Store(true)
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 2000))
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.Retries, opts.Grace = 100, 2, 1000, 0
+	sum, dir, err := Load(ctx, job, client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || sum.RowsInDoubt != 0 {
+		t.Fatalf("interrupted run: exit %d, %d in doubt; want 3 and none in doubt (the engine replays)", sum.ExitCode, sum.RowsInDoubt)
+	}
+	outage.Store(false) // the server is back
+	opts.Resume = dir
+	c := client(t, url)
+	if err := c.Login(context.Background()); err != nil { // as crmload load does first
+		t.Fatal(err)
+	}
+	sum, _, err = Load(context.Background(), job, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 2000)
+	if sum.ExitCode != 1 || len(ok) != 1800 || len(failed) != 200 || countEvents(t, e) != 1800 {
+		t.Errorf("after the resume: exit %d, %d succeeded, %d failed, engine holds %d; want 1, 1800, 200, 1800", sum.ExitCode, len(ok), len(failed), countEvents(t, e))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "in_doubt.csv")); err == nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "in_doubt.csv"))
+		if strings.Count(string(b), "\n") > 1 {
+			t.Errorf("rows left in doubt:\n%s", b)
 		}
 	}
 }

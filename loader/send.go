@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -108,6 +109,15 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
+	case callErr != nil && callErr.Sent && r.replayable() && r.journalSends:
+		// The engine keeps receipts: whether it stored the call or not,
+		// sending it again as a replay stores nothing twice. The run
+		// stops; the journal's Sending line stays, so that --resume
+		// replays these rows instead of leaving them in doubt.
+		if sendCtx.Err() == nil {
+			r.abort(fmt.Sprintf("the engine could not take a call after %d retries: %v", r.opts.Retries, err))
+		}
+		out <- dropAll(b)
 	case callErr != nil && callErr.Sent:
 		out <- inDoubtAll(b, err)
 	case sendCtx.Err() != nil || (readCtx.Err() != nil && !errors.As(err, &apiErr)):
@@ -171,29 +181,52 @@ func dropAll(b []event) []settled {
 	return out
 }
 
-// match pairs a call's results with its events by request id.
+// match pairs a call's results with its events by request id. An answer
+// that contradicts itself or leaves an event out (an event in neither
+// set, in both, or twice) says nothing sure about that event: its rows
+// are in doubt, never counted as created, and the answer is logged.
 func (r *run) match(b []event, res crm.BulkResult) []settled {
 	byID := make(map[string]int, len(b))
 	for i, ev := range b {
 		byID[ev.item.RequestID] = i
 	}
 	out := make([]settled, len(b))
-	seen := make([]bool, len(b))
+	seen := make([]int, len(b))
+	unknown := 0
 	for _, p := range res.Processed {
-		if i, ok := byID[p.RequestUniqueIdentifier]; ok && !seen[i] {
-			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, id: p.ID, num: p.Number, batch: true}, true
+		if i, ok := byID[p.RequestUniqueIdentifier]; ok {
+			seen[i]++
+			out[i] = settled{item: b[i].item, file: b[i].file, id: p.ID, num: p.Number, batch: true}
+		} else {
+			unknown++
 		}
 	}
 	for _, u := range res.Unprocessed {
-		if i, ok := byID[u.RequestUniqueIdentifier]; ok && !seen[i] {
-			out[i], seen[i] = settled{item: b[i].item, file: b[i].file, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}, true
+		if i, ok := byID[u.RequestUniqueIdentifier]; ok {
+			seen[i]++
+			out[i] = settled{item: b[i].item, file: b[i].file, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}
+		} else {
+			unknown++
 		}
 	}
+	var missing, contradicted []string
 	for i := range out {
-		if !seen[i] {
-			out[i] = settled{item: b[i].item, file: b[i].file, code: "MissingResultException", batch: true,
-				msg: "the engine's response did not report this event (it may or may not have been created)"}
+		switch seen[i] {
+		case 1:
+			continue
+		case 0:
+			missing = append(missing, b[i].item.RequestID)
+			out[i] = settled{item: b[i].item, file: b[i].file, inDoubt: true, batch: true,
+				msg: "in doubt: the engine's answer did not report this event (it may or may not have been created)"}
+		default:
+			contradicted = append(contradicted, b[i].item.RequestID)
+			out[i] = settled{item: b[i].item, file: b[i].file, inDoubt: true, batch: true,
+				msg: fmt.Sprintf("in doubt: the engine's answer reported this event %d times (processed and unprocessed, or twice): it may or may not have been created", seen[i])}
 		}
+	}
+	if len(missing)+len(contradicted)+unknown > 0 {
+		r.opts.Logger.Warn("the engine's answer does not match the call: the rows concerned are in doubt",
+			"events", len(b), "not_reported", firstN(missing, 5), "reported_more_than_once", firstN(contradicted, 5), "unknown_request_ids", unknown)
 	}
 	return out
 }
@@ -201,6 +234,14 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 // LongWait is the wait before a retry past which the line that says so is
 // a warning.
 const LongWait = 5 * time.Second
+
+// firstN is a short list for a log line: at most n items, then a count.
+func firstN(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ",")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ","), len(ids)-n)
+}
 
 // DefaultRetries is how often a call that could not reach the engine (or
 // was refused with 429/503) is tried again by default: with backoff from

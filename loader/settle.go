@@ -131,8 +131,12 @@ func (r *run) settle(outs []settled) error {
 		default:
 			s.RowsSucceeded += n
 			s.EventsSucceeded++
+			id, num := o.id, o.num
+			if r.opts.DryRun {
+				id, num = "", "" // rolled back: they name no event
+			}
 			for _, rec := range o.item.Records {
-				if err := r.rep.succeeded.write(rec, itoa(rec.Line), o.item.RequestID, o.id, o.num); err != nil {
+				if err := r.rep.succeeded.write(rec, itoa(rec.Line), o.item.RequestID, id, num); err != nil {
 					return err
 				}
 			}

@@ -99,6 +99,11 @@ func prepare(job *Job) ([]*input, error) {
 			in.size = fi.Size()
 		}
 		inputs = append(inputs, in)
+		if format == CSV {
+			if err := uniqueHeader(path, src.Header()); err != nil {
+				return fail(err)
+			}
+		}
 		if in.mapper, err = mapping.Compile(job.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
 			return fail(err)
 		}
@@ -111,6 +116,23 @@ func prepare(job *Job) ([]*input, error) {
 		}
 	}
 	return inputs, nil
+}
+
+// uniqueHeader refuses a CSV header that names a column twice: a mapping
+// would read the first and silently ignore the other. Empty names (the
+// trailing commas of a spreadsheet export) are no names, so not compared.
+func uniqueHeader(path string, header []string) error {
+	seen := make(map[string]int, len(header))
+	for i, name := range header {
+		if name == "" {
+			continue
+		}
+		if j, dup := seen[name]; dup {
+			return fmt.Errorf("%s: the header names column %q twice (columns %d and %d): a mapping cannot tell them apart; rename one", path, name, j+1, i+1)
+		}
+		seen[name] = i
+	}
+	return nil
 }
 
 // Validate reads, maps and checks every row of the job's files without
@@ -187,7 +209,7 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 		in.mapper.Flush(emit)
 		splits.endFile()
 	}
-	sum.Warnings = splits.warnings
+	sum.Warnings = append(splits.warnings, expressionWarnings(inputs)...)
 	if aborted {
 		// Rows of an unfinished group were read but not settled: they are
 		// reported as failed, so every row read is in the reports.
@@ -229,6 +251,18 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o644)
+}
+
+// expressionWarnings warns, once per expression of the spec (whatever the
+// number of files), about an expression that failed on every row it ran
+// on: a mistake in the mapping (a column used as a number but not
+// declared one), not in the data.
+func expressionWarnings(inputs []*input) []string {
+	ms := make([]*mapping.Mapper, 0, len(inputs))
+	for _, in := range inputs {
+		ms = append(ms, in.mapper)
+	}
+	return mapping.ExpressionWarnings(ms...)
 }
 
 func closeInputs(inputs []*input) {

@@ -46,6 +46,8 @@ type compiler struct {
 	// columnOf maps a parameter (set indexes left out) to where its value
 	// comes from, for row error messages.
 	columnOf map[string]string
+	// types are the columns: declarations.
+	types []colType
 }
 
 func (c *compiler) errf(line int, format string, args ...any) error {
@@ -73,8 +75,11 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 			}
 		}
 	}
+	if c.types, err = c.columnTypes(); err != nil {
+		return nil, err
+	}
 	m := &Mapper{kind: kind, file: c.input, jsonl: opts.Header == nil,
-		env: &exprEnv{header: opts.Header, cols: c.columns, vars: map[string]any{}}}
+		env: &exprEnv{header: opts.Header, cols: c.columns, vars: map[string]any{}, typed: newTypedColumns(c.types, opts.Header)}}
 
 	if spec.Fields.Kind == 0 {
 		return nil, c.errf(0, "fields: is missing; map at least the mandatory parameters of %s (%s)", kind, strings.Join(mandatoryNames(c.schema.Fields), ", "))
@@ -118,6 +123,7 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 			return nil, err
 		}
 		m.filter = p
+		m.filterStat = exprStat{line: spec.line["filter"], src: p.src}
 	}
 	m.columnOf = c.columnOf
 	return m, nil
@@ -274,6 +280,9 @@ func (c *compiler) leaf(n *yaml.Node, f *crm.Field, steps [][]int, wire string) 
 	v, err := c.parseValue(n, wire)
 	if err != nil {
 		return assign{}, err
+	}
+	if f.Type == crm.Date && v.kind == fromColumn && v.layout == "" {
+		v.layout = c.dateLayoutOf(v.column) // the format its columns: declaration gives
 	}
 	a := assign{wire: wire, typ: f.Type, steps: steps, val: v}
 	if v.kind == fromConst {

@@ -88,34 +88,44 @@ var isoLayouts = []string{
 // result is the API form, the wall clock as written (an offset, if given,
 // is read and dropped: CRM.COM dates have none).
 func parseDate(s, layout string) (string, error) {
+	t, err := parseTime(s, layout)
+	if err != nil {
+		return "", err
+	}
+	return apiDate(t)
+}
+
+// parseTime is parseDate's reading of the text: the wall clock as
+// written, the offset dropped.
+func parseTime(s, layout string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if layout != "" {
 		t, err := time.Parse(layout, s)
 		if err != nil {
 			if impossible(err) {
-				return "", errNoSuchDate(err)
+				return time.Time{}, errNoSuchDate(err)
 			}
-			return "", fmt.Errorf("does not match the format")
+			return time.Time{}, fmt.Errorf("does not match the format")
 		}
-		return apiDate(t)
+		return t, nil
 	}
 	var rangeErr error
 	for _, l := range isoLayouts {
 		t, err := time.Parse(l, s)
 		if err == nil {
-			return apiDate(t)
+			return t, nil
 		}
 		if rangeErr == nil && impossible(err) {
 			rangeErr = err
 		}
 	}
 	if rangeErr != nil {
-		return "", errNoSuchDate(rangeErr)
+		return time.Time{}, errNoSuchDate(rangeErr)
 	}
 	if strings.Count(s, "/") == 2 || strings.Count(s, ".") == 2 {
-		return "", fmt.Errorf("is not a year-first date, and day/month order cannot be guessed: give the column a format, such as %%d/%%m/%%Y %%H:%%M or %%m/%%d/%%Y %%H:%%M")
+		return time.Time{}, fmt.Errorf("is not a year-first date, and day/month order cannot be guessed: give the column a format, such as %%d/%%m/%%Y %%H:%%M or %%m/%%d/%%Y %%H:%%M")
 	}
-	return "", fmt.Errorf("is not a date (YYYY-MM-DD[THH:MM[:SS]]); give the column a format such as %%d/%%m/%%Y")
+	return time.Time{}, fmt.Errorf("is not a date (YYYY-MM-DD[THH:MM[:SS]]); give the column a format such as %%d/%%m/%%Y")
 }
 
 // apiDate formats t as the API's date-time; year 0000 does not exist.

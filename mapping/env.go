@@ -17,6 +17,9 @@ type exprEnv struct {
 	// the expressions of one record share one conversion of each cell.
 	filled *Record
 	have   map[string]bool
+	// typed holds the columns the spec declares a type for; nil when it
+	// declares none (every column is a string).
+	typed *typedColumns
 }
 
 func (e *exprEnv) run(p *program, r *Record) (any, error) {
@@ -50,25 +53,47 @@ func (e *exprEnv) fill(p *program, r *Record) {
 	switch {
 	case r.Object != nil && p.allEnv:
 		for k, v := range r.Object {
-			e.vars[k] = numbers(v)
+			e.vars[k] = e.key(r, k, v)
 		}
 	case r.Object != nil:
 		for _, c := range p.columns {
-			e.vars[c] = numbers(r.Object[c])
+			e.vars[c] = e.key(r, c, r.Object[c])
 		}
 	case p.allEnv:
 		for i, h := range e.header {
 			if i < len(r.Values) {
-				e.vars[h] = envValue(r.Values[i])
+				e.vars[h] = e.cell(r, i)
 			}
 		}
 	default:
 		for _, c := range p.columns {
 			if i, ok := e.cols[c]; ok && i < len(r.Values) {
-				e.vars[c] = envValue(r.Values[i])
+				e.vars[c] = e.cell(r, i)
 			}
 		}
 	}
+}
+
+// cell is how the i-th cell of a CSV record appears in expressions: the
+// string as read, or the value of its declared type.
+func (e *exprEnv) cell(r *Record, i int) any {
+	if e.typed != nil {
+		if j := e.typed.at[i]; j >= 0 {
+			return e.typed.value(r, j)
+		}
+	}
+	return r.Values[i]
+}
+
+// key is how a top-level key of a JSONL object appears in expressions:
+// the JSON value (numbers as float64s), or the value of its declared type.
+func (e *exprEnv) key(r *Record, k string, v any) any {
+	if e.typed != nil {
+		if j, ok := e.typed.named[k]; ok {
+			return e.typed.value(r, j)
+		}
+	}
+	return numbers(v)
 }
 
 // numbers turns the json.Numbers of a decoded JSON value into float64s,

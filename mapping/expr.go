@@ -386,20 +386,6 @@ type visitor func(*ast.Node)
 
 func (v visitor) Visit(n *ast.Node) { v(n) }
 
-// envValue is how a cell appears in expressions: a number when it is a
-// plain decimal literal (so Quantity * UnitPrice works, and 17850.0 is
-// 17850), otherwise the string. "000123" stays a string: a leading zero
-// is no number literal, so codes and ids keep their digits.
-func envValue(s string) any {
-	t := strings.TrimSpace(s)
-	if crm.IsNumber(t) {
-		if f, err := strconv.ParseFloat(t, 64); err == nil {
-			return f
-		}
-	}
-	return s
-}
-
 // formatResult renders an expression's result as a wire value: numbers in
 // their shortest exact form, times as the API's date-time, no value as
 // absent. A list, a map or a number that is not finite is no value a

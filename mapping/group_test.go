@@ -85,7 +85,7 @@ func TestGroupEmptyKey(t *testing.T) {
 // failed the filter or a conversion left the other rows to be stored as a
 // partial event, and a retry then stored the invoice twice.
 func TestGroupAllOrNothing(t *testing.T) {
-	spec := purchaseBase + "request_id: InvoiceNo\ngroup_by: InvoiceNo\nfilter: Quantity > 0\n"
+	spec := purchaseBase + "request_id: InvoiceNo\ngroup_by: InvoiceNo\nfilter: Quantity > 0\ncolumns: {Quantity: decimal}\n"
 	tests := []struct {
 		name string
 		recs []*Record
@@ -93,14 +93,23 @@ func TestGroupAllOrNothing(t *testing.T) {
 	}{
 		{"filter cannot be evaluated", rows(
 			"820001|BRZ|a|2|2016-06-22|1.10|ACR1|UK",
-			"820001|SLV|b|+6|2016-06-22|2.20|ACR1|UK",
+			"820001|SLV|b||2016-06-22|2.20|ACR1|UK",
 			"820001|GLD|c|1|2016-06-22|3.30|ACR1|UK",
 			"820002|GLD|c|1|2016-06-22|3.30|ACR1|UK",
 		), []string{
-			`L2 ERR line 2: failed with its group "820001" (a group is stored whole or not at all): line 3, filter Quantity > 0: invalid operation`,
-			`L3 ERR line 3, filter Quantity > 0: invalid operation`,
+			`L2 ERR line 2: failed with its group "820001" (a group is stored whole or not at all): line 3, filter Quantity > 0: Quantity is empty: > cannot be applied to no value (an empty cell) and an integer; an empty cell is no value`,
+			`L3 ERR line 3, filter Quantity > 0: Quantity is empty`,
 			`L4 ERR line 4: failed with its group "820001"`,
 			"L5 event 820002 1",
+		}},
+		{"a cell that is not its declared type fails the group", rows(
+			"820001|BRZ|a|2|2016-06-22|1.10|ACR1|UK",
+			"820001|SLV|b|six|2016-06-22|2.20|ACR1|UK",
+			"820001|GLD|c|1|2016-06-22|3.30|ACR1|UK",
+		), []string{
+			`L2 ERR line 2: failed with its group "820001" (a group is stored whole or not at all): line 3, column Quantity: value "six": is not a number`,
+			`L3 ERR line 3, column Quantity: value "six": is not a number`,
+			`L4 ERR line 4: failed with its group "820001"`,
 		}},
 		{"conversion fails", rows(
 			"820001|BRZ|a|2|2016-06-22|1.10|ACR1|UK",

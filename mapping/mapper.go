@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -115,6 +116,8 @@ type Mapper struct {
 	currency  *crm.CurrencyIdentifier
 	env       *exprEnv
 	columnOf  map[string]string
+	// filterStat counts the filter's runs and failures.
+	filterStat exprStat
 
 	group     []*Record
 	groupErrs []*RowError // parallel to group: a record's error found before mapping
@@ -149,7 +152,7 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			m.Flush(emit)
 			switch {
 			case r.Err != nil:
-				emit(malformed(r))
+				emit(m.malformed(r))
 			case err != nil:
 				emit(Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Column: "group_by " + describe(m.groupBy), Code: CodeInvalidInput, Msg: err.Error()}})
 			default:
@@ -165,16 +168,20 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 		m.groupKey = key
 		if r.Err != nil {
 			// What could be read of it names its group: the group fails.
-			m.add(r, malformed(r).Err)
+			m.add(r, m.malformed(r).Err)
+			return
+		}
+		if err := m.convertColumns(r); err != nil {
+			m.add(r, err)
 			return
 		}
 		if m.filter != nil {
-			keep, err := m.env.run(m.filter, r)
+			keep, err := m.runFilter(r)
 			if err != nil {
-				m.add(r, m.filterError(r, err))
+				m.add(r, err)
 				return
 			}
-			if keep != true {
+			if !keep {
 				emit(Item{Records: []*Record{r}, Key: key, Filtered: true})
 				return
 			}
@@ -183,21 +190,35 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 		return
 	}
 	if r.Err != nil {
-		emit(malformed(r))
+		emit(m.malformed(r))
 		return
 	}
 	m.single(r, emit)
 }
 
+// convertColumns converts the record's cells of declared columns (a cell
+// that does not parse as its column's type fails the row), once for all
+// the expressions that read them.
+func (m *Mapper) convertColumns(r *Record) *RowError {
+	if m.env.typed == nil {
+		return nil
+	}
+	return m.env.typed.convert(r)
+}
+
 // single maps a record that is an event of its own.
 func (m *Mapper) single(r *Record, emit func(Item)) {
+	if err := m.convertColumns(r); err != nil {
+		emit(Item{Records: []*Record{r}, Err: err})
+		return
+	}
 	if m.filter != nil {
-		keep, err := m.env.run(m.filter, r)
+		keep, err := m.runFilter(r)
 		if err != nil {
-			emit(Item{Records: []*Record{r}, Err: m.filterError(r, err)})
+			emit(Item{Records: []*Record{r}, Err: err})
 			return
 		}
-		if keep != true {
+		if !keep {
 			emit(Item{Records: []*Record{r}, Filtered: true})
 			return
 		}
@@ -210,12 +231,54 @@ func (m *Mapper) add(r *Record, err *RowError) {
 	m.groupErrs = append(m.groupErrs, err)
 }
 
-func (m *Mapper) filterError(r *Record, err error) *RowError {
-	return &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: firstLine(err)}
+// runFilter says whether the filter keeps r; an error when it cannot be
+// evaluated on r.
+func (m *Mapper) runFilter(r *Record) (bool, *RowError) {
+	keep, err := m.env.run(m.filter, r)
+	if err != nil {
+		e := &RowError{Line: r.Line, Column: "filter " + m.filter.src, Code: CodeInvalidInput, Msg: m.env.explain(m.filter, r, err)}
+		m.filterStat.count(r.Line, errors.New(e.Msg))
+		return false, e
+	}
+	m.filterStat.count(r.Line, nil)
+	return keep == true, nil
 }
 
-func malformed(r *Record) Item {
-	return Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
+// stats are the run counts of the mapper's expressions.
+func (m *Mapper) stats() []*exprStat {
+	var out []*exprStat
+	add := func(v *value) {
+		if v != nil && v.kind == fromExpr {
+			out = append(out, &v.stat)
+		}
+	}
+	if m.filter != nil {
+		out = append(out, &m.filterStat)
+	}
+	add(m.requestID)
+	add(m.groupBy)
+	for i := range m.fields {
+		add(m.fields[i].val)
+	}
+	if m.items != nil {
+		for i := range m.items.assigns {
+			add(m.items.assigns[i].val)
+		}
+	}
+	return out
+}
+
+// malformed is the failed item of a record that could not be read as
+// such (ragged, not UTF-8, ...). When its fields were read and give a
+// request id, the item keeps it: the failure report names the event.
+func (m *Mapper) malformed(r *Record) Item {
+	it := Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
+	if m.requestID != nil && (r.Values != nil || r.Object != nil) {
+		if id, ok, err := m.requestID.raw(r, m.env); err == nil && ok {
+			it.RequestID = id
+		}
+	}
+	return it
 }
 
 // Flush emits the group being gathered, if any.
@@ -256,7 +319,13 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	}
 	first := recs[0]
 	it.RequestID = m.file + ":" + strconv.Itoa(first.Line)
-	if m.requestID != nil && first.Err == nil {
+	if first.Err != nil {
+		// A malformed first record fails the group already; its request
+		// id is kept when what was read of it gives one.
+		if id := m.malformed(first).RequestID; id != "" {
+			it.RequestID = id
+		}
+	} else if m.requestID != nil {
 		id, ok, err := m.requestID.raw(first, m.env)
 		if err != nil || !ok {
 			msg := "is empty: every event needs a request id"

@@ -34,6 +34,9 @@ func mapRows(t *testing.T, spec string, header []string, rows ...string) []strin
 	return out
 }
 
+// decimalV declares the column v of the conversion tests a decimal.
+const decimalV = "\ncolumns: {v: decimal}"
+
 func TestConversions(t *testing.T) {
 	header := []string{"v"}
 	web := func(field string) string {
@@ -64,10 +67,11 @@ func TestConversions(t *testing.T) {
 		{"date not matching format", `udf_date_1: {column: v, format: "%d/%m/%Y"}`, "2010-01-12", `value "2010-01-12": does not match the format`},
 		{"17850.0 as an id", `udf_string_1: {expr: "string(int(v))"}`, "17850.0", `"udf_string_1":"17850"`},
 		{"leading zero id stays a string", `udf_string_1: {expr: "v + 'X'"}`, "000123", `"udf_string_1":"000123X"`},
-		{"arithmetic and round", `udf_float_1: {expr: "round(v * 1.2, 2)"}`, "2.55", `"udf_float_1":3.06`},
+		{"arithmetic and round", `udf_float_1: {expr: "round(v * 1.2, 2)"}` + decimalV, "2.55", `"udf_float_1":3.06`},
 		{"lpad", `udf_string_1: {expr: "'ACR' + lpad(int(v), 10, '0')"}`, "77.0", `"udf_string_1":"ACR0000000077"`},
 		{"todate", `udf_date_1: {expr: "todate(v, '%d.%m.%Y')"}`, "24.12.2016", `"udf_date_1":"2016-12-24T00:00:00"`},
-		{"expression error", `udf_float_1: {expr: "v * 2"}`, "abc", `ERR InvalidInputValueException line 2, expression v * 2 (udf_float_1): expression "v * 2": invalid operation`},
+		{"expression error", `udf_float_1: {expr: "v * 2"}`, "abc", `ERR InvalidInputValueException line 2, expression v * 2 (udf_float_1): expression "v * 2": v is "abc" (a string): * cannot be applied to a string and an integer; a column is a string unless the mapping's columns: section declares its type`},
+		{"declared decimal that is none", `udf_float_1: {expr: "v * 2"}` + decimalV, "abc", `ERR InvalidInputValueException line 2, column v: value "abc": is not a number: the mapping's columns: declares v a decimal (spec line 8); fix the cell, or declare the column a string`},
 		{"constant", "udf_string_1: {const: fixed}", "x", `"udf_string_1":"fixed"`},
 	}
 	for _, tt := range tests {
@@ -81,7 +85,7 @@ func TestConversions(t *testing.T) {
 }
 
 func TestGroupAndFilter(t *testing.T) {
-	spec := purchaseBase + "request_id: InvoiceNo\ngroup_by: InvoiceNo\nfilter: Quantity > 0\n"
+	spec := purchaseBase + "request_id: InvoiceNo\ngroup_by: InvoiceNo\nfilter: Quantity > 0\ncolumns: {Quantity: decimal}\n"
 	rows := []string{
 		"1|BRZ|a|2|2016-06-22|10.10|ACR1|UK",
 		"1|SLV|b|1|2016-06-22|20.20|ACR1|UK",

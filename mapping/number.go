@@ -189,13 +189,18 @@ func toInt(v any) (int, error) {
 		return int(x), nil
 	case string:
 		t := strings.TrimPrefix(strings.TrimSpace(x), "+")
+		if n, ok := smallInt(t); ok {
+			return n, nil
+		}
 		r, ok := new(big.Rat).SetString(t)
 		if !ok || t == "" || strings.ContainsAny(t, "/") {
 			return 0, fmt.Errorf("int(%q): not a number", x)
 		}
 		n := new(big.Int).Quo(r.Num(), r.Denom()) // truncates toward zero
-		if !n.IsInt64() || n.CmpAbs(big.NewInt(math.MaxInt64)) > 0 {
-			return 0, fmt.Errorf("int(%q): too large for an integer", x)
+		// The same bound as a number's: a column is a string unless
+		// declared, and int(Id) + 1 must not wrap past the int range.
+		if n.CmpAbs(big.NewInt(maxExactInt)) >= 0 {
+			return 0, fmt.Errorf("int(%q): too large for an exact integer (more than 15 digits: keep such a value as a string)", x)
 		}
 		return int(n.Int64()), nil
 	case bool:
@@ -211,4 +216,28 @@ func toInt(v any) (int, error) {
 		return 0, err
 	}
 	return toInt(f)
+}
+
+// smallInt is toInt's fast path for the common id such as "17850.0": a
+// plain decimal of at most 15 digits, whose float64 is near enough to the
+// decimal that cutting its fraction cuts the decimal's.
+func smallInt(t string) (int, bool) {
+	digits := 0
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' || (c == '-' && i == 0):
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return 0, false
+	}
+	return int(f), true
 }

@@ -20,3 +20,20 @@ func TestRoundDecimal(t *testing.T) {
 		}
 	}
 }
+
+func TestToIntOfStrings(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"17850.0", 17850, false}, {" +77 ", 77, false}, {"-3.7", -3, false}, {"99999999999999.9", 99999999999999, false},
+		{"0.99999999999999999", 0, false}, {"999999999999999.99", 999999999999999, false}, {"-0.5", 0, false},
+		{"9007199254740992", 0, true}, {"1.5.2", 0, true}, {"", 0, true}, {".", 0, true}, {"1e3", 1000, false},
+	} {
+		got, err := toInt(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("toInt(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

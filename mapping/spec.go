@@ -20,10 +20,12 @@ type Spec struct {
 	Kind      string    `yaml:"kind"`
 	Input     Input     `yaml:"input"`
 	RequestID yaml.Node `yaml:"request_id"`
-	Filter    string    `yaml:"filter"`
-	GroupBy   yaml.Node `yaml:"group_by"`
-	Call      yaml.Node `yaml:"call"`
-	Fields    yaml.Node `yaml:"fields"`
+	// Columns declares column types: every other column is a string.
+	Columns yaml.Node `yaml:"columns"`
+	Filter  string    `yaml:"filter"`
+	GroupBy yaml.Node `yaml:"group_by"`
+	Call    yaml.Node `yaml:"call"`
+	Fields  yaml.Node `yaml:"fields"`
 	// The kind's set of line items, under its API name.
 	ProductsSet  yaml.Node `yaml:"products_set"`
 	MeasuredKPIs yaml.Node `yaml:"measured_key_performance_indicators_set"`
@@ -98,7 +100,7 @@ func yamlMessage(msg string) (int, string) {
 	var line int
 	var field, typ string
 	if n, _ := fmt.Sscanf(msg, "line %d: field %s not found in type %s", &line, &field, &typ); n == 3 {
-		valid := "kind, input, request_id, filter, group_by, call, fields, products_set, measured_key_performance_indicators_set"
+		valid := "kind, input, columns, request_id, filter, group_by, call, fields, products_set, measured_key_performance_indicators_set"
 		if typ == "mapping.Input" {
 			valid = "format, delimiter, encoding, comment"
 		}

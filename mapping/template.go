@@ -82,31 +82,14 @@ func match(param string, cols []Column, used map[string]bool) string {
 func Template(kind crm.Kind, file string, jsonl bool, cols []Column) string {
 	s := crm.SchemaOf(kind)
 	used := map[string]bool{}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Mapping spec for %s events from %s, made by crmload init.\n", kind, file)
-	b.WriteString("# Check every line marked FIXME, then: crmload validate -m THIS_FILE " + file + "\n#\n# Columns and their first values:\n")
-	for _, c := range cols {
-		fmt.Fprintf(&b, "#   %-30s %s\n", c.Name, truncate(c.Sample, 40))
+	t := &template{cols: cols, used: used, roles: map[string]string{}, dates: map[string]string{}}
+	id := firstColumn(cols, requestIDNames, used)
+	if id != "" {
+		t.roles[id] = "string"
 	}
-	fmt.Fprintf(&b, "kind: %s\n", kind)
-	if jsonl {
-		b.WriteString("input:\n  format: jsonl\n")
-	} else {
-		b.WriteString("input:\n  format: csv\n  delimiter: \",\"\n  encoding: utf-8        # latin1, windows-1252, ... for legacy exports\n")
-	}
-	if id := firstColumn(cols, requestIDNames, used); id != "" {
-		fmt.Fprintf(&b, "request_id: %s          # must be unique per event; default: <file>:<line>\n", quote(id))
-	} else {
-		b.WriteString("# request_id: COLUMN     # unique per event; default: <file>:<line>\n")
-	}
-	b.WriteString("# filter: \"Quantity > 0\"   # rows where it is false are filtered out, not failed\n")
-	if kind.ItemSet() != "" {
-		b.WriteString("# group_by: COLUMN          # consecutive rows with the same value make one event\n")
-	}
-	if kind == crm.Purchases {
-		b.WriteString("# call:\n#   intended_currency_identifier: { code: { const: EUR } }\n")
-	}
-	b.WriteString("fields:\n")
+	// The fields first: which columns they use as identifiers, strings and
+	// dates decides the columns: section written above them.
+	var fb strings.Builder
 	// Of the semi-optional alternatives (account or participant), the one
 	// a column matches is written, else the first; the others commented.
 	chosen := ""
@@ -119,23 +102,100 @@ func Template(kind crm.Kind, file string, jsonl bool, cols []Column) string {
 			}
 		}
 	}
-	writeFields(&b, s.Fields, "", cols, used, chosen)
+	t.writeFields(&fb, s.Fields, "", chosen)
 	if set := kind.ItemSet(); set != "" {
 		f, _ := s.Field(set)
 		if f.Mandatory {
-			fmt.Fprintf(&b, "%s:\n", set)
+			fmt.Fprintf(&fb, "%s:\n", set)
 		} else {
-			fmt.Fprintf(&b, "%s:   # optional: remove this section if the file has no %s\n", set, set)
+			fmt.Fprintf(&fb, "%s:   # optional: remove this section if the file has no %s\n", set, set)
 		}
 		if jsonl {
-			b.WriteString("  # from: items          # the array of line items inside each object\n")
+			fb.WriteString("  # from: items          # the array of line items inside each object\n")
 		}
-		writeFields(&b, f.Items, set+".", cols, used, "")
+		t.writeFields(&fb, f.Items, set+".", "")
 	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Mapping spec for %s events from %s, made by crmload init.\n", kind, file)
+	b.WriteString("# Check every line marked FIXME, then: crmload validate -m THIS_FILE " + file + "\n#\n# Columns and their first values:\n")
+	for _, c := range cols {
+		fmt.Fprintf(&b, "#   %-30s %s\n", c.Name, truncate(c.Sample, 40))
+	}
+	fmt.Fprintf(&b, "kind: %s\n", kind)
+	if jsonl {
+		b.WriteString("input:\n  format: jsonl\n")
+	} else {
+		b.WriteString("input:\n  format: csv\n  delimiter: \",\"\n  encoding: utf-8        # latin1, windows-1252, ... for legacy exports\n")
+		t.writeColumns(&b)
+	}
+	if id != "" {
+		fmt.Fprintf(&b, "request_id: %s          # must be unique per event; default: <file>:<line>\n", quote(id))
+	} else {
+		b.WriteString("# request_id: COLUMN     # unique per event; default: <file>:<line>\n")
+	}
+	b.WriteString("# filter: \"Quantity > 0\"   # rows where it is false are filtered out, not failed\n")
+	if kind.ItemSet() != "" {
+		b.WriteString("# group_by: COLUMN          # consecutive rows with the same value make one event\n")
+	}
+	if kind == crm.Purchases {
+		b.WriteString("# call:\n#   intended_currency_identifier: { code: { const: EUR } }\n")
+	}
+	b.WriteString("fields:\n")
+	b.WriteString(fb.String())
 	return b.String()
 }
 
-func writeFields(b *strings.Builder, fields []crm.Field, prefix string, cols []Column, used map[string]bool, chosen string) {
+// template is what Template learns while it matches parameters to
+// columns.
+type template struct {
+	cols  []Column
+	used  map[string]bool
+	roles map[string]string // column -> "string" (an id, a code, text) or "date"
+	dates map[string]string // date column -> its columns: line (type and comment)
+}
+
+// writeColumns writes the columns: section: a column's type is decided
+// once for the whole run, so a column is declared numeric only when every
+// sampled cell is a number (an empty cell is none) and no parameter reads
+// it as an identifier or text (InvoiceNo 536365 may be C536379 further
+// down). Dates read as dates get their format here.
+func (t *template) writeColumns(b *strings.Builder) {
+	var lines []string
+	for _, c := range t.cols {
+		if d, ok := t.dates[c.Name]; ok {
+			lines = append(lines, fmt.Sprintf("  %s: %s", quote(c.Name), d))
+			continue
+		}
+		if t.roles[c.Name] != "" || len(c.Samples) == 0 {
+			continue
+		}
+		numeric := true
+		for _, v := range c.Samples {
+			if !crm.IsNumber(strings.TrimSpace(v)) {
+				numeric = false
+				break
+			}
+		}
+		if numeric {
+			lines = append(lines, fmt.Sprintf("  %s: decimal", quote(c.Name)))
+		}
+	}
+	b.WriteString("# Column types, decided once for the whole file: a column not listed is a string\n")
+	b.WriteString("# in expressions, whatever its cells look like (decimal, integer, date, {date: FORMAT}).\n")
+	b.WriteString("# A column is listed as decimal only when every sampled cell was a number.\n")
+	if len(lines) == 0 {
+		b.WriteString("# columns:\n#   Quantity: decimal\n")
+		return
+	}
+	b.WriteString("columns:\n")
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+}
+
+func (t *template) writeFields(b *strings.Builder, fields []crm.Field, prefix string, chosen string) {
+	cols, used := t.cols, t.used
 	indent := "  "
 	for _, f := range fields {
 		if f.Name == "request_unique_identifier" || f.Type == crm.Set || f.Type == crm.Object {
@@ -158,13 +218,19 @@ func writeFields(b *strings.Builder, fields []crm.Field, prefix string, cols []C
 			writeLine(b, indent, f.Name, fmt.Sprintf("{ %s: %s }", field, val), note, col, mandatory, f.IDFields)
 			if col != "" && mandatory {
 				used[col] = true
+				t.roles[col] = "string"
 			}
 			continue
 		}
 		col := match(prefix+f.Name, cols, used)
 		val, note := valueFor(col, false)
 		if f.Type == crm.Date && col != "" {
-			val, note = dateValue(col, columnNamed(cols, col))
+			var decl string
+			decl, note = dateValue(col, columnNamed(cols, col))
+			if decl != "" && (mandatory || col != "") {
+				t.dates[col] = decl
+				t.roles[col] = "date"
+			}
 		}
 		if f.Enum != nil && col == "" {
 			val, note = fmt.Sprintf("{ const: %s }", f.Enum[0]), ""
@@ -172,6 +238,9 @@ func writeFields(b *strings.Builder, fields []crm.Field, prefix string, cols []C
 		writeLine(b, indent, f.Name, val, note, col, mandatory, nil)
 		if col != "" && mandatory {
 			used[col] = true
+			if f.Type == crm.String {
+				t.roles[col] = "string"
+			}
 		}
 	}
 }
@@ -207,17 +276,18 @@ func valueFor(col string, unit bool) (string, string) {
 	return "FIXME", ""
 }
 
-// dateValue maps a date column: as is when its values are year first, with
-// a day/month format when the first rows tell the order, and with a FIXME
-// when they cannot.
-func dateValue(col string, c Column) (string, string) {
+// dateValue declares a date column for columns:: as a date when its
+// values are year first, with a day/month format when the first rows tell
+// the order, and with a FIXME format when they cannot. The note is for the
+// parameter's line; decl is "" when the column is no date crmload knows.
+func dateValue(col string, c Column) (decl, note string) {
 	dayFirst, monthFirst := false, false
 	sample := c.Sample
 	for _, v := range c.Samples {
 		m := dmy.FindStringSubmatch(strings.TrimSpace(v))
 		if m == nil {
 			if v != "" && !isoDate.MatchString(v) {
-				return quote(col), fmt.Sprintf("FIXME: %q is no date form crmload knows: add format: (strftime)", v)
+				return "", fmt.Sprintf("FIXME: %q is no date form crmload knows: declare it under columns: with {date: FORMAT} (strftime)", v)
 			}
 			continue
 		}
@@ -228,10 +298,10 @@ func dateValue(col string, c Column) (string, string) {
 		monthFirst = monthFirst || b > 12
 	}
 	if c.Samples == nil && !dmy.MatchString(sample) {
-		return quote(col), ""
+		return "date", ""
 	}
 	if !dayFirst && !monthFirst && !dmy.MatchString(sample) {
-		return quote(col), ""
+		return "date", ""
 	}
 	clock := ""
 	if m := dmy.FindStringSubmatch(sample); m != nil && m[4] != "" {
@@ -250,15 +320,14 @@ func dateValue(col string, c Column) (string, string) {
 	}
 	switch {
 	case dayFirst && !monthFirst:
-		return fmt.Sprintf(`{ column: %s, format: "%%d%s%%m%s%s%s" }`, quote(col), sep, sep, year, clock), "day first, as the first rows show"
+		return fmt.Sprintf(`{ date: "%%d%s%%m%s%s%s" }   # day first, as the first rows show`, sep, sep, year, clock), ""
 	case monthFirst && !dayFirst:
-		return fmt.Sprintf(`{ column: %s, format: "%%m%s%%d%s%s%s" }`, quote(col), sep, sep, year, clock), "month first, as the first rows show"
+		return fmt.Sprintf(`{ date: "%%m%s%%d%s%s%s" }   # month first, as the first rows show`, sep, sep, year, clock), ""
 	}
 	// Left unset: a guess would swap day and month of US-order data
 	// without a word; validate refuses the FIXME until someone chooses.
-	return fmt.Sprintf(`{ column: %s, format: FIXME }`, quote(col)),
-		fmt.Sprintf("FIXME: day/month order: the first rows (%q) do not tell; write \"%%d%s%%m%s%s%s\" (day first) or \"%%m%s%%d%s%s%s\" (month first)",
-			sample, sep, sep, year, clock, sep, sep, year, clock)
+	return fmt.Sprintf(`{ date: FIXME }   # FIXME: day/month order: the first rows (%q) do not tell; write "%%d%s%%m%s%s%s" (day first) or "%%m%s%%d%s%s%s" (month first)`,
+		sample, sep, sep, year, clock, sep, sep, year, clock), ""
 }
 
 func firstColumn(cols []Column, words []string, used map[string]bool) string {

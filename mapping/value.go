@@ -33,6 +33,7 @@ type value struct {
 	trim     bool
 	lookup   map[string]string
 	required bool
+	stat     exprStat // expressions: runs and failures
 }
 
 var valueKeys = []string{"column", "const", "expr", "format", "default", "trim", "map", "required"}
@@ -74,6 +75,7 @@ func (c *compiler) parseValue(n *yaml.Node, where string) (*value, error) {
 				return nil, err
 			}
 			v.kind, v.prog = fromExpr, p
+			v.stat = exprStat{line: val.Line, src: p.src}
 			sources++
 		case "format":
 			if strings.Contains(val.Value, "FIXME") {
@@ -165,13 +167,18 @@ func (v *value) raw(r *Record, env *exprEnv) (string, bool, error) {
 	case fromExpr:
 		out, err := env.run(v.prog, r)
 		if err != nil {
-			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, firstLine(err))
+			err = fmt.Errorf("expression %q: %s", v.prog.src, env.explain(v.prog, r, err))
+			v.stat.count(r.Line, err)
+			return "", false, err
 		}
 		var ok bool
 		s, ok, err = formatResult(out)
 		if err != nil {
-			return "", false, fmt.Errorf("expression %q: %v", v.prog.src, err)
+			err = fmt.Errorf("expression %q: %v", v.prog.src, err)
+			v.stat.count(r.Line, err)
+			return "", false, err
 		}
+		v.stat.count(r.Line, nil)
 		if !ok {
 			return v.fallback()
 		}

@@ -36,6 +36,7 @@ units: [{name: Admin Unit, currency: GBP}]
 YAML
 cat > "$work/mapping.yaml" <<'YAML'
 kind: purchases
+columns: { Quantity: decimal, UnitPrice: decimal }
 request_id: InvoiceNo
 group_by: InvoiceNo
 call:
