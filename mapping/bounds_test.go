@@ -98,3 +98,25 @@ func TestPlainTypeWords(t *testing.T) {
 		t.Errorf("toFloat of an object: %v", err)
 	}
 }
+
+// TestLongListsCut is issue 17.1: a message about a header of 20,000
+// columns lists 20 of them and says how many more, instead of them all.
+func TestLongListsCut(t *testing.T) {
+	header := make([]string, 20_000)
+	for i := range header {
+		header[i] = "c" + strings.Repeat("x", 10) + string(rune('a'+i%26))
+	}
+	header[3] = "bell\x07\x1b]0;title"
+	spec, err := ParseSpec("spec.yaml", []byte("kind: web\nfields:\n  accounts_receivable_identifier: {number: nope}\n  performed_by_unit_identifier: {name: {const: U}}\n  performed_on: {const: '2016-01-01T00:00:00'}\n  website: {const: w}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(spec, Options{File: "in.csv", Header: header})
+	if err == nil {
+		t.Fatal("compiled")
+	}
+	msg := err.Error()
+	if len(msg) > 2000 || !strings.Contains(msg, "... and 19,980 more columns") || strings.ContainsAny(msg, "\x07\x1b") {
+		t.Errorf("message of %d bytes: %.600q", len(msg), msg)
+	}
+}
