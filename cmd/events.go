@@ -13,6 +13,7 @@ import (
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/mapping"
 	"github.com/gocarina/gocsv"
 	"github.com/spf13/cobra"
 )
@@ -53,6 +54,10 @@ func newEventsListCommand(g *globals) *cobra.Command {
 	f.StringVar(&opts.filter.Since, "since", "", "only events performed on or after this date (YYYY-MM-DDTHH:MM:SS)")
 	f.StringVar(&opts.filter.Until, "until", "", "only events performed on or before this date (YYYY-MM-DDTHH:MM:SS)")
 	f.IntVar(&opts.filter.Limit, "limit", 0, "at most this many events (0: all)")
+	choiceFlag(c, "format", "table", "jsonl", "csv")
+	dateFlag(c, "since")
+	dateFlag(c, "until")
+	kindFlag(c, "kind")
 	return c
 }
 
@@ -60,6 +65,8 @@ func newEventsListCommand(g *globals) *cobra.Command {
 var eventStates = []string{"POSTED", "CANCELLED"}
 
 func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
+	// A date alone (checked with every flag) is its whole day.
+	opts.filter.Since, opts.filter.Until = flagDate(opts.filter.Since, false), flagDate(opts.filter.Until, true)
 	if s := opts.filter.State; s != "" && !slices.Contains(eventStates, s) {
 		return usageErrorf("--state %q: want one of %s", s, strings.Join(eventStates, ", "))
 	}
@@ -273,6 +280,12 @@ func (t *tableWriter) write(obj []byte) error {
 	r, err := row(obj)
 	if err != nil {
 		return err
+	}
+	for i := range r[:11] {
+		// A cell cannot move the cursor, retitle the terminal or break
+		// the table: control characters (tabs and line breaks too) are
+		// shown escaped.
+		r[i] = mapping.EscapeControl(r[i])
 	}
 	_, err = fmt.Fprintln(t.w, strings.Join(r[:11], "\t"))
 	return err

@@ -3,6 +3,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
+
+	"github.com/crmload/crmload/engine"
 )
 
 // Exit codes, as DESIGN.md defines them.
@@ -45,6 +47,9 @@ func exitCode(err error, started bool) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
+	}
+	if errors.Is(err, engine.ErrNotAStore) || errors.Is(err, engine.ErrNoStore) {
+		return ExitUsage // nothing was read or written: the wrong --db
 	}
 	if !started {
 		return ExitUsage

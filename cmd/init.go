@@ -17,6 +17,8 @@ type initOptions struct {
 	kind     string
 	encoding string
 	file     string
+	limits   loader.Limits
+	format   string
 }
 
 func newInitCommand(g *globals) *cobra.Command {
@@ -36,6 +38,10 @@ of the kind present (FIXME where nothing matched), optional ones as comments.`,
 	}
 	c.Flags().StringVar(&opts.kind, "kind", "", "the kind of events: achievements, purchases, referrals, social_media, web, financial_achievements, financial_statements")
 	c.Flags().StringVar(&opts.encoding, "encoding", "", "the file's encoding (utf-8, latin1, windows-1252, ...)")
+	addLimitFlags(c, &opts.limits)
+	c.Flags().StringVar(&opts.format, "format", "", "the file's format, csv or jsonl, where no extension tells it (standard input: -)")
+	choiceFlag(c, "format", "csv", "jsonl")
+	kindFlag(c, "kind")
 	c.MarkFlagRequired("kind")
 	return c
 }
@@ -45,7 +51,19 @@ func runInit(_ context.Context, g *globals, opts initOptions) error {
 	if err != nil {
 		return usageErrorf("--kind: %v", err)
 	}
-	src, err := loader.Open(opts.file, loader.SourceOptions{Encoding: opts.encoding})
+	sopts := loader.SourceOptions{Format: opts.format, Encoding: opts.encoding,
+		MaxRecordBytes: opts.limits.RecordBytes, MaxFieldBytes: opts.limits.FieldBytes}
+	var src loader.Source
+	if opts.file == stdinName {
+		// init reads the first rows only: standard input is read as it
+		// comes, not copied.
+		if opts.format == "" {
+			return usageErrorf("standard input (-) has no extension to tell its format: give --format csv or jsonl")
+		}
+		src, err = loader.OpenReader("stdin."+opts.format, io.NopCloser(g.io.In), sopts)
+	} else {
+		src, err = loader.Open(opts.file, sopts)
+	}
 	if err != nil {
 		return usage(err)
 	}
@@ -84,9 +102,35 @@ func runInit(_ context.Context, g *globals, opts initOptions) error {
 	default:
 		return usageErrorf("%s: no readable record to learn the columns from", opts.file)
 	}
-	_, err = fmt.Fprint(g.io.Out, mapping.Template(kind, filepath.Base(opts.file), src.Header() == nil, cols))
+	if len(cols) > maxTemplateColumns {
+		names := make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = c.Name
+		}
+		return usageErrorf("%s has %d columns, more than a mapping template lists (%d): is it the file you meant, with the right delimiter? (columns: %s)",
+			opts.file, len(cols), maxTemplateColumns, mapping.CutList(names, "columns"))
+	}
+	for i := range cols {
+		// A template shows a sample, not a cell of a megabyte.
+		cols[i].Sample = mapping.CutText(cols[i].Sample, maxSample)
+		for j, s := range cols[i].Samples {
+			cols[i].Samples[j] = mapping.CutText(s, maxSample)
+		}
+	}
+	name := filepath.Base(opts.file)
+	if opts.file == stdinName {
+		name = "stdin." + opts.format
+	}
+	_, err = fmt.Fprint(g.io.Out, mapping.Template(kind, name, src.Header() == nil, cols))
 	return err
 }
+
+// maxTemplateColumns bounds the columns init lists: an export with more
+// is most likely not a CSV file, or read with the wrong delimiter.
+const maxTemplateColumns = 2000
+
+// maxSample bounds a sample value in a template, in characters.
+const maxSample = 60
 
 // flatten lists the scalar paths of a JSON object (a.b.c), and arrays as
 // themselves, with sample values.

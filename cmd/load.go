@@ -45,6 +45,8 @@ type loadOptions struct {
 	// set by flag, environment or config (a resume keeps the run's own).
 	maxRecordLines      int
 	maxRecordLinesGiven bool
+	limits              loader.Limits // --max-record-bytes, --max-field-bytes
+	format              string        // --format: of standard input (-)
 	// notes are logged as the run starts: settings of a resumed run that
 	// the command line overrides.
 	notes []string
@@ -96,6 +98,8 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.resume, "resume", "", "continue the run in RUN_DIR after a crash or a stop: settled rows are skipped, stored events are not sent again")
 	c.Flags().StringVar(&opts.job, "job", "", "a job file listing several sources (mapping and files each) to load in one run")
+	c.Flags().StringVar(&opts.format, "format", "", "the input format, csv or jsonl, where no extension tells it (standard input: -)")
+	choiceFlag(c, "format", "csv", "jsonl")
 	return c
 }
 
@@ -118,7 +122,8 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.IntVar(&opts.load.Retries, "retries", loader.DefaultRetries, "retries of a call that could not reach the engine or was refused (429/503); the default waits out 10+ minutes")
 	f.DurationVar(&opts.load.Timeout, "timeout", time.Minute, "time limit of one call")
 	f.DurationVar(&opts.load.Heartbeat, "heartbeat", 30*time.Second, "log a line this often while the run lives (what it has done, what it waits for)")
-	f.DurationVar(&opts.load.Grace, "grace", 30*time.Second, "after an interrupt, how long calls in flight may finish")
+	f.DurationVar(&opts.load.Grace, "grace", 30*time.Second, "after an interrupt, how long calls in flight may finish (waits for the rate limit or a retry end at once)")
+	f.DurationVar(&opts.load.Deadline, "deadline", 0, "stop the run this long after sending starts, as on an interrupt (exit 3, --resume continues it); 0: none")
 	f.StringVar(&opts.maxErrors, "max-errors", "0", "abort after N failed rows, or N% of the rows settled (0: never)")
 	f.StringVar(&opts.progress, "progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress, no summary: only errors")
@@ -127,6 +132,9 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 	f.BoolVar(&opts.again, "again", false, "load inputs although the ledger says an earlier run loaded the same content (their events are stored again)")
 	f.DurationVar(&opts.minAge, "min-age", 0, "skip input files modified less than this long ago (a writer may still be appending), e.g. 5m")
 	f.IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
+	addLimitFlags(c, &opts.limits)
+	choiceFlag(c, "progress", "auto", "always", "never")
+	choiceFlag(c, "log-format", "text", "json")
 	f.StringVar(&opts.onDuplicateID, "on-duplicate-request-id", "warn", "a row whose request id an earlier row of the file has: warn (both are stored; one warning names the lines) or fail (the later row fails)")
 	f.BoolVar(&opts.load.ResendInDoubt, "resend-in-doubt", false, "with --resume on a remote engine: send again the rows whose calls were in flight when the run died (they may be created twice)")
 }
@@ -212,9 +220,18 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	if opts.files, err = skipYoung(g, opts); err != nil {
 		return err
 	}
+	if opts.format != "" {
+		spec.Input.Format = opts.format
+	}
+	files, cleanup, stdin, err := spoolStdin(g, opts.files, spec.Input.Format)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	opts.files = files
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
-		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines}
+		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.Load(ctx, job, eng, lo)
 	})
@@ -228,6 +245,10 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 	}
 	var keep []string
 	for _, f := range opts.files {
+		if f == stdinName {
+			keep = append(keep, f) // being written now, by design
+			continue
+		}
 		fi, err := os.Stat(f)
 		if err != nil {
 			return nil, usage(err)
@@ -259,6 +280,7 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 	if opts.maxRecordLinesGiven || jf.MaxRecordLines == 0 {
 		jf.MaxRecordLines = opts.maxRecordLines
 	}
+	jf.Limits = opts.limits
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})
@@ -437,6 +459,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	rf, err := loader.ReadRunFile(opts.resume)
 	if err != nil && !isJob { // job runs of earlier releases have no job.json
 		return usage(err)
+	}
+	if rf != nil && rf.Stdin {
+		return usageErrorf("%s read its input from standard input, which cannot be read again: a resume needs the input's bytes; load the rows it did not settle from a file in a new run (reports in %s say which rows settled)", opts.resume, opts.resume)
 	}
 	if rf != nil {
 		if err := followRun(g, &opts, rf.Engine, rf.DB, "--resume "+opts.resume, true); err != nil {

@@ -106,7 +106,11 @@ func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *s
 			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %d retries (%v): nothing was sent; run the same command again when it is up", url, attempt, err)}
 		}
 		wait := max(loader.Backoff(attempt), callErr.RetryAfter)
-		logger.Info("the engine is not reachable; retrying the login", "engine", url, "reason", err.Error(),
+		level := slog.LevelInfo
+		if wait > loader.LongWait {
+			level = slog.LevelWarn // a long wait is never silent (Retry-After is capped: crm.MaxRetryAfter)
+		}
+		logger.Log(ctx, level, "the engine is not reachable; retrying the login", "engine", url, "reason", err.Error(),
 			"wait", wait.Round(time.Millisecond).String(), "retry", attempt+1, "of", opts.load.Retries)
 		t := time.NewTimer(wait)
 		select {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -22,7 +23,7 @@ import (
 // Main runs crmload with the process's arguments and streams and returns
 // its exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// CRMLOAD_CPUPROFILE=FILE writes a CPU profile of the run, for
 	// performance work (go tool pprof FILE).
@@ -51,7 +52,9 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 		// others, with the exit code, for collectors that parse them.
 		slog.New(slog.NewJSONHandler(io.ErrOut, nil)).Error(err.Error(), "exit_code", code)
 	case err != nil:
-		fmt.Fprintf(io.ErrOut, "crmload: %v\n", err)
+		// Messages quote data (a column name, a cell, a path): its control
+		// characters are shown escaped, never sent to the terminal.
+		fmt.Fprintf(io.ErrOut, "crmload: %s\n", mapping.EscapeTerminal(err.Error()))
 	}
 	return code
 }
@@ -97,10 +100,16 @@ Precedence: flag > environment > config file > default.`,
 			if err := bindConfig(cmd, g.config); err != nil {
 				return usage(err)
 			}
+			if err := checkFlags(cmd); err != nil {
+				return err
+			}
 			g.started = true
 			return nil
 		},
 	}
+	// --version prints what the version command prints.
+	root.Version = "x" // any value: cobra adds --version; the template prints the line
+	root.SetVersionTemplate(versionLine() + "\n")
 	root.SetOut(g.io.Out)
 	root.SetErr(g.io.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })

@@ -34,8 +34,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"no such store", []string{"events", "list", "--db", t.TempDir() + "/typo.db"}, ExitUsage, "", "typo.db does not exist"},
 		{"unknown state", []string{"events", "list", "--db", store, "--state", "BOGUS"}, ExitUsage, "", `--state "BOGUS": want one of POSTED, CANCELLED`},
 		{"no timeout", []string{"load", "--timeout", "0", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", "--timeout 0s: want a duration above 0"},
-		{"negative timeout", []string{"load", "--timeout", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", "--timeout -1s: want a duration above 0"},
-		{"negative grace", []string{"load", "--grace", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", "--grace -1s: want a duration of 0 or more"},
+		{"negative timeout", []string{"load", "--timeout", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--timeout "-1s": cannot be negative`},
+		{"negative grace", []string{"load", "--grace", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--grace "-1s": cannot be negative`},
 		{"bad config file", []string{"--config", t.TempDir() + "/missing.yaml", "version"}, ExitUsage, "", "read config file"},
 	}
 	for _, tt := range tests {
@@ -49,4 +49,16 @@ func TestRunExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newStore creates an empty store and returns its path.
+func newStore(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := engine.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	return path
 }

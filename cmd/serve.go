@@ -101,6 +101,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.DurationVar(&opts.bodyTimeout, "body-timeout", 5*time.Second, "time for a body, plus 1 s per 128 KiB it may hold (1 MiB before the token, then --max-body)")
 	f.StringVar(&opts.urlFile, "url-file", "", "write the server's URL to this file once it listens")
 	f.StringVar(&opts.logFormat, "log-format", "text", "access log on stderr: text or json")
+	choiceFlag(c, "log-format", "text", "json")
 	return c
 }
 

@@ -15,6 +15,7 @@ import (
 var runSettings = []string{
 	"max-errors", "batch-size", "concurrency", "rate", "retries", "timeout", "grace", "heartbeat",
 	"username", "organisation", "unit", "dry-run", "on-duplicate-request-id",
+	"max-record-bytes", "max-field-bytes", "deadline", // issue 17: the bounds shape which records fail
 }
 
 // retrySettings are those a retry takes from its parent run: who it

@@ -17,6 +17,8 @@ type validateOptions struct {
 	files     []string
 	// maxRecordLines bounds a CSV record's lines, as for load.
 	maxRecordLines int
+	limits         loader.Limits
+	format         string
 }
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -40,6 +42,9 @@ Exit codes: 0 every row is valid (or filtered out), 1 some rows failed,
 	c.Flags().StringVarP(&opts.mapping, "mapping", "m", "", "the mapping spec (YAML)")
 	c.Flags().StringVar(&opts.reportDir, "report-dir", "reports", "where run directories are created")
 	c.Flags().IntVar(&opts.maxRecordLines, "max-record-lines", loader.DefaultMaxRecordLines, "CSV: at most this many lines in one record (a quoted field with line breaks); a longer one is a stray quote, failed with its lines")
+	addLimitFlags(c, &opts.limits)
+	c.Flags().StringVar(&opts.format, "format", "", "the input format, csv or jsonl, where no extension tells it (standard input: -)")
+	choiceFlag(c, "format", "csv", "jsonl")
 	c.MarkFlagRequired("mapping")
 	return c
 }
@@ -52,12 +57,21 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	if opts.maxRecordLines < 1 {
 		return usageErrorf("--max-record-lines %d: want at least 1", opts.maxRecordLines)
 	}
-	for _, f := range opts.files {
+	for _, f := range withoutStdin(opts.files) {
 		if _, err := os.Stat(f); err != nil {
 			return usage(err)
 		}
 	}
-	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines})
+	if opts.format != "" {
+		spec.Input.Format = opts.format
+	}
+	files, cleanup, _, err := spoolStdin(g, opts.files, spec.Input.Format)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	opts.files = files
+	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines, Limits: opts.limits})
 	if err != nil {
 		if dir == "" {
 			return usage(err) // nothing was read: a mapping or input problem

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -132,10 +133,13 @@ func checkBaseURL(base string) error {
 // not sent (no connection, or refused with 429 or 503) can be sent again;
 // one that was is in doubt.
 type CallError struct {
-	Status     int // HTTP status; 0 when there was no response
-	RetryAfter time.Duration
-	Sent       bool
-	Err        error
+	Status int // HTTP status; 0 when there was no response
+	// RetryAfter is the server's Retry-After, at most MaxRetryAfter;
+	// RetryAfterAsked what it asked for, before the cap.
+	RetryAfter      time.Duration
+	RetryAfterAsked time.Duration
+	Sent            bool
+	Err             error
 }
 
 func (e *CallError) Error() string {
@@ -290,7 +294,8 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		// Refused before processing: safe to send again, after a while.
-		return &CallError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After")), Err: errors.New(http.StatusText(resp.StatusCode))}
+		asked := retryAfter(resp.Header.Get("Retry-After"))
+		return &CallError{Status: resp.StatusCode, RetryAfter: min(asked, MaxRetryAfter), RetryAfterAsked: asked, Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
 	var env Response[json.RawMessage]
 	jsonErr := json.Unmarshal(data, &env)
@@ -330,13 +335,19 @@ func statusError(s Status) *Error {
 	return &Error{Code: s.Code, Message: msg, Reason: reason}
 }
 
+// MaxRetryAfter caps how long a Retry-After makes a client wait before one
+// retry: a server that asks for a day (Retry-After: 86400) gets five
+// minutes, and --retries (or the run's --deadline) ends a run that
+// cannot progress.
+const MaxRetryAfter = 5 * time.Minute
+
 // retryAfter reads a Retry-After header: seconds or an HTTP date.
 func retryAfter(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		return time.Duration(min(s, int64(math.MaxInt64/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,9 +32,23 @@ type sqliteStore struct {
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	// Another program's SQLite file is refused before SQLite opens it (and
+	// sets WAL mode on it, or migrates it).
+	if _, err := readStoreHeader(path); err != nil {
+		return nil, err
+	}
 	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := sqlitex.ExecuteTransient(w, "PRAGMA busy_timeout = 10000", nil); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// Before anything is written to it (WAL mode, a migration).
+	if err := checkStore(w, path, false); err != nil {
+		w.Close()
+		return nil, err
 	}
 	if err := pragmas(w); err != nil {
 		w.Close()
@@ -56,54 +68,6 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return &sqliteStore{path: path, writer: w, readers: readers}, nil
-}
-
-// openSQLiteReadOnly opens an existing store for reading only: no
-// writer, no migration, nothing created (no OpenCreate); a store on a read-only file or
-// directory (a copy handed over for inspection) can be listed.
-//
-// A store in WAL mode needs its -shm file, which a read-only directory
-// cannot get: then it is opened immutable (no locks, no WAL), which is
-// right for a store nobody can write to there.
-func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
-	open := func(uri string, flags sqlite.OpenFlags) (*sqlitex.Pool, error) {
-		pool, err := sqlitex.NewPool(uri, sqlitex.PoolOptions{
-			Flags:       flags | sqlite.OpenURI,
-			PoolSize:    2,
-			PrepareConn: func(c *sqlite.Conn) error { return sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000;", nil) },
-		})
-		if err != nil {
-			return nil, err
-		}
-		c, err := pool.Take(ctx)
-		if err == nil {
-			err = sqlitex.ExecuteTransient(c, "SELECT count(*) FROM sqlite_master", nil)
-			pool.Put(c)
-		}
-		if err != nil {
-			pool.Close()
-			return nil, err
-		}
-		return pool, nil
-	}
-	// Where the store can be written (but this store never does), its
-	// connections may be read-write without creating anything: the last
-	// to close removes the -wal and -shm files, as a load's does.
-	readers, err := open(path, sqlite.OpenReadWrite)
-	if err != nil {
-		readers, err = open(path, sqlite.OpenReadOnly)
-	}
-	if err != nil {
-		abs, aerr := filepath.Abs(path)
-		if aerr != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: "immutable=1"}
-		if readers, err = open(u.String(), sqlite.OpenReadOnly); err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
-		}
-	}
-	return &sqliteStore{path: path, readers: readers}, nil
 }
 
 func pragmas(c *sqlite.Conn) error {

@@ -27,11 +27,16 @@ type csvSource struct {
 	pending []*mapping.Record
 	counter *countingReader
 	close   func() error
+	// maxField bounds a cell's bytes (--max-field-bytes).
+	maxField int
 }
 
-func newCSVSource(r *bufio.Reader, delim, comment []byte, maxLines int) (*csvSource, error) {
-	cr := newCSVReader(newLineReader(r), delim, comment, maxLines)
-	s := &csvSource{r: cr, rawCol: -1}
+func newCSVSource(r *bufio.Reader, delim, comment []byte, opts SourceOptions) (*csvSource, error) {
+	cr := newCSVReader(newLineReader(r, opts.MaxRecordBytes), delim, comment, opts.MaxRecordLines)
+	s := &csvSource{r: cr, rawCol: -1, maxField: opts.MaxFieldBytes}
+	if s.maxField <= 0 {
+		s.maxField = DefaultMaxFieldBytes
+	}
 	var h csvRecord
 	for {
 		var err error
@@ -53,6 +58,9 @@ func newCSVSource(r *bufio.Reader, delim, comment []byte, maxLines int) (*csvSou
 	}
 	header := slices.Clone(h.fields)
 	for i, col := range header {
+		if len(col) > s.maxField {
+			return nil, fmt.Errorf("header column %d is %s long, over the field limit of %s (--max-field-bytes): is this a CSV file?", i+1, byteSize(int64(len(col))), byteSize(int64(s.maxField)))
+		}
 		if !utf8.ValidString(col) {
 			return nil, fmt.Errorf("header column %d is not valid UTF-8: set input.encoding (latin1, windows-1252, ...)", i+1)
 		}
@@ -110,6 +118,10 @@ func (s *csvSource) check(rec *mapping.Record, raw []byte, want int) *mapping.Re
 		rec.Err = fmt.Errorf("%d fields, but the header has %d columns", len(rec.Values), want)
 	default:
 		for i, v := range rec.Values {
+			if len(v) > s.maxField {
+				rec.Err = fmt.Errorf("column %s is %s long, over the field limit of %s (--max-field-bytes)", s.header[i], byteSize(int64(len(v))), byteSize(int64(s.maxField)))
+				break
+			}
 			if !utf8.ValidString(v) {
 				rec.Err = fmt.Errorf("column %s is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...)", s.header[i])
 				break
@@ -128,7 +140,7 @@ func (s *csvSource) check(rec *mapping.Record, raw []byte, want int) *mapping.Re
 // physical line its text is on.
 func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
 	text := row.fields[s.rawCol]
-	sub := newCSVReader(newLineReader(bufio.NewReader(strings.NewReader(text))), s.r.comma, s.r.comment, s.r.maxLines)
+	sub := newCSVReader(newLineReader(bufio.NewReader(strings.NewReader(text)), s.r.max), s.r.comma, s.r.comment, s.r.maxLines)
 	sub.line = row.line - 1 // the text's lines are the report's, from the row's
 	var out []*mapping.Record
 	for {

@@ -74,6 +74,9 @@ func (p *csvReader) read() (csvRecord, error) {
 			if err == io.EOF {
 				return csvRecord{}, io.EOF
 			}
+			if tl, ok := err.(*lineTooLongError); ok {
+				return csvRecord{line: tl.line, endLine: tl.line, err: tl}, nil
+			}
 			if !damaged(err) {
 				return csvRecord{}, err
 			}
@@ -172,8 +175,16 @@ parseField:
 			p.rawBuf = append(p.rawBuf, cur...)
 			multi = true
 			next, err := p.readLine()
+			if err == nil && len(p.rawBuf)+len(next) > p.max {
+				err = &lineTooLongError{line: p.line, size: int64(len(p.rawBuf) + len(next)), max: p.max}
+			}
 			if err != nil {
 				p.fieldIndexes = append(p.fieldIndexes, len(p.recordBuffer))
+				if tl, ok := err.(*lineTooLongError); ok {
+					// Drop what was kept: the record's text is over the bound.
+					p.rawBuf, p.recordBuffer, p.fieldIndexes = p.rawBuf[:0], p.recordBuffer[:0], p.fieldIndexes[:0]
+					return csvRecord{line: start, endLine: p.line, err: fmt.Errorf("the record on lines %d-%d is over the record limit of %s (--max-record-bytes): the record was skipped", start, p.line, byteSize(int64(tl.max)))}, nil
+				}
 				if err == io.EOF {
 					cur = nil
 					return fail(fmt.Sprintf("a quoted field starting on line %d is not closed before the end of the file (a truncated file, or a stray quote)", start))
@@ -187,7 +198,7 @@ parseField:
 		}
 	}
 	if bytes.IndexByte(p.recordBuffer, 0) >= 0 {
-		return fail("a NUL byte: a damaged file, or UTF-16 without a byte order mark (set input.encoding)")
+		return fail(nulHint(append(p.rawBuf, cur...)))
 	}
 	raw := p.trimEOL(cur)
 	if multi {
@@ -215,4 +226,28 @@ func (p *csvReader) torn(start int, earlier, line []byte, err error) csvRecord {
 	p.done = true
 	raw := append(earlier, p.trimEOL(line)...)
 	return csvRecord{line: start, endLine: max(start, p.line), raw: raw, err: errors.New(tornMessage(max(start, p.line), err))}
+}
+
+// nulHint says what NUL bytes in text mean: UTF-16 without a byte order
+// mark when they fill every other byte (with the encoding to declare),
+// else a damaged file.
+func nulHint(text []byte) string {
+	var even, odd int
+	for i, b := range text {
+		if b == 0 {
+			if i%2 == 0 {
+				even++
+			} else {
+				odd++
+			}
+		}
+	}
+	half := len(text) / 2
+	switch {
+	case half >= 2 && odd*10 >= half*8 && even*10 < half:
+		return "NUL bytes in every other byte: this is UTF-16 (little-endian) without a byte order mark; set input.encoding: utf-16le in the mapping"
+	case half >= 2 && even*10 >= half*8 && odd*10 < half:
+		return "NUL bytes in every other byte: this is UTF-16 (big-endian) without a byte order mark; set input.encoding: utf-16be in the mapping"
+	}
+	return "a NUL byte: a damaged file (padded with zeros after a crash?), or UTF-16 without a byte order mark (set input.encoding: utf-16le or utf-16be)"
 }

@@ -38,7 +38,7 @@ func fuzzRead(t *testing.T, name string, data []byte, opts SourceOptions) {
 			t.Fatalf("line went from %d to %d: records have lines of their own", last, r.Line)
 		}
 		last = r.Line
-		if r.Err != nil && len(r.Raw) == 0 && !strings.Contains(r.Err.Error(), "cut short") {
+		if r.Err != nil && len(r.Raw) == 0 && !strings.Contains(r.Err.Error(), "cut short") && !strings.Contains(r.Err.Error(), "--max-record-bytes") {
 			t.Fatalf("record at line %d failed (%v) without its raw text", r.Line, r.Err)
 		}
 		if r.Err == nil && !r.Comment && r.Object == nil && len(r.Values) != len(src.Header()) {
@@ -51,7 +51,7 @@ func fuzzRead(t *testing.T, name string, data []byte, opts SourceOptions) {
 // physical line is in exactly one record's span or is blank, and that a
 // file encoding/csv reads without error gives the same records.
 func fuzzLines(t *testing.T, data []byte, maxLines int) {
-	p := newCSVReader(newLineReader(bufio.NewReaderSize(bytes.NewReader(data), 16)), []byte(","), nil, maxLines)
+	p := newCSVReader(newLineReader(bufio.NewReaderSize(bytes.NewReader(data), 16), fuzzMaxRecord), []byte(","), nil, maxLines)
 	var got []csvRecord
 	end := 0
 	for {
@@ -101,7 +101,7 @@ func fuzzLines(t *testing.T, data []byte, maxLines int) {
 		want, wantLines = append(want, rec), append(wantLines, line)
 	}
 	for _, r := range got {
-		if r.err != nil && strings.Contains(r.err.Error(), "--max-record-lines") {
+		if r.err != nil && (strings.Contains(r.err.Error(), "--max-record-lines") || strings.Contains(r.err.Error(), "--max-record-bytes")) {
 			return // longer than this reader allows: where it resumes differs
 		}
 	}
@@ -118,7 +118,12 @@ func fuzzLines(t *testing.T, data []byte, maxLines int) {
 	}
 }
 
+// fuzzMaxRecord is a small --max-record-bytes, so that fuzzing reaches
+// the bounds (issue 17.1).
+const fuzzMaxRecord = 64
+
 func FuzzCSVSource(f *testing.F) {
+	f.Add([]byte("a,b\n1,"+strings.Repeat("x", 100)+"\n2,\""+strings.Repeat("y", 40)+"\n"+strings.Repeat("y", 40)+"\"\n3,z\n"), false)
 	f.Add([]byte("a,b\n1,2\n"), false)
 	f.Add([]byte("\xef\xbb\xbfa,b\r\n1,\"x\ny\"\r\n"), false)               // BOM, CRLF, quoted newline
 	f.Add([]byte("a,b\n1,\"open"), false)                                   // truncated quoted field at EOF
@@ -131,7 +136,7 @@ func FuzzCSVSource(f *testing.F) {
 	f.Add([]byte("# c\na\n# c\n1\n\n\x00\n"), false)                        // comments, blank lines, NUL
 	f.Add([]byte("a,crmload_raw\n,\"1,\"\"x\n2\"\n"), false)                // issue 13: a report row's raw text
 	f.Fuzz(func(t *testing.T, data []byte, latin1 bool) {
-		opts := SourceOptions{Comment: "#", MaxRecordLines: 3}
+		opts := SourceOptions{Comment: "#", MaxRecordLines: 3, MaxRecordBytes: fuzzMaxRecord, MaxFieldBytes: 16}
 		if latin1 {
 			opts.Encoding = "latin1"
 		}
@@ -141,6 +146,7 @@ func FuzzCSVSource(f *testing.F) {
 }
 
 func FuzzJSONLSource(f *testing.F) {
+	f.Add([]byte("{\"a\":\"" + strings.Repeat("x", 100) + "\"}\n{\"b\":[\"" + strings.Repeat("y", 20) + "\"]}\n{}\n"))
 	f.Add([]byte("{\"a\":1}\n"))
 	f.Add([]byte("{\"a\":1}\r\n\n{\"a\":"))                                   // CRLF, blank line, truncated last line
 	f.Add([]byte("[1]\nnull\n\"s\"\n"))                                       // valid JSON that is not an object
@@ -150,5 +156,6 @@ func FuzzJSONLSource(f *testing.F) {
 	f.Add([]byte("{\"crmload_raw\":\"{\\\"a\\\":1}\",\"crmload_line\":1}\n")) // issue 13: a report line's raw text
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRead(t, "in.jsonl", data, SourceOptions{})
+		fuzzRead(t, "in.jsonl", data, SourceOptions{MaxRecordBytes: fuzzMaxRecord, MaxFieldBytes: 16})
 	})
 }

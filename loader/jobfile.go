@@ -31,7 +31,9 @@ type JobFile struct {
 	// MaxRecordLines is --max-record-lines for every source; kept in the
 	// run's copy of the job file, so that a resume reads the same records.
 	MaxRecordLines int `yaml:"max_record_lines,omitempty"`
-	path           string
+	// Limits are --max-record-bytes and --max-field-bytes for every source.
+	Limits Limits `yaml:"-"`
+	path   string
 }
 
 // JobSource is one mapping and its files.
@@ -103,7 +105,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err != nil {
 			return nil, "", err
 		}
-		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines}
+		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
 		inputs, err := prepare(jobs[i]) // checks mapping and inputs now
 		if err != nil {
 			return nil, "", err

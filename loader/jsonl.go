@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +13,12 @@ import (
 )
 
 type jsonlSource struct {
-	lr      *lineReader
-	done    bool // a damaged tail was returned: nothing more
-	counter *countingReader
-	close   func() error
+	lr   *lineReader
+	done bool // a damaged tail was returned: nothing more
+	// maxField bounds a string's bytes (--max-field-bytes).
+	maxField int
+	counter  *countingReader
+	close    func() error
 }
 
 func (s *jsonlSource) Header() []string { return nil }
@@ -29,6 +32,9 @@ func (s *jsonlSource) Close() error     { return s.close() }
 func (s *jsonlSource) Next() (*mapping.Record, error) {
 	for !s.done {
 		raw, err := s.lr.readLine()
+		if tl, ok := err.(*lineTooLongError); ok {
+			return &mapping.Record{Line: tl.line, Err: tl}, nil
+		}
 		if err != nil {
 			if err == io.EOF || !damaged(err) {
 				return nil, err
@@ -50,6 +56,17 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 			rec = &mapping.Record{Line: rec.Line, Raw: []byte(text)}
 			decodeJSONL(rec)
 		}
+		max := s.maxField
+		if max <= 0 {
+			max = DefaultMaxFieldBytes
+		}
+		if rec.Err == nil && len(raw) > max {
+			// Only a line longer than the bound can hold a string over it.
+			if path, n := longString(rec.Object, "", max); path != "" {
+				rec.Err = fmt.Errorf("%s is %s long, over the field limit of %s (--max-field-bytes)", path, byteSize(int64(n)), byteSize(int64(max)))
+				rec.Object = nil
+			}
+		}
 		return rec, nil
 	}
 	return nil, io.EOF
@@ -59,6 +76,10 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 // rec.Err.
 func decodeJSONL(rec *mapping.Record) {
 	raw := rec.Raw
+	if bytes.IndexByte(raw, 0) >= 0 {
+		rec.Err = errors.New(nulHint(raw))
+		return
+	}
 	if !utf8.Valid(raw) {
 		rec.Err = errors.New("not valid UTF-8: set input.encoding in the mapping")
 		return
@@ -79,4 +100,39 @@ func decodeJSONL(rec *mapping.Record) {
 		return
 	}
 	rec.Object = obj
+}
+
+// longString finds a string (or key) in v longer than max bytes: its path
+// and length, or "".
+func longString(v any, path string, max int) (string, int) {
+	switch x := v.(type) {
+	case string:
+		if len(x) > max {
+			return path, len(x)
+		}
+	case json.Number:
+		if len(x) > max {
+			return path, len(x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if len(k) > max {
+				return "a key of " + cmp.Or(path, "the object"), len(k)
+			}
+			if p, n := longString(e, p, max); p != "" {
+				return p, n
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, n := longString(e, fmt.Sprintf("%s[%d]", path, i), max); p != "" {
+				return p, n
+			}
+		}
+	}
+	return "", 0
 }

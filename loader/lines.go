@@ -20,10 +20,52 @@ type lineReader struct {
 	eol     byte // '\n', or '\r' for CR-only files
 	line    int  // physical lines read so far
 	lineBuf []byte
+	// max bounds the bytes of one line kept in memory (<= 0:
+	// DefaultMaxRecordBytes). A longer line is read to its end and
+	// dropped: readLine returns a *lineTooLongError for it.
+	max int
 }
 
-func newLineReader(r *bufio.Reader) *lineReader {
-	return &lineReader{r: r, eol: detectEOL(r)}
+// DefaultMaxRecordBytes bounds one record (--max-record-bytes): a CSV
+// record over all its lines, or a JSONL line. A line of a gigabyte (a file
+// without line breaks, a binary file) costs no more memory than this.
+const DefaultMaxRecordBytes = 16 << 20
+
+// DefaultMaxFieldBytes bounds one field (--max-field-bytes): a CSV cell,
+// or a JSONL string. CRM.COM's own strings are far shorter (engine serve
+// takes at most 64 KiB).
+const DefaultMaxFieldBytes = 1 << 20
+
+// lineTooLongError is a line over the record bound: it was read to its
+// end (so reading goes on at the next line) and dropped.
+type lineTooLongError struct {
+	line int   // its physical line
+	size int64 // its length in bytes, line break included
+	max  int
+}
+
+func (e *lineTooLongError) Error() string {
+	return fmt.Sprintf("line %d is %s long, over the record limit of %s (--max-record-bytes): the record was skipped", e.line, byteSize(e.size), byteSize(int64(e.max)))
+}
+
+// byteSize says a size in bytes the way people read it.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func newLineReader(r *bufio.Reader, maxBytes int) *lineReader {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxRecordBytes
+	}
+	return &lineReader{r: r, eol: detectEOL(r), max: maxBytes}
 }
 
 // detectEOL peeks at the first line break: a CR not followed by LF means
@@ -39,17 +81,41 @@ func detectEOL(r *bufio.Reader) byte {
 // readLine returns the next physical line with its line break (none at
 // the end of the file), valid until the next call. At the end it returns
 // no bytes and io.EOF. A damaged file (see damaged) returns the bytes of
-// the torn line, if any, with the error.
+// the torn line, if any, with the error. A line over the bound is read to
+// its end without keeping it: no bytes and a *lineTooLongError.
 func (l *lineReader) readLine() ([]byte, error) {
 	line, err := l.r.ReadSlice(l.eol)
 	if err == bufio.ErrBufferFull {
-		// Longer than the buffer: gather it (a 1 MB field is still a field).
+		// Longer than the buffer: gather it (a 1 MB field is still a
+		// field), up to the bound; past it, count the rest and drop it.
 		l.lineBuf = append(l.lineBuf[:0], line...)
+		size := int64(len(line))
 		for err == bufio.ErrBufferFull {
 			line, err = l.r.ReadSlice(l.eol)
-			l.lineBuf = append(l.lineBuf, line...)
+			size += int64(len(line))
+			if size <= int64(l.max) {
+				l.lineBuf = append(l.lineBuf, line...)
+			} else if l.lineBuf != nil {
+				l.lineBuf = l.lineBuf[:0]
+			}
+		}
+		if size > int64(l.max) {
+			if cap(l.lineBuf) > 4<<20 {
+				l.lineBuf = nil // give a big buffer back
+			}
+			l.line++
+			if err == nil || err == io.EOF {
+				return nil, &lineTooLongError{line: l.line, size: size, max: l.max}
+			}
+			return nil, err
 		}
 		line = l.lineBuf
+	} else if len(line) > l.max {
+		l.line++
+		if err == nil || err == io.EOF {
+			return nil, &lineTooLongError{line: l.line, size: int64(len(line)), max: l.max}
+		}
+		return nil, err
 	}
 	if len(line) > 0 {
 		l.line++

@@ -43,6 +43,9 @@ type LoadOptions struct {
 	MaxErrors   int           // abort after this many failed rows; 0: never
 	MaxErrorPct float64       // abort when this share of settled rows failed (after 100 rows); 0: never
 	Grace       time.Duration // how long calls in flight may finish after an interrupt
+	// Deadline bounds the run's sending (0: none): when it passes, the run
+	// stops as on an interrupt (exit 3, --resume continues it).
+	Deadline time.Duration
 	// Resume, when set, is the run directory of an earlier attempt of this
 	// run: rows it settled are skipped, events the engine stored for it
 	// are reported without being sent again, the rest is loaded. With an
@@ -497,21 +500,36 @@ func (r *run) heartbeat() (stop func()) {
 	return func() { close(done); <-finished }
 }
 
+// errDeadline is the cause of a run's end at its --deadline.
+var errDeadline = errors.New("deadline")
+
 // pipeline runs the stages: read and map -> batch -> send (concurrently)
 // -> settle (this goroutine, the only writer of the reports). An interrupt
 // (ctx) stops reading and new calls; calls in flight get opts.Grace to
 // finish. Rows read but not sent are not reported: a resume sends them.
 func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
+	if r.opts.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.opts.Deadline, errDeadline)
+		defer cancel()
+	}
 	readCtx, stopRead := context.WithCancel(ctx)
 	defer stopRead()
 	r.stopRead = stopRead
 	// Calls in flight outlive an interrupt by the grace period.
 	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSend()
+	interrupted := func() {
+		if context.Cause(ctx) == errDeadline {
+			r.abort(fmt.Sprintf("the run's --deadline of %s passed", r.opts.Deadline))
+		} else {
+			r.abort("interrupted")
+		}
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
-			r.abort("interrupted")
+			interrupted()
 			if r.opts.Grace > 0 {
 				t := time.NewTimer(r.opts.Grace)
 				defer t.Stop()
@@ -562,6 +580,12 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	}
 	if err := <-done; err != nil && werr == nil {
 		werr = err
+	}
+	if ctx.Err() != nil {
+		// Waits end at once on an interrupt, so the stages may all have
+		// returned before the goroutine above has recorded why: a run
+		// that was interrupted says so, whichever came first.
+		interrupted()
 	}
 	r.sum.RowsRead = int(r.rowsRead.Load()) - r.dropped
 	r.sum.RowsResumed = r.resumed

@@ -31,12 +31,14 @@ type RunFile struct {
 	// to value: max-errors, batch-size, ...; never a secret): a resume
 	// goes on with them unless its command line says otherwise.
 	Settings map[string]string `json:"settings,omitempty"`
+	// Stdin: an input was standard input, which a resume cannot read again.
+	Stdin bool `json:"stdin,omitempty"`
 }
 
 const runFileName = "job.json"
 
 func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings}
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings, Stdin: job.Stdin}
 	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -50,9 +51,12 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	var err error
 	var callErr *crm.CallError
 	var apiErr *crm.Error
+	// Waits outside a call (the rate limit, a place among the calls in
+	// flight, a retry's backoff) end at once on an interrupt or an abort
+	// (readCtx); only a call in flight gets the grace period (sendCtx).
 	for attempt := 0; ; attempt++ {
 		if limiter != nil {
-			if err := limiter.Wait(sendCtx); err != nil {
+			if err := limiter.Wait(readCtx); err != nil {
 				out <- unsent()
 				return
 			}
@@ -61,7 +65,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		if r.opts.Timeout > 0 {
 			callCtx, cancel = context.WithTimeout(sendCtx, r.opts.Timeout)
 		}
-		if !r.gate.enter(sendCtx) {
+		if !r.gate.enter(readCtx) {
 			cancel()
 			out <- unsent()
 			return
@@ -88,9 +92,17 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		}
 		reason := err.Error()
 		r.waiting.Store(fmt.Sprintf("%s: %s", time.Now().UTC().Format(time.TimeOnly), reason))
-		r.opts.Logger.Info("call failed; retrying", "reason", reason, "wait", wait.Round(time.Millisecond).String(),
-			"retry", attempt+1, "of", r.opts.Retries, "events", len(b), "first_line", b[0].item.Records[0].Line)
-		if !sleep(sendCtx, wait) {
+		level := slog.LevelInfo
+		if wait > LongWait {
+			level = slog.LevelWarn // a long wait is never silent, even with --quiet
+		}
+		args := []any{"reason", reason, "wait", wait.Round(time.Millisecond).String(),
+			"retry", attempt + 1, "of", r.opts.Retries, "events", len(b), "first_line", b[0].item.Records[0].Line}
+		if callErr != nil && callErr.RetryAfterAsked > callErr.RetryAfter {
+			args = append(args, "retry_after_asked", callErr.RetryAfterAsked.String(), "retry_after_cap", crm.MaxRetryAfter.String())
+		}
+		r.opts.Logger.Log(readCtx, level, "call failed; retrying", args...)
+		if !sleep(readCtx, wait) {
 			break
 		}
 	}
@@ -108,7 +120,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		out <- dropAll(b)
 	case callErr != nil && callErr.Sent:
 		out <- inDoubtAll(b, err)
-	case sendCtx.Err() != nil:
+	case sendCtx.Err() != nil || (readCtx.Err() != nil && !errors.As(err, &apiErr)):
 		// Stopped before the call reached the engine (or the embedded
 		// engine rolled it back): nothing was stored; a resume sends it.
 		out <- unsent()
@@ -218,6 +230,10 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 	}
 	return out
 }
+
+// LongWait is the wait before a retry past which the line that says so is
+// a warning.
+const LongWait = 5 * time.Second
 
 // firstN is a short list for a log line: at most n items, then a count.
 func firstN(ids []string, n int) string {

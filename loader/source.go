@@ -74,6 +74,13 @@ type SourceOptions struct {
 	// MaxRecordLines bounds the physical lines of one CSV record (a quoted
 	// field with line breaks); <= 0 means DefaultMaxRecordLines.
 	MaxRecordLines int
+	// MaxRecordBytes bounds one record's bytes (a CSV record over all its
+	// lines, a JSONL line); <= 0 means DefaultMaxRecordBytes. A longer
+	// record fails with its line and reading goes on after it.
+	MaxRecordBytes int
+	// MaxFieldBytes bounds one CSV cell or JSONL string; <= 0 means
+	// DefaultMaxFieldBytes.
+	MaxFieldBytes int
 }
 
 // Open opens path as a source.
@@ -90,6 +97,24 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openStream(path, f, format, enc, opts)
+}
+
+// OpenReader reads a source from r (standard input, say), named name for
+// its extension (.gz, .tsv) and messages; Close closes r.
+func OpenReader(name string, r io.ReadCloser, opts SourceOptions) (Source, error) {
+	format, err := DetectFormat(name, opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := lookupEncoding(opts.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	return openStream(name, r, format, enc, opts)
+}
+
+func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encoding, opts SourceOptions) (Source, error) {
 	counter := &countingReader{r: f}
 	var r io.Reader = counter
 	closers := []io.Closer{f}
@@ -126,7 +151,7 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	skipBOM(br)
 	if format == JSONL {
-		return &jsonlSource{lr: newLineReader(br), counter: counter, close: closeAll}, nil
+		return &jsonlSource{lr: newLineReader(br, opts.MaxRecordBytes), maxField: opts.MaxFieldBytes, counter: counter, close: closeAll}, nil
 	}
 	delim, comment, err := csvDialect(path, opts)
 	if err != nil {
@@ -137,7 +162,7 @@ func Open(path string, opts SourceOptions) (Source, error) {
 	if comment != 0 {
 		commentBytes = []byte(string(comment))
 	}
-	s, err := newCSVSource(br, []byte(string(delim)), commentBytes, opts.MaxRecordLines)
+	s, err := newCSVSource(br, []byte(string(delim)), commentBytes, opts)
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)

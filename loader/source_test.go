@@ -107,7 +107,7 @@ func TestCSVSource(t *testing.T) {
 		{"CR-only line endings", "a.csv", []byte("a,b\r1,2\r3,\"x\ry\"\r4,5"), SourceOptions{}, "a|b", "2:1|2\n3:3|x\ry\n5:4|5"},
 		{"lone CR inside a field of an LF file stays data", "a.csv", []byte("a,b\n1,x\ry\n"), SourceOptions{}, "a|b", "2:1|x\ry"},
 		{"NUL bytes", "a.csv", []byte("a,b\n1,2\n\x00\x00\x00\n3,4\n"), SourceOptions{}, "a|b",
-			"2:1|2\n3:ERR malformed CSV (line 3): a NUL byte: a damaged file, or UTF-16 without a byte order mark (set input.encoding) raw \x00\x00\x00\n4:3|4"},
+			"2:1|2\n3:ERR malformed CSV (line 3): a NUL byte: a damaged file (padded with zeros after a crash?), or UTF-16 without a byte order mark (set input.encoding: utf-16le or utf-16be) raw \x00\x00\x00\n4:3|4"},
 		{"ragged row keeps its text", "a.csv", []byte("a,b\n1,2,3\n"), SourceOptions{}, "a|b", "2:ERR 3 fields, but the header has 2 columns raw 1,2,3"},
 		{"multi-byte delimiter", "a.csv", []byte("a\u00a6b\n1\u00a6\"x\u00a6y\"\n"), SourceOptions{Delimiter: "\u00a6"}, "a|b", "2:1|x\u00a6y"},
 		{"quoted fields, doubled quotes, empty fields", "a.csv", []byte("a,b,c\n\"\",\"say \"\"hi\"\"\",\n"), SourceOptions{}, "a|b|c", "2:|say \"hi\"|"},

@@ -28,6 +28,23 @@ type Job struct {
 	// (--max-record-lines); 0 means DefaultMaxRecordLines. A resume must
 	// read with the value the run started with: records are keyed by line.
 	MaxRecordLines int
+	// Limits bound a record's and a field's bytes (zero: the defaults).
+	Limits Limits
+	// Stdin says an input is a copy of standard input: a resume of the
+	// run is refused (the input cannot be read again).
+	Stdin bool
+}
+
+// Limits bound what one record of an input may hold, so that no input
+// (a file of one gigabyte line, a cell of 200 MB) makes memory grow past
+// them: a record over a bound fails with its line and reading goes on.
+type Limits struct {
+	// RecordBytes bounds a CSV record (over all its lines) or a JSONL line
+	// (--max-record-bytes); <= 0: DefaultMaxRecordBytes.
+	RecordBytes int
+	// FieldBytes bounds a CSV cell or a JSONL string (--max-field-bytes);
+	// <= 0: DefaultMaxFieldBytes.
+	FieldBytes int
 }
 
 // input is an input file opened and its mapping compiled.
@@ -60,7 +77,8 @@ func prepare(job *Job) ([]*input, error) {
 		return nil, err
 	}
 	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
-		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment, MaxRecordLines: job.MaxRecordLines}
+		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment, MaxRecordLines: job.MaxRecordLines,
+		MaxRecordBytes: job.Limits.RecordBytes, MaxFieldBytes: job.Limits.FieldBytes}
 	if job.Reports {
 		opts.Encoding, opts.Comment = "", ""
 	}

@@ -12,11 +12,11 @@ import (
 // Integer arithmetic in expressions is checked: expr-lang's + - * on two
 // integers wrap around silently (9223372036854775807 + 1 is
 // -9223372036854775808), which would store a wrong amount or identifier.
-// A patch turns every +, - and * into a call that fails the row on
-// overflow and otherwise does what the operator does.
+// A patch turns every - and * into a call that fails the row on overflow
+// and otherwise does what the operator does; + is patched with the string
+// bound (expr.go's stepPatcher) and checked the same way.
 var checkedArithmetic = []expr.Option{
 	expr.Patch(arithPatcher{}),
-	expr.Function("_add", func(a ...any) (any, error) { return checked("+", a[0], a[1]) }),
 	expr.Function("_sub", func(a ...any) (any, error) { return checked("-", a[0], a[1]) }),
 	expr.Function("_mul", func(a ...any) (any, error) { return checked("*", a[0], a[1]) }),
 }
@@ -30,8 +30,6 @@ func (arithPatcher) Visit(node *ast.Node) {
 	}
 	var fn string
 	switch b.Operator {
-	case "+":
-		fn = "_add"
 	case "-":
 		fn = "_sub"
 	case "*":

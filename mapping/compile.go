@@ -117,7 +117,7 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 	if spec.Filter != "" {
 		p, err := compileExpr(spec.Filter, true)
 		if err != nil {
-			return nil, c.errf(spec.line["filter"], "filter: %q does not compile to a true/false expression: %v", spec.Filter, firstLine(err))
+			return nil, c.errf(spec.line["filter"], "filter: %q does not compile to a true/false expression: %v", CutText(spec.Filter, 120), firstLine(err))
 		}
 		if err := c.checkExprColumns(p, spec.line["filter"], "filter"); err != nil {
 			return nil, err

@@ -39,11 +39,11 @@ func (e *exprEnv) run(p *program, r *Record) (any, error) {
 			}
 		}
 		if !missing {
-			return e.vm.Run(p.prog, e.vars)
+			return runProgram(&e.vm, p, e.vars)
 		}
 	}
 	e.fill(p, r)
-	return e.vm.Run(p.prog, e.vars)
+	return runProgram(&e.vm, p, e.vars)
 }
 
 func (e *exprEnv) fill(p *program, r *Record) {

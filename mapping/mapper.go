@@ -421,13 +421,13 @@ func (m *Mapper) elements(r *Record) ([]*Record, *RowError) {
 	}
 	arr, ok := x.([]any)
 	if !ok {
-		return nil, &RowError{Line: r.Line, Column: "path " + path, Field: m.items.set, Code: CodeInvalidInput, Msg: fmt.Sprintf("is a %T, not an array", x)}
+		return nil, &RowError{Line: r.Line, Column: "path " + path, Field: m.items.set, Code: CodeInvalidInput, Msg: "is " + jsonKind(x) + ", not an array"}
 	}
 	out := make([]*Record, 0, len(arr))
 	for i, e := range arr {
 		obj, ok := e.(map[string]any)
 		if !ok {
-			return nil, &RowError{Line: r.Line, Column: fmt.Sprintf("path %s[%d]", path, i), Field: m.items.set, Code: CodeInvalidInput, Msg: fmt.Sprintf("is a %T, not an object", e)}
+			return nil, &RowError{Line: r.Line, Column: fmt.Sprintf("path %s[%d]", path, i), Field: m.items.set, Code: CodeInvalidInput, Msg: "is " + jsonKind(e) + ", not an object"}
 		}
 		out = append(out, &Record{Line: r.Line, Object: obj})
 	}

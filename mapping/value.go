@@ -69,7 +69,7 @@ func (c *compiler) parseValue(n *yaml.Node, where string) (*value, error) {
 		case "expr":
 			p, err := compileExpr(val.Value, false)
 			if err != nil {
-				return nil, c.errf(val.Line, "%s: expression %q does not compile: %v", where, val.Value, firstLine(err))
+				return nil, c.errf(val.Line, "%s: expression %q does not compile: %v", where, CutText(val.Value, 120), firstLine(err))
 			}
 			if err := c.checkExprColumns(p, val.Line, where); err != nil {
 				return nil, err
@@ -155,9 +155,7 @@ func isExprName(s string) bool {
 }
 
 func (c *compiler) headerList() string {
-	cols := make([]string, len(c.header))
-	copy(cols, c.header)
-	return strings.Join(cols, ", ")
+	return CutList(c.header, "columns")
 }
 
 // raw returns the value's input before conversion, and whether there is one.

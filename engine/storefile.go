@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// ErrNotAStore is wrapped by the error of opening a file that is not a
+// crmload store (another program's SQLite file, or not SQLite at all): it
+// is never migrated nor written to. The command line answers it with
+// exit 2.
+var ErrNotAStore = errors.New("not a crmload store")
+
+// StoreError is a store file that cannot be opened as a crmload store.
+type StoreError struct {
+	Path   string
+	Reason string
+	Err    error // ErrNotAStore or ErrNoStore, or nil
+}
+
+func (e *StoreError) Error() string {
+	if e.Err == ErrNotAStore {
+		return fmt.Sprintf("%s is not a crmload store (%s)", e.Path, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Reason)
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// storeHeader is what a store file's SQLite header says.
+type storeHeader struct {
+	exists bool
+	empty  bool // no bytes, or no table yet: a new store
+}
+
+// readStoreHeader checks, before SQLite opens the file, that path is a
+// crmload store (or a new, empty file): SQLite's magic string and the
+// application id crmload gives its stores. With a -wal file beside it,
+// the main file's header may predate the store's creation (its pages
+// are still in the WAL): then only the magic string is checked here, and
+// checkStore checks the rest once SQLite has opened it.
+func readStoreHeader(path string) (storeHeader, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return storeHeader{}, nil
+	}
+	if err != nil {
+		return storeHeader{}, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return storeHeader{}, &StoreError{Path: path, Reason: "a directory", Err: ErrNotAStore}
+	}
+	var h [100]byte
+	n, err := io.ReadFull(f, h[:])
+	if n == 0 {
+		return storeHeader{exists: true, empty: true}, nil
+	}
+	if err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return storeHeader{}, &StoreError{Path: path, Reason: "not an SQLite database", Err: ErrNotAStore}
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		return storeHeader{exists: true}, nil
+	}
+	id, pages := binary.BigEndian.Uint32(h[68:72]), binary.BigEndian.Uint32(h[28:32])
+	if id == 0 && pages <= 1 {
+		// One page is the schema table alone: no table yet, nobody's
+		// data (a store another process is creating right now).
+		return storeHeader{exists: true, empty: true}, nil
+	}
+	if id != appID {
+		return storeHeader{}, notAStore(path, int64(id))
+	}
+	return storeHeader{exists: true}, nil
+}
+
+func notAStore(path string, id int64) error {
+	return &StoreError{Path: path, Reason: fmt.Sprintf("an SQLite database of another program: application id %#x, a crmload store has %#x", id, appID), Err: ErrNotAStore}
+}
+
+// checkStore checks an open store's application id and schema version;
+// reader says it is opened for reading (which migrates nothing).
+func checkStore(c *sqlite.Conn, path string, reader bool) error {
+	var id, version, tables int64
+	err := sqlitex.ExecuteTransient(c, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			id, version, tables = stmt.ColumnInt64(0), stmt.ColumnInt64(1), stmt.ColumnInt64(2)
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	switch {
+	case id == appID:
+	case id == 0 && tables == 0 && reader:
+		return &StoreError{Path: path, Reason: "an empty database, not a store yet (load or engine seed make it one)", Err: ErrNoStore}
+	case id == 0 && tables == 0: // a new store: the migration makes it one
+	default:
+		return notAStore(path, id)
+	}
+	switch want := int64(len(schema.Migrations)); {
+	case reader && version < want:
+		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d and this crmload reads version %d: it needs an upgrade, which a reader does not do; run crmload engine seed or load on it (with write access) first", version, want)}
+	case version > want:
+		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d, newer than this crmload knows (%d): use a newer crmload", version, want)}
+	}
+	return nil
+}
+
+// openSQLiteReadOnly opens an existing store for reading only (events
+// list and show; OpenReadOnly): nothing is created, migrated or written,
+// and no -wal or -shm file is left behind, so a read-only file, directory
+// or filesystem is enough. A store that is not a crmload store, or needs
+// a migration, says so.
+func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
+	h, err := readStoreHeader(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !h.exists:
+		return nil, &StoreError{Path: path, Reason: "no such store (give --db the store's path; load or engine seed create one)", Err: ErrNoStore}
+	case h.empty:
+		return nil, &StoreError{Path: path, Reason: "an empty file, not a store yet (load or engine seed make it one)", Err: ErrNoStore}
+	}
+	// A store with no -wal file has no writer (a writer in WAL mode keeps
+	// one while it lives): read it as immutable, which takes no lock and
+	// creates no -shm or -wal file. With a -wal file (a load running, or
+	// a crash), read it with mode=ro, which sees the writer's commits.
+	uri := func(param string) string {
+		return (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: param}).String()
+	}
+	name := uri("mode=ro&immutable=1")
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		name = uri("mode=ro")
+	}
+	flags := sqlite.OpenReadOnly | sqlite.OpenURI
+	c, err := sqlite.OpenConn(name, flags)
+	if err == nil {
+		// The first read opens the -shm file.
+		if err = sqlitex.ExecuteTransient(c, "SELECT count(*) FROM sqlite_schema", nil); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		// mode=ro needs the -shm file, or a directory it can create it
+		// in: on a read-only copy with a stale -wal, read the main file.
+		name = uri("mode=ro&immutable=1")
+		if c, err = sqlite.OpenConn(name, flags); err != nil {
+			return nil, fmt.Errorf("open %s read-only: %w", path, err)
+		}
+	}
+	if err := sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000", nil); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := checkStore(c, path, true); err != nil {
+		c.Close()
+		return nil, err
+	}
+	readers, err := sqlitex.NewPool(name, sqlitex.PoolOptions{
+		Flags:       flags,
+		PoolSize:    2,
+		PrepareConn: func(c *sqlite.Conn) error { return sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000;", nil) },
+	})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &sqliteStore{path: path, writer: c, readers: readers}, nil
+}

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// TestReaderLeavesNoTrace is issue 17.7: reading a store creates no
+// -wal or -shm file and changes no byte of it; a reader sees what a live
+// writer has committed.
+func TestReaderLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	// A live writer: its -wal exists; the reader reads through it.
+	r, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatalf("read-only open beside a live writer: %v", err)
+	}
+	if err := r.Events(ctx, Filter{}, func([]byte) error { return nil }); err != nil {
+		t.Fatalf("list beside a live writer: %v", err)
+	}
+	r.Close()
+	e.Close()
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + s); err == nil {
+			t.Fatalf("the writer left %s behind on close", s)
+		}
+	}
+	before, _ := os.ReadFile(path)
+	r, err = OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Event(ctx, "1"); err == nil || !strings.Contains(err.Error(), "Not Found") {
+		t.Errorf("show 1 on an empty store: %v", err)
+	}
+	r.Close()
+	for _, s := range []string{"-wal", "-shm", "-journal"} {
+		if _, err := os.Stat(path + s); err == nil {
+			t.Errorf("a reader left %s behind", s)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a reader changed the store file")
+	}
+	// A store that needs a migration says so to a reader, which does not
+	// migrate it.
+	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlitex.ExecuteTransient(c, "PRAGMA user_version = 0", nil)
+	c.Close()
+	if _, err := OpenReadOnly(ctx, path); err == nil || !strings.Contains(err.Error(), "needs an upgrade, which a reader does not do") {
+		t.Errorf("a reader of an old store: %v", err)
+	}
+	if _, err := OpenReadOnly(ctx, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, ErrNoStore) {
+		t.Errorf("a reader of no store: %v", err)
+	}
+}
+
+// TestAnotherProgramsFile is issue 17.8: another program's SQLite file,
+// or a file that is not SQLite, is "not a crmload store", and is left as
+// it was (no WAL mode, no tables, no application id written).
+func TestAnotherProgramsFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "other.db")
+	c, err := sqlite.OpenConn(foreign, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(c, "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("not a database at all, but long enough to have a header of 100 bytes........................................"), 0o644)
+	for _, path := range []string{foreign, text} {
+		before, _ := os.ReadFile(path)
+		for name, open := range map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+			_, err := open(ctx, path)
+			if !errors.Is(err, ErrNotAStore) || !strings.HasPrefix(err.Error(), path+" is not a crmload store") {
+				t.Errorf("%s(%s): %v; want %q", name, filepath.Base(path), err, path+" is not a crmload store")
+			}
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("%s was changed", filepath.Base(path))
+		}
+		for _, s := range []string{"-wal", "-shm"} {
+			if _, err := os.Stat(path + s); err == nil {
+				t.Errorf("%s%s was created", filepath.Base(path), s)
+			}
+		}
+	}
+}
