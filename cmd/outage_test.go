@@ -33,32 +33,11 @@ func servedStore(t *testing.T, dir string) http.Handler {
 	return engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour})
 }
 
-// startLoad starts crmload with args in dir, and returns its stderr lines
-// as they come, and its exit code when it ends.
+// startLoad is startProc (signal_test.go) without the process.
 func startLoad(t *testing.T, dir string, args ...string) (lines <-chan string, exit <-chan int) {
 	t.Helper()
-	cmd := exec.Command(crmloadBinary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	ln, ex := make(chan string, 1000), make(chan int, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			ln <- sc.Text()
-		}
-		close(ln)
-		cmd.Wait()
-		ex <- cmd.ProcessState.ExitCode()
-	}()
-	return ln, ex
+	_, lines, exit = startProc(t, dir, args...)
+	return lines, exit
 }
 
 // waitLine reads lines until one contains want (it fails the test when the
