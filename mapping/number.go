@@ -42,8 +42,12 @@ func normalizeNumber(s string) (string, error) {
 	}
 	e := 0
 	if exp != "" || strings.ContainsAny(t, "eE") {
+		ed := strings.TrimLeft(exp, "+-")
+		if ed == "" || len(exp)-len(ed) > 1 || !allDigits(ed) { // one sign at most, then digits
+			return "", notANumber(s)
+		}
 		n, err := strconv.Atoi(strings.TrimPrefix(exp, "+"))
-		if err != nil || exp == "" || exp[0] == '-' && len(exp) == 1 {
+		if err != nil {
 			return "", notANumber(s)
 		}
 		e = n
