@@ -353,7 +353,7 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	}
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
-		return fmt.Sprintf("%d rows are in doubt (sent, with no answer): see %s", sum.RowsInDoubt, filepath.Join(dir, "in_doubt.*"))
+		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, filepath.Join(dir, "in_doubt.*"))
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	}

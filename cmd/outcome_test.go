@@ -16,7 +16,7 @@ func TestLoadOutcome(t *testing.T) {
 		want    string
 		wantNot string
 	}{
-		{"in doubt only", loader.Summary{ExitCode: 1, RowsInDoubt: 3}, "3 rows are in doubt (sent, with no answer): see RUN/in_doubt.*", "failed"},
+		{"in doubt only", loader.Summary{ExitCode: 1, RowsInDoubt: 3}, "3 rows are in doubt (the engine may or may not have stored them; each line says why): see RUN/in_doubt.*", "failed"},
 		{"failed", loader.Summary{ExitCode: 1, RowsFailed: 2, RowsInDoubt: 3}, "2 rows failed: see RUN/failed.*", "doubt"},
 		{"failed earlier", loader.Summary{ExitCode: 1}, "rows failed in an earlier attempt of this run: see RUN/failed.*", "doubt"},
 		{"stopped", loader.Summary{ExitCode: 3, AbortReason: "cannot write the reports: no space left on device"},
