@@ -28,7 +28,7 @@ type Engine struct {
 	// Set it before the first call.
 	DryRun bool
 
-	mu    sync.Mutex // serialises resolution and commit; guards cache
+	mu    sync.Mutex // serialises resolution; guards cache (commits are serialised by the store)
 	cache refCache
 }
 

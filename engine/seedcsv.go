@@ -16,7 +16,7 @@ import (
 // Reference-data CSVs have a fixed shape, one per entity, so they are read
 // into one struct per entity with gocarina/gocsv (the design card's CSV
 // library); input files of any shape go through the loader's own
-// encoding/csv-based reader, which is about 8x faster (DESIGN.md).
+// line-bounded reader (loader/csvread.go), many times faster (DESIGN.md).
 //
 // Each struct carries the record's line: the reader adds it as a column
 // (lineColumn) that no seed file may have, so errors name file and line

@@ -119,6 +119,11 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		}
 		out <- dropAll(b)
 	case callErr != nil && callErr.Sent:
+		if permanent(err) {
+			// The server cannot take calls until someone acts (507):
+			// stop, rather than send every batch into the same wall.
+			r.abort(err.Error())
+		}
 		out <- inDoubtAll(b, err)
 	case sendCtx.Err() != nil || (readCtx.Err() != nil && !errors.As(err, &apiErr)):
 		// Stopped before the call reached the engine (or the embedded
