@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"net"
@@ -112,15 +113,16 @@ func TestLoginWaitsForEngine(t *testing.T) {
 
 // stalling refuses bulk calls with 503 until released, and counts them.
 type stalling struct {
-	next     http.Handler
-	released atomic.Bool
-	refused  atomic.Int64
+	next       http.Handler
+	retryAfter string // what the 503 asks for; "0" when empty
+	released   atomic.Bool
+	refused    atomic.Int64
 }
 
 func (s *stalling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.Contains(r.URL.Path, "/bulk/") && !s.released.Load() {
 		s.refused.Add(1)
-		w.Header().Set("Retry-After", "0")
+		w.Header().Set("Retry-After", cmp.Or(s.retryAfter, "0"))
 		http.Error(w, "maintenance", http.StatusServiceUnavailable)
 		return
 	}

@@ -90,18 +90,6 @@ func readSummary(t *testing.T, reports string) (string, signalSummary) {
 	return runs[0], s
 }
 
-// refusing answers every bulk call 503 with Retry-After: a day.
-type refusing struct{ next http.Handler }
-
-func (s refusing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.Contains(r.URL.Path, "/bulk/") {
-		w.Header().Set("Retry-After", "86400")
-		http.Error(w, "maintenance", http.StatusServiceUnavailable)
-		return
-	}
-	s.next.ServeHTTP(w, r)
-}
-
 // TestSignalDuringRetryWait is issue 17.4 and 17.5: a 503 asking for a
 // day's wait is capped (and logged as a warning with what was asked);
 // SIGTERM during that wait ends the run at once (not after --grace, as
@@ -113,7 +101,7 @@ func TestSignalDuringRetryWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: refusing{servedStore(t, dir)}}
+	srv := &http.Server{Handler: &stalling{next: servedStore(t, dir), retryAfter: "86400"}} // a day
 	go srv.Serve(l)
 	defer srv.Close()
 	writeVisits(t, filepath.Join(dir, "web.csv"), 20)
