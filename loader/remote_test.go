@@ -57,6 +57,11 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch f.spoil(f.calls.Add(1)) {
+	case "400":
+		// A refusal of the whole call, before anything is processed.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"data":null,"status":{"code":"InvalidAPIRequestException","message":"Refused","description":"Error:Refused. - Description:The call was refused."}}`))
 	case "503":
 		w.Header().Set("Retry-After", "0")
 		http.Error(w, "busy", http.StatusServiceUnavailable)

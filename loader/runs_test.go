@@ -369,3 +369,37 @@ func TestInterruptedRemoteRunReplays(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedCallInterrupted: a call a server without receipts refuses as
+// a whole is halved; when an interrupt keeps the halves from going, a
+// resume sends them: they were never in flight, so never in doubt.
+func TestRefusedCallInterrupted(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	e, _, url := servedEngineAs(t, true, time.Hour, func(n int64) string {
+		if n == 1 {
+			stop() // the operator's SIGTERM as the refusal comes back
+			return "400"
+		}
+		return ""
+	})
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100))
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 100, 1
+	sum, dir, err := Load(ctx, job, client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode != 3 || sum.RowsInDoubt != 0 {
+		t.Fatalf("interrupted run: exit %d, %d in doubt; want 3, none", sum.ExitCode, sum.RowsInDoubt)
+	}
+	opts.Resume = dir
+	sum, _, err = Load(context.Background(), job, client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, failed := checkEveryRowOnce(t, dir, sum, 100)
+	if sum.RowsInDoubt != 0 || len(ok) != 90 || len(failed) != 10 || countEvents(t, e) != 90 {
+		t.Errorf("resume: %d in doubt, %d succeeded, %d failed, engine holds %d; want 0, 90, 10, 90", sum.RowsInDoubt, len(ok), len(failed), countEvents(t, e))
+	}
+}

@@ -140,7 +140,13 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		out <- unsent()
 	case errors.As(err, &apiErr) && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
-		// cause it stand alone.
+		// cause it stand alone. Nothing of it was processed: its Sending
+		// line is withdrawn (each half journals its own), so that halves
+		// an interrupt keeps from going are sent by a resume, not taken
+		// for calls in flight.
+		if r.journalSends {
+			r.journal.record(journalEntry{Unsent: sending})
+		}
 		r.send(readCtx, sendCtx, limiter, b[:len(b)/2], out)
 		r.send(readCtx, sendCtx, limiter, b[len(b)/2:], out)
 	case errors.As(err, &apiErr):
