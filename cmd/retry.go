@@ -107,7 +107,7 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 		return usageErrorf("%s has no failed rows to retry", dir)
 	}
 	if run, runDir := loader.RetriedBy(dir); run != "" && !opts.again {
-		return usageErrorf("%s was retried already by run %s (%s): a second retry would store its rows again; retry that run's failures (crmload retry %s), or give --again", dir, run, runDir, runDir)
+		return usageErrorf("%s was retried already by run %s: a second retry would store its rows again; if that run stopped part-way, continue it (crmload load --resume %s); for the rows it failed, retry it (crmload retry %s); or give --again", dir, run, runDir, runDir)
 	}
 	opts.reports = true // read as written: UTF-8, no comment lines
 	opts.load.ParentDir = dir
