@@ -239,6 +239,7 @@ func finished(dir string) (*Summary, error) {
 // add counts a source's summary into a job's.
 func (s *Summary) add(o *Summary) {
 	s.Files = append(s.Files, o.Files...)
+	s.Inputs = append(s.Inputs, o.Inputs...)
 	s.RowsRead += o.RowsRead
 	s.RowsFiltered += o.RowsFiltered
 	s.RowsSucceeded += o.RowsSucceeded
