@@ -2,7 +2,6 @@ package loader
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -213,15 +212,7 @@ var linesRE = regexp.MustCompile(`\(lines (\d+)-(\d+)\)`)
 // line range its error names.
 func reportSpans(t *testing.T, path string) map[int]int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readReport(t, path)
 	col := map[string]int{}
 	for i, h := range rows[0] {
 		col[h] = i

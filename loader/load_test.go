@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -45,18 +46,24 @@ func loadJob(t *testing.T, specPath string, files ...string) *Job {
 	return &Job{SpecPath: specPath, Spec: spec, Files: files, ReportDir: t.TempDir(), Engine: "embedded"}
 }
 
-// reportLines reads a CSV report's crmload_line column (and one more).
+// readReport reads a CSV report whole, its byte order mark dropped.
+func readReport(t *testing.T, path string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\ufeff")))).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
+}
+
+// reportRows reads a CSV report's crmload_line column (and one more).
 func reportRows(t *testing.T, path string, col string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readReport(t, path)
 	lineCol, other := -1, -1
 	for i, h := range rows[0] {
 		switch h {
