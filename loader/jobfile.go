@@ -146,7 +146,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			return nil, "", err
 		}
 		defer unlock()
-		if err := claimJob(ctx, jf, jobs, dir, start, opts); err != nil {
+		if err := claimJob(ctx, jf, jobs, dir, start, &opts); err != nil {
 			os.RemoveAll(dir)
 			return nil, "", err
 		}
@@ -197,10 +197,11 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 // claimJob claims the inputs of every source of a new job run in the
 // ledger, each under its source's run key (a source's own Load finds its
 // claims and goes on).
-func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start time.Time, opts LoadOptions) error {
+func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start time.Time, opts *LoadOptions) error {
 	if opts.Ledger == nil {
 		return nil
 	}
+	opts.hashed = map[string]InputInfo{}
 	var claims []Claim
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -213,10 +214,11 @@ func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start t
 			if err != nil {
 				return err
 			}
+			opts.hashed[f] = info
 			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: jobs[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
 		}
 	}
-	return claim(ctx, opts, claims)
+	return claim(ctx, *opts, claims)
 }
 
 // finished returns the summary of a source directory whose load ran to

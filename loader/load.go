@@ -79,6 +79,9 @@ type LoadOptions struct {
 	Heartbeat time.Duration
 
 	into string // a source of a job file: its directory inside the run
+	// hashed holds fingerprints taken already (a job's claims), by path:
+	// a large input is hashed once, not once per step.
+	hashed map[string]InputInfo
 }
 
 // Replayer is an engine that can take a call again after an ambiguous
@@ -312,6 +315,15 @@ func recordRetry(parentDir, dir string, at time.Time) error {
 	return errors.Join(err, f.Close())
 }
 
+// fingerprint is the input's fingerprint, from hashed when the file has
+// not changed since.
+func (o LoadOptions) fingerprint(path string) (InputInfo, error) {
+	if info, ok := o.hashed[path]; ok && info.changed(path) == "" {
+		return info, nil
+	}
+	return fingerprint(path)
+}
+
 // claim records claims in the ledger (if any), refusing inputs another run
 // loaded unless opts.Again.
 func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
@@ -393,7 +405,7 @@ func startRun(ctx context.Context, job *Job, inputs []*input, opts LoadOptions, 
 		return dir, rf, rp, unlock, nil
 	}
 	for _, in := range inputs {
-		if in.info, err = fingerprint(in.path); err != nil {
+		if in.info, err = opts.fingerprint(in.path); err != nil {
 			return "", nil, nil, nil, err
 		}
 	}
