@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestConfigPrecedence guards the contract of DESIGN.md: a flag beats the
+// TestConfigPrecedence guards the contract of docs/DESIGN.md: a flag beats the
 // environment, which beats the config file, which beats the default.
 func TestConfigPrecedence(t *testing.T) {
 	tests := []struct {

@@ -7,7 +7,7 @@ import (
 	"github.com/crmload/crmload/engine"
 )
 
-// Exit codes, as DESIGN.md defines them.
+// Exit codes, as docs/DESIGN.md defines them.
 const (
 	ExitOK      = 0 // every row succeeded (or was filtered out)
 	ExitFailed  = 1 // the run finished and some rows failed; or a command failed

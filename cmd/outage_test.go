@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmload/crmload/engine/api"
+
 	"github.com/crmload/crmload/engine"
 )
 
@@ -31,7 +33,7 @@ func servedStore(t *testing.T, dir string) http.Handler {
 	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	return engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour})
+	return api.NewServer(e, api.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour})
 }
 
 // startLoad is startProc (signal_test.go) without the process.

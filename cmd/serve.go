@@ -14,6 +14,7 @@ import (
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/engine/api"
 	"github.com/spf13/cobra"
 )
 
@@ -94,7 +95,7 @@ size and time, and on SIGTERM finishes the calls in flight before it exits.`,
 	f.DurationVar(&opts.tokenTTL, "token-ttl", 2*time.Hour, "how long a token lives")
 	f.Int64Var(&opts.maxBody, "max-body", 32<<20, "largest request body, in bytes")
 	f.IntVar(&opts.maxConns, "max-conns", 64, "most connections held open at once (more wait to be accepted)")
-	f.Int64Var(&opts.memoryLimit, "memory-limit", engine.DefaultServeMemoryLimit>>20, "soft limit of the server's memory in MiB (the Go runtime collects harder near it); 0: none")
+	f.Int64Var(&opts.memoryLimit, "memory-limit", api.DefaultServeMemoryLimit>>20, "soft limit of the server's memory in MiB (the Go runtime collects harder near it); 0: none")
 	f.IntVar(&opts.maxClientConns, "max-conns-per-client", 16, "most connections from one client address (more are closed at once; 0: no limit)")
 	f.Float64Var(&opts.clientRate, "client-rate", 0, "most requests a second from one client address (0: no limit)")
 	f.IntVar(&opts.clientBurst, "client-burst", 0, "requests a client may send at once above --client-rate (default: 2 x rate)")
@@ -148,16 +149,16 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		ln.Close()
 		return usageErrorf("--api-version: %v", err)
 	}
-	cfg := engine.ServerConfig{APIVersion: version, Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
+	cfg := api.ServerConfig{APIVersion: version, Users: creds.users, PasswordHashes: creds.hashes, APIKeys: creds.keys, Organisation: opts.organisation,
 		NoAuth: opts.noAuth, TokenTTL: opts.tokenTTL, MaxBody: opts.maxBody, BasePath: opts.basePath,
 		BodyTimeout: opts.bodyTimeout, ClientRate: opts.clientRate, ClientBurst: opts.clientBurst, Log: logger}
 	if cfg.ClientBurst == 0 {
 		cfg.ClientBurst = int(2*opts.clientRate) + 1
 	}
 	srv := &http.Server{
-		Handler:           engine.NewServer(eng, cfg),
+		Handler:           api.NewServer(eng, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
-		// Each body gets its own deadline (engine.ServerConfig.BodyTimeout);
+		// Each body gets its own deadline (api.ServerConfig.BodyTimeout);
 		// this bounds a request whose connection cannot take one (HTTP/2).
 		ReadTimeout:    opts.bodyTimeout + time.Duration(opts.maxBody/(128<<10))*time.Second,
 		WriteTimeout:   5 * time.Minute,
@@ -176,12 +177,12 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 		// collector works harder near it), so RSS stays near the bound.
 		debug.SetMemoryLimit(opts.memoryLimit << 20)
 	}
-	limited := engine.LimitListener(ln, max(opts.maxConns, 1), opts.maxClientConns)
+	limited := api.LimitListener(ln, max(opts.maxConns, 1), opts.maxClientConns)
 	scheme := "http"
 	if opts.tlsCert != "" {
 		scheme = "https"
 	}
-	url := scheme + "://" + ln.Addr().String() + engine.CleanBasePath(opts.basePath)
+	url := scheme + "://" + ln.Addr().String() + api.CleanBasePath(opts.basePath)
 	if opts.urlFile != "" {
 		if err := os.WriteFile(opts.urlFile, []byte(url+"\n"), 0o644); err != nil {
 			ln.Close()

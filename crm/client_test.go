@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmload/crmload/engine/api"
+
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 )
@@ -26,7 +28,7 @@ func tlsServer(t *testing.T) (string, string) {
 	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(engine.NewServer(e, engine.ServerConfig{APIKeys: []string{"KEY-1"}}))
+	srv := httptest.NewTLSServer(api.NewServer(e, api.ServerConfig{APIKeys: []string{"KEY-1"}}))
 	t.Cleanup(srv.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
@@ -122,7 +124,7 @@ func TestClientReportsIgnoredParameters(t *testing.T) {
 	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O"}))
+	srv := httptest.NewServer(api.NewServer(e, api.ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O"}))
 	t.Cleanup(srv.Close)
 	var reported []string
 	c, err := crm.NewClient(srv.URL, crm.Credentials{Username: "u", Password: "p", Organisation: "O"}, crm.ClientOptions{OnIgnored: func(names string) { reported = append(reported, names) }})

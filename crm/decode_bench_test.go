@@ -27,7 +27,7 @@ func benchBody(b *testing.B) []byte {
 	return body
 }
 
-// BenchmarkReadBulkRequest: the server's hot spot (DESIGN.md); the strict
+// BenchmarkReadBulkRequest: the server's hot spot (docs/DESIGN.md); the strict
 // reader against encoding/json reading the same events, the old way.
 func BenchmarkReadBulkRequest(b *testing.B) {
 	body := benchBody(b)

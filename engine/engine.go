@@ -1,6 +1,3 @@
-// Package engine is a local implementation of CRM.COM's customer events:
-// the bulk create methods with the rules the API pages state, reference
-// data, and the stored events, on a single SQLite file.
 package engine
 
 import (
@@ -90,26 +87,34 @@ func New(store Store) *Engine {
 // Close closes the store.
 func (e *Engine) Close() error { return e.store.Close() }
 
-// pendingEvent is an event that passed every rule and waits for Commit.
-type pendingEvent struct {
-	index             int // in the request
-	kind              string
-	requestID         string
-	loadRun, loadKey  string // the load receipt
-	digest            string // crm.Digest of the event, with the receipt
-	accountNumber     string
-	participantNumber string
-	classification    string
-	obj               *EventObject
-	json              []byte     // obj encoded with an empty number (see numbered)
-	claim             *claim     // referral: mark the participant referred
-	err               *crm.Error // set by Commit when the claim was lost
+// PendingEvent is an event that passed every rule and waits for a Store's
+// Commit: its resolved object (with its id but no number yet), the columns
+// list filters on, its load receipt and, for a referral, its claim. Commit
+// sets Obj.Number, or Err when the event was not stored after all.
+type PendingEvent struct {
+	Kind              string
+	RequestID         string
+	LoadRun, LoadKey  string // the load receipt ("" when the call has none)
+	Digest            string // crm.Digest of the event, kept with the receipt
+	AccountNumber     string
+	ParticipantNumber string
+	Classification    string
+	Obj               *EventObject
+	// Encoded is Obj as encoding/json writes it, with an empty number:
+	// encoded outside the store's lock; Numbered puts the number in.
+	Encoded []byte
+	Claim   *Claim     // a referral: mark the participant referred
+	Err     *crm.Error // set by Commit when the event was not stored
+
+	index int // in the request
 }
 
-// claim marks a participant as referred by another, if nobody did first.
-type claim struct {
-	referred, by string // participant ids
-	lost         *crm.Error
+// Claim marks a participant as referred by another, if nobody did first.
+// When somebody did, Commit stores no event and sets the event's Err to
+// Lost.
+type Claim struct {
+	Referred, By string // participant ids
+	Lost         *crm.Error
 }
 
 // CreateEvents is the bulk create method of req.Kind: it validates and
@@ -122,9 +127,9 @@ func (e *Engine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	return res, err
 }
 
-// createOne creates req's one event (a single create method): the
+// CreateOne creates req's one event (a single create method): the
 // processed event, or the event's error.
-func (e *Engine) createOne(ctx context.Context, req crm.BulkRequest) (crm.Processed, *crm.Error, error) {
+func (e *Engine) CreateOne(ctx context.Context, req crm.BulkRequest) (crm.Processed, *crm.Error, error) {
 	res, errs, err := e.createEvents(ctx, req)
 	switch {
 	case err != nil:
@@ -199,18 +204,18 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	// concurrent calls encode in parallel while one commits. Two referrals
 	// of one participant in the same call are settled by Commit: its
 	// conditional update lets only the first one refer it.
-	var rows []*pendingEvent
+	var rows []*PendingEvent
 	for _, p := range pending {
 		if p != nil {
-			p.obj.ID = newID()
-			if p.json, err = encodeObject(p.obj); err != nil {
+			p.Obj.ID = newID()
+			if p.Encoded, err = encodeObject(p.Obj); err != nil {
 				return crm.BulkResult{}, nil, err
 			}
 			rows = append(rows, p)
 		}
 	}
 	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows, commitOptions{dryRun: e.DryRun, idempotent: req.Idempotent || req.Replay}); err != nil {
+		if err := e.store.Commit(ctx, rows, CommitOptions{DryRun: e.DryRun, Idempotent: req.Idempotent || req.Replay}); err != nil {
 			e.mu.Lock()
 			e.cache.reset(-1) // the cache may hold referrals that were rolled back
 			e.mu.Unlock()
@@ -219,13 +224,13 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	}
 	e.mu.Lock()
 	for _, p := range rows {
-		if p.err != nil {
-			errs[p.index] = p.err
+		if p.Err != nil {
+			errs[p.index] = p.Err
 			continue
 		}
-		if p.claim != nil && !e.DryRun {
-			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.claim.referred}]; ok {
-				ref.set(entParticipant, "referred_by", p.claim.by)
+		if p.Claim != nil && !e.DryRun {
+			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.Claim.Referred}]; ok {
+				ref.set(entParticipant, "referred_by", p.Claim.By)
 			}
 		}
 	}
@@ -242,7 +247,7 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		if err := errs[i]; err != nil {
 			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
 		} else if p := pending[i]; p != nil {
-			res.Processed = append(res.Processed, crm.Processed{Number: p.obj.Number, ID: p.obj.ID, RequestUniqueIdentifier: id})
+			res.Processed = append(res.Processed, crm.Processed{Number: p.Obj.Number, ID: p.Obj.ID, RequestUniqueIdentifier: id})
 		}
 	}
 	return res, errs, nil
@@ -250,7 +255,7 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 
 // resolveAll resolves every valid event of req under the engine's lock
 // (the cache is shared) and returns those ready to store.
-func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error) ([]*pendingEvent, error) {
+func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error) ([]*PendingEvent, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshCache(ctx); err != nil {
@@ -262,7 +267,7 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 	if err != nil {
 		return nil, err
 	}
-	pending := make([]*pendingEvent, len(req.Events))
+	pending := make([]*PendingEvent, len(req.Events))
 	for round := 0; ; round++ {
 		complete := true
 		for i := range req.Events {
@@ -277,9 +282,9 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 				errs[i] = err
 			default:
 				p.index = i
-				p.obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
+				p.Obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
 				if digests != nil {
-					p.loadRun, p.loadKey, p.digest = req.Run, req.Keys[i], digests[i]
+					p.LoadRun, p.LoadKey, p.Digest = req.Run, req.Keys[i], digests[i]
 				}
 				pending[i] = p
 			}

@@ -1,11 +1,14 @@
 package engine
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
-// entity describes one kind of reference data: its table (also its name in
+// Entity describes one kind of reference data: its table (also its name in
 // seed files), its natural key, the columns an identifier may name, and how
 // it is called in error messages.
-type entity struct {
+type Entity struct {
 	name   string   // table, seed list and CSV file name
 	label  string   // in messages: "Account (ACR0000000077) Not Found"
 	key    string   // natural key column: seeding upserts by it
@@ -13,44 +16,44 @@ type entity struct {
 	lookup []string // columns an identifier can name, besides id
 	// refs names the columns that hold another entity's natural key in seed
 	// files and its id in the store.
-	refs map[string]*entity
+	refs map[string]*Entity
 	// lists names columns that hold a list of another entity's keys.
-	lists map[string]*entity
+	lists map[string]*Entity
 }
 
 var (
-	entCurrency = &entity{name: "currencies", label: "Currency", key: "code",
+	entCurrency = &Entity{name: "currencies", label: "Currency", key: "code",
 		cols: []string{"code"}, lookup: []string{"code"}}
-	entUnit = &entity{name: "units", label: "Unit", key: "name",
+	entUnit = &Entity{name: "units", label: "Unit", key: "name",
 		cols: []string{"name", "alternative_code", "currency"}, lookup: []string{"name", "alternative_code"}}
-	entBusinessUnit = &entity{name: "business_units", label: "Business Unit", key: "code",
+	entBusinessUnit = &Entity{name: "business_units", label: "Business Unit", key: "code",
 		cols: []string{"code", "name", "unit"}, lookup: []string{"name", "code"}}
-	entTAP = &entity{name: "transaction_acquiring_points", label: "Transaction Acquiring Point", key: "code",
+	entTAP = &Entity{name: "transaction_acquiring_points", label: "Transaction Acquiring Point", key: "code",
 		cols: []string{"code", "name", "unit"}, lookup: []string{"name", "code"}}
-	entPaymentType = &entity{name: "payment_medium_types", label: "Payment Medium Type", key: "name",
+	entPaymentType = &Entity{name: "payment_medium_types", label: "Payment Medium Type", key: "name",
 		cols: []string{"name", "alternative_code"}, lookup: []string{"name", "alternative_code"}}
-	entPaymentBrand = &entity{name: "payment_medium_brands", label: "Payment Medium Brand", key: "name",
+	entPaymentBrand = &Entity{name: "payment_medium_brands", label: "Payment Medium Brand", key: "name",
 		cols: []string{"name", "alternative_code"}, lookup: []string{"name", "alternative_code"}}
-	entAccount = &entity{name: "accounts_receivable", label: "Account", key: "number",
+	entAccount = &Entity{name: "accounts_receivable", label: "Account", key: "number",
 		cols: []string{"number", "name", "payment_medium_types"}, lookup: []string{"number", "name"}}
-	entParticipant = &entity{name: "rewards_participants", label: "Rewards Participant", key: "number",
+	entParticipant = &Entity{name: "rewards_participants", label: "Rewards Participant", key: "number",
 		cols: []string{"number", "accounts_receivable", "referred_by"}, lookup: []string{"number"}}
-	entAccessToken = &entity{name: "access_tokens", label: "Access Token", key: "authentication_code",
+	entAccessToken = &Entity{name: "access_tokens", label: "Access Token", key: "authentication_code",
 		cols:   []string{"authentication_code", "identifier", "pass_code", "one_time_password", "accounts_receivable", "rewards_participant", "life_cycle_state"},
 		lookup: []string{"authentication_code", "identifier", "one_time_password"}}
-	entClassification = &entity{name: "classifications", label: "Customer Event Classification", key: "name",
+	entClassification = &Entity{name: "classifications", label: "Customer Event Classification", key: "name",
 		cols: []string{"name", "alternative_code", "type"}, lookup: []string{"name", "alternative_code"}}
-	entProduct = &entity{name: "products", label: "Product", key: "code",
+	entProduct = &Entity{name: "products", label: "Product", key: "code",
 		cols: []string{"code", "alternative_code"}, lookup: []string{"code", "alternative_code"}}
-	entInvoice = &entity{name: "invoices", label: "Invoice", key: "number",
+	entInvoice = &Entity{name: "invoices", label: "Invoice", key: "number",
 		cols: []string{"number", "reference_number", "back_office_code"}, lookup: []string{"number", "reference_number", "back_office_code"}}
-	entKPI = &entity{name: "key_performance_indicators", label: "Key Performance Indicator", key: "name",
+	entKPI = &Entity{name: "key_performance_indicators", label: "Key Performance Indicator", key: "name",
 		cols: []string{"name", "alternative_code"}, lookup: []string{"name", "alternative_code"}}
 )
 
 // entities lists every entity in dependency order: each one's references
 // point to entities before it, which is the order seeding processes them.
-var entities = []*entity{
+var entities = []*Entity{
 	entCurrency, entUnit, entBusinessUnit, entTAP, entPaymentType, entPaymentBrand,
 	entAccount, entParticipant, entAccessToken, entClassification, entProduct, entInvoice, entKPI,
 }
@@ -59,15 +62,15 @@ func init() {
 	// Set here rather than in the literals: the references form a graph the
 	// package-level initialisers cannot express (participants refer to
 	// participants).
-	entUnit.refs = map[string]*entity{"currency": entCurrency}
-	entBusinessUnit.refs = map[string]*entity{"unit": entUnit}
-	entTAP.refs = map[string]*entity{"unit": entUnit}
-	entAccount.lists = map[string]*entity{"payment_medium_types": entPaymentType}
-	entParticipant.refs = map[string]*entity{"accounts_receivable": entAccount, "referred_by": entParticipant}
-	entAccessToken.refs = map[string]*entity{"accounts_receivable": entAccount, "rewards_participant": entParticipant}
+	entUnit.refs = map[string]*Entity{"currency": entCurrency}
+	entBusinessUnit.refs = map[string]*Entity{"unit": entUnit}
+	entTAP.refs = map[string]*Entity{"unit": entUnit}
+	entAccount.lists = map[string]*Entity{"payment_medium_types": entPaymentType}
+	entParticipant.refs = map[string]*Entity{"accounts_receivable": entAccount, "referred_by": entParticipant}
+	entAccessToken.refs = map[string]*Entity{"accounts_receivable": entAccount, "rewards_participant": entParticipant}
 }
 
-func entityNamed(name string) *entity {
+func entityNamed(name string) *Entity {
 	for _, e := range entities {
 		if e.name == name {
 			return e
@@ -92,11 +95,11 @@ type Ref struct {
 	Vals []string
 }
 
-func (r *Ref) get(e *entity, col string) string { return r.Vals[e.col(col)] }
+func (r *Ref) get(e *Entity, col string) string { return r.Vals[e.col(col)] }
 
-func (r *Ref) set(e *entity, col, v string) { r.Vals[e.col(col)] = v }
+func (r *Ref) set(e *Entity, col, v string) { r.Vals[e.col(col)] = v }
 
-func (e *entity) col(name string) int {
+func (e *Entity) col(name string) int {
 	for i, c := range e.cols {
 		if c == name {
 			return i
@@ -104,3 +107,22 @@ func (e *entity) col(name string) int {
 	}
 	panic("engine: entity " + e.name + " has no column " + name)
 }
+
+// Entities returns every kind of reference data, in dependency order (each
+// one's references point to entities before it). A Store keeps one table
+// of each.
+func Entities() []*Entity { return slices.Clone(entities) }
+
+// Name is the entity's table name, also its name in seed files.
+func (e *Entity) Name() string { return e.name }
+
+// Key is the entity's natural key column: seeding upserts by it.
+func (e *Entity) Key() string { return e.key }
+
+// Columns are the entity's columns after id, in the order of Ref.Vals and
+// SeedRecord.Vals.
+func (e *Entity) Columns() []string { return e.cols }
+
+// LookupColumns are the columns an identifier can name besides id: a Store
+// indexes each of them.
+func (e *Entity) LookupColumns() []string { return e.lookup }

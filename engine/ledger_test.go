@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -127,22 +125,5 @@ func TestStoreFull(t *testing.T) {
 	e.Events(ctx, Filter{}, func([]byte) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d events stored by a call that failed", n)
-	}
-}
-
-// TestServeStoreFull: engine serve answers a call its full store could
-// not take with 507, which the client takes as permanent (no retries).
-func TestServeStoreFull(t *testing.T) {
-	e := nearlyFullEngine(t)
-	srv := httptest.NewServer(NewServer(e, ServerConfig{Users: map[string]string{"u": "p"}, Organisation: "O", TokenTTL: time.Hour}))
-	defer srv.Close()
-	c, err := crm.NewClient(srv.URL, crm.Credentials{Username: "u", Password: "p", Organisation: "O"}, crm.ClientOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.CreateEvents(context.Background(), bigWebRequest())
-	var callErr *crm.CallError
-	if !errors.As(err, &callErr) || callErr.Status != http.StatusInsufficientStorage || !callErr.Permanent() {
-		t.Fatalf("a call into a full store: %v, want a permanent 507", err)
 	}
 }

@@ -95,7 +95,7 @@ type LogInformation struct {
 
 // object renders a resolved record as it appears nested in an event
 // object. It is nil for a nil record.
-func object(e *entity, r *Ref) *RefObject {
+func object(e *Entity, r *Ref) *RefObject {
 	if r == nil {
 		return nil
 	}

@@ -89,3 +89,9 @@ func mustJSON(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

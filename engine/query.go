@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -23,12 +25,10 @@ func (e *Engine) Events(ctx context.Context, f Filter, fn func(obj []byte) error
 				Reason: "The specified API value is not valid.", Field: d.name}
 		}
 	}
-	return e.store.Events(ctx, f, func(obj []byte) error {
-		out, err := render(obj)
-		if err != nil {
-			return err
-		}
-		return fn(out)
+	var buf []byte
+	return e.store.Events(ctx, f, func(o *EventObject) error {
+		buf = appendObject(buf[:0], o)
+		return fn(buf)
 	})
 }
 
@@ -42,7 +42,7 @@ func (e *Engine) Event(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return render(obj)
+	return renderObject(obj), nil
 }
 
 // Cancel moves a POSTED event to CANCELLED and returns it. Any other state
@@ -62,7 +62,7 @@ func (e *Engine) Cancel(ctx context.Context, key string) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	return render(obj)
+	return renderObject(obj), nil
 }
 
 func eventNotFound(key string) *crm.Error {
@@ -70,5 +70,112 @@ func eventNotFound(key string) *crm.Error {
 		Code:    crm.CodeEventNotFound,
 		Message: fmt.Sprintf("Customer Event (%s) Not Found", key),
 		Reason:  "The specified API value was not found.",
+	}
+}
+
+// EventIdentifier identifies one customer event (customer_event_identifier
+// in the show and cancel methods, seeds/002).
+type EventIdentifier struct {
+	ID     string `json:"id,omitempty"`
+	Number string `json:"number,omitempty"`
+}
+
+// EventByIdentifier returns the event a customer_event_identifier names
+// (nil: none was given), by the field it gives: {"id":"1098"} is the event
+// whose id is 1098 (none: ids are 32 hex digits), never the one whose
+// number is.
+func (e *Engine) EventByIdentifier(ctx context.Context, id *EventIdentifier) ([]byte, error) {
+	switch {
+	case id == nil:
+		return nil, &crm.Error{Code: crm.CodeMandatoryMissing, Message: "Mandatory parameter customer_event_identifier is missing",
+			Reason: "A mandatory parameter was not specified.", Field: "customer_event_identifier"}
+	case (id.ID == "") == (id.Number == ""):
+		return nil, &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "customer_event_identifier must be specified by exactly one of its fields (id, number)",
+			Reason: "An identifier must be specified by exactly one of its allowed fields.", Field: "customer_event_identifier"}
+	case id.ID != "":
+		// The store takes a key of digits for a number.
+		if _, err := strconv.ParseInt(id.ID, 10, 64); err == nil && len(id.ID) < 32 {
+			return nil, eventNotFound(id.ID)
+		}
+		return e.Event(ctx, id.ID)
+	}
+	if _, err := strconv.ParseInt(id.Number, 10, 64); err != nil {
+		return nil, eventNotFound(id.Number)
+	}
+	return e.Event(ctx, id.Number)
+}
+
+// FilterBy resolves the list method's identifiers (each may be nil) into
+// f: an error names the identifier's parameter in its Field.
+func (e *Engine) FilterBy(ctx context.Context, f *Filter, account *crm.AccountIdentifier, participant *crm.ParticipantIdentifier, classification *crm.NamedIdentifier) error {
+	var err error
+	if account != nil {
+		if f.Account, err = e.refValue(ctx, entAccount, account, "number"); err != nil {
+			return withField(err, "accounts_receivable_identifier")
+		}
+	}
+	if participant != nil {
+		// A participant's events are those of its account (an event names
+		// one or the other).
+		accountID, err := e.refValue(ctx, entParticipant, participant, "accounts_receivable")
+		if err != nil {
+			return withField(err, "rewards_participant_identifier")
+		}
+		number := ""
+		if accountID != "" {
+			if number, err = e.refValue(ctx, entAccount, &crm.AccountIdentifier{ID: accountID}, "number"); err != nil {
+				return err
+			}
+		}
+		if number == "" || f.Account != "" && f.Account != number {
+			f.Limit = -1 // nothing matches both
+		}
+		f.Account = number
+	}
+	if classification != nil {
+		if f.Classification, err = e.refValue(ctx, entClassification, classification, "name"); err != nil {
+			return withField(err, "classification_identifier")
+		}
+	}
+	return nil
+}
+
+func withField(err error, field string) error {
+	if apiErr, ok := err.(*crm.Error); ok && apiErr.Field == "" {
+		apiErr.Field = field
+	}
+	return err
+}
+
+// refValue resolves an identifier of e and returns the record's column
+// col: the account number or classification name list filters on.
+func (e *Engine) refValue(ctx context.Context, ent *Entity, id crm.Identifier, col string) (string, error) {
+	for _, f := range id.Set() {
+		if f.Name != "id" && !slices.Contains(ent.lookup, f.Name) {
+			return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: fmt.Sprintf("%s cannot be identified by %s here", ent.label, f.Name),
+				Reason: "An identifier can be specified only by one of its allowed fields."}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.refreshCache(ctx); err != nil {
+		return "", err
+	}
+	r := newResolver(e.store, &e.cache)
+	for {
+		s := &eval{r: r}
+		ref := s.ident(ent, id)
+		if s.err != nil {
+			return "", s.err
+		}
+		if !s.incomplete {
+			if ref == nil {
+				return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "The identifier must be specified by exactly one of its fields", Reason: "An identifier must be specified by exactly one of its allowed fields."}
+			}
+			return ref.get(ent, col), nil
+		}
+		if err := r.fetch(ctx); err != nil {
+			return "", err
+		}
 	}
 }

@@ -17,13 +17,28 @@ import (
 // group, an event's award transactions), and numbers as the pages print
 // them (11.50 is 11.5).
 
-// render turns a stored event object into the API's event object.
+// render turns a stored event object (encoding/json's encoding of an
+// EventObject) into the API's event object.
 func render(stored []byte) ([]byte, error) {
-	var o EventObject
-	if err := json.Unmarshal(stored, &o); err != nil {
-		return nil, fmt.Errorf("render event object: %w", err)
+	o, err := decodeObject(stored)
+	if err != nil {
+		return nil, err
 	}
-	return appendObject(make([]byte, 0, 2*len(stored)+512), &o), nil
+	return appendObject(make([]byte, 0, 2*len(stored)+512), o), nil
+}
+
+// renderObject turns an event object into the API's event object.
+func renderObject(o *EventObject) []byte {
+	return appendObject(make([]byte, 0, 1024), o)
+}
+
+// decodeObject decodes an event object as encodeObject encoded it.
+func decodeObject(stored []byte) (*EventObject, error) {
+	o := new(EventObject)
+	if err := json.Unmarshal(stored, o); err != nil {
+		return nil, fmt.Errorf("decode stored event object: %w", err)
+	}
+	return o, nil
 }
 
 // objWriter appends one JSON object's members.

@@ -8,7 +8,7 @@ import (
 
 // lookupKey names a reference record by one identifying column.
 type lookupKey struct {
-	e        *entity
+	e        *Entity
 	col, val string
 }
 
@@ -63,7 +63,7 @@ func newResolver(store Store, cache *refCache) *resolver {
 
 // find returns the record and true when it is known (nil when it does not
 // exist), or false when it must be fetched first.
-func (r *resolver) find(e *entity, col, val string) (*Ref, bool) {
+func (r *resolver) find(e *Entity, col, val string) (*Ref, bool) {
 	k := lookupKey{e, col, val}
 	if ref, ok := r.cache.byKey[k]; ok {
 		return ref, true
@@ -77,7 +77,7 @@ func (r *resolver) find(e *entity, col, val string) (*Ref, bool) {
 
 func (r *resolver) fetch(ctx context.Context) error {
 	type group struct {
-		e   *entity
+		e   *Entity
 		col string
 	}
 	groups := map[group][]string{}
@@ -129,7 +129,7 @@ func (s *eval) fail(err *crm.Error) {
 
 // ident resolves an identifier given by exactly one field (crm.Validate has
 // checked that) against entity e.
-func (s *eval) ident(e *entity, id crm.Identifier) *Ref {
+func (s *eval) ident(e *Entity, id crm.Identifier) *Ref {
 	set := id.Set()
 	if len(set) != 1 {
 		return nil
@@ -138,7 +138,7 @@ func (s *eval) ident(e *entity, id crm.Identifier) *Ref {
 }
 
 // byCol resolves e by column col; label is the value named in the error.
-func (s *eval) byCol(e *entity, col, val, label string) *Ref {
+func (s *eval) byCol(e *Entity, col, val, label string) *Ref {
 	ref, known := s.r.find(e, col, val)
 	if !known {
 		s.incomplete = true
@@ -151,7 +151,7 @@ func (s *eval) byCol(e *entity, col, val, label string) *Ref {
 }
 
 // byID follows a reference held by a record: an empty id is no record.
-func (s *eval) byID(e *entity, id string) *Ref {
+func (s *eval) byID(e *Entity, id string) *Ref {
 	if id == "" {
 		return nil
 	}

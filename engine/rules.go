@@ -11,7 +11,7 @@ import (
 // resolve resolves every identifier of ev and applies the kind's rules.
 // done is false while lookups are pending (the caller fetches them and
 // asks again); otherwise the event is either ready to store or failed.
-func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) (p *pendingEvent, err *crm.Error, done bool) {
+func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) (p *PendingEvent, err *crm.Error, done bool) {
 	s := &eval{r: r}
 	obj := newObject(k, ev)
 
@@ -114,7 +114,7 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 			return nil, err, true
 		}
 	}
-	p = &pendingEvent{kind: string(k), requestID: ev.RequestUniqueIdentifier, obj: obj}
+	p = &PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj}
 	if referred != nil {
 		number := referred.get(entParticipant, "number")
 		lost := crm.ReferredByAnother(number)
@@ -129,8 +129,8 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 				Field:   "referred_by_rewards_participant_identifier",
 			}, true
 		}
-		p.claim = &claim{referred: referred.ID, by: referredBy.ID, lost: lost}
-		p.participantNumber = number
+		p.Claim = &Claim{Referred: referred.ID, By: referredBy.ID, Lost: lost}
+		p.ParticipantNumber = number
 	}
 
 	obj.AccountsReceivable = object(entAccount, account)
@@ -147,13 +147,13 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 	obj.ReferredRewardsParticipant = object(entParticipant, referred)
 	obj.ReferredByRewardsParticipant = object(entParticipant, referredBy)
 	if account != nil {
-		p.accountNumber = account.get(entAccount, "number")
+		p.AccountNumber = account.get(entAccount, "number")
 	}
 	if participant != nil {
-		p.participantNumber = participant.get(entParticipant, "number")
+		p.ParticipantNumber = participant.get(entParticipant, "number")
 	}
 	if cls != nil {
-		p.classification = cls.get(entClassification, "name")
+		p.Classification = cls.get(entClassification, "name")
 	}
 	return p, nil, true
 }
@@ -195,7 +195,7 @@ func checkPerformer(unit, bu, tap, buUnit, tapUnit *Ref) *crm.Error {
 	for _, x := range []struct {
 		label string
 		of    *Ref
-		e     *entity
+		e     *Entity
 		unit  *Ref
 	}{{"Transaction Acquiring Point", tap, entTAP, tapUnit}, {"Business Unit", bu, entBusinessUnit, buUnit}} {
 		if unit != nil && x.unit != nil && x.unit.ID != unit.ID {

@@ -18,16 +18,16 @@ import (
 // enough that index maintenance is amortised, small enough to bound memory.
 const seedChunk = 50_000
 
-// seedRecord is one reference record read from a seed file, with the
-// columns of its entity in order. present says which columns the file
+// SeedRecord is one reference record read from a seed file, with the
+// columns of its entity in order. Present says which columns the file
 // gave: an upsert leaves the others as they were.
-type seedRecord struct {
-	file    string
-	line    int
-	id      string
-	idGiven bool
-	vals    []string
-	present []bool
+type SeedRecord struct {
+	File    string // the seed file and line it came from, for SeedError
+	Line    int
+	ID      string
+	IDGiven bool     // the file gave ID: an upsert replaces the stored one
+	Vals    []string // by position in the entity's Columns
+	Present []bool
 }
 
 // SeedError is bad reference data: it names the file, line, entity and
@@ -113,7 +113,7 @@ func (e *Engine) seedYAML(ctx context.Context, file string, stats SeedStats) err
 	if root.Kind != yaml.MappingNode {
 		return &SeedError{File: file, Line: root.Line, Err: fmt.Errorf("want a mapping of entity lists (%s)", entityNames())}
 	}
-	lists := map[*entity]*yaml.Node{}
+	lists := map[*Entity]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		ent := entityNamed(k.Value)
@@ -130,7 +130,7 @@ func (e *Engine) seedYAML(ctx context.Context, file string, stats SeedStats) err
 		if !ok {
 			continue
 		}
-		recs := make([]seedRecord, 0, len(list.Content))
+		recs := make([]SeedRecord, 0, len(list.Content))
 		for _, item := range list.Content {
 			rec, err := yamlRecord(file, ent, item)
 			if err != nil {
@@ -150,7 +150,7 @@ func (e *Engine) seedYAML(ctx context.Context, file string, stats SeedStats) err
 	return nil
 }
 
-func yamlRecord(file string, ent *entity, item *yaml.Node) (seedRecord, error) {
+func yamlRecord(file string, ent *Entity, item *yaml.Node) (SeedRecord, error) {
 	rec := newRecord(file, item.Line, ent)
 	if item.Kind != yaml.MappingNode {
 		return rec, &SeedError{File: file, Line: item.Line, Entity: ent.name, Err: errors.New("want a record of field: value")}
@@ -177,18 +177,18 @@ func yamlRecord(file string, ent *entity, item *yaml.Node) (seedRecord, error) {
 	return rec, nil
 }
 
-func newRecord(file string, line int, ent *entity) seedRecord {
-	return seedRecord{file: file, line: line, vals: make([]string, len(ent.cols)), present: make([]bool, len(ent.cols))}
+func newRecord(file string, line int, ent *Entity) SeedRecord {
+	return SeedRecord{File: file, Line: line, Vals: make([]string, len(ent.cols)), Present: make([]bool, len(ent.cols))}
 }
 
 // set sets a field of the record. Keys (the id, the natural key, the
 // columns an identifier may name, references to other records) are
 // trimmed: "NOK " in a spreadsheet is NOK, and an event that names NOK
 // must find it.
-func (r *seedRecord) set(ent *entity, field, val string) error {
+func (r *SeedRecord) set(ent *Entity, field, val string) error {
 	if field == "id" {
 		val = strings.TrimSpace(val)
-		r.id, r.idGiven = val, val != ""
+		r.ID, r.IDGiven = val, val != ""
 		return nil
 	}
 	i := slices.Index(ent.cols, field)
@@ -198,7 +198,7 @@ func (r *seedRecord) set(ent *entity, field, val string) error {
 	if field == ent.key || slices.Contains(ent.lookup, field) || ent.refs[field] != nil {
 		val = strings.TrimSpace(val)
 	}
-	r.vals[i], r.present[i] = val, true
+	r.Vals[i], r.Present[i] = val, true
 	return nil
 }
 
@@ -213,7 +213,7 @@ func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) erro
 		return err
 	}
 	defer f.Close()
-	var recs []seedRecord
+	var recs []SeedRecord
 	flush := func() error {
 		if len(recs) == 0 {
 			return nil
@@ -225,7 +225,7 @@ func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) erro
 		recs = recs[:0]
 		return nil
 	}
-	err = readCSVSeed(file, ent, f, func(rec seedRecord) error {
+	err = readCSVSeed(file, ent, f, func(rec SeedRecord) error {
 		recs = append(recs, rec)
 		if len(recs) == seedChunk {
 			return flush()
@@ -242,13 +242,13 @@ func (e *Engine) seedCSV(ctx context.Context, file string, stats SeedStats) erro
 // into ids, and writes it. A record that refers to a record of its own
 // entity later in the chunk (participant referred by participant) is
 // written without the reference first, then again with it.
-func (e *Engine) upsert(ctx context.Context, ent *entity, recs []seedRecord) error {
+func (e *Engine) upsert(ctx context.Context, ent *Entity, recs []SeedRecord) error {
 	for i := range recs {
 		if err := checkRecord(ent, &recs[i]); err != nil {
 			return err
 		}
-		if !recs[i].idGiven {
-			recs[i].id = newID()
+		if !recs[i].IDGiven {
+			recs[i].ID = newID()
 		}
 	}
 	later, err := e.resolveRefs(ctx, ent, recs, false)
@@ -267,25 +267,25 @@ func (e *Engine) upsert(ctx context.Context, ent *entity, recs []seedRecord) err
 	return e.store.Upsert(ctx, ent, later)
 }
 
-func checkRecord(ent *entity, r *seedRecord) error {
+func checkRecord(ent *Entity, r *SeedRecord) error {
 	fail := func(format string, args ...any) error {
-		return &SeedError{File: r.file, Line: r.line, Entity: ent.name, Err: fmt.Errorf(format, args...)}
+		return &SeedError{File: r.File, Line: r.Line, Entity: ent.name, Err: fmt.Errorf(format, args...)}
 	}
-	if k := ent.col(ent.key); r.vals[k] == "" {
-		if r.present[k] {
+	if k := ent.col(ent.key); r.Vals[k] == "" {
+		if r.Present[k] {
 			return fail("%s is blank: it is the natural key re-seeding upserts by", ent.key)
 		}
 		return fail("%s is required: it is the natural key re-seeding upserts by", ent.key)
 	}
 	if ent == entClassification {
-		if t := r.vals[ent.col("type")]; t != "" {
+		if t := r.Vals[ent.col("type")]; t != "" {
 			if _, err := crm.ParseKind(t); err != nil {
 				return fail("type: %v", err)
 			}
 		}
 	}
 	if ent == entAccessToken {
-		if r.vals[ent.col("accounts_receivable")] == "" && r.vals[ent.col("rewards_participant")] == "" {
+		if r.Vals[ent.col("accounts_receivable")] == "" && r.Vals[ent.col("rewards_participant")] == "" {
 			return fail("an access token identifies an accounts_receivable or a rewards_participant: give one")
 		}
 	}
@@ -296,8 +296,8 @@ func checkRecord(ent *entity, r *seedRecord) error {
 // final false, a reference to the record's own entity that is not found yet
 // is left out and the record returned in later; with final true (or any
 // other entity) a reference that is not found is an error.
-func (e *Engine) resolveRefs(ctx context.Context, ent *entity, recs []seedRecord, final bool) ([]seedRecord, error) {
-	var later []seedRecord
+func (e *Engine) resolveRefs(ctx context.Context, ent *Entity, recs []SeedRecord, final bool) ([]SeedRecord, error) {
+	var later []SeedRecord
 	cols := make([]string, 0, len(ent.refs)+len(ent.lists))
 	for c := range ent.refs {
 		cols = append(cols, c)
@@ -314,8 +314,8 @@ func (e *Engine) resolveRefs(ctx context.Context, ent *entity, recs []seedRecord
 		ci := ent.col(col)
 		var keys []string
 		for _, r := range recs {
-			if r.present[ci] && r.vals[ci] != "" {
-				keys = append(keys, splitList(r.vals[ci], isList)...)
+			if r.Present[ci] && r.Vals[ci] != "" {
+				keys = append(keys, splitList(r.Vals[ci], isList)...)
 			}
 		}
 		if len(keys) == 0 {
@@ -327,17 +327,17 @@ func (e *Engine) resolveRefs(ctx context.Context, ent *entity, recs []seedRecord
 		}
 		for i := range recs {
 			r := &recs[i]
-			if !r.present[ci] || r.vals[ci] == "" {
+			if !r.Present[ci] || r.Vals[ci] == "" {
 				continue
 			}
 			out := make([]string, 0, 1)
-			for _, k := range splitList(r.vals[ci], isList) {
+			for _, k := range splitList(r.Vals[ci], isList) {
 				id, ok := ids[k]
 				if !ok && target == ent && !final {
 					break
 				}
 				if !ok {
-					return nil, &SeedError{File: r.file, Line: r.line, Entity: ent.name,
+					return nil, &SeedError{File: r.File, Line: r.Line, Entity: ent.name,
 						Err: fmt.Errorf("%s: %s %q not found (seed it first, or in the same file)", col, target.name, k)}
 				}
 				out = append(out, id)
@@ -345,15 +345,15 @@ func (e *Engine) resolveRefs(ctx context.Context, ent *entity, recs []seedRecord
 			if len(out) == 0 {
 				// Deferred: written again after this chunk, with only the
 				// key and this column.
-				d := newRecord(r.file, r.line, ent)
-				d.id = r.id
-				d.set(ent, ent.key, r.vals[ent.col(ent.key)])
-				d.set(ent, col, r.vals[ci])
+				d := newRecord(r.File, r.Line, ent)
+				d.ID = r.ID
+				d.set(ent, ent.key, r.Vals[ent.col(ent.key)])
+				d.set(ent, col, r.Vals[ci])
 				later = append(later, d)
-				r.present[ci] = false
+				r.Present[ci] = false
 				continue
 			}
-			r.vals[ci] = strings.Join(out, ",")
+			r.Vals[ci] = strings.Join(out, ",")
 		}
 	}
 	return later, nil
@@ -372,7 +372,7 @@ func splitList(v string, isList bool) []string {
 
 // lookupKeys maps keys of target to ids: by natural key first, then by the
 // other identifier columns (a payment medium type by its alternative code).
-func (e *Engine) lookupKeys(ctx context.Context, target *entity, keys []string) (map[string]string, error) {
+func (e *Engine) lookupKeys(ctx context.Context, target *Entity, keys []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, col := range append([]string{target.key}, target.lookup...) {
 		var missing []string

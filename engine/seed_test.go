@@ -23,7 +23,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func lookupOne(t *testing.T, e *Engine, ent *entity, col, key string) *Ref {
+func lookupOne(t *testing.T, e *Engine, ent *Entity, col, key string) *Ref {
 	t.Helper()
 	refs, err := e.store.Lookup(context.Background(), ent, col, []string{key})
 	if err != nil {
@@ -238,7 +238,7 @@ func TestSeedCSVStopsEarly(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	n := 0
-	err := readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(seedRecord) error { n++; return nil })
+	err := readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(SeedRecord) error { n++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +247,10 @@ func TestSeedCSVStopsEarly(t *testing.T) {
 	}
 	n = 0
 	stop := errors.New("stop")
-	err = readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(r seedRecord) error {
+	err = readCSVSeed("big.csv", entAccount, strings.NewReader(b.String()), func(r SeedRecord) error {
 		n++
 		if n == 3 {
-			return &SeedError{File: r.file, Line: r.line, Entity: "accounts_receivable", Err: stop}
+			return &SeedError{File: r.File, Line: r.Line, Entity: "accounts_receivable", Err: stop}
 		}
 		return nil
 	})

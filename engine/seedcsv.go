@@ -16,7 +16,7 @@ import (
 // Reference-data CSVs have a fixed shape, one per entity, so they are read
 // into one struct per entity with gocarina/gocsv (the design card's CSV
 // library); input files of any shape go through the loader's own
-// line-bounded reader (loader/csvread.go), many times faster (DESIGN.md).
+// line-bounded reader (loader/csvread.go), many times faster (docs/DESIGN.md).
 //
 // Each struct carries the record's line: the reader adds it as a column
 // (lineColumn) that no seed file may have, so errors name file and line
@@ -151,7 +151,7 @@ func (r *kpiCSV) values() []string { return []string{r.Name, r.AlternativeCode} 
 
 // seedCSVReaders reads an entity's CSV into its struct, calling each for
 // every record in order.
-var seedCSVReaders = map[*entity]func(dec gocsv.SimpleDecoder, each func(seedCSVRow) error) error{
+var seedCSVReaders = map[*Entity]func(dec gocsv.SimpleDecoder, each func(seedCSVRow) error) error{
 	entCurrency:       readSeedCSV[currencyCSV],
 	entUnit:           readSeedCSV[unitCSV],
 	entBusinessUnit:   readSeedCSV[businessUnitCSV],
@@ -241,8 +241,8 @@ func (d *lineDecoder) GetCSVRows() ([][]string, error) {
 }
 
 // readCSVSeed reads a seed CSV of ent from r, calling each for every
-// record (as a seedRecord with the columns the header gives present).
-func readCSVSeed(file string, ent *entity, r io.Reader, each func(seedRecord) error) error {
+// record (as a SeedRecord with the columns the header gives present).
+func readCSVSeed(file string, ent *Entity, r io.Reader, each func(SeedRecord) error) error {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {

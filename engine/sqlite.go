@@ -100,7 +100,7 @@ func (s *sqliteStore) Close() error {
 	return errors.Join(s.readers.Close(), s.writer.Close())
 }
 
-func (s *sqliteStore) Lookup(ctx context.Context, e *entity, col string, keys []string) ([]*Ref, error) {
+func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []string) ([]*Ref, error) {
 	if col != "id" && !slices.Contains(e.lookup, col) {
 		return nil, fmt.Errorf("lookup %s by %s: not an identifier column", e.name, col)
 	}
@@ -168,7 +168,7 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 	return fn(c)
 }
 
-func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, opts commitOptions) error {
+func (s *sqliteStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitOptions) error {
 	err := s.write(ctx, func(c *sqlite.Conn) error { return commit(c, rows, opts) })
 	if errors.Is(err, errDryRun) {
 		return nil
@@ -176,7 +176,7 @@ func (s *sqliteStore) Commit(ctx context.Context, rows []*pendingEvent, opts com
 	return err
 }
 
-func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error) {
+func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error) {
 	var next int64
 	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { next = stmt.ColumnInt64(0); return nil },
@@ -190,13 +190,13 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	// stored ids and numbers, not stored again. One query per call, inside
 	// the write transaction, so that of two copies the second sees the first.
 	var already map[string]Receipt
-	if opts.idempotent {
+	if opts.Idempotent {
 		var run string
 		keys := make([]string, 0, len(rows))
 		for _, p := range rows {
-			if p.loadKey != "" {
-				run = p.loadRun
-				keys = append(keys, p.loadKey)
+			if p.LoadKey != "" {
+				run = p.LoadRun
+				keys = append(keys, p.LoadKey)
 			}
 		}
 		if len(keys) > 0 {
@@ -207,17 +207,17 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 	}
 	var buf []byte
 	for _, p := range rows {
-		if st, ok := already[p.loadKey]; ok && p.loadKey != "" {
-			if !st.matches(p.digest) {
-				p.err = crm.ReceiptConflict(p.loadRun, p.loadKey)
+		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
+			if !st.matches(p.Digest) {
+				p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
 				continue
 			}
-			p.obj.ID, p.obj.Number = st.ID, st.Number
+			p.Obj.ID, p.Obj.Number = st.ID, st.Number
 			continue // its referral, if any, was made with it
 		}
-		if p.claim != nil {
-			claim.BindText(1, p.claim.by)
-			claim.BindText(2, p.claim.referred)
+		if p.Claim != nil {
+			claim.BindText(1, p.Claim.By)
+			claim.BindText(2, p.Claim.Referred)
 			if _, err := claim.Step(); err != nil {
 				return err
 			}
@@ -225,44 +225,44 @@ func commit(c *sqlite.Conn, rows []*pendingEvent, opts commitOptions) (err error
 				return err
 			}
 			if c.Changes() == 0 {
-				p.err = p.claim.lost
+				p.Err = p.Claim.Lost
 				continue
 			}
 		}
 		next++
-		p.obj.Number = strconv.FormatInt(next, 10)
-		buf = numbered(buf[:0], p.json, p.obj.Number)
+		p.Obj.Number = strconv.FormatInt(next, 10)
+		buf = numbered(buf[:0], p.Encoded, p.Obj.Number)
 		ins.BindInt64(1, next)
-		ins.BindText(2, p.obj.ID)
-		ins.BindText(3, p.kind)
-		ins.BindText(4, p.obj.PerformedOn)
-		ins.BindText(5, p.accountNumber)
-		ins.BindText(6, p.participantNumber)
-		ins.BindText(7, p.classification)
-		ins.BindText(8, p.requestID)
-		ins.BindText(9, p.obj.LogInformation.CreatedDate)
+		ins.BindText(2, p.Obj.ID)
+		ins.BindText(3, p.Kind)
+		ins.BindText(4, p.Obj.PerformedOn)
+		ins.BindText(5, p.AccountNumber)
+		ins.BindText(6, p.ParticipantNumber)
+		ins.BindText(7, p.Classification)
+		ins.BindText(8, p.RequestID)
+		ins.BindText(9, p.Obj.LogInformation.CreatedDate)
 		ins.BindBytes(10, buf)
-		ins.BindText(11, p.loadRun)
-		ins.BindText(12, p.loadKey)
-		ins.BindText(13, p.digest)
+		ins.BindText(11, p.LoadRun)
+		ins.BindText(12, p.LoadKey)
+		ins.BindText(13, p.Digest)
 		if _, err := ins.Step(); err != nil {
-			return fmt.Errorf("insert event %s: %w", p.requestID, err)
+			return fmt.Errorf("insert event %s: %w", p.RequestID, err)
 		}
 		if err := ins.Reset(); err != nil {
 			return err
 		}
 	}
-	if opts.dryRun {
+	if opts.DryRun {
 		return errDryRun
 	}
 	return nil
 }
 
-func (s *sqliteStore) Upsert(ctx context.Context, e *entity, recs []seedRecord) error {
+func (s *sqliteStore) Upsert(ctx context.Context, e *Entity, recs []SeedRecord) error {
 	return s.write(ctx, func(c *sqlite.Conn) error { return upsert(c, e, recs) })
 }
 
-func upsert(c *sqlite.Conn, e *entity, recs []seedRecord) error { // Parameters: ?1 id, ?2.. the columns, then one presence flag per
+func upsert(c *sqlite.Conn, e *Entity, recs []SeedRecord) error { // Parameters: ?1 id, ?2.. the columns, then one presence flag per
 	// column, then whether the id was given. An upsert changes only the
 	// columns the seed file gave, and keeps the id unless it gave one.
 	n := len(e.cols)
@@ -281,14 +281,14 @@ func upsert(c *sqlite.Conn, e *entity, recs []seedRecord) error { // Parameters:
 		e.name, strings.Join(e.cols, ", "), strings.Join(vals, ", "), e.key, strings.Join(sets, ", "))
 	stmt := c.Prep(q)
 	for _, r := range recs {
-		stmt.BindText(1, r.id)
-		for i, v := range r.vals {
+		stmt.BindText(1, r.ID)
+		for i, v := range r.Vals {
 			stmt.BindText(i+2, v)
-			stmt.BindBool(n+2+i, r.present[i])
+			stmt.BindBool(n+2+i, r.Present[i])
 		}
-		stmt.BindBool(2*n+2, r.idGiven)
+		stmt.BindBool(2*n+2, r.IDGiven)
 		if _, err := stmt.Step(); err != nil {
-			return &SeedError{File: r.file, Line: r.line, Entity: e.name, Err: err}
+			return &SeedError{File: r.File, Line: r.Line, Entity: e.name, Err: err}
 		}
 		if err := stmt.Reset(); err != nil {
 			return err
@@ -297,7 +297,7 @@ func upsert(c *sqlite.Conn, e *entity, recs []seedRecord) error { // Parameters:
 	return sqlitex.Execute(c, "UPDATE meta SET value = value + 1 WHERE key = 'reference_version'", nil)
 }
 
-func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(obj []byte) error) error {
+func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(o *EventObject) error) error {
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return err
@@ -338,7 +338,11 @@ func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(obj []byte) 
 			}
 			buf = buf[:n]
 			stmt.ColumnBytes(0, buf)
-			return fn(buf)
+			o, err := decodeObject(buf)
+			if err != nil {
+				return err
+			}
+			return fn(o)
 		},
 	})
 }
@@ -352,7 +356,7 @@ func eventKey(key string) (string, any) {
 	return "id", key
 }
 
-func (s *sqliteStore) Event(ctx context.Context, key string) ([]byte, error) {
+func (s *sqliteStore) Event(ctx context.Context, key string) (*EventObject, error) {
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return nil, err
@@ -364,10 +368,13 @@ func (s *sqliteStore) Event(ctx context.Context, key string) ([]byte, error) {
 		Args:       []any{arg},
 		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
 	})
-	if err == nil && obj == nil {
-		err = ErrNotFound
+	if err != nil {
+		return nil, err
 	}
-	return obj, err
+	if obj == nil {
+		return nil, ErrNotFound
+	}
+	return decodeObject(obj)
 }
 
 // StateError is returned when an event is not in the state a transition
@@ -380,12 +387,16 @@ func (e *StateError) Error() string {
 	return fmt.Sprintf("event %s is %s; only %s events can be changed", e.Key, e.State, e.Want)
 }
 
-func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at time.Time) (obj []byte, err error) {
-	err = s.write(ctx, func(c *sqlite.Conn) error {
+func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at time.Time) (*EventObject, error) {
+	var obj []byte
+	err := s.write(ctx, func(c *sqlite.Conn) (err error) {
 		obj, err = setState(c, key, from, to, at)
 		return err
 	})
-	return obj, err
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(obj)
 }
 
 func setState(c *sqlite.Conn, key, from, to string, at time.Time) (obj []byte, err error) {

@@ -12,7 +12,7 @@ import (
 type Store interface {
 	// Lookup returns the records of e whose column col (or "id") is one of
 	// keys, in one round trip.
-	Lookup(ctx context.Context, e *entity, col string, keys []string) ([]*Ref, error)
+	Lookup(ctx context.Context, e *Entity, col string, keys []string) ([]*Ref, error)
 	// ReferenceVersion changes whenever reference data is seeded, so that
 	// resolution caches know to start over.
 	ReferenceVersion(ctx context.Context) (int64, error)
@@ -22,17 +22,20 @@ type Store interface {
 	// With dryRun, everything runs and is then rolled back. With
 	// idempotent, a row whose load receipt is already stored is not stored
 	// again: it gets the stored event's id and number.
-	Commit(ctx context.Context, rows []*pendingEvent, opts commitOptions) error
+	Commit(ctx context.Context, rows []*PendingEvent, opts CommitOptions) error
 	// Upsert writes reference records of e by natural key, in one
 	// transaction, and bumps the reference version.
-	Upsert(ctx context.Context, e *entity, recs []seedRecord) error
-	// Events streams the stored event objects matching f, by number.
-	Events(ctx context.Context, f Filter, fn func(obj []byte) error) error
-	// Event returns the event object with the given id or number.
-	Event(ctx context.Context, key string) ([]byte, error)
-	// SetState moves an event from one life cycle state to another and
-	// returns the updated object.
-	SetState(ctx context.Context, key, from, to string, at time.Time) ([]byte, error)
+	Upsert(ctx context.Context, e *Entity, recs []SeedRecord) error
+	// Events streams the stored event objects matching f, by number. fn
+	// must not keep o after it returns.
+	Events(ctx context.Context, f Filter, fn func(o *EventObject) error) error
+	// Event returns the event object with the given id or number, or
+	// ErrNotFound.
+	Event(ctx context.Context, key string) (*EventObject, error)
+	// SetState moves an event from one life cycle state to another, sets
+	// its updated date to at, and returns the updated object: ErrNotFound
+	// when there is no such event, a *StateError when it is not in from.
+	SetState(ctx context.Context, key, from, to string, at time.Time) (*EventObject, error)
 	// Stored returns, of keys, the receipts of those the load run stored
 	// events for.
 	Stored(ctx context.Context, run string, keys []string) (map[string]Receipt, error)
@@ -70,9 +73,15 @@ type Receipt struct {
 	ID, Number, Digest string
 }
 
-// commitOptions modify a commit.
-type commitOptions struct {
-	dryRun, idempotent bool
+// CommitOptions modify a commit.
+type CommitOptions struct {
+	// DryRun runs everything and then rolls back.
+	DryRun bool
+	// Idempotent answers an event whose load receipt (LoadRun, LoadKey) is
+	// stored already with the stored event's id and number instead of
+	// storing it again; a receipt with another Digest is a conflict
+	// (crm.ReceiptConflict in the event's Err).
+	Idempotent bool
 }
 
 // Filter selects events for Events. Empty fields match everything.

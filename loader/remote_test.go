@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmload/crmload/engine/api"
+
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 )
@@ -35,12 +37,12 @@ type faults struct {
 type plainWriter struct{ http.ResponseWriter }
 
 func (p plainWriter) WriteHeader(code int) {
-	p.Header().Del(engine.HeaderReceipts)
+	p.Header().Del(api.HeaderReceipts)
 	p.ResponseWriter.WriteHeader(code)
 }
 
 func (p plainWriter) Write(b []byte) (int, error) {
-	p.Header().Del(engine.HeaderReceipts)
+	p.Header().Del(api.HeaderReceipts)
 	return p.ResponseWriter.Write(b)
 }
 
@@ -95,7 +97,7 @@ func servedEngine(t *testing.T, ttl time.Duration, spoil func(int64) string) (*e
 func servedEngineAs(t *testing.T, plain bool, ttl time.Duration, spoil func(int64) string) (*engine.Engine, *faults, string) {
 	t.Helper()
 	e := seededEngine(t)
-	f := &faults{next: engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: ttl}), spoil: spoil, plain: plain}
+	f := &faults{next: api.NewServer(e, api.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: ttl}), spoil: spoil, plain: plain}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return e, f, srv.URL
@@ -285,7 +287,7 @@ func (c *capacity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // every row is stored once.
 func TestRemoteBackPressure(t *testing.T) {
 	e := seededEngine(t)
-	c := &capacity{next: engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"}), n: 2}
+	c := &capacity{next: api.NewServer(e, api.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"}), n: 2}
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	opts := defaultOptions()

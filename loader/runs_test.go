@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmload/crmload/engine/api"
+
 	"github.com/crmload/crmload/crm"
-	"github.com/crmload/crmload/engine"
 )
 
 // collidingEngine sends every call under one fixed run key, as the job
@@ -294,7 +295,7 @@ func (c contradicting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the run says so.
 func TestContradictoryAnswer(t *testing.T) {
 	e := seededEngine(t)
-	srv := httptest.NewServer(contradicting{engine.NewServer(e, engine.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: time.Hour})})
+	srv := httptest.NewServer(contradicting{api.NewServer(e, api.ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", TokenTTL: time.Hour})})
 	defer srv.Close()
 	c := client(t, srv.URL)
 	if err := c.Login(context.Background()); err != nil {

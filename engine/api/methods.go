@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bytes"
@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/crmload/crmload/engine"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -19,18 +19,12 @@ import (
 // as a JSON body, or for GET as query parameters whose identifier values
 // are JSON ({"id":"..."}).
 
-// eventIdentifier identifies one customer event.
-type eventIdentifier struct {
-	ID     string `json:"id,omitempty"`
-	Number string `json:"number,omitempty"`
-}
-
 // methodParams are the parameters the single-event show, list and cancel
 // methods take (seeds/002).
 type methodParams struct {
 	Token               string                     `json:"token"`
 	FieldsSet           string                     `json:"fields_set"`
-	CustomerEvent       *eventIdentifier           `json:"customer_event_identifier"`
+	CustomerEvent       *engine.EventIdentifier    `json:"customer_event_identifier"`
 	AccountsReceivable  *crm.AccountIdentifier     `json:"accounts_receivable_identifier"`
 	RewardsParticipant  *crm.ParticipantIdentifier `json:"rewards_participant_identifier"`
 	Classification      *crm.NamedIdentifier       `json:"classification_identifier"`
@@ -106,7 +100,7 @@ func (s *Server) eventMethod(w http.ResponseWriter, r *http.Request, kind crm.Ki
 	ctx := r.Context()
 	switch method {
 	case "show", "cancel":
-		obj, err := s.eng.eventOf(ctx, p.CustomerEvent)
+		obj, err := s.eng.EventByIdentifier(ctx, p.CustomerEvent)
 		if err == nil {
 			err = mustBeType(obj, kind)
 		}
@@ -142,7 +136,7 @@ func (s *Server) createOne(w http.ResponseWriter, r *http.Request, kind crm.Kind
 	}
 	in.Event.RequestUniqueIdentifier = "1"
 	req := crm.BulkRequest{Kind: kind, Events: []crm.Event{in.Event}, Version: s.cfg.APIVersion, Single: true}
-	p, evErr, err := s.eng.createOne(context.WithoutCancel(r.Context()), req)
+	p, evErr, err := s.eng.CreateOne(context.WithoutCancel(r.Context()), req)
 	if err == nil && evErr != nil {
 		err = evErr
 	}
@@ -177,30 +171,6 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 
 func invalidToken() *crm.Error {
 	return &crm.Error{Code: crm.CodeInvalidToken, Message: "The Token Is Not Valid or Has Expired", Reason: "Log in again (authentication/token) and use the new token."}
-}
-
-// eventOf returns the event a customer_event_identifier names, by the
-// field it gives: {"id":"1098"} is the event whose id is 1098 (none: ids
-// are 32 hex digits), never the one whose number is.
-func (e *Engine) eventOf(ctx context.Context, id *eventIdentifier) ([]byte, error) {
-	switch {
-	case id == nil:
-		return nil, &crm.Error{Code: crm.CodeMandatoryMissing, Message: "Mandatory parameter customer_event_identifier is missing",
-			Reason: "A mandatory parameter was not specified.", Field: "customer_event_identifier"}
-	case (id.ID == "") == (id.Number == ""):
-		return nil, &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "customer_event_identifier must be specified by exactly one of its fields (id, number)",
-			Reason: "An identifier must be specified by exactly one of its allowed fields.", Field: "customer_event_identifier"}
-	case id.ID != "":
-		// The store takes a key of digits for a number.
-		if _, err := strconv.ParseInt(id.ID, 10, 64); err == nil && len(id.ID) < 32 {
-			return nil, eventNotFound(id.ID)
-		}
-		return e.Event(ctx, id.ID)
-	}
-	if _, err := strconv.ParseInt(id.Number, 10, 64); err != nil {
-		return nil, eventNotFound(id.Number)
-	}
-	return e.Event(ctx, id.Number)
 }
 
 // objectID returns the id of an event object.
@@ -248,37 +218,4 @@ func selectFields(obj []byte, fieldsSet string) []byte {
 
 func writeRaw(w http.ResponseWriter, data []byte) {
 	writeJSON(w, http.StatusOK, crm.Response[json.RawMessage]{Data: data, Status: crm.Status{Code: crm.StatusOK}})
-}
-
-// refValue resolves an identifier of e and returns the record's column
-// col: the account number or classification name list filters on.
-func (e *Engine) refValue(ctx context.Context, ent *entity, id crm.Identifier, col string) (string, error) {
-	for _, f := range id.Set() {
-		if f.Name != "id" && !slices.Contains(ent.lookup, f.Name) {
-			return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: fmt.Sprintf("%s cannot be identified by %s here", ent.label, f.Name),
-				Reason: "An identifier can be specified only by one of its allowed fields."}
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := e.refreshCache(ctx); err != nil {
-		return "", err
-	}
-	r := newResolver(e.store, &e.cache)
-	for {
-		s := &eval{r: r}
-		ref := s.ident(ent, id)
-		if s.err != nil {
-			return "", s.err
-		}
-		if !s.incomplete {
-			if ref == nil {
-				return "", &crm.Error{Code: crm.CodeInvalidIdentifier, Message: "The identifier must be specified by exactly one of its fields", Reason: "An identifier must be specified by exactly one of its allowed fields."}
-			}
-			return ref.get(ent, col), nil
-		}
-		if err := r.fetch(ctx); err != nil {
-			return "", err
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/crmload/crmload/engine"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -66,7 +68,7 @@ type ServerConfig struct {
 // customer_events/bulk/<kind>/create and the single-event methods, with
 // the API's envelopes, under ServerConfig.BasePath.
 type Server struct {
-	eng  *Engine
+	eng  *engine.Engine
 	cfg  ServerConfig
 	base string // BasePath without its trailing slash ("" for /)
 
@@ -78,7 +80,7 @@ type Server struct {
 }
 
 // NewServer returns the HTTP handler of an engine.
-func NewServer(e *Engine, cfg ServerConfig) *Server {
+func NewServer(e *engine.Engine, cfg ServerConfig) *Server {
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 2 * time.Hour
 	}
@@ -275,7 +277,7 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 	// gave up knows the call is in doubt, never half done.
 	res, err := s.eng.CreateEvents(context.WithoutCancel(r.Context()), *req)
 	var apiErr *crm.Error
-	var full *StoreFullError
+	var full *engine.StoreFullError
 	switch {
 	case errors.As(err, &apiErr):
 		writeError(w, http.StatusBadRequest, apiErr)

@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bufio"
@@ -15,20 +15,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmload/crmload/engine"
+
 	"github.com/crmload/crmload/crm"
 )
 
 // serveEngine serves e with the user loader:pw of organisation ACME.
-func serveEngine(t *testing.T, e *Engine) string {
+func serveEngine(t *testing.T, e *engine.Engine) string {
 	t.Helper()
 	srv := httptest.NewServer(NewServer(e, ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME"}))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
 
-func testServer(t *testing.T, cfg ServerConfig) (*Engine, string) {
+func testServer(t *testing.T, cfg ServerConfig) (*engine.Engine, string) {
 	t.Helper()
-	e := newTestEngine(t, "testdata/pages/seed.yaml")
+	e := newTestEngine(t, "../testdata/pages/seed.yaml")
 	if cfg.Users == nil && !cfg.NoAuth {
 		cfg.Users, cfg.Organisation = map[string]string{"loader": "pw"}, "ACME"
 	}
@@ -72,7 +74,7 @@ func TestServerPageExamples(t *testing.T) {
 		t.Run(string(k), func(t *testing.T) {
 			_, base := testServer(t, ServerConfig{})
 			token := login(t, base)
-			body, err := os.ReadFile(filepath.Join("testdata/pages", string(k)+".request.json"))
+			body, err := os.ReadFile(filepath.Join("../testdata/pages", string(k)+".request.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +85,7 @@ func TestServerPageExamples(t *testing.T) {
 				t.Fatalf("POST %s = %d %+v %s", k.BulkPath(), code, st, data)
 			}
 			var want crm.Response[crm.BulkResult]
-			wb, _ := os.ReadFile(filepath.Join("testdata/pages", string(k)+".response.json"))
+			wb, _ := os.ReadFile(filepath.Join("../testdata/pages", string(k)+".response.json"))
 			json.Unmarshal(wb, &want)
 			if g, w := mustJSON(t, got.Unprocessed), mustJSON(t, want.Data.Unprocessed); g != w || len(got.Processed) != len(want.Data.Processed) {
 				t.Errorf("response = %s\nwant the page's %s", data, wb)
@@ -229,7 +231,7 @@ func TestClientAgainstServer(t *testing.T) {
 		t.Error("the login error shows the password")
 	}
 	c, _ := crm.NewClient(base+"/", crm.Credentials{Username: "loader", Password: "pw", Organisation: "ACME"}, crm.ClientOptions{})
-	body, _ := os.ReadFile("testdata/pages/web.request.json")
+	body, _ := os.ReadFile("../testdata/pages/web.request.json")
 	req, err := crm.DecodeBulkRequest(crm.Web, body)
 	if err != nil {
 		t.Fatal(err)

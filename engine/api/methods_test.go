@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/crmload/crmload/engine"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -28,7 +30,7 @@ func getJSON(t *testing.T, u string) (int, crm.Status, json.RawMessage) {
 // example, on the sample reference data), show, list with fields_set and
 // dates, cancel, and the refusals.
 func TestFinancialAchievementMethods(t *testing.T) {
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	e := newTestEngine(t, "../../testdata/seed/reference.yaml")
 	srvURL := serveEngine(t, e)
 	token := login(t, srvURL)
 	create := `{"token":"` + token + `",
@@ -44,7 +46,7 @@ func TestFinancialAchievementMethods(t *testing.T) {
 		"amount":11.50,
 		"udf_string_1":"udf string 1","udf_float_1":10}`
 	code, st, data := post(t, srvURL+"/customer_events/financial_achievements/create", create)
-	var created EventObject
+	var created engine.EventObject
 	json.Unmarshal(data, &created)
 	if code != 200 || st.Code != "OK" || created.Type != "FINANCIAL_ACHIEVEMENT" || created.Amount != "11.5" || created.PaymentMediumBrand.Name != "VISA" {
 		t.Fatalf("create = %d %+v %s", code, st, data)
@@ -97,7 +99,7 @@ func TestFinancialAchievementMethods(t *testing.T) {
 	code, _, data = post(t, srvURL+"/customer_events/achievements/create", `{"token":"`+token+`",
 		"accounts_receivable_identifier":{"number":"ACR0000000077"},"classification_identifier":{"name":"Customer Feedback 3"},
 		"performed_by_unit_identifier":{"name":"Admin Unit"},"performed_on":"2016-06-22T15:00:00"}`)
-	var ach EventObject
+	var ach engine.EventObject
 	json.Unmarshal(data, &ach)
 	if code != 200 || ach.Type != "ACHIEVEMENT" {
 		t.Fatalf("achievements/create = %d %s", code, data)

@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bufio"
@@ -122,7 +122,7 @@ func TestServeSlowBody(t *testing.T) {
 // TestServeConnectionLimit: past the limit, a connection waits to be
 // accepted until one closes; the waiting client is then served.
 func TestServeConnectionLimit(t *testing.T) {
-	e := newTestEngine(t, "testdata/pages/seed.yaml")
+	e := newTestEngine(t, "../testdata/pages/seed.yaml")
 	srv := httptest.NewUnstartedServer(NewServer(e, ServerConfig{NoAuth: true}))
 	srv.Listener = LimitListener(srv.Listener, 1, 0)
 	srv.Start()
@@ -180,7 +180,7 @@ func TestServeTokenLimit(t *testing.T) {
 // connections past the per-client limit are closed at once, and a client
 // from another address is served meanwhile.
 func TestServeConnectionsPerClient(t *testing.T) {
-	e := newTestEngine(t, "testdata/pages/seed.yaml")
+	e := newTestEngine(t, "../testdata/pages/seed.yaml")
 	srv := httptest.NewUnstartedServer(NewServer(e, ServerConfig{NoAuth: true}))
 	srv.Listener = LimitListener(srv.Listener, 4, 2)
 	srv.Start()

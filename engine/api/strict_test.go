@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crmload/crmload/engine"
+
 	"github.com/crmload/crmload/crm"
 )
 
@@ -19,11 +21,11 @@ import (
 // envelope, and what the engine stored.
 
 // storedWeb returns the stored web events, by request order.
-func storedWeb(t *testing.T, e *Engine) []EventObject {
+func storedWeb(t *testing.T, e *engine.Engine) []engine.EventObject {
 	t.Helper()
-	var out []EventObject
-	err := e.Events(context.Background(), Filter{Kind: string(crm.Web)}, func(obj []byte) error {
-		var o EventObject
+	var out []engine.EventObject
+	err := e.Events(context.Background(), engine.Filter{Kind: string(crm.Web)}, func(obj []byte) error {
+		var o engine.EventObject
 		if err := json.Unmarshal(obj, &o); err != nil {
 			return err
 		}
@@ -222,7 +224,7 @@ func TestServeEncodings(t *testing.T) {
 // deployment's layout (http://host/crmapi/rest/v2) got "Unknown Method
 // crmapi/rest/v2/authentication/token".
 func TestServeBasePath(t *testing.T) {
-	e := newTestEngine(t, "testdata/pages/seed.yaml")
+	e := newTestEngine(t, "../testdata/pages/seed.yaml")
 	for _, bp := range []string{"/crmapi/rest/v2", "crmapi/rest/v2/", "/"} {
 		t.Run(bp, func(t *testing.T) {
 			srv := httptest.NewServer(NewServer(e, ServerConfig{Users: map[string]string{"loader": "pw"}, Organisation: "ACME", BasePath: bp}))

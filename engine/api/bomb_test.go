@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/crmload/crmload/engine"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -53,12 +55,12 @@ func TestMain(m *testing.M) {
 // and serves until its standard input closes.
 func runBombServer(dir string) error {
 	ctx := context.Background()
-	e, err := Open(ctx, filepath.Join(dir, "engine.db"))
+	e, err := engine.Open(ctx, filepath.Join(dir, "engine.db"))
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	if _, err := e.Seed(ctx, "testdata/pages/seed.yaml"); err != nil {
+	if _, err := e.Seed(ctx, "../testdata/pages/seed.yaml"); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

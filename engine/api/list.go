@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/crmload/crmload/engine"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -25,63 +27,29 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, kind crm.Kind, p *
 
 // listQuery checks list's parameters and turns them into a filter and an
 // offset. A Limit of -1 selects nothing.
-func (s *Server) listQuery(ctx context.Context, kind crm.Kind, p *methodParams) (Filter, int, error) {
+func (s *Server) listQuery(ctx context.Context, kind crm.Kind, p *methodParams) (engine.Filter, int, error) {
 	if p.AccountsReceivable == nil && p.RewardsParticipant == nil && p.Classification == nil {
-		return Filter{}, 0, &crm.Error{Code: crm.CodeSemiOptional,
+		return engine.Filter{}, 0, &crm.Error{Code: crm.CodeSemiOptional,
 			Message: "One of accounts_receivable_identifier, rewards_participant_identifier, classification_identifier must be specified, got 0",
 			Reason:  "It is mandatory to specify one of the semi-optional parameters. Multiple parameters are allowed to be specified.",
 			Field:   "accounts_receivable_identifier"}
 	}
 	offset, err := count("offset", p.Offset, 0)
 	if err != nil {
-		return Filter{}, 0, err
+		return engine.Filter{}, 0, err
 	}
 	n, err := count("number_of_results", p.NumberOfResults, -1)
 	if err != nil {
-		return Filter{}, 0, err
+		return engine.Filter{}, 0, err
 	}
-	f := Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
+	f := engine.Filter{Kind: string(kind), CreatedAfter: p.SubmittedAfterDate, CreatedBefore: p.SubmittedBeforeDate}
 	switch {
 	case n == 0:
 		f.Limit = -1
 	case n > 0:
 		f.Limit = offset + n
 	}
-	return f, offset, s.listFilter(ctx, p, &f)
-}
-
-// listFilter resolves list's identifiers into f.
-func (s *Server) listFilter(ctx context.Context, p *methodParams, f *Filter) error {
-	var err error
-	if p.AccountsReceivable != nil {
-		if f.Account, err = s.eng.refValue(ctx, entAccount, p.AccountsReceivable, "number"); err != nil {
-			return withField(err, "accounts_receivable_identifier")
-		}
-	}
-	if p.RewardsParticipant != nil {
-		// A participant's events are those of its account (an event names
-		// one or the other).
-		accountID, err := s.eng.refValue(ctx, entParticipant, p.RewardsParticipant, "accounts_receivable")
-		if err != nil {
-			return withField(err, "rewards_participant_identifier")
-		}
-		number := ""
-		if accountID != "" {
-			if number, err = s.eng.refValue(ctx, entAccount, &crm.AccountIdentifier{ID: accountID}, "number"); err != nil {
-				return err
-			}
-		}
-		if number == "" || f.Account != "" && f.Account != number {
-			f.Limit = -1 // nothing matches both
-		}
-		f.Account = number
-	}
-	if p.Classification != nil {
-		if f.Classification, err = s.eng.refValue(ctx, entClassification, p.Classification, "name"); err != nil {
-			return withField(err, "classification_identifier")
-		}
-	}
-	return nil
+	return f, offset, s.eng.FilterBy(ctx, &f, p.AccountsReceivable, p.RewardsParticipant, p.Classification)
 }
 
 func withField(err error, field string) error {
@@ -92,7 +60,7 @@ func withField(err error, field string) error {
 }
 
 // writeList answers the events of f after the first offset.
-func (s *Server) writeList(ctx context.Context, w http.ResponseWriter, f Filter, offset int, fieldsSet string) {
+func (s *Server) writeList(ctx context.Context, w http.ResponseWriter, f engine.Filter, offset int, fieldsSet string) {
 	var buf bytes.Buffer
 	buf.WriteByte('[')
 	seen := 0

@@ -1,4 +1,4 @@
-package engine
+package api
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crmload/crmload/engine"
+
 	"github.com/crmload/crmload/crm"
 )
 
@@ -23,9 +25,9 @@ import (
 // and checks the HTTP status, the envelope and the body.
 
 // fidelityServer serves an engine seeded with the pages' reference data.
-func fidelityServer(t *testing.T, cfg ServerConfig) (*Engine, string, string) {
+func fidelityServer(t *testing.T, cfg ServerConfig) (*engine.Engine, string, string) {
 	t.Helper()
-	e := newTestEngine(t, "testdata/pages/seed.yaml", "testdata/pages/seed_single.yaml")
+	e := newTestEngine(t, "../testdata/pages/seed.yaml", "../testdata/pages/seed_single.yaml")
 	cfg.Users, cfg.Organisation = map[string]string{"loader": "pw"}, "ACME"
 	srv := httptest.NewServer(NewServer(e, cfg))
 	t.Cleanup(srv.Close)
@@ -35,7 +37,7 @@ func fidelityServer(t *testing.T, cfg ServerConfig) (*Engine, string, string) {
 // pageExample reads a page's request example and puts the token in.
 func pageExample(t *testing.T, name, token string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata/pages", name))
+	b, err := os.ReadFile(filepath.Join("../testdata/pages", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +240,7 @@ func TestFidelityListAndShow(t *testing.T) {
 		`"accounts_receivable_identifier":{"number":"ACR0000000069"}`, `"accounts_receivable_identifier":{"number":"ACR0000000659"}`} {
 		a := call(t, base, "customer_events/financial_achievements/create", `{"token":"`+token+`",`+who+`,
 			"classification_identifier":{"name":"Financial Achievement 1"},"performed_by_unit_identifier":{"name":"Admin Unit"},"performed_on":"2016-10-26T17:0`+string(rune('0'+i))+`:00"}`)
-		var o EventObject
+		var o engine.EventObject
 		json.Unmarshal(a.data, &o)
 		if a.code != 200 {
 			t.Fatalf("create %d = %d %+v", i, a.code, a.status)
@@ -246,7 +248,7 @@ func TestFidelityListAndShow(t *testing.T) {
 		numbers, ids = append(numbers, o.Number), append(ids, o.ID)
 	}
 	listNumbers := func(a answer) []string {
-		var objs []EventObject
+		var objs []engine.EventObject
 		json.Unmarshal(a.data, &objs)
 		var out []string
 		for _, o := range objs {
@@ -287,7 +289,7 @@ func TestFidelityListAndShow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env crm.Response[[]EventObject]
+	var env crm.Response[[]engine.EventObject]
 	json.NewDecoder(resp.Body).Decode(&env)
 	resp.Body.Close()
 	if len(env.Data) != 1 || env.Data[0].Number != numbers[2] {
@@ -305,7 +307,7 @@ func TestFidelityListAndShow(t *testing.T) {
 		wantError(t, "show {number: an id}", a, 400, crm.CodeEventNotFound, "Not Found")
 	}
 	for _, ident := range []string{`{"id":"` + ids[1] + `"}`, `{"number":"` + numbers[1] + `"}`} {
-		var o EventObject
+		var o engine.EventObject
 		a := show(ident)
 		json.Unmarshal(a.data, &o)
 		if a.code != 200 || o.ID != ids[1] || o.Number != numbers[1] {
@@ -331,7 +333,7 @@ func TestFidelityEventObject(t *testing.T) {
 	if err := json.Unmarshal(a.data, &got); err != nil || a.code != 200 {
 		t.Fatalf("create = %d %s", a.code, a.data)
 	}
-	b, _ := os.ReadFile("testdata/pages/financial_achievements_create.response.json")
+	b, _ := os.ReadFile("../testdata/pages/financial_achievements_create.response.json")
 	var page struct{ Data map[string]any }
 	if err := json.Unmarshal(b, &page); err != nil {
 		t.Fatal(err)
@@ -391,8 +393,8 @@ func jsonEqual(a, b any) bool {
 
 func TestPageNumber(t *testing.T) {
 	for in, want := range map[string]string{"11.50": "11.5", "10": "10", "10.0": "10", "0.10": "0.1", "-0.0": "0", "1.5e3": "1.5e3", "100": "100", "abc": "abc", "1250.7500000000000001": "1250.7500000000000001"} {
-		if got := PageNumber(in); got != want {
-			t.Errorf("PageNumber(%q) = %q, want %q", in, got, want)
+		if got := engine.PageNumber(in); got != want {
+			t.Errorf("engine.PageNumber(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -527,7 +529,7 @@ func TestFidelityPurchaseVersions(t *testing.T) {
 	_, base, token := fidelityServer(t, ServerConfig{}) // the default: R18
 	a := call(t, base, "customer_events/bulk/purchases/create", pageExample(t, "purchases_004.request.json", token))
 	res := bulkResult(t, a)
-	b, _ := os.ReadFile("testdata/pages/purchases_004.response.json")
+	b, _ := os.ReadFile("../testdata/pages/purchases_004.response.json")
 	var page crm.Response[crm.BulkResult]
 	json.Unmarshal(b, &page)
 	if a.code != 200 || mustJSON(t, res.Unprocessed) != mustJSON(t, page.Data.Unprocessed) || len(res.Processed) != 2 {
@@ -561,7 +563,7 @@ func TestFidelityBulkPageExamplesOverHTTP(t *testing.T) {
 				_, base, token := fidelityServer(t, ServerConfig{APIVersion: v})
 				a := call(t, base, k.BulkPath(), pageExample(t, string(k)+".request.json", token))
 				res := bulkResult(t, a)
-				b, _ := os.ReadFile(filepath.Join("testdata/pages", string(k)+".response.json"))
+				b, _ := os.ReadFile(filepath.Join("../testdata/pages", string(k)+".response.json"))
 				var page crm.Response[crm.BulkResult]
 				if err := json.Unmarshal(b, &page); err != nil {
 					t.Fatal(err)
