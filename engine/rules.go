@@ -25,38 +25,14 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 			account = s.byID(entAccount, participant.get(entParticipant, "accounts_receivable"))
 		}
 	}
-	var cls, unit, bu, tap, pmType, pmBrand, invoice, product *Ref
-	if ev.Classification != nil {
-		cls = s.ident(entClassification, ev.Classification)
+	var refs [len(directRefs)]*Ref
+	for i, f := range directRefs {
+		if id := f.id(ev); id != nil {
+			refs[i] = s.ident(f.ent, id)
+		}
 	}
-	if ev.PerformedByUnit != nil {
-		unit = s.ident(entUnit, ev.PerformedByUnit)
-	}
-	if ev.PerformedByBusinessUnit != nil {
-		bu = s.ident(entBusinessUnit, ev.PerformedByBusinessUnit)
-	}
-	if ev.PerformedByTAP != nil {
-		tap = s.ident(entTAP, ev.PerformedByTAP)
-	}
-	var referred, referredBy *Ref
-	if ev.ReferredRewardsParticipant != nil {
-		referred = s.ident(entParticipant, ev.ReferredRewardsParticipant)
-	}
-	if ev.ReferredByRewardsParticipant != nil {
-		referredBy = s.ident(entParticipant, ev.ReferredByRewardsParticipant)
-	}
-	if ev.PaymentMediumType != nil {
-		pmType = s.ident(entPaymentType, ev.PaymentMediumType)
-	}
-	if ev.PaymentMediumBrand != nil {
-		pmBrand = s.ident(entPaymentBrand, ev.PaymentMediumBrand)
-	}
-	if ev.Invoice != nil {
-		invoice = s.ident(entInvoice, ev.Invoice)
-	}
-	if ev.Product != nil {
-		product = s.ident(entProduct, ev.Product)
-	}
+	cls, unit, bu, tap := refs[refClassification], refs[refUnit], refs[refBusinessUnit], refs[refTAP]
+	referred, referredBy, pmType := refs[refReferred], refs[refReferredBy], refs[refPaymentType]
 	// seeds/003: the access token that authorised the customer, unless the
 	// account was identified by one in this call.
 	if ev.AuthorizedByAccessToken != nil && token == nil {
@@ -136,16 +112,10 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 	obj.AccountsReceivable = object(entAccount, account)
 	obj.RewardsParticipant = object(entParticipant, participant)
 	obj.AuthorizedByAccessToken = object(entAccessToken, token)
-	obj.Classification = object(entClassification, cls)
-	obj.PerformedByUnit = object(entUnit, performer)
-	obj.PerformedByBusinessUnit = object(entBusinessUnit, bu)
-	obj.PerformedByTAP = object(entTAP, tap)
-	obj.PaymentMediumType = object(entPaymentType, pmType)
-	obj.PaymentMediumBrand = object(entPaymentBrand, pmBrand)
-	obj.Invoice = object(entInvoice, invoice)
-	obj.Product = object(entProduct, product)
-	obj.ReferredRewardsParticipant = object(entParticipant, referred)
-	obj.ReferredByRewardsParticipant = object(entParticipant, referredBy)
+	for i, f := range directRefs {
+		*f.obj(obj) = object(f.ent, refs[i])
+	}
+	obj.PerformedByUnit = object(entUnit, performer) // the unit, or the business unit's or point's
 	if account != nil {
 		p.AccountNumber = account.get(entAccount, "number")
 	}
@@ -156,6 +126,50 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 		p.Classification = cls.get(entClassification, "name")
 	}
 	return p, nil, true
+}
+
+// The references an event names directly: each is resolved by its
+// identifier when the event gives one, and stored in the event object as
+// the nested record.
+const (
+	refClassification = iota
+	refUnit
+	refBusinessUnit
+	refTAP
+	refReferred
+	refReferredBy
+	refPaymentType
+	refPaymentBrand
+	refInvoice
+	refProduct
+)
+
+var directRefs = [...]struct {
+	ent *Entity
+	id  func(*crm.Event) crm.Identifier // nil when the event has none
+	obj func(*EventObject) **RefObject
+}{
+	refClassification: {entClassification, func(ev *crm.Event) crm.Identifier { return optional(ev.Classification) }, func(o *EventObject) **RefObject { return &o.Classification }},
+	refUnit:           {entUnit, func(ev *crm.Event) crm.Identifier { return optional(ev.PerformedByUnit) }, func(o *EventObject) **RefObject { return &o.PerformedByUnit }},
+	refBusinessUnit:   {entBusinessUnit, func(ev *crm.Event) crm.Identifier { return optional(ev.PerformedByBusinessUnit) }, func(o *EventObject) **RefObject { return &o.PerformedByBusinessUnit }},
+	refTAP:            {entTAP, func(ev *crm.Event) crm.Identifier { return optional(ev.PerformedByTAP) }, func(o *EventObject) **RefObject { return &o.PerformedByTAP }},
+	refReferred:       {entParticipant, func(ev *crm.Event) crm.Identifier { return optional(ev.ReferredRewardsParticipant) }, func(o *EventObject) **RefObject { return &o.ReferredRewardsParticipant }},
+	refReferredBy:     {entParticipant, func(ev *crm.Event) crm.Identifier { return optional(ev.ReferredByRewardsParticipant) }, func(o *EventObject) **RefObject { return &o.ReferredByRewardsParticipant }},
+	refPaymentType:    {entPaymentType, func(ev *crm.Event) crm.Identifier { return optional(ev.PaymentMediumType) }, func(o *EventObject) **RefObject { return &o.PaymentMediumType }},
+	refPaymentBrand:   {entPaymentBrand, func(ev *crm.Event) crm.Identifier { return optional(ev.PaymentMediumBrand) }, func(o *EventObject) **RefObject { return &o.PaymentMediumBrand }},
+	refInvoice:        {entInvoice, func(ev *crm.Event) crm.Identifier { return optional(ev.Invoice) }, func(o *EventObject) **RefObject { return &o.Invoice }},
+	refProduct:        {entProduct, func(ev *crm.Event) crm.Identifier { return optional(ev.Product) }, func(o *EventObject) **RefObject { return &o.Product }},
+}
+
+// optional turns a nil identifier pointer into a nil interface.
+func optional[P interface {
+	*T
+	crm.Identifier
+}, T any](p P) crm.Identifier {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 // newObject copies the event's own values into a new event object.
