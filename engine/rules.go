@@ -14,30 +14,69 @@ import (
 func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) (p *PendingEvent, err *crm.Error, done bool) {
 	s := &eval{r: r}
 	obj := newObject(k, ev)
+	var rv resolved
+	rv.lookup(s, ev, currency)
+	resolveLines(s, ev, obj)
+	if s.incomplete {
+		return nil, nil, false
+	}
+	if s.err != nil {
+		return nil, s.err, true
+	}
+	if err := rv.check(k, currency); err != nil {
+		return nil, err, true
+	}
+	p, err = rv.pending(k, ev, obj)
+	return p, err, true
+}
 
-	var account, participant, token *Ref
+// resolved holds the records an event's identifiers name.
+type resolved struct {
+	account, participant, token *Ref
+	refs                        [len(directRefs)]*Ref
+	// Second-hand records: a business unit's or a transaction acquiring
+	// point's unit, the unit that performed the event (named, or one of
+	// those), and that unit's currency when the call names one.
+	buUnit, tapUnit, performer, unitCurrency *Ref
+}
+
+// lookup resolves the event's identifiers (pending lookups leave
+// s.incomplete set).
+func (rv *resolved) lookup(s *eval, ev *crm.Event, currency *Ref) {
 	if ev.AccountsReceivable != nil {
-		account, token = s.account(ev.AccountsReceivable)
+		rv.account, rv.token = s.account(ev.AccountsReceivable)
 	}
 	if ev.RewardsParticipant != nil {
-		participant, token = s.participant(ev.RewardsParticipant)
-		if participant != nil {
-			account = s.byID(entAccount, participant.get(entParticipant, "accounts_receivable"))
+		rv.participant, rv.token = s.participant(ev.RewardsParticipant)
+		if rv.participant != nil {
+			rv.account = s.byID(entAccount, rv.participant.get(entParticipant, "accounts_receivable"))
 		}
 	}
-	var refs [len(directRefs)]*Ref
 	for i, f := range directRefs {
 		if id := f.id(ev); id != nil {
-			refs[i] = s.ident(f.ent, id)
+			rv.refs[i] = s.ident(f.ent, id)
 		}
 	}
-	cls, unit, bu, tap := refs[refClassification], refs[refUnit], refs[refBusinessUnit], refs[refTAP]
-	referred, referredBy, pmType := refs[refReferred], refs[refReferredBy], refs[refPaymentType]
 	// seeds/003: the access token that authorised the customer, unless the
 	// account was identified by one in this call.
-	if ev.AuthorizedByAccessToken != nil && token == nil {
-		token = s.token(ev.AuthorizedByAccessToken)
+	if ev.AuthorizedByAccessToken != nil && rv.token == nil {
+		rv.token = s.token(ev.AuthorizedByAccessToken)
 	}
+	if bu := rv.refs[refBusinessUnit]; bu != nil {
+		rv.buUnit = s.byID(entUnit, bu.get(entBusinessUnit, "unit"))
+	}
+	if tap := rv.refs[refTAP]; tap != nil {
+		rv.tapUnit = s.byID(entUnit, tap.get(entTAP, "unit"))
+	}
+	rv.performer = firstOf(rv.refs[refUnit], rv.tapUnit, rv.buUnit)
+	if currency != nil && rv.performer != nil {
+		rv.unitCurrency = s.byID(entCurrency, rv.performer.get(entUnit, "currency"))
+	}
+}
+
+// resolveLines resolves the products of a purchase's lines and the KPIs
+// (and their products) of a financial achievement into obj.
+func resolveLines(s *eval, ev *crm.Event, obj *EventObject) {
 	for _, line := range ev.ProductsSet {
 		qty := line.Quantity
 		if qty == "" {
@@ -55,47 +94,36 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 		}
 		obj.MeasuredKPIs = append(obj.MeasuredKPIs, l)
 	}
-	// Second-hand records: a business unit's or a transaction acquiring
-	// point's unit, and the unit's currency when the call names one.
-	var buUnit, tapUnit *Ref
-	if bu != nil {
-		buUnit = s.byID(entUnit, bu.get(entBusinessUnit, "unit"))
-	}
-	if tap != nil {
-		tapUnit = s.byID(entUnit, tap.get(entTAP, "unit"))
-	}
-	performer := firstOf(unit, tapUnit, buUnit)
-	var unitCurrency *Ref
-	if currency != nil && performer != nil {
-		unitCurrency = s.byID(entCurrency, performer.get(entUnit, "currency"))
-	}
-	if s.incomplete {
-		return nil, nil, false
-	}
-	if s.err != nil {
-		return nil, s.err, true
-	}
+}
 
-	if err := checkPerformer(unit, bu, tap, buUnit, tapUnit); err != nil {
-		return nil, err, true
+// check applies the rules between the resolved records.
+func (rv *resolved) check(k crm.Kind, currency *Ref) *crm.Error {
+	if err := checkPerformer(rv.refs[refUnit], rv.refs[refBusinessUnit], rv.refs[refTAP], rv.buUnit, rv.tapUnit); err != nil {
+		return err
 	}
-	if err := checkClassification(k, cls); err != nil {
-		return nil, err, true
+	if err := checkClassification(k, rv.refs[refClassification]); err != nil {
+		return err
 	}
-	if currency != nil && (unitCurrency == nil || unitCurrency.ID != currency.ID) {
-		return nil, currencyMismatch(currency, unitCurrency, performer), true
+	if currency != nil && (rv.unitCurrency == nil || rv.unitCurrency.ID != currency.ID) {
+		return currencyMismatch(currency, rv.unitCurrency, rv.performer)
 	}
-	if pmType != nil && (k == crm.FinancialAchievements || k == crm.Achievements) {
-		if err := checkPaymentType(pmType, account); err != nil {
-			return nil, err, true
-		}
+	if pmType := rv.refs[refPaymentType]; pmType != nil && (k == crm.FinancialAchievements || k == crm.Achievements) {
+		return checkPaymentType(pmType, rv.account)
 	}
-	p = &PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj}
-	if referred != nil {
+	return nil
+}
+
+// pending completes obj with the resolved records and returns the event
+// to store: for a referral, with the claim its commit makes, unless the
+// participant is referred already or refers itself.
+func (rv *resolved) pending(k crm.Kind, ev *crm.Event, obj *EventObject) (*PendingEvent, *crm.Error) {
+	p := &PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj}
+	if referred := rv.refs[refReferred]; referred != nil {
+		referredBy := rv.refs[refReferredBy]
 		number := referred.get(entParticipant, "number")
 		lost := crm.ReferredByAnother(number)
 		if referred.get(entParticipant, "referred_by") != "" {
-			return nil, lost, true
+			return nil, lost
 		}
 		if referred.ID == referredBy.ID {
 			return nil, &crm.Error{
@@ -103,29 +131,28 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 				Message: fmt.Sprintf("Participant %s Cannot Refer Itself", number),
 				Reason:  "The referred and the referring rewards participants must differ.",
 				Field:   "referred_by_rewards_participant_identifier",
-			}, true
+			}
 		}
 		p.Claim = &Claim{Referred: referred.ID, By: referredBy.ID, Lost: lost}
 		p.ParticipantNumber = number
 	}
-
-	obj.AccountsReceivable = object(entAccount, account)
-	obj.RewardsParticipant = object(entParticipant, participant)
-	obj.AuthorizedByAccessToken = object(entAccessToken, token)
+	obj.AccountsReceivable = object(entAccount, rv.account)
+	obj.RewardsParticipant = object(entParticipant, rv.participant)
+	obj.AuthorizedByAccessToken = object(entAccessToken, rv.token)
 	for i, f := range directRefs {
-		*f.obj(obj) = object(f.ent, refs[i])
+		*f.obj(obj) = object(f.ent, rv.refs[i])
 	}
-	obj.PerformedByUnit = object(entUnit, performer) // the unit, or the business unit's or point's
-	if account != nil {
-		p.AccountNumber = account.get(entAccount, "number")
+	obj.PerformedByUnit = object(entUnit, rv.performer) // the unit, or the business unit's or point's
+	if rv.account != nil {
+		p.AccountNumber = rv.account.get(entAccount, "number")
 	}
-	if participant != nil {
-		p.ParticipantNumber = participant.get(entParticipant, "number")
+	if rv.participant != nil {
+		p.ParticipantNumber = rv.participant.get(entParticipant, "number")
 	}
-	if cls != nil {
+	if cls := rv.refs[refClassification]; cls != nil {
 		p.Classification = cls.get(entClassification, "name")
 	}
-	return p, nil, true
+	return p, nil
 }
 
 // The references an event names directly: each is resolved by its
