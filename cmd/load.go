@@ -313,7 +313,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		printSummary(g, logger, sum, dir, opts.dryRun)
 	}
 	if err != nil {
-		if sum != nil && sum.ExitCode == ExitAborted {
+		if sum != nil && sum.Outcome() == loader.OutcomeAborted {
 			// The run could not write its reports (a full disk): it
 			// stopped, and a resume once there is room finishes it.
 			msg := loadOutcome(sum, dir)
@@ -324,8 +324,8 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		}
 		return err
 	}
-	if sum.ExitCode != ExitOK {
-		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
+	if o := sum.Outcome(); o != loader.OutcomeOK {
+		return &ExitError{Code: o.ExitCode(), Err: errors.New(loadOutcome(sum, dir))}
 	}
 	return nil
 }
@@ -339,7 +339,7 @@ func total(stats engine.SeedStats) int {
 }
 
 func loadOutcome(sum *loader.Summary, dir string) string {
-	if sum.ExitCode == ExitAborted {
+	if sum.Outcome() == loader.OutcomeAborted {
 		return fmt.Sprintf("the run stopped part-way (%s); what was done is in %s; continue it with: crmload load --resume %s", sum.AbortReason, dir, dir)
 	}
 	where := filepath.Join(dir, "failed.*")

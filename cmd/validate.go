@@ -83,14 +83,14 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}
-	if sum.ExitCode != ExitOK {
-		return &ExitError{Code: sum.ExitCode, Err: errors.New(outcomeMessage(sum, dir))}
+	if o := sum.Outcome(); o != loader.OutcomeOK {
+		return &ExitError{Code: o.ExitCode(), Err: errors.New(outcomeMessage(sum, dir))}
 	}
 	return nil
 }
 
 func outcomeMessage(sum *loader.Summary, dir string) string {
-	if sum.ExitCode == ExitAborted {
+	if sum.Outcome() == loader.OutcomeAborted {
 		return "interrupted; what was done is in " + dir
 	}
 	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)

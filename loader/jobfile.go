@@ -94,8 +94,8 @@ func sourceDir(run string, i int, src JobSource) string {
 
 // LoadJobFile loads every source of jf in order, into one run directory
 // (or, with opts.Resume, continues that run: finished sources are kept,
-// the others resumed or started). A source that stops the run (exit 3)
-// stops the job. Every mapping and input is checked before anything is
+// the others resumed or started). A source that stops the run
+// (OutcomeAborted) stops the job. Every mapping and input is checked before anything is
 // sent.
 func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
 	start := time.Now()
@@ -154,7 +154,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
-	worst := 0 // the worst exit code of the sources
+	worst := OutcomeOK // the gravest outcome of the sources
 	for i, src := range jf.Sources {
 		sub := sourceDir(dir, i, src)
 		o := opts
@@ -163,7 +163,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			return nil, dir, err
 		} else if done != nil {
 			total.add(done) // finished in an earlier attempt
-			worst = max(worst, done.ExitCode)
+			worst = max(worst, done.Outcome())
 			continue
 		} else if _, err := os.Stat(filepath.Join(sub, runFileName)); err == nil {
 			o.Resume, o.into = sub, ""
@@ -178,14 +178,14 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			break
 		}
 		total.add(sum)
-		worst = max(worst, sum.ExitCode)
-		if sum.ExitCode == 3 {
+		worst = max(worst, sum.Outcome())
+		if sum.Outcome() == OutcomeAborted {
 			total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
 			break
 		}
 	}
 	if total.AbortReason != "" || len(errs) > 0 {
-		worst = 3
+		worst = OutcomeAborted
 	}
 	total.finish(time.Now(), worst)
 	if err := writeSummary(dir, total); err != nil {
@@ -232,7 +232,7 @@ func finished(dir string) (*Summary, error) {
 		return nil, err
 	}
 	s, err := decodeSummary(b)
-	if err != nil || s.ExitCode == 3 {
+	if err != nil || s.Outcome() == OutcomeAborted {
 		return nil, err
 	}
 	return s, nil

@@ -136,7 +136,7 @@ type settled struct {
 // run directory: succeeded and failed reports, the mapping, the summary.
 // The returned error is for a run that could not start (nothing written)
 // or could not write its reports; an aborted run returns its summary with
-// exit code 3.
+// OutcomeAborted.
 func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary, string, error) {
 	start := time.Now()
 	if opts.BatchSize <= 0 || opts.BatchSize > crm.MaxBulkEvents {
@@ -211,7 +211,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 		r.abort("cannot write the reports: " + err.Error())
 		aborted = true
 	}
-	sum.finish(time.Now(), sum.Outcome(aborted))
+	sum.finish(time.Now(), sum.settledOutcome(aborted))
 	sum.AbortReason = r.abortReason
 	// An input that grew since the run started (rows appended, then
 	// resumed) was loaded as it is now: the ledger and the summary get
@@ -231,8 +231,8 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	if err := writeSummary(dir, sum); err != nil {
 		// The reports and journal are whole up to the last journal line:
 		// a resume once there is room finishes the run and its summary.
-		if sum.ExitCode != 3 {
-			sum.ExitCode, sum.AbortReason = 3, "cannot write the summary: "+err.Error()
+		if sum.Outcome() != OutcomeAborted {
+			sum.ExitCode, sum.AbortReason = OutcomeAborted.ExitCode(), "cannot write the summary: "+err.Error()
 		}
 		if runErr == nil {
 			runErr = err
@@ -245,7 +245,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 			}
 		}
 		state := ClaimLoaded
-		if sum.ExitCode == 3 || runErr != nil {
+		if sum.Outcome() == OutcomeAborted || runErr != nil {
 			state = ClaimStopped
 		}
 		if err := opts.Ledger.FinishInputs(context.WithoutCancel(ctx), runKey, state); err != nil && runErr == nil {

@@ -369,7 +369,7 @@ type Summary struct {
 	Batches         int            `json:"batches"`
 	Retries         int            `json:"retries"`
 	ErrorsByCode    map[string]int `json:"errors_by_code"`
-	ExitCode        int            `json:"exit_code"`
+	ExitCode        int            `json:"exit_code"` // Outcome.ExitCode; read it as Outcome()
 	AbortReason     string         `json:"abort_reason,omitempty"`
 	// Warnings are things the operator should know that fail no row: a
 	// group split across two files.
@@ -378,11 +378,11 @@ type Summary struct {
 	priorFailed int // rows earlier attempts of a resumed run failed
 }
 
-// finish sets the end of the run and its exit code.
-func (s *Summary) finish(at time.Time, exitCode int) {
+// finish sets the end of the run and its outcome.
+func (s *Summary) finish(at time.Time, o Outcome) {
 	s.FinishedAt = at.UTC()
 	s.DurationSeconds = math.Round(s.FinishedAt.Sub(s.StartedAt).Seconds()*1000) / 1000
-	s.ExitCode = exitCode
+	s.ExitCode = o.ExitCode()
 }
 
 // Balanced reports whether the accounting invariant holds.

@@ -226,23 +226,11 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 	if werr != nil {
 		return nil, dir, fmt.Errorf("write %s: %w", failed.path, werr)
 	}
-	sum.finish(time.Now(), sum.Outcome(aborted))
+	sum.finish(time.Now(), sum.settledOutcome(aborted))
 	if err := writeSummary(dir, sum); err != nil {
 		return nil, dir, err
 	}
 	return sum, dir, nil
-}
-
-// Outcome is the exit code of a finished run: 3 when it was aborted, 1
-// when rows failed, 0 otherwise (DESIGN.md, exit codes).
-func (s *Summary) Outcome(aborted bool) int {
-	switch {
-	case aborted:
-		return 3
-	case s.RowsFailed > 0 || s.RowsInDoubt > 0 || s.priorFailed > 0:
-		return 1
-	}
-	return 0
 }
 
 func copyFile(from, to string) error {
