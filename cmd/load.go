@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -230,10 +229,10 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	defer cleanup()
 	opts.files = files
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
+	plan := &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
 		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
-		return loader.Load(ctx, job, eng, lo)
+		return loader.Load(ctx, plan, eng, lo)
 	})
 }
 
@@ -342,18 +341,19 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	if sum.Outcome() == loader.OutcomeAborted {
 		return fmt.Sprintf("the run stopped part-way (%s); what was done is in %s; continue it with: crmload load --resume %s", sum.AbortReason, dir, dir)
 	}
-	where := filepath.Join(dir, "failed.*")
+	run := loader.RunDir(dir)
+	where := run.AnyReport(loader.FailedReport)
 	if sum.Kind == "job" {
 		// A job's reports are in its sources' directories.
 		var dirs []string
 		for _, d := range failedSources(dir) {
-			dirs = append(dirs, filepath.Join(d, "failed.*"))
+			dirs = append(dirs, loader.RunDir(d).AnyReport(loader.FailedReport))
 		}
 		where = strings.Join(dirs, ", ")
 	}
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
-		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, filepath.Join(dir, "in_doubt.*"))
+		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	}
@@ -363,13 +363,10 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 // failedSources lists the source directories of a job run with failed rows.
 func failedSources(dir string) []string {
 	var out []string
-	subs, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
-	for _, s := range subs {
-		if b, err := os.ReadFile(s); err == nil {
-			var sum loader.Summary
-			if json.Unmarshal(b, &sum) == nil && sum.RowsFailed > 0 {
-				out = append(out, filepath.Dir(s))
-			}
+	sources, _ := loader.RunDir(dir).Sources()
+	for _, src := range sources {
+		if sum, err := src.Summary(); err == nil && sum.RowsFailed > 0 {
+			out = append(out, src.String())
 		}
 	}
 	return out
@@ -442,21 +439,18 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
 	}
 	opts.existing = true
-	if b, err := os.ReadFile(filepath.Join(opts.resume, "summary.json")); err == nil {
-		var done loader.Summary
-		if json.Unmarshal(b, &done) == nil && (done.ExitCode == ExitOK || done.ExitCode == ExitFailed) {
-			// Every row is settled: a resume would only rewrite the
-			// summary with the counts of an attempt that did nothing.
-			hint := ""
-			if done.ExitCode == ExitFailed {
-				hint = "; to load its failed rows again: crmload retry " + opts.resume
-			}
-			return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
+	run := loader.RunDir(opts.resume)
+	if done, err := run.Summary(); err == nil && (done.Outcome() == loader.OutcomeOK || done.Outcome() == loader.OutcomeRowsFailed) {
+		// Every row is settled: a resume would only rewrite the summary
+		// with the counts of an attempt that did nothing.
+		hint := ""
+		if done.Outcome() == loader.OutcomeRowsFailed {
+			hint = "; to load its failed rows again: crmload retry " + opts.resume
 		}
+		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
 	}
-	job := filepath.Join(opts.resume, loader.JobFileName)
-	isJob := fileExists(job)
-	rf, err := loader.ReadRunFile(opts.resume)
+	isJob := run.IsJob()
+	rf, err := run.RunFile()
 	if err != nil && !isJob { // job runs of earlier releases have no job.json
 		return usage(err)
 	}
@@ -472,9 +466,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		}
 	}
 	if isJob {
-		return runJob(ctx, g, opts, job, opts.resume)
+		return runJob(ctx, g, opts, run.JobFilePath(), opts.resume)
 	}
-	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
+	opts.mapping = run.MappingPath()
 	opts.files = rf.Files
 	return runLoad(ctx, g, opts, "load", "")
 }
