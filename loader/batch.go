@@ -5,7 +5,7 @@ import "github.com/crmload/crmload/crm"
 // batch groups events into calls of at most BatchSize events and about
 // BatchBytes, with no request id twice in a call (results are matched by
 // it).
-func (r *run) batch(events <-chan event, batches chan<- []event) error {
+func (r *run) batch(events <-chan event, batches chan<- []event) {
 	var cur []event
 	size := 0
 	ids := map[string]bool{}
@@ -28,7 +28,6 @@ func (r *run) batch(events <-chan event, batches chan<- []event) error {
 		}
 	}
 	flush()
-	return nil
 }
 
 // approxSize estimates an event's size on the wire: enough to bound a call

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
 
@@ -39,10 +38,6 @@ type run struct {
 	resumed  int          // by the reader: rows an earlier attempt settled
 	dropped  int          // by the settler: rows read but not sent
 }
-
-func (r *run) addRead() { r.rowsRead.Add(1) }
-
-func (r *run) addRetry() { r.retries.Add(1) }
 
 // abort stops reading and sending new calls; the first reason stays.
 func (r *run) abort(reason string) {
@@ -137,22 +132,19 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	}
 	r.gate = newGate(r.opts.Concurrency)
 
-	g := new(errgroup.Group)
-	g.Go(func() error { defer close(events); return r.read(readCtx, events, out) })
-	g.Go(func() error { defer close(batches); return r.batch(events, batches) })
-	var senders sync.WaitGroup
+	// The stages report trouble by aborting the run (abort), not by
+	// returning errors: out is closed once they have all returned.
+	var stages sync.WaitGroup
+	stages.Go(func() { defer close(events); r.read(readCtx, events, out) })
+	stages.Go(func() { defer close(batches); r.batch(events, batches) })
 	for range r.opts.Concurrency {
-		senders.Add(1)
-		g.Go(func() error {
-			defer senders.Done()
+		stages.Go(func() {
 			for b := range batches {
 				r.send(readCtx, sendCtx, limiter, b, out)
 			}
-			return nil
 		})
 	}
-	done := make(chan error, 1)
-	go func() { done <- g.Wait(); close(out) }()
+	go func() { stages.Wait(); close(out) }()
 	stopBeat := r.heartbeat()
 	defer stopBeat()
 
@@ -162,9 +154,6 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 			werr = err
 			r.abort("cannot write the reports: " + err.Error())
 		}
-	}
-	if err := <-done; err != nil && werr == nil {
-		werr = err
 	}
 	if ctx.Err() != nil {
 		// Waits end at once on an interrupt, so the stages may all have

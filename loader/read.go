@@ -11,7 +11,7 @@ import (
 
 // read is the source and mapping stage: events go on to be batched;
 // filtered and failed rows are settled at once.
-func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) error {
+func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) {
 	var pendingOut []settled
 	flushOut := func() {
 		if len(pendingOut) > 0 {
@@ -71,7 +71,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		// read (a writer still appending: its last line may be torn).
 		var held *mapping.Record
 		push := func(rec *mapping.Record) {
-			r.addRead()
+			r.rowsRead.Add(1)
 			in.mapper.Push(rec, emit)
 			if len(pendingOut) >= 256 {
 				flushOut()
@@ -116,5 +116,4 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 	}
 	flushOut()
-	return nil
 }
