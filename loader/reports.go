@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strconv"
 )
 
 // reports are the outcome files of a run: every row settled is written to
@@ -73,7 +74,7 @@ func openReports(dir RunDir, inputs []*input, rp *resumePoint, dryRun bool) (*re
 func openFailedReport(dir RunDir, inputs []*input) (*reports, error) {
 	d := inputs[0].dialect
 	header := inputs[0].src.Header()
-	failed, err := newRowReport(dir.report(FailedReport, d), header, d, failedReportColumns(d.jsonl))
+	failed, err := openRowReport(dir.report(FailedReport, d), header, d, failedReportColumns(d.jsonl), -1)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +111,7 @@ func (r *reports) write(s *Summary, o settled) error {
 			return err
 		}
 		for _, rec := range o.item.Records {
-			if err := rep.write(rec, itoa(rec.Line), o.item.RequestID, o.msg); err != nil {
+			if err := rep.write(rec, strconv.Itoa(rec.Line), o.item.RequestID, o.msg); err != nil {
 				return err
 			}
 		}
@@ -120,7 +121,7 @@ func (r *reports) write(s *Summary, o settled) error {
 		for i, rec := range o.item.Records {
 			code, msg := o.failure(i)
 			s.ErrorsByCode[code]++
-			if err := r.failed.write(rec, itoa(rec.Line), o.item.RequestID, code, msg); err != nil {
+			if err := r.failed.write(rec, strconv.Itoa(rec.Line), o.item.RequestID, code, msg); err != nil {
 				return err
 			}
 		}
@@ -135,7 +136,7 @@ func (r *reports) write(s *Summary, o settled) error {
 			id, num = "", "" // rolled back: they name no event
 		}
 		for _, rec := range o.item.Records {
-			if err := r.succeeded.write(rec, itoa(rec.Line), o.item.RequestID, id, num); err != nil {
+			if err := r.succeeded.write(rec, strconv.Itoa(rec.Line), o.item.RequestID, id, num); err != nil {
 				return err
 			}
 		}

@@ -113,10 +113,6 @@ type rowReport struct {
 	rows    int
 }
 
-func newRowReport(path string, header []string, d dialect, added []string) (*rowReport, error) {
-	return openRowReport(path, header, d, added, -1)
-}
-
 // openRowReport creates the report, or with resumeAt >= 0 reopens it cut
 // to resumeAt bytes (a resumed run appends to what was journaled).
 func openRowReport(path string, header []string, d dialect, added []string, resumeAt int64) (*rowReport, error) {

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/crmload/crmload/mapping"
@@ -52,11 +53,11 @@ func (r *run) settle(outs []settled) error {
 		}
 	}
 	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
-		r.abort("--max-errors reached: " + itoa(s.RowsFailed) + " rows failed")
+		r.abort("--max-errors reached: " + strconv.Itoa(s.RowsFailed) + " rows failed")
 	}
 	if settledRows := s.RowsFailed + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
 		float64(s.RowsFailed) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
-		r.abort("--max-errors reached: " + itoa(s.RowsFailed) + " of " + itoa(settledRows) + " rows failed")
+		r.abort("--max-errors reached: " + strconv.Itoa(s.RowsFailed) + " of " + strconv.Itoa(settledRows) + " rows failed")
 	}
 	if r.opts.Progress != nil {
 		var read, total int64

@@ -3,7 +3,6 @@ package loader
 import (
 	"encoding/json"
 	"math"
-	"strconv"
 	"time"
 )
 
@@ -55,8 +54,6 @@ func (s *Summary) finish(at time.Time, o Outcome) {
 func (s *Summary) Balanced() bool {
 	return s.RowsRead == s.RowsResumed+s.RowsFiltered+s.RowsSucceeded+s.RowsFailed+s.RowsInDoubt
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func decodeSummary(b []byte) (*Summary, error) {
 	var s Summary
