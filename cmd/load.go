@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
-	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
@@ -327,14 +326,6 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return &ExitError{Code: o.ExitCode(), Err: errors.New(loadOutcome(sum, dir))}
 	}
 	return nil
-}
-
-func total(stats engine.SeedStats) int {
-	n := 0
-	for _, v := range stats {
-		n += v
-	}
-	return n
 }
 
 func loadOutcome(sum *loader.Summary, dir string) string {
