@@ -337,8 +337,8 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	if sum.Kind == "job" {
 		// A job's reports are in its sources' directories.
 		var dirs []string
-		for _, d := range failedSources(dir) {
-			dirs = append(dirs, loader.RunDir(d).AnyReport(loader.FailedReport))
+		for _, d := range run.FailedSources() {
+			dirs = append(dirs, d.AnyReport(loader.FailedReport))
 		}
 		where = strings.Join(dirs, ", ")
 	}
@@ -349,18 +349,6 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	}
 	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, where)
-}
-
-// failedSources lists the source directories of a job run with failed rows.
-func failedSources(dir string) []string {
-	var out []string
-	sources, _ := loader.RunDir(dir).Sources()
-	for _, src := range sources {
-		if sum, err := src.Summary(); err == nil && sum.RowsFailed > 0 {
-			out = append(out, src.String())
-		}
-	}
-	return out
 }
 
 // printSummary says how the run went on stderr: prose lines, or with
@@ -375,7 +363,10 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	}
 	retryDirs := []string{dir}
 	if sum.Kind == "job" {
-		retryDirs = failedSources(dir) // a job's sources are retried one by one
+		retryDirs = nil // a job's sources are retried one by one
+		for _, d := range loader.RunDir(dir).FailedSources() {
+			retryDirs = append(retryDirs, d.String())
+		}
 	}
 	hint := "to load the failed rows again (after fixing them or the reference data): crmload retry "
 	if dryRun {

@@ -148,6 +148,19 @@ func (d RunDir) Sources() ([]RunDir, error) {
 	return out, nil
 }
 
+// FailedSources are the directories of a job run's sources whose
+// summaries count failed rows: a job is retried a source at a time.
+func (d RunDir) FailedSources() []RunDir {
+	sources, _ := d.Sources()
+	var out []RunDir
+	for _, src := range sources {
+		if sum, err := src.Summary(); err == nil && sum.RowsFailed > 0 {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
 // source names a job source's directory in the run: its position and its
 // mapping's name, so that the run directory reads in job order.
 func (d RunDir) source(i int, src JobSource) RunDir {
