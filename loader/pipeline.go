@@ -11,6 +11,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// run is one attempt of a load: what its stages (read, batch, send,
+// settle) share while the pipeline runs.
 type run struct {
 	plan   *Plan
 	eng    Engine
