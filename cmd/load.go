@@ -429,7 +429,7 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		if done.Outcome() == loader.OutcomeRowsFailed {
 			hint = "; to load its failed rows again: crmload retry " + opts.resume
 		}
-		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
+		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.Outcome().ExitCode(), hint)
 	}
 	isJob := run.IsJob()
 	rf, err := run.RunFile()

@@ -84,8 +84,8 @@ func resolvePath(base, p string) string {
 // LoadJobFile loads every source of jf in order, into one run directory
 // (or, with opts.Resume, continues that run: finished sources are kept,
 // the others resumed or started). A source that stops the run
-// (OutcomeAborted) stops the job. Every mapping and input is checked before anything is
-// sent.
+// (OutcomeAborted) stops the job. Every mapping and input is checked
+// before anything is sent.
 func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
 	start := time.Now()
 	plans := make([]*Plan, len(jf.Sources))
