@@ -5,14 +5,16 @@ import (
 	"fmt"
 
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/loader"
 )
 
-// Exit codes, as docs/DESIGN.md defines them.
+// Exit codes, as docs/DESIGN.md defines them: those of loader's outcomes,
+// which map them once (loader.Outcome).
 const (
-	ExitOK      = 0 // every row succeeded (or was filtered out)
-	ExitFailed  = 1 // the run finished and some rows failed; or a command failed
-	ExitUsage   = 2 // nothing was sent: bad flags, mapping, input, credentials
-	ExitAborted = 3 // the run stopped part-way; --resume continues it
+	ExitOK      = int(loader.OutcomeOK)         // every row succeeded (or was filtered out)
+	ExitFailed  = int(loader.OutcomeRowsFailed) // the run finished and some rows failed; or a command failed
+	ExitUsage   = int(loader.OutcomeRefused)    // nothing was sent: bad flags, mapping, input, credentials
+	ExitAborted = int(loader.OutcomeAborted)    // the run stopped part-way; --resume continues it
 )
 
 // ExitError carries the exit code an error should end the process with.

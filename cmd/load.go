@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
-	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
@@ -230,10 +228,10 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	defer cleanup()
 	opts.files = files
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
-	job := &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
+	plan := &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
 		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
-		return loader.Load(ctx, job, eng, lo)
+		return loader.Load(ctx, plan, eng, lo)
 	})
 }
 
@@ -313,7 +311,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		printSummary(g, logger, sum, dir, opts.dryRun)
 	}
 	if err != nil {
-		if sum != nil && sum.ExitCode == ExitAborted {
+		if sum != nil && sum.Outcome() == loader.OutcomeAborted {
 			// The run could not write its reports (a full disk): it
 			// stopped, and a resume once there is room finishes it.
 			msg := loadOutcome(sum, dir)
@@ -324,55 +322,33 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		}
 		return err
 	}
-	if sum.ExitCode != ExitOK {
-		return &ExitError{Code: sum.ExitCode, Err: errors.New(loadOutcome(sum, dir))}
+	if o := sum.Outcome(); o != loader.OutcomeOK {
+		return &ExitError{Code: o.ExitCode(), Err: errors.New(loadOutcome(sum, dir))}
 	}
 	return nil
 }
 
-func total(stats engine.SeedStats) int {
-	n := 0
-	for _, v := range stats {
-		n += v
-	}
-	return n
-}
-
 func loadOutcome(sum *loader.Summary, dir string) string {
-	if sum.ExitCode == ExitAborted {
+	if sum.Outcome() == loader.OutcomeAborted {
 		return fmt.Sprintf("the run stopped part-way (%s); what was done is in %s; continue it with: crmload load --resume %s", sum.AbortReason, dir, dir)
 	}
-	where := filepath.Join(dir, "failed.*")
+	run := loader.RunDir(dir)
+	where := run.AnyReport(loader.FailedReport)
 	if sum.Kind == "job" {
 		// A job's reports are in its sources' directories.
 		var dirs []string
-		for _, d := range failedSources(dir) {
-			dirs = append(dirs, filepath.Join(d, "failed.*"))
+		for _, d := range run.FailedSources() {
+			dirs = append(dirs, d.AnyReport(loader.FailedReport))
 		}
 		where = strings.Join(dirs, ", ")
 	}
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
-		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, filepath.Join(dir, "in_doubt.*"))
+		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	}
 	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, where)
-}
-
-// failedSources lists the source directories of a job run with failed rows.
-func failedSources(dir string) []string {
-	var out []string
-	subs, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
-	for _, s := range subs {
-		if b, err := os.ReadFile(s); err == nil {
-			var sum loader.Summary
-			if json.Unmarshal(b, &sum) == nil && sum.RowsFailed > 0 {
-				out = append(out, filepath.Dir(s))
-			}
-		}
-	}
-	return out
 }
 
 // printSummary says how the run went on stderr: prose lines, or with
@@ -387,7 +363,10 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	}
 	retryDirs := []string{dir}
 	if sum.Kind == "job" {
-		retryDirs = failedSources(dir) // a job's sources are retried one by one
+		retryDirs = nil // a job's sources are retried one by one
+		for _, d := range loader.RunDir(dir).FailedSources() {
+			retryDirs = append(retryDirs, d.String())
+		}
 	}
 	hint := "to load the failed rows again (after fixing them or the reference data): crmload retry "
 	if dryRun {
@@ -442,21 +421,18 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		return usageErrorf("--resume takes the mapping and files from %s: give neither -m, --job nor FILEs", opts.resume)
 	}
 	opts.existing = true
-	if b, err := os.ReadFile(filepath.Join(opts.resume, "summary.json")); err == nil {
-		var done loader.Summary
-		if json.Unmarshal(b, &done) == nil && (done.ExitCode == ExitOK || done.ExitCode == ExitFailed) {
-			// Every row is settled: a resume would only rewrite the
-			// summary with the counts of an attempt that did nothing.
-			hint := ""
-			if done.ExitCode == ExitFailed {
-				hint = "; to load its failed rows again: crmload retry " + opts.resume
-			}
-			return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.ExitCode, hint)
+	run := loader.RunDir(opts.resume)
+	if done, err := run.Summary(); err == nil && (done.Outcome() == loader.OutcomeOK || done.Outcome() == loader.OutcomeRowsFailed) {
+		// Every row is settled: a resume would only rewrite the summary
+		// with the counts of an attempt that did nothing.
+		hint := ""
+		if done.Outcome() == loader.OutcomeRowsFailed {
+			hint = "; to load its failed rows again: crmload retry " + opts.resume
 		}
+		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.Outcome().ExitCode(), hint)
 	}
-	job := filepath.Join(opts.resume, loader.JobFileName)
-	isJob := fileExists(job)
-	rf, err := loader.ReadRunFile(opts.resume)
+	isJob := run.IsJob()
+	rf, err := run.RunFile()
 	if err != nil && !isJob { // job runs of earlier releases have no job.json
 		return usage(err)
 	}
@@ -472,9 +448,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		}
 	}
 	if isJob {
-		return runJob(ctx, g, opts, job, opts.resume)
+		return runJob(ctx, g, opts, run.JobFilePath(), opts.resume)
 	}
-	opts.mapping = filepath.Join(opts.resume, "mapping.yaml")
+	opts.mapping = run.MappingPath()
 	opts.files = rf.Files
 	return runLoad(ctx, g, opts, "load", "")
 }

@@ -38,7 +38,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 				eng.Close()
 				return nil, nil, seedFailed(err, stats, g.db)
 			}
-			logger.Info("seeded reference data", "files", opts.seeds, "records", total(stats))
+			logger.Info("seeded reference data", "files", opts.seeds, "records", seededCount(stats))
 		}
 		opts.load.DB = g.db
 		if !opts.dryRun {

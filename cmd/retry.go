@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"os"
+	"errors"
 	"path/filepath"
 	"strings"
 
@@ -39,41 +37,25 @@ RUN_DIR as its parent_run.`,
 	return c
 }
 
-// hasRows reports whether a report has a row: a line after a CSV's
-// header, or any line of JSONL.
-func hasRows(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	lines := 0
-	for sc.Scan() {
-		if lines++; lines > 1 || strings.HasSuffix(path, ".jsonl") {
-			return true
-		}
-	}
-	return false
-}
-
 func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, loader.JobFileName)); err == nil {
-		sources, _ := filepath.Glob(filepath.Join(dir, "*", "failed.*"))
+	run := loader.RunDir(dir)
+	if run.IsJob() {
+		sources, _ := run.Sources()
 		var dirs []string
 		for _, s := range sources {
-			dirs = append(dirs, filepath.Dir(s))
+			if s.Report(loader.FailedReport) != "" {
+				dirs = append(dirs, s.String())
+			}
 		}
 		return usageErrorf("%s is a job run: retry one source at a time (%s)", dir, strings.Join(dirs, ", "))
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
+	parent, err := run.Summary()
+	var bad *loader.SummaryError
+	switch {
+	case errors.As(err, &bad):
+		return usageErrorf("%v", err)
+	case err != nil:
 		return usageErrorf("%s is not a finished run directory: %v", dir, err)
-	}
-	var parent loader.Summary
-	if err := json.Unmarshal(b, &parent); err != nil {
-		return usageErrorf("%s/summary.json: %v", dir, err)
 	}
 	if parent.DryRun && !g.given["dry-run"] {
 		// A rehearsal's retry is a rehearsal too, unless --dry-run=false.
@@ -86,28 +68,23 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	if !g.given["report-dir"] {
 		// The retry's run directory goes where its parent's report
 		// directory is (recorded absolute), wherever retry runs from.
-		if rf, err := loader.ReadRunFile(dir); err == nil && rf.ReportDir != "" {
+		if rf, err := run.RunFile(); err == nil && rf.ReportDir != "" {
 			opts.reportDir = rf.ReportDir
 		} else if abs, err := filepath.Abs(dir); err == nil {
 			opts.reportDir = filepath.Dir(abs)
 		}
 	}
-	opts.mapping = filepath.Join(dir, "mapping.yaml")
-	for _, name := range []string{"failed.csv", "failed.tsv", "failed.jsonl"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			opts.files = []string{filepath.Join(dir, name)}
-		}
-	}
-	if opts.files == nil {
+	opts.mapping = run.MappingPath()
+	failed, hasRows := run.FailedRows()
+	if failed == "" {
 		return usageErrorf("%s has no failure report (failed.csv, failed.tsv or failed.jsonl)", dir)
 	}
-	if !hasRows(opts.files[0]) {
-		// Not the summary's rows_failed: a resumed run's counts only
-		// its last attempt's rows.
+	if !hasRows {
 		return usageErrorf("%s has no failed rows to retry", dir)
 	}
-	if run, runDir := loader.RetriedBy(dir); run != "" && !opts.again {
-		return usageErrorf("%s was retried already by run %s: a second retry would store its rows again; if that run stopped part-way, continue it (crmload load --resume %s); for the rows it failed, retry it (crmload retry %s); or give --again", dir, run, runDir, runDir)
+	opts.files = []string{failed}
+	if by, byDir := run.RetriedBy(); by != "" && !opts.again {
+		return usageErrorf("%s was retried already by run %s: a second retry would store its rows again; if that run stopped part-way, continue it (crmload load --resume %s); for the rows it failed, retry it (crmload retry %s); or give --again", dir, by, byDir, byDir)
 	}
 	opts.reports = true // read as written: UTF-8, no comment lines
 	opts.load.ParentDir = dir

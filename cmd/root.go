@@ -1,6 +1,3 @@
-// Package cmd is crmload's command line: cobra commands and the binding of
-// flags, environment and config file. It holds no business logic: commands
-// parse their options and call the engine, mapping and loader packages.
 package cmd
 
 import (
@@ -181,4 +178,14 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// newEngineCommand groups the commands of the embedded engine.
+func newEngineCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "engine",
+		Short: "The embedded CRM.COM engine: reference data, and serving it over HTTP",
+	}
+	c.AddCommand(newSeedCommand(g), newServeCommand(g))
+	return c
 }

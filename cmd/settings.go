@@ -39,7 +39,7 @@ func recordSettings(fs *pflag.FlagSet) map[string]string {
 // the returned notes say so. The environment and the config file do not
 // override a run's settings. A run of an earlier release recorded none.
 func applyRunSettings(g *globals, fs *pflag.FlagSet, dir string, which []string) (notes []string, err error) {
-	rf, err := loader.ReadRunFile(dir)
+	rf, err := loader.RunDir(dir).RunFile()
 	if err != nil || len(rf.Settings) == 0 {
 		return nil, nil // a job run of an earlier release, or none recorded
 	}

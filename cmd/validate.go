@@ -71,7 +71,7 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	}
 	defer cleanup()
 	opts.files = files
-	sum, dir, err := loader.Validate(ctx, &loader.Job{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines, Limits: opts.limits})
+	sum, dir, err := loader.Validate(ctx, &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: "none", MaxRecordLines: opts.maxRecordLines, Limits: opts.limits})
 	if err != nil {
 		if dir == "" {
 			return usage(err) // nothing was read: a mapping or input problem
@@ -83,15 +83,15 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}
-	if sum.ExitCode != ExitOK {
-		return &ExitError{Code: sum.ExitCode, Err: errors.New(outcomeMessage(sum, dir))}
+	if o := sum.Outcome(); o != loader.OutcomeOK {
+		return &ExitError{Code: o.ExitCode(), Err: errors.New(outcomeMessage(sum, dir))}
 	}
 	return nil
 }
 
 func outcomeMessage(sum *loader.Summary, dir string) string {
-	if sum.ExitCode == ExitAborted {
+	if sum.Outcome() == loader.OutcomeAborted {
 		return "interrupted; what was done is in " + dir
 	}
-	return fmt.Sprintf("%d rows failed: see %s/failed.*", sum.RowsFailed, dir)
+	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, loader.RunDir(dir).AnyReport(loader.FailedReport))
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Credentials authenticate a client: a user (Username, Password,
@@ -58,10 +60,11 @@ type Client struct {
 	http  *http.Client
 	creds Credentials
 
-	mu       sync.Mutex // guards token
-	token    string
-	logins   atomic.Int64
-	receipts atomic.Bool // the server keeps load receipts (engine serve)
+	mu          sync.Mutex // guards token; never held across a call
+	token       string
+	loginFlight singleflight.Group // one login round trip at a time, shared
+	logins      atomic.Int64
+	receipts    atomic.Bool // the server keeps load receipts (engine serve)
 
 	onIgnored func(string)
 	ignored   sync.Map // header values reported to onIgnored
@@ -169,12 +172,39 @@ func (c *Client) Login(ctx context.Context) error {
 }
 
 // login gets a new token unless another goroutine already replaced stale.
+// Concurrent logins are one: the first caller's round trip is shared by
+// those that ask meanwhile (no lock is held across it), and a caller whose
+// context ends stops waiting.
 func (c *Client) login(ctx context.Context, stale string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token != "" && c.token != stale {
-		return c.token, nil
+	for {
+		if t := c.heldToken(); t != "" && t != stale {
+			return t, nil
+		}
+		ch := c.loginFlight.DoChan("login", func() (any, error) {
+			// A login that ended while this one waited to start may have
+			// replaced stale already.
+			if t := c.heldToken(); t != "" && t != stale {
+				return t, nil
+			}
+			return c.authenticate(ctx)
+		})
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case res := <-ch:
+			if res.Err != nil && ctx.Err() == nil && (errors.Is(res.Err, context.Canceled) || errors.Is(res.Err, context.DeadlineExceeded)) {
+				continue // the caller that started the login gave up; this one has not
+			}
+			if res.Err != nil {
+				return "", res.Err
+			}
+			return res.Val.(string), nil
+		}
 	}
+}
+
+// authenticate logs in and keeps the token.
+func (c *Client) authenticate(ctx context.Context) (string, error) {
 	var body any
 	path := "authentication/token"
 	var header http.Header
@@ -197,16 +227,22 @@ func (c *Client) login(ctx context.Context, stale string) (string, error) {
 	if out.Data.Token == "" {
 		return "", &Error{Code: CodeAuthenticationFailed, Message: "The Login Returned No Token", Reason: "The server answered OK without a token."}
 	}
+	c.mu.Lock()
 	c.token = out.Data.Token
+	c.mu.Unlock()
 	c.logins.Add(1)
-	return c.token, nil
+	return out.Data.Token, nil
+}
+
+// heldToken is the token held now ("" before a login).
+func (c *Client) heldToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
 }
 
 func (c *Client) currentToken(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	t := c.token
-	c.mu.Unlock()
-	if t != "" {
+	if t := c.heldToken(); t != "" {
 		return t, nil
 	}
 	return c.login(ctx, "")

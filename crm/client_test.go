@@ -3,12 +3,17 @@ package crm_test
 import (
 	"context"
 	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/crmload/crmload/engine/api"
 
@@ -141,5 +146,50 @@ func TestClientReportsIgnoredParameters(t *testing.T) {
 	}
 	if want := []string{"web_customer_events_set[0].reference_number"}; !slices.Equal(reported, want) {
 		t.Errorf("reported %q, want %q once", reported, want)
+	}
+}
+
+// TestClientConcurrentLoginsShareOne guards the login of many senders at
+// once: one round trip is made and every caller gets its token; a caller
+// whose context ends stops waiting for it.
+func TestClientConcurrentLoginsShareOne(t *testing.T) {
+	var logins atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/token") {
+			logins.Add(1)
+			<-release
+			fmt.Fprint(w, `{"data":{"token":"T1"},"status":{"code":"OK"}}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":{"processed":[],"unprocessed":[]},"status":{"code":"OK"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := crm.NewClient(srv.URL, crm.Credentials{APIKey: "K"}, crm.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Login(gone); !errors.Is(err, context.Canceled) {
+		t.Errorf("Login with an ended context = %v, want context.Canceled", err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := c.CreateEvents(context.Background(), webEvent())
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let them all wait for the one login
+	close(release)
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Errorf("CreateEvents = %v, want nil", err)
+		}
+	}
+	if got := logins.Load(); got != 1 || c.Logins() != 1 {
+		t.Errorf("%d login round trips (client counts %d), want 1", got, c.Logins())
 	}
 }

@@ -1,7 +1,3 @@
-// Package crm holds the CRM.COM customer-events vocabulary: event kinds,
-// events and identifiers, bulk request and response envelopes, and the error
-// codes of the Web API. It is imported by every other package of crmload and
-// imports none of them.
 package crm
 
 import (

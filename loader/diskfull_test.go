@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,7 +37,7 @@ func TestReportDiskFull(t *testing.T) {
 		{"journal.jsonl", 700}, // a torn journal line: the resume must cut it
 		{"summary.json.tmp", 10},
 	} {
-		t.Run(c.only+"/"+itoa(int(c.budget)), func(t *testing.T) {
+		t.Run(c.only+"/"+strconv.Itoa(int(c.budget)), func(t *testing.T) {
 			e := seededEngine(t)
 			job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 3000))
 			opts := defaultOptions()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/crmload/crmload/mapping"
@@ -72,9 +71,6 @@ func ReadJobFile(path string) (*JobFile, error) {
 	return jf, nil
 }
 
-// JobFileName is the job file as run, in a job's run directory.
-const JobFileName = "job.yaml"
-
 func resolvePath(base, p string) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(base, p)
@@ -85,28 +81,21 @@ func resolvePath(base, p string) string {
 	return p
 }
 
-// sourceDir names a source's directory in the run: its position and its
-// mapping's name, so that the run directory reads in job order.
-func sourceDir(run string, i int, src JobSource) string {
-	name := strings.TrimSuffix(filepath.Base(src.Mapping), filepath.Ext(src.Mapping))
-	return filepath.Join(run, fmt.Sprintf("%02d-%s", i+1, name))
-}
-
 // LoadJobFile loads every source of jf in order, into one run directory
 // (or, with opts.Resume, continues that run: finished sources are kept,
-// the others resumed or started). A source that stops the run (exit 3)
-// stops the job. Every mapping and input is checked before anything is
-// sent.
+// the others resumed or started). A source that stops the run
+// (OutcomeAborted) stops the job. Every mapping and input is checked
+// before anything is sent.
 func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
 	start := time.Now()
-	jobs := make([]*Job, len(jf.Sources))
+	plans := make([]*Plan, len(jf.Sources))
 	for i, src := range jf.Sources {
 		spec, err := mapping.ReadSpec(src.Mapping)
 		if err != nil {
 			return nil, "", err
 		}
-		jobs[i] = &Job{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
-		inputs, err := prepare(jobs[i]) // checks mapping and inputs now
+		plans[i] = &Plan{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
+		inputs, err := prepare(plans[i]) // checks mapping and inputs now
 		if err != nil {
 			return nil, "", err
 		}
@@ -131,14 +120,14 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err := rf.setPaths(opts.DB, reportDir); err != nil {
 			return nil, "", err
 		}
-		for _, j := range jobs {
-			rf.Files = append(rf.Files, j.Files...)
+		for _, p := range plans {
+			rf.Files = append(rf.Files, p.Files...)
 		}
 		b, err := yaml.Marshal(jf)
 		if err != nil {
 			return nil, "", err
 		}
-		if err := createRunDir(dir, rf, map[string][]byte{JobFileName: b}); err != nil {
+		if err := RunDir(dir).create(rf, map[string][]byte{jobFileName: b}); err != nil {
 			return nil, "", err
 		}
 		unlock, err := lockRun(dir)
@@ -146,7 +135,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			return nil, "", err
 		}
 		defer unlock()
-		if err := claimJob(ctx, jf, jobs, dir, start, &opts); err != nil {
+		if err := claimJob(ctx, jf, plans, dir, start, &opts); err != nil {
 			os.RemoveAll(dir)
 			return nil, "", err
 		}
@@ -154,21 +143,21 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
-	worst := 0 // the worst exit code of the sources
+	worst := OutcomeOK // the gravest outcome of the sources
 	for i, src := range jf.Sources {
-		sub := sourceDir(dir, i, src)
+		sub := RunDir(dir).source(i, src)
 		o := opts
-		o.Resume, o.into = "", sub
-		if done, err := finished(sub); err != nil {
+		o.Resume, o.into = "", string(sub)
+		if done, err := sub.finishedSummary(); err != nil {
 			return nil, dir, err
 		} else if done != nil {
 			total.add(done) // finished in an earlier attempt
-			worst = max(worst, done.ExitCode)
+			worst = max(worst, done.Outcome())
 			continue
-		} else if _, err := os.Stat(filepath.Join(sub, runFileName)); err == nil {
-			o.Resume, o.into = sub, ""
+		} else if sub.hasRunFile() {
+			o.Resume, o.into = string(sub), ""
 		}
-		sum, _, err := Load(ctx, jobs[i], eng, o)
+		sum, _, err := Load(ctx, plans[i], eng, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err))
 			if sum != nil { // it ran, then could not write its reports
@@ -178,17 +167,17 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			break
 		}
 		total.add(sum)
-		worst = max(worst, sum.ExitCode)
-		if sum.ExitCode == 3 {
+		worst = max(worst, sum.Outcome())
+		if sum.Outcome() == OutcomeAborted {
 			total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
 			break
 		}
 	}
 	if total.AbortReason != "" || len(errs) > 0 {
-		worst = 3
+		worst = OutcomeAborted
 	}
 	total.finish(time.Now(), worst)
-	if err := writeSummary(dir, total); err != nil {
+	if err := RunDir(dir).writeSummary(total); err != nil {
 		errs = append(errs, err)
 	}
 	return total, dir, errors.Join(errs...)
@@ -197,7 +186,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 // claimJob claims the inputs of every source of a new job run in the
 // ledger, each under its source's run key (a source's own Load finds its
 // claims and goes on).
-func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start time.Time, opts *LoadOptions) error {
+func claimJob(ctx context.Context, jf *JobFile, plans []*Plan, dir string, start time.Time, opts *LoadOptions) error {
 	if opts.Ledger == nil {
 		return nil
 	}
@@ -208,51 +197,15 @@ func claimJob(ctx context.Context, jf *JobFile, jobs []*Job, dir string, start t
 		return err
 	}
 	for i, src := range jf.Sources {
-		sub := sourceDir(abs, i, src)
-		for _, f := range jobs[i].Files {
+		sub := string(RunDir(abs).source(i, src))
+		for _, f := range plans[i].Files {
 			info, err := fingerprint(f)
 			if err != nil {
 				return err
 			}
 			opts.hashed[f] = info
-			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: jobs[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
+			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: plans[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
 		}
 	}
 	return claim(ctx, *opts, claims)
-}
-
-// finished returns the summary of a source directory whose load ran to
-// its end, or nil.
-func finished(dir string) (*Summary, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := decodeSummary(b)
-	if err != nil || s.ExitCode == 3 {
-		return nil, err
-	}
-	return s, nil
-}
-
-// add counts a source's summary into a job's.
-func (s *Summary) add(o *Summary) {
-	s.Files = append(s.Files, o.Files...)
-	s.Inputs = append(s.Inputs, o.Inputs...)
-	s.RowsRead += o.RowsRead
-	s.RowsFiltered += o.RowsFiltered
-	s.RowsSucceeded += o.RowsSucceeded
-	s.RowsFailed += o.RowsFailed
-	s.RowsInDoubt += o.RowsInDoubt
-	s.RowsResumed += o.RowsResumed
-	s.EventsSucceeded += o.EventsSucceeded
-	s.EventsFailed += o.EventsFailed
-	s.Batches += o.Batches
-	s.Retries += o.Retries
-	for k, v := range o.ErrorsByCode {
-		s.ErrorsByCode[k] += v
-	}
 }

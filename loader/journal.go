@@ -11,15 +11,6 @@ import (
 	"sync"
 )
 
-// The journal makes a run resumable. After each chunk of settled rows is
-// written to the reports and flushed, one line is appended: the reports'
-// sizes at that point, and which rows the chunk settled. After a crash, a
-// resume truncates the reports to the last complete line's sizes (dropping
-// a torn tail), skips the rows the journal settled, and asks the engine
-// which of the others it stored (load receipts). Flushing to the OS is
-// enough for a process crash (kill -9); no fsync per chunk.
-const journalName = "journal.jsonl"
-
 type journalEntry struct {
 	Succeeded int64    `json:"s"`           // size of the succeeded report
 	Failed    int64    `json:"f"`           // size of the failed report

@@ -37,13 +37,13 @@ func defaultOptions() LoadOptions {
 	return LoadOptions{Command: "load", BatchSize: 1000, Concurrency: 4, Retries: 2, Timeout: 10 * time.Second, Grace: 5 * time.Second}
 }
 
-func loadJob(t *testing.T, specPath string, files ...string) *Job {
+func loadJob(t *testing.T, specPath string, files ...string) *Plan {
 	t.Helper()
 	spec, err := mapping.ReadSpec(specPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Job{SpecPath: specPath, Spec: spec, Files: files, ReportDir: t.TempDir(), Engine: "embedded"}
+	return &Plan{SpecPath: specPath, Spec: spec, Files: files, ReportDir: t.TempDir(), Engine: "embedded"}
 }
 
 // readReport reads a CSV report whole, its byte order mark dropped.
@@ -234,7 +234,7 @@ func TestLoadInterrupted(t *testing.T) {
 
 // checkResumed resumes the run in dir and checks the end state: every row
 // in exactly one report, each event stored once, the summary balanced.
-func checkResumed(t *testing.T, e *engine.Engine, job *Job, dir string, settledBefore int) {
+func checkResumed(t *testing.T, e *engine.Engine, job *Plan, dir string, settledBefore int) {
 	t.Helper()
 	opts := defaultOptions()
 	opts.Resume = dir

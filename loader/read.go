@@ -11,7 +11,7 @@ import (
 
 // read is the source and mapping stage: events go on to be batched;
 // filtered and failed rows are settled at once.
-func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) error {
+func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) {
 	var pendingOut []settled
 	flushOut := func() {
 		if len(pendingOut) > 0 {
@@ -19,7 +19,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			pendingOut = nil
 		}
 	}
-	splits := splitWatch{files: r.job.Files}
+	splits := splitWatch{files: r.plan.Files}
 	defer func() {
 		r.sum.Warnings = append(r.sum.Warnings, splits.warnings...)
 		r.sum.Warnings = append(r.sum.Warnings, expressionWarnings(r.inputs)...)
@@ -28,7 +28,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		// Resumes only: rows in flight when an earlier attempt died.
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
-		dups := newDupWatch(in.path, r.job.Spec.RequestID.Kind != 0)
+		dups := newDupWatch(in.path, r.plan.Spec.RequestID.Kind != 0)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
 			first := it.Records[0].Line
@@ -39,10 +39,8 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			switch {
 			case r.resume.settled[fi].has(first):
 				r.resumed += len(it.Records)
-			case it.Filtered:
-				pendingOut = append(pendingOut, settled{item: it, file: fi, filtered: true})
-			case it.Err != nil:
-				pendingOut = append(pendingOut, settled{item: it, file: fi, code: it.Err.Code, msg: it.Err.Error()})
+			case it.Filtered || it.Err != nil:
+				pendingOut = append(pendingOut, checked(it, fi))
 			case dupOf > 0 && r.opts.FailDuplicateIDs:
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: crm.CodeDuplicateRequestID,
 					msg: fmt.Sprintf("request id %q is the request id of line %d too: not sent (--on-duplicate-request-id fail)", it.RequestID, dupOf)})
@@ -73,7 +71,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		// read (a writer still appending: its last line may be torn).
 		var held *mapping.Record
 		push := func(rec *mapping.Record) {
-			r.addRead()
+			r.rowsRead.Add(1)
 			in.mapper.Push(rec, emit)
 			if len(pendingOut) >= 256 {
 				flushOut()
@@ -118,51 +116,4 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		}
 	}
 	flushOut()
-	return nil
-}
-
-// batch groups events into calls of at most BatchSize events and about
-// BatchBytes, with no request id twice in a call (results are matched by
-// it).
-func (r *run) batch(events <-chan event, batches chan<- []event) error {
-	var cur []event
-	size := 0
-	ids := map[string]bool{}
-	flush := func() {
-		if len(cur) > 0 {
-			batches <- cur
-			cur, size = nil, 0
-			clear(ids)
-		}
-	}
-	for ev := range events {
-		if ids[ev.item.RequestID] || size+ev.size > r.opts.BatchBytes {
-			flush()
-		}
-		cur = append(cur, ev)
-		size += ev.size
-		ids[ev.item.RequestID] = true
-		if len(cur) == r.opts.BatchSize {
-			flush()
-		}
-	}
-	flush()
-	return nil
-}
-
-// approxSize estimates an event's size on the wire: enough to bound a call
-// without encoding it.
-func approxSize(ev *crm.Event) int {
-	return 400 + len(ev.Description) + 160*len(ev.ProductsSet) + 120*len(ev.MeasuredKPIs)
-}
-
-// failure is the code and message of the i-th row of a failed item: a
-// row's own mapping error, "failed with its group" for the other rows of a
-// group that failed mapping, or the engine's answer for the event.
-func (o *settled) failure(i int) (code, msg string) {
-	if o.item.Err != nil {
-		e := o.item.ErrOf(i)
-		return e.Code, e.Error()
-	}
-	return o.code, o.msg
 }

@@ -2,7 +2,6 @@ package loader
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,11 +34,9 @@ type RunFile struct {
 	Stdin bool `json:"stdin,omitempty"`
 }
 
-const runFileName = "job.json"
-
-func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings, Stdin: job.Stdin}
-	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
+func newRunFile(plan *Plan, inputs []*input, opts LoadOptions) (*RunFile, error) {
+	rf := &RunFile{Engine: plan.Engine, Kind: plan.Spec.Kind, MaxRecordLines: plan.MaxRecordLines, Settings: opts.Settings, Stdin: plan.Stdin}
+	if err := rf.setPaths(opts.DB, plan.ReportDir); err != nil {
 		return nil, err
 	}
 	for _, in := range inputs {
@@ -121,17 +118,4 @@ func (rf *RunFile) checkInputs(inputs []*input) error {
 		}
 	}
 	return nil
-}
-
-// ReadRunFile reads a run directory's job.json.
-func ReadRunFile(dir string) (*RunFile, error) {
-	b, err := os.ReadFile(filepath.Join(dir, runFileName))
-	if err != nil {
-		return nil, fmt.Errorf("%s is not a crmload load run directory: %w", dir, err)
-	}
-	var rf RunFile
-	if err := json.Unmarshal(b, &rf); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runFileName), err)
-	}
-	return &rf, nil
 }

@@ -11,12 +11,9 @@ import (
 )
 
 // A run directory is worked on by one process at a time: two resumes of
-// one run at once would send its rows twice. The lock is an OS file lock,
-// so it goes with the process however the process ends (kill -9 too).
-const (
-	lockName  = ".lock"
-	ownerName = ".owner" // who holds the lock, for the message of the refused
-)
+// one run at once would send its rows twice. The lock is an OS file lock
+// on .lock, so it goes with the process however the process ends (kill -9
+// too); .owner says who holds it.
 
 // RunBusyError refuses a run directory another process is working on.
 type RunBusyError struct {
@@ -57,7 +54,7 @@ func running(dir string) bool {
 // resumeTarget is the directory to resume for a run directory: a job
 // source's is its job's.
 func resumeTarget(dir string) string {
-	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), JobFileName)); err == nil {
+	if RunDir(filepath.Dir(dir)).IsJob() {
 		return filepath.Dir(dir)
 	}
 	return dir

@@ -15,50 +15,79 @@ import (
 
 // send calls the engine for one batch, retrying failures to reach it with
 // backoff, and splitting a batch the engine refuses as a whole to find the
-// events that cause it.
+// events that cause it. Its steps: build the call, journal it as sending
+// (engines without receipts), make it (waits, gate, retries), then settle
+// what became of it.
 func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []event, out chan<- []settled) {
 	if readCtx.Err() != nil {
 		out <- dropAll(b)
 		return
 	}
-	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
-		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b))}
-	var sending [][2]int
+	c := r.newBulkCall(b)
+	if err := r.journalSending(c); err != nil {
+		r.abort("cannot write the journal: " + err.Error())
+		out <- dropAll(b)
+		return
+	}
+	res, sent, err := r.callWithRetries(readCtx, sendCtx, limiter, c)
+	if !sent {
+		out <- r.unsent(c)
+		return
+	}
+	r.settleCall(readCtx, sendCtx, limiter, c, res, err, out)
+}
+
+// bulkCall is one call of a batch: its request, and its rows as the
+// journal names them.
+type bulkCall struct {
+	b       []event
+	req     crm.BulkRequest
+	sending [][2]int
+}
+
+func (r *run) newBulkCall(b []event) *bulkCall {
+	c := &bulkCall{b: b, req: crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
+		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b))}}
 	for i, ev := range b {
-		req.Events[i] = *ev.item.Event
-		req.Keys[i] = key(ev.file, ev.item)
-		req.Replay = req.Replay || ev.replay
-		sending = append(sending, [2]int{ev.file, ev.item.Records[0].Line})
+		c.req.Events[i] = *ev.item.Event
+		c.req.Keys[i] = key(ev.file, ev.item)
+		c.req.Replay = c.req.Replay || ev.replay
+		c.sending = append(c.sending, [2]int{ev.file, ev.item.Records[0].Line})
 	}
+	return c
+}
+
+// journalSending journals the call's rows before it goes (engines without
+// receipts): should this process die while it is in flight, a resume
+// knows these rows are in doubt.
+func (r *run) journalSending(c *bulkCall) error {
+	if !r.journalSends {
+		return nil
+	}
+	return r.journal.record(journalEntry{Sending: c.sending})
+}
+
+// unsent withdraws the journal's Sending line of a call that surely did
+// not reach the engine, and drops its rows (a resume sends them).
+func (r *run) unsent(c *bulkCall) []settled {
 	if r.journalSends {
-		// Before the call goes: should this process die while it is in
-		// flight, a resume knows these rows are in doubt.
-		if err := r.journal.record(journalEntry{Sending: sending}); err != nil {
-			r.abort("cannot write the journal: " + err.Error())
-			out <- dropAll(b)
-			return
-		}
+		r.journal.record(journalEntry{Unsent: c.sending})
 	}
-	// unsent withdraws the journal's Sending line for a call that surely
-	// did not reach the engine.
-	unsent := func() []settled {
-		if r.journalSends {
-			r.journal.record(journalEntry{Unsent: sending})
-		}
-		return dropAll(b)
-	}
-	var res crm.BulkResult
-	var err error
-	var callErr *crm.CallError
+	return dropAll(c.b)
+}
+
+// callWithRetries makes the call, trying again (after a backoff) while
+// the engine could not be reached and a retry is left. Waits outside a
+// call (the rate limit, a place among the calls in flight, a retry's
+// backoff) end at once on an interrupt or an abort (readCtx); only a call
+// in flight gets the grace period (sendCtx). sent is false when the run
+// stopped before the call went.
+func (r *run) callWithRetries(readCtx, sendCtx context.Context, limiter *rate.Limiter, c *bulkCall) (res crm.BulkResult, sent bool, err error) {
 	var apiErr *crm.Error
-	// Waits outside a call (the rate limit, a place among the calls in
-	// flight, a retry's backoff) end at once on an interrupt or an abort
-	// (readCtx); only a call in flight gets the grace period (sendCtx).
 	for attempt := 0; ; attempt++ {
 		if limiter != nil {
 			if err := limiter.Wait(readCtx); err != nil {
-				out <- unsent()
-				return
+				return res, false, err
 			}
 		}
 		callCtx, cancel := sendCtx, context.CancelFunc(func() {})
@@ -67,12 +96,11 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		}
 		if !r.gate.enter(readCtx) {
 			cancel()
-			out <- unsent()
-			return
+			return res, false, readCtx.Err()
 		}
-		res, err = r.call(callCtx, req)
+		res, err = r.eng.CreateEvents(callCtx, c.req)
 		cancel()
-		callErr = nil
+		var callErr *crm.CallError
 		errors.As(err, &callErr)
 		r.gate.leave(callErr != nil && (callErr.Status == 429 || callErr.Status == 503))
 		// A call that may have been processed is sent again only to an
@@ -80,32 +108,49 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		// in doubt. Calls that surely were not processed are retried.
 		ambiguous := callErr != nil && callErr.Sent
 		if ambiguous && r.replayable() {
-			req.Replay = true
+			c.req.Replay = true
 		}
-		if err == nil || errors.As(err, &apiErr) || (ambiguous && !req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) {
-			break
+		if err == nil || errors.As(err, &apiErr) || (ambiguous && !c.req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) {
+			return res, true, err
 		}
-		r.addRetry()
-		wait := Backoff(attempt)
-		if callErr != nil && callErr.RetryAfter > wait {
-			wait = callErr.RetryAfter
-		}
-		reason := err.Error()
-		r.waiting.Store(fmt.Sprintf("%s: %s", time.Now().UTC().Format(time.TimeOnly), reason))
-		level := slog.LevelInfo
-		if wait > LongWait {
-			level = slog.LevelWarn // a long wait is never silent, even with --quiet
-		}
-		args := []any{"reason", reason, "wait", wait.Round(time.Millisecond).String(),
-			"retry", attempt + 1, "of", r.opts.Retries, "events", len(b), "first_line", b[0].item.Records[0].Line}
-		if callErr != nil && callErr.RetryAfterAsked > callErr.RetryAfter {
-			args = append(args, "retry_after_asked", callErr.RetryAfterAsked.String(), "retry_after_cap", crm.MaxRetryAfter.String())
-		}
-		r.opts.Logger.Log(readCtx, level, "call failed; retrying", args...)
-		if !sleep(readCtx, wait) {
-			break
+		if !r.waitToRetry(readCtx, attempt, err, callErr, c.b) {
+			return res, true, err
 		}
 	}
+}
+
+// waitToRetry counts a retry, says why in the log, and waits for its
+// backoff (or the engine's Retry-After); false: the wait was cut short.
+func (r *run) waitToRetry(ctx context.Context, attempt int, err error, callErr *crm.CallError, b []event) bool {
+	r.retries.Add(1)
+	wait := Backoff(attempt)
+	if callErr != nil && callErr.RetryAfter > wait {
+		wait = callErr.RetryAfter
+	}
+	reason := err.Error()
+	r.waiting.Store(fmt.Sprintf("%s: %s", time.Now().UTC().Format(time.TimeOnly), reason))
+	level := slog.LevelInfo
+	if wait > LongWait {
+		level = slog.LevelWarn // a long wait is never silent, even with --quiet
+	}
+	args := []any{"reason", reason, "wait", wait.Round(time.Millisecond).String(),
+		"retry", attempt + 1, "of", r.opts.Retries, "events", len(b), "first_line", b[0].item.Records[0].Line}
+	if callErr != nil && callErr.RetryAfterAsked > callErr.RetryAfter {
+		args = append(args, "retry_after_asked", callErr.RetryAfterAsked.String(), "retry_after_cap", crm.MaxRetryAfter.String())
+	}
+	r.opts.Logger.Log(ctx, level, "call failed; retrying", args...)
+	return sleep(ctx, wait)
+}
+
+// settleCall sends on what became of a call that was made: its results
+// matched with its events, its rows in doubt, dropped for a resume, or
+// failed; a refusal of the whole call is split in halves and sent again.
+func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter, c *bulkCall, res crm.BulkResult, err error, out chan<- []settled) {
+	b := c.b
+	var callErr *crm.CallError
+	var apiErr *crm.Error
+	errors.As(err, &callErr)
+	isAPI := errors.As(err, &apiErr)
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
@@ -125,35 +170,35 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 			r.abort(err.Error())
 		}
 		out <- inDoubtAll(b, err)
-	case sendCtx.Err() != nil || (readCtx.Err() != nil && !errors.As(err, &apiErr)):
+	case sendCtx.Err() != nil || (readCtx.Err() != nil && !isAPI):
 		// Stopped before the call reached the engine (or the embedded
 		// engine rolled it back): nothing was stored; a resume sends it.
-		out <- unsent()
+		out <- r.unsent(c)
 	case permanent(err):
 		// Nothing was stored, and trying again would not help (a full
 		// disk): stop now, with everything so far in the reports.
 		r.abort(err.Error())
-		out <- unsent()
-	case errors.As(err, &apiErr) && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
+		out <- r.unsent(c)
+	case isAPI && (apiErr.Code == crm.CodeInvalidToken || apiErr.Code == crm.CodeAuthenticationFailed):
 		// Not the events' fault: splitting the call would not help.
 		r.abort("the engine refused the credentials: " + apiErr.Description())
-		out <- unsent()
-	case errors.As(err, &apiErr) && len(b) > 1:
+		out <- r.unsent(c)
+	case isAPI && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
 		// cause it stand alone. Nothing of it was processed: its Sending
 		// line is withdrawn (each half journals its own), so that halves
 		// an interrupt keeps from going are sent by a resume, not taken
 		// for calls in flight.
 		if r.journalSends {
-			r.journal.record(journalEntry{Unsent: sending})
+			r.journal.record(journalEntry{Unsent: c.sending})
 		}
 		r.send(readCtx, sendCtx, limiter, b[:len(b)/2], out)
 		r.send(readCtx, sendCtx, limiter, b[len(b)/2:], out)
-	case errors.As(err, &apiErr):
+	case isAPI:
 		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
 		r.abort(fmt.Sprintf("the engine could not be reached after %d retries: %v", r.opts.Retries, err))
-		out <- unsent()
+		out <- r.unsent(c)
 	}
 }
 
@@ -177,11 +222,6 @@ func inDoubtAll(b []event, err error) []settled {
 			msg: "in doubt: the call was sent but got no usable answer (" + err.Error() + "); the event may or may not have been created"}
 	}
 	return out
-}
-
-// call is one engine call; a panic-free engine is assumed.
-func (r *run) call(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
-	return r.eng.CreateEvents(ctx, req)
 }
 
 func dropAll(b []event) []settled {

@@ -1,5 +1,3 @@
-// Package loader reads input files, runs them through a mapping, and
-// writes the run's reports.
 package loader
 
 import (

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,17 +41,17 @@ func summarize(recs []*mapping.Record) string {
 	for _, r := range recs {
 		switch {
 		case r.Comment:
-			parts = append(parts, itoa(r.Line)+":COMMENT")
+			parts = append(parts, strconv.Itoa(r.Line)+":COMMENT")
 		case r.Err != nil && len(r.Raw) > 0:
-			parts = append(parts, itoa(r.Line)+":ERR "+r.Err.Error()+" raw "+string(r.Raw))
+			parts = append(parts, strconv.Itoa(r.Line)+":ERR "+r.Err.Error()+" raw "+string(r.Raw))
 		case r.Err != nil:
-			parts = append(parts, itoa(r.Line)+":ERR "+r.Err.Error())
+			parts = append(parts, strconv.Itoa(r.Line)+":ERR "+r.Err.Error())
 		case r.Comment:
-			parts = append(parts, itoa(r.Line)+":#")
+			parts = append(parts, strconv.Itoa(r.Line)+":#")
 		case r.Object != nil:
-			parts = append(parts, itoa(r.Line)+":"+string(r.Raw))
+			parts = append(parts, strconv.Itoa(r.Line)+":"+string(r.Raw))
 		default:
-			parts = append(parts, itoa(r.Line)+":"+strings.Join(r.Values, "|"))
+			parts = append(parts, strconv.Itoa(r.Line)+":"+strings.Join(r.Values, "|"))
 		}
 	}
 	return strings.Join(parts, "\n")

@@ -2,187 +2,53 @@ package loader
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/crmload/crmload/mapping"
 )
 
-// Job is one run over input files with one mapping spec.
-type Job struct {
-	SpecPath  string
-	Spec      *mapping.Spec
-	Files     []string
-	ReportDir string
-	Engine    string // "embedded" or the API base URL, never credentials
-	// Reports says the files are crmload reports (retry): they are read
-	// as reports are written, UTF-8 without comment lines, whatever the
-	// mapping's input.encoding and input.comment say.
-	Reports bool
-	// MaxRecordLines bounds the physical lines of one CSV record
-	// (--max-record-lines); 0 means DefaultMaxRecordLines. A resume must
-	// read with the value the run started with: records are keyed by line.
-	MaxRecordLines int
-	// Limits bound a record's and a field's bytes (zero: the defaults).
-	Limits Limits
-	// Stdin says an input is a copy of standard input: a resume of the
-	// run is refused (the input cannot be read again).
-	Stdin bool
-}
-
-// Limits bound what one record of an input may hold, so that no input
-// (a file of one gigabyte line, a cell of 200 MB) makes memory grow past
-// them: a record over a bound fails with its line and reading goes on.
-type Limits struct {
-	// RecordBytes bounds a CSV record (over all its lines) or a JSONL line
-	// (--max-record-bytes); <= 0: DefaultMaxRecordBytes.
-	RecordBytes int
-	// FieldBytes bounds a CSV cell or a JSONL string (--max-field-bytes);
-	// <= 0: DefaultMaxFieldBytes.
-	FieldBytes int
-}
-
-// input is an input file opened and its mapping compiled.
-type input struct {
-	path   string
-	src    Source
-	mapper *mapping.Mapper
-	format Format
-	size   int64 // bytes on disk, for progress
-	// dialect is how the input is written, and so its reports.
-	dialect dialect
-	// info is the file as this attempt found it when it started: the end
-	// of the read is checked against it (a file still being written).
-	info InputInfo
-}
-
-// ErrNoInput is returned for a job without files.
-var ErrNoInput = errors.New("no input files given")
-
-// prepare opens every input and compiles the spec for it, so that a bad
-// mapping, an unreadable file or a header that lacks a mapped column stops
-// the run before anything is read, sent or written.
-func prepare(job *Job) ([]*input, error) {
-	if len(job.Files) == 0 {
-		return nil, ErrNoInput
-	}
-	var inputs []*input
-	fail := func(err error) ([]*input, error) {
-		closeInputs(inputs)
-		return nil, err
-	}
-	opts := SourceOptions{Format: job.Spec.Input.Format, Delimiter: job.Spec.Input.Delimiter,
-		Encoding: job.Spec.Input.Encoding, Comment: job.Spec.Input.Comment, MaxRecordLines: job.MaxRecordLines,
-		MaxRecordBytes: job.Limits.RecordBytes, MaxFieldBytes: job.Limits.FieldBytes}
-	if job.Reports {
-		opts.Encoding, opts.Comment = "", ""
-	}
-	for _, path := range job.Files {
-		format, err := DetectFormat(path, opts.Format)
-		if err != nil {
-			return fail(err)
-		}
-		src, err := Open(path, opts)
-		if err != nil {
-			return fail(err)
-		}
-		in := &input{path: path, src: src, format: format, dialect: dialect{jsonl: format == JSONL}}
-		if !in.dialect.jsonl {
-			in.dialect.comma, in.dialect.comment, _ = csvDialect(path, opts) // checked by Open
-		}
-		if fi, err := os.Stat(path); err == nil {
-			in.size = fi.Size()
-		}
-		inputs = append(inputs, in)
-		if format == CSV {
-			if err := uniqueHeader(path, src.Header()); err != nil {
-				return fail(err)
-			}
-		}
-		if in.mapper, err = mapping.Compile(job.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
-			return fail(err)
-		}
-		first := inputs[0]
-		if format != first.format {
-			return fail(fmt.Errorf("%s is %s but %s is %s: the inputs of one run share a format (their reports are one file)", path, format, first.path, first.format))
-		}
-		if format == CSV && !slices.Equal(src.Header(), first.src.Header()) {
-			return fail(fmt.Errorf("%s has another header than %s: the CSV inputs of one run share a header (their reports are one file)", path, first.path))
-		}
-	}
-	return inputs, nil
-}
-
-// uniqueHeader refuses a CSV header that names a column twice: a mapping
-// would read the first and silently ignore the other. Empty names (the
-// trailing commas of a spreadsheet export) are no names, so not compared.
-func uniqueHeader(path string, header []string) error {
-	seen := make(map[string]int, len(header))
-	for i, name := range header {
-		if name == "" {
-			continue
-		}
-		if j, dup := seen[name]; dup {
-			return fmt.Errorf("%s: the header names column %q twice (columns %d and %d): a mapping cannot tell them apart; rename one", path, name, j+1, i+1)
-		}
-		seen[name] = i
-	}
-	return nil
-}
-
-// Validate reads, maps and checks every row of the job's files without
+// Validate reads, maps and checks every row of the plan's files without
 // sending anything, and writes the run directory as a load would: the
 // failure report, a copy of the mapping and the summary. A returned error
 // means the run could not start (nothing was written) or could not write
 // its reports.
-func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
+func Validate(ctx context.Context, plan *Plan) (*Summary, string, error) {
 	start := time.Now()
-	inputs, err := prepare(job)
+	inputs, err := prepare(plan)
 	if err != nil {
 		return nil, "", err
 	}
 	defer closeInputs(inputs)
-	dir, err := NewRunDir(job.ReportDir, start)
+	name, err := newRunDirName(plan.ReportDir, start)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := copyFile(job.SpecPath, filepath.Join(dir, "mapping.yaml")); err != nil {
-		return nil, dir, err
-	}
-	d := inputs[0].dialect
-	failed, err := newRowReport(filepath.Join(dir, "failed"+d.ext()), inputs[0].src.Header(), d, failedReportColumns(d.jsonl))
+	spec, err := os.ReadFile(plan.SpecPath)
 	if err != nil {
-		return nil, dir, err
+		return nil, "", err
 	}
-	sum := &Summary{RunID: filepath.Base(dir), Command: "validate", Kind: string(inputs[0].mapper.Kind()),
-		Engine: job.Engine, Files: job.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
+	dir := RunDir(name)
+	if err := dir.create(nil, map[string][]byte{mappingName: spec}); err != nil {
+		return nil, "", err
+	}
+	rep, err := openFailedReport(dir, inputs)
+	if err != nil {
+		return nil, name, err
+	}
+	sum := &Summary{RunID: filepath.Base(name), Command: "validate", Kind: string(inputs[0].mapper.Kind()),
+		Engine: plan.Engine, Files: plan.Files, StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 
 	var werr error
-	splits := splitWatch{files: job.Files}
+	splits := splitWatch{files: plan.Files}
 	fi := 0
 	emit := func(it mapping.Item) {
 		splits.see(fi, it)
-		switch {
-		case it.Filtered:
-			sum.RowsFiltered += len(it.Records)
-		case it.Err != nil:
-			sum.RowsFailed += len(it.Records)
-			sum.EventsFailed++
-			for i, r := range it.Records {
-				e := it.ErrOf(i)
-				sum.ErrorsByCode[e.Code]++
-				if err := failed.write(r, itoa(r.Line), it.RequestID, e.Code, e.Error()); err != nil && werr == nil {
-					werr = err
-				}
-			}
-		default:
-			sum.RowsSucceeded += len(it.Records)
-			sum.EventsSucceeded++
+		if err := rep.write(sum, checked(it, fi)); err != nil && werr == nil {
+			werr = err
 		}
 	}
 	aborted := false
@@ -198,7 +64,8 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 				break
 			}
 			if err != nil {
-				return nil, dir, fmt.Errorf("read %s: %w", in.path, err)
+				rep.close()
+				return nil, name, fmt.Errorf("read %s: %w", in.path, err)
 			}
 			sum.RowsRead++
 			in.mapper.Push(rec, emit)
@@ -220,53 +87,15 @@ func Validate(ctx context.Context, job *Job) (*Summary, string, error) {
 			})
 		}
 	}
-	if err := failed.Close(); err != nil && werr == nil {
+	if err := rep.close(); err != nil && werr == nil {
 		werr = err
 	}
 	if werr != nil {
-		return nil, dir, fmt.Errorf("write %s: %w", failed.path, werr)
+		return nil, name, fmt.Errorf("write %s: %w", rep.failed.path, werr)
 	}
-	sum.finish(time.Now(), sum.Outcome(aborted))
-	if err := writeSummary(dir, sum); err != nil {
-		return nil, dir, err
+	sum.finish(time.Now(), sum.settledOutcome(aborted))
+	if err := dir.writeSummary(sum); err != nil {
+		return nil, name, err
 	}
-	return sum, dir, nil
-}
-
-// Outcome is the exit code of a finished run: 3 when it was aborted, 1
-// when rows failed, 0 otherwise (DESIGN.md, exit codes).
-func (s *Summary) Outcome(aborted bool) int {
-	switch {
-	case aborted:
-		return 3
-	case s.RowsFailed > 0 || s.RowsInDoubt > 0 || s.priorFailed > 0:
-		return 1
-	}
-	return 0
-}
-
-func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(to, b, 0o644)
-}
-
-// expressionWarnings warns, once per expression of the spec (whatever the
-// number of files), about an expression that failed on every row it ran
-// on: a mistake in the mapping (a column used as a number but not
-// declared one), not in the data.
-func expressionWarnings(inputs []*input) []string {
-	ms := make([]*mapping.Mapper, 0, len(inputs))
-	for _, in := range inputs {
-		ms = append(ms, in.mapper)
-	}
-	return mapping.ExpressionWarnings(ms...)
-}
-
-func closeInputs(inputs []*input) {
-	for _, in := range inputs {
-		in.src.Close()
-	}
+	return sum, name, nil
 }

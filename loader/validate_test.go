@@ -79,7 +79,7 @@ func TestValidateSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			job := &Job{SpecPath: specPath, Spec: spec, Files: []string{filepath.Join("..", "testdata", sm.input)}, ReportDir: t.TempDir(), Engine: "none"}
+			job := &Plan{SpecPath: specPath, Spec: spec, Files: []string{filepath.Join("..", "testdata", sm.input)}, ReportDir: t.TempDir(), Engine: "none"}
 			sum, dir, err := Validate(context.Background(), job)
 			if err != nil {
 				t.Fatalf("Validate: %v", err)
@@ -112,12 +112,12 @@ func TestFailedReportLoadsAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, dir, err := Validate(context.Background(), &Job{SpecPath: specPath, Spec: spec,
+	_, dir, err := Validate(context.Background(), &Plan{SpecPath: specPath, Spec: spec,
 		Files: []string{filepath.Join("..", "testdata", "web", "web.csv")}, ReportDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, dir2, err := Validate(context.Background(), &Job{SpecPath: specPath, Spec: spec,
+	_, dir2, err := Validate(context.Background(), &Plan{SpecPath: specPath, Spec: spec,
 		Files: []string{filepath.Join(dir, "failed.csv")}, ReportDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("Validate(failed.csv): %v", err)

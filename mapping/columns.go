@@ -131,7 +131,7 @@ func (c *compiler) columnTypes() ([]colType, error) {
 		}
 		if c.header != nil {
 			if _, ok := c.columns[k.Value]; !ok {
-				return nil, c.errf(k.Line, "columns: %q is not in the header of %s (columns: %s)", k.Value, c.input, c.headerList())
+				return nil, c.errf(k.Line, "columns: %q is not in the header of %s (columns: %s)", k.Value, c.input, CutList(c.header, "columns"))
 			}
 		}
 		out = append(out, t)

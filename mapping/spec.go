@@ -1,5 +1,3 @@
-// Package mapping reads mapping specs (YAML) and compiles them into mappers
-// that turn input records (CSV rows, JSONL objects) into CRM.COM events.
 package mapping
 
 import (

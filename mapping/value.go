@@ -123,7 +123,7 @@ func (c *compiler) bindColumn(v *value, where string) error {
 	}
 	i, ok := c.columns[v.column]
 	if !ok {
-		return c.errf(v.line, "%s: column %q is not in the header of %s (columns: %s)", where, v.column, c.input, c.headerList())
+		return c.errf(v.line, "%s: column %q is not in the header of %s (columns: %s)", where, v.column, c.input, CutList(c.header, "columns"))
 	}
 	v.col = i
 	return nil
@@ -136,7 +136,7 @@ func (c *compiler) checkExprColumns(p *program, line int, where string) error {
 	for _, col := range p.columns {
 		if _, ok := c.columns[col]; !ok && !isExprName(col) {
 			return c.errf(line, "%s: expression %q reads %q, which is not a column of %s (columns: %s; a column with spaces is $env[\"Unit Price\"])",
-				where, p.src, col, c.input, c.headerList())
+				where, p.src, col, c.input, CutList(c.header, "columns"))
 		}
 	}
 	return nil
@@ -152,10 +152,6 @@ func isExprName(s string) bool {
 		return true
 	}
 	return false
-}
-
-func (c *compiler) headerList() string {
-	return CutList(c.header, "columns")
 }
 
 // raw returns the value's input before conversion, and whether there is one.

@@ -11,15 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newEngineCommand(g *globals) *cobra.Command {
-	c := &cobra.Command{
-		Use:   "engine",
-		Short: "The embedded CRM.COM engine: reference data, and serving it over HTTP",
-	}
-	c.AddCommand(newSeedCommand(g), newServeCommand(g))
-	return c
-}
-
 type seedOptions struct {
 	db    string
 	files []string
@@ -99,4 +90,13 @@ func usageIfSeed(err error) error {
 		return usage(err)
 	}
 	return err
+}
+
+// seededCount is how many records a seed wrote, over all entities.
+func seededCount(stats engine.SeedStats) int {
+	n := 0
+	for _, v := range stats {
+		n += v
+	}
+	return n
 }

@@ -3,19 +3,12 @@ package loader
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/crmload/crmload/mapping"
 )
@@ -85,31 +78,6 @@ func hasReportKey(obj map[string]any) bool {
 	return false
 }
 
-// NewRunDir creates <reportDir>/<run-id>/.
-func NewRunDir(reportDir string, start time.Time) (string, error) {
-	dir, err := newRunDirName(reportDir, start)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("create report directory: %w", err)
-	}
-	return dir, nil
-}
-
-// newRunDirName names a new run's directory, <reportDir>/<run-id>. Run ids
-// sort by start time (to the millisecond; `ls reports | tail -1` is the
-// latest), and end in 32 random bits, so two runs never share one: a run
-// id is also the run's key in the engine's load receipts.
-func newRunDirName(reportDir string, start time.Time) (string, error) {
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	id := start.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
-	return filepath.Join(reportDir, id), nil
-}
-
 // dialect is how a run's reports are written: in the input's format and,
 // for CSV, with its delimiter, as UTF-8 that starts with a byte order mark
 // (which wins over input.encoding when the report is read back). So a
@@ -143,10 +111,6 @@ type rowReport struct {
 	raw     bool     // CSV: the last added column is crmload_raw, from the record
 	added   []string
 	rows    int
-}
-
-func newRowReport(path string, header []string, d dialect, added []string) (*rowReport, error) {
-	return openRowReport(path, header, d, added, -1)
 }
 
 // openRowReport creates the report, or with resumeAt >= 0 reopens it cut
@@ -339,92 +303,4 @@ func (r *rowReport) Close() error {
 		return err
 	}
 	return r.f.Close()
-}
-
-// Summary is summary.json: the run's counts. The accounting invariant
-// rows_read = rows_resumed + rows_filtered + rows_succeeded + rows_failed +
-// rows_in_doubt holds in every summary.
-type Summary struct {
-	RunID           string         `json:"run_id"`
-	Command         string         `json:"command"`
-	Parent          string         `json:"parent_run,omitempty"`
-	DB              string         `json:"db,omitempty"`
-	Kind            string         `json:"kind"`
-	Engine          string         `json:"engine"`
-	Files           []string       `json:"files"`
-	Inputs          []InputInfo    `json:"inputs,omitempty"`
-	Again           bool           `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
-	DryRun          bool           `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
-	StartedAt       time.Time      `json:"started_at"`
-	FinishedAt      time.Time      `json:"finished_at"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	RowsRead        int            `json:"rows_read"`
-	RowsFiltered    int            `json:"rows_filtered"`
-	RowsSucceeded   int            `json:"rows_succeeded"`
-	RowsFailed      int            `json:"rows_failed"`
-	RowsInDoubt     int            `json:"rows_in_doubt"`
-	RowsResumed     int            `json:"rows_resumed"`
-	EventsSucceeded int            `json:"events_succeeded"`
-	EventsFailed    int            `json:"events_failed"`
-	Batches         int            `json:"batches"`
-	Retries         int            `json:"retries"`
-	ErrorsByCode    map[string]int `json:"errors_by_code"`
-	ExitCode        int            `json:"exit_code"`
-	AbortReason     string         `json:"abort_reason,omitempty"`
-	// Warnings are things the operator should know that fail no row: a
-	// group split across two files.
-	Warnings []string `json:"warnings,omitempty"`
-
-	priorFailed int // rows earlier attempts of a resumed run failed
-}
-
-// finish sets the end of the run and its exit code.
-func (s *Summary) finish(at time.Time, exitCode int) {
-	s.FinishedAt = at.UTC()
-	s.DurationSeconds = math.Round(s.FinishedAt.Sub(s.StartedAt).Seconds()*1000) / 1000
-	s.ExitCode = exitCode
-}
-
-// Balanced reports whether the accounting invariant holds.
-func (s *Summary) Balanced() bool {
-	return s.RowsRead == s.RowsResumed+s.RowsFiltered+s.RowsSucceeded+s.RowsFailed+s.RowsInDoubt
-}
-
-func writeSummary(dir string, s *Summary) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	// Written whole under another name, then renamed: a summary.json is
-	// never half written; a failed write leaves no .tmp behind.
-	tmp := filepath.Join(dir, "summary.json.tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = runDirWriter(f).Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, "summary.json"))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
-func decodeSummary(b []byte) (*Summary, error) {
-	var s Summary
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, err
-	}
-	if s.ErrorsByCode == nil {
-		s.ErrorsByCode = map[string]int{}
-	}
-	return &s, nil
 }

@@ -1,0 +1,86 @@
+package loader
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+)
+
+// Summary is summary.json: the run's counts. The accounting invariant
+// rows_read = rows_resumed + rows_filtered + rows_succeeded + rows_failed +
+// rows_in_doubt holds in every summary.
+type Summary struct {
+	RunID           string         `json:"run_id"`
+	Command         string         `json:"command"`
+	Parent          string         `json:"parent_run,omitempty"`
+	DB              string         `json:"db,omitempty"`
+	Kind            string         `json:"kind"`
+	Engine          string         `json:"engine"`
+	Files           []string       `json:"files"`
+	Inputs          []InputInfo    `json:"inputs,omitempty"`
+	Again           bool           `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
+	DryRun          bool           `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
+	StartedAt       time.Time      `json:"started_at"`
+	FinishedAt      time.Time      `json:"finished_at"`
+	DurationSeconds float64        `json:"duration_seconds"`
+	RowsRead        int            `json:"rows_read"`
+	RowsFiltered    int            `json:"rows_filtered"`
+	RowsSucceeded   int            `json:"rows_succeeded"`
+	RowsFailed      int            `json:"rows_failed"`
+	RowsInDoubt     int            `json:"rows_in_doubt"`
+	RowsResumed     int            `json:"rows_resumed"`
+	EventsSucceeded int            `json:"events_succeeded"`
+	EventsFailed    int            `json:"events_failed"`
+	Batches         int            `json:"batches"`
+	Retries         int            `json:"retries"`
+	ErrorsByCode    map[string]int `json:"errors_by_code"`
+	ExitCode        int            `json:"exit_code"` // Outcome.ExitCode; read it as Outcome()
+	AbortReason     string         `json:"abort_reason,omitempty"`
+	// Warnings are things the operator should know that fail no row: a
+	// group split across two files.
+	Warnings []string `json:"warnings,omitempty"`
+
+	priorFailed int // rows earlier attempts of a resumed run failed
+}
+
+// finish sets the end of the run and its outcome.
+func (s *Summary) finish(at time.Time, o Outcome) {
+	s.FinishedAt = at.UTC()
+	s.DurationSeconds = math.Round(s.FinishedAt.Sub(s.StartedAt).Seconds()*1000) / 1000
+	s.ExitCode = o.ExitCode()
+}
+
+// Balanced reports whether the accounting invariant holds.
+func (s *Summary) Balanced() bool {
+	return s.RowsRead == s.RowsResumed+s.RowsFiltered+s.RowsSucceeded+s.RowsFailed+s.RowsInDoubt
+}
+
+func decodeSummary(b []byte) (*Summary, error) {
+	var s Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	if s.ErrorsByCode == nil {
+		s.ErrorsByCode = map[string]int{}
+	}
+	return &s, nil
+}
+
+// add counts a source's summary into a job's.
+func (s *Summary) add(o *Summary) {
+	s.Files = append(s.Files, o.Files...)
+	s.Inputs = append(s.Inputs, o.Inputs...)
+	s.RowsRead += o.RowsRead
+	s.RowsFiltered += o.RowsFiltered
+	s.RowsSucceeded += o.RowsSucceeded
+	s.RowsFailed += o.RowsFailed
+	s.RowsInDoubt += o.RowsInDoubt
+	s.RowsResumed += o.RowsResumed
+	s.EventsSucceeded += o.EventsSucceeded
+	s.EventsFailed += o.EventsFailed
+	s.Batches += o.Batches
+	s.Retries += o.Retries
+	for k, v := range o.ErrorsByCode {
+		s.ErrorsByCode[k] += v
+	}
+}
