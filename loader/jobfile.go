@@ -156,6 +156,9 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	var errs []error
 	worst := 0 // the worst exit code of the sources
 	for i, src := range jf.Sources {
+		if i > 0 {
+			failpoint("job-next-source")
+		}
 		sub := sourceDir(dir, i, src)
 		o := opts
 		o.Resume, o.into = "", sub

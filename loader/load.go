@@ -163,6 +163,7 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 			return nil, dir, err
 		}
 	}
+	failpoint("before-reports")
 	runKey := rf.key(dir)
 	rep, err := openReports(dir, job, inputs, rp)
 	if err != nil {
@@ -358,6 +359,7 @@ func createRunDir(dir string, rf *RunFile, files map[string][]byte) error {
 		}
 	}
 	if err == nil {
+		failpoint("rundir-partial")
 		err = os.Rename(tmp, dir)
 	}
 	if err != nil {
