@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,10 +35,10 @@ func TestKillAtCrashPoints(t *testing.T) {
 	bin := crmloadBinary(t)
 	mapping, _ := filepath.Abs("../testdata/web/mapping.yaml")
 	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
-	const rows = 20_000
+	const rows = 5_000
 	data := filepath.Join(t.TempDir(), "web.csv")
 	writeVisitsFrom(t, data, 0, rows)
-	load := []string{"load", "--quiet", "--batch-size", "100", "-m", mapping, data}
+	load := []string{"load", "--quiet", "--batch-size", "25", "-m", mapping, data}
 
 	// A plain load, killed at each point, then resumed.
 	for _, tc := range []struct {
@@ -47,7 +49,7 @@ func TestKillAtCrashPoints(t *testing.T) {
 		{name: "before the rename", failpoint: "rundir-partial", empty: true},
 		{name: "before the first report byte", failpoint: "before-reports"},
 		{name: "after 1 journal line", journal: 1},
-		{name: "after 60 journal lines", journal: 60},
+		{name: "after 40 journal lines", journal: 40},
 	} {
 		t.Run("load/"+tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -87,7 +89,7 @@ func TestKillAtCrashPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobLoad := []string{"load", "--quiet", "--batch-size", "100", "--job", job}
+	jobLoad := []string{"load", "--quiet", "--batch-size", "25", "--job", job}
 	for _, tc := range []struct {
 		name, failpoint string
 		journal         int
@@ -226,25 +228,34 @@ func (c *crashRun) start(failpoint string, args ...string) *killable {
 	if failpoint != "" {
 		env = []string{loader.FailpointEnv + "=" + failpoint}
 	}
-	cmd := c.command(env, args...)
+	return startKillable(c.t, c.command(env, args...))
+}
+
+// startKillable starts cmd, reading its stderr, to be killed at a point.
+func startKillable(t *testing.T, cmd *exec.Cmd) *killable {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	p := &killable{t: c.t, cmd: cmd, lines: make(chan string, 16), exited: make(chan struct{})}
+	p := &killable{t: t, cmd: cmd, reached: make(chan string, 1), exited: make(chan struct{})}
 	go func() {
 		s := bufio.NewScanner(stderr)
 		for s.Scan() {
-			p.lines <- s.Text()
+			p.mu.Lock()
+			p.stderr = append(p.stderr, s.Text())
+			p.mu.Unlock()
+			if name, ok := strings.CutPrefix(s.Text(), "crmload: failpoint "); ok {
+				p.reached <- strings.TrimSuffix(name, " reached")
+			}
 		}
-		close(p.lines)
 		p.err = cmd.Wait() // after stderr's end, as exec wants
 		close(p.exited)
 	}()
-	c.t.Cleanup(func() { cmd.Process.Kill(); <-p.exited })
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.exited })
 	return p
 }
 
@@ -298,53 +309,94 @@ func (c *crashRun) storedOnce() int {
 
 // killable is a running crmload, to be killed at a point of its run.
 type killable struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	lines  chan string // stderr
-	exited chan struct{}
-	err    error // of Wait, once exited is closed
+	t       *testing.T
+	cmd     *exec.Cmd
+	reached chan string // the failpoint it stopped at
+	exited  chan struct{}
+	err     error // of Wait, once exited is closed
+
+	mu     sync.Mutex
+	stderr []string
+}
+
+// said is what the process wrote to stderr so far.
+func (p *killable) said() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.stderr, "\n")
 }
 
 // killAtFailpoint waits until the process says it reached failpoint (and
 // stopped there), then kills it.
 func (p *killable) killAtFailpoint(name string) {
 	p.t.Helper()
-	want := "crmload: failpoint " + name + " reached"
-	var said []string
-	for line := range p.lines {
-		if line == want {
-			p.kill()
-			return
+	select {
+	case got := <-p.reached:
+		if got != name {
+			p.t.Fatalf("crmload stopped at failpoint %s, want %s", got, name)
 		}
-		said = append(said, line)
+		p.kill()
+	case <-p.exited:
+		p.t.Fatalf("crmload ended (%v) without reaching failpoint %s; stderr:\n%s", p.err, name, p.said())
 	}
-	<-p.exited
-	p.t.Fatalf("crmload ended (%v) without reaching failpoint %s; stderr:\n%s", p.err, name, strings.Join(said, "\n"))
 }
 
-// killAtJournal kills the process once a file that glob matches has n
-// lines (it polls the file; the process runs on meanwhile).
-func (p *killable) killAtJournal(glob string, n int) {
+// waitJournal waits until a file that glob matches has n lines: it reads
+// what is appended to it as it comes (the process runs on meanwhile).
+func (p *killable) waitJournal(glob string, n int) {
 	p.t.Helper()
-	go func() {
-		for range p.lines { // drain stderr
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
 		}
 	}()
+	buf := make([]byte, 64<<10)
+	lines := 0
 	for {
 		select {
 		case <-p.exited:
-			p.t.Fatalf("crmload ended (%v) before its journal (%s) had %d lines", p.err, glob, n)
+			p.t.Fatalf("crmload ended (%v) before its journal (%s) had %d lines; stderr:\n%s", p.err, glob, n, p.said())
 		default:
 		}
-		files, _ := filepath.Glob(glob)
-		if len(files) == 1 {
-			if b, err := os.ReadFile(files[0]); err == nil && strings.Count(string(b), "\n") >= n {
-				p.kill()
+		if f == nil {
+			if files, _ := filepath.Glob(glob); len(files) == 1 {
+				f, _ = os.Open(files[0])
+			}
+		}
+		for f != nil {
+			m, _ := f.Read(buf)
+			if m == 0 {
+				break
+			}
+			if lines += bytes.Count(buf[:m], []byte("\n")); lines >= n {
 				return
 			}
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// journalLines is how many whole lines the one file glob matches has.
+func journalLines(t *testing.T, glob string) int {
+	t.Helper()
+	files, _ := filepath.Glob(glob)
+	if len(files) != 1 {
+		t.Fatalf("%s matches %v, want one file", glob, files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(b, []byte("\n"))
+}
+
+// killAtJournal kills the process once a file that glob matches has n
+// lines.
+func (p *killable) killAtJournal(glob string, n int) {
+	p.t.Helper()
+	p.waitJournal(glob, n)
+	p.kill()
 }
 
 // kill sends SIGKILL and checks that it is what ended the process.
@@ -353,6 +405,17 @@ func (p *killable) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 	checkKilled(p.t, p.err)
+}
+
+// exit waits for the process to end and returns its exit code.
+func (p *killable) exit() int {
+	p.t.Helper()
+	<-p.exited
+	var ee *exec.ExitError
+	if p.err != nil && !errors.As(p.err, &ee) {
+		p.t.Fatal(p.err)
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // checkKilled checks that a process's Wait error says SIGKILL ended it
@@ -372,16 +435,20 @@ func checkKilled(t *testing.T, err error) {
 // websites unique across files): every tenth participant is unknown.
 func writeVisitsFrom(t *testing.T, path string, first, n int) {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("visit_id,participant,site,visited_on\n")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "visit_id,participant,site,visited_on")
 	for i := first; i < first+n; i++ {
 		p := "RP0000000010"
 		if i%10 == 9 {
 			p = "RP9999999999"
 		}
-		fmt.Fprintf(&b, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
+		fmt.Fprintf(w, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 }
