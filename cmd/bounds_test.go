@@ -89,6 +89,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 1.2 GB of test files and reads them through crmload")
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
 	web, _ := filepath.Abs("../testdata/web/mapping.yaml")

@@ -22,7 +22,7 @@ import (
 )
 
 // TestKillAndResume kills a loading crmload process with SIGKILL at
-// moments drawn at random (seeded) during a 100k-row load into the
+// moments drawn at random (seeded) during a 50k-row load into the
 // embedded engine: once its journal has a drawn number of lines, so the
 // kill lands part-way whatever the machine's speed. It resumes it
 // (sometimes killing the resume too, further on), and checks the end
@@ -30,10 +30,10 @@ import (
 // line. TestKillAtCrashPoints kills at the run's first moments.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 100k rows several times")
+		t.Skip("loads 50k rows several times")
 	}
 	t.Parallel()
-	const rows = 100_000
+	const rows = 50_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
 	var midway atomic.Int64 // resumes that found a load cut part-way
@@ -53,8 +53,8 @@ func TestKillAndResume(t *testing.T) {
 			lines := 0 // journal lines at the last kill
 			// run runs crmload to its end (exit 1: the unknown
 			// participants), or kills it once the journal has more lines
-			// than at the last kill: a draw among the first 75 of the
-			// 100 a whole load writes (a call of 1000 rows each).
+			// than at the last kill: a draw among the first 40 of the
+			// 50 a whole load writes (a call of 1000 rows each).
 			run := func(kill bool, args ...string) {
 				cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
 				cmd.Dir = dir
@@ -65,7 +65,7 @@ func TestKillAndResume(t *testing.T) {
 					}
 					return
 				}
-				p.killAtJournal(journal, lines+1+rng.IntN((75-lines)/2))
+				p.killAtJournal(journal, lines+1+rng.IntN((40-lines)/2))
 				lines = journalLines(t, journal)
 			}
 			if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
@@ -220,10 +220,10 @@ func reportLines(t *testing.T, path string) map[int]bool {
 // in_doubt, and no event is stored twice.
 func TestKillAndResumeRemote(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 100k rows over HTTP several times")
+		t.Skip("loads 50k rows over HTTP several times")
 	}
 	t.Parallel()
-	const rows = 100_000
+	const rows = 50_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
 	for _, seed := range []uint64{7, 8} {
@@ -250,13 +250,13 @@ func TestKillAndResumeRemote(t *testing.T) {
 			}
 			remote := []string{"--engine", string(bytes.TrimSpace(url)), "--username", "u", "--organisation", "O", "--quiet"}
 			// The load is killed once its journal (a Sending line before
-			// each call, a line for each settled one: some 200 in all) has
+			// each call, a line for each settled one: some 100 in all) has
 			// a drawn number of lines; the resume runs to its end (exit 1:
 			// the unknown participants).
 			load := exec.Command(bin, append(append([]string{"load"}, remote...), "--report-dir", "reports", "-m", mapping, data)...)
 			load.Dir = dir
 			load.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(75))
+			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(60))
 			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories after a kill part-way, want 1", len(dirs))
@@ -317,10 +317,10 @@ func TestKillAndResumeRemote(t *testing.T) {
 // event stored once.
 func TestInterruptAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 100k rows")
+		t.Skip("loads 50k rows")
 	}
 	t.Parallel()
-	const rows = 100_000
+	const rows = 50_000
 	bin, data, mapping, reference := killSetup(t, rows)
 	dir := t.TempDir()
 	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
@@ -329,7 +329,7 @@ func TestInterruptAndResume(t *testing.T) {
 	cmd := exec.Command(bin, "--db", "crm.db", "load", "--report-dir", "reports", "-m", mapping, data)
 	cmd.Dir = dir
 	p := startKillable(t, cmd)
-	// Interrupted part-way: once 10 of the load's 100 calls are settled.
+	// Interrupted part-way: once 10 of the load's 50 calls are settled.
 	p.waitJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 10)
 	cmd.Process.Signal(syscall.SIGINT)
 	if code := p.exit(); code != 3 {
@@ -353,7 +353,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Errorf("after resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
 	}
 	b, _ := os.ReadFile(filepath.Join(runs[0], "summary.json"))
-	if !strings.Contains(string(b), `"rows_read": 100000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
+	if !strings.Contains(string(b), `"rows_read": 50000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
 		t.Errorf("resumed summary = %s", b)
 	}
 }

@@ -176,6 +176,7 @@ func TestOutageIsNotSilent(t *testing.T) {
 // second while the first still loads: the second is refused (exit 2),
 // naming the run that is loading the file; every row is stored once.
 func TestSameInputTwiceAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := crmloadBinary(t)
 	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
@@ -243,6 +244,7 @@ func TestSameInputTwiceAtOnce(t *testing.T) {
 // (exit 3) saying so, with the resume hint; after room is made, the
 // resume stores every row once. Needs a small tmpfs (root).
 func TestStoreDiskFull(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v: %s); engine.TestStoreFull covers the store's side", err, out)
@@ -302,6 +304,7 @@ func TestReportDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 50k rows twice")
 	}
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v: %s); loader.TestReportDiskFull covers it", err, out)
