@@ -82,6 +82,9 @@ type LoadOptions struct {
 	// hashed holds fingerprints taken already (a job's claims), by path:
 	// a large input is hashed once, not once per step.
 	hashed map[string]InputInfo
+	// sleep is how a retry waits its backoff: false when ctx ended
+	// first. Nil: real time (tests make it instant).
+	sleep func(ctx context.Context, d time.Duration) bool
 }
 
 // Replayer is an engine that can take a call again after an ambiguous
@@ -203,6 +206,9 @@ func Load(ctx context.Context, job *Job, eng Engine, opts LoadOptions) (*Summary
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 30 * time.Second
+	}
+	if opts.sleep == nil {
+		opts.sleep = sleep
 	}
 	r := &run{job: job, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start, key: runKey,
 		journal: jr, resume: rp, receipts: receipts, journalSends: !hasReceipts}

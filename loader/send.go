@@ -102,7 +102,7 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 			args = append(args, "retry_after_asked", callErr.RetryAfterAsked.String(), "retry_after_cap", crm.MaxRetryAfter.String())
 		}
 		r.opts.Logger.Log(readCtx, level, "call failed; retrying", args...)
-		if !sleep(readCtx, wait) {
+		if !r.opts.sleep(readCtx, wait) {
 			break
 		}
 	}
