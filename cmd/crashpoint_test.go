@@ -41,11 +41,7 @@ func TestKillAtCrashPoints(t *testing.T) {
 	load := []string{"load", "--quiet", "--batch-size", "25", "-m", mapping, data}
 
 	// A plain load, killed at each point, then resumed.
-	for _, tc := range []struct {
-		name, failpoint string
-		journal         int  // kill when the journal has this many lines (no failpoint)
-		empty           bool // the kill leaves no run directory
-	}{
+	for _, tc := range []crashPoint{
 		{name: "before the rename", failpoint: "rundir-partial", empty: true},
 		{name: "before the first report byte", failpoint: "before-reports"},
 		{name: "after 1 journal line", journal: 1},
@@ -54,26 +50,8 @@ func TestKillAtCrashPoints(t *testing.T) {
 		t.Run("load/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := newCrashRun(t, bin, reference)
-			p := c.start(tc.failpoint, load...)
-			if tc.failpoint != "" {
-				p.killAtFailpoint(tc.failpoint)
-			} else {
-				p.killAtJournal(filepath.Join(c.dir, "reports", "[0-9]*", "journal.jsonl"), tc.journal)
-			}
-			runs := c.runDirs("reports")
-			if tc.empty != (len(runs) == 0) || len(runs) > 1 {
-				t.Fatalf("after the kill: run directories %v; want none: %v", runs, tc.empty)
-			}
-			if len(runs) == 0 {
-				c.exit(1, load...) // loaded again from the start: the unknown participants fail
-				runs = c.runDirs("reports")
-			} else {
-				c.exit(1, "load", "--quiet", "--resume", runs[0])
-			}
-			if len(runs) != 1 {
-				t.Fatalf("run directories %v, want 1", runs)
-			}
-			c.checkRows(runs[0], rows)
+			run := c.killAndFinish(tc, "journal.jsonl", load...)
+			c.checkRows(run, rows)
 			if n := c.storedOnce(); n != rows*9/10 {
 				t.Errorf("the store holds %d events, want %d", n, rows*9/10)
 			}
@@ -90,11 +68,7 @@ func TestKillAtCrashPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	jobLoad := []string{"load", "--quiet", "--batch-size", "25", "--job", job}
-	for _, tc := range []struct {
-		name, failpoint string
-		journal         int
-		empty           bool
-	}{
+	for _, tc := range []crashPoint{
 		{name: "before the job's rename", failpoint: "rundir-partial@1", empty: true},
 		{name: "before the first source's rename", failpoint: "rundir-partial@2"},
 		{name: "before the first source's reports", failpoint: "before-reports@1"},
@@ -106,27 +80,9 @@ func TestKillAtCrashPoints(t *testing.T) {
 		t.Run("job/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := newCrashRun(t, bin, reference)
-			p := c.start(tc.failpoint, jobLoad...)
-			if tc.failpoint != "" {
-				p.killAtFailpoint(strings.Split(tc.failpoint, "@")[0])
-			} else {
-				p.killAtJournal(filepath.Join(c.dir, "reports", "[0-9]*", "02-*", "journal.jsonl"), tc.journal)
-			}
-			runs := c.runDirs("reports")
-			if tc.empty != (len(runs) == 0) || len(runs) > 1 {
-				t.Fatalf("after the kill: run directories %v; want none: %v", runs, tc.empty)
-			}
-			if len(runs) == 0 {
-				c.exit(1, jobLoad...)
-				runs = c.runDirs("reports")
-			} else {
-				c.exit(1, "load", "--quiet", "--resume", runs[0])
-			}
-			if len(runs) != 1 {
-				t.Fatalf("run directories %v, want 1", runs)
-			}
+			run := c.killAndFinish(tc, filepath.Join("02-*", "journal.jsonl"), jobLoad...)
 			for _, src := range []string{"01-mapping", "02-mapping"} {
-				c.checkRows(filepath.Join(runs[0], src), rows)
+				c.checkRows(filepath.Join(run, src), rows)
 			}
 			if n := c.storedOnce(); n != 2*rows*9/10 {
 				t.Errorf("the store holds %d events, want %d", n, 2*rows*9/10)
@@ -182,6 +138,44 @@ func TestKillAtCrashPoints(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crashPoint is where a run is killed: at a failpoint (name or name@n),
+// or once its journal has so many lines.
+type crashPoint struct {
+	name, failpoint string
+	journal         int  // without a failpoint: kill when the journal has this many lines
+	empty           bool // the kill leaves no run directory
+}
+
+// killAndFinish runs crmload args (a load into reports/), kills it at
+// tc, checks that this left a run directory or none as tc says, and
+// finishes the load: resumed, or run again when there was none (exit 1
+// either way: the unknown participants). It returns the run directory.
+// journal is the journal's path inside the run directory (a glob).
+func (c *crashRun) killAndFinish(tc crashPoint, journal string, args ...string) string {
+	c.t.Helper()
+	p := c.start(tc.failpoint, args...)
+	if tc.failpoint != "" {
+		name, _, _ := strings.Cut(tc.failpoint, "@")
+		p.killAtFailpoint(name)
+	} else {
+		p.killAtJournal(filepath.Join(c.dir, "reports", "[0-9]*", journal), tc.journal)
+	}
+	runs := c.runDirs("reports")
+	if tc.empty != (len(runs) == 0) || len(runs) > 1 {
+		c.t.Fatalf("after the kill: run directories %v; want none: %v", runs, tc.empty)
+	}
+	if len(runs) == 0 {
+		c.exit(1, args...)
+		runs = c.runDirs("reports")
+	} else {
+		c.exit(1, "load", "--quiet", "--resume", runs[0])
+	}
+	if len(runs) != 1 {
+		c.t.Fatalf("run directories %v, want 1", runs)
+	}
+	return runs[0]
 }
 
 // crashRun is a working directory with a seeded store, for runs that are

@@ -22,7 +22,7 @@ import (
 )
 
 // TestKillAndResume kills a loading crmload process with SIGKILL at
-// moments drawn at random (seeded) during a 50k-row load into the
+// moments drawn at random (seeded) during a 20k-row load (calls of 250 rows) into the
 // embedded engine: once its journal has a drawn number of lines, so the
 // kill lands part-way whatever the machine's speed. It resumes it
 // (sometimes killing the resume too, further on), and checks the end
@@ -30,10 +30,10 @@ import (
 // line. TestKillAtCrashPoints kills at the run's first moments.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 50k rows several times")
+		t.Skip("loads 20k rows several times")
 	}
 	t.Parallel()
-	const rows = 50_000
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
 	var midway atomic.Int64 // resumes that found a load cut part-way
@@ -54,7 +54,7 @@ func TestKillAndResume(t *testing.T) {
 			// run runs crmload to its end (exit 1: the unknown
 			// participants), or kills it once the journal has more lines
 			// than at the last kill: a draw among the first 40 of the
-			// 50 a whole load writes (a call of 1000 rows each).
+			// 80 a whole load writes (a call of 250 rows each).
 			run := func(kill bool, args ...string) {
 				cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
 				cmd.Dir = dir
@@ -71,7 +71,7 @@ func TestKillAndResume(t *testing.T) {
 			if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
 				t.Fatalf("seed: %v %s", err, out)
 			}
-			run(true, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
+			run(true, "load", "--quiet", "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)
 			kills := 1
 			for {
 				dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
@@ -220,10 +220,10 @@ func reportLines(t *testing.T, path string) map[int]bool {
 // in_doubt, and no event is stored twice.
 func TestKillAndResumeRemote(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 50k rows over HTTP several times")
+		t.Skip("loads 20k rows over HTTP several times")
 	}
 	t.Parallel()
-	const rows = 50_000
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
 	for _, seed := range []uint64{7, 8} {
@@ -240,23 +240,31 @@ func TestKillAndResumeRemote(t *testing.T) {
 			if err := server.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { server.Process.Signal(syscall.SIGTERM); server.Wait() }()
+			defer func() {
+				server.Process.Signal(syscall.SIGTERM)
+				if err := server.Wait(); err != nil {
+					t.Errorf("engine serve stopped by SIGTERM: %v, want exit 0", err)
+				}
+			}()
 			var url []byte
-			for range 200 {
+			for range 500 { // until engine serve listens
 				if url, _ = os.ReadFile(urlFile); len(url) > 0 {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
+			if len(url) == 0 {
+				t.Fatal("engine serve wrote no URL in 10 s")
+			}
 			remote := []string{"--engine", string(bytes.TrimSpace(url)), "--username", "u", "--organisation", "O", "--quiet"}
 			// The load is killed once its journal (a Sending line before
-			// each call, a line for each settled one: some 100 in all) has
-			// a drawn number of lines; the resume runs to its end (exit 1:
-			// the unknown participants).
-			load := exec.Command(bin, append(append([]string{"load"}, remote...), "--report-dir", "reports", "-m", mapping, data)...)
+			// each call of 250 rows, a line for each settled one: some 160
+			// in all) has a drawn number of lines; the resume runs to its
+			// end (exit 1: the unknown participants).
+			load := exec.Command(bin, append(append([]string{"load"}, remote...), "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)...)
 			load.Dir = dir
 			load.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(60))
+			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(80))
 			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories after a kill part-way, want 1", len(dirs))
@@ -317,20 +325,20 @@ func TestKillAndResumeRemote(t *testing.T) {
 // event stored once.
 func TestInterruptAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("loads 50k rows")
+		t.Skip("loads 20k rows")
 	}
 	t.Parallel()
-	const rows = 50_000
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 	dir := t.TempDir()
 	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
 		t.Fatalf("seed: %v %s", err, out)
 	}
-	cmd := exec.Command(bin, "--db", "crm.db", "load", "--report-dir", "reports", "-m", mapping, data)
+	cmd := exec.Command(bin, "--db", "crm.db", "load", "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)
 	cmd.Dir = dir
 	p := startKillable(t, cmd)
-	// Interrupted part-way: once 10 of the load's 50 calls are settled.
-	p.waitJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 10)
+	// Interrupted part-way: once 5 of the load's 80 calls are settled.
+	p.waitJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 5)
 	cmd.Process.Signal(syscall.SIGINT)
 	if code := p.exit(); code != 3 {
 		t.Fatalf("interrupted load: exit %d, want 3; stderr:\n%s", code, p.said())
@@ -353,7 +361,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Errorf("after resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
 	}
 	b, _ := os.ReadFile(filepath.Join(runs[0], "summary.json"))
-	if !strings.Contains(string(b), `"rows_read": 50000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
+	if !strings.Contains(string(b), `"rows_read": 20000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
 		t.Errorf("resumed summary = %s", b)
 	}
 }

@@ -56,6 +56,7 @@ func (p processTests) Run() int {
 // TestScripts runs the end-to-end scripts in testdata/script: each is a
 // user's session with the crmload binary.
 func TestScripts(t *testing.T) {
+	t.Parallel() // each script in its own directory, with its own environment
 	testdata, err := filepath.Abs("../testdata")
 	if err != nil {
 		t.Fatal(err)
