@@ -14,7 +14,13 @@ import (
 // process that reaches it says so on stderr ("crmload: failpoint NAME
 // reached") and stops there for good, so that a test can kill it at that
 // exact instant instead of after a sleep. Read once; unset, the points do
-// nothing.
+// nothing. The points:
+//
+//	rundir-partial   a run directory's files are written under its hidden
+//	                 .partial- name, not yet renamed into place
+//	before-reports   the run directory is in place (and locked, its inputs
+//	                 claimed), no report or journal byte written yet
+//	job-next-source  a job's source finished, the next not yet started
 const FailpointEnv = "CRMLOAD_FAILPOINT"
 
 var failpointName, failpointAt = parseFailpoint(os.Getenv(FailpointEnv))
