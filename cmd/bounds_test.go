@@ -89,6 +89,9 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 1.2 GB of test files and reads them through crmload")
 	}
+	// Not parallel: a child's peak RSS (rusage) counts this process's
+	// RSS when it was started (Linux starts children with CLONE_VM), so
+	// the measure is only the child's before the parallel tests grow it.
 	dir := t.TempDir()
 	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
 	web, _ := filepath.Abs("../testdata/web/mapping.yaml")

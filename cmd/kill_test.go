@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,52 +21,65 @@ import (
 	"github.com/crmload/crmload/engine"
 )
 
-// TestKillAndResume kills a loading crmload process with SIGKILL at random
-// moments during a 200k-row load into the embedded engine, resumes it
-// (sometimes killing the resume too), and checks the end state: every
-// event stored exactly once, every row in exactly one report line.
+// TestKillAndResume kills a loading crmload process with SIGKILL at
+// moments drawn at random (seeded) during a 20k-row load (calls of 250 rows) into the
+// embedded engine: once its journal has a drawn number of lines, so the
+// kill lands part-way whatever the machine's speed. It resumes it
+// (sometimes killing the resume too, further on), and checks the end
+// state: every event stored exactly once, every row in exactly one report
+// line. TestKillAtCrashPoints kills at the run's first moments.
 func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds crmload and loads 200k rows several times")
+		t.Skip("loads 20k rows several times")
 	}
-	const rows = 200_000
+	t.Parallel()
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
-	midway := 0 // resumes that found a load cut part-way
-	defer func() {
-		if midway == 0 && !t.Failed() {
+	var midway atomic.Int64 // resumes that found a load cut part-way
+	// After the subtests, which run in parallel:
+	t.Cleanup(func() {
+		if midway.Load() == 0 && !t.Failed() {
 			t.Error("no kill landed part-way through a load: the test proved nothing")
 		}
-	}()
+	})
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 42))
 			dir := t.TempDir()
 			db := filepath.Join(dir, "crm.db")
+			journal := filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl")
+			lines := 0 // journal lines at the last kill
+			// run runs crmload to its end (exit 1: the unknown
+			// participants), or kills it once the journal has more lines
+			// than at the last kill: a draw among the first 40 of the
+			// 80 a whole load writes (a call of 250 rows each).
 			run := func(kill bool, args ...string) {
 				cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
 				cmd.Dir = dir
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
+				p := startKillable(t, cmd)
+				if !kill {
+					if code := p.exit(); code != 1 {
+						t.Fatalf("crmload %s: exit %d, want 1; stderr:\n%s", strings.Join(args, " "), code, p.said())
+					}
+					return
 				}
-				if kill {
-					time.Sleep(time.Duration(50+rng.IntN(1500)) * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGKILL)
-				}
-				cmd.Wait()
+				p.killAtJournal(journal, lines+1+rng.IntN((40-lines)/2))
+				lines = journalLines(t, journal)
 			}
-			run(false, "engine", "seed", reference)
-			run(true, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
+			if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
+				t.Fatalf("seed: %v %s", err, out)
+			}
+			run(true, "load", "--quiet", "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)
 			kills := 1
 			for {
 				dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
-				kill := kills < 3 && rng.IntN(2) == 0
-				if len(dirs) == 0 {
-					// Killed before the run started: start it again.
-					run(kill, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
-				} else {
-					run(kill, "load", "--quiet", "--resume", dirs[0])
+				if len(dirs) != 1 {
+					t.Fatalf("after a kill part-way: %d run directories, want 1", len(dirs))
 				}
+				kill := kills < 3 && rng.IntN(2) == 0
+				run(kill, "load", "--quiet", "--resume", dirs[0])
 				if !kill {
 					break
 				}
@@ -107,7 +120,7 @@ func TestKillAndResume(t *testing.T) {
 			}
 			json.Unmarshal(sum, &s)
 			if s.Resumed > 0 && s.Resumed < rows {
-				midway++
+				midway.Add(1)
 			}
 			t.Logf("%d kills; the last attempt resumed after %d settled rows; %d events stored once each", kills, s.Resumed, stored)
 		})
@@ -156,24 +169,10 @@ func crmloadBinary(t *testing.T) string {
 	return binary.path
 }
 
+// writeVisits writes n web visits: every tenth participant is unknown.
 func writeVisits(t *testing.T, path string, n int) {
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "visit_id,participant,site,visited_on")
-	for i := range n {
-		p := "RP0000000010"
-		if i%10 == 9 {
-			p = "RP9999999999"
-		}
-		fmt.Fprintf(w, "v%d,%s,www.crm.com/%d,2016-06-22 15:00\n", i, p, i)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	t.Helper()
+	writeVisitsFrom(t, path, 0, n)
 }
 
 // reportLines reads a report's crmload_line column; a line twice fails.
@@ -221,13 +220,15 @@ func reportLines(t *testing.T, path string) map[int]bool {
 // in_doubt, and no event is stored twice.
 func TestKillAndResumeRemote(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds crmload and loads 200k rows over HTTP several times")
+		t.Skip("loads 20k rows over HTTP several times")
 	}
-	const rows = 200_000
+	t.Parallel()
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 
 	for _, seed := range []uint64{7, 8} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 99))
 			dir := t.TempDir()
 			db := filepath.Join(dir, "served.db")
@@ -239,34 +240,41 @@ func TestKillAndResumeRemote(t *testing.T) {
 			if err := server.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { server.Process.Signal(syscall.SIGTERM); server.Wait() }()
+			defer func() {
+				server.Process.Signal(syscall.SIGTERM)
+				if err := server.Wait(); err != nil {
+					t.Errorf("engine serve stopped by SIGTERM: %v, want exit 0", err)
+				}
+			}()
 			var url []byte
-			for range 200 {
+			for range 500 { // until engine serve listens
 				if url, _ = os.ReadFile(urlFile); len(url) > 0 {
 					break
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
-			remote := []string{"--engine", string(bytes.TrimSpace(url)), "--username", "u", "--organisation", "O", "--quiet"}
-			run := func(kill bool, args ...string) {
-				cmd := exec.Command(bin, args...)
-				cmd.Dir = dir
-				cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				if kill {
-					time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
-					cmd.Process.Signal(syscall.SIGKILL)
-				}
-				cmd.Wait()
+			if len(url) == 0 {
+				t.Fatal("engine serve wrote no URL in 10 s")
 			}
-			run(true, append(append([]string{"load"}, remote...), "--report-dir", "reports", "-m", mapping, data)...)
+			remote := []string{"--engine", string(bytes.TrimSpace(url)), "--username", "u", "--organisation", "O", "--quiet"}
+			// The load is killed once its journal (a Sending line before
+			// each call of 250 rows, a line for each settled one: some 160
+			// in all) has a drawn number of lines; the resume runs to its
+			// end (exit 1: the unknown participants).
+			load := exec.Command(bin, append(append([]string{"load"}, remote...), "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)...)
+			load.Dir = dir
+			load.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
+			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(80))
 			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
-				t.Skipf("the kill came before the run started (%d run directories)", len(dirs))
+				t.Fatalf("%d run directories after a kill part-way, want 1", len(dirs))
 			}
-			run(false, append(append([]string{"load"}, remote...), "--resume", dirs[0])...)
+			resume := exec.Command(bin, append(append([]string{"load"}, remote...), "--resume", dirs[0])...)
+			resume.Dir = dir
+			resume.Env = load.Env
+			if p := startKillable(t, resume); p.exit() != 1 {
+				t.Fatalf("resume: exit %d, want 1; stderr:\n%s", p.exit(), p.said())
+			}
 
 			ok := reportLines(t, filepath.Join(dirs[0], "succeeded.csv"))
 			failed := reportLines(t, filepath.Join(dirs[0], "failed.csv"))
@@ -317,29 +325,26 @@ func TestKillAndResumeRemote(t *testing.T) {
 // event stored once.
 func TestInterruptAndResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds crmload and loads 200k rows")
+		t.Skip("loads 20k rows")
 	}
-	const rows = 200_000
+	t.Parallel()
+	const rows = 20_000
 	bin, data, mapping, reference := killSetup(t, rows)
 	dir := t.TempDir()
 	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
 		t.Fatalf("seed: %v %s", err, out)
 	}
-	cmd := exec.Command(bin, "--db", "crm.db", "load", "--report-dir", "reports", "-m", mapping, data)
+	cmd := exec.Command(bin, "--db", "crm.db", "load", "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)
 	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(700 * time.Millisecond)
+	p := startKillable(t, cmd)
+	// Interrupted part-way: once 5 of the load's 80 calls are settled.
+	p.waitJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 5)
 	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
-		t.Fatalf("interrupted load: %v, want exit 3; stderr:\n%s", err, stderr.String())
+	if code := p.exit(); code != 3 {
+		t.Fatalf("interrupted load: exit %d, want 3; stderr:\n%s", code, p.said())
 	}
-	if !strings.Contains(stderr.String(), "the run stopped part-way (interrupted)") || !strings.Contains(stderr.String(), "crmload load --resume reports/") {
-		t.Errorf("stderr = %s, want the reason and the resume command", stderr.String())
+	if said := p.said(); !strings.Contains(said, "the run stopped part-way (interrupted)") || !strings.Contains(said, "crmload load --resume reports/") {
+		t.Errorf("stderr = %s, want the reason and the resume command", said)
 	}
 	runs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 	if len(runs) != 1 {
@@ -356,7 +361,7 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Errorf("after resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
 	}
 	b, _ := os.ReadFile(filepath.Join(runs[0], "summary.json"))
-	if !strings.Contains(string(b), `"rows_read": 200000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
+	if !strings.Contains(string(b), `"rows_read": 20000`) || strings.Contains(string(b), `"rows_resumed": 0,`) {
 		t.Errorf("resumed summary = %s", b)
 	}
 }

@@ -178,6 +178,7 @@ func TestOutageIsNotSilent(t *testing.T) {
 // second while the first still loads: the second is refused (exit 2),
 // naming the run that is loading the file; every row is stored once.
 func TestSameInputTwiceAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := crmloadBinary(t)
 	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
@@ -185,7 +186,7 @@ func TestSameInputTwiceAtOnce(t *testing.T) {
 	if out, err := exec.Command(bin, "--db", filepath.Join(dir, "crm.db"), "engine", "seed", reference).CombinedOutput(); err != nil {
 		t.Fatalf("seed: %v %s", err, out)
 	}
-	const rows = 50_000
+	const rows = 10_000 // the first run crawls: the refusal needs no more
 	writeVisits(t, filepath.Join(dir, "web.csv"), rows)
 	// The first run crawls (one call a second), so it is surely still
 	// loading when the second starts.
@@ -245,6 +246,7 @@ func TestSameInputTwiceAtOnce(t *testing.T) {
 // (exit 3) saying so, with the resume hint; after room is made, the
 // resume stores every row once. Needs a small tmpfs (root).
 func TestStoreDiskFull(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v: %s); engine.TestStoreFull covers the store's side", err, out)
@@ -304,6 +306,7 @@ func TestReportDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 50k rows twice")
 	}
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v: %s); loader.TestReportDiskFull covers it", err, out)

@@ -8,13 +8,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +28,35 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(processTests{m}, map[string]func(){
 		"crmload": func() { os.Exit(Main()) },
 	})
+}
+
+// processTests runs the package's tests, more of them at once than the
+// default (GOMAXPROCS) unless -parallel is given: its parallel tests wait
+// on crmload processes and the disk, not on the CPU. Then it removes the
+// crmload binary they shared.
+type processTests struct{ m *testing.M }
+
+func (p processTests) Run() int {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		flag.Set("test.parallel", strconv.Itoa(max(4, 2*runtime.GOMAXPROCS(0))))
+	}
+	code := p.m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	return code
 }
 
 // TestScripts runs the end-to-end scripts in testdata/script: each is a
 // user's session with the crmload binary.
 func TestScripts(t *testing.T) {
+	t.Parallel() // each script in its own directory, with its own environment
 	testdata, err := filepath.Abs("../testdata")
 	if err != nil {
 		t.Fatal(err)

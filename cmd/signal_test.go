@@ -96,6 +96,7 @@ func readSummary(t *testing.T, reports string) (string, signalSummary) {
 // no call is in flight) with exit 3, its summary and the resume hint; a
 // --deadline ends a run that cannot progress the same way.
 func TestSignalDuringRetryWait(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -16,6 +16,7 @@ func TestVersionStamp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds crmload with release ldflags")
 	}
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "crmload")
 	pkg := "github.com/crmload/crmload/cmd"
 	build := exec.Command("go", "build", "-o", bin, "-ldflags",

@@ -145,6 +145,9 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	var errs []error
 	worst := OutcomeOK // the gravest outcome of the sources
 	for i, src := range jf.Sources {
+		if i > 0 {
+			failpoint("job-next-source")
+		}
 		sub := RunDir(dir).source(i, src)
 		o := opts
 		o.Resume, o.into = "", string(sub)

@@ -75,6 +75,9 @@ type LoadOptions struct {
 	// hashed holds fingerprints taken already (a job's claims), by path:
 	// a large input is hashed once, not once per step.
 	hashed map[string]InputInfo
+	// sleep is how a retry waits its backoff: false when ctx ended
+	// first. Nil: real time (tests make it instant).
+	sleep func(ctx context.Context, d time.Duration) bool
 }
 
 // Replayer is an engine that can take a call again after an ambiguous
@@ -144,6 +147,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 			return nil, dir, err
 		}
 	}
+	failpoint("before-reports")
 	runKey := rf.key(dir)
 	rep, err := openReports(RunDir(dir), inputs, rp, opts.DryRun)
 	if err != nil {
@@ -183,6 +187,9 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 30 * time.Second
+	}
+	if opts.sleep == nil {
+		opts.sleep = sleep
 	}
 	r := &run{plan: plan, eng: eng, opts: opts, inputs: inputs, rep: rep, sum: sum, start: start, key: runKey,
 		journal: jr, resume: rp, receipts: receipts, journalSends: !hasReceipts}

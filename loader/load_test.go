@@ -267,6 +267,7 @@ func TestLoadEngineUnreachable(t *testing.T) {
 	fe.failing.Store(true)
 	opts := defaultOptions()
 	opts.BatchSize, opts.Retries = 10, 2
+	opts.sleep = (&waits{}).sleep
 	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 3000))
 	sum, dir, err := Load(context.Background(), job, fe, opts)
 	if err != nil {

@@ -228,6 +228,7 @@ func (d RunDir) create(rf *RunFile, files map[string][]byte) error {
 		}
 	}
 	if err == nil {
+		failpoint("rundir-partial")
 		err = os.Rename(tmp, string(d))
 	}
 	if err != nil {

@@ -139,7 +139,7 @@ func (r *run) waitToRetry(ctx context.Context, attempt int, err error, callErr *
 		args = append(args, "retry_after_asked", callErr.RetryAfterAsked.String(), "retry_after_cap", crm.MaxRetryAfter.String())
 	}
 	r.opts.Logger.Log(ctx, level, "call failed; retrying", args...)
-	return sleep(ctx, wait)
+	return r.opts.sleep(ctx, wait)
 }
 
 // settleCall sends on what became of a call that was made: its results

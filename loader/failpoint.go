@@ -1,0 +1,49 @@
+package loader
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// FailpointEnv names the environment variable of the test failpoints: a
+// point's name, or name@n for the n-th time the process reaches it. A
+// process that reaches it says so on stderr ("crmload: failpoint NAME
+// reached") and stops there for good, so that a test can kill it at that
+// exact instant instead of after a sleep. Read once; unset, the points do
+// nothing. The points:
+//
+//	rundir-partial   a run directory's files are written under its hidden
+//	                 .partial- name, not yet renamed into place
+//	before-reports   the run directory is in place (and locked, its inputs
+//	                 claimed), no report or journal byte written yet
+//	job-next-source  a job's source finished, the next not yet started
+const FailpointEnv = "CRMLOAD_FAILPOINT"
+
+var failpointName, failpointAt = parseFailpoint(os.Getenv(FailpointEnv))
+
+var failpointSeen atomic.Int64
+
+func parseFailpoint(v string) (string, int64) {
+	name, n, ok := strings.Cut(v, "@")
+	at, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil || at < 1 {
+		at = 1
+	}
+	return name, at
+}
+
+// failpoint stops the process at the point name when the test failpoint
+// names it (see FailpointEnv).
+func failpoint(name string) {
+	if failpointName == "" || name != failpointName || failpointSeen.Add(1) != failpointAt {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "crmload: failpoint %s reached\n", name)
+	for {
+		time.Sleep(time.Hour) // until the test kills the process
+	}
+}
