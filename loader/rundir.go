@@ -214,6 +214,7 @@ func newRunDirName(reportDir string, start time.Time) (string, error) {
 // renamed, so that a run killed at any moment left either nothing or a
 // whole directory.
 func (d RunDir) create(rf *RunFile, files map[string][]byte) error {
+	removeStalePartials(filepath.Dir(string(d)), time.Now())
 	tmp := filepath.Join(filepath.Dir(string(d)), partialMark+filepath.Base(string(d)))
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return fmt.Errorf("create the run directory: %w", err)
@@ -236,6 +237,29 @@ func (d RunDir) create(rf *RunFile, files map[string][]byte) error {
 		return fmt.Errorf("create the run directory: %w", err)
 	}
 	return nil
+}
+
+// stalePartial is the age past which a hidden directory of a run being
+// created is the leftover of a process killed before its rename: creating
+// one takes milliseconds.
+const stalePartial = time.Hour
+
+// removeStalePartials removes, in parent, the leftovers of runs killed
+// before their directory was renamed into place (they hold nothing but
+// the run's settings), so that they do not pile up.
+func removeStalePartials(parent string, now time.Time) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), partialMark) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && now.Sub(info.ModTime()) > stalePartial {
+			os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
 }
 
 // RetriedBy returns the first run that retried the run in d, if any.

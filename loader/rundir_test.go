@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestRunDirJob guards what commands ask of a job's run directory: its
@@ -74,5 +75,32 @@ func TestRunDirSummaryErrors(t *testing.T) {
 	}
 	if dir.IsJob() {
 		t.Error("IsJob() = true for a directory without job.yaml, want false")
+	}
+}
+
+// TestStalePartialsRemoved: a hidden directory left by a run killed before
+// its rename is removed by a later run once it is an hour old; a younger
+// one (a run being created now) is left alone.
+func TestStalePartialsRemoved(t *testing.T) {
+	parent := t.TempDir()
+	old := filepath.Join(parent, partialMark+"20261124T010000.000Z-aaaaaaaa")
+	young := filepath.Join(parent, partialMark+"20261125T010000.000Z-bbbbbbbb")
+	for _, d := range []string{old, young} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	if err := os.Chtimes(old, now.Add(-2*time.Hour), now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := RunDir(filepath.Join(parent, "20261125T020000.000Z-cccccccc")).create(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("stale %s still there (%v)", old, err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("young %s removed: %v", young, err)
 	}
 }
