@@ -66,7 +66,7 @@ func (s *sqliteStore) ClaimInputs(ctx context.Context, claims []InputClaim, agai
 					continue
 				}
 				at, _ := time.Parse(time.RFC3339Nano, find.ColumnText(4))
-				earlier = append(earlier, InputClaim{Hash: cl.Hash, Kind: cl.Kind, Size: find.ColumnInt64(0), Name: find.ColumnText(1),
+				earlier = append(earlier, InputClaim{Hash: cl.Hash, Kind: find.ColumnText(6), Size: find.ColumnInt64(0), Name: find.ColumnText(1),
 					Run: find.ColumnText(2), RunDir: find.ColumnText(3), StartedAt: at, State: find.ColumnText(5)})
 			}
 			if err := find.Reset(); err != nil {

@@ -31,6 +31,9 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		dups := newDupWatch(in.path, r.job.Spec.RequestID.Kind != 0)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
+			if r.otherShard(fi, it) {
+				return
+			}
 			first := it.Records[0].Line
 			dupOf := 0
 			if !it.Filtered && it.Err == nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/crmload/crmload/crm"
 )
 
 // RunFile is what a run directory records of how the run was started, so
@@ -33,12 +35,14 @@ type RunFile struct {
 	Settings map[string]string `json:"settings,omitempty"`
 	// Stdin: an input was standard input, which a resume cannot read again.
 	Stdin bool `json:"stdin,omitempty"`
+	// Shard is the run's part of its inputs (K/N; "" for all of them).
+	Shard string `json:"shard,omitempty"`
 }
 
 const runFileName = "job.json"
 
 func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings, Stdin: job.Stdin}
+	rf := &RunFile{Engine: job.Engine, Kind: job.Spec.Kind, MaxRecordLines: job.MaxRecordLines, Settings: opts.Settings, Stdin: job.Stdin, Shard: opts.Shard.String()}
 	if err := rf.setPaths(opts.DB, job.ReportDir); err != nil {
 		return nil, err
 	}
@@ -51,7 +55,9 @@ func newRunFile(job *Job, inputs []*input, opts LoadOptions) (*RunFile, error) {
 
 // setPaths records the store and report directory, absolute.
 func (rf *RunFile) setPaths(db, reportDir string) (err error) {
-	if db != "" {
+	if crm.IsDSN(db) {
+		rf.DB = crm.RedactDSN(db) // a database, never its password
+	} else if db != "" {
 		if rf.DB, err = filepath.Abs(db); err != nil {
 			return err
 		}
@@ -65,6 +71,9 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 func absPath(p string) string {
 	if p == "" {
 		return ""
+	}
+	if crm.IsDSN(p) {
+		return crm.RedactDSN(p)
 	}
 	if abs, err := filepath.Abs(p); err == nil {
 		return abs
@@ -103,7 +112,7 @@ func (rf *RunFile) claims(dir string, start time.Time) []Claim {
 	abs, _ := filepath.Abs(dir)
 	out := make([]Claim, len(rf.Inputs))
 	for i, in := range rf.Inputs {
-		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.Kind, Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
+		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
 	}
 	return out
 }
