@@ -212,3 +212,15 @@ func DSN(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// After wraps a package's tests for a TestMain that exits by itself
+// (testscript.Main): the cluster is stopped when they end.
+func After(m interface{ Run() int }) interface{ Run() int } { return after{m} }
+
+type after struct{ m interface{ Run() int } }
+
+func (a after) Run() int {
+	code := a.m.Run()
+	Stop()
+	return code
+}
