@@ -8,10 +8,16 @@
 # crmload's peak RSS for each N.
 #
 #   scripts/bench.sh [N ...]        default: 100000 1000000
+#   scripts/bench.sh --db postgres [N ...]   the PostgreSQL store (scripts/bench-postgres.sh)
 #
 # Needs: go, sqlite3, GNU time (/usr/bin/time). Works in a temp directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--db" ]; then
+  [ "${2:-}" = postgres ] || { echo "bench.sh: --db takes postgres (the default store is SQLite)" >&2; exit 2; }
+  shift 2
+  exec scripts/bench-postgres.sh "$@"
+fi
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 command -v sqlite3 >/dev/null || { echo "bench.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 2; }

@@ -50,6 +50,9 @@ var (
 // binDir is where the server binaries are looked for.
 func binDir() string {
 	if d := os.Getenv("CRMLOAD_PG_BIN"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			return ""
+		}
 		return d
 	}
 	for _, v := range []string{"17", "16", "15", "14", "13"} {
