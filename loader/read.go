@@ -29,6 +29,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
 		dups := newDupWatch(in.path, r.job.Spec.RequestID.Kind != 0)
+		r.shardMapper(in.mapper)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
 			if r.otherShard(fi, it) {

@@ -63,17 +63,22 @@ func ShardOf(key string, n int) int {
 	return int(h.Sum64()%uint64(n)) + 1
 }
 
-// shardKey is the key an item is sharded by.
+// shardKey is the key an item is sharded by (mapping.ShardKey, else its
+// file and line).
 func shardKey(file int, it mapping.Item) string {
-	switch {
-	case it.Key != "":
-		return "g:" + it.Key
-	case it.RequestID != "":
-		return "r:" + it.RequestID
-	case len(it.Records) > 0:
-		return fmt.Sprintf("l:%d:%d", file, it.Records[0].Line)
+	if k := mapping.ShardKey(&it); k != "" || len(it.Records) == 0 {
+		return k
 	}
-	return ""
+	return fmt.Sprintf("l:%d:%d", file, it.Records[0].Line)
+}
+
+// shardMapper makes the mapper of a sharded run map only this shard's
+// events: the others are read and grouped (so that every shard sees the
+// same items) but not mapped, which is most of a row's cost.
+func (r *run) shardMapper(m *mapping.Mapper) {
+	if s := r.opts.Shard; !s.Whole() {
+		m.SetShard(func(key string) bool { return ShardOf(key, s.N) == s.K })
+	}
 }
 
 // otherShard reports whether the item belongs to another shard than the
