@@ -70,20 +70,12 @@ twice are named.`,
 	return c
 }
 
-// Combined is the sum of several runs' summaries.
+// Combined is the sum of several runs' summaries: their counts, errors by
+// code, and the worst exit code (in the embedded Summary).
 type Combined struct {
-	Runs            []string       `json:"runs"`
-	RowsRead        int            `json:"rows_read"`
-	RowsFiltered    int            `json:"rows_filtered"`
-	RowsSucceeded   int            `json:"rows_succeeded"`
-	RowsFailed      int            `json:"rows_failed"`
-	RowsInDoubt     int            `json:"rows_in_doubt"`
-	RowsResumed     int            `json:"rows_resumed"`
-	EventsSucceeded int            `json:"events_succeeded"`
-	EventsFailed    int            `json:"events_failed"`
-	ErrorsByCode    map[string]int `json:"errors_by_code"`
-	ExitCode        int            `json:"exit_code"`
-	Balanced        bool           `json:"balanced"`
+	loader.Summary
+	Runs     []string `json:"runs"`
+	Balanced bool     `json:"balanced"`
 	// Problems are what keeps the sum from being the whole load: a run
 	// without a summary, a shard missing or given twice.
 	Problems []string `json:"problems,omitempty"`
@@ -91,7 +83,8 @@ type Combined struct {
 
 // addSummaries reads and adds up the runs' summaries.
 func addSummaries(dirs []string) (*Combined, []*loader.Summary, error) {
-	c := &Combined{ErrorsByCode: map[string]int{}, Runs: []string{}}
+	c := &Combined{Runs: []string{}}
+	c.Command, c.ErrorsByCode = "summary", map[string]int{}
 	var sums []*loader.Summary
 	shards := map[string]map[string][]string{} // input hashes + N -> K -> runs
 	for _, dir := range dirs {
@@ -114,16 +107,15 @@ func addSummaries(dirs []string) (*Combined, []*loader.Summary, error) {
 			return nil, nil, usageErrorf("%s/summary.json: %v", dir, err)
 		}
 		sums = append(sums, &s)
-		c.RowsRead += s.RowsRead
-		c.RowsFiltered += s.RowsFiltered
-		c.RowsSucceeded += s.RowsSucceeded
-		c.RowsFailed += s.RowsFailed
-		c.RowsInDoubt += s.RowsInDoubt
-		c.RowsResumed += s.RowsResumed
-		c.EventsSucceeded += s.EventsSucceeded
-		c.EventsFailed += s.EventsFailed
-		for code, n := range s.ErrorsByCode {
-			c.ErrorsByCode[code] += n
+		c.Add(&s)
+		if c.Kind == "" {
+			c.Kind = s.Kind
+		}
+		if c.StartedAt.IsZero() || s.StartedAt.Before(c.StartedAt) {
+			c.StartedAt = s.StartedAt
+		}
+		if s.FinishedAt.After(c.FinishedAt) {
+			c.FinishedAt = s.FinishedAt
 		}
 		c.ExitCode = max(c.ExitCode, s.ExitCode)
 		if s.Shard != "" {
@@ -154,7 +146,7 @@ func addSummaries(dirs []string) (*Combined, []*loader.Summary, error) {
 			}
 		}
 	}
-	c.Balanced = c.RowsRead == c.RowsResumed+c.RowsFiltered+c.RowsSucceeded+c.RowsFailed+c.RowsInDoubt
+	c.Balanced = c.Summary.Balanced()
 	return c, sums, nil
 }
 

@@ -15,18 +15,7 @@ import (
 // newTestEngine opens an engine on a fresh SQLite file, seeded with files.
 func newTestEngine(t testing.TB, seeds ...string) *Engine {
 	t.Helper()
-	ctx := context.Background()
-	e, err := Open(ctx, filepath.Join(t.TempDir(), "engine.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	if len(seeds) > 0 {
-		if _, err := e.Seed(ctx, seeds...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return e
+	return newStoreEngine(t, "sqlite", seeds...)
 }
 
 var idPattern = regexp.MustCompile(`^[0-9A-F]{32}$`)

@@ -96,8 +96,8 @@ func openPG(ctx context.Context, dsn string, mode pgOpenMode) (*pgStore, error) 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.MaxConns < 8 {
-		cfg.MaxConns = 8
+	if !strings.Contains(dsn, "pool_max_conns") && cfg.MaxConns < 8 {
+		cfg.MaxConns = 8 // a load's calls in flight, and list and show beside them
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "crmload"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -209,18 +209,27 @@ func (s *pgStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitO
 	}
 }
 
-// pgReceipts returns, of keys, the receipts of those run stored events for.
-func pgReceipts(ctx context.Context, q interface {
+// pgQuerier is a pool or a transaction.
+type pgQuerier interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, run string, keys []string) (map[string]Receipt, error) {
+}
+
+// pgReceipts returns, of keys, the receipts of those run stored events for.
+func pgReceipts(ctx context.Context, q pgQuerier, run string, keys []string) (map[string]Receipt, error) {
 	out := map[string]Receipt{}
 	if run == "" || len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, `SELECT load_key, id, number, load_digest FROM events
-		WHERE load_run = $1 AND load_run <> '' AND load_key = ANY($2)`, run, keys)
+	err := scanReceipts(ctx, q, func(k string, r Receipt) error { out[k] = r; return nil },
+		`SELECT load_key, id, number, load_digest FROM events WHERE load_run = $1 AND load_run <> '' AND load_key = ANY($2)`, run, keys)
+	return out, err
+}
+
+// scanReceipts runs a query of (key, id, number, digest) rows.
+func scanReceipts(ctx context.Context, q pgQuerier, fn func(key string, r Receipt) error, query string, args ...any) error {
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -228,12 +237,14 @@ func pgReceipts(ctx context.Context, q interface {
 		var r Receipt
 		var n int64
 		if err := rows.Scan(&k, &r.ID, &n, &r.Digest); err != nil {
-			return nil, err
+			return err
 		}
 		r.Number = strconv.FormatInt(n, 10)
-		out[k] = r
+		if err := fn(k, r); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // answer gives p the stored event of its receipt, or a receipt conflict.
@@ -620,24 +631,7 @@ func (s *pgStore) Stored(ctx context.Context, run string, keys []string) (map[st
 }
 
 func (s *pgStore) Receipts(ctx context.Context, run string, fn func(key string, r Receipt) error) error {
-	rows, err := s.pool.Query(ctx, "SELECT load_key, id, number, load_digest FROM events WHERE load_run = $1 AND load_run <> ''", run)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		var r Receipt
-		var n int64
-		if err := rows.Scan(&k, &r.ID, &n, &r.Digest); err != nil {
-			return err
-		}
-		r.Number = strconv.FormatInt(n, 10)
-		if err := fn(k, r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return scanReceipts(ctx, s.pool, fn, "SELECT load_key, id, number, load_digest FROM events WHERE load_run = $1 AND load_run <> ''", run)
 }
 
 // pgLedgerLock is the advisory lock key under which inputs are claimed:

@@ -94,6 +94,15 @@ func (r *run) otherShard(file int, it mapping.Item) bool {
 	return true
 }
 
+// Add counts another run's summary into s (crmload summary), as a job
+// counts its sources'.
+func (s *Summary) Add(o *Summary) {
+	if s.ErrorsByCode == nil {
+		s.ErrorsByCode = map[string]int{}
+	}
+	s.add(o)
+}
+
 // claimKind is the kind the run's ledger claims name: its shard's, so that
 // the shards of one input load side by side (crm.ClaimKindsOverlap).
 func (rf *RunFile) claimKind() string {
