@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
-
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )

@@ -239,3 +239,25 @@ func TestPostgresErrorsHideThePassword(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestPostgresSeedRefreshesOtherEngines: a seed through one engine bumps
+// the reference version, so that another engine's cache (another process)
+// starts over and finds the new record.
+func TestPostgresSeedRefreshesOtherEngines(t *testing.T) {
+	es := twoEngines(t, participantsSeed(0))
+	ctx := context.Background()
+	call := crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{{RequestUniqueIdentifier: "1", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR2"},
+		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "w"}}}
+	res, err := es[0].CreateEvents(ctx, call)
+	if err != nil || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeNotFound {
+		t.Fatalf("before the seed: %+v %v, want ACR2 not found", res, err)
+	}
+	f := writeFile(t, t.TempDir(), "more.yaml", "accounts_receivable:\n  - {number: ACR2}\n")
+	if _, err := es[1].Seed(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	res, err = es[0].CreateEvents(ctx, call)
+	if err != nil || len(res.Processed) != 1 {
+		t.Errorf("after another engine seeded ACR2: %+v %v, want it processed", res, err)
+	}
+}
