@@ -327,6 +327,16 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 	if len(ok) != rows*9/10 || len(failed) != rows/10 {
 		t.Errorf("after resume: %d succeeded, %d failed; want %d and %d", len(ok), len(failed), rows*9/10, rows/10)
 	}
+	// A retry of the failed rows follows the run's database (the DSN from
+	// CRMLOAD_DB gives the password): they fail again, the participant is
+	// still unknown.
+	if out, code := run(0, true, "retry", "--quiet", dirs[0]); code != ExitFailed || strings.Contains(out, "does not exist") {
+		t.Errorf("retry: exit %d %s, want 1", code, out)
+	}
+	retries, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
+	if len(retries) != 2 {
+		t.Errorf("run directories after the retry: %v", retries)
+	}
 	list, code := run(0, true, "events", "list", "--format", "jsonl", "--limit", "3")
 	if code != 0 || strings.Count(list, "\n") != 3 {
 		t.Errorf("events list: exit %d %s", code, list)
