@@ -76,7 +76,10 @@ CREATE TABLE loads (
 `,
 }
 
-// pgReferenceTables renders one table per entity, as the SQLite store's.
+// pgReferenceTables renders one table per entity, as the SQLite store's
+// referenceTables does. It is its own function on purpose: a released
+// migration must not change, and the SQLite schema's may (its SQL is
+// SQLite's to tune).
 func pgReferenceTables() string {
 	var b strings.Builder
 	for _, e := range entities {

@@ -50,11 +50,9 @@ newdb() { # newdb NAME: a fresh database; prints its DSN
   echo "${admin%/*}/$1?${admin#*\?}"
 }
 
-# The workload of bench.sh: reference data and mapping.
-{ echo "number,name"; awk 'BEGIN { for (i = 0; i < 50000; i++) printf "ACR%010d,Customer %d\n", 10000 + i, i }'; } > "$work/accounts_receivable.csv"
-{ echo "code,alternative_code"; awk 'BEGIN { for (i = 0; i < 500; i++) printf "SKU%d,S%d\n", i, i }'; } > "$work/products.csv"
-printf 'currencies: [{code: GBP}]\nunits: [{name: Admin Unit, currency: GBP}]\n' > "$work/units.yaml"
-sed -n '/^kind: purchases/,/^YAML/p' scripts/bench.sh | sed '$d' > "$work/mapping.yaml"
+# The workload of bench.sh: reference data, mapping, inputs.
+. scripts/bench-workload.sh
+bench_reference "$work"
 seed() { "$work/crmload" --db "$1" engine seed "$work/units.yaml" "$work/accounts_receivable.csv" "$work/products.csv" >/dev/null; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
@@ -62,12 +60,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { print b - a }'; }
 printf "%-9s %12s %12s %12s %9s %14s %9s\n" rows 1proc_s 2shards_s replicas_s speedup 2shards_rows/s failed
 for n in "${sizes[@]}"; do
   csv="$work/purchases-$n.csv"
-  {
-    echo "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
-    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
-      printf "%d,SKU%d,\"ITEM %d, BLUE\",%d,12/%d/2010 8:%02d,%d.%02d,%d.0,United Kingdom\n",
-        500000 + int(i / 3), i % 500, i % 500, 1 + i % 7, 1 + i % 28, i % 60, 1 + i % 20, i % 100, 10000 + (i * 7919) % 50000 }'
-  } > "$csv"
+  bench_input "$n" "$csv"
 
   # One process, the embedded engine on PostgreSQL.
   db=$(newdb "bench1_$n"); seed "$db"
