@@ -68,6 +68,9 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.jsonLog = opts.logFormat == "json"
 			opts.files = args
+			if err := checkShard(&opts); err != nil {
+				return err
+			}
 			opts.maxRecordLinesGiven = cmd.Flags().Changed("max-record-lines")
 			if opts.resume != "" {
 				// The run's settings, unless the command line overrides them.
@@ -98,6 +101,7 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 	c.Flags().StringVar(&opts.job, "job", "", "a job file listing several sources (mapping and files each) to load in one run")
 	c.Flags().StringVar(&opts.format, "format", "", "the input format, csv or jsonl, where no extension tells it (standard input: -)")
 	choiceFlag(c, "format", "csv", "jsonl")
+	addShardFlag(c, &opts)
 	return c
 }
 
@@ -443,6 +447,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		if err := followRun(g, &opts, rf.Engine, rf.DB, "--resume "+opts.resume, true); err != nil {
 			return err
 		}
+		if err := followShard(g, &opts, rf); err != nil {
+			return err
+		}
 		if !opts.maxRecordLinesGiven && rf.MaxRecordLines > 0 {
 			opts.maxRecordLines = rf.MaxRecordLines // records are keyed by line
 		}
@@ -461,11 +468,11 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 // a flag wins. The environment and config file do not override a run's.
 func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool) error {
 	if db != "" {
-		if g.given["db"] && !samePath(g.db, db) {
+		if g.given["db"] && !sameStore(g.db, db) {
 			if strict {
-				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores)", what, db, g.db)
+				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores)", what, db, shownDB(g.db))
 			}
-		} else {
+		} else if !sameStore(g.db, db) { // the same database keeps its password
 			g.db = db
 		}
 	}

@@ -19,15 +19,15 @@ import (
 // remote one, logged in: bad credentials stop the run before a row is read.
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
-		if opts.existing && !fileExists(g.db) {
+		if opts.existing && storeMissing(g.db) {
 			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", g.db)
 		}
-		if !fileExists(g.db) && len(opts.seeds) == 0 {
+		if storeMissing(g.db) && len(opts.seeds) == 0 {
 			// A mistyped --db would make an empty store in which every
 			// row fails: only seeding creates one.
 			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", g.db, g.db)
 		}
-		eng, err := engine.Open(ctx, g.db)
+		eng, err := openStore(ctx, g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {
 			return nil, nil, usage(err)
 		}
@@ -36,13 +36,13 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			stats, err := eng.Seed(ctx, opts.seeds...)
 			if err != nil {
 				eng.Close()
-				return nil, nil, seedFailed(err, stats, g.db)
+				return nil, nil, seedFailed(err, stats, shownDB(g.db))
 			}
 			logger.Info("seeded reference data", "files", opts.seeds, "records", seededCount(stats))
 		}
-		opts.load.DB = g.db
+		opts.load.DB = shownDB(g.db)
 		if !opts.dryRun {
-			opts.load.Ledger, opts.load.LedgerName, opts.load.Again = storeLedger{eng}, "the store "+g.db, opts.again
+			opts.load.Ledger, opts.load.LedgerName, opts.load.Again = storeLedger{eng}, "the store "+shownDB(g.db), opts.again
 		}
 		return eng, func() { eng.Close() }, nil
 	}

@@ -112,7 +112,7 @@ Precedence: flag > environment > config file > default.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", "", "config file (default ./crmload.yaml if present)")
-	pf.StringVar(&g.db, "db", "crmload.db", "embedded engine store (an SQLite file)")
+	pf.StringVar(&g.db, "db", "crmload.db", "embedded engine store: an SQLite file, or a PostgreSQL database (postgres://user@host:5432/db)")
 
 	root.AddCommand(
 		newVersionCommand(g),
@@ -122,6 +122,7 @@ Precedence: flag > environment > config file > default.`,
 		newInitCommand(g),
 		newLoadCommand(g),
 		newRetryCommand(g),
+		newSummaryCommand(g),
 	)
 	return root
 }

@@ -24,11 +24,12 @@ import (
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/internal/pgtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(processTests{m}, map[string]func(){
+	testscript.Main(pgtest.After(processTests{m}), map[string]func(){
 		"crmload": func() { os.Exit(Main()) },
 	})
 }

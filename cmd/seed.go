@@ -40,9 +40,9 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	defer e.Close()
 	stats, err := e.Seed(ctx, opts.files...)
 	if err != nil {
-		return seedFailed(err, stats, opts.db)
+		return seedFailed(err, stats, shownDB(opts.db))
 	}
-	printSeedStats(g, stats, opts.db)
+	printSeedStats(g, stats, shownDB(opts.db))
 	return nil
 }
 

@@ -189,7 +189,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 			return err
 		}
 	}
-	logger.Info("serving", "url", url, "db", g.db, "users", len(creds.users)+len(creds.hashes), "api_keys", len(creds.keys),
+	logger.Info("serving", "url", url, "db", shownDB(g.db), "users", len(creds.users)+len(creds.hashes), "api_keys", len(creds.keys),
 		"no_auth", opts.noAuth, "tls", opts.tlsCert != "", "max_conns", opts.maxConns)
 	errc := make(chan error, 1)
 	go func() {

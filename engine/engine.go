@@ -30,8 +30,12 @@ type Engine struct {
 }
 
 // Open opens (creating it if needed) the engine store at path and brings
-// its schema up to date.
+// its schema up to date. A postgres:// or postgresql:// DSN opens a
+// PostgreSQL store (OpenPostgres); anything else is an SQLite file.
 func Open(ctx context.Context, path string) (*Engine, error) {
+	if IsDSN(path) {
+		return OpenPostgres(ctx, path)
+	}
 	s, err := openSQLite(ctx, path)
 	if err != nil {
 		return nil, err
@@ -46,6 +50,9 @@ var ErrNoStore = errors.New("no such store")
 // OpenExisting opens the store at path like Open, but refuses to create
 // it: a mistyped --db names no store rather than an empty new one.
 func OpenExisting(ctx context.Context, path string) (*Engine, error) {
+	if IsDSN(path) {
+		return openPostgresEngine(ctx, path, pgExisting)
+	}
 	if err := storeExists(path); err != nil {
 		return nil, err
 	}
@@ -56,6 +63,9 @@ func OpenExisting(ctx context.Context, path string) (*Engine, error) {
 // reference data): it writes nothing, so it works on a read-only file.
 // Calls that write fail.
 func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
+	if IsDSN(path) {
+		return openPostgresEngine(ctx, path, pgReadOnly)
+	}
 	if err := storeExists(path); err != nil {
 		return nil, err
 	}

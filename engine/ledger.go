@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -45,12 +46,13 @@ func (e *Engine) FinishInputs(ctx context.Context, run, state string) error {
 
 func (s *sqliteStore) ClaimInputs(ctx context.Context, claims []InputClaim, again bool) (earlier []InputClaim, err error) {
 	err = s.write(ctx, func(c *sqlite.Conn) error {
-		find := c.Prep(`SELECT input_size, input_name, run, run_dir, started_at, state FROM loads
-			WHERE input_hash = ? AND kind = ? AND run != ? ORDER BY started_at`)
+		// Claims of other kinds, and other shards of the same split, are no
+		// conflict (crm.ClaimKindsOverlap).
+		find := c.Prep(`SELECT input_size, input_name, run, run_dir, started_at, state, kind FROM loads
+			WHERE input_hash = ? AND run != ? ORDER BY started_at`)
 		for _, cl := range claims {
 			find.BindText(1, cl.Hash)
-			find.BindText(2, cl.Kind)
-			find.BindText(3, cl.Run)
+			find.BindText(2, cl.Run)
 			for {
 				row, err := find.Step()
 				if err != nil {
@@ -59,8 +61,11 @@ func (s *sqliteStore) ClaimInputs(ctx context.Context, claims []InputClaim, agai
 				if !row {
 					break
 				}
+				if !crm.ClaimKindsOverlap(find.ColumnText(6), cl.Kind) {
+					continue
+				}
 				at, _ := time.Parse(time.RFC3339Nano, find.ColumnText(4))
-				earlier = append(earlier, InputClaim{Hash: cl.Hash, Kind: cl.Kind, Size: find.ColumnInt64(0), Name: find.ColumnText(1),
+				earlier = append(earlier, InputClaim{Hash: cl.Hash, Kind: find.ColumnText(6), Size: find.ColumnInt64(0), Name: find.ColumnText(1),
 					Run: find.ColumnText(2), RunDir: find.ColumnText(3), StartedAt: at, State: find.ColumnText(5)})
 			}
 			if err := find.Reset(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +16,11 @@ import (
 
 // TestClaimInputsConcurrent: of loads of one file started together, by
 // two processes on one store, exactly one claims it.
-func TestClaimInputsConcurrent(t *testing.T) {
+func TestClaimInputsConcurrent(t *testing.T) { forStores(t, testClaimInputsConcurrent) }
+
+func testClaimInputsConcurrent(t *testing.T, store string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
+	path := storeDB(t, store)
 	var engines []*Engine
 	for range 2 {
 		e, err := Open(ctx, path)
@@ -58,8 +59,10 @@ func TestClaimInputsConcurrent(t *testing.T) {
 // TestReceiptConflict: a keyed call whose receipt was stored from other
 // content is refused per event, plain and as a replay; the same content
 // is answered with the stored event.
-func TestReceiptConflict(t *testing.T) {
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+func TestReceiptConflict(t *testing.T) { forStores(t, testReceiptConflict) }
+
+func testReceiptConflict(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	ctx := context.Background()
 	ev := crm.Event{RequestUniqueIdentifier: "r1", RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
 		Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}

@@ -15,18 +15,7 @@ import (
 // newTestEngine opens an engine on a fresh SQLite file, seeded with files.
 func newTestEngine(t testing.TB, seeds ...string) *Engine {
 	t.Helper()
-	ctx := context.Background()
-	e, err := Open(ctx, filepath.Join(t.TempDir(), "engine.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	if len(seeds) > 0 {
-		if _, err := e.Seed(ctx, seeds...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return e
+	return newStoreEngine(t, "sqlite", seeds...)
 }
 
 var idPattern = regexp.MustCompile(`^[0-9A-F]{32}$`)
@@ -36,10 +25,12 @@ var idPattern = regexp.MustCompile(`^[0-9A-F]{32}$`)
 // checks the response: the same processed and unprocessed split in the same
 // order, the same error codes and descriptions. Ids and numbers are the
 // engine's own; they are checked for form (32 upper-case hex, sequential).
-func TestPageExamples(t *testing.T) {
+func TestPageExamples(t *testing.T) { forStores(t, testPageExamples) }
+
+func testPageExamples(t *testing.T, store string) {
 	for _, k := range crm.Kinds {
 		t.Run(string(k), func(t *testing.T) {
-			e := newTestEngine(t, "testdata/pages/seed.yaml")
+			e := newStoreEngine(t, store, "testdata/pages/seed.yaml")
 			body, err := os.ReadFile(filepath.Join("testdata/pages", string(k)+".request.json"))
 			if err != nil {
 				t.Fatal(err)

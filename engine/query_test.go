@@ -10,9 +10,9 @@ import (
 	"github.com/crmload/crmload/crm"
 )
 
-func seedEvents(t *testing.T) *Engine {
+func seedEvents(t *testing.T, store string) *Engine {
 	t.Helper()
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	web := func(id, account, on string) crm.Event {
 		return crm.Event{RequestUniqueIdentifier: id, AccountsReceivable: &crm.AccountIdentifier{Number: account},
 			Classification:  &crm.NamedIdentifier{Name: "Newsletter Signup"},
@@ -53,8 +53,10 @@ func listNumbers(t *testing.T, e *Engine, f Filter) []string {
 	return out
 }
 
-func TestEventsFilters(t *testing.T) {
-	e := seedEvents(t)
+func TestEventsFilters(t *testing.T) { forStores(t, testEventsFilters) }
+
+func testEventsFilters(t *testing.T, store string) {
+	e := seedEvents(t, store)
 	tests := []struct {
 		name   string
 		filter Filter
@@ -83,8 +85,10 @@ func TestEventsFilters(t *testing.T) {
 	}
 }
 
-func TestCancel(t *testing.T) {
-	e := seedEvents(t)
+func TestCancel(t *testing.T) { forStores(t, testCancel) }
+
+func testCancel(t *testing.T, store string) {
+	e := seedEvents(t, store)
 	ctx := context.Background()
 	obj, err := e.Cancel(ctx, "2")
 	if err != nil {
@@ -114,8 +118,10 @@ func TestCancel(t *testing.T) {
 
 // TestDryRun: a dry-run engine gives the results a real one would, and
 // stores nothing.
-func TestDryRun(t *testing.T) {
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+func TestDryRun(t *testing.T) { forStores(t, testDryRun) }
+
+func testDryRun(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	e.DryRun = true
 	ctx := context.Background()
 	res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{{
@@ -150,8 +156,10 @@ func TestDryRun(t *testing.T) {
 // TestReplay: a call sent again after an ambiguous failure gets the events
 // the first one stored (same ids and numbers) and stores only the rest;
 // a replayed referral is not refused as "already referred" by itself.
-func TestReplay(t *testing.T) {
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+func TestReplay(t *testing.T) { forStores(t, testReplay) }
+
+func testReplay(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	ctx := context.Background()
 	ref := crm.Event{RequestUniqueIdentifier: "r", PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-25T15:00:00",
 		ReferredRewardsParticipant:   &crm.ParticipantIdentifier{Number: "RP0000000017"},

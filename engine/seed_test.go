@@ -35,8 +35,10 @@ func lookupOne(t *testing.T, e *Engine, ent *Entity, col, key string) *Ref {
 	return refs[0]
 }
 
-func TestSeedCSVDirectory(t *testing.T) {
-	e := newTestEngine(t)
+func TestSeedCSVDirectory(t *testing.T) { forStores(t, testSeedCSVDirectory) }
+
+func testSeedCSVDirectory(t *testing.T, store string) {
+	e := newStoreEngine(t, store)
 	files, err := filepath.Glob("../testdata/seed/csv/*.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -70,8 +72,10 @@ func TestSeedCSVDirectory(t *testing.T) {
 	}
 }
 
-func TestSeedUpsert(t *testing.T) {
-	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+func TestSeedUpsert(t *testing.T) { forStores(t, testSeedUpsert) }
+
+func testSeedUpsert(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	ctx := context.Background()
 	before := lookupOne(t, e, entParticipant, "number", "RP0000000004")
 	dir := t.TempDir()
@@ -163,8 +167,10 @@ func TestSeedErrors(t *testing.T) {
 	}
 }
 
-func TestSeedErrorIsTyped(t *testing.T) {
-	e := newTestEngine(t)
+func TestSeedErrorIsTyped(t *testing.T) { forStores(t, testSeedErrorIsTyped) }
+
+func testSeedErrorIsTyped(t *testing.T, store string) {
+	e := newStoreEngine(t, store)
 	f := writeFile(t, t.TempDir(), "r.yaml", "units:\n  - {alternative_code: x}\n")
 	_, err := e.Seed(context.Background(), f)
 	var se *SeedError

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/gofrs/flock"
 )
 
@@ -242,7 +243,7 @@ func (l FileLedger) ClaimInputs(ctx context.Context, claims []Claim, again bool)
 		}
 		for _, cl := range claims {
 			for _, k := range order {
-				if c := byRun[k]; c.Hash == cl.Hash && c.Kind == cl.Kind && c.Engine == l.Engine && c.Run != cl.Run {
+				if c := byRun[k]; c.Hash == cl.Hash && crm.ClaimKindsOverlap(c.Kind, cl.Kind) && c.Engine == l.Engine && c.Run != cl.Run {
 					earlier = append(earlier, *c)
 				}
 			}

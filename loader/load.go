@@ -59,6 +59,8 @@ type LoadOptions struct {
 	// same file has (--on-duplicate-request-id fail); otherwise both are
 	// sent and the run warns once per file, naming the lines.
 	FailDuplicateIDs bool
+	// Shard, unless whole, loads only this shard's rows (load --shard).
+	Shard Shard
 	// Settings are recorded in the run directory (RunFile.Settings) for
 	// a resume; the loader does not read them.
 	Settings map[string]string
@@ -181,7 +183,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: plan.Engine, DB: rf.DB, Files: plan.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
-		ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
+		Shard: opts.Shard.String(), ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

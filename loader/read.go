@@ -29,8 +29,12 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
 		dups := newDupWatch(in.path, r.plan.Spec.RequestID.Kind != 0)
+		r.shardMapper(in.mapper)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
+			if r.otherShard(fi, it) {
+				return
+			}
 			first := it.Records[0].Line
 			dupOf := 0
 			if !it.Filtered && it.Err == nil {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/crmload/crmload/crm"
 )
 
 // RunFile is what a run directory records of how the run was started, so
@@ -32,10 +34,12 @@ type RunFile struct {
 	Settings map[string]string `json:"settings,omitempty"`
 	// Stdin: an input was standard input, which a resume cannot read again.
 	Stdin bool `json:"stdin,omitempty"`
+	// Shard is the run's part of its inputs (K/N; "" for all of them).
+	Shard string `json:"shard,omitempty"`
 }
 
 func newRunFile(plan *Plan, inputs []*input, opts LoadOptions) (*RunFile, error) {
-	rf := &RunFile{Engine: plan.Engine, Kind: plan.Spec.Kind, MaxRecordLines: plan.MaxRecordLines, Settings: opts.Settings, Stdin: plan.Stdin}
+	rf := &RunFile{Engine: plan.Engine, Kind: plan.Spec.Kind, MaxRecordLines: plan.MaxRecordLines, Settings: opts.Settings, Stdin: plan.Stdin, Shard: opts.Shard.String()}
 	if err := rf.setPaths(opts.DB, plan.ReportDir); err != nil {
 		return nil, err
 	}
@@ -48,7 +52,9 @@ func newRunFile(plan *Plan, inputs []*input, opts LoadOptions) (*RunFile, error)
 
 // setPaths records the store and report directory, absolute.
 func (rf *RunFile) setPaths(db, reportDir string) (err error) {
-	if db != "" {
+	if crm.IsDSN(db) {
+		rf.DB = crm.RedactDSN(db) // a database, never its password
+	} else if db != "" {
 		if rf.DB, err = filepath.Abs(db); err != nil {
 			return err
 		}
@@ -62,6 +68,9 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 func absPath(p string) string {
 	if p == "" {
 		return ""
+	}
+	if crm.IsDSN(p) {
+		return crm.RedactDSN(p)
 	}
 	if abs, err := filepath.Abs(p); err == nil {
 		return abs
@@ -100,7 +109,7 @@ func (rf *RunFile) claims(dir string, start time.Time) []Claim {
 	abs, _ := filepath.Abs(dir)
 	out := make([]Claim, len(rf.Inputs))
 	for i, in := range rf.Inputs {
-		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.Kind, Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
+		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
 	}
 	return out
 }

@@ -39,6 +39,10 @@ type Summary struct {
 	// Warnings are things the operator should know that fail no row: a
 	// group split across two files.
 	Warnings []string `json:"warnings,omitempty"`
+	// Shard is the run's part of its inputs (load --shard K/N); the rows of
+	// the other shards are not counted as read, only here.
+	Shard           string `json:"shard,omitempty"`
+	RowsOtherShards int    `json:"rows_other_shards,omitempty"`
 
 	priorFailed int // rows earlier attempts of a resumed run failed
 }

@@ -125,6 +125,8 @@ type Mapper struct {
 	// poisoned is the line of an unreadable record whose key is unknown:
 	// the group that starts after it fails with it.
 	poisoned int
+	// keep, when set, says which items to map (SetShard).
+	keep func(key string) bool
 }
 
 // Kind is the kind of events the mapper makes.
@@ -360,6 +362,9 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		} else {
 			it.RequestID = id
 		}
+	}
+	if m.keep != nil && !m.keep(ShardKey(&it)) {
+		return it // another process's: not mapped
 	}
 	ev := &crm.Event{}
 	root := reflect.ValueOf(ev).Elem()

@@ -8,10 +8,16 @@
 # crmload's peak RSS for each N.
 #
 #   scripts/bench.sh [N ...]        default: 100000 1000000
+#   scripts/bench.sh --db postgres [N ...]   the PostgreSQL store (scripts/bench-postgres.sh)
 #
 # Needs: go, sqlite3, GNU time (/usr/bin/time). Works in a temp directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--db" ]; then
+  [ "${2:-}" = postgres ] || { echo "bench.sh: --db takes postgres (the default store is SQLite)" >&2; exit 2; }
+  shift 2
+  exec scripts/bench-postgres.sh "$@"
+fi
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 command -v sqlite3 >/dev/null || { echo "bench.sh: needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 2; }
@@ -21,49 +27,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -o "$work/crmload" .
 
-# Reference data: 50k accounts, 500 products, one unit.
-{
-  echo "number,name"
-  awk 'BEGIN { for (i = 0; i < 50000; i++) printf "ACR%010d,Customer %d\n", 10000 + i, i }'
-} > "$work/accounts_receivable.csv"
-{
-  echo "code,alternative_code"
-  awk 'BEGIN { for (i = 0; i < 500; i++) printf "SKU%d,S%d\n", i, i }'
-} > "$work/products.csv"
-cat > "$work/units.yaml" <<'YAML'
-currencies: [{code: GBP}]
-units: [{name: Admin Unit, currency: GBP}]
-YAML
-cat > "$work/mapping.yaml" <<'YAML'
-kind: purchases
-columns: { Quantity: decimal, UnitPrice: decimal }
-request_id: InvoiceNo
-group_by: InvoiceNo
-call:
-  intended_currency_identifier: { code: { const: GBP } }
-fields:
-  accounts_receivable_identifier: { number: { expr: '"ACR" + lpad(int(CustomerID), 10, "0")' } }
-  performed_by_unit_identifier: { name: { const: Admin Unit } }
-  performed_on: { column: InvoiceDate, format: "%m/%d/%Y %H:%M" }
-  reference_number: InvoiceNo
-  udf_string_1: Country
-products_set:
-  product_identifier: { code: StockCode }
-  quantity: Quantity
-  total_amount: { expr: "round(Quantity * UnitPrice, 2)" }
-  net_amount: { expr: "round(Quantity * UnitPrice / 1.2, 2)" }
-  vat_amount: { expr: "round(Quantity * UnitPrice - Quantity * UnitPrice / 1.2, 2)" }
-YAML
+. scripts/bench-workload.sh
+bench_reference "$work"
 
 printf "%-9s %10s %10s %10s %8s %11s %8s %11s %8s\n" rows crmload_s sqlite3_s remote_s ratio rows_per_s remote% rss_MiB failed
 for n in "${sizes[@]}"; do
   csv="$work/purchases-$n.csv"
-  {
-    echo "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
-    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
-      printf "%d,SKU%d,\"ITEM %d, BLUE\",%d,12/%d/2010 8:%02d,%d.%02d,%d.0,United Kingdom\n",
-        500000 + int(i / 3), i % 500, i % 500, 1 + i % 7, 1 + i % 28, i % 60, 1 + i % 20, i % 100, 10000 + (i * 7919) % 50000 }'
-  } > "$csv"
+  bench_input "$n" "$csv"
 
   db="$work/bench-$n.db"
   rm -f "$db"*

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/internal/pgtest"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -47,7 +48,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // runs the tests, then stops their PostgreSQL
 }
 
 // runBombServer serves a seeded engine with the defaults of engine serve

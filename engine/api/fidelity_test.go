@@ -27,7 +27,13 @@ import (
 // fidelityServer serves an engine seeded with the pages' reference data.
 func fidelityServer(t *testing.T, cfg ServerConfig) (*engine.Engine, string, string) {
 	t.Helper()
-	e := newTestEngine(t, "../testdata/pages/seed.yaml", "../testdata/pages/seed_single.yaml")
+	return fidelityServerOn(t, "sqlite", cfg)
+}
+
+// fidelityServerOn is fidelityServer on a store of the given kind.
+func fidelityServerOn(t *testing.T, store string, cfg ServerConfig) (*engine.Engine, string, string) {
+	t.Helper()
+	e := newStoreEngine(t, store, "../testdata/pages/seed.yaml", "../testdata/pages/seed_single.yaml")
 	cfg.Users, cfg.Organisation = map[string]string{"loader": "pw"}, "ACME"
 	srv := httptest.NewServer(NewServer(e, cfg))
 	t.Cleanup(srv.Close)
@@ -232,8 +238,10 @@ func TestFidelityAchievementCreate(t *testing.T) {
 }
 
 // TestFidelityListAndShow: points 3 and 4, on seeds/002's list examples.
-func TestFidelityListAndShow(t *testing.T) {
-	_, base, token := fidelityServer(t, ServerConfig{})
+func TestFidelityListAndShow(t *testing.T) { forStores(t, testFidelityListAndShow) }
+
+func testFidelityListAndShow(t *testing.T, store string) {
+	_, base, token := fidelityServerOn(t, store, ServerConfig{})
 	var numbers []string
 	var ids []string
 	for i, who := range []string{`"accounts_receivable_identifier":{"number":"ACR0000000069"}`, `"rewards_participant_identifier":{"number":"RP0000000069"}`,
@@ -326,8 +334,10 @@ func TestFidelityListAndShow(t *testing.T) {
 // TestFidelityEventObject: point 6. The event object has every key of
 // seeds/002's create response, null where the engine has no data, and
 // prints amounts as the page does.
-func TestFidelityEventObject(t *testing.T) {
-	_, base, token := fidelityServer(t, ServerConfig{})
+func TestFidelityEventObject(t *testing.T) { forStores(t, testFidelityEventObject) }
+
+func testFidelityEventObject(t *testing.T, store string) {
+	_, base, token := fidelityServerOn(t, store, ServerConfig{})
 	a := call(t, base, "customer_events/financial_achievements/create", pageExample(t, "financial_achievements_create.request.json", token))
 	var got map[string]any
 	if err := json.Unmarshal(a.data, &got); err != nil || a.code != 200 {
@@ -557,10 +567,14 @@ func TestFidelityPurchaseVersions(t *testing.T) {
 // answer as the page does: the same processed and unprocessed split, codes
 // and descriptions, and nothing ignored.
 func TestFidelityBulkPageExamplesOverHTTP(t *testing.T) {
+	forStores(t, testFidelityBulkPageExamplesOverHTTP)
+}
+
+func testFidelityBulkPageExamplesOverHTTP(t *testing.T, store string) {
 	for _, v := range crm.APIVersions {
 		for _, k := range crm.Kinds {
 			t.Run(string(v)+"/"+string(k), func(t *testing.T) {
-				_, base, token := fidelityServer(t, ServerConfig{APIVersion: v})
+				_, base, token := fidelityServerOn(t, store, ServerConfig{APIVersion: v})
 				a := call(t, base, k.BulkPath(), pageExample(t, string(k)+".request.json", token))
 				res := bulkResult(t, a)
 				b, _ := os.ReadFile(filepath.Join("../testdata/pages", string(k)+".response.json"))

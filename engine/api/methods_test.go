@@ -29,8 +29,10 @@ func getJSON(t *testing.T, u string) (int, crm.Status, json.RawMessage) {
 // TestFinancialAchievementMethods walks seeds/002: create (the page's
 // example, on the sample reference data), show, list with fields_set and
 // dates, cancel, and the refusals.
-func TestFinancialAchievementMethods(t *testing.T) {
-	e := newTestEngine(t, "../../testdata/seed/reference.yaml")
+func TestFinancialAchievementMethods(t *testing.T) { forStores(t, testFinancialAchievementMethods) }
+
+func testFinancialAchievementMethods(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../../testdata/seed/reference.yaml")
 	srvURL := serveEngine(t, e)
 	token := login(t, srvURL)
 	create := `{"token":"` + token + `",

@@ -1,0 +1,42 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/crmload/crmload/engine"
+)
+
+// A --db value is an SQLite file's path, or a PostgreSQL DSN
+// (postgres://user:password@host:port/database?sslmode=...), which is
+// never made absolute or checked as a file, and whose password is never
+// written anywhere: runs record it without (engine.RedactDSN), and a
+// resume or retry takes the password from --db or CRMLOAD_DB given again,
+// or from PGPASSWORD or ~/.pgpass, as any PostgreSQL client does.
+
+// sameStore reports whether two --db values name the same store: the
+// same file, or the same database (passwords aside).
+func sameStore(a, b string) bool {
+	if engine.IsDSN(a) || engine.IsDSN(b) {
+		return engine.RedactDSN(a) == engine.RedactDSN(b)
+	}
+	return samePath(a, b)
+}
+
+// storeMissing reports whether the --db names a store file that does not
+// exist. A database is never missing here: opening it says so.
+func storeMissing(db string) bool {
+	return !engine.IsDSN(db) && !fileExists(db)
+}
+
+// openStore opens the embedded engine's store. A database that has no
+// crmload store yet is refused when mustExist (a mistyped DSN serves or
+// loads into no empty store); seeding creates one.
+func openStore(ctx context.Context, db string, mustExist bool) (*engine.Engine, error) {
+	if engine.IsDSN(db) && mustExist {
+		return engine.OpenExisting(ctx, db)
+	}
+	return engine.Open(ctx, db)
+}
+
+// shownDB is a --db value as logs and messages show it.
+func shownDB(db string) string { return engine.RedactDSN(db) }
