@@ -210,6 +210,11 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	if err != nil {
 		return crm.BulkResult{}, nil, err
 	}
+	if digests != nil && (req.Replay || req.Idempotent) {
+		if already, err = e.storedReferrals(ctx, req, digests, errs, already); err != nil {
+			return crm.BulkResult{}, nil, err
+		}
+	}
 	// Outside the engine's lock: ids and the event objects' JSON, so that
 	// concurrent calls encode in parallel while one commits. Two referrals
 	// of one participant in the same call are settled by Commit: its
@@ -309,6 +314,43 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 			return nil, err
 		}
 	}
+}
+
+// storedReferrals answers, of a keyed call, the referrals resolve found
+// already referred that are this very event stored by a first copy of the
+// call: one that committed after the replay check above, or on another
+// engine sharing the store (engine serve replicas). A referral and its
+// receipt are committed together, so a referral seen made has its receipt
+// visible. It returns already with those receipts added.
+func (e *Engine) storedReferrals(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error, already map[string]Receipt) (map[string]Receipt, error) {
+	var keys []string
+	for i, err := range errs {
+		if err != nil && err.Code == crm.CodeReferredByAnother {
+			keys = append(keys, req.Keys[i])
+		}
+	}
+	if len(keys) == 0 {
+		return already, nil
+	}
+	found, err := e.store.Stored(ctx, req.Run, keys)
+	if err != nil {
+		return nil, err
+	}
+	if already == nil {
+		already = map[string]Receipt{}
+	}
+	for i, err := range errs {
+		st, ok := found[req.Keys[i]]
+		if !ok || err == nil || err.Code != crm.CodeReferredByAnother {
+			continue
+		}
+		already[req.Keys[i]] = st
+		errs[i] = errStored
+		if !st.matches(digests[i]) {
+			errs[i] = crm.ReceiptConflict(req.Run, req.Keys[i])
+		}
+	}
+	return already, nil
 }
 
 // errStored marks, in a replay, an event its replayed call stored.

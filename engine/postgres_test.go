@@ -261,3 +261,33 @@ func TestPostgresSeedRefreshesOtherEngines(t *testing.T) {
 		t.Errorf("after another engine seeded ACR2: %+v %v, want it processed", res, err)
 	}
 }
+
+// TestPostgresKeyedReferralOnOtherEngine: a keyed referral stored through
+// one engine, sent again to another (a replica behind a load balancer, as
+// a replay or an idempotent call), is answered with the stored event, not
+// refused as "already referred" by itself; other content under the same
+// key is a conflict.
+func TestPostgresKeyedReferralOnOtherEngine(t *testing.T) {
+	es := twoEngines(t, participantsSeed(2))
+	ctx := context.Background()
+	call := func(e *Engine, ev crm.Event, replay bool) crm.BulkResult {
+		t.Helper()
+		res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{ev}, Run: "run1", Keys: []string{"0:2"}, Idempotent: !replay, Replay: replay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := call(es[0], referral("r", "P000", "BY-A"), false)
+	if len(first.Processed) != 1 {
+		t.Fatalf("first copy = %+v", first)
+	}
+	for _, replay := range []bool{false, true} {
+		if again := call(es[1], referral("r", "P000", "BY-A"), replay); len(again.Processed) != 1 || again.Processed[0] != first.Processed[0] {
+			t.Errorf("copy on the other engine (replay %v) = %+v, want the stored %+v", replay, again, first.Processed[0])
+		}
+	}
+	if other := call(es[1], referral("r", "P000", "BY-B"), true); len(other.Unprocessed) != 1 || other.Unprocessed[0].ErrorCode != crm.CodeReceiptConflict {
+		t.Errorf("other content under the key = %+v, want a receipt conflict", other)
+	}
+}
