@@ -93,6 +93,9 @@ func entityNames() string {
 type Ref struct {
 	ID   string
 	Vals []string
+	// row is the record's integer key in the SQLite store (rid), which
+	// compact events reference; 0 when the store did not say.
+	row int64
 }
 
 func (r *Ref) get(e *Entity, col string) string { return r.Vals[e.col(col)] }

@@ -68,6 +68,9 @@ type RefObject struct {
 	ReferenceNumber    string `json:"reference_number,omitempty"`
 	BackOfficeCode     string `json:"back_office_code,omitempty"`
 	AuthenticationCode string `json:"authentication_code,omitempty"`
+	// row is the record's rid in the SQLite store (0: not known), so that
+	// storing a compact event needs no lookup.
+	row int64
 }
 
 // ProductLine is one line of a purchase event object's products_set.
@@ -99,7 +102,7 @@ func object(e *Entity, r *Ref) *RefObject {
 	if r == nil {
 		return nil
 	}
-	o := &RefObject{ID: r.ID}
+	o := &RefObject{ID: r.ID, row: r.row}
 	for i, col := range e.cols {
 		v := r.Vals[i]
 		switch col {
