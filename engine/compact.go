@@ -182,6 +182,9 @@ func encodeData(b []byte, o *EventObject, row rowOf) ([]byte, error) {
 			b = binary.AppendUvarint(b, uint64(p))
 		}
 	}
+	if o.UDFs == (crm.UDFs{}) {
+		return b, nil
+	}
 	for i, v := range udfStrings(&o.UDFs) {
 		if *v != "" {
 			b = append(b, tagUDFString, byte(i+1))

@@ -162,10 +162,15 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	}
 	errs := make([]*crm.Error, len(req.Events))
 	seen := make(map[string]bool, len(req.Events))
+	// Events this process's mapper validated against the same schema are
+	// not checked twice; any other caller's are.
+	validated := req.Validated && req.Version == "" && !req.Single
 	for i := range req.Events {
 		ev := &req.Events[i]
 		if i < len(req.Invalid) && req.Invalid[i] != nil {
 			errs[i] = req.Invalid[i] // a value of the wrong type, found as it was read
+		} else if validated {
+			// checked by the caller
 		} else if err := crm.ValidateSchema(schema, ev); err != nil {
 			errs[i] = err
 		}

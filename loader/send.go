@@ -22,7 +22,8 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 		return
 	}
 	req := crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
-		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b))}
+		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b)),
+		Validated: true} // the mapper ran crm.Validate on each event
 	var sending [][2]int
 	for i, ev := range b {
 		req.Events[i] = *ev.item.Event
