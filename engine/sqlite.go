@@ -115,7 +115,7 @@ func pragmas(c *sqlite.Conn) error {
 }
 
 // writerCacheKiB is the writer connection's page cache (KiB).
-const writerCacheKiB = 32 << 10
+const writerCacheKiB = 16 << 10
 
 func (s *sqliteStore) Close() error {
 	var ckErr error
