@@ -97,12 +97,17 @@ type LogInformation struct {
 }
 
 // object renders a resolved record as it appears nested in an event
-// object. It is nil for a nil record.
+// object. It is nil for a nil record. Event objects share it: it must not
+// be changed.
 func object(e *Entity, r *Ref) *RefObject {
 	if r == nil {
 		return nil
 	}
+	if r.obj != nil {
+		return r.obj
+	}
 	o := &RefObject{ID: r.ID, row: r.row}
+	defer func() { r.obj = o }()
 	for i, col := range e.cols {
 		v := r.Vals[i]
 		switch col {
