@@ -111,19 +111,11 @@ var stateCodes = []string{"POSTED", "CANCELLED"}
 func compactEvents() string {
 	var b strings.Builder
 	for _, e := range entities {
-		fmt.Fprintf(&b, "CREATE TABLE %s_v6 (\n\trid INTEGER PRIMARY KEY,\n\tid TEXT NOT NULL UNIQUE", e.name)
-		for _, c := range e.cols {
-			fmt.Fprintf(&b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
-		}
-		fmt.Fprintf(&b, ",\n\tUNIQUE (%s)\n);\n", e.key)
+		referenceTable(&b, e, e.name+"_v6", "\n\trid INTEGER PRIMARY KEY,")
 		cols := "id, " + strings.Join(e.cols, ", ")
 		fmt.Fprintf(&b, "INSERT INTO %s_v6 (rid, %s) SELECT rowid, %s FROM %s ORDER BY rowid;\n", e.name, cols, cols, e.name)
 		fmt.Fprintf(&b, "DROP TABLE %s;\nALTER TABLE %s_v6 RENAME TO %s;\n", e.name, e.name, e.name)
-		for _, c := range e.lookup {
-			if c != e.key {
-				fmt.Fprintf(&b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
-			}
-		}
+		referenceIndexes(&b, e)
 	}
 	code := func(col string, codes []string) string {
 		var c strings.Builder
@@ -188,16 +180,28 @@ CREATE INDEX events_load ON events (load_run, load_key) WHERE load_run IS NOT NU
 func referenceTables() string {
 	var b strings.Builder
 	for _, e := range entities {
-		fmt.Fprintf(&b, "CREATE TABLE %s (\n\tid TEXT NOT NULL UNIQUE", e.name)
-		for _, c := range e.cols {
-			fmt.Fprintf(&b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
-		}
-		fmt.Fprintf(&b, ",\n\tUNIQUE (%s)\n);\n", e.key)
-		for _, c := range e.lookup {
-			if c != e.key {
-				fmt.Fprintf(&b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
-			}
-		}
+		referenceTable(&b, e, e.name, "")
+		referenceIndexes(&b, e)
 	}
 	return b.String()
+}
+
+// referenceTable writes the table of e, named table, with the columns
+// first puts before id.
+func referenceTable(b *strings.Builder, e *Entity, table, first string) {
+	fmt.Fprintf(b, "CREATE TABLE %s (%s\n\tid TEXT NOT NULL UNIQUE", table, first)
+	for _, c := range e.cols {
+		fmt.Fprintf(b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
+	}
+	fmt.Fprintf(b, ",\n\tUNIQUE (%s)\n);\n", e.key)
+}
+
+// referenceIndexes writes an index of e's table per identifier column but
+// the natural key (which is unique, so indexed).
+func referenceIndexes(b *strings.Builder, e *Entity) {
+	for _, c := range e.lookup {
+		if c != e.key {
+			fmt.Fprintf(b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
+		}
+	}
 }

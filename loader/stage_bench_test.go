@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,43 +95,7 @@ func stageFiles(b *testing.B) (csvPath, specPath, units, accounts, products stri
 // BenchmarkReadAndMapPurchases: the read and map stages alone.
 func BenchmarkReadAndMapPurchases(b *testing.B) {
 	csvPath, _, _, _, _ := stageFiles(b)
-	spec, err := mapping.ParseSpec("stage.yaml", []byte(stageSpec))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		src, err := Open(csvPath, SourceOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := mapping.Compile(spec, mapping.Options{File: csvPath, Header: src.Header()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		emit := func(it mapping.Item) {
-			if it.Event != nil {
-				n++
-			}
-		}
-		for {
-			rec, err := src.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			m.Push(rec, emit)
-		}
-		m.Flush(emit)
-		src.Close()
-		if n != benchRows() {
-			b.Fatalf("mapped %d events, want %d", n, benchRows())
-		}
-	}
-	b.ReportMetric(float64(benchRows()*b.N)/b.Elapsed().Seconds(), "rows/s")
+	benchReadAndMapFile(b, csvPath, stageSpec)
 }
 
 // nullEngine answers every event processed, storing nothing.
