@@ -295,7 +295,16 @@ func (c *Client) Close(ctx context.Context) error {
 // post sends body as JSON and decodes the envelope into out. A status
 // other than OK is returned as an *Error.
 func (c *Client) post(ctx context.Context, path string, body any, header http.Header, out any) error {
-	b, err := json.Marshal(body)
+	var b []byte
+	var err error
+	if m, ok := body.(json.Marshaler); ok {
+		// A bulk request: its MarshalJSON writes compact JSON with HTML
+		// escaped, as json.Marshal would leave it; json.Marshal would scan
+		// it all again (a sixth of a remote load's client CPU).
+		b, err = m.MarshalJSON()
+	} else {
+		b, err = json.Marshal(body)
+	}
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,12 @@ type BulkRequest struct {
 	// being idempotent, its stored events are answered before resolution
 	// (a replayed referral is not refused as referred by itself).
 	Replay bool `json:"-"`
+	// Validated says that every event passed Validate (the schema of the
+	// zero Version) in this process and was not changed since: the loader
+	// sets it, and the embedded engine then does not check the events
+	// again. Never sent nor read from a request: a server checks every
+	// event it is sent.
+	Validated bool `json:"-"`
 }
 
 // MarshalJSON writes the request with its events under the kind's set name.

@@ -110,6 +110,9 @@ type PendingEvent struct {
 	ParticipantNumber string
 	Classification    string
 	Obj               *EventObject
+	// Created is when the event was created (Obj's created date, to the
+	// millisecond).
+	Created time.Time
 	// Encoded is Obj as encoding/json writes it, with an empty number:
 	// encoded outside the store's lock; Numbered puts the number in.
 	Encoded []byte
@@ -125,6 +128,14 @@ type PendingEvent struct {
 type Claim struct {
 	Referred, By string // participant ids
 	Lost         *crm.Error
+}
+
+// compactStore is a Store that stores PendingEvent.Obj itself, compact,
+// and gives each event its id (Obj.ID) as it stores it: the engine leaves
+// Obj.ID and Encoded empty for it.
+type compactStore interface {
+	Store
+	storesCompact()
 }
 
 // CreateEvents is the bulk create method of req.Kind: it validates and
@@ -161,10 +172,15 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	}
 	errs := make([]*crm.Error, len(req.Events))
 	seen := make(map[string]bool, len(req.Events))
+	// Events this process's mapper validated against the same schema are
+	// not checked twice; any other caller's are.
+	validated := req.Validated && req.Version == "" && !req.Single
 	for i := range req.Events {
 		ev := &req.Events[i]
 		if i < len(req.Invalid) && req.Invalid[i] != nil {
 			errs[i] = req.Invalid[i] // a value of the wrong type, found as it was read
+		} else if validated {
+			// checked by the caller
 		} else if err := crm.ValidateSchema(schema, ev); err != nil {
 			errs[i] = err
 		}
@@ -216,15 +232,19 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 	}
 	// Outside the engine's lock: ids and the event objects' JSON, so that
-	// concurrent calls encode in parallel while one commits. Two referrals
-	// of one participant in the same call are settled by Commit: its
-	// conditional update lets only the first one refer it.
+	// concurrent calls encode in parallel while one commits. A store that
+	// keeps events compact (the SQLite store) makes the ids and needs no
+	// JSON. Two referrals of one participant in the same call are settled
+	// by Commit: its conditional update lets only the first one refer it.
+	_, compact := e.store.(compactStore)
 	var rows []*PendingEvent
 	for _, p := range pending {
 		if p != nil {
-			p.Obj.ID = newID()
-			if p.Encoded, err = encodeObject(p.Obj); err != nil {
-				return crm.BulkResult{}, nil, err
+			if !compact {
+				p.Obj.ID = newID()
+				if p.Encoded, err = encodeObject(p.Obj); err != nil {
+					return crm.BulkResult{}, nil, err
+				}
 			}
 			rows = append(rows, p)
 		}
@@ -277,7 +297,8 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 		return nil, err
 	}
 	r := newResolver(e.store, &e.cache)
-	now := e.now().UTC().Format(dateLayout)
+	created := e.now()
+	now := created.UTC().Format(dateLayout)
 	currency, err := e.intendedCurrency(ctx, r, req.IntendedCurrency)
 	if err != nil {
 		return nil, err
@@ -298,6 +319,7 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 			default:
 				p.index = i
 				p.Obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
+				p.Created = created
 				if digests != nil {
 					p.LoadRun, p.LoadKey, p.Digest = req.Run, req.Keys[i], digests[i]
 				}

@@ -93,11 +93,17 @@ func entityNames() string {
 type Ref struct {
 	ID   string
 	Vals []string
+	// row is the record's integer key in the SQLite store (rid), which
+	// compact events reference; 0 when the store did not say.
+	row int64
+	// obj is the record as event objects nest it (object), made once for
+	// all the events that reference it; nil after Vals change.
+	obj *RefObject
 }
 
 func (r *Ref) get(e *Entity, col string) string { return r.Vals[e.col(col)] }
 
-func (r *Ref) set(e *Entity, col, v string) { r.Vals[e.col(col)] = v }
+func (r *Ref) set(e *Entity, col, v string) { r.Vals[e.col(col)] = v; r.obj = nil }
 
 func (e *Entity) col(name string) int {
 	for i, c := range e.cols {

@@ -68,6 +68,9 @@ type RefObject struct {
 	ReferenceNumber    string `json:"reference_number,omitempty"`
 	BackOfficeCode     string `json:"back_office_code,omitempty"`
 	AuthenticationCode string `json:"authentication_code,omitempty"`
+	// row is the record's rid in the SQLite store (0: not known), so that
+	// storing a compact event needs no lookup.
+	row int64
 }
 
 // ProductLine is one line of a purchase event object's products_set.
@@ -94,12 +97,17 @@ type LogInformation struct {
 }
 
 // object renders a resolved record as it appears nested in an event
-// object. It is nil for a nil record.
+// object. It is nil for a nil record. Event objects share it: it must not
+// be changed.
 func object(e *Entity, r *Ref) *RefObject {
 	if r == nil {
 		return nil
 	}
-	o := &RefObject{ID: r.ID}
+	if r.obj != nil {
+		return r.obj
+	}
+	o := &RefObject{ID: r.ID, row: r.row}
+	defer func() { r.obj = o }()
 	for i, col := range e.cols {
 		v := r.Vals[i]
 		switch col {

@@ -37,6 +37,10 @@ func (c *refCache) put(k lookupKey, r *Ref) *Ref {
 	idKey := lookupKey{k.e, "id", r.ID}
 	if old, ok := c.byKey[idKey]; ok {
 		copy(old.Vals, r.Vals)
+		old.obj = nil
+		if r.row != 0 {
+			old.row = r.row
+		}
 		r = old
 	} else {
 		c.byKey[idKey] = r

@@ -83,7 +83,95 @@ CREATE TABLE loads (
 	PRIMARY KEY (input_hash, run)
 );
 `,
+		// 6: compact events (issue 11). An event row keeps what the event
+		// is made of, not its rendered object: references as the integer
+		// keys of the reference tables (which get an explicit INTEGER
+		// PRIMARY KEY, rid, so that no VACUUM renumbers them), kind and
+		// state as small codes, the creation time in milliseconds, the
+		// rest in a compact blob (compact.go); the API object is rendered
+		// on read. The id is derived from the creation time and the
+		// number, so it needs no column and no unique index. Events
+		// stored before keep their JSON object and random id (legacy_*
+		// columns, a partial index on the id) and render as before; their
+		// load receipts move along, so a run started before resumes after.
+		// Load runs are numbered in load_runs: a row keeps the number.
+		compactEvents(),
 	},
+}
+
+// kindCodes number the kinds in the events table's kind column. Stored:
+// never reorder, only append.
+var kindCodes = []string{"purchases", "achievements", "financial_achievements", "financial_statements", "referrals", "social_media", "web"}
+
+// stateCodes number the life cycle states in the state column. Stored:
+// never reorder, only append.
+var stateCodes = []string{"POSTED", "CANCELLED"}
+
+// compactEvents renders migration 6 (see schema).
+func compactEvents() string {
+	var b strings.Builder
+	for _, e := range entities {
+		referenceTable(&b, e, e.name+"_v6", "\n\trid INTEGER PRIMARY KEY,")
+		cols := "id, " + strings.Join(e.cols, ", ")
+		fmt.Fprintf(&b, "INSERT INTO %s_v6 (rid, %s) SELECT rowid, %s FROM %s ORDER BY rowid;\n", e.name, cols, cols, e.name)
+		fmt.Fprintf(&b, "DROP TABLE %s;\nALTER TABLE %s_v6 RENAME TO %s;\n", e.name, e.name, e.name)
+		referenceIndexes(&b, e)
+	}
+	code := func(col string, codes []string) string {
+		var c strings.Builder
+		c.WriteString("CASE " + col)
+		for i, k := range codes {
+			fmt.Fprintf(&c, " WHEN '%s' THEN %d", k, i)
+		}
+		c.WriteString(" END")
+		return c.String()
+	}
+	fmt.Fprintf(&b, `
+CREATE TABLE load_runs (
+	rid INTEGER PRIMARY KEY,
+	run TEXT NOT NULL UNIQUE
+);
+INSERT INTO load_runs (run) SELECT DISTINCT load_run FROM events WHERE load_run != '' ORDER BY load_run;
+
+-- One row per customer event. number is the rowid (inserts append);
+-- created is the creation time in Unix milliseconds; with the number it
+-- makes the id (compact.go). account, participant and classification are
+-- the rids list filters on; data holds the rest (compact.go). The load
+-- receipt: load_runs.rid, the row key, the digest's bytes.
+CREATE TABLE events_v6 (
+	number         INTEGER PRIMARY KEY,
+	created        INTEGER NOT NULL,
+	kind           INTEGER NOT NULL,
+	state          INTEGER NOT NULL DEFAULT 0,
+	updated        INTEGER,
+	performed_on   TEXT NOT NULL,
+	account        INTEGER,
+	participant    INTEGER,
+	classification INTEGER,
+	request_id     TEXT NOT NULL,
+	data           BLOB,
+	load_run       INTEGER,
+	load_key       TEXT,
+	load_digest    BLOB,
+	legacy_id      TEXT,
+	legacy_object  TEXT
+);
+INSERT INTO events_v6 (number, created, kind, state, performed_on, account, participant, classification,
+	request_id, load_run, load_key, load_digest, legacy_id, legacy_object)
+SELECT number, CAST(strftime('%%s', created_date) AS INTEGER) * 1000, %s, %s, performed_on,
+	(SELECT rid FROM accounts_receivable a WHERE a.number = events.account_number AND events.account_number != ''),
+	(SELECT rid FROM rewards_participants p WHERE p.number = events.participant_number AND events.participant_number != ''),
+	(SELECT rid FROM classifications c WHERE c.name = events.classification AND events.classification != ''),
+	request_id,
+	(SELECT rid FROM load_runs r WHERE r.run = events.load_run),
+	NULLIF(load_key, ''), NULLIF(unhex(load_digest), x''), id, object
+FROM events ORDER BY number;
+DROP TABLE events;
+ALTER TABLE events_v6 RENAME TO events;
+CREATE UNIQUE INDEX events_legacy_id ON events (legacy_id) WHERE legacy_id IS NOT NULL;
+CREATE INDEX events_load ON events (load_run, load_key) WHERE load_run IS NOT NULL;
+`, code("kind", kindCodes), code("life_cycle_state", stateCodes))
+	return b.String()
 }
 
 // referenceTables renders one table per entity: an id, the entity's
@@ -92,16 +180,28 @@ CREATE TABLE loads (
 func referenceTables() string {
 	var b strings.Builder
 	for _, e := range entities {
-		fmt.Fprintf(&b, "CREATE TABLE %s (\n\tid TEXT NOT NULL UNIQUE", e.name)
-		for _, c := range e.cols {
-			fmt.Fprintf(&b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
-		}
-		fmt.Fprintf(&b, ",\n\tUNIQUE (%s)\n);\n", e.key)
-		for _, c := range e.lookup {
-			if c != e.key {
-				fmt.Fprintf(&b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
-			}
-		}
+		referenceTable(&b, e, e.name, "")
+		referenceIndexes(&b, e)
 	}
 	return b.String()
+}
+
+// referenceTable writes the table of e, named table, with the columns
+// first puts before id.
+func referenceTable(b *strings.Builder, e *Entity, table, first string) {
+	fmt.Fprintf(b, "CREATE TABLE %s (%s\n\tid TEXT NOT NULL UNIQUE", table, first)
+	for _, c := range e.cols {
+		fmt.Fprintf(b, ",\n\t%s TEXT NOT NULL DEFAULT ''", c)
+	}
+	fmt.Fprintf(b, ",\n\tUNIQUE (%s)\n);\n", e.key)
+}
+
+// referenceIndexes writes an index of e's table per identifier column but
+// the natural key (which is unique, so indexed).
+func referenceIndexes(b *strings.Builder, e *Entity) {
+	for _, c := range e.lookup {
+		if c != e.key {
+			fmt.Fprintf(b, "CREATE INDEX %s_%s ON %s (%s);\n", e.name, c, e.name, c)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,14 +20,26 @@ import (
 
 // sqliteStore keeps everything in one SQLite file in WAL mode. Writes go
 // through a single connection (SQLite has one writer anyway, and a direct
-// connection skips database/sql's overhead); reads use a small pool so that
-// listing does not wait for a load.
+// connection skips database/sql's overhead); commits that wait for it are
+// made together, in one transaction (groupcommit.go); a background
+// connection checkpoints the WAL (checkpoint.go); reads use a small pool so
+// that listing does not wait for a load. Events are stored compact
+// (compact.go) and rendered on read.
 type sqliteStore struct {
 	path    string
 	mu      sync.Mutex // guards writer
 	writer  *sqlite.Conn
 	readers *sqlitex.Pool
+
+	qmu   sync.Mutex    // guards queue
+	queue []*commitCall // commits waiting for the writer
+
+	ckpt *checkpointer // nil when opened read-only
 }
+
+// storesCompact: the SQLite store keeps events compact and gives them
+// their ids.
+func (s *sqliteStore) storesCompact() {}
 
 // ErrNotFound is returned for an event id or number that does not exist.
 var ErrNotFound = errors.New("not found")
@@ -67,7 +80,13 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &sqliteStore{path: path, writer: w, readers: readers}, nil
+	s := &sqliteStore{path: path, writer: w, readers: readers}
+	if s.ckpt, err = startCheckpointer(path, &s.mu); err != nil {
+		readers.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 func pragmas(c *sqlite.Conn) error {
@@ -78,11 +97,15 @@ func pragmas(c *sqlite.Conn) error {
 		"PRAGMA synchronous = NORMAL",
 		"PRAGMA busy_timeout = 10000",
 		"PRAGMA foreign_keys = OFF",
-		// 128 MiB of page cache for the writer: with 1M accounts and 1M
-		// events, CreateEvents of 1000 purchases took ~50 ms with 64 MiB
-		// and ~24 ms with 128 MiB (256 MiB, or mmap, gained nothing more).
-		// It is a fixed bound, not one that grows with the input.
-		"PRAGMA cache_size = -131072",
+		// The writer's page cache: a fixed bound, not one that grows with
+		// the input. Compact events append to the end of the events table
+		// and of the receipts index, so the pages a commit touches are few;
+		// the reference tables' pages a resolution reads are what the rest
+		// holds (engine's refCache keeps the records themselves).
+		fmt.Sprintf("PRAGMA cache_size = %d", -writerCacheKiB),
+		// Checkpoints run off the commit path, in the background
+		// (checkpoint.go): the writer never checkpoints on its own.
+		"PRAGMA wal_autocheckpoint = 0",
 	} {
 		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
@@ -91,13 +114,21 @@ func pragmas(c *sqlite.Conn) error {
 	return nil
 }
 
+// writerCacheKiB is the writer connection's page cache (KiB).
+const writerCacheKiB = 16 << 10
+
 func (s *sqliteStore) Close() error {
+	var ckErr error
+	if s.ckpt != nil { // before taking the writer: the checkpointer may wait for it
+		ckErr = s.ckpt.close()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writer == nil { // opened read-only
-		return s.readers.Close()
+		return errors.Join(ckErr, s.readers.Close())
 	}
-	return errors.Join(s.readers.Close(), s.writer.Close())
+	// The last connection to close checkpoints the WAL and removes it.
+	return errors.Join(ckErr, s.readers.Close(), s.writer.Close())
 }
 
 func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []string) ([]*Ref, error) {
@@ -108,7 +139,7 @@ func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []
 	if err != nil {
 		return nil, err
 	}
-	q := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s IN (SELECT value FROM json_each(?))",
+	q := fmt.Sprintf("SELECT rid, id, %s FROM %s WHERE %s IN (SELECT value FROM json_each(?))",
 		strings.Join(e.cols, ", "), e.name, col)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,9 +148,9 @@ func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []
 	err = sqlitex.Execute(s.writer, q, &sqlitex.ExecOptions{
 		Args: []any{string(arg)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			r := &Ref{ID: stmt.ColumnText(0), Vals: make([]string, len(e.cols))}
+			r := &Ref{row: stmt.ColumnInt64(0), ID: stmt.ColumnText(1), Vals: make([]string, len(e.cols))}
 			for i := range e.cols {
-				r.Vals[i] = stmt.ColumnText(i + 1)
+				r.Vals[i] = stmt.ColumnText(i + 2)
 			}
 			out = append(out, r)
 			return nil
@@ -139,8 +170,8 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 }
 
 const insertEvent = `INSERT INTO events
-	(number, id, kind, life_cycle_state, performed_on, account_number, participant_number, classification, request_id, created_date, object, load_run, load_key, load_digest)
-	VALUES (?, ?, ?, 'POSTED', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(number, created, kind, performed_on, account, participant, classification, request_id, data, load_run, load_key, load_digest)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // errDryRun rolls a dry-run commit back.
 var errDryRun = errors.New("dry run")
@@ -165,17 +196,12 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 		return err
 	}
 	defer end(&err)
+	defer s.ckpt.poke()
 	return fn(c)
 }
 
-func (s *sqliteStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitOptions) error {
-	err := s.write(ctx, func(c *sqlite.Conn) error { return commit(c, rows, opts) })
-	if errors.Is(err, errDryRun) {
-		return nil
-	}
-	return err
-}
-
+// commit stores one call's events, inside the transaction the writer has
+// open (see Commit).
 func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error) {
 	var next int64
 	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
@@ -190,22 +216,32 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 	// stored ids and numbers, not stored again. One query per call, inside
 	// the write transaction, so that of two copies the second sees the first.
 	var already map[string]Receipt
-	if opts.Idempotent {
-		var run string
+	var run string
+	for _, p := range rows {
+		if p.LoadKey != "" {
+			run = p.LoadRun
+			break
+		}
+	}
+	if opts.Idempotent && run != "" {
 		keys := make([]string, 0, len(rows))
 		for _, p := range rows {
 			if p.LoadKey != "" {
-				run = p.LoadRun
 				keys = append(keys, p.LoadKey)
 			}
 		}
-		if len(keys) > 0 {
-			if already, err = storedKeys(c, run, keys); err != nil {
-				return err
-			}
+		if already, err = storedKeys(c, run, keys); err != nil {
+			return err
 		}
 	}
-	var buf []byte
+	var runID int64
+	if run != "" {
+		if runID, err = loadRun(c, run); err != nil {
+			return err
+		}
+	}
+	rids := ridFinder{c: c}
+	var buf, digest []byte
 	for _, p := range rows {
 		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
 			if !st.matches(p.Digest) {
@@ -230,21 +266,50 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 			}
 		}
 		next++
-		p.Obj.Number = strconv.FormatInt(next, 10)
-		buf = numbered(buf[:0], p.Encoded, p.Obj.Number)
+		o := p.Obj
+		created := createdMillis(p)
+		o.Number = strconv.FormatInt(next, 10)
+		o.ID = eventID(created, next)
+		if buf, err = encodeData(buf[:0], o, rids.rid); err != nil {
+			return fmt.Errorf("insert event %s: %w", p.RequestID, err)
+		}
+		participant := o.RewardsParticipant
+		if participant == nil {
+			participant = o.ReferredRewardsParticipant
+		}
 		ins.BindInt64(1, next)
-		ins.BindText(2, p.Obj.ID)
-		ins.BindText(3, p.Kind)
-		ins.BindText(4, p.Obj.PerformedOn)
-		ins.BindText(5, p.AccountNumber)
-		ins.BindText(6, p.ParticipantNumber)
-		ins.BindText(7, p.Classification)
+		ins.BindInt64(2, created)
+		ins.BindInt64(3, codeOf(kindCodes, p.Kind))
+		ins.BindText(4, o.PerformedOn)
+		for i, r := range []struct {
+			e *Entity
+			o *RefObject
+		}{{entAccount, o.AccountsReceivable}, {entParticipant, participant}, {entClassification, o.Classification}} {
+			if r.o == nil {
+				ins.BindNull(5 + i)
+				continue
+			}
+			n, err := rids.rid(r.e, r.o)
+			if err != nil {
+				return err
+			}
+			ins.BindInt64(5+i, n)
+		}
 		ins.BindText(8, p.RequestID)
-		ins.BindText(9, p.Obj.LogInformation.CreatedDate)
-		ins.BindBytes(10, buf)
-		ins.BindText(11, p.LoadRun)
-		ins.BindText(12, p.LoadKey)
-		ins.BindText(13, p.Digest)
+		ins.BindBytes(9, buf)
+		if p.LoadKey != "" && p.LoadRun == run {
+			ins.BindInt64(10, runID)
+			ins.BindText(11, p.LoadKey)
+			if digest, err = hex.AppendDecode(digest[:0], []byte(p.Digest)); err != nil || len(digest) == 0 {
+				ins.BindNull(12)
+			} else {
+				ins.BindBytes(12, digest)
+			}
+		} else {
+			ins.BindNull(10)
+			ins.BindNull(11)
+			ins.BindNull(12)
+		}
 		if _, err := ins.Step(); err != nil {
 			return fmt.Errorf("insert event %s: %w", p.RequestID, err)
 		}
@@ -258,6 +323,65 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 	return nil
 }
 
+// loadRun returns the number of a load run in load_runs, adding it.
+func loadRun(c *sqlite.Conn, run string) (int64, error) {
+	ins := c.Prep("INSERT INTO load_runs (run) VALUES (?) ON CONFLICT (run) DO NOTHING")
+	ins.BindText(1, run)
+	if _, err := ins.Step(); err != nil {
+		return 0, err
+	}
+	if err := ins.Reset(); err != nil {
+		return 0, err
+	}
+	return runNumber(c, run)
+}
+
+// runNumber returns the number of a load run (0: none).
+func runNumber(c *sqlite.Conn, run string) (int64, error) {
+	q := c.Prep("SELECT rid FROM load_runs WHERE run = ?")
+	defer q.Reset()
+	q.BindText(1, run)
+	row, err := q.Step()
+	if err != nil || !row {
+		return 0, err
+	}
+	return q.ColumnInt64(0), nil
+}
+
+// ridFinder finds the rid of a referenced record that does not carry it
+// (resolved by a store that did not say), by its id.
+type ridFinder struct {
+	c    *sqlite.Conn
+	seen map[string]int64
+}
+
+func (f *ridFinder) rid(e *Entity, r *RefObject) (int64, error) {
+	if r == nil {
+		return 0, nil
+	}
+	if r.row != 0 {
+		return r.row, nil
+	}
+	key := e.name + "\x00" + r.ID
+	if n, ok := f.seen[key]; ok {
+		return n, nil
+	}
+	q := f.c.Prep("SELECT rid FROM " + e.name + " WHERE id = ?")
+	defer q.Reset()
+	q.BindText(1, r.ID)
+	row, err := q.Step()
+	if err != nil {
+		return 0, err
+	}
+	if !row {
+		return 0, fmt.Errorf("%s %s is not in the store", e.label, r.ID)
+	}
+	if f.seen == nil {
+		f.seen = map[string]int64{}
+	}
+	f.seen[key] = q.ColumnInt64(0)
+	return f.seen[key], nil
+}
 func (s *sqliteStore) Upsert(ctx context.Context, e *Entity, recs []SeedRecord) error {
 	return s.write(ctx, func(c *sqlite.Conn) error { return upsert(c, e, recs) })
 }
@@ -297,7 +421,105 @@ func upsert(c *sqlite.Conn, e *Entity, recs []SeedRecord) error { // Parameters:
 	return sqlitex.Execute(c, "UPDATE meta SET value = value + 1 WHERE key = 'reference_version'", nil)
 }
 
+// eventColumns are what decodeEvent reads, in its order.
+const eventColumns = "number, created, kind, state, updated, performed_on, account, participant, classification, data, legacy_object"
+
+// refReader reads the referenced records of compact events, keeping those
+// it read (a list of a million events names a few thousand records).
+type refReader struct {
+	c     *sqlite.Conn
+	cache map[refKey]*RefObject
+	buf   []byte
+}
+
+type refKey struct {
+	e   *Entity
+	rid int64
+}
+
+// maxRefsRead bounds a refReader's cache.
+const maxRefsRead = 100_000
+
+func (r *refReader) ref(e *Entity, rid int64) (*RefObject, error) {
+	if rid == 0 {
+		return nil, nil
+	}
+	k := refKey{e, rid}
+	if o, ok := r.cache[k]; ok {
+		return o, nil
+	}
+	q := r.c.Prep(fmt.Sprintf("SELECT id, %s FROM %s WHERE rid = ?", strings.Join(e.cols, ", "), e.name))
+	defer q.Reset()
+	q.BindInt64(1, rid)
+	row, err := q.Step()
+	if err != nil {
+		return nil, err
+	}
+	if !row {
+		return nil, fmt.Errorf("%w: %s record %d is not in the store", errBadData, e.name, rid)
+	}
+	ref := &Ref{ID: q.ColumnText(0), Vals: make([]string, len(e.cols)), row: rid}
+	for i := range e.cols {
+		ref.Vals[i] = q.ColumnText(i + 1)
+	}
+	if r.cache == nil || len(r.cache) >= maxRefsRead {
+		r.cache = map[refKey]*RefObject{}
+	}
+	o := object(e, ref)
+	r.cache[k] = o
+	return o, nil
+}
+
+// decodeEvent builds the event object of the row stmt is on (its columns
+// are eventColumns).
+func (r *refReader) decodeEvent(stmt *sqlite.Stmt) (*EventObject, error) {
+	if stmt.ColumnType(10) != sqlite.TypeNull { // stored before migration 6
+		return decodeObject([]byte(stmt.ColumnText(10)))
+	}
+	number, created := stmt.ColumnInt64(0), stmt.ColumnInt64(1)
+	kind := crm.Kind(nameOf(kindCodes, stmt.ColumnInt64(2)))
+	o := &EventObject{
+		ID:             eventID(created, number),
+		Number:         strconv.FormatInt(number, 10),
+		Type:           kind.EventType(),
+		LifeCycleState: nameOf(stateCodes, stmt.ColumnInt64(3)),
+		PerformedOn:    stmt.ColumnText(5),
+	}
+	updated := created
+	if stmt.ColumnType(4) != sqlite.TypeNull {
+		updated = stmt.ColumnInt64(4)
+	}
+	o.LogInformation = LogInformation{CreatedDate: dateOf(created), UpdatedDate: dateOf(updated)}
+	var err error
+	if o.AccountsReceivable, err = r.ref(entAccount, stmt.ColumnInt64(6)); err != nil {
+		return nil, err
+	}
+	participant := &o.RewardsParticipant
+	if kind == crm.Referrals {
+		participant = &o.ReferredRewardsParticipant
+	}
+	if *participant, err = r.ref(entParticipant, stmt.ColumnInt64(7)); err != nil {
+		return nil, err
+	}
+	if o.Classification, err = r.ref(entClassification, stmt.ColumnInt64(8)); err != nil {
+		return nil, err
+	}
+	n := stmt.ColumnLen(9)
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	r.buf = r.buf[:n]
+	stmt.ColumnBytes(9, r.buf)
+	if err := decodeData(o, r.buf, r.ref); err != nil {
+		return nil, fmt.Errorf("event %s: %w", o.Number, err)
+	}
+	return o, nil
+}
+
 func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(o *EventObject) error) error {
+	if f.Limit < 0 { // nothing matches (Engine.FilterBy)
+		return nil
+	}
 	c, err := s.readers.Take(ctx)
 	if err != nil {
 		return err
@@ -305,22 +527,34 @@ func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(o *EventObje
 	defer s.readers.Put(c)
 	var where []string
 	var args []any
-	add := func(cond, v string) {
-		if v != "" {
+	add := func(cond string, v any, given bool) {
+		if given {
 			where = append(where, cond)
 			args = append(args, v)
 		}
 	}
-	add("kind = ?", f.Kind)
-	add("account_number = ?", f.Account)
-	add("participant_number = ?", f.Participant)
-	add("classification = ?", f.Classification)
-	add("life_cycle_state = ?", f.State)
-	add("performed_on >= ?", f.Since)
-	add("performed_on <= ?", f.Until)
-	add("created_date >= ?", f.CreatedAfter)
-	add("created_date <= ?", f.CreatedBefore)
-	q := "SELECT object FROM events"
+	add("kind = ?", codeOf(kindCodes, f.Kind), f.Kind != "")
+	add("account IN (SELECT rid FROM accounts_receivable WHERE number = ?)", f.Account, f.Account != "")
+	add("participant IN (SELECT rid FROM rewards_participants WHERE number = ?)", f.Participant, f.Participant != "")
+	add("classification IN (SELECT rid FROM classifications WHERE name = ?)", f.Classification, f.Classification != "")
+	add("state = ?", codeOf(stateCodes, f.State), f.State != "")
+	add("performed_on >= ?", f.Since, f.Since != "")
+	add("performed_on <= ?", f.Until, f.Until != "")
+	for _, b := range []struct {
+		cond  string
+		date  string
+		extra int64
+	}{{"created >= ?", f.CreatedAfter, 0}, {"created <= ?", f.CreatedBefore, 999}} {
+		if b.date == "" {
+			continue
+		}
+		t, err := time.Parse(dateLayout, b.date)
+		if err != nil {
+			return fmt.Errorf("%q is not a date of the form YYYY-MM-DDTHH:MM:SS", b.date)
+		}
+		add(b.cond, t.UnixMilli()+b.extra, true)
+	}
+	q := "SELECT " + eventColumns + " FROM events"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -328,17 +562,11 @@ func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(o *EventObje
 	if f.Limit > 0 {
 		q += " LIMIT " + strconv.Itoa(f.Limit)
 	}
-	var buf []byte
+	r := &refReader{c: c}
 	return sqlitex.Execute(c, q, &sqlitex.ExecOptions{
 		Args: args,
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			n := stmt.ColumnLen(0)
-			if cap(buf) < n {
-				buf = make([]byte, n)
-			}
-			buf = buf[:n]
-			stmt.ColumnBytes(0, buf)
-			o, err := decodeObject(buf)
+			o, err := r.decodeEvent(stmt)
 			if err != nil {
 				return err
 			}
@@ -347,13 +575,48 @@ func (s *sqliteStore) Events(ctx context.Context, f Filter, fn func(o *EventObje
 	})
 }
 
-// eventKey picks the column an event key names: a number is a number, and
-// anything else an id.
-func eventKey(key string) (string, any) {
+// findEvent returns the number of the event a key names: a number is a
+// number, and anything else an id (of an event stored before migration 6,
+// or one eventID made).
+func findEvent(c *sqlite.Conn, key string) (number int64, found bool, err error) {
+	q := "SELECT number FROM events WHERE number = ?"
+	args := []any{nil}
 	if n, err := strconv.ParseInt(key, 10, 64); err == nil && len(key) < 32 {
-		return "number", n
+		args[0] = n
+	} else if created, n, ok := parseEventID(key); ok {
+		q = "SELECT number FROM events WHERE legacy_id = ?1 UNION ALL SELECT number FROM events WHERE number = ?2 AND created = ?3 AND legacy_id IS NULL"
+		args = []any{key, n, created}
+	} else {
+		q = "SELECT number FROM events WHERE legacy_id = ?"
+		args[0] = key
 	}
-	return "id", key
+	err = sqlitex.Execute(c, q, &sqlitex.ExecOptions{
+		Args: args,
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			if !found {
+				number, found = stmt.ColumnInt64(0), true
+			}
+			return nil
+		},
+	})
+	return number, found, err
+}
+
+// readEvent returns the object of the event with the given number.
+func readEvent(c *sqlite.Conn, number int64) (*EventObject, error) {
+	var o *EventObject
+	r := &refReader{c: c}
+	err := sqlitex.Execute(c, "SELECT "+eventColumns+" FROM events WHERE number = ?", &sqlitex.ExecOptions{
+		Args: []any{number},
+		ResultFunc: func(stmt *sqlite.Stmt) (err error) {
+			o, err = r.decodeEvent(stmt)
+			return err
+		},
+	})
+	if err == nil && o == nil {
+		err = ErrNotFound
+	}
+	return o, err
 }
 
 func (s *sqliteStore) Event(ctx context.Context, key string) (*EventObject, error) {
@@ -362,19 +625,14 @@ func (s *sqliteStore) Event(ctx context.Context, key string) (*EventObject, erro
 		return nil, err
 	}
 	defer s.readers.Put(c)
-	col, arg := eventKey(key)
-	var obj []byte
-	err = sqlitex.Execute(c, "SELECT object FROM events WHERE "+col+" = ?", &sqlitex.ExecOptions{
-		Args:       []any{arg},
-		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
-	})
+	n, found, err := findEvent(c, key)
 	if err != nil {
 		return nil, err
 	}
-	if obj == nil {
+	if !found {
 		return nil, ErrNotFound
 	}
-	return decodeObject(obj)
+	return readEvent(c, n)
 }
 
 // StateError is returned when an event is not in the state a transition
@@ -388,41 +646,64 @@ func (e *StateError) Error() string {
 }
 
 func (s *sqliteStore) SetState(ctx context.Context, key, from, to string, at time.Time) (*EventObject, error) {
-	var obj []byte
+	var o *EventObject
 	err := s.write(ctx, func(c *sqlite.Conn) (err error) {
-		obj, err = setState(c, key, from, to, at)
+		o, err = setState(c, key, from, to, at)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return decodeObject(obj)
+	return o, err
 }
 
-func setState(c *sqlite.Conn, key, from, to string, at time.Time) (obj []byte, err error) {
-	col, arg := eventKey(key)
-	var state string
-	found := false
-	if err := sqlitex.Execute(c, "SELECT life_cycle_state FROM events WHERE "+col+" = ?", &sqlitex.ExecOptions{
-		Args:       []any{arg},
-		ResultFunc: func(stmt *sqlite.Stmt) error { state, found = stmt.ColumnText(0), true; return nil },
-	}); err != nil {
+func setState(c *sqlite.Conn, key, from, to string, at time.Time) (*EventObject, error) {
+	toCode := codeOf(stateCodes, to)
+	if toCode < 0 {
+		return nil, fmt.Errorf("no life cycle state %s", to)
+	}
+	number, found, err := findEvent(c, key)
+	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, ErrNotFound
 	}
+	var state string
+	if err := sqlitex.Execute(c, "SELECT state FROM events WHERE number = ?", &sqlitex.ExecOptions{
+		Args:       []any{number},
+		ResultFunc: func(stmt *sqlite.Stmt) error { state = nameOf(stateCodes, stmt.ColumnInt64(0)); return nil },
+	}); err != nil {
+		return nil, err
+	}
 	if state != from {
 		return nil, &StateError{Key: key, State: state, Want: from}
 	}
-	stamp := at.UTC().Format(dateLayout)
-	err = sqlitex.Execute(c, `UPDATE events SET life_cycle_state = ?,
-		object = json_set(object, '$.life_cycle_state', ?, '$.log_information.updated_date', ?)
-		WHERE `+col+` = ? RETURNING object`, &sqlitex.ExecOptions{
-		Args:       []any{to, to, stamp, arg},
-		ResultFunc: func(stmt *sqlite.Stmt) error { obj = []byte(stmt.ColumnText(0)); return nil },
+	// An event stored before migration 6 keeps its object: it changes too.
+	err = sqlitex.Execute(c, `UPDATE events SET state = ?1, updated = ?2,
+		legacy_object = CASE WHEN legacy_object IS NULL THEN NULL
+			ELSE json_set(legacy_object, '$.life_cycle_state', ?3, '$.log_information.updated_date', ?4) END
+		WHERE number = ?5`, &sqlitex.ExecOptions{
+		Args: []any{toCode, at.UnixMilli(), to, at.UTC().Format(dateLayout), number},
 	})
-	return obj, err
+	if err != nil {
+		return nil, err
+	}
+	return readEvent(c, number)
+}
+
+// receiptColumns are what receipt reads, in its order.
+const receiptColumns = "load_key, number, created, legacy_id, load_digest"
+
+func receipt(stmt *sqlite.Stmt) (string, Receipt) {
+	number := stmt.ColumnInt64(1)
+	r := Receipt{Number: strconv.FormatInt(number, 10), ID: stmt.ColumnText(3)}
+	if r.ID == "" {
+		r.ID = eventID(stmt.ColumnInt64(2), number)
+	}
+	if n := stmt.ColumnLen(4); n > 0 {
+		d := make([]byte, n)
+		stmt.ColumnBytes(4, d)
+		r.Digest = hex.EncodeToString(d)
+	}
+	return stmt.ColumnText(0), r
 }
 
 func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key string, r Receipt) error) error {
@@ -431,12 +712,14 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key stri
 		return err
 	}
 	defer s.readers.Put(c)
-	// No index: a resume reads the receipts once, and an index on a
-	// random-ish key would cost every insert.
-	return sqlitex.Execute(c, "SELECT load_key, id, number, load_digest FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
-		Args: []any{run},
+	n, err := runNumber(c, run)
+	if err != nil || n == 0 {
+		return err
+	}
+	return sqlitex.Execute(c, "SELECT "+receiptColumns+" FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
+		Args: []any{n},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			return fn(stmt.ColumnText(0), Receipt{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10), Digest: stmt.ColumnText(3)})
+			return fn(receipt(stmt))
 		},
 	})
 }
@@ -452,16 +735,21 @@ func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (ma
 
 // storedKeys returns, of keys, those run stored events for.
 func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, error) {
+	out := map[string]Receipt{}
+	n, err := runNumber(c, run)
+	if err != nil || n == 0 {
+		return out, err
+	}
 	arg, err := json.Marshal(keys)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]Receipt{}
-	err = sqlitex.Execute(c, `SELECT load_key, id, number, load_digest FROM events
-		WHERE load_run = ? AND load_run != '' AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
-		Args: []any{run, string(arg)},
+	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM events
+		WHERE load_run = ? AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
+		Args: []any{n, string(arg)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			out[stmt.ColumnText(0)] = Receipt{ID: stmt.ColumnText(1), Number: strconv.FormatInt(stmt.ColumnInt64(2), 10), Digest: stmt.ColumnText(3)}
+			k, r := receipt(stmt)
+			out[k] = r
 			return nil
 		},
 	})

@@ -150,8 +150,10 @@ func BenchmarkReadAndMap(b *testing.B) { benchReadAndMap(b, benchSpec) }
 // BenchmarkReadAndMapColumns is the same without expressions.
 func BenchmarkReadAndMapColumns(b *testing.B) { benchReadAndMap(b, benchColumnsSpec) }
 
-func benchReadAndMap(b *testing.B, src string) {
-	path := retailCSV(b)
+func benchReadAndMap(b *testing.B, src string) { benchReadAndMapFile(b, retailCSV(b), src) }
+
+// benchReadAndMapFile reads and maps path with the mapping src.
+func benchReadAndMapFile(b *testing.B, path, src string) {
 	spec, err := mapping.ParseSpec("bench.yaml", []byte(src))
 	if err != nil {
 		b.Fatal(err)

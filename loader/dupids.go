@@ -3,20 +3,78 @@ package loader
 import (
 	"fmt"
 	"hash/maphash"
+	"math"
+	"math/bits"
 	"strings"
 )
 
 // dupWatch finds request ids used twice in one file: CRM.COM stores two
 // events for them, which is seldom what an export meant. It keeps a hash
-// and the first line of each id (about 40 bytes an id in the map, not the
-// id's text), so a file of millions of rows stays within tens of MB; two ids with one 64-bit hash
-// are taken for one (about one chance in 10^7 for 10^6 ids).
+// and the first line of each id (12 bytes a slot of idTable, ~16-24 bytes
+// an id, not the id's text: 2M rows take ~40 MB), so a file of millions of
+// rows stays within tens of MB; two ids with one 64-bit hash are taken
+// for one (about one chance in 10^7 for 10^6 ids).
 type dupWatch struct {
 	path  string
 	seed  maphash.Seed
-	first map[uint64]int // id hash -> first line
-	dups  []dupID        // the first few, for the warning
-	count int            // rows whose id an earlier row had
+	first *idTable // id hash -> first line
+	dups  []dupID  // the first few, for the warning
+	count int      // rows whose id an earlier row had
+}
+
+// idTable maps 64-bit hashes to lines: open addressing with linear
+// probing over two flat slices (a Go map takes about twice the bytes an
+// entry). Its capacity grows by half when it is 7/8 full; a slot's place
+// is the hash scaled to the capacity, so capacities need not be powers of
+// two.
+type idTable struct {
+	hashes []uint64 // 0: empty (a hash of 0 is stored as 1)
+	lines  []uint32 // lines past 2^32-1 are kept as 2^32-1
+	n      int
+}
+
+func newIDTable() *idTable {
+	return &idTable{hashes: make([]uint64, 1<<12), lines: make([]uint32, 1<<12)}
+}
+
+// slot returns where h is, or the empty slot where it would go.
+func (t *idTable) slot(h uint64) int {
+	hi, _ := bits.Mul64(h, uint64(len(t.hashes)))
+	i := int(hi)
+	for t.hashes[i] != 0 && t.hashes[i] != h {
+		if i++; i == len(t.hashes) {
+			i = 0
+		}
+	}
+	return i
+}
+
+// add returns the line stored for h, or stores line and returns false.
+func (t *idTable) add(h uint64, line int) (int, bool) {
+	if h == 0 {
+		h = 1
+	}
+	i := t.slot(h)
+	if t.hashes[i] == h {
+		return int(t.lines[i]), true
+	}
+	t.hashes[i], t.lines[i] = h, uint32(min(line, math.MaxUint32))
+	if t.n++; t.n > len(t.hashes)/8*7 {
+		t.grow()
+	}
+	return 0, false
+}
+
+func (t *idTable) grow() {
+	old, oldLines := t.hashes, t.lines
+	size := len(old) + len(old)/2
+	t.hashes, t.lines = make([]uint64, size), make([]uint32, size)
+	for j, h := range old {
+		if h != 0 {
+			i := t.slot(h)
+			t.hashes[i], t.lines[i] = h, oldLines[j]
+		}
+	}
 }
 
 type dupID struct {
@@ -33,7 +91,7 @@ func newDupWatch(path string, on bool) *dupWatch {
 	if !on {
 		return &dupWatch{path: path}
 	}
-	return &dupWatch{path: path, seed: maphash.MakeSeed(), first: map[uint64]int{}}
+	return &dupWatch{path: path, seed: maphash.MakeSeed(), first: newIDTable()}
 }
 
 // see records a row's request id and returns the line of an earlier row
@@ -42,15 +100,13 @@ func (d *dupWatch) see(id string, line int) int {
 	if id == "" || d.first == nil {
 		return 0
 	}
-	h := maphash.String(d.seed, id)
-	if first, ok := d.first[h]; ok {
+	if first, ok := d.first.add(maphash.String(d.seed, id), line); ok {
 		d.count++
 		if len(d.dups) < maxDupsNamed {
 			d.dups = append(d.dups, dupID{id: id, first: first, line: line})
 		}
 		return first
 	}
-	d.first[h] = line
 	return 0
 }
 

@@ -47,7 +47,8 @@ type bulkCall struct {
 
 func (r *run) newBulkCall(b []event) *bulkCall {
 	c := &bulkCall{b: b, req: crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
-		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b))}}
+		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b)),
+		Validated: true}} // the mapper ran crm.Validate on each event
 	for i, ev := range b {
 		c.req.Events[i] = *ev.item.Event
 		c.req.Keys[i] = key(ev.file, ev.item)

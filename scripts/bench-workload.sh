@@ -1,18 +1,19 @@
-# The benchmark's workload, shared by bench.sh (SQLite) and
-# bench-postgres.sh (PostgreSQL), so that their figures compare.
+# The benchmark's workload (issue 11), shared by bench.sh (SQLite) and
+# bench-postgres.sh (PostgreSQL), so that their figures compare: a 9-column
+# purchases CSV, one product line a row, 20k seeded accounts, 200 products,
+# a plain column mapping (no expressions).
 
-# bench_reference DIR: reference data (50k accounts, 500 products, one
-# unit: units.yaml, accounts_receivable.csv, products.csv) and the mapping
-# (mapping.yaml) in DIR.
+# bench_reference DIR: reference data (units.yaml, accounts_receivable.csv,
+# products.csv) and the mapping (mapping.yaml) in DIR.
 bench_reference() {
   local work=$1
   {
     echo "number,name"
-    awk 'BEGIN { for (i = 0; i < 50000; i++) printf "ACR%010d,Customer %d\n", 10000 + i, i }'
+    awk 'BEGIN { for (i = 0; i < 20000; i++) printf "ACR%07d,Customer %d\n", i, i }'
   } > "$work/accounts_receivable.csv"
   {
     echo "code,alternative_code"
-    awk 'BEGIN { for (i = 0; i < 500; i++) printf "SKU%d,S%d\n", i, i }'
+    awk 'BEGIN { for (i = 0; i < 200; i++) printf "SKU%03d,S%d\n", i, i }'
   } > "$work/products.csv"
   cat > "$work/units.yaml" <<'YAML'
 currencies: [{code: GBP}]
@@ -20,33 +21,30 @@ units: [{name: Admin Unit, currency: GBP}]
 YAML
   cat > "$work/mapping.yaml" <<'YAML'
 kind: purchases
-columns: { Quantity: decimal, UnitPrice: decimal }
-request_id: InvoiceNo
-group_by: InvoiceNo
-call:
-  intended_currency_identifier: { code: { const: GBP } }
+request_id: id
 fields:
-  accounts_receivable_identifier: { number: { expr: '"ACR" + lpad(int(CustomerID), 10, "0")' } }
+  accounts_receivable_identifier: { number: account }
   performed_by_unit_identifier: { name: { const: Admin Unit } }
-  performed_on: { column: InvoiceDate, format: "%m/%d/%Y %H:%M" }
-  reference_number: InvoiceNo
-  udf_string_1: Country
+  performed_on: performed_on
+  reference_number: reference
 products_set:
-  product_identifier: { code: StockCode }
-  quantity: Quantity
-  total_amount: { expr: "round(Quantity * UnitPrice, 2)" }
-  net_amount: { expr: "round(Quantity * UnitPrice / 1.2, 2)" }
-  vat_amount: { expr: "round(Quantity * UnitPrice - Quantity * UnitPrice / 1.2, 2)" }
+  product_identifier: { code: product }
+  quantity: quantity
+  net_amount: net
+  vat_amount: vat
+  total_amount: total
 YAML
 }
 
-# bench_input N FILE: N purchase lines, three an invoice (Online Retail layout).
+# bench_input N FILE: N purchases of one line each.
 bench_input() {
   local n=$1 csv=$2
-  {
-    echo "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
-    awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
-      printf "%d,SKU%d,\"ITEM %d, BLUE\",%d,12/%d/2010 8:%02d,%d.%02d,%d.0,United Kingdom\n",
-        500000 + int(i / 3), i % 500, i % 500, 1 + i % 7, 1 + i % 28, i % 60, 1 + i % 20, i % 100, 10000 + (i * 7919) % 50000 }'
-  } > "$csv"
+  awk -v n="$n" 'BEGIN {
+    print "id,account,performed_on,reference,product,quantity,net,vat,total"
+    for (i = 0; i < n; i++) {
+      q = 1 + i % 7; p = 1 + i % 20; net = q * p; vat = net * 0.2
+      printf "R%08d,ACR%07d,2024-%02d-%02dT%02d:%02d:00,INV%08d,SKU%03d,%d,%d.00,%.2f,%.2f\n",
+        i, (i * 7919) % 20000, 1 + i % 12, 1 + i % 28, i % 24, i % 60, i, i % 200, q, net, vat, net + vat
+    }
+  }' > "$csv"
 }

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// checkpointer copies the WAL's pages into the database file from a
+// connection of its own, in the background, so that commits do not wait
+// for checkpoints (the writer runs with wal_autocheckpoint = 0). A commit
+// pokes it; at most every checkpointEvery it runs a PASSIVE checkpoint,
+// which takes no lock a writer or a reader waits for. A checkpoint running
+// beside a writer rarely catches up with it, and the WAL starts over only
+// when one did; so once the WAL holds restartFrames frames the
+// checkpointer copies the few frames left while holding the writer's lock
+// (between two commits of this process), and the next commit starts the
+// WAL over: the -wal file stays about that size however long loads go on.
+type checkpointer struct {
+	c      *sqlite.Conn
+	writer *sync.Mutex // the store's writer lock
+	wake   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	err    error
+}
+
+const (
+	checkpointEvery = 100 * time.Millisecond
+	restartFrames   = 8192 // 32 MiB of 4 KiB pages
+)
+
+func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
+	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenURI)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []string{"PRAGMA busy_timeout = 10000", "PRAGMA wal_autocheckpoint = 0", "PRAGMA cache_size = -1024"} {
+		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	k := &checkpointer{c: c, writer: writer, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go k.run()
+	return k, nil
+}
+
+// close stops the checkpointer and closes its connection.
+func (k *checkpointer) close() error {
+	k.once.Do(func() {
+		close(k.quit)
+		<-k.done
+		k.err = k.c.Close()
+	})
+	return k.err
+}
+
+// poke tells the checkpointer that a commit added to the WAL.
+func (k *checkpointer) poke() {
+	if k == nil {
+		return
+	}
+	select {
+	case k.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (k *checkpointer) run() {
+	defer close(k.done)
+	for {
+		select {
+		case <-k.quit:
+			return
+		case <-k.wake:
+		}
+		log, ckpt, err := k.checkpoint()
+		if err == nil && log >= restartFrames && ckpt < log {
+			// Nothing of this process writes while the lock is held: the
+			// copy completes, and the next commit restarts the WAL.
+			k.writer.Lock()
+			k.checkpoint()
+			k.writer.Unlock()
+		}
+		select {
+		case <-k.quit:
+			return
+		case <-time.After(checkpointEvery):
+		}
+	}
+}
+
+// checkpoint runs a PASSIVE checkpoint and returns the WAL's frames and
+// those copied. An error (busy: another process checkpoints) is tried
+// again at the next poke.
+func (k *checkpointer) checkpoint() (log, ckpt int64, err error) {
+	err = sqlitex.ExecuteTransient(k.c, "PRAGMA wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			log, ckpt = stmt.ColumnInt64(1), stmt.ColumnInt64(2)
+			return nil
+		},
+	})
+	return log, ckpt, err
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// Group commit. A Commit queues its call and takes the writer; the caller
+// that gets it first commits every call queued by then in one
+// transaction, each inside a savepoint of its own, and the others find
+// their result made when they get the writer in turn. So concurrent
+// senders (and, through shorter lock holds, concurrent processes) share
+// one commit, and its cost, instead of queueing for one each. Each call
+// keeps its own result: its events' numbers, ids, claims and receipts, or
+// its own error (its savepoint is rolled back; the others are not).
+
+// commitCall is one Commit waiting for the writer.
+type commitCall struct {
+	ctx  context.Context
+	rows []*PendingEvent
+	opts CommitOptions
+	err  error
+	done bool // guarded by sqliteStore.qmu
+}
+
+func (s *sqliteStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitOptions) error {
+	call := &commitCall{ctx: ctx, rows: rows, opts: opts}
+	s.qmu.Lock()
+	s.queue = append(s.queue, call)
+	s.qmu.Unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.qmu.Lock()
+	if call.done { // committed by the caller that had the writer before
+		s.qmu.Unlock()
+		return call.err
+	}
+	// Not done, so still queued: a group marks all its calls done before
+	// it lets the writer go.
+	group := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+
+	s.commitGroup(group)
+
+	s.qmu.Lock()
+	for _, g := range group {
+		g.done = true
+	}
+	s.qmu.Unlock()
+	return call.err
+}
+
+// commitGroup commits the calls of group in one transaction; it sets each
+// call's err. Called with s.mu held.
+func (s *sqliteStore) commitGroup(group []*commitCall) {
+	fail := func(calls []*commitCall, err error) {
+		err = s.full(err)
+		for _, g := range calls {
+			if g.err == nil {
+				g.err = err
+			}
+		}
+	}
+	c := s.writer
+	if c == nil {
+		fail(group, errors.New(s.path+" is open read-only"))
+		return
+	}
+	// Waiting for the lock, and the statements, are interrupted when every
+	// call of the group is cancelled; a call cancelled before its turn is
+	// not stored.
+	done, stop := allDone(group)
+	defer stop()
+	defer c.SetInterrupt(c.SetInterrupt(done))
+	if err := sqlitex.ExecuteTransient(c, "BEGIN IMMEDIATE", nil); err != nil {
+		fail(group, err)
+		return
+	}
+	var stored []*commitCall // calls whose savepoint was released
+	for _, g := range group {
+		if err := g.ctx.Err(); err != nil {
+			g.err = err
+			continue
+		}
+		if err := sqlitex.Execute(c, "SAVEPOINT call", nil); err != nil {
+			g.err = err
+			break
+		}
+		err := commit(c, g.rows, g.opts)
+		if err == nil {
+			if err = sqlitex.Execute(c, "RELEASE call", nil); err == nil {
+				stored = append(stored, g)
+				continue
+			}
+		}
+		if errors.Is(err, errDryRun) {
+			err = nil
+		} else {
+			g.err = s.full(err)
+		}
+		if c.AutocommitEnabled() {
+			// SQLite rolled the whole transaction back (an interrupt, some
+			// I/O errors): the calls before this one are not stored either.
+			fail(stored, err)
+			fail(group, errors.New("the store's transaction was rolled back"))
+			return
+		}
+		if rbErr := sqlitex.Execute(c, "ROLLBACK TO call", nil); rbErr != nil {
+			fail(group, rbErr)
+			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+			return
+		}
+		if rbErr := sqlitex.Execute(c, "RELEASE call", nil); rbErr != nil {
+			fail(group, rbErr)
+			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+			return
+		}
+	}
+	if err := sqlitex.ExecuteTransient(c, "COMMIT", nil); err != nil {
+		fail(stored, err)
+		if !c.AutocommitEnabled() {
+			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+		}
+		return
+	}
+	s.ckpt.poke()
+}
+
+// full makes a write the disk had no room for a *StoreFullError.
+func (s *sqliteStore) full(err error) error {
+	if err != nil && sqlite.ErrCode(err).ToPrimary() == sqlite.ResultFull {
+		return &StoreFullError{Path: s.path, Err: err}
+	}
+	return err
+}
+
+// allDone returns a channel closed when the context of every call of group
+// is done, and a function that releases what watches them.
+func allDone(group []*commitCall) (<-chan struct{}, func()) {
+	if len(group) == 1 {
+		return group[0].ctx.Done(), func() {}
+	}
+	done := make(chan struct{})
+	var left atomic.Int64
+	left.Store(int64(len(group)))
+	var once sync.Once
+	stops := make([]func() bool, 0, len(group))
+	for _, g := range group {
+		stops = append(stops, context.AfterFunc(g.ctx, func() {
+			if left.Add(-1) == 0 {
+				once.Do(func() { close(done) })
+			}
+		}))
+	}
+	return done, func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}

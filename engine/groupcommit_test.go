@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// TestGroupCommit: calls committed in one group keep their own results: a
+// call that fails (an event referencing a record the store does not have)
+// and a dry run are rolled back alone, the calls around them are stored,
+// numbered in order, under ids their numbers make.
+func TestGroupCommit(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	pending := func(n int, prefix string) []*PendingEvent {
+		req := crm.BulkRequest{Kind: crm.Purchases}
+		for i := range n {
+			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: prefix + string(rune('a'+i)),
+				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + prefix,
+				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
+		}
+		errs := make([]*crm.Error, n)
+		p, err := e.resolveAll(ctx, req, nil, errs)
+		if err != nil || p[0] == nil {
+			t.Fatalf("resolveAll: %v, %v", err, errs[0])
+		}
+		return p
+	}
+	first, bad, dry, last := pending(2, "1"), pending(1, "2"), pending(1, "3"), pending(3, "4")
+	bad[0].Obj.Product = &RefObject{ID: "NO-SUCH-PRODUCT"}
+	group := []*commitCall{
+		{ctx: ctx, rows: first},
+		{ctx: ctx, rows: bad},
+		{ctx: ctx, rows: dry, opts: CommitOptions{DryRun: true}},
+		{ctx: ctx, rows: last},
+	}
+	s.mu.Lock()
+	s.commitGroup(group)
+	s.mu.Unlock()
+	if group[0].err != nil || group[1].err == nil || group[2].err != nil || group[3].err != nil {
+		t.Fatalf("errors: %v, %v, %v, %v; want only the second call's", group[0].err, group[1].err, group[2].err, group[3].err)
+	}
+	var numbers []string
+	if err := e.store.Events(ctx, Filter{}, func(o *EventObject) error {
+		numbers = append(numbers, o.Number)
+		if created, n, ok := parseEventID(o.ID); !ok || eventID(created, n) != o.ID || o.Number != strconv.FormatInt(n, 10) {
+			t.Errorf("event %s has id %s", o.Number, o.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(numbers) != 5 || numbers[0] != "1" || numbers[4] != "5" {
+		t.Errorf("stored %v, want the two events of the first call and the three of the last, numbered 1 to 5", numbers)
+	}
+	if last[2].Obj.Number != "5" || first[0].Obj.Number != "1" {
+		t.Errorf("numbers given: first call %s, last call %s", first[0].Obj.Number, last[2].Obj.Number)
+	}
+}
+
+// TestValidatedStaysStrict: a request marked Validated skips the engine's
+// per-event check only for the bulk schema of the zero version; a single
+// create method's request is checked whatever it says.
+func TestValidatedStaysStrict(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	bad := crm.Event{RequestUniqueIdentifier: "1", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
+		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "not a date", ReferenceNumber: "RF"}
+	res, err := e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{bad}, Validated: true, Single: true})
+	if err != nil || len(res.Unprocessed) != 1 {
+		t.Errorf("a single create's invalid event marked validated = %+v, %v; want it refused", res, err)
+	}
+	res, err = e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{bad}})
+	if err != nil || len(res.Unprocessed) != 1 {
+		t.Errorf("an invalid event = %+v, %v; want it refused", res, err)
+	}
+}
