@@ -143,7 +143,7 @@ func benchLoad(b *testing.B, csvPath, specPath string, newEngine func(b *testing
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		eng := newEngine(b)
-		job := &Job{SpecPath: specPath, Spec: spec, Files: []string{csvPath}, ReportDir: b.TempDir(), Engine: "embedded"}
+		job := &Plan{SpecPath: specPath, Spec: spec, Files: []string{csvPath}, ReportDir: b.TempDir(), Engine: "embedded"}
 		b.StartTimer()
 		sum, _, err := Load(context.Background(), job, eng, opts)
 		if err != nil {
