@@ -161,11 +161,50 @@ func (e *Engine) CreateOne(ctx context.Context, req crm.BulkRequest) (crm.Proces
 	return res.Processed[0], nil, nil
 }
 
-// createEvents is CreateEvents; it also returns each event's error.
+// createEvents is CreateEvents; it also returns each event's error. The
+// steps: check the call and each event (checkEvents), answer a replay's
+// events from their receipts (replayed), resolve the rest and apply the
+// rules (resolveAll, storedReferrals), store what passed (commit), and
+// answer each event in request order (results).
 func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, []*crm.Error, error) {
 	if err := crm.ValidateCall(req.Kind, &req); err != nil {
 		return crm.BulkResult{}, nil, err
 	}
+	errs := checkEvents(req)
+	// Keyed calls keep a digest of each event's content with its receipt.
+	var digests []string
+	if req.Run != "" && len(req.Keys) == len(req.Events) {
+		digests = make([]string, len(req.Events))
+		for i := range req.Events {
+			digests[i] = crm.Digest(req.Kind, &req.Events[i])
+		}
+	}
+	var already map[string]Receipt
+	if req.Replay && digests != nil {
+		var err error
+		if already, err = e.replayed(ctx, req, digests, errs); err != nil {
+			return crm.BulkResult{}, nil, err
+		}
+	}
+	pending, err := e.resolveAll(ctx, req, digests, errs)
+	if err != nil {
+		return crm.BulkResult{}, nil, err
+	}
+	if digests != nil && (req.Replay || req.Idempotent) {
+		if already, err = e.storedReferrals(ctx, req, digests, errs, already); err != nil {
+			return crm.BulkResult{}, nil, err
+		}
+	}
+	if err := e.commit(ctx, req, pending, errs); err != nil {
+		return crm.BulkResult{}, nil, err
+	}
+	return results(req, pending, errs, already), errs, nil
+}
+
+// checkEvents checks each event of req against its schema (unless this
+// process's mapper did) and its request id against the others': the
+// errors, by event.
+func checkEvents(req crm.BulkRequest) []*crm.Error {
 	schema := crm.SchemaFor(req.Kind, req.Version)
 	if req.Single {
 		schema = crm.SingleSchemaFor(req.Kind, req.Version)
@@ -179,10 +218,10 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		ev := &req.Events[i]
 		if i < len(req.Invalid) && req.Invalid[i] != nil {
 			errs[i] = req.Invalid[i] // a value of the wrong type, found as it was read
-		} else if validated {
-			// checked by the caller
-		} else if err := crm.ValidateSchema(schema, ev); err != nil {
-			errs[i] = err
+		} else if !validated {
+			if err := crm.ValidateSchema(schema, ev); err != nil {
+				errs[i] = err
+			}
 		}
 		if errs[i] != nil {
 			continue
@@ -197,40 +236,31 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 		}
 		seen[ev.RequestUniqueIdentifier] = true
 	}
+	return errs
+}
 
-	// A replay: the events the replayed call stored are answered as they
-	// were stored, and not resolved or stored again.
-	var digests []string
-	if req.Run != "" && len(req.Keys) == len(req.Events) {
-		digests = make([]string, len(req.Events))
-		for i := range req.Events {
-			digests[i] = crm.Digest(req.Kind, &req.Events[i])
-		}
+// replayed marks, in a replay, the events the replayed call stored: they
+// are answered as they were stored (errStored), and not resolved or
+// stored again; other content under a stored key is a conflict.
+func (e *Engine) replayed(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error) (map[string]Receipt, error) {
+	already, err := e.store.Stored(ctx, req.Run, req.Keys)
+	if err != nil {
+		return nil, err
 	}
-	var already map[string]Receipt
-	if req.Replay && digests != nil {
-		var err error
-		if already, err = e.store.Stored(ctx, req.Run, req.Keys); err != nil {
-			return crm.BulkResult{}, nil, err
-		}
-		for i, k := range req.Keys {
-			if st, ok := already[k]; ok && errs[i] == nil {
-				errs[i] = errStored
-				if !st.matches(digests[i]) {
-					errs[i] = crm.ReceiptConflict(req.Run, k)
-				}
+	for i, k := range req.Keys {
+		if st, ok := already[k]; ok && errs[i] == nil {
+			errs[i] = errStored
+			if !st.matches(digests[i]) {
+				errs[i] = crm.ReceiptConflict(req.Run, k)
 			}
 		}
 	}
-	pending, err := e.resolveAll(ctx, req, digests, errs)
-	if err != nil {
-		return crm.BulkResult{}, nil, err
-	}
-	if digests != nil && (req.Replay || req.Idempotent) {
-		if already, err = e.storedReferrals(ctx, req, digests, errs, already); err != nil {
-			return crm.BulkResult{}, nil, err
-		}
-	}
+	return already, nil
+}
+
+// commit stores the pending events in one Commit and records the events
+// it did not store after all in errs.
+func (e *Engine) commit(ctx context.Context, req crm.BulkRequest, pending []*PendingEvent, errs []*crm.Error) error {
 	// Outside the engine's lock: ids and the event objects' JSON, so that
 	// concurrent calls encode in parallel while one commits. A store that
 	// keeps events compact (the SQLite store) makes the ids and needs no
@@ -239,25 +269,29 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	_, compact := e.store.(compactStore)
 	var rows []*PendingEvent
 	for _, p := range pending {
-		if p != nil {
-			if !compact {
-				p.Obj.ID = newID()
-				if p.Encoded, err = encodeObject(p.Obj); err != nil {
-					return crm.BulkResult{}, nil, err
-				}
+		if p == nil {
+			continue
+		}
+		if !compact {
+			p.Obj.ID = newID()
+			var err error
+			if p.Encoded, err = encodeObject(p.Obj); err != nil {
+				return err
 			}
-			rows = append(rows, p)
 		}
+		rows = append(rows, p)
 	}
-	if len(rows) > 0 {
-		if err := e.store.Commit(ctx, rows, CommitOptions{DryRun: e.DryRun, Idempotent: req.Idempotent || req.Replay}); err != nil {
-			e.mu.Lock()
-			e.cache.reset(-1) // the cache may hold referrals that were rolled back
-			e.mu.Unlock()
-			return crm.BulkResult{}, nil, fmt.Errorf("store %s events: %w", req.Kind, err)
-		}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := e.store.Commit(ctx, rows, CommitOptions{DryRun: e.DryRun, Idempotent: req.Idempotent || req.Replay}); err != nil {
+		e.mu.Lock()
+		e.cache.reset(-1) // the cache may hold referrals that were rolled back
+		e.mu.Unlock()
+		return fmt.Errorf("store %s events: %w", req.Kind, err)
 	}
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, p := range rows {
 		if p.Err != nil {
 			errs[p.index] = p.Err
@@ -269,8 +303,12 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			}
 		}
 	}
-	e.mu.Unlock()
+	return nil
+}
 
+// results answers each event of req in request order: processed (stored
+// now, or by the call a replay replays) or unprocessed with its error.
+func results(req crm.BulkRequest, pending []*PendingEvent, errs []*crm.Error, already map[string]Receipt) crm.BulkResult {
 	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
 	for i := range req.Events {
 		id := req.Events[i].RequestUniqueIdentifier
@@ -285,7 +323,7 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			res.Processed = append(res.Processed, crm.Processed{Number: p.Obj.Number, ID: p.Obj.ID, RequestUniqueIdentifier: id})
 		}
 	}
-	return res, errs, nil
+	return res
 }
 
 // resolveAll resolves every valid event of req under the engine's lock
