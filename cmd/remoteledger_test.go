@@ -14,22 +14,33 @@ import (
 	"testing"
 
 	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/internal/pgtest"
 	"github.com/crmload/crmload/loader"
 )
 
-// TestReplicasShareTheLedger: two engine serve processes on one store,
-// loads through either with their own report directories (as from two
-// machines). The ledger is the store's, so a file loaded through one
-// replica is refused through the other (exit 2, naming the first run)
-// unless --again; shards 1/2 and 2/2 through different replicas both
-// load; shard 1/2 again, or the whole file after its shards, is refused.
+// TestReplicasShareTheLedger: two engine serve processes on one store
+// (an SQLite file, a PostgreSQL database), loads through either with
+// their own report directories (as from two machines). The ledger is the
+// store's, so a file loaded through one replica is refused through the
+// other (exit 2, naming the first run) unless --again; shards 1/2 and 2/2
+// through different replicas both load; shard 1/2 again, or the whole
+// file after its shards, is refused.
 func TestReplicasShareTheLedger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds crmload and runs two engine serve processes")
 	}
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) { testReplicasShareTheLedger(t, store) })
+	}
+}
+
+func testReplicasShareTheLedger(t *testing.T, store string) {
 	bin, data, mapping, reference := killSetup(t, 200)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "store.db")
+	if store == "postgres" {
+		db = pgtest.DSN(t)
+	}
 	if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
 		t.Fatalf("seed: %v %s", err, out)
 	}
