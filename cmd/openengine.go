@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -72,16 +71,18 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		return nil, nil, err
 	}
 	opts.engine = crm.RedactURL(opts.engine)
-	ledger := filepath.Join(opts.reportDir, loader.LedgerFileName)
-	opts.load.Ledger = loader.FileLedger{Path: ledger, Engine: crm.CanonicalURL(opts.engine)}
-	opts.load.LedgerName, opts.load.Again = opts.engine+" (as recorded in "+ledger+")", opts.again
-	return client, func() {
+	release := func() {
 		releaseCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := client.Close(releaseCtx); err != nil {
 			logger.Warn("release the token", "error", err)
 		}
-	}, nil
+	}
+	if err := remoteLedger(ctx, client, opts, logger); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return client, release, nil
 }
 
 // login logs in, waiting out an engine that is not up yet (connection

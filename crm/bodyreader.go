@@ -245,19 +245,23 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		_, err := b.dec.ReadToken()
 		return b.fail(err)
 	}
-	want := [...]jsontext.Kind{'"', '0', '{', '['}[f.shape]
+	want := [...]jsontext.Kind{'"', '0', '{', '[', 't'}[f.shape]
 	// Scalars are taken across the two scalar types, as the API does:
 	// a number where a string goes is its literal, a string where a
-	// number goes is checked to hold one (Validate).
-	scalar := (f.shape == shapeString || f.shape == shapeNumber) && (kind == '"' || kind == '0')
+	// number goes is checked to hold one (Validate). A boolean is true
+	// or false, nothing else.
+	scalar := (f.shape == shapeString || f.shape == shapeNumber) && (kind == '"' || kind == '0') ||
+		f.shape == shapeBool && kind == 'f'
 	if kind != want && !scalar {
-		return b.wrongType([...]string{"a string", "a number", "an object", "a list of objects"}[f.shape])
+		return b.wrongType([...]string{"a string", "a number", "an object", "a list of objects", "true or false"}[f.shape])
 	}
 	tok, err := b.dec.ReadToken()
 	if err != nil {
 		return b.fail(err)
 	}
 	switch f.shape {
+	case shapeBool:
+		v.SetBool(tok.Kind() == 't')
 	case shapeString, shapeNumber:
 		s := tok.String()
 		if len(s) > b.opts.MaxString {

@@ -295,6 +295,12 @@ func (c *Client) Close(ctx context.Context) error {
 // post sends body as JSON and decodes the envelope into out. A status
 // other than OK is returned as an *Error.
 func (c *Client) post(ctx context.Context, path string, body any, header http.Header, out any) error {
+	_, err := c.do(ctx, path, body, header, out)
+	return err
+}
+
+// do is post, which also returns the answer's HTTP status (0 without one).
+func (c *Client) do(ctx context.Context, path string, body any, header http.Header, out any) (int, error) {
 	var b []byte
 	var err error
 	if m, ok := body.(json.Marshaler); ok {
@@ -306,13 +312,13 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 		b, err = json.Marshal(body)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
 	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.base+"/"+path, bytes.NewReader(b))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for k, v := range header {
 		hreq.Header[k] = v
@@ -321,7 +327,7 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 	hreq.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(hreq)
 	if err != nil {
-		return &CallError{Sent: wrote.Load(), Err: redact(err, c.base)}
+		return 0, &CallError{Sent: wrote.Load(), Err: redact(err, c.base)}
 	}
 	defer resp.Body.Close()
 	if resp.Header.Get("X-Crmload-Receipts") == "1" {
@@ -334,13 +340,13 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return &CallError{Status: resp.StatusCode, Sent: true, Err: err}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, Sent: true, Err: err}
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		// Refused before processing: safe to send again, after a while.
 		asked := retryAfter(resp.Header.Get("Retry-After"))
-		return &CallError{Status: resp.StatusCode, RetryAfter: min(asked, MaxRetryAfter), RetryAfterAsked: asked, Err: errors.New(http.StatusText(resp.StatusCode))}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, RetryAfter: min(asked, MaxRetryAfter), RetryAfterAsked: asked, Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
 	var env Response[json.RawMessage]
 	jsonErr := json.Unmarshal(data, &env)
@@ -353,17 +359,17 @@ func (c *Client) post(ctx context.Context, path string, body any, header http.He
 		if jsonErr == nil && env.Status.Code != "" && env.Status.Code != StatusOK {
 			what = statusError(env.Status).Error()
 		}
-		return &CallError{Status: resp.StatusCode, Sent: true, Err: errors.New(what)}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, Sent: true, Err: errors.New(what)}
 	}
 	if jsonErr != nil || env.Status.Code == "" {
 		// Not an API answer (a proxy's error page): the call may or may
 		// not have been processed.
-		return &CallError{Status: resp.StatusCode, Sent: true, Err: fmt.Errorf("the answer is not a CRM.COM response (%.80q)", data)}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, Sent: true, Err: fmt.Errorf("the answer is not a CRM.COM response (%.80q)", data)}
 	}
 	if env.Status.Code != StatusOK {
-		return statusError(env.Status)
+		return resp.StatusCode, statusError(env.Status)
 	}
-	return json.Unmarshal(data, out)
+	return resp.StatusCode, json.Unmarshal(data, out)
 }
 
 // statusError turns a failed envelope status into an *Error.

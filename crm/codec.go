@@ -12,7 +12,8 @@ import (
 // which parameter names it has, exactly as their json tags spell them, and
 // what each holds. Only four shapes occur in the API's requests: strings,
 // numbers (json.Number), objects (a pointer to a struct) and lists of
-// objects (a slice of structs). Anything else in a struct the reader is
+// objects (a slice of structs); crmload's own extension methods add
+// booleans (JSON true and false only). Anything else in a struct the reader is
 // given is a programming error, found when the codec is built.
 type codec struct {
 	typ    reflect.Type
@@ -27,6 +28,7 @@ const (
 	shapeNumber
 	shapeObject
 	shapeList
+	shapeBool
 )
 
 type fieldCodec struct {
@@ -70,6 +72,8 @@ func (c *codec) add(t reflect.Type, prefix []int) {
 			fc.shape = shapeNumber
 		case f.Type.Kind() == reflect.String:
 			fc.shape = shapeString
+		case f.Type.Kind() == reflect.Bool:
+			fc.shape = shapeBool
 		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
 			fc.shape, fc.elem = shapeObject, codecOf(f.Type.Elem())
 		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:

@@ -168,6 +168,10 @@ func (e *AlreadyLoadedError) Error() string {
 		switch {
 		case c.State == ClaimLoading && running(c.RunDir):
 			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
+		case c.State == ClaimLoading && !dirHere(c.RunDir):
+			// A claim of another machine (a shared store's ledger): its
+			// lock cannot be seen from here.
+			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s), or stopped part-way: its run directory is not on this machine; if it stopped, continue it there with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at, resumeTarget(c.RunDir))
 		case c.State == ClaimLoading || c.State == ClaimStopped:
 			// Stopped, or its process died (nobody holds its lock).
 			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, at, resumeTarget(c.RunDir))
@@ -177,6 +181,12 @@ func (e *AlreadyLoadedError) Error() string {
 	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
 	return b.String()
+}
+
+// dirHere reports whether dir is a directory on this machine.
+func dirHere(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 // FileLedger is a ledger in a JSON-lines file, for engines whose store the

@@ -120,6 +120,13 @@ func TestFileLedger(t *testing.T) {
 	if err != nil || len(earlier) != 1 || earlier[0].Run != "r1" || earlier[0].State != ClaimLoading {
 		t.Fatalf("same content again: %v %v, want r1 loading", earlier, err)
 	}
+	// r1's run directory is not on this machine (a shared store's ledger,
+	// another machine's run): live or stopped cannot be told from here.
+	if msg := (&AlreadyLoadedError{Earlier: earlier, Where: "x"}).Error(); !strings.Contains(msg, "is being loaded into x by run r1 (/reports/r1, started ") ||
+		!strings.Contains(msg, "or stopped part-way: its run directory is not on this machine; if it stopped, continue it there with crmload load --resume /reports/r1") ||
+		!strings.Contains(msg, "give --again") {
+		t.Errorf("a loading claim of another machine: %s", msg)
+	}
 	l.FinishInputs(ctx, "r1", ClaimLoaded)
 	earlier, _ = l.ClaimInputs(ctx, []Claim{second}, false)
 	msg := (&AlreadyLoadedError{Earlier: earlier, Where: "x"}).Error()

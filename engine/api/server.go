@@ -66,7 +66,8 @@ type ServerConfig struct {
 // Server serves an engine over HTTP: authentication/token,
 // authentication/web_api_key/token, authentication/token/release,
 // customer_events/bulk/<kind>/create and the single-event methods, with
-// the API's envelopes, under ServerConfig.BasePath.
+// the API's envelopes, under ServerConfig.BasePath; and crmload's own
+// ledger methods (crm.PathClaimLoads, crm.PathFinishLoads, loads.go).
 type Server struct {
 	eng  *engine.Engine
 	cfg  ServerConfig
@@ -219,6 +220,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, path string) {
 		s.loginKey(w, r)
 	case path == "authentication/token/release":
 		s.release(w, r)
+	case path == crm.PathClaimLoads:
+		s.claimLoads(w, r)
+	case path == crm.PathFinishLoads:
+		s.finishLoads(w, r)
 	case strings.HasPrefix(path, "customer_events/bulk/") && strings.HasSuffix(path, "/create"):
 		kind, err := crm.ParseKind(strings.TrimSuffix(strings.TrimPrefix(path, "customer_events/bulk/"), "/create"))
 		if err != nil {
