@@ -74,7 +74,7 @@ func TestFailedSeedLeavesNoNewStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	io, out, errOut := Test()
-	if code := Run(context.Background(), io, []string{"engine", "seed", "parts.yaml"}); code != ExitUsage || !strings.Contains(errOut.String(), "removed") {
+	if code := Run(context.Background(), io, []string{"engine", "seed", "parts.yaml"}); code != ExitUsage || !strings.Contains(errOut.String(), "nothing was stored: crmload.db did not exist before this seed and was removed") {
 		t.Errorf("seed: exit %d, want %d: %s %s", code, ExitUsage, out, errOut)
 	}
 	for _, f := range []string{"crmload.db", "crmload.db-wal", "crmload.db-shm"} {

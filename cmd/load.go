@@ -470,7 +470,7 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 	if db != "" {
 		if diff := storeDiff(g.db, db); g.given["db"] && diff != "" {
 			if strict {
-				return usageErrorf("%s loads into the run's store %s, not --db %s (they differ: %s): give no --db, or one naming the run's store (a run is never split across stores)", what, db, shownDB(g.db), diff)
+				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores; here: %s)", what, db, shownDB(g.db), diff)
 			}
 		} else if !sameStore(g.db, db) { // the same database keeps its password
 			g.db = db

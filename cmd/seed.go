@@ -34,8 +34,10 @@ Re-seeding upserts by natural key and changes only the fields a file gives.`,
 }
 
 func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
-	// A seed that fails leaves no store it created: a later load would
-	// take an empty store for a seeded one, and not say "seed it first".
+	// A seed that fails before storing anything leaves no store it
+	// created: a later load would take the empty store for a seeded one,
+	// and not say "seed it first". One that stored records keeps them
+	// and says so (seedFailed): re-seeding upserts.
 	created := storeMissing(opts.db)
 	e, err := engine.Open(ctx, opts.db)
 	if err != nil {
@@ -47,9 +49,9 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	stats, err := e.Seed(ctx, opts.files...)
 	if err != nil {
 		e.Close()
-		if created {
+		if created && seededCount(stats) == 0 {
 			removeStore(opts.db)
-			return usageIfSeed(fmt.Errorf("%w (nothing was kept: %s did not exist before this seed and was removed; fix the file and seed again)", err, shownDB(opts.db)))
+			return usageIfSeed(fmt.Errorf("%w (nothing was stored: %s did not exist before this seed and was removed)", err, shownDB(opts.db)))
 		}
 		return seedFailed(err, stats, shownDB(opts.db))
 	}

@@ -355,7 +355,11 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 		fmt.Fprintln(w, "run\tshard\tread\tfiltered\tsucceeded\tfailed\tin doubt\tresumed\tother shards\texit")
 		for i, s := range sums {
 			if s == nil {
-				fmt.Fprintf(w, "%s\t\t\t\t\t\t\t\t\t(not counted)\n", dirs[i])
+				note := "(not counted)" // given again, or a retry without its run
+				if _, err := os.Stat(filepath.Join(dirs[i], "summary.json")); err != nil {
+					note = "(no summary)"
+				}
+				fmt.Fprintf(w, "%s\t\t\t\t\t\t\t\t\t%s\n", dirs[i], note)
 				continue
 			}
 			shard := s.Shard
