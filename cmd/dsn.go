@@ -7,19 +7,31 @@ import (
 )
 
 // A --db value is an SQLite file's path, or a PostgreSQL DSN
-// (postgres://user:password@host:port/database?sslmode=...), which is
+// (postgres://user:password@host:port/database?sslmode=..., or the
+// keyword/value form host=... port=... user=... password=... dbname=...),
+// which is
 // never made absolute or checked as a file, and whose password is never
 // written anywhere: runs record it without (engine.RedactDSN), and a
 // resume or retry takes the password from --db or CRMLOAD_DB given again,
 // or from PGPASSWORD or ~/.pgpass, as any PostgreSQL client does.
 
 // sameStore reports whether two --db values name the same store: the
-// same file, or the same database (passwords aside).
-func sameStore(a, b string) bool {
-	if engine.IsDSN(a) || engine.IsDSN(b) {
-		return engine.RedactDSN(a) == engine.RedactDSN(b)
+// same file, or the same database (passwords aside, however spelled:
+// engine.DatabaseDiff).
+func sameStore(a, b string) bool { return storeDiff(a, b) == "" }
+
+// storeDiff says how two --db values name different stores, "" when
+// they name the same one.
+func storeDiff(a, b string) string {
+	switch {
+	case engine.IsDSN(a) && engine.IsDSN(b):
+		return engine.DatabaseDiff(a, b)
+	case engine.IsDSN(a) || engine.IsDSN(b):
+		return "one is a database, the other a file"
+	case !samePath(a, b):
+		return "another file"
 	}
-	return samePath(a, b)
+	return ""
 }
 
 // storeMissing reports whether the --db names a store file that does not

@@ -50,7 +50,7 @@ func exitCode(err error, started bool) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
-	if errors.Is(err, engine.ErrNotAStore) || errors.Is(err, engine.ErrNoStore) {
+	if errors.Is(err, engine.ErrNotAStore) || errors.Is(err, engine.ErrNoStore) || errors.Is(err, engine.ErrBadDSN) {
 		return ExitUsage // nothing was read or written: the wrong --db
 	}
 	if !started {

@@ -468,9 +468,9 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 // a flag wins. The environment and config file do not override a run's.
 func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool) error {
 	if db != "" {
-		if g.given["db"] && !sameStore(g.db, db) {
+		if diff := storeDiff(g.db, db); g.given["db"] && diff != "" {
 			if strict {
-				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores)", what, db, shownDB(g.db))
+				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores; here: %s)", what, db, shownDB(g.db), diff)
 			}
 		} else if !sameStore(g.db, db) { // the same database keeps its password
 			g.db = db

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -33,17 +34,40 @@ Re-seeding upserts by natural key and changes only the fields a file gives.`,
 }
 
 func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
+	// A seed that fails before storing anything leaves no store it
+	// created: a later load would take the empty store for a seeded one,
+	// and not say "seed it first". One that stored records keeps them
+	// and says so (seedFailed): re-seeding upserts.
+	created := storeMissing(opts.db)
 	e, err := engine.Open(ctx, opts.db)
 	if err != nil {
-		return err
+		if created {
+			removeStore(opts.db)
+		}
+		return usage(err) // nothing was stored: a wrong password, an unreachable host, a bad DSN, not a store
 	}
-	defer e.Close()
 	stats, err := e.Seed(ctx, opts.files...)
 	if err != nil {
+		e.Close()
+		if created && seededCount(stats) == 0 {
+			removeStore(opts.db)
+			return usageIfSeed(fmt.Errorf("%w (nothing was stored: %s did not exist before this seed and was removed)", err, shownDB(opts.db)))
+		}
 		return seedFailed(err, stats, shownDB(opts.db))
+	}
+	if err := e.Close(); err != nil {
+		return err
 	}
 	printSeedStats(g, stats, shownDB(opts.db))
 	return nil
+}
+
+// removeStore removes an SQLite store file and its companions (-wal,
+// -shm, -journal).
+func removeStore(db string) {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		os.Remove(db + suffix)
+	}
 }
 
 func printSeedStats(g *globals, stats engine.SeedStats, db string) {

@@ -1,28 +1,155 @@
 package crm
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
 
-// IsDSN reports whether a --db value names a PostgreSQL database
-// (postgres:// or postgresql://) rather than an SQLite file.
+// IsDSN reports whether a --db value names a PostgreSQL database: a URL
+// (postgres:// or postgresql://) or PostgreSQL's keyword/value form
+// (host=... port=... user=... password=... dbname=...), which pgx takes
+// too. A keyword/value DSN is never a file name: its password would name
+// a file and be printed with it.
 func IsDSN(db string) bool {
+	return isURLDSN(db) || isKeywordDSN(db)
+}
+
+func isURLDSN(db string) bool {
 	l := strings.ToLower(db)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
+// pgKeywords are the keywords of libpq's (and pgx's) keyword/value
+// connection strings.
+var pgKeywords = map[string]bool{
+	"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true, "password": true,
+	"passfile": true, "sslmode": true, "sslcert": true, "sslkey": true, "sslrootcert": true,
+	"sslpassword": true, "sslcrl": true, "sslnegotiation": true, "sslsni": true, "connect_timeout": true,
+	"application_name": true, "fallback_application_name": true, "options": true,
+	"target_session_attrs": true, "service": true, "servicefile": true, "channel_binding": true,
+	"client_encoding": true, "krbsrvname": true, "gssencmode": true, "require_auth": true,
+	"keepalives": true, "load_balance_hosts": true, "pool_max_conns": true, "pool_min_conns": true,
+	"statement_cache_capacity": true, "default_query_exec_mode": true,
+}
+
+// kvPair is one keyword=value of a keyword/value DSN, and where it is.
+type kvPair struct {
+	key, value string
+	start, end int // the pair's bytes in the DSN
+}
+
+// keywordPairs splits a keyword/value DSN into its pairs (values may be
+// 'quoted', with \' and \\ escapes); ok is false when db is not one.
+func keywordPairs(db string) (pairs []kvPair, ok bool) {
+	i := 0
+	for {
+		for i < len(db) && isSpace(db[i]) {
+			i++
+		}
+		if i == len(db) {
+			return pairs, len(pairs) > 0
+		}
+		start := i
+		for i < len(db) && db[i] != '=' && !isSpace(db[i]) {
+			i++
+		}
+		key := db[start:i]
+		for i < len(db) && isSpace(db[i]) {
+			i++
+		}
+		if key == "" || i == len(db) || db[i] != '=' {
+			return pairs, false
+		}
+		i++
+		for i < len(db) && isSpace(db[i]) {
+			i++
+		}
+		var v strings.Builder
+		if i < len(db) && db[i] == '\'' {
+			i++
+			for i < len(db) && db[i] != '\'' {
+				if db[i] == '\\' && i+1 < len(db) {
+					i++
+				}
+				v.WriteByte(db[i])
+				i++
+			}
+			if i == len(db) { // unterminated: the rest is the value
+				pairs = append(pairs, kvPair{key, v.String(), start, i})
+				return pairs, false
+			}
+			i++
+		} else {
+			for i < len(db) && !isSpace(db[i]) {
+				if db[i] == '\\' && i+1 < len(db) {
+					i++
+				}
+				v.WriteByte(db[i])
+				i++
+			}
+		}
+		pairs = append(pairs, kvPair{key, v.String(), start, i})
+	}
+}
+
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v'
+}
+
+// isKeywordDSN: the first word is a PostgreSQL keyword followed by =; or,
+// with no path separator in it, any word is.
+func isKeywordDSN(db string) bool {
+	if isURLDSN(db) {
+		return false
+	}
+	pairs, _ := keywordPairs(db)
+	if len(pairs) > 0 && pgKeywords[strings.ToLower(pairs[0].key)] {
+		return true
+	}
+	if strings.ContainsAny(db, `/\`) {
+		return false
+	}
+	for _, f := range strings.Fields(db) {
+		k, _, ok := strings.Cut(f, "=")
+		if ok && pgKeywords[strings.ToLower(strings.TrimSpace(k))] {
+			return true
+		}
+	}
+	return false
+}
+
 // RedactDSN returns a PostgreSQL DSN without its password (in the user
-// part or as a password parameter), for logs, reports and run files.
-// Anything else is returned as it is.
+// part or as a password parameter, or a keyword/value DSN's password=),
+// for logs, reports and run files. A URL that does not parse as one
+// keeps nothing between "user:" and its last @ (where the password would
+// be, in any spelling). Anything else is returned as it is.
 func RedactDSN(db string) string {
-	if !IsDSN(db) {
+	if isKeywordDSN(db) {
+		pairs, _ := keywordPairs(db)
+		var b strings.Builder
+		last := 0
+		for _, p := range pairs {
+			if strings.EqualFold(p.key, "password") || strings.EqualFold(p.key, "sslpassword") {
+				b.WriteString(db[last:p.start])
+				last = p.end
+			}
+		}
+		b.WriteString(db[last:])
+		out := strings.Join(strings.Fields(b.String()), " ")
+		// An unterminated quote or a stray word: cut from any password on.
+		if i := strings.Index(strings.ToLower(out), "password"); i >= 0 {
+			out = strings.TrimSpace(out[:i])
+		}
+		return out
+	}
+	if !isURLDSN(db) {
 		return db
 	}
-	u, err := url.Parse(db)
-	if err != nil {
-		return "postgres://(unparsable DSN)"
+	if _, bad := URLDSNProblem(db); bad {
+		return redactUnparsable(db)
 	}
+	u, _ := url.Parse(db)
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.User(u.User.Username())
@@ -34,4 +161,145 @@ func RedactDSN(db string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// userinfoEnd is where a URL DSN's user part ends: its last @ before the
+// first ? (a password with an unencoded ? has its @ after one), else its
+// last @; -1 without one.
+func userinfoEnd(db string) int {
+	rest := db
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		rest = rest[:q]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		return at
+	}
+	return strings.LastIndexByte(db, '@')
+}
+
+// rawPassword is a URL DSN's password as written: what is between
+// "scheme://user:" and the user part's last @; ok is false without one.
+func rawPassword(db string) (scheme, user, pw, rest string, ok bool) {
+	i := strings.Index(db, "://")
+	if i < 0 {
+		return "", "", "", db, false
+	}
+	at := userinfoEnd(db)
+	if at < i+3 {
+		return db[:i+3], "", "", db[i+3:], false
+	}
+	userinfo := db[i+3 : at]
+	user, pw, ok = strings.Cut(userinfo, ":")
+	return db[:i+3], user, pw, db[at+1:], ok
+}
+
+// redactUnparsable keeps nothing of a URL DSN that does not parse between
+// "user:" and the last @ of its user part, nor after a password=.
+func redactUnparsable(db string) string {
+	scheme, user, _, rest, ok := rawPassword(db)
+	out := db
+	if ok {
+		out = scheme + user + ":xxxxx@" + rest
+	} else if at := userinfoEnd(db); at >= 0 && at > len(scheme) {
+		out = scheme + "xxxxx@" + db[at+1:]
+	}
+	if i := strings.Index(strings.ToLower(out), "password="); i >= 0 {
+		out = out[:i] + "password=xxxxx"
+	}
+	return out
+}
+
+// URLDSNProblem says why a postgres:// DSN cannot be read safely: it
+// does not parse as a URL, or its password has characters that must be
+// percent-encoded (@ / ? # space ...), so that a parser would take part
+// of it for the host or the database. bad is false for a sound one.
+func URLDSNProblem(db string) (problem string, bad bool) {
+	if !isURLDSN(db) {
+		return "", false
+	}
+	_, _, pw, _, hasPW := rawPassword(db)
+	if hasPW && strings.ContainsAny(pw, "@/?#[] \t\n") {
+		return "its password has characters that must be percent-encoded (@ as %40, / as %2F, ? as %3F, # as %23, a space as %20)", true
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "it does not parse as a URL", true
+	}
+	if hasPW {
+		got, _ := u.User.Password()
+		want, err := url.PathUnescape(pw)
+		if err != nil || got != want {
+			return "its password has characters that must be percent-encoded", true
+		}
+	}
+	return "", false
+}
+
+// CheckDSN refuses a DSN that would be read wrongly or whose password
+// could leak into an error: a URL that does not parse, a password not
+// percent-encoded, a keyword/value DSN that does not split into pairs.
+// Its message shows the DSN redacted, never the parser's text.
+func CheckDSN(db string) error {
+	if problem, bad := URLDSNProblem(db); bad {
+		return fmt.Errorf("the DSN %s cannot be read: %s; is the password percent-encoded?", RedactDSN(db), problem)
+	}
+	if isKeywordDSN(db) {
+		if _, ok := keywordPairs(db); !ok {
+			return fmt.Errorf("the DSN %s cannot be read as keyword=value pairs (quote a value with spaces: password='a b')", RedactDSN(db))
+		}
+	}
+	return nil
+}
+
+// DSNSecrets are the spellings of a DSN's password that must never be
+// shown: as written and decoded, in the user part, as a password
+// parameter, or a keyword/value password.
+func DSNSecrets(db string) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	if isKeywordDSN(db) {
+		pairs, _ := keywordPairs(db)
+		for _, p := range pairs {
+			if strings.EqualFold(p.key, "password") || strings.EqualFold(p.key, "sslpassword") {
+				add(p.value)
+				raw := strings.TrimSpace(db[p.start:p.end][len(p.key):])
+				add(strings.TrimSpace(strings.TrimPrefix(raw, "=")))
+			}
+		}
+		return out
+	}
+	if !isURLDSN(db) {
+		return nil
+	}
+	if _, _, pw, _, ok := rawPassword(db); ok {
+		add(pw)
+		if d, err := url.PathUnescape(pw); err == nil {
+			add(d)
+		}
+	}
+	if u, err := url.Parse(db); err == nil {
+		if u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				add(pw)
+			}
+		}
+		for _, v := range u.Query()["password"] {
+			add(v)
+		}
+	}
+	if i := strings.Index(strings.ToLower(db), "password="); i >= 0 {
+		v := db[i+len("password="):]
+		if j := strings.IndexByte(v, '&'); j >= 0 {
+			v = v[:j]
+		}
+		add(v)
+		if d, err := url.QueryUnescape(v); err == nil {
+			add(d)
+		}
+	}
+	return out
 }

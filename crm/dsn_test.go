@@ -1,6 +1,9 @@
 package crm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
@@ -12,6 +15,60 @@ func TestRedactDSN(t *testing.T) {
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The DSNs QA found leaking: a keyword/value DSN taken for a file name,
+// and URLs whose passwords are not percent-encoded.
+var leakyDSNs = map[string][]string{ // DSN -> its password and fragments of it
+	"host=127.0.0.1 port=55432 user=qa password=S3cret dbname=qadb":      {"S3cret"},
+	"host=127.0.0.1 port=55432 user=qa password='S3 cret' dbname=qadb":   {"S3 cret", "S3", "cret"},
+	"postgres://qa2:Zp@ss:w/rd Q@127.0.0.1:55432/qadb?sslmode=disable":   {"Zp@ss:w/rd Q", "Zp", "ss:w", "rd Q"},
+	"postgres://qa2:Zp@ss@127.0.0.1:55432/qadb":                          {"Zp@ss", "Zp", "ss@"},
+	"postgresql://qa2:a?b#c@127.0.0.1/qadb":                              {"a?b#c", "b#c"},
+	"postgres://qa2:ok%40pw@127.0.0.1/qadb?sslmode=disable&password=Pw2": {"ok%40pw", "ok@pw", "Pw2"},
+	"postgres://127.0.0.1/qadb?password=Q%20Q&sslmode=disable":           {"Q%20Q", "Q Q"},
+	"postgres://qa2:[weird@127.0.0.1/qadb":                               {"[weird", "weird"},
+}
+
+func TestDSNsNeverShowTheirPassword(t *testing.T) {
+	for dsn, secrets := range leakyDSNs {
+		if !IsDSN(dsn) {
+			t.Errorf("%q is not taken for a DSN", dsn)
+		}
+		shown := RedactDSN(dsn)
+		msg := ""
+		if err := CheckDSN(dsn); err != nil {
+			msg = err.Error()
+		}
+		for _, s := range secrets {
+			if strings.Contains(shown, s) || strings.Contains(msg, s) {
+				t.Errorf("%q: %q shown as %q / %q", dsn, s, shown, msg)
+			}
+		}
+		all := strings.Join(DSNSecrets(dsn), "\n")
+		if !strings.Contains(all, secrets[0]) {
+			t.Errorf("DSNSecrets(%q) = %q: without %q", dsn, all, secrets[0])
+		}
+	}
+	for _, dsn := range []string{"postgres://qa2:Zp@ss:w/rd Q@127.0.0.1:55432/qadb?sslmode=disable", "postgres://qa2:Zp@ss@127.0.0.1:55432/qadb"} {
+		err := CheckDSN(dsn)
+		if err == nil || !strings.Contains(err.Error(), "percent-encoded") || !strings.Contains(err.Error(), "127.0.0.1:55432/qadb") {
+			t.Errorf("CheckDSN(%q) = %v, want refused, naming the database", dsn, err)
+		}
+	}
+	if got := RedactDSN("host=127.0.0.1 port=55432 user=qa password=S3cret dbname=qadb"); got != "host=127.0.0.1 port=55432 user=qa dbname=qadb" {
+		t.Errorf("keyword/value DSN redacted: %q", got)
+	}
+	for _, ok := range []string{"postgres://u:p%40w@h:5432/db?sslmode=disable", "host=h dbname=d", "postgres://h/db"} {
+		if err := CheckDSN(ok); err != nil {
+			t.Errorf("CheckDSN(%q): %v", ok, err)
+		}
+	}
+	for _, file := range []string{"crmload.db", "/var/lib/a=b.db", "./store.db", "data/x y.db", "a=b.db"} {
+		if IsDSN(file) {
+			t.Errorf("%q taken for a DSN", file)
 		}
 	}
 }

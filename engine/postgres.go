@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,28 +23,34 @@ func IsDSN(db string) bool { return crm.IsDSN(db) }
 // RedactDSN is db without a DSN's password (crm.RedactDSN).
 func RedactDSN(db string) string { return crm.RedactDSN(db) }
 
-// dsnPassword is the password of a DSN, "" when it has none.
-func dsnPassword(db string) string {
-	u, err := url.Parse(db)
-	if err != nil {
-		return ""
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return pw
-	}
-	return u.Query().Get("password")
-}
-
-// redactError keeps a DSN's password out of an error's text.
+// redactError keeps a DSN's password out of an error's text, in every
+// spelling (crm.DSNSecrets).
 func redactError(err error, dsn string) error {
 	if err == nil {
 		return nil
 	}
-	pw := dsnPassword(dsn)
-	if pw == "" || !strings.Contains(err.Error(), pw) {
+	msg := err.Error()
+	for _, pw := range crm.DSNSecrets(dsn) {
+		msg = strings.ReplaceAll(msg, pw, "xxxxx")
+	}
+	if msg == err.Error() {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	return errors.New(msg)
+}
+
+// ErrBadDSN is a DSN that cannot be read (safely): nothing was opened.
+var ErrBadDSN = errors.New("--db")
+
+// authFailed reports whether err is the server refusing the password (or
+// asking for one that was not given).
+func authFailed(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
+		return true
+	}
+	m := err.Error()
+	return strings.Contains(m, "password authentication failed") || strings.Contains(m, "no password supplied") || strings.Contains(m, "SASL auth")
 }
 
 // pgStore keeps everything in one PostgreSQL database, shared by any
@@ -84,17 +89,27 @@ func openPostgresEngine(ctx context.Context, dsn string, mode pgOpenMode) (*Engi
 
 func openPostgres(ctx context.Context, dsn string, mode pgOpenMode) (*pgStore, error) {
 	name := RedactDSN(dsn)
+	if err := crm.CheckDSN(dsn); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadDSN, err) // never the parser's text: it quotes parts of the password
+	}
 	s, err := openPG(ctx, dsn, mode)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, redactError(err, dsn))
+		if errors.Is(err, ErrBadDSN) {
+			return nil, err
+		}
+		err = redactError(err, dsn)
+		if authFailed(err) {
+			return nil, fmt.Errorf("open %s: %w (give the database's password: in CRMLOAD_DB or --db, or with PGPASSWORD or ~/.pgpass)", name, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return s, nil
 }
 
 func openPG(ctx context.Context, dsn string, mode pgOpenMode) (*pgStore, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		return nil, err
+	if err != nil { // its text quotes the DSN, as the parser read it: never shown
+		return nil, fmt.Errorf("%w: %s cannot be read as a PostgreSQL DSN (postgres://user:password@host:port/database?sslmode=... or host=... port=... user=... dbname=...); is the password percent-encoded?", ErrBadDSN, RedactDSN(dsn))
 	}
 	if !strings.Contains(dsn, "pool_max_conns") && cfg.MaxConns < 8 {
 		cfg.MaxConns = 8 // a load's calls in flight, and list and show beside them
@@ -688,4 +703,43 @@ func (s *pgStore) ClaimInputs(ctx context.Context, claims []InputClaim, again bo
 func (s *pgStore) FinishInputs(ctx context.Context, run, state string) error {
 	_, err := s.pool.Exec(ctx, "UPDATE loads SET state = $1, finished_at = $2 WHERE run = $3", state, time.Now().UTC().Format(time.RFC3339Nano), run)
 	return s.storeErr(err)
+}
+
+// DatabaseDiff says how two DSNs name different databases ("" when they
+// name the same one, passwords aside): the user, the database name and
+// the port must be the same, and the host the same or both this machine
+// (localhost, 127.0.0.1, ::1, a socket directory), whatever the spelling
+// (URL or keyword/value, sslmode given or not).
+func DatabaseDiff(a, b string) string {
+	if RedactDSN(a) == RedactDSN(b) {
+		return ""
+	}
+	ca, erra := pgconn.ParseConfig(RedactDSN(a))
+	cb, errb := pgconn.ParseConfig(RedactDSN(b))
+	if erra != nil || errb != nil {
+		return "one of them cannot be read as a DSN"
+	}
+	var diffs []string
+	if ca.User != cb.User {
+		diffs = append(diffs, fmt.Sprintf("user %s, not %s", ca.User, cb.User))
+	}
+	if ca.Database != cb.Database {
+		diffs = append(diffs, fmt.Sprintf("database %s, not %s", ca.Database, cb.Database))
+	}
+	if ca.Port != cb.Port {
+		diffs = append(diffs, fmt.Sprintf("port %d, not %d", ca.Port, cb.Port))
+	}
+	if ca.Host != cb.Host && !(localHost(ca.Host) && localHost(cb.Host)) {
+		diffs = append(diffs, fmt.Sprintf("host %s, not %s", ca.Host, cb.Host))
+	}
+	return strings.Join(diffs, ", ")
+}
+
+// localHost reports whether a DSN's host is this machine.
+func localHost(h string) bool {
+	switch strings.ToLower(strings.Trim(h, "[]")) {
+	case "localhost", "127.0.0.1", "::1", "":
+		return true
+	}
+	return strings.HasPrefix(h, "/") || strings.HasPrefix(h, "127.")
 }

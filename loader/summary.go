@@ -72,6 +72,7 @@ func decodeSummary(b []byte) (*Summary, error) {
 
 // add counts a source's summary into a job's.
 func (s *Summary) add(o *Summary) {
+	s.Again = s.Again || o.Again // a job loaded --again says so, as its sources do
 	s.Files = append(s.Files, o.Files...)
 	s.Inputs = append(s.Inputs, o.Inputs...)
 	s.RowsRead += o.RowsRead

@@ -1,0 +1,101 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/loader"
+)
+
+// writeRun writes a run directory holding summary s.
+func writeRun(t *testing.T, dir string, s loader.Summary) string {
+	t.Helper()
+	dir = filepath.Join(dir, s.RunID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(s)
+	if err := os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestSummaryNotWhole: an operator gating on crmload summary's exit code
+// never passes a load whose runs are not all there, or are counted twice:
+// exit 2 (ExitNotWhole) with the reason; a directory given twice counts
+// once; a retry counts as its run's failed rows fixed; duration is the
+// span of the runs and files are listed once.
+func TestSummaryNotWhole(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	in := []loader.InputInfo{{Path: "/in/export.csv", SHA256: "aaa"}}
+	other := []loader.InputInfo{{Path: "/in/other.csv", SHA256: "bbb"}}
+	shard := func(id, sh string, inputs []loader.InputInfo, start time.Duration) string {
+		return writeRun(t, dir, loader.Summary{RunID: id, Command: "load", Kind: "purchase", Files: []string{inputs[0].Path}, Inputs: inputs, Shard: sh,
+			StartedAt: t0.Add(start), FinishedAt: t0.Add(start + time.Minute), DurationSeconds: 60,
+			RowsRead: 10, RowsSucceeded: 10, RowsOtherShards: 10})
+	}
+	s1 := shard("r1", "1/2", in, 0)
+	s2 := shard("r2", "2/2", in, 30*time.Second)
+	o2 := shard("r3", "2/2", other, 0)
+	parent := writeRun(t, dir, loader.Summary{RunID: "p", Command: "load", Kind: "purchase", Files: []string{"/in/whole.csv"}, Inputs: []loader.InputInfo{{Path: "/in/whole.csv", SHA256: "ccc"}},
+		StartedAt: t0, FinishedAt: t0.Add(time.Minute), RowsRead: 10, RowsSucceeded: 7, RowsFailed: 3, EventsSucceeded: 7, EventsFailed: 3,
+		ErrorsByCode: map[string]int{"ACCOUNT_NOT_FOUND": 3}, ExitCode: ExitFailed})
+	retry := writeRun(t, dir, loader.Summary{RunID: "q", Command: "retry", Parent: "p", Kind: "purchase", Files: []string{parent + "/failed.csv"},
+		StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute), RowsRead: 3, RowsSucceeded: 3, EventsSucceeded: 3, ExitCode: ExitOK})
+
+	summary := func(args ...string) (int, string, string) {
+		io, out, errOut := Test()
+		code := Run(context.Background(), io, append([]string{"summary"}, args...))
+		return code, out.String(), errOut.String()
+	}
+	for _, tt := range []struct {
+		name string
+		runs []string
+		want string
+	}{
+		{"one shard of two", []string{s1}, "shard 2/2 of /in/export.csv is not among the runs"},
+		{"the same directory twice", []string{s1, s1, s2}, "is given more than once"},
+		{"the same directory spelled twice", []string{s1, s2, filepath.Join(dir, ".", "r2")}, "is given more than once"},
+		{"shards of different inputs", []string{s1, o2}, "not among the runs"},
+		{"a shard and the whole", []string{s1, s2, writeRun(t, dir, loader.Summary{RunID: "w", Kind: "purchase", Inputs: in, Files: []string{"/in/export.csv"}, RowsRead: 20, RowsSucceeded: 20})}, "loads the whole of /in/export.csv, and other runs shards of it"},
+		{"a retry without its run", []string{retry}, "is a retry of run p, which is not among the runs"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := summary(tt.runs...)
+			if code != ExitNotWhole || !strings.Contains(out+errOut, tt.want) || !strings.Contains(errOut, "do not make one whole load") {
+				t.Errorf("exit %d, want %d with %q:\n%s\n%s", code, ExitNotWhole, tt.want, out, errOut)
+			}
+		})
+	}
+
+	// The whole: exit 0, the span of the runs, each file once.
+	code, out, errOut := summary("--json", s1, s2)
+	var c Combined
+	if err := json.Unmarshal([]byte(out), &c); err != nil || code != ExitOK {
+		t.Fatalf("two shards: exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	if c.DurationSeconds != 90 || len(c.Files) != 1 || c.RowsRead != 20 || len(c.Problems) > 0 {
+		t.Errorf("two shards: duration %v (want 90), files %q, read %d", c.DurationSeconds, c.Files, c.RowsRead)
+	}
+
+	// A run and its retry: the retry's rows are the run's failed rows fixed.
+	code, out, errOut = summary("--json", parent, retry)
+	c = Combined{}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err, out)
+	}
+	if code != ExitOK || c.RowsRead != 10 || c.RowsSucceeded != 10 || c.RowsFailed != 0 || !c.Balanced || len(c.ErrorsByCode) != 0 || c.EventsFailed != 0 || c.RetriesOf[retry] != parent {
+		t.Errorf("a run and its retry: exit %d %+v\n%s", code, c, errOut)
+	}
+	code, out, _ = summary(parent, retry)
+	if code != ExitOK || !strings.Contains(out, "retry of "+parent) {
+		t.Errorf("a run and its retry, as a table: exit %d\n%s", code, out)
+	}
+}
