@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The PostgreSQL store's end-to-end benchmark (scripts/bench.sh --db
-# postgres [N ...]): the same workload as bench.sh (N purchase lines, three
-# an invoice, the same reference data and mapping), loaded with the
+# postgres [N ...]): the same workload as bench.sh (scripts/bench-workload.sh:
+# N purchases of one line, 20k accounts, 200 products, a plain mapping), loaded with the
 # embedded engine on PostgreSQL (--db postgres://...) by one process, then
 # into a fresh database by two processes at once (load --shard 1/2 and
 # 2/2), and over loopback HTTP through two `engine serve` replicas of one
