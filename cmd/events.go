@@ -269,7 +269,15 @@ func (c *csvWriter) write(obj []byte) error {
 	return nil
 }
 
-type tableWriter struct{ w *tabwriter.Writer }
+// tableWriter aligns the table a block of tableBlock rows at a time: a
+// tabwriter holds every row until it is flushed, so a list of millions of
+// events held them all (336 MB for 600k events).
+type tableWriter struct {
+	w    *tabwriter.Writer
+	rows int
+}
+
+const tableBlock = 1000
 
 func (t *tableWriter) header() error {
 	_, err := fmt.Fprintln(t.w, strings.ToUpper(strings.Join(columns[:11], "\t")))
@@ -287,6 +295,11 @@ func (t *tableWriter) write(obj []byte) error {
 		// shown escaped.
 		r[i] = mapping.EscapeControl(r[i])
 	}
-	_, err = fmt.Fprintln(t.w, strings.Join(r[:11], "\t"))
-	return err
+	if _, err = fmt.Fprintln(t.w, strings.Join(r[:11], "\t")); err != nil {
+		return err
+	}
+	if t.rows++; t.rows%tableBlock == 0 {
+		return t.w.Flush()
+	}
+	return nil
 }
