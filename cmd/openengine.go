@@ -26,6 +26,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			// row fails: only seeding creates one.
 			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", g.db, g.db)
 		}
+		created := storeMissing(g.db)
 		eng, err := openStore(ctx, g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {
 			return nil, nil, usage(err)
@@ -35,6 +36,12 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			stats, err := eng.Seed(ctx, opts.seeds...)
 			if err != nil {
 				eng.Close()
+				if created && seededCount(stats) == 0 {
+					// As engine seed: no empty store left for a later
+					// load to take for a seeded one.
+					removeStore(g.db)
+					return nil, nil, usageIfSeed(fmt.Errorf("%w (nothing was stored: %s did not exist before this seed and was removed)", err, shownDB(g.db)))
+				}
 				return nil, nil, seedFailed(err, stats, shownDB(g.db))
 			}
 			logger.Info("seeded reference data", "files", opts.seeds, "records", seededCount(stats))
