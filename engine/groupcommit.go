@@ -84,14 +84,26 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 		return
 	}
 	var stored []*commitCall // calls whose savepoint was released
+	// abort rolls the whole transaction back and fails every call that has
+	// no error of its own, those already released included: nothing of the
+	// group is stored. The interrupt is lifted first: an interrupted
+	// connection runs no statement, ROLLBACK included, and would keep the
+	// transaction (and the write lock) open.
+	abort := func(err error) {
+		c.SetInterrupt(nil)
+		if !c.AutocommitEnabled() {
+			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+		}
+		fail(group, err)
+	}
 	for _, g := range group {
 		if err := g.ctx.Err(); err != nil {
 			g.err = err
 			continue
 		}
 		if err := sqlitex.Execute(c, "SAVEPOINT call", nil); err != nil {
-			g.err = err
-			break
+			abort(err)
+			return
 		}
 		err := commit(c, g.rows, g.opts)
 		if err == nil {
@@ -106,31 +118,39 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 			g.err = s.full(err)
 		}
 		if c.AutocommitEnabled() {
-			// SQLite rolled the whole transaction back (an interrupt, some
-			// I/O errors): the calls before this one are not stored either.
-			fail(stored, err)
-			fail(group, errors.New("the store's transaction was rolled back"))
+			// SQLite rolled the whole transaction back (some I/O errors):
+			// the calls before this one are not stored either.
+			abort(errors.New("the store's transaction was rolled back"))
+			return
+		}
+		if isInterrupted(done) {
+			abort(errors.New("interrupted: every call of the group was cancelled"))
 			return
 		}
 		if rbErr := sqlitex.Execute(c, "ROLLBACK TO call", nil); rbErr != nil {
-			fail(group, rbErr)
-			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+			abort(rbErr)
 			return
 		}
 		if rbErr := sqlitex.Execute(c, "RELEASE call", nil); rbErr != nil {
-			fail(group, rbErr)
-			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+			abort(rbErr)
 			return
 		}
 	}
 	if err := sqlitex.ExecuteTransient(c, "COMMIT", nil); err != nil {
-		fail(stored, err)
-		if !c.AutocommitEnabled() {
-			sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
-		}
+		abort(s.full(err))
 		return
 	}
 	s.ckpt.poke()
+}
+
+// isInterrupted reports whether done is closed.
+func isInterrupted(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // full makes a write the disk had no room for a *StoreFullError.

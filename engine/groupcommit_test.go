@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -77,5 +79,52 @@ func TestValidatedStaysStrict(t *testing.T) {
 	res, err = e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{bad}})
 	if err != nil || len(res.Unprocessed) != 1 {
 		t.Errorf("an invalid event = %+v, %v; want it refused", res, err)
+	}
+}
+
+// TestGroupCommitInterrupted: a commit whose call is cancelled at any
+// moment (here at 30 points from before BEGIN to after COMMIT) leaves no
+// transaction open on the writer (an interrupted connection runs no
+// ROLLBACK; the write lock would stay held), and stores all of the call or
+// none of it, as its error says.
+func TestGroupCommitInterrupted(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	stored := 0
+	for i := range 30 {
+		req := crm.BulkRequest{Kind: crm.Purchases}
+		for j := range 300 {
+			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d", i, j),
+				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
+				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
+		}
+		rows, err := e.resolveAll(context.Background(), req, nil, make([]*crm.Error, len(req.Events)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(time.Duration(i)*150*time.Microsecond, cancel)
+		err = s.Commit(ctx, rows, CommitOptions{})
+		timer.Stop()
+		cancel()
+		s.mu.Lock()
+		open := !s.writer.AutocommitEnabled()
+		s.mu.Unlock()
+		if open {
+			t.Fatalf("cancel after %d µs: the writer's transaction is still open (commit: %v)", i*150, err)
+		}
+		if err == nil {
+			stored += len(rows)
+		}
+		if got := len(listNumbers(t, e, Filter{})); got != stored {
+			t.Fatalf("cancel after %d µs: %d events stored, want %d (commit: %v)", i*250, got, stored, err)
+		}
+	}
+	// The store still takes writes.
+	if _, err := e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{{RequestUniqueIdentifier: "w",
+		AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+		PerformedOn: "2016-06-22T15:00:00", Website: "w"}}}); err != nil {
+		t.Fatalf("a write after the interrupted commits: %v", err)
 	}
 }
