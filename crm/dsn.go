@@ -156,11 +156,24 @@ func RedactDSN(db string) string {
 		}
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Del("password")
+	changed := false
+	for k := range q {
+		if secretParam(k) {
+			q.Del(k)
+			changed = true
+		}
+	}
+	if changed {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// secretParam reports whether a DSN's query parameter holds a secret:
+// password or sslpassword (the client key's passphrase), in any case.
+func secretParam(k string) bool {
+	k = strings.ToLower(k)
+	return k == "password" || k == "sslpassword"
 }
 
 // userinfoEnd is where a URL DSN's user part ends: its last @ before the
@@ -287,8 +300,12 @@ func DSNSecrets(db string) []string {
 				add(pw)
 			}
 		}
-		for _, v := range u.Query()["password"] {
-			add(v)
+		for k, vs := range u.Query() {
+			if secretParam(k) {
+				for _, v := range vs {
+					add(v)
+				}
+			}
 		}
 	}
 	if i := strings.Index(strings.ToLower(db), "password="); i >= 0 {

@@ -7,11 +7,13 @@ import (
 
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:pw@h:5432/db?sslmode=disable":   "postgres://u@h:5432/db?sslmode=disable",
-		"postgresql://u@h/db":                         "postgresql://u@h/db",
-		"postgres://h/db?password=pw&sslmode=require": "postgres://h/db?sslmode=require",
-		"POSTGRES://u:pw@h/db":                        "postgres://u@h/db",
-		"/var/lib/crmload.db":                         "/var/lib/crmload.db",
+		"postgres://u:pw@h:5432/db?sslmode=disable":     "postgres://u@h:5432/db?sslmode=disable",
+		"postgresql://u@h/db":                           "postgresql://u@h/db",
+		"postgres://h/db?password=pw&sslmode=require":   "postgres://h/db?sslmode=require",
+		"POSTGRES://u:pw@h/db":                          "postgres://u@h/db",
+		"/var/lib/crmload.db":                           "/var/lib/crmload.db",
+		"postgres://u@h/db?sslpassword=KEYPW":           "postgres://u@h/db",
+		"postgres://u@h/db?Password=PW&sslmode=require": "postgres://u@h/db?sslmode=require",
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
@@ -30,6 +32,7 @@ var leakyDSNs = map[string][]string{ // DSN -> its password and fragments of it
 	"postgres://qa2:ok%40pw@127.0.0.1/qadb?sslmode=disable&password=Pw2": {"ok%40pw", "ok@pw", "Pw2"},
 	"postgres://127.0.0.1/qadb?password=Q%20Q&sslmode=disable":           {"Q%20Q", "Q Q"},
 	"postgres://qa2:[weird@127.0.0.1/qadb":                               {"[weird", "weird"},
+	"postgres://qa2@127.0.0.1/qadb?sslpassword=K3yPass&sslmode=require":  {"K3yPass"},
 }
 
 func TestDSNsNeverShowTheirPassword(t *testing.T) {
