@@ -100,35 +100,32 @@ func TestPostgresReplicasShardedKillResume(t *testing.T) {
 
 	var wg sync.WaitGroup
 	outputs := make([]string, 4)
-	load := func(i int, kill time.Duration, args ...string) {
+	// A load is killed once its run's journal has killAt lines (0: it runs
+	// to its end, exit 1 for the unknown participants).
+	load := func(i, killAt int, args ...string) {
 		defer wg.Done()
 		args = append([]string{"load", "--engine", replicas[i].url, "--username", "u", "--organisation", "O", "--quiet"}, args...)
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Start(); err != nil {
-			t.Error(err)
-			return
+		p := startKillable(t, cmd)
+		if killAt > 0 {
+			p.killAtJournal(filepath.Join(dir, fmt.Sprintf("reports%d", i+1), "[0-9]*", "journal.jsonl"), killAt)
+		} else if code := p.exit(); code != ExitFailed {
+			t.Errorf("%v: exit %d, want 1 (the unknown participants); stderr:\n%s", args, code, p.said())
 		}
-		if kill > 0 {
-			time.Sleep(kill)
-			cmd.Process.Signal(syscall.SIGKILL)
-		}
-		cmd.Wait()
-		outputs[i] += buf.String()
+		outputs[i] += p.said()
 	}
 	for i := range 2 {
 		wg.Add(1)
-		go load(i, time.Duration(400+rng.IntN(1200))*time.Millisecond, "--report-dir", fmt.Sprintf("reports%d", i+1), "--shard", fmt.Sprintf("%d/2", i+1), "-m", mapping, data)
+		go load(i, 1+rng.IntN(40), "--report-dir", fmt.Sprintf("reports%d", i+1), "--shard", fmt.Sprintf("%d/2", i+1), "--batch-size", "250", "-m", mapping, data)
 	}
 	wg.Wait()
 	var runs []string
 	for i := range 2 {
 		dirs, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("reports%d", i+1), "[0-9]*"))
 		if len(dirs) != 1 {
-			t.Fatalf("shard %d: %d run directories after the kill, want 1 (killed before it started?)", i+1, len(dirs))
+			t.Fatalf("shard %d: %d run directories after the kill, want 1", i+1, len(dirs))
 		}
 		runs = append(runs, dirs[0])
 	}
@@ -282,7 +279,9 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 	bin, data, mapping, reference := killSetup(t, rows)
 	dir := t.TempDir()
 	var outputs []string
-	run := func(kill time.Duration, env bool, args ...string) (string, int) {
+	// run runs crmload; with killAt > 0 it is killed once its run's
+	// journal has killAt lines.
+	run := func(killAt int, env bool, args ...string) (string, int) {
 		if !env {
 			args = append([]string{"--db", dsn}, args...)
 		}
@@ -291,18 +290,18 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 		if env {
 			cmd.Env = append(os.Environ(), "CRMLOAD_DB="+dsn)
 		}
-		var buf bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &buf, &buf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		p := startKillable(t, cmd)
+		code := -1
+		if killAt > 0 {
+			p.killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), killAt)
+		} else {
+			code = p.exit()
 		}
-		if kill > 0 {
-			time.Sleep(kill)
-			cmd.Process.Signal(syscall.SIGKILL)
-		}
-		cmd.Wait()
-		outputs = append(outputs, buf.String())
-		return buf.String(), cmd.ProcessState.ExitCode()
+		out := stdout.String() + p.said()
+		outputs = append(outputs, out)
+		return out, code
 	}
 	if out, code := run(0, false, "load", "-m", mapping, data); code != ExitUsage || !strings.Contains(out, "no crmload store") {
 		t.Errorf("load into an empty database: exit %d %s, want exit 2 saying there is no store", code, out)
@@ -310,7 +309,7 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 	if out, code := run(0, false, "engine", "seed", reference); code != 0 {
 		t.Fatalf("seed: exit %d %s", code, out)
 	}
-	run(700*time.Millisecond, false, "load", "--quiet", "--report-dir", "reports", "-m", mapping, data)
+	run(1+rand.IntN(30), false, "load", "--quiet", "--batch-size", "500", "--report-dir", "reports", "-m", mapping, data)
 	dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 	if len(dirs) != 1 {
 		t.Fatalf("%d run directories after the kill, want 1", len(dirs))
