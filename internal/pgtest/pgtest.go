@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,10 +83,21 @@ func setup() {
 	}
 }
 
+// ownerFile, in a cluster's temp dir, holds the pid of the test process
+// that started it: a cluster whose process is gone (killed, or stopped by
+// go test's -timeout before it could stop the cluster) is stopped and
+// removed by the next test binary that starts one.
+const ownerFile = "owner.pid"
+
 // startCluster runs initdb and pg_ctl start in a temp dir.
 func startCluster(bin string) error {
+	removeStale(bin)
 	dir, err := os.MkdirTemp("", "crmload-pg")
 	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return err
 	}
 	var as []string // the command prefix that runs as the cluster's owner
@@ -115,6 +127,7 @@ func startCluster(bin string) error {
 	}
 	pwfile := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pwfile, []byte(Password+"\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return err
 	}
 	data := filepath.Join(dir, "data")
@@ -123,16 +136,24 @@ func startCluster(bin string) error {
 		os.RemoveAll(dir)
 		return err
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return err
-	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
-	if err := run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		os.RemoveAll(dir)
-		return fmt.Errorf("%v\n%s", err, log)
+	// A free port may be taken by another test binary's cluster before
+	// this one binds it: try again on another.
+	var port int
+	for attempt := 0; ; attempt++ {
+		if port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, dir)
+		err = run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start")
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			os.RemoveAll(dir)
+			return fmt.Errorf("%v\n%s", err, log)
+		}
 	}
 	admin = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", url.QueryEscape(Password), port)
 	stop = func() {
@@ -140,6 +161,28 @@ func startCluster(bin string) error {
 		os.RemoveAll(dir)
 	}
 	return nil
+}
+
+// removeStale stops and removes the clusters of test processes that are
+// gone.
+func removeStale(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "crmload-pg*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not one of ours, or being created
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue // its process is alive (or not ours to judge)
+		}
+		argv := []string{filepath.Join(bin, "pg_ctl"), "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop"}
+		if os.Geteuid() == 0 {
+			argv = append([]string{"runuser", "-u", "postgres", "--"}, argv...)
+		}
+		exec.Command(argv[0], argv[1:]...).Run()
+		os.RemoveAll(dir)
+	}
 }
 
 func freePort() (int, error) {
