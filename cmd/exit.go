@@ -8,8 +8,9 @@ import (
 	"github.com/crmload/crmload/loader"
 )
 
-// Exit codes, as docs/DESIGN.md defines them: those of loader's outcomes,
-// which map them once (loader.Outcome).
+// Exit codes (README, "Exit codes"): those of loader's outcomes, whose
+// table (loader.Outcome) is the one mapping of outcomes to codes; exitCode
+// below only maps an error to its outcome's code.
 const (
 	ExitOK      = int(loader.OutcomeOK)         // every row succeeded (or was filtered out)
 	ExitFailed  = int(loader.OutcomeRowsFailed) // the run finished and some rows failed; or a command failed
@@ -39,8 +40,8 @@ func usage(err error) error {
 	return &ExitError{Code: ExitUsage, Err: err}
 }
 
-// exitCode maps an error to the process exit code. It is the only place
-// that does. started says whether the command's own code ran: an error
+// exitCode maps an error to the process exit code: the code an
+// ExitError carries, else a usage or failure code. started says whether the command's own code ran: an error
 // before it (flag parsing, argument checks) is a usage error.
 func exitCode(err error, started bool) int {
 	if err == nil {

@@ -14,9 +14,13 @@ const (
 	// (in this attempt or an earlier one); also a command that failed.
 	OutcomeRowsFailed Outcome = 1
 	// OutcomeRefused: nothing was sent or written (bad flags, mapping,
-	// input, credentials). No run directory records it.
+	// input, credentials, a store that cannot be opened). No run directory
+	// records it. crmload summary also ends so when the runs it is given
+	// do not make one whole load (README, "Exit codes").
 	OutcomeRefused Outcome = 2
 	// OutcomeAborted: the run stopped part-way; --resume continues it.
+	// Also an engine unreachable before anything was sent (no run
+	// directory then: run the same command again).
 	OutcomeAborted Outcome = 3
 )
 
