@@ -58,11 +58,11 @@ func TestShardsAddUpToTheWhole(t *testing.T) {
 	if len(whole) != 1 || len(shards) != 3 {
 		t.Fatalf("run directories: %v %v", whole, shards)
 	}
-	w, _, err := addSummaries(whole)
+	w, err := loader.Combine(whole)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, sums, err := addSummaries(shards)
+	c, err := loader.Combine(shards)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,8 @@ func TestShardsAddUpToTheWhole(t *testing.T) {
 		c.EventsSucceeded != w.EventsSucceeded || !c.Balanced || len(c.Problems) > 0 || c.ExitCode != w.ExitCode || fmt.Sprint(c.ErrorsByCode) != fmt.Sprint(w.ErrorsByCode) {
 		t.Errorf("three shards = %+v\nthe whole = %+v", c, w)
 	}
-	for _, s := range sums {
+	for _, run := range c.Given {
+		s := run.Summary
 		if s.RowsRead+s.RowsOtherShards != w.RowsRead || s.RowsRead == 0 {
 			t.Errorf("shard %s read %d rows and skipped %d, want %d in all", s.Shard, s.RowsRead, s.RowsOtherShards, w.RowsRead)
 		}

@@ -107,6 +107,12 @@ func (d RunDir) Summary() (*Summary, error) {
 	return s, nil
 }
 
+// hasSummary reports whether the run has a summary.json (it ended).
+func (d RunDir) hasSummary() bool {
+	_, err := os.Stat(d.file(summaryName))
+	return err == nil
+}
+
 // SummaryError is a summary.json that is not a summary.
 type SummaryError struct {
 	Path string

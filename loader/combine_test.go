@@ -1,0 +1,58 @@
+package loader
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestCombineRetry: a retry counts as its run's failed rows settled again,
+// not as more rows read; its run's errors are replaced by the retry's; a
+// run without a summary is listed as such and makes the sum aborted.
+func TestCombineRetry(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	write := func(s *Summary) string {
+		d := RunDir(filepath.Join(dir, s.RunID))
+		if err := d.create(nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.writeSummary(s); err != nil {
+			t.Fatal(err)
+		}
+		return string(d)
+	}
+	in := []InputInfo{{Path: "/in/a.csv", SHA256: "aaa"}}
+	run := write(&Summary{RunID: "p", Command: "load", Kind: "purchase", Files: []string{"/in/a.csv"}, Inputs: in,
+		StartedAt: t0, FinishedAt: t0.Add(time.Minute), RowsRead: 10, RowsSucceeded: 6, RowsFailed: 4, EventsSucceeded: 6, EventsFailed: 4,
+		ErrorsByCode: map[string]int{"A": 4}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	retry := write(&Summary{RunID: "q", Command: "retry", Parent: "p", Kind: "purchase", Files: []string{run + "/failed.csv"},
+		StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute), RowsRead: 4, RowsSucceeded: 3, RowsFailed: 1, EventsSucceeded: 3, EventsFailed: 1,
+		ErrorsByCode: map[string]int{"B": 1}, ExitCode: OutcomeRowsFailed.ExitCode()})
+
+	c, err := Combine([]string{run, retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 10 || c.RowsSucceeded != 9 || c.RowsFailed != 1 || c.EventsFailed != 1 || !c.Balanced ||
+		len(c.ErrorsByCode) != 1 || c.ErrorsByCode["B"] != 1 || c.RetriesOf[retry] != run || c.Given[1].RetryOf != run ||
+		c.ExitCode != OutcomeRowsFailed.ExitCode() || len(c.Problems) != 0 || c.DurationSeconds != 3660 {
+		t.Errorf("a run and its retry: %+v", c)
+	}
+
+	killed := RunDir(filepath.Join(dir, "k"))
+	if err := killed.create(&RunFile{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Combine([]string{run, retry, string(killed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ExitCode != OutcomeAborted.ExitCode() || len(c.Problems) != 1 || !c.Given[2].NoSummary || c.Given[2].Summary != nil {
+		t.Errorf("with a killed run: exit %d, problems %q, %+v", c.ExitCode, c.Problems, c.Given[2])
+	}
+
+	if _, err := Combine([]string{t.TempDir()}); err == nil {
+		t.Error("a directory that is no run: no error")
+	}
+}
