@@ -26,6 +26,7 @@ type serveLedger struct {
 	// claims are no conflict).
 	retries int
 	sleep   func(context.Context, time.Duration) error
+	logger  *slog.Logger // each retry is logged: a wait is never silent
 }
 
 // serveLedgerRetries bounds the retries of a ledger call (some seconds in
@@ -68,7 +69,11 @@ func (l serveLedger) retry(ctx context.Context, fn func() error) error {
 		if err == nil || !errors.As(err, &callErr) || callErr.Permanent() || attempt >= l.retries {
 			return err
 		}
-		if err := l.sleep(ctx, max(loader.Backoff(attempt), callErr.RetryAfter)); err != nil {
+		wait := max(loader.Backoff(attempt), callErr.RetryAfter)
+		if l.logger != nil {
+			l.logger.Info("ledger call failed; retrying", "reason", err.Error(), "wait", wait.Round(time.Millisecond).String(), "retry", attempt+1, "of", l.retries)
+		}
+		if err := l.sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -101,7 +106,7 @@ func remoteLedger(ctx context.Context, client *crm.Client, opts *loadOptions, lo
 		fileLedger()
 		return nil
 	}
-	l := serveLedger{client: client, retries: min(opts.load.Retries, serveLedgerRetries), sleep: sleepCtx}
+	l := serveLedger{client: client, retries: min(opts.load.Retries, serveLedgerRetries), sleep: sleepCtx, logger: logger}
 	// An empty claim asks whether the server has the ledger methods.
 	_, err := l.ClaimInputs(ctx, nil, false)
 	switch {
