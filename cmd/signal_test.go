@@ -119,18 +119,7 @@ func TestSignalDuringRetryWait(t *testing.T) {
 			t.Errorf("the retry line %s lacks %s", retry, want)
 		}
 	}
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	code := drain(t, lines, exit, &seen, 10*time.Second)
-	took := time.Since(start)
-	t.Logf("SIGTERM during a 5 min retry wait: exit %d after %s", code, took.Round(time.Millisecond))
-	out := strings.Join(seen, "\n")
-	if code != ExitAborted || !strings.Contains(out, "crmload load --resume") {
-		t.Errorf("exit %d, want 3 with the resume hint:\n%s", code, out)
-	}
-	if took > 5*time.Second {
-		t.Errorf("the run took %s to stop with no call in flight (--grace 30s bounds calls in flight only)", took)
-	}
+	stopsAtOnce(t, cmd, syscall.SIGTERM, "a 5 min retry wait", lines, exit, &seen)
 	if _, s := readSummary(t, filepath.Join(dir, "r1")); s.ExitCode != ExitAborted || s.AbortReason != "interrupted" {
 		t.Errorf("summary: %+v", s)
 	}
@@ -138,7 +127,7 @@ func TestSignalDuringRetryWait(t *testing.T) {
 	// --deadline: the same outage, no signal.
 	_, lines, exit = startProc(t, dir, append(base, "--report-dir", "r2", "--again", "--deadline", "2s", "web.csv")...)
 	seen = nil
-	code = drain(t, lines, exit, &seen, 20*time.Second)
+	code := drain(t, lines, exit, &seen, 20*time.Second)
 	if _, s := readSummary(t, filepath.Join(dir, "r2")); code != ExitAborted || !strings.Contains(s.AbortReason, "--deadline of 2s passed") {
 		t.Errorf("--deadline: exit %d, summary %+v:\n%s", code, s, strings.Join(seen, "\n"))
 	}
@@ -162,18 +151,7 @@ func TestSIGHUPWhileRateLimited(t *testing.T) {
 		"--rate", "0.001", "--batch-size", "1", "--concurrency", "1", "--report-dir", "reports", "-m", mapping, "web.csv")
 	var seen []string
 	waitLine(t, lines, "rows_settled=1 ", &seen)
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGHUP)
-	code := drain(t, lines, exit, &seen, 10*time.Second)
-	took := time.Since(start)
-	t.Logf("SIGHUP while waiting on --rate: exit %d after %s", code, took.Round(time.Millisecond))
-	out := strings.Join(seen, "\n")
-	if code != ExitAborted || !strings.Contains(out, "crmload load --resume") {
-		t.Fatalf("exit %d, want 3 with the resume hint:\n%s", code, out)
-	}
-	if took > 5*time.Second {
-		t.Errorf("took %s to stop while waiting on --rate", took)
-	}
+	stopsAtOnce(t, cmd, syscall.SIGHUP, "the wait on --rate", lines, exit, &seen)
 	run, s := readSummary(t, filepath.Join(dir, "reports"))
 	if s.ExitCode != ExitAborted || s.RowsSucceeded != 1 || s.AbortReason != "interrupted" {
 		t.Errorf("summary after SIGHUP: %+v", s)
@@ -187,5 +165,23 @@ func TestSIGHUPWhileRateLimited(t *testing.T) {
 	ok, failed := reportLines(t, filepath.Join(run, "succeeded.csv")), reportLines(t, filepath.Join(run, "failed.csv"))
 	if len(ok) != 18 || len(failed) != 2 {
 		t.Errorf("after the resume: %d succeeded, %d failed; want 18 and 2", len(ok), len(failed))
+	}
+}
+
+// stopsAtOnce sends sig to a run that waits (for minutes, with no call in
+// flight) and checks that it ends with exit 3 and the resume hint well
+// before that wait would have (--grace bounds calls in flight only).
+func stopsAtOnce(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, waiting string, lines <-chan string, exit <-chan int, seen *[]string) {
+	t.Helper()
+	start := time.Now()
+	cmd.Process.Signal(sig)
+	code := drain(t, lines, exit, seen, 10*time.Second)
+	took := time.Since(start)
+	t.Logf("%v during %s: exit %d after %s", sig, waiting, code, took.Round(time.Millisecond))
+	if out := strings.Join(*seen, "\n"); code != ExitAborted || !strings.Contains(out, "crmload load --resume") {
+		t.Fatalf("%v during %s: exit %d, want 3 with the resume hint:\n%s", sig, waiting, code, out)
+	}
+	if took > 5*time.Second {
+		t.Errorf("%v during %s: took %s to stop", sig, waiting, took)
 	}
 }
