@@ -2,16 +2,12 @@ package cmd
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"github.com/crmload/crmload/engine"
 )
 
 // TestConcurrentLoads runs two `crmload load` processes into one embedded
@@ -71,30 +67,8 @@ func TestConcurrentLoads(t *testing.T) {
 		}
 	}
 
-	e, err := engine.OpenReadOnly(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	ids := map[string]bool{}
-	numbers := map[string]bool{}
-	sites := map[string]bool{}
-	err = e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
-		var o struct{ ID, Number, Website string }
-		if err := json.Unmarshal(obj, &o); err != nil {
-			return err
-		}
-		if ids[o.ID] || numbers[o.Number] || sites[o.Website] {
-			t.Errorf("event %s (%s, %s) stored twice", o.Number, o.ID, o.Website)
-		}
-		ids[o.ID], numbers[o.Number], sites[o.Website] = true, true, true
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 2 * rows * 9 / 10; len(ids) != want {
-		t.Errorf("the store holds %d events, want %d", len(ids), want)
+	if n, want := storedOnce(t, db), 2*rows*9/10; n != want {
+		t.Errorf("the store holds %d events, want %d", n, want)
 	}
 }
 

@@ -280,25 +280,35 @@ func (c *crashRun) checkRows(dir string, rows int) {
 // its website, unique to a row) fails the test.
 func (c *crashRun) storedOnce() int {
 	c.t.Helper()
-	e, err := engine.Open(context.Background(), filepath.Join(c.dir, "crm.db"))
+	return storedOnce(c.t, filepath.Join(c.dir, "crm.db"))
+}
+
+// storedOnce checks that the store db (a file or a DSN) holds each event
+// once, by its id, its number and its website (the test inputs give each
+// row its own), and returns how many it holds.
+func storedOnce(t *testing.T, db string) int {
+	t.Helper()
+	e, err := engine.OpenReadOnly(context.Background(), db)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer e.Close()
-	sites := map[string]bool{}
+	ids, numbers, sites := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	err = e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
-		var ev struct{ Website string }
-		json.Unmarshal(obj, &ev)
-		if sites[ev.Website] {
-			c.t.Errorf("the event for %s is stored twice", ev.Website)
+		var o struct{ ID, Number, Website string }
+		if err := json.Unmarshal(obj, &o); err != nil {
+			return err
 		}
-		sites[ev.Website] = true
+		if ids[o.ID] || numbers[o.Number] || sites[o.Website] {
+			t.Errorf("event %s (%s, %s) stored twice", o.Number, o.ID, o.Website)
+		}
+		ids[o.ID], numbers[o.Number], sites[o.Website] = true, true, true
 		return nil
 	})
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return len(sites)
+	return len(ids)
 }
 
 // killable is a running crmload, to be killed at a point of its run.

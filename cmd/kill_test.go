@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -17,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/crmload/crmload/engine"
 )
 
 // TestKillAndResume kills a loading crmload process with SIGKILL at
@@ -99,16 +96,7 @@ func TestKillAndResume(t *testing.T) {
 			if len(ok) != rows*9/10 || len(failed) != rows/10 {
 				t.Errorf("after %d kills: %d succeeded, %d failed; want %d and %d", kills, len(ok), len(failed), rows*9/10, rows/10)
 			}
-			e, err := engine.Open(context.Background(), db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			stored := 0
-			if err := e.Events(context.Background(), engine.Filter{}, func([]byte) error { stored++; return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if stored != rows*9/10 {
+			if stored := storedOnce(t, db); stored != rows*9/10 {
 				t.Errorf("after %d kills the engine holds %d events, want %d (each once)", kills, stored, rows*9/10)
 			}
 			sum, err := os.ReadFile(filepath.Join(dirs[0], "summary.json"))
@@ -122,7 +110,7 @@ func TestKillAndResume(t *testing.T) {
 			if s.Resumed > 0 && s.Resumed < rows {
 				midway.Add(1)
 			}
-			t.Logf("%d kills; the last attempt resumed after %d settled rows; %d events stored once each", kills, s.Resumed, stored)
+			t.Logf("%d kills; the last attempt resumed after %d settled rows", kills, s.Resumed)
 		})
 	}
 }
@@ -290,27 +278,7 @@ func TestKillAndResumeRemote(t *testing.T) {
 			if n := len(ok) + len(failed) + len(doubt); n != rows {
 				t.Errorf("%d rows in the reports (%d ok, %d failed, %d in doubt), want %d", n, len(ok), len(failed), len(doubt), rows)
 			}
-			// Each stored event once: websites are unique per row.
-			e, err := engine.Open(context.Background(), db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			sites := map[string]bool{}
-			stored := 0
-			err = e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
-				var ev struct{ Website string }
-				json.Unmarshal(obj, &ev)
-				if sites[ev.Website] {
-					t.Errorf("event for %s stored twice", ev.Website)
-				}
-				sites[ev.Website] = true
-				stored++
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			stored := storedOnce(t, db) // websites are unique per row
 			if stored < len(ok) || stored > len(ok)+len(doubt) {
 				t.Errorf("engine holds %d events; want between %d (succeeded) and %d (+ in doubt)", stored, len(ok), len(ok)+len(doubt))
 			}

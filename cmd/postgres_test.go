@@ -136,7 +136,6 @@ func TestPostgresReplicasShardedKillResume(t *testing.T) {
 	wg.Wait()
 
 	seen := map[int]string{} // line -> the shard report holding it
-	stored := 0
 	okRows, doubtRows := 0, 0
 	for i, run := range runs {
 		sets := map[string]map[int]bool{"succeeded": reportLines(t, filepath.Join(run, "succeeded.csv")), "failed": reportLines(t, filepath.Join(run, "failed.csv"))}
@@ -158,25 +157,7 @@ func TestPostgresReplicasShardedKillResume(t *testing.T) {
 	if len(seen) != rows {
 		t.Errorf("%d rows in the shards' reports, want %d", len(seen), rows)
 	}
-	e, err := engine.OpenReadOnly(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	sites := map[string]bool{}
-	err = e.Events(context.Background(), engine.Filter{}, func(obj []byte) error {
-		var ev struct{ Website string }
-		json.Unmarshal(obj, &ev)
-		if sites[ev.Website] {
-			t.Errorf("event for %s stored twice", ev.Website)
-		}
-		sites[ev.Website] = true
-		stored++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	stored := storedOnce(t, dsn)
 	if stored < okRows || stored > okRows+doubtRows {
 		t.Errorf("the database holds %d events; want between %d (succeeded) and %d (+ in doubt)", stored, okRows, okRows+doubtRows)
 	}
@@ -348,14 +329,7 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 	if out, code := run(0, false, "events", "show", first.Number); code != 0 || !strings.Contains(out, "CANCELLED") {
 		t.Errorf("events show %s: exit %d %s", first.Number, code, out)
 	}
-	e, err := engine.OpenReadOnly(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	stored := 0
-	e.Events(context.Background(), engine.Filter{}, func([]byte) error { stored++; return nil })
-	if stored != rows*9/10 {
+	if stored := storedOnce(t, dsn); stored != rows*9/10 {
 		t.Errorf("the database holds %d events, want %d (each once)", stored, rows*9/10)
 	}
 	noPassword(t, dir, outputs...)
