@@ -3,7 +3,6 @@ package cmd
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,31 +54,6 @@ func writeHuge(t *testing.T, path, head string, fill byte, n int64, tail string)
 	}
 }
 
-type boundsSummary struct {
-	RowsRead      int            `json:"rows_read"`
-	RowsSucceeded int            `json:"rows_succeeded"`
-	RowsFailed    int            `json:"rows_failed"`
-	ExitCode      int            `json:"exit_code"`
-	Errors        map[string]int `json:"errors_by_code"`
-}
-
-func onlyRun(t *testing.T, reports string) (string, boundsSummary) {
-	t.Helper()
-	dirs, _ := filepath.Glob(filepath.Join(reports, "[0-9]*"))
-	if len(dirs) != 1 {
-		t.Fatalf("%d run directories in %s, want 1", len(dirs), reports)
-	}
-	b, err := os.ReadFile(filepath.Join(dirs[0], "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s boundsSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return dirs[0], s
-}
-
 const peakLimitMiB = 200
 
 // TestHugeRecordsBoundedMemory is issue 17.1: a file of one 1 GiB line
@@ -112,7 +86,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 		if len(errs) > 4096 {
 			t.Errorf("stderr is %d bytes: messages must stay short", len(errs))
 		}
-		run, s := onlyRun(t, filepath.Join(dir, "r1"))
+		run, s := readSummary(t, filepath.Join(dir, "r1"))
 		if s.RowsRead != 1 || s.RowsFailed != 1 {
 			t.Errorf("rows read %d, failed %d; want 1 and 1", s.RowsRead, s.RowsFailed)
 		}
@@ -149,7 +123,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d, want 1: %s", code, errs)
 		}
-		run, s := onlyRun(t, filepath.Join(dir, "r2"))
+		run, s := readSummary(t, filepath.Join(dir, "r2"))
 		if s.RowsRead != 3 || s.RowsSucceeded != 2 || s.RowsFailed != 1 {
 			t.Errorf("rows read %d, succeeded %d, failed %d; want 3, 2, 1", s.RowsRead, s.RowsSucceeded, s.RowsFailed)
 		}
@@ -169,7 +143,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d, want 1: %s", code, errs)
 		}
-		run, s := onlyRun(t, filepath.Join(dir, "r3"))
+		run, s := readSummary(t, filepath.Join(dir, "r3"))
 		if s.RowsSucceeded != 1 || s.RowsFailed != 1 {
 			t.Errorf("succeeded %d, failed %d; want 1 and 1", s.RowsSucceeded, s.RowsFailed)
 		}
@@ -179,7 +153,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 		}
 		// A bigger bound, given as a flag, takes the cell.
 		runMeasured(t, dir, nil, "--db", "crm.db", "load", "--quiet", "--again", "--report-dir", "r4", "--max-field-bytes", "4MiB", "-m", web, path)
-		run, _ = onlyRun(t, filepath.Join(dir, "r4"))
+		run, _ = readSummary(t, filepath.Join(dir, "r4"))
 		if failed, _ := os.ReadFile(filepath.Join(run, "failed.csv")); bytes.Contains(failed, []byte("--max-field-bytes")) {
 			t.Errorf("--max-field-bytes 4MiB did not raise the bound")
 		}

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bufio"
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crmload/crmload/loader"
 )
 
 // startProc starts crmload with args in dir and returns the process, its
@@ -65,27 +66,17 @@ func drain(t *testing.T, lines <-chan string, exit <-chan int, seen *[]string, w
 	}
 }
 
-type signalSummary struct {
-	RowsRead      int    `json:"rows_read"`
-	RowsSucceeded int    `json:"rows_succeeded"`
-	RowsFailed    int    `json:"rows_failed"`
-	ExitCode      int    `json:"exit_code"`
-	AbortReason   string `json:"abort_reason"`
-}
-
-func readSummary(t *testing.T, reports string) (string, signalSummary) {
+// readSummary returns the one run directory in reports and its summary,
+// as loader.RunDir reads it.
+func readSummary(t *testing.T, reports string) (string, *loader.Summary) {
 	t.Helper()
 	runs, _ := filepath.Glob(filepath.Join(reports, "[0-9]*"))
 	if len(runs) != 1 {
 		t.Fatalf("%d run directories in %s, want 1", len(runs), reports)
 	}
-	b, err := os.ReadFile(filepath.Join(runs[0], "summary.json"))
+	s, err := loader.RunDir(runs[0]).Summary()
 	if err != nil {
-		t.Fatalf("no summary.json: %v", err)
-	}
-	var s signalSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", runs[0], err)
 	}
 	return runs[0], s
 }

@@ -44,16 +44,8 @@ func testServer(t *testing.T, cfg ServerConfig) (*engine.Engine, string) {
 // post sends body and returns the HTTP status and the envelope's status.
 func post(t *testing.T, url, body string) (int, crm.Status, json.RawMessage) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env crm.Response[json.RawMessage]
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		t.Fatalf("POST %s: the answer is not an envelope: %v", url, err)
-	}
-	return resp.StatusCode, env.Status, env.Data
+	code, st, data, _ := postFull(t, url, body)
+	return code, st, data
 }
 
 func login(t *testing.T, base string) string {
