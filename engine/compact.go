@@ -353,7 +353,7 @@ func decodeData(o *EventObject, data []byte, ref refOf) error {
 			o.SpendRequest = &crm.SpendRequest{SpendAmount: r.number(), SpendAlternativeAmount: r.number()}
 		case tag == tagProductsSet:
 			n := r.uvarint()
-			if n > uint64(len(r.b)) {
+			if n > uint64(len(r.b)/5) { // a line takes 5 bytes at least
 				return errBadData
 			}
 			o.ProductsSet = make([]ProductLine, n)
@@ -366,7 +366,7 @@ func decodeData(o *EventObject, data []byte, ref refOf) error {
 			}
 		case tag == tagKPIs:
 			n := r.uvarint()
-			if n > uint64(len(r.b)) {
+			if n > uint64(len(r.b)/3) { // a line takes 3 bytes at least
 				return errBadData
 			}
 			o.MeasuredKPIs = make([]KPILine, n)
@@ -421,7 +421,8 @@ func eventID(created, number int64) string {
 }
 
 // parseEventID undoes eventID: ok is false for a string eventID does not
-// make.
+// make. created is the low 48 bits of the creation time (all eventID
+// keeps): a lookup compares it with the stored time's.
 func parseEventID(id string) (created, number int64, ok bool) {
 	if len(id) != 32 {
 		return 0, 0, false

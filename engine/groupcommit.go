@@ -70,7 +70,7 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 	}
 	c := s.writer
 	if c == nil {
-		fail(group, errors.New(s.path+" is open read-only"))
+		fail(group, errors.New(s.path+" is closed"))
 		return
 	}
 	// Waiting for the lock, and the statements, are interrupted when every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,45 @@ func TestGroupCommitInterrupted(t *testing.T) {
 		AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
 		PerformedOn: "2016-06-22T15:00:00", Website: "w"}}}); err != nil {
 		t.Fatalf("a write after the interrupted commits: %v", err)
+	}
+}
+
+// TestEventIDOutsideItsRange: an event created at a time the id's 48 bits
+// of milliseconds do not hold (a clock before 1970, or after year 10889) is
+// still found by its own id, and by no other.
+func TestEventIDOutsideItsRange(t *testing.T) {
+	for _, at := range []time.Time{time.UnixMilli(-5000), time.UnixMilli(1<<48 + 7)} {
+		e := newTestEngine(t, "testdata/rules.yaml")
+		e.now = func() time.Time { return at }
+		res, err := e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{{RequestUniqueIdentifier: "w",
+			AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+			PerformedOn: "2016-06-22T15:00:00", Website: "w"}}})
+		if err != nil || len(res.Processed) != 1 {
+			t.Fatalf("create at %v: %+v %v", at, res, err)
+		}
+		id := res.Processed[0].ID
+		if _, err := e.Event(context.Background(), id); err != nil {
+			t.Errorf("created at %v: its own id %s: %v", at, id, err)
+		}
+		other := id[:11] + string("0123456789ABCDEF"[(strings.IndexByte("0123456789ABCDEF", id[11])+1)%16]) + id[12:]
+		if _, err := e.Event(context.Background(), other); err == nil {
+			t.Errorf("created at %v: id %s (time part changed) found an event", at, other)
+		}
+	}
+}
+
+// TestWriteAfterClose: a write reaching a closed store (a handler still
+// running while engine serve closes) is an error, not a panic.
+func TestWriteAfterClose(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	e.Close()
+	_, err := e.CreateEvents(context.Background(), crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{{RequestUniqueIdentifier: "w",
+		AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+		PerformedOn: "2016-06-22T15:00:00", Website: "w"}}})
+	if err == nil {
+		t.Fatal("a write after Close succeeded")
+	}
+	if _, err := e.Cancel(context.Background(), "1"); err == nil {
+		t.Fatal("a cancel after Close succeeded")
 	}
 }

@@ -27,8 +27,8 @@ import (
 // (compact.go) and rendered on read.
 type sqliteStore struct {
 	path    string
-	mu      sync.Mutex // guards writer
-	writer  *sqlite.Conn
+	mu      sync.Mutex   // guards writer
+	writer  *sqlite.Conn // nil once the store is closed
 	readers *sqlitex.Pool
 
 	qmu   sync.Mutex    // guards queue
@@ -124,11 +124,13 @@ func (s *sqliteStore) Close() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.writer == nil { // opened read-only
-		return errors.Join(ckErr, s.readers.Close())
+	if s.writer == nil { // closed before
+		return ckErr
 	}
 	// The last connection to close checkpoints the WAL and removes it.
-	return errors.Join(ckErr, s.readers.Close(), s.writer.Close())
+	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
+	s.writer = nil // a write after Close is an error, not a closed connection's panic
+	return err
 }
 
 func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []string) ([]*Ref, error) {
@@ -188,15 +190,15 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 	}()
 	c := s.writer
 	if c == nil {
-		return fmt.Errorf("%s is open read-only", s.path)
+		return fmt.Errorf("%s is closed", s.path)
 	}
 	defer c.SetInterrupt(c.SetInterrupt(ctx.Done()))
 	end, err := sqlitex.ImmediateTransaction(c)
 	if err != nil {
 		return err
 	}
+	defer s.ckpt.poke() // after the commit (deferred calls run last first)
 	defer end(&err)
-	defer s.ckpt.poke()
 	return fn(c)
 }
 
@@ -584,7 +586,7 @@ func findEvent(c *sqlite.Conn, key string) (number int64, found bool, err error)
 	if n, err := strconv.ParseInt(key, 10, 64); err == nil && len(key) < 32 {
 		args[0] = n
 	} else if created, n, ok := parseEventID(key); ok {
-		q = "SELECT number FROM events WHERE legacy_id = ?1 UNION ALL SELECT number FROM events WHERE number = ?2 AND created = ?3 AND legacy_id IS NULL"
+		q = "SELECT number FROM events WHERE legacy_id = ?1 UNION ALL SELECT number FROM events WHERE number = ?2 AND (created & 281474976710655) = ?3 AND legacy_id IS NULL"
 		args = []any{key, n, created}
 	} else {
 		q = "SELECT number FROM events WHERE legacy_id = ?"
