@@ -32,7 +32,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		r.shardMapper(in.mapper)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
-			if r.otherShard(fi, it) {
+			if r.otherShard(&it) {
 				return
 			}
 			first := it.Records[0].Line

@@ -56,20 +56,20 @@ func (s *Shard) Type() string             { return "K/N" }
 // Whole reports whether s is the whole input.
 func (s Shard) Whole() bool { return s.N <= 1 }
 
-// Of returns which shard (1..n) a grouping key belongs to.
+// ShardOf returns which shard (1..n) a key belongs to: FNV-1a, mixed
+// (SplitMix64's finaliser) so that every bit of the key counts even when n
+// is a power of two (FNV-1a's low bits depend on the low bits of the
+// bytes alone: keys differing in case fell in one shard of 8).
 func ShardOf(key string, n int) int {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	return int(h.Sum64()%uint64(n)) + 1
-}
-
-// shardKey is the key an item is sharded by (mapping.ShardKey, else its
-// file and line).
-func shardKey(file int, it mapping.Item) string {
-	if k := mapping.ShardKey(&it); k != "" || len(it.Records) == 0 {
-		return k
-	}
-	return fmt.Sprintf("l:%d:%d", file, it.Records[0].Line)
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return int(x%uint64(n)) + 1
 }
 
 // shardMapper makes the mapper of a sharded run map only this shard's
@@ -84,9 +84,9 @@ func (r *run) shardMapper(m *mapping.Mapper) {
 // otherShard reports whether the item belongs to another shard than the
 // run's: then it is neither sent nor reported, only counted
 // (rows_other_shards), and not counted as read.
-func (r *run) otherShard(file int, it mapping.Item) bool {
+func (r *run) otherShard(it *mapping.Item) bool {
 	s := r.opts.Shard
-	if s.Whole() || ShardOf(shardKey(file, it), s.N) == s.K {
+	if s.Whole() || ShardOf(mapping.ShardKey(it), s.N) == s.K {
 		return false
 	}
 	r.sum.RowsOtherShards += len(it.Records)

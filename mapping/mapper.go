@@ -77,6 +77,8 @@ type Item struct {
 	// record that fails only because another record of its group did.
 	// Nil when Err is the only error (ErrOf handles both).
 	Errs []*RowError
+
+	defaultID bool // RequestID is the default, the file's name and a line
 }
 
 // ErrOf is why the item's i-th record failed: its own error, or, for a
@@ -344,12 +346,12 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		}
 	}
 	first := recs[0]
-	it.RequestID = m.file + ":" + strconv.Itoa(first.Line)
+	it.RequestID, it.defaultID = m.file+":"+strconv.Itoa(first.Line), true
 	if first.Err != nil {
 		// A malformed first record fails the group already; its request
 		// id is kept when what was read of it gives one.
 		if id := m.malformed(first).RequestID; id != "" {
-			it.RequestID = id
+			it.RequestID, it.defaultID = id, false
 		}
 	} else if m.requestID != nil {
 		id, ok, err := m.requestID.raw(first, m.env)
@@ -360,7 +362,7 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 			}
 			fail(0, &RowError{Line: first.Line, Column: describe(m.requestID), Field: "request_unique_identifier", Code: CodeInvalidInput, Msg: msg})
 		} else {
-			it.RequestID = id
+			it.RequestID, it.defaultID = id, false
 		}
 	}
 	if m.keep != nil && !m.keep(ShardKey(&it)) {

@@ -1,15 +1,25 @@
 package mapping
 
+import "strconv"
+
 // ShardKey is the key a load split among processes (load --shard K/N)
-// shards an item by: its group_by key, else its request id ("" when it
-// has neither: a comment, or a record unreadable before either was known).
-// The rows of one event share it.
+// shards an item by. The rows of one event share it, and it depends on
+// the file's content only, never on its name (the same export may be
+// called otherwise on each machine):
+//   - the request id the mapping gives (so that two events with the same
+//     one fall in the same shard, where the duplicate is seen);
+//   - else the group_by key;
+//   - else the first record's line (the default request id is the file's
+//     name and that line);
+//   - "" for an item with no record.
 func ShardKey(it *Item) string {
 	switch {
+	case it.RequestID != "" && !it.defaultID:
+		return "r:" + it.RequestID
 	case it.Key != "":
 		return "g:" + it.Key
-	case it.RequestID != "":
-		return "r:" + it.RequestID
+	case len(it.Records) > 0:
+		return "l:" + strconv.Itoa(it.Records[0].Line)
 	}
 	return ""
 }
