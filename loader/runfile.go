@@ -2,6 +2,7 @@ package loader
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -116,14 +117,21 @@ func (rf *RunFile) claims(dir string, start time.Time) []Claim {
 
 // checkInputs refuses a resume whose inputs are not the ones the run
 // started on (a file replaced, edited or cut); a file with rows appended
-// since is continued.
+// since is continued, unless the run is one shard of a split: the other
+// shards' runs did not see the appended rows, and a new run of another
+// shard on the grown file would store its shard's events again.
 func (rf *RunFile) checkInputs(inputs []*input) error {
 	for i, info := range rf.Inputs {
 		if i >= len(inputs) {
 			break
 		}
-		if _, err := info.sameStart(inputs[i].path); err != nil {
+		grown, err := info.sameStart(inputs[i].path)
+		if err != nil {
 			return err
+		}
+		if grown && rf.Shard != "" {
+			return fmt.Errorf("%s grew since the run started (it was %d bytes): this run is shard %s of a split, which the other shards' runs made of the file as it was; "+
+				"resume it with the file as it was, and load the appended rows as a new file (all its shards)", inputs[i].path, info.Size, rf.Shard)
 		}
 	}
 	return nil
