@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"slices"
+
 	"github.com/crmload/crmload/loader"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +35,7 @@ func checkShard(opts *loadOptions) error {
 	if !opts.load.Shard.Whole() && opts.job != "" {
 		return usageErrorf("--shard splits the input of a plain load (-m MAPPING FILE...), not a --job: run one load per source with --shard")
 	}
-	if !opts.load.Shard.Whole() && len(opts.files) == 1 && opts.files[0] == "-" {
+	if !opts.load.Shard.Whole() && slices.Contains(opts.files, "-") {
 		return usageErrorf("--shard needs an input file that each shard reads in full, not standard input")
 	}
 	return nil

@@ -75,3 +75,12 @@ func TestDSNsNeverShowTheirPassword(t *testing.T) {
 		}
 	}
 }
+
+func TestValidClaimKind(t *testing.T) {
+	for in, want := range map[string]bool{"purchases": true, "web shard 1/2": true, "web shard 2/2": true, "web shard 3/2": false, "web shard 0/2": false,
+		"web shard 1/1": false, "web shard 01/2": false, "web shard 1/2x": false, "nonsense": false, "purchases shard 9/2": false, "": false} {
+		if got := ValidClaimKind(in); got != want {
+			t.Errorf("ValidClaimKind(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -86,6 +86,8 @@ func (c LoadClaim) Check(i int) (size int64, started time.Time, err error) {
 		return 0, time.Time{}, bad("hash", "a SHA-256 in lower-case hex")
 	case c.Kind == "":
 		return 0, time.Time{}, missing("kind")
+	case !ValidClaimKind(c.Kind):
+		return 0, time.Time{}, bad("kind", `an event kind, alone or with its shard ("purchases shard 1/2")`)
 	case c.Run == "":
 		return 0, time.Time{}, missing("run")
 	case c.RunDir == "":

@@ -31,6 +31,22 @@ func parseShardKind(s string) (kind string, k, n int) {
 	return base, k, n
 }
 
+// ValidClaimKind reports whether s is a kind a load claims: an event kind,
+// alone or with a shard k/n (1 <= k <= n, n >= 2).
+func ValidClaimKind(s string) bool {
+	base, shard, sharded := strings.Cut(s, " shard ")
+	if _, err := ParseKind(base); err != nil {
+		return false
+	}
+	if !sharded {
+		return true
+	}
+	ks, ns, ok := strings.Cut(shard, "/")
+	k, err1 := strconv.Atoi(ks)
+	n, err2 := strconv.Atoi(ns)
+	return ok && err1 == nil && err2 == nil && n >= 2 && k >= 1 && k <= n && ShardKind(base, k, n) == s
+}
+
 // ClaimKindsOverlap reports whether two claims of one input's content load
 // some of the same rows: the same kind of events, and either one is the
 // whole input, or both are the same shard, or they split it differently.

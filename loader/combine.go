@@ -200,7 +200,7 @@ func Combine(dirs []string) (*Combined, error) {
 	}
 	c.checkWhole(runs, notWhole)
 	c.Files = dedupe(c.Files)
-	c.Inputs = slices.CompactFunc(c.Inputs, func(a, b InputInfo) bool { return a == b })
+	c.Inputs = dedupeInputs(c.Inputs)
 	if !c.StartedAt.IsZero() {
 		c.DurationSeconds = math.Round(c.FinishedAt.Sub(c.StartedAt).Seconds()*1000) / 1000
 	}
@@ -293,6 +293,19 @@ func dedupe(ss []string) []string {
 		if !seen[s] {
 			seen[s] = true
 			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// dedupeInputs keeps the first of each input, in order.
+func dedupeInputs(in []InputInfo) []InputInfo {
+	seen := map[InputInfo]bool{}
+	out := in[:0]
+	for _, i := range in {
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
 		}
 	}
 	return out

@@ -56,10 +56,11 @@ func TestLoadsMethods(t *testing.T) {
 	for body, want := range map[string]string{
 		`[]`:                        crm.CodeInvalidRequest,
 		`{"token":"T","claims":{}}`: crm.CodeInvalidValue,
-		`{"token":"T","claims":[{"hash":"` + testHash + `"}]}`:                                                                                     crm.CodeMandatoryMissing,
-		`{"token":"T","claims":[{"hash":"zz","size":1,"kind":"web","run":"r","run_dir":"/r","started_at":"2026-11-25T15:00:00Z"}]}`:                crm.CodeInvalidValue,
-		`{"token":"T","claims":[{"hash":"` + testHash + `","size":-1,"kind":"web","run":"r","run_dir":"/r","started_at":"2026-11-25T15:00:00Z"}]}`: crm.CodeInvalidValue,
-		`{"token":"T","claims":[{"hash":"` + testHash + `","size":1,"kind":"web","run":"r","run_dir":"/r","started_at":"yesterday"}]}`:             crm.CodeInvalidValue,
+		`{"token":"T","claims":[{"hash":"` + testHash + `"}]}`:                                                                                              crm.CodeMandatoryMissing,
+		`{"token":"T","claims":[{"hash":"zz","size":1,"kind":"web","run":"r","run_dir":"/r","started_at":"2026-11-25T15:00:00Z"}]}`:                         crm.CodeInvalidValue,
+		`{"token":"T","claims":[{"hash":"` + testHash + `","size":1,"kind":"web shard 9/2","run":"r","run_dir":"/r","started_at":"2026-11-25T15:00:00Z"}]}`: crm.CodeInvalidValue,
+		`{"token":"T","claims":[{"hash":"` + testHash + `","size":-1,"kind":"web","run":"r","run_dir":"/r","started_at":"2026-11-25T15:00:00Z"}]}`:          crm.CodeInvalidValue,
+		`{"token":"T","claims":[{"hash":"` + testHash + `","size":1,"kind":"web","run":"r","run_dir":"/r","started_at":"yesterday"}]}`:                      crm.CodeInvalidValue,
 		`{"token":"T","claims":[],"again":"yes"}`: crm.CodeInvalidValue,
 		`{"token":"T","token":"T","claims":[]}`:   crm.CodeInvalidRequest,
 		`{"token":"T","claims":[]} {}`:            crm.CodeInvalidRequest,
@@ -103,7 +104,7 @@ func TestLoadsMethods(t *testing.T) {
 		t.Fatalf("the whole file after its shards: earlier = %+v", e)
 	}
 	// Another kind of events from the same file is no conflict.
-	if _, _, data = post(t, claim, claimBody(token, "r5", "referral", false)); len(earlier(data)) != 0 {
+	if _, _, data = post(t, claim, claimBody(token, "r5", "referrals", false)); len(earlier(data)) != 0 {
 		t.Fatalf("another kind: earlier = %s", data)
 	}
 	// With again, the claim is recorded: a later load finds it too.
