@@ -216,9 +216,13 @@ func (s *pgStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitO
 		switch {
 		case errors.Is(err, errPGDryRun):
 			return nil
-		case retryable(err) && attempt < 8 && ctx.Err() == nil:
-			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
-			continue
+		case retryable(err) && attempt < 8:
+			select {
+			case <-ctx.Done():
+				return s.storeErr(err)
+			case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+				continue
+			}
 		}
 		return s.storeErr(err)
 	}
