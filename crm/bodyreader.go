@@ -140,6 +140,16 @@ func (b *bodyReader) lookup(c *codec, lv level, name string) (*fieldCodec, *Fiel
 	return f, nil
 }
 
+// lookupBytes is lookup of a name read by nameBytes: the parameters'
+// names are not copied out of the decoder's buffer.
+func (b *bodyReader) lookupBytes(c *codec, lv level, name []byte) (*fieldCodec, *Field) {
+	f := c.fields[string(name)]
+	if f == nil {
+		return nil, nil
+	}
+	return b.lookup(c, lv, f.name)
+}
+
 // skip passes over the value of a member that is not a parameter.
 func (b *bodyReader) skip() error {
 	p := b.here()
@@ -201,6 +211,7 @@ type bodyReader struct {
 	// relative: name it relative to the event (in a set), not in full.
 	inEvent, relative bool
 	eventErr          *Error
+	unquoted          []byte // nameBytes's buffer
 }
 
 func (b *bodyReader) authorize(token string) error {
@@ -232,6 +243,24 @@ func (b *bodyReader) name() (string, error) {
 		return "", b.fail(err)
 	}
 	return tok.String(), nil
+}
+
+// nameBytes reads the name of the next object member, unquoted: valid
+// until the next read (the decoder's bytes, or b.unquoted for a name
+// with escapes).
+func (b *bodyReader) nameBytes() ([]byte, error) {
+	raw, err := b.dec.ReadValue()
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], nil
+	}
+	b.unquoted, err = jsontext.AppendUnquote(b.unquoted[:0], raw)
+	if err != nil {
+		return nil, b.fail(err)
+	}
+	return b.unquoted, nil
 }
 
 // value reads the value of the member just named into v.
@@ -334,11 +363,11 @@ func (b *bodyReader) wrongTypeAt(suffix, what string) error {
 // members reads the members of an object whose '{' was read, and its '}'.
 func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
 	for b.dec.PeekKind() != '}' {
-		name, err := b.name()
+		name, err := b.nameBytes()
 		if err != nil {
 			return err
 		}
-		f, sf := b.lookup(c, lv, name)
+		f, sf := b.lookupBytes(c, lv, name)
 		if f == nil {
 			if err := b.skip(); err != nil {
 				return err

@@ -32,6 +32,7 @@ const (
 )
 
 type fieldCodec struct {
+	name  string // the parameter's name
 	index []int
 	shape shape
 	elem  *codec // shapeObject: the pointed-to struct; shapeList: the element
@@ -66,7 +67,7 @@ func (c *codec) add(t reflect.Type, prefix []int) {
 		if !f.IsExported() || !hasTag || name == "-" || name == "" {
 			continue // not a parameter (Kind, Events, Run, ...)
 		}
-		fc := &fieldCodec{index: index}
+		fc := &fieldCodec{name: name, index: index}
 		switch {
 		case f.Type == numberType:
 			fc.shape = shapeNumber

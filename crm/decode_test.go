@@ -30,6 +30,11 @@ func TestReadBulkRequestRefuses(t *testing.T) {
 		{"duplicated token", `{"token":"BOGUS","token":"T","web_customer_events_set":[{}]}`, CodeInvalidRequest, "Parameter token Is Given More Than Once"},
 		{"duplicated event parameter", webBody(`{"request_unique_identifier":"1","description":"a","description":"b"}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[0].description Is Given More Than Once"},
+		// A name spelled with an escape is the same parameter.
+		{"duplicated escaped event parameter", webBody(`{"request_unique_identifier":"1","description":"a","descr\u0069ption":"b"}`),
+			CodeInvalidRequest, "Parameter web_customer_events_set[0].description Is Given More Than Once"},
+		{"name with a bad escape", webBody(`{"request_unique_identifier":"1","descr\uZZZZption":"b"}`),
+			CodeInvalidRequest, "The Request Body Is Not Valid JSON"},
 		// Unknown names are skipped, but a duplicate among them is still
 		// found.
 		{"duplicated unknown name", webBody(`{"request_unique_identifier":"1","Website":"a","Website":"b"}`),
@@ -80,6 +85,10 @@ func TestReadBulkRequestAccepts(t *testing.T) {
 		"null for optional parameters": strings.Replace(pageWeb, `"website"`,
 			`"description":null,"invoice_identifier":null,"products_set":null,"udf_float_1":null,"website"`, 1),
 		"the token last": `{"web_customer_events_set":` + pageWeb[strings.Index(pageWeb, "["):len(pageWeb)-1] + `,"token":"T"}`,
+		// Names are read from the decoder's bytes; one with escapes is
+		// unquoted first, at every level.
+		"names spelled with escapes": strings.NewReplacer(`"website"`, `"web\u0073ite"`, `"number"`, `"n\u0075mber"`,
+			`"token"`, `"\u0074oken"`).Replace(pageWeb),
 	}
 	for name, body := range tests {
 		got, err := DecodeBulkRequest(Web, []byte(body))
