@@ -15,6 +15,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -348,6 +349,14 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 		asked := retryAfter(resp.Header.Get("Retry-After"))
 		return resp.StatusCode, &CallError{Status: resp.StatusCode, RetryAfter: min(asked, MaxRetryAfter), RetryAfterAsked: asked, Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
+	if r, ok := out.(envelope); ok && resp.StatusCode < 500 {
+		// The common answer, OK with its data, is decoded once into out;
+		// any other is decoded again below as an envelope first.
+		if json.Unmarshal(data, out) == nil && r.status().Code == StatusOK {
+			return resp.StatusCode, nil
+		}
+		reflect.ValueOf(out).Elem().SetZero()
+	}
 	var env Response[json.RawMessage]
 	jsonErr := json.Unmarshal(data, &env)
 	if resp.StatusCode >= 500 {
@@ -371,6 +380,11 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 	}
 	return resp.StatusCode, json.Unmarshal(data, out)
 }
+
+// envelope is a Response of any data, as do decodes it.
+type envelope interface{ status() Status }
+
+func (r *Response[T]) status() Status { return r.Status }
 
 // statusError turns a failed envelope status into an *Error.
 func statusError(s Status) *Error {
