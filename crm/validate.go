@@ -28,6 +28,15 @@ func Validate(k Kind, ev *Event) *Error {
 // ValidateSchema is Validate against the parameters of schema s (the
 // kind's under an API version: SchemaFor, SingleSchemaFor).
 func ValidateSchema(s *Schema, ev *Event) *Error {
+	if s.plan != nil && s.plan.validFast(s, ev) {
+		return nil // validateReflect would pass it too
+	}
+	return validateReflect(s, ev)
+}
+
+// validateReflect is ValidateSchema by reflection: the reference, and
+// what builds every error.
+func validateReflect(s *Schema, ev *Event) *Error {
 	v := reflect.ValueOf(ev).Elem()
 	if err := checkFields(s.checked, v, ""); err != nil {
 		return err
