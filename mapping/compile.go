@@ -24,6 +24,7 @@ type assign struct {
 	wire  string        // "performed_on", "accounts_receivable_identifier.number"
 	typ   crm.FieldType // String, Number or Date
 	steps [][]int       // Go field indexes from the root struct; pointers are followed
+	hops  []hop         // steps as offsets (setter.go); nil: steps by reflection
 	val   *value
 }
 
@@ -126,6 +127,14 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 		m.filterStat = exprStat{line: spec.line["filter"], src: p.src}
 	}
 	m.columnOf = c.columnOf
+	for i := range m.fields {
+		m.fields[i].hops = planHops(reflect.TypeFor[crm.Event](), m.fields[i].steps)
+	}
+	if m.items != nil {
+		for i := range m.items.assigns {
+			m.items.assigns[i].hops = planHops(m.items.elem, m.items.assigns[i].steps)
+		}
+	}
 	return m, nil
 }
 

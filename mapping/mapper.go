@@ -346,16 +346,21 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		}
 	}
 	first := recs[0]
-	it.RequestID, it.defaultID = m.file+":"+strconv.Itoa(first.Line), true
+	// The default request id, the file and line, is made only when the
+	// mapping gives none: most rows have one.
+	defaultID := func() { it.RequestID, it.defaultID = m.file+":"+strconv.Itoa(first.Line), true }
 	if first.Err != nil {
 		// A malformed first record fails the group already; its request
 		// id is kept when what was read of it gives one.
 		if id := m.malformed(first).RequestID; id != "" {
 			it.RequestID, it.defaultID = id, false
+		} else {
+			defaultID()
 		}
 	} else if m.requestID != nil {
 		id, ok, err := m.requestID.raw(first, m.env)
 		if err != nil || !ok {
+			defaultID()
 			msg := "is empty: every event needs a request id"
 			if err != nil {
 				msg = err.Error()
@@ -364,6 +369,8 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		} else {
 			it.RequestID, it.defaultID = id, false
 		}
+	} else {
+		defaultID()
 	}
 	if m.keep != nil && !m.keep(ShardKey(&it)) {
 		return it // another process's: not mapped
@@ -380,9 +387,34 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	}
 	if m.items != nil {
 		set := root.FieldByIndex(m.items.steps[0])
-	records:
+		// Each element is mapped in place at the end of the set: an
+		// element whose mapping fails is left half made, but then the
+		// item fails and the event is dropped.
+		add := func(er *Record) *RowError {
+			if set.Len() == set.Cap() {
+				n := set.Len() + 1
+				if m.items.from == nil && set.Len() == 0 {
+					n = len(recs) // one element a record: room for all at once
+				}
+				set.Grow(n - set.Len())
+			}
+			set.SetLen(set.Len() + 1)
+			elem := set.Index(set.Len() - 1)
+			for i := range m.items.assigns {
+				if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		for ri, r := range recs {
 			if r.Err != nil {
+				continue
+			}
+			if m.items.from == nil { // the record is the element
+				if err := add(r); err != nil {
+					fail(ri, err)
+				}
 				continue
 			}
 			elems, err := m.elements(r)
@@ -391,14 +423,10 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 				continue
 			}
 			for _, er := range elems {
-				elem := reflect.New(m.items.elem).Elem()
-				for i := range m.items.assigns {
-					if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
-						fail(ri, err)
-						continue records
-					}
+				if err := add(er); err != nil {
+					fail(ri, err)
+					break
 				}
-				set.Set(reflect.Append(set, elem))
 			}
 		}
 	}
@@ -453,20 +481,10 @@ func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
 	if err != nil {
 		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
 	}
-	v := root
-	for i, idx := range a.steps {
-		f := v.FieldByIndex(idx)
-		if i == len(a.steps)-1 {
-			f.SetString(out)
-			break
-		}
-		if f.Kind() == reflect.Pointer {
-			if f.IsNil() {
-				f.Set(reflect.New(f.Type().Elem()))
-			}
-			f = f.Elem()
-		}
-		v = f
+	if a.hops != nil {
+		setHops(root.Addr().UnsafePointer(), a.hops, out)
+	} else {
+		setReflect(root, a.steps, out)
 	}
 	return nil
 }
