@@ -34,6 +34,7 @@ type items struct {
 	from    []string // JSONL: the array inside the object; nil: one element per record
 	assigns []assign
 	elem    reflect.Type
+	elems   *slab   // makes sets of elem
 	steps   [][]int // the set's field on Event
 }
 
@@ -344,6 +345,7 @@ func (c *compiler) items() (*items, error) {
 		return nil, err
 	}
 	it.elem = it.elem.Elem() // []T -> T
+	it.elems = newSlab(it.elem)
 	body := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]

@@ -129,6 +129,10 @@ type Mapper struct {
 	poisoned int
 	// keep, when set, says which items to map (SetShard).
 	keep func(key string) bool
+
+	// Slabs of what every row makes (setter.go).
+	events   slabOf[crm.Event]
+	recLists slabOf[*Record]
 }
 
 // Kind is the kind of events the mapper makes.
@@ -251,7 +255,9 @@ func (m *Mapper) single(r *Record, emit func(Item)) {
 			return
 		}
 	}
-	emit(m.mapGroup([]*Record{r}, nil, ""))
+	recs := m.recLists.slice(1)
+	recs[0] = r
+	emit(m.mapGroup(recs, nil, ""))
 }
 
 func (m *Mapper) add(r *Record, err *RowError) {
@@ -375,7 +381,7 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	if m.keep != nil && !m.keep(ShardKey(&it)) {
 		return it // another process's: not mapped
 	}
-	ev := &crm.Event{}
+	ev := m.events.take()
 	root := reflect.ValueOf(ev).Elem()
 	if first.Err == nil {
 		for i := range m.fields {
@@ -392,11 +398,12 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		// item fails and the event is dropped.
 		add := func(er *Record) *RowError {
 			if set.Len() == set.Cap() {
-				n := set.Len() + 1
 				if m.items.from == nil && set.Len() == 0 {
-					n = len(recs) // one element a record: room for all at once
+					// One element a record: room for all at once.
+					set.Set(m.items.elems.sliceOf(len(recs)))
+				} else {
+					set.Grow(1)
 				}
-				set.Grow(n - set.Len())
 			}
 			set.SetLen(set.Len() + 1)
 			elem := set.Index(set.Len() - 1)

@@ -16,7 +16,7 @@ import (
 // to structs, made when nil and followed.
 type hop struct {
 	off   uintptr
-	alloc reflect.Type // the struct a pointer hop points to; nil on the last hop
+	alloc *slab // makes the struct a pointer hop points to; nil on the last hop
 }
 
 // planHops plans steps (as assign.steps) from struct type t; nil when the
@@ -44,7 +44,7 @@ func planHops(t reflect.Type, steps [][]int) []hop {
 			if t.Elem().Kind() != reflect.Struct {
 				return nil
 			}
-			hops = append(hops, hop{off: off, alloc: t.Elem()})
+			hops = append(hops, hop{off: off, alloc: newSlab(t.Elem())})
 			t, off = t.Elem(), 0
 		} else if t.Kind() != reflect.Struct {
 			return nil
@@ -65,7 +65,7 @@ func setHops(base unsafe.Pointer, hops []hop, s string) {
 		}
 		q := *(*unsafe.Pointer)(at)
 		if q == nil {
-			q = reflect.New(h.alloc).UnsafePointer()
+			q = h.alloc.take()
 			*(*unsafe.Pointer)(at) = q
 		}
 		p = q
@@ -90,4 +90,74 @@ func setReflect(root reflect.Value, steps [][]int, s string) {
 		}
 		v = f
 	}
+}
+
+// slabSize is how many values of a type one allocation makes: the
+// mapping makes the same few small structs for every row (an event, its
+// identifiers, its set, the item's record list), and one allocation for
+// many of them cuts the allocator's and the collector's work per row. A
+// slab lives as long as any of its values: a few rows' worth at most, as
+// rows settle in input order.
+const slabSize = 64
+
+// slabOf hands out zeroed values of T from shared allocations.
+type slabOf[T any] struct{ free []T }
+
+// take returns a new zero T.
+func (s *slabOf[T]) take() *T {
+	if len(s.free) == 0 {
+		s.free = make([]T, slabSize)
+	}
+	p := &s.free[0]
+	s.free = s.free[1:]
+	return p
+}
+
+// slice returns n zero Ts, with a capacity of n exactly: an append past
+// it copies, never overwrites a neighbour.
+func (s *slabOf[T]) slice(n int) []T {
+	if n > slabSize/4 {
+		return make([]T, n)
+	}
+	if len(s.free) < n {
+		s.free = make([]T, slabSize)
+	}
+	out := s.free[:n:n]
+	s.free = s.free[n:]
+	return out
+}
+
+// slab is slabOf for a type known at run time (reflect).
+type slab struct {
+	typ  reflect.Type
+	vals reflect.Value // a slice of slabSize values; those from next are free
+	next int
+}
+
+func newSlab(t reflect.Type) *slab { return &slab{typ: t} }
+
+func (s *slab) refill(n int) {
+	if !s.vals.IsValid() || s.next+n > s.vals.Len() {
+		s.vals = reflect.MakeSlice(reflect.SliceOf(s.typ), slabSize, slabSize)
+		s.next = 0
+	}
+}
+
+// take returns a pointer to a new zero value.
+func (s *slab) take() unsafe.Pointer {
+	s.refill(1)
+	p := s.vals.Index(s.next).Addr().UnsafePointer()
+	s.next++
+	return p
+}
+
+// sliceOf returns an empty slice with room for n values (cap n exactly).
+func (s *slab) sliceOf(n int) reflect.Value {
+	if n > slabSize/4 {
+		return reflect.MakeSlice(reflect.SliceOf(s.typ), 0, n)
+	}
+	s.refill(n)
+	v := s.vals.Slice3(s.next, s.next, s.next+n)
+	s.next += n
+	return v
 }
