@@ -91,3 +91,38 @@ products_set:
 		}
 	}
 }
+
+// TestSlabs: slabs hand out distinct zero values, and slices whose
+// appends never reach a neighbour's values.
+func TestSlabs(t *testing.T) {
+	var s slabOf[crm.PurchaseProduct]
+	rs := newSlab(reflect.TypeFor[crm.PurchaseProduct]())
+	seen := map[*crm.PurchaseProduct]bool{}
+	for i := range 3 * slabSize {
+		p := s.take()
+		q := (*crm.PurchaseProduct)(rs.take())
+		if seen[p] || seen[q] || p == q || *p != (crm.PurchaseProduct{}) || *q != (crm.PurchaseProduct{}) {
+			t.Fatalf("take %d: not a new zero value", i)
+		}
+		seen[p], seen[q] = true, true
+		p.Quantity, q.Quantity = "1", "2"
+	}
+	for n := 1; n < slabSize; n += 7 {
+		a, b := s.slice(n), s.slice(n)
+		ra, rb := rs.sliceOf(n), rs.sliceOf(n)
+		if len(a) != n || cap(a) != n || ra.Len() != 0 || ra.Cap() != n {
+			t.Fatalf("slice(%d): len %d cap %d; sliceOf: len %d cap %d", n, len(a), cap(a), ra.Len(), ra.Cap())
+		}
+		b[0].Quantity = "b"
+		rb = reflect.Append(rb, reflect.ValueOf(crm.PurchaseProduct{Quantity: "rb"}))
+		a = append(a, crm.PurchaseProduct{Quantity: "a"})
+		ra = reflect.Append(ra, reflect.ValueOf(crm.PurchaseProduct{Quantity: "ra"}))
+		for i := 1; i < n; i++ {
+			ra = reflect.Append(ra, reflect.ValueOf(crm.PurchaseProduct{Quantity: "ra"}))
+		}
+		ra = reflect.Append(ra, reflect.ValueOf(crm.PurchaseProduct{Quantity: "ra"}))
+		if b[0].Quantity != "b" || rb.Index(0).Interface().(crm.PurchaseProduct).Quantity != "rb" || a[n].Quantity != "a" {
+			t.Fatalf("slice(%d): an append wrote over a neighbour", n)
+		}
+	}
+}
