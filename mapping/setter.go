@@ -92,13 +92,26 @@ func setReflect(root reflect.Value, steps [][]int, s string) {
 	}
 }
 
-// slabSize is how many values of a type one allocation makes: the
+// slabSize is how many values of a type one allocation makes at most: the
 // mapping makes the same few small structs for every row (an event, its
 // identifiers, its set, the item's record list), and one allocation for
 // many of them cuts the allocator's and the collector's work per row. A
 // slab lives as long as any of its values: a few rows' worth at most, as
-// rows settle in input order.
-const slabSize = 64
+// rows settle in input order. slabBytes bounds a slab's bytes (an event
+// is ~750 bytes): small slabs stay small objects, never the heap's large
+// ones, which fragment it.
+const (
+	slabSize  = 64
+	slabBytes = 16 << 10
+)
+
+// slabLen is how many values of size bytes make a slab.
+func slabLen(size uintptr) int {
+	if size == 0 {
+		return slabSize
+	}
+	return max(1, min(slabSize, int(slabBytes/size)))
+}
 
 // slabOf hands out zeroed values of T from shared allocations.
 type slabOf[T any] struct{ free []T }
@@ -106,7 +119,7 @@ type slabOf[T any] struct{ free []T }
 // take returns a new zero T.
 func (s *slabOf[T]) take() *T {
 	if len(s.free) == 0 {
-		s.free = make([]T, slabSize)
+		s.free = make([]T, slabLen(unsafe.Sizeof(*new(T))))
 	}
 	p := &s.free[0]
 	s.free = s.free[1:]
@@ -116,11 +129,12 @@ func (s *slabOf[T]) take() *T {
 // slice returns n zero Ts, with a capacity of n exactly: an append past
 // it copies, never overwrites a neighbour.
 func (s *slabOf[T]) slice(n int) []T {
-	if n > slabSize/4 {
+	l := slabLen(unsafe.Sizeof(*new(T)))
+	if n > l/4 {
 		return make([]T, n)
 	}
 	if len(s.free) < n {
-		s.free = make([]T, slabSize)
+		s.free = make([]T, l)
 	}
 	out := s.free[:n:n]
 	s.free = s.free[n:]
@@ -138,7 +152,8 @@ func newSlab(t reflect.Type) *slab { return &slab{typ: t} }
 
 func (s *slab) refill(n int) {
 	if !s.vals.IsValid() || s.next+n > s.vals.Len() {
-		s.vals = reflect.MakeSlice(reflect.SliceOf(s.typ), slabSize, slabSize)
+		l := slabLen(s.typ.Size())
+		s.vals = reflect.MakeSlice(reflect.SliceOf(s.typ), l, l)
 		s.next = 0
 	}
 }
@@ -153,7 +168,7 @@ func (s *slab) take() unsafe.Pointer {
 
 // sliceOf returns an empty slice with room for n values (cap n exactly).
 func (s *slab) sliceOf(n int) reflect.Value {
-	if n > slabSize/4 {
+	if n > slabLen(s.typ.Size())/4 {
 		return reflect.MakeSlice(reflect.SliceOf(s.typ), 0, n)
 	}
 	s.refill(n)
