@@ -30,12 +30,14 @@ type assign struct {
 
 // items maps the kind's set of line items.
 type items struct {
-	set     string
-	from    []string // JSONL: the array inside the object; nil: one element per record
-	assigns []assign
-	elem    reflect.Type
-	elems   *slab   // makes sets of elem
-	steps   [][]int // the set's field on Event
+	set      string
+	from     []string // JSONL: the array inside the object; nil: one element per record
+	assigns  []assign
+	elem     reflect.Type
+	elems    *slab   // makes sets of elem
+	elemSize uintptr // elem's size
+	setOff   uintptr // the set's offset in Event
+	steps    [][]int // the set's field on Event
 }
 
 type compiler struct {
@@ -345,7 +347,12 @@ func (c *compiler) items() (*items, error) {
 		return nil, err
 	}
 	it.elem = it.elem.Elem() // []T -> T
-	it.elems = newSlab(it.elem)
+	it.elems, it.elemSize = newSlab(it.elem), it.elem.Size()
+	off, ok := fieldOffset(reflect.TypeFor[crm.Event](), it.steps)
+	if !ok {
+		return nil, fmt.Errorf("internal: %s is not a slice field of the event", set)
+	}
+	it.setOff = off
 	body := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -382,33 +383,39 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		return it // another process's: not mapped
 	}
 	ev := m.events.take()
-	root := reflect.ValueOf(ev).Elem()
 	if first.Err == nil {
 		for i := range m.fields {
-			if err := m.apply(&m.fields[i], root, first); err != nil {
+			if err := m.apply(&m.fields[i], unsafe.Pointer(ev), eventType, first); err != nil {
 				fail(0, err)
 				break
 			}
 		}
 	}
 	if m.items != nil {
-		set := root.FieldByIndex(m.items.steps[0])
+		// The set's slice, written in place (its Go field is a slice
+		// of the event itself: itemList checks it at compile time).
+		set := (*sliceHeader)(unsafe.Add(unsafe.Pointer(ev), m.items.setOff))
 		// Each element is mapped in place at the end of the set: an
 		// element whose mapping fails is left half made, but then the
 		// item fails and the event is dropped.
 		add := func(er *Record) *RowError {
-			if set.Len() == set.Cap() {
-				if m.items.from == nil && set.Len() == 0 {
+			if set.len == set.cap {
+				if m.items.from == nil && set.len == 0 {
 					// One element a record: room for all at once.
-					set.Set(m.items.elems.sliceOf(len(recs)))
+					set.data, set.cap = m.items.elems.sliceOf(len(recs))
 				} else {
-					set.Grow(1)
+					v := reflect.NewAt(eventType, unsafe.Pointer(ev)).Elem().FieldByIndex(m.items.steps[0])
+					v.Grow(1)
 				}
 			}
-			set.SetLen(set.Len() + 1)
-			elem := set.Index(set.Len() - 1)
+			elem := unsafe.Add(set.data, uintptr(set.len)*m.items.elemSize)
+			if m.items.from != nil {
+				// A set grown by reflect: its new element surely zero.
+				reflect.NewAt(m.items.elem, elem).Elem().SetZero()
+			}
+			set.len++
 			for i := range m.items.assigns {
-				if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
+				if err := m.apply(&m.items.assigns[i], elem, m.items.elem, er); err != nil {
 					return err
 				}
 			}
@@ -476,7 +483,11 @@ func (m *Mapper) elements(r *Record) ([]*Record, *RowError) {
 	return out, nil
 }
 
-func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
+// eventType is the type mapGroup makes.
+var eventType = reflect.TypeFor[crm.Event]()
+
+// apply maps one value into the struct of type typ at base.
+func (m *Mapper) apply(a *assign, base unsafe.Pointer, typ reflect.Type, r *Record) *RowError {
 	s, ok, err := a.val.raw(r, m.env)
 	if err != nil {
 		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
@@ -489,9 +500,9 @@ func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
 		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
 	}
 	if a.hops != nil {
-		setHops(root.Addr().UnsafePointer(), a.hops, out)
+		setHops(base, a.hops, out)
 	} else {
-		setReflect(root, a.steps, out)
+		setReflect(reflect.NewAt(typ, base).Elem(), a.steps, out)
 	}
 	return nil
 }

@@ -166,13 +166,41 @@ func (s *slab) take() unsafe.Pointer {
 	return p
 }
 
-// sliceOf returns an empty slice with room for n values (cap n exactly).
-func (s *slab) sliceOf(n int) reflect.Value {
+// sliceOf returns the array of a new empty slice with room for n values
+// (cap n exactly: an append past it copies, never writes over a
+// neighbour).
+func (s *slab) sliceOf(n int) (unsafe.Pointer, int) {
 	if n > slabLen(s.typ.Size())/4 {
-		return reflect.MakeSlice(reflect.SliceOf(s.typ), 0, n)
+		return reflect.MakeSlice(reflect.SliceOf(s.typ), n, n).UnsafePointer(), n
 	}
 	s.refill(n)
-	v := s.vals.Slice3(s.next, s.next, s.next+n)
+	p := s.vals.Index(s.next).Addr().UnsafePointer()
 	s.next += n
-	return v
+	return p, n
+}
+
+// sliceHeader is the layout of a slice, for writing one whose element
+// type is known only at run time.
+type sliceHeader struct {
+	data unsafe.Pointer
+	len  int
+	cap  int
+}
+
+// fieldOffset is the offset in struct t of the slice field at steps (one
+// step: no pointer on the way).
+func fieldOffset(t reflect.Type, steps [][]int) (uintptr, bool) {
+	if len(steps) != 1 {
+		return 0, false
+	}
+	var off uintptr
+	for _, j := range steps[0] {
+		if t.Kind() != reflect.Struct || j >= t.NumField() {
+			return 0, false
+		}
+		sf := t.Field(j)
+		off += sf.Offset
+		t = sf.Type
+	}
+	return off, t.Kind() == reflect.Slice
 }

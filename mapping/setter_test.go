@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -109,7 +110,11 @@ func TestSlabs(t *testing.T) {
 	}
 	for n := 1; n < slabSize; n += 7 {
 		a, b := s.slice(n), s.slice(n)
-		ra, rb := rs.sliceOf(n), rs.sliceOf(n)
+		sliceOf := func() reflect.Value {
+			p, c := rs.sliceOf(n)
+			return reflect.ValueOf(unsafe.Slice((*crm.PurchaseProduct)(p), c)[:0])
+		}
+		ra, rb := sliceOf(), sliceOf()
 		if len(a) != n || cap(a) != n || ra.Len() != 0 || ra.Cap() != n {
 			t.Fatalf("slice(%d): len %d cap %d; sliceOf: len %d cap %d", n, len(a), cap(a), ra.Len(), ra.Cap())
 		}
