@@ -64,6 +64,8 @@ type Schema struct {
 	// foreign are the Go fields of Event that are not parameters of the
 	// kind: set, they are an error.
 	foreign []wireField
+	// plan is the fast check of valid events (validfast.go), or nil.
+	plan *schemaPlan
 }
 
 // Field returns the named parameter of the kind.
@@ -264,6 +266,7 @@ func (s *Schema) finish() {
 			s.foreign = append(s.foreign, wf)
 		}
 	}
+	s.plan = planSchema(s)
 }
 
 // bindIndex finds the Go struct field with f's wire name in t and records its

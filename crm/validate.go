@@ -28,6 +28,15 @@ func Validate(k Kind, ev *Event) *Error {
 // ValidateSchema is Validate against the parameters of schema s (the
 // kind's under an API version: SchemaFor, SingleSchemaFor).
 func ValidateSchema(s *Schema, ev *Event) *Error {
+	if s.plan != nil && s.plan.validFast(s, ev) {
+		return nil // validateReflect would pass it too
+	}
+	return validateReflect(s, ev)
+}
+
+// validateReflect is ValidateSchema by reflection: the reference, and
+// what builds every error.
+func validateReflect(s *Schema, ev *Event) *Error {
 	v := reflect.ValueOf(ev).Elem()
 	if err := checkFields(s.checked, v, ""); err != nil {
 		return err
@@ -270,8 +279,63 @@ func IsDate(s string) bool {
 	if len(s) != len(DateLayout) {
 		return false
 	}
+	if ok, sure := isDateFast(s); sure {
+		return ok
+	}
 	_, err := time.Parse(DateLayout, s)
 	return err == nil
+}
+
+// isDateFast is IsDate for text of the exact shape DDDD-DD-DDTDD:DD:DD,
+// without time.Parse: sure is false for any other text (time.Parse
+// tells). FuzzIsDateFast holds it to time.Parse.
+func isDateFast(s string) (ok, sure bool) {
+	year, month, day, hour, minute, second, shaped := dateFields(s)
+	if !shaped {
+		return false, false
+	}
+	return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, year) &&
+		hour < 24 && minute < 60 && second < 60, true
+}
+
+// dateFields splits text of the exact shape DDDD-DD-DDTDD:DD:DD (any
+// digits) into its numbers; shaped is false for any other text. Nothing
+// is range-checked.
+func dateFields(s string) (year, month, day, hour, minute, second int, shaped bool) {
+	if len(s) != 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, 0, 0, 0, 0, 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day = num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, second = num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 {
+		return 0, 0, 0, 0, 0, 0, false
+	}
+	return year, month, day, hour, minute, second, true
+}
+
+// daysIn is the number of days of month (1-12) in year, in the
+// proleptic Gregorian calendar time uses (year 0 is a leap year).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // IsNumber reports whether s is a JSON number literal: an optional minus,

@@ -12,13 +12,18 @@ func (r *run) batch(events <-chan event, batches chan<- []event) {
 	flush := func() {
 		if len(cur) > 0 {
 			batches <- cur
-			cur, size = nil, 0
+			cur, size = nil, 0 // the call keeps cur: a batch is never reused
 			clear(ids)
 		}
 	}
 	for ev := range events {
 		if ids[ev.item.RequestID] || size+ev.size > r.opts.BatchBytes {
 			flush()
+		}
+		if cur == nil {
+			// Room for a whole batch at once: growing it by appends
+			// copied each batch about twice.
+			cur = make([]event, 0, r.opts.BatchSize)
 		}
 		cur = append(cur, ev)
 		size += ev.size

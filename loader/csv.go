@@ -29,6 +29,8 @@ type csvSource struct {
 	close   func() error
 	// maxField bounds a cell's bytes (--max-field-bytes).
 	maxField int
+	// freeRecs are made ahead for record: one allocation for many.
+	freeRecs []mapping.Record
 }
 
 func newCSVSource(r *bufio.Reader, delim, comment []byte, opts SourceOptions) (*csvSource, error) {
@@ -106,7 +108,13 @@ func (s *csvSource) record(cr csvRecord) *mapping.Record {
 	if cr.err != nil {
 		return &mapping.Record{Line: cr.line, Err: cr.err}
 	}
-	return &mapping.Record{Line: cr.line, Values: cr.fields}
+	if len(s.freeRecs) == 0 {
+		s.freeRecs = make([]mapping.Record, 64)
+	}
+	rec := &s.freeRecs[0]
+	s.freeRecs = s.freeRecs[1:]
+	rec.Line, rec.Values = cr.line, cr.fields
+	return rec
 }
 
 // check fails a record whose fields are not want UTF-8 values; a failed

@@ -46,6 +46,9 @@ type csvReader struct {
 	rawBuf       []byte // earlier lines of a record spanning lines
 	recordBuffer []byte
 	fieldIndexes []int
+	// freeFields are made ahead for fields: one allocation for the
+	// field lists of many records.
+	freeFields []string
 }
 
 // newCSVReader reads records separated by comma; comment, if not empty,
@@ -207,10 +210,22 @@ parseField:
 	return csvRecord{fields: p.fields(), line: start, endLine: p.line, raw: raw}, nil
 }
 
-// fields turns the record buffer into strings: one allocation for them all.
+// fields turns the record buffer into strings: one allocation for them
+// all, and their list is cut from freeFields (with a capacity of its
+// length exactly: an append copies, never writes over the next record's).
 func (p *csvReader) fields() []string {
 	s := string(p.recordBuffer)
-	out := make([]string, len(p.fieldIndexes))
+	n := len(p.fieldIndexes)
+	var out []string
+	if n > 64 {
+		out = make([]string, n)
+	} else {
+		if len(p.freeFields) < n {
+			p.freeFields = make([]string, 1024)
+		}
+		out = p.freeFields[:n:n]
+		p.freeFields = p.freeFields[n:]
+	}
 	prev := 0
 	for i, idx := range p.fieldIndexes {
 		out[i] = s[prev:idx]

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -22,5 +23,30 @@ func TestDupWatchTable(t *testing.T) {
 	}
 	if d.count != (n+996)/997 || len(d.dups) != maxDupsNamed {
 		t.Errorf("count %d, %d named; want %d and %d", d.count, len(d.dups), (n+996)/997, maxDupsNamed)
+	}
+}
+
+// TestIDShardsAgree: the sharded table answers as one table does, hashes
+// 0 and 1 (stored alike) and repeats included.
+func TestIDShardsAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	one, shards := newIDTable(1<<12), newIDShards()
+	var seen []uint64
+	for i := range 300_000 {
+		var h uint64
+		switch {
+		case i%1000 == 0:
+			h = uint64(i/1000) % 3 // 0, 1, 2 again and again
+		case i%7 == 0 && len(seen) > 0:
+			h = seen[r.IntN(len(seen))]
+		default:
+			h = r.Uint64()
+			seen = append(seen, h)
+		}
+		l1, ok1 := one.add(h, i+2)
+		l2, ok2 := shards.add(h, i+2)
+		if l1 != l2 || ok1 != ok2 {
+			t.Fatalf("add(%#x, %d): one table %d, %v; shards %d, %v", h, i+2, l1, ok1, l2, ok2)
+		}
 	}
 }

@@ -115,7 +115,10 @@ type event struct {
 
 // key names an item's rows in a run: the input and the first row's line.
 func key(file int, it mapping.Item) string {
-	return strconv.Itoa(file) + ":" + strconv.Itoa(it.Records[0].Line)
+	var buf [40]byte // one allocation, the string
+	b := strconv.AppendInt(buf[:0], int64(file), 10)
+	b = append(b, ':')
+	return string(strconv.AppendInt(b, int64(it.Records[0].Line), 10))
 }
 
 // Load reads, maps, batches and sends the plan's rows to eng, and writes the

@@ -111,6 +111,7 @@ type rowReport struct {
 	raw     bool     // CSV: the last added column is crmload_raw, from the record
 	added   []string
 	rows    int
+	row     []string // CSV: write's row, reused (csv.Writer keeps none)
 }
 
 // openRowReport creates the report, or with resumeAt >= 0 reopens it cut
@@ -167,7 +168,7 @@ func (r *rowReport) flush() (int64, error) {
 func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 	r.rows++
 	if r.csv != nil {
-		row := make([]string, 0, r.keep+len(vals))
+		row := r.row[:0]
 		for i := 0; i < r.keep; i++ {
 			if i < len(rec.Values) {
 				row = append(row, rec.Values[i])
@@ -179,6 +180,7 @@ func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 		if r.raw {
 			row = append(row, string(rec.Raw))
 		}
+		r.row = row
 		if r.comment != 0 && len(row) > 0 && strings.HasPrefix(row[0], string(r.comment)) {
 			return r.writeQuotedFirst(row)
 		}

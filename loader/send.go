@@ -37,6 +37,33 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []
 	r.settleCall(readCtx, sendCtx, limiter, c, res, err, out)
 }
 
+// eventFinder returns a function that finds the event of b with a request
+// id. The events of a call have distinct request ids (batch starts a new
+// batch at a repeated one), so the index is unique; engines answer in the
+// call's order, so the event after the one last found is tried first and
+// a map is made only when that guess misses.
+func eventFinder(b []event) func(id string) (int, bool) {
+	next := 0
+	var byID map[string]int
+	return func(id string) (int, bool) {
+		if next < len(b) && b[next].item.RequestID == id {
+			next++
+			return next - 1, true
+		}
+		if byID == nil {
+			byID = make(map[string]int, len(b))
+			for i, ev := range b {
+				byID[ev.item.RequestID] = i
+			}
+		}
+		i, ok := byID[id]
+		if ok {
+			next = i + 1
+		}
+		return i, ok
+	}
+}
+
 // bulkCall is one call of a batch: its request, and its rows as the
 // journal names them.
 type bulkCall struct {
@@ -48,7 +75,8 @@ type bulkCall struct {
 func (r *run) newBulkCall(b []event) *bulkCall {
 	c := &bulkCall{b: b, req: crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
 		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b)),
-		Validated: true}} // the mapper ran crm.Validate on each event
+		Validated: true}, // the mapper ran crm.Validate on each event
+		sending: make([][2]int, 0, len(b))}
 	for i, ev := range b {
 		c.req.Events[i] = *ev.item.Event
 		c.req.Keys[i] = key(ev.file, ev.item)
@@ -238,15 +266,12 @@ func dropAll(b []event) []settled {
 // set, in both, or twice) says nothing sure about that event: its rows
 // are in doubt, never counted as created, and the answer is logged.
 func (r *run) match(b []event, res crm.BulkResult) []settled {
-	byID := make(map[string]int, len(b))
-	for i, ev := range b {
-		byID[ev.item.RequestID] = i
-	}
+	find := eventFinder(b)
 	out := make([]settled, len(b))
 	seen := make([]int, len(b))
 	unknown := 0
 	for _, p := range res.Processed {
-		if i, ok := byID[p.RequestUniqueIdentifier]; ok {
+		if i, ok := find(p.RequestUniqueIdentifier); ok {
 			seen[i]++
 			out[i] = settled{item: b[i].item, file: b[i].file, id: p.ID, num: p.Number, batch: true}
 		} else {
@@ -254,7 +279,7 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 		}
 	}
 	for _, u := range res.Unprocessed {
-		if i, ok := byID[u.RequestUniqueIdentifier]; ok {
+		if i, ok := find(u.RequestUniqueIdentifier); ok {
 			seen[i]++
 			out[i] = settled{item: b[i].item, file: b[i].file, code: u.ErrorCode, msg: u.ErrorDescription, batch: true}
 		} else {

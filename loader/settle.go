@@ -24,7 +24,7 @@ type settled struct {
 func (r *run) settle(outs []settled) error {
 	s := r.sum
 	batch := false
-	var keys [][2]int
+	keys := make([][2]int, 0, len(outs))
 	failedBefore := s.RowsFailed
 	for _, o := range outs {
 		n := len(o.item.Records)

@@ -24,16 +24,20 @@ type assign struct {
 	wire  string        // "performed_on", "accounts_receivable_identifier.number"
 	typ   crm.FieldType // String, Number or Date
 	steps [][]int       // Go field indexes from the root struct; pointers are followed
+	hops  []hop         // steps as offsets (setter.go); nil: steps by reflection
 	val   *value
 }
 
 // items maps the kind's set of line items.
 type items struct {
-	set     string
-	from    []string // JSONL: the array inside the object; nil: one element per record
-	assigns []assign
-	elem    reflect.Type
-	steps   [][]int // the set's field on Event
+	set      string
+	from     []string // JSONL: the array inside the object; nil: one element per record
+	assigns  []assign
+	elem     reflect.Type
+	elems    *slab   // makes sets of elem
+	elemSize uintptr // elem's size
+	setOff   uintptr // the set's offset in Event
+	steps    [][]int // the set's field on Event
 }
 
 type compiler struct {
@@ -126,6 +130,14 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 		m.filterStat = exprStat{line: spec.line["filter"], src: p.src}
 	}
 	m.columnOf = c.columnOf
+	for i := range m.fields {
+		m.fields[i].hops = planHops(reflect.TypeFor[crm.Event](), m.fields[i].steps)
+	}
+	if m.items != nil {
+		for i := range m.items.assigns {
+			m.items.assigns[i].hops = planHops(m.items.elem, m.items.assigns[i].steps)
+		}
+	}
 	return m, nil
 }
 
@@ -335,6 +347,12 @@ func (c *compiler) items() (*items, error) {
 		return nil, err
 	}
 	it.elem = it.elem.Elem() // []T -> T
+	it.elems, it.elemSize = newSlab(it.elem), it.elem.Size()
+	off, ok := fieldOffset(reflect.TypeFor[crm.Event](), it.steps)
+	if !ok {
+		return nil, fmt.Errorf("internal: %s is not a slice field of the event", set)
+	}
+	it.setOff = off
 	body := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]

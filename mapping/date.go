@@ -88,11 +88,41 @@ var isoLayouts = []string{
 // result is the API form, the wall clock as written (an offset, if given,
 // is read and dropped: CRM.COM dates have none).
 func parseDate(s, layout string) (string, error) {
+	if d, ok := parseDateFast(s, layout); ok {
+		return d, nil
+	}
 	t, err := parseTime(s, layout)
 	if err != nil {
 		return "", err
 	}
 	return apiDate(t)
+}
+
+// parseDateFast is parseDate for the commonest input, a date already in
+// the API's form (or with a space for the T), read without a layout or
+// with the API's: the text is the answer, and time.Parse and Format are
+// skipped. ok is false for anything else (parseDate reads it).
+// FuzzParseDateFast holds it to the slow path.
+func parseDateFast(s, layout string) (string, bool) {
+	if layout != "" && layout != crm.DateLayout {
+		return "", false
+	}
+	if len(s) != len(crm.DateLayout) {
+		s = strings.TrimSpace(s)
+		if len(s) != len(crm.DateLayout) {
+			return "", false
+		}
+	}
+	if s[10] == ' ' && layout == "" {
+		s = s[:10] + "T" + s[11:]
+	}
+	if s[0] == '0' && s[1] == '0' && s[2] == '0' && s[3] == '0' {
+		return "", false // year 0000: the slow path's error
+	}
+	if !crm.IsDate(s) {
+		return "", false
+	}
+	return s, true
 }
 
 // parseTime is parseDate's reading of the text: the wall clock as

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -129,6 +130,10 @@ type Mapper struct {
 	poisoned int
 	// keep, when set, says which items to map (SetShard).
 	keep func(key string) bool
+
+	// Slabs of what every row makes (setter.go).
+	events   slabOf[crm.Event]
+	recLists slabOf[*Record]
 }
 
 // Kind is the kind of events the mapper makes.
@@ -251,7 +256,9 @@ func (m *Mapper) single(r *Record, emit func(Item)) {
 			return
 		}
 	}
-	emit(m.mapGroup([]*Record{r}, nil, ""))
+	recs := m.recLists.slice(1)
+	recs[0] = r
+	emit(m.mapGroup(recs, nil, ""))
 }
 
 func (m *Mapper) add(r *Record, err *RowError) {
@@ -346,16 +353,21 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		}
 	}
 	first := recs[0]
-	it.RequestID, it.defaultID = m.file+":"+strconv.Itoa(first.Line), true
+	// The default request id, the file and line, is made only when the
+	// mapping gives none: most rows have one.
+	defaultID := func() { it.RequestID, it.defaultID = m.file+":"+strconv.Itoa(first.Line), true }
 	if first.Err != nil {
 		// A malformed first record fails the group already; its request
 		// id is kept when what was read of it gives one.
 		if id := m.malformed(first).RequestID; id != "" {
 			it.RequestID, it.defaultID = id, false
+		} else {
+			defaultID()
 		}
 	} else if m.requestID != nil {
 		id, ok, err := m.requestID.raw(first, m.env)
 		if err != nil || !ok {
+			defaultID()
 			msg := "is empty: every event needs a request id"
 			if err != nil {
 				msg = err.Error()
@@ -364,25 +376,59 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		} else {
 			it.RequestID, it.defaultID = id, false
 		}
+	} else {
+		defaultID()
 	}
 	if m.keep != nil && !m.keep(ShardKey(&it)) {
 		return it // another process's: not mapped
 	}
-	ev := &crm.Event{}
-	root := reflect.ValueOf(ev).Elem()
+	ev := m.events.take()
 	if first.Err == nil {
 		for i := range m.fields {
-			if err := m.apply(&m.fields[i], root, first); err != nil {
+			if err := m.apply(&m.fields[i], unsafe.Pointer(ev), eventType, first); err != nil {
 				fail(0, err)
 				break
 			}
 		}
 	}
 	if m.items != nil {
-		set := root.FieldByIndex(m.items.steps[0])
-	records:
+		// The set's slice, written in place (its Go field is a slice
+		// of the event itself: itemList checks it at compile time).
+		set := (*sliceHeader)(unsafe.Add(unsafe.Pointer(ev), m.items.setOff))
+		// Each element is mapped in place at the end of the set: an
+		// element whose mapping fails is left half made, but then the
+		// item fails and the event is dropped.
+		add := func(er *Record) *RowError {
+			if set.len == set.cap {
+				if m.items.from == nil && set.len == 0 {
+					// One element a record: room for all at once.
+					set.data, set.cap = m.items.elems.sliceOf(len(recs))
+				} else {
+					v := reflect.NewAt(eventType, unsafe.Pointer(ev)).Elem().FieldByIndex(m.items.steps[0])
+					v.Grow(1)
+				}
+			}
+			elem := unsafe.Add(set.data, uintptr(set.len)*m.items.elemSize)
+			if m.items.from != nil {
+				// A set grown by reflect: its new element surely zero.
+				reflect.NewAt(m.items.elem, elem).Elem().SetZero()
+			}
+			set.len++
+			for i := range m.items.assigns {
+				if err := m.apply(&m.items.assigns[i], elem, m.items.elem, er); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		for ri, r := range recs {
 			if r.Err != nil {
+				continue
+			}
+			if m.items.from == nil { // the record is the element
+				if err := add(r); err != nil {
+					fail(ri, err)
+				}
 				continue
 			}
 			elems, err := m.elements(r)
@@ -391,14 +437,10 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 				continue
 			}
 			for _, er := range elems {
-				elem := reflect.New(m.items.elem).Elem()
-				for i := range m.items.assigns {
-					if err := m.apply(&m.items.assigns[i], elem, er); err != nil {
-						fail(ri, err)
-						continue records
-					}
+				if err := add(er); err != nil {
+					fail(ri, err)
+					break
 				}
-				set.Set(reflect.Append(set, elem))
 			}
 		}
 	}
@@ -441,7 +483,11 @@ func (m *Mapper) elements(r *Record) ([]*Record, *RowError) {
 	return out, nil
 }
 
-func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
+// eventType is the type mapGroup makes.
+var eventType = reflect.TypeFor[crm.Event]()
+
+// apply maps one value into the struct of type typ at base.
+func (m *Mapper) apply(a *assign, base unsafe.Pointer, typ reflect.Type, r *Record) *RowError {
 	s, ok, err := a.val.raw(r, m.env)
 	if err != nil {
 		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
@@ -453,20 +499,10 @@ func (m *Mapper) apply(a *assign, root reflect.Value, r *Record) *RowError {
 	if err != nil {
 		return &RowError{Line: r.Line, Column: describe(a.val), Field: a.wire, Value: s, Code: CodeInvalidInput, Msg: err.Error()}
 	}
-	v := root
-	for i, idx := range a.steps {
-		f := v.FieldByIndex(idx)
-		if i == len(a.steps)-1 {
-			f.SetString(out)
-			break
-		}
-		if f.Kind() == reflect.Pointer {
-			if f.IsNil() {
-				f.Set(reflect.New(f.Type().Elem()))
-			}
-			f = f.Elem()
-		}
-		v = f
+	if a.hops != nil {
+		setHops(base, a.hops, out)
+	} else {
+		setReflect(reflect.NewAt(typ, base).Elem(), a.steps, out)
 	}
 	return nil
 }
