@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -469,4 +470,71 @@ func nameOf(codes []string, code int64) string {
 		return codes[code]
 	}
 	return ""
+}
+
+// encoded is what encodeRows made of a call's rows: each row's data blob
+// and digest bytes, as parts of one buffer.
+type encoded struct {
+	buf   []byte
+	parts []span // row i's data is parts[2i], its digest parts[2i+1]
+}
+
+// span is buf[start:end]; start < 0 when the part was not made.
+type span struct{ start, end int }
+
+// errNoRow stops encodeRows at a reference that does not carry its rid
+// (only the store can find it).
+var errNoRow = errors.New("reference without its row")
+
+// encodeRows encodes the data blob (encodeData) and the digest bytes of
+// each row, before the writer is taken: a row whose references do not all
+// carry their rid, or whose digest is not hex, is left to commit.
+func encodeRows(rows []*PendingEvent) encoded {
+	// 64 bytes a row hold a purchase of a line or two and its digest.
+	e := encoded{buf: make([]byte, 0, 64*len(rows)), parts: make([]span, 0, 2*len(rows))}
+	known := func(_ *Entity, r *RefObject) (int64, error) {
+		switch {
+		case r == nil:
+			return 0, nil
+		case r.row != 0:
+			return r.row, nil
+		}
+		return 0, errNoRow
+	}
+	none := span{-1, -1}
+	for _, p := range rows {
+		start := len(e.buf)
+		b, err := encodeData(e.buf, p.Obj, known)
+		if err != nil {
+			e.buf = e.buf[:start]
+			e.parts = append(e.parts, none, none)
+			continue
+		}
+		e.buf = b
+		e.parts = append(e.parts, span{start, len(b)})
+		start = len(e.buf)
+		if b, err = hex.AppendDecode(e.buf, []byte(p.Digest)); err != nil || len(b) == start {
+			e.buf = e.buf[:start]
+			e.parts = append(e.parts, none)
+			continue
+		}
+		e.buf = b
+		e.parts = append(e.parts, span{start, len(b)})
+	}
+	return e
+}
+
+// data is row i's data blob; nil when encodeRows left it to commit.
+func (e encoded) data(i int) []byte { return e.part(2 * i) }
+
+// digest is row i's digest bytes; nil when encodeRows left it to commit
+// (no digest, or one commit reads as none).
+func (e encoded) digest(i int) []byte { return e.part(2*i + 1) }
+
+func (e encoded) part(j int) []byte {
+	if j >= len(e.parts) || e.parts[j].start < 0 {
+		return nil
+	}
+	p := e.parts[j]
+	return e.buf[p.start:p.end:p.end]
 }

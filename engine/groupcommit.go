@@ -23,13 +23,17 @@ import (
 type commitCall struct {
 	ctx  context.Context
 	rows []*PendingEvent
+	pre  encoded // the rows' stored forms, made before the writer is taken
 	opts CommitOptions
 	err  error
 	done bool // guarded by sqliteStore.qmu
 }
 
 func (s *sqliteStore) Commit(ctx context.Context, rows []*PendingEvent, opts CommitOptions) error {
-	call := &commitCall{ctx: ctx, rows: rows, opts: opts}
+	// What a row stores besides its number does not depend on the store's
+	// state: it is encoded here, by the caller's goroutine, so that the
+	// writer (one at a time) only binds and inserts.
+	call := &commitCall{ctx: ctx, rows: rows, pre: encodeRows(rows), opts: opts}
 	s.qmu.Lock()
 	s.queue = append(s.queue, call)
 	s.qmu.Unlock()
@@ -105,7 +109,7 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 			abort(err)
 			return
 		}
-		err := commit(c, g.rows, g.opts)
+		err := commit(c, g.rows, g.pre, g.opts)
 		if err == nil {
 			if err = sqlitex.Execute(c, "RELEASE call", nil); err == nil {
 				stored = append(stored, g)

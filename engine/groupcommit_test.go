@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // TestGroupCommit: calls committed in one group keep their own results: a
@@ -167,5 +171,76 @@ func TestWriteAfterClose(t *testing.T) {
 	}
 	if _, err := e.Cancel(context.Background(), "1"); err == nil {
 		t.Fatal("a cancel after Close succeeded")
+	}
+}
+
+// TestEncodeRows: what Commit encodes before it takes the writer is what
+// the writer would encode itself; a row it cannot encode alone (a
+// reference without its rid, a digest that is not hex) is left to the
+// writer, and a commit of calls made either way stores the same bytes.
+func TestEncodeRows(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	req := crm.BulkRequest{Kind: crm.Purchases, Run: "run", Keys: []string{"0:2", "0:3", "0:4", "0:5"}}
+	for i := range 4 {
+		req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprint("r", i),
+			AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+			PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: fmt.Sprint("RF", i), UDFs: crm.UDFs{UDFString1: strings.Repeat("u", i)},
+			ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, Quantity: "2", TotalAmount: "12.50"}}})
+	}
+	digests := []string{"00112233445566778899aabbccddeeff", "", "not hex", "ffeeddccbbaa99887766554433221100"}
+	errs := make([]*crm.Error, len(req.Events))
+	rows, err := e.resolveAll(ctx, req, digests, errs)
+	if err != nil || rows[3] == nil {
+		t.Fatalf("resolveAll: %v, %v", err, errs)
+	}
+	rows[2].Obj.Product = &RefObject{ID: rows[0].Obj.ProductsSet[0].Product.ID} // no rid: only the store knows it
+	pre := encodeRows(rows)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rids := ridFinder{c: s.writer}
+	for i, p := range rows {
+		want, err := encodeData(nil, p.Obj, rids.rid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch got := pre.data(i); {
+		case i == 2 && got != nil:
+			t.Errorf("row 2 (a reference without its rid) encoded before the writer: %x", got)
+		case i != 2 && !bytes.Equal(got, want):
+			t.Errorf("row %d: encoded before the writer %x, by it %x", i, got, want)
+		}
+		if d, want := pre.digest(i), map[int]string{0: digests[0], 3: digests[3]}[i]; hex.EncodeToString(d) != want {
+			t.Errorf("row %d: digest bytes %x, want %q", i, d, want)
+		}
+	}
+	// A group of the same rows, once encoded before and once not, stores
+	// the same data and digests.
+	copyRows := func() []*PendingEvent {
+		out := make([]*PendingEvent, len(rows))
+		for i, p := range rows {
+			c, o := *p, *p.Obj
+			c.Obj = &o
+			out[i] = &c
+		}
+		return out
+	}
+	s.commitGroup([]*commitCall{{ctx: ctx, rows: copyRows(), pre: pre}, {ctx: ctx, rows: copyRows()}})
+	var stored [][2]string
+	if err := sqlitex.Execute(s.writer, "SELECT hex(data), hex(load_digest) FROM events ORDER BY number", &sqlitex.ExecOptions{
+		ResultFunc: func(st *sqlite.Stmt) error {
+			stored = append(stored, [2]string{st.ColumnText(0), st.ColumnText(1)})
+			return nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 2*len(rows) {
+		t.Fatalf("stored %d events, want %d", len(stored), 2*len(rows))
+	}
+	for i := range rows {
+		if stored[i] != stored[len(rows)+i] {
+			t.Errorf("row %d stored %v encoded before the writer, %v by it", i, stored[i], stored[len(rows)+i])
+		}
 	}
 }

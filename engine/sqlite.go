@@ -204,7 +204,7 @@ func (s *sqliteStore) write(ctx context.Context, fn func(c *sqlite.Conn) error) 
 
 // commit stores one call's events, inside the transaction the writer has
 // open (see Commit).
-func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error) {
+func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOptions) (err error) {
 	var next int64
 	if err := sqlitex.Execute(c, "SELECT COALESCE(MAX(number), 0) FROM events", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { next = stmt.ColumnInt64(0); return nil },
@@ -244,7 +244,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 	}
 	rids := ridFinder{c: c}
 	var buf, digest []byte
-	for _, p := range rows {
+	for i, p := range rows {
 		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
 			if !st.matches(p.Digest) {
 				p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
@@ -272,8 +272,12 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 		created := createdMillis(p)
 		o.Number = strconv.FormatInt(next, 10)
 		o.ID = eventID(created, next)
-		if buf, err = encodeData(buf[:0], o, rids.rid); err != nil {
-			return fmt.Errorf("insert event %s: %w", p.RequestID, err)
+		data := pre.data(i)
+		if data == nil {
+			if buf, err = encodeData(buf[:0], o, rids.rid); err != nil {
+				return fmt.Errorf("insert event %s: %w", p.RequestID, err)
+			}
+			data = buf
 		}
 		participant := o.RewardsParticipant
 		if participant == nil {
@@ -298,11 +302,13 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, opts CommitOptions) (err error
 			ins.BindInt64(5+i, n)
 		}
 		ins.BindText(8, p.RequestID)
-		ins.BindBytes(9, buf)
+		ins.BindBytes(9, data)
 		if p.LoadKey != "" && p.LoadRun == run {
 			ins.BindInt64(10, runID)
 			ins.BindText(11, p.LoadKey)
-			if digest, err = hex.AppendDecode(digest[:0], []byte(p.Digest)); err != nil || len(digest) == 0 {
+			if d := pre.digest(i); d != nil {
+				ins.BindBytes(12, d)
+			} else if digest, err = hex.AppendDecode(digest[:0], []byte(p.Digest)); err != nil || len(digest) == 0 {
 				ins.BindNull(12)
 			} else {
 				ins.BindBytes(12, digest)
