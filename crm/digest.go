@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 )
 
 // CodeReceiptConflict is the error of an event sent with the load receipt
@@ -18,6 +19,27 @@ const CodeReceiptConflict = "LoadReceiptConflictException"
 // 16 bytes) of the kind and the event's wire form, so a client and a server
 // that decode the same wire form compute the same digest.
 func Digest(k Kind, ev *Event) string {
+	bp := digestBufs.Get().(*[]byte)
+	b := append((*bp)[:0], k...)
+	b = append(b, 0)
+	b, ok := appendEvent(b, ev)
+	if !ok {
+		b = append(b[:len(k)+1], marshalForDigest(ev)...)
+	}
+	sum := sha256.Sum256(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		digestBufs.Put(bp)
+	}
+	return hex.EncodeToString(sum[:16])
+}
+
+// digestBufs holds the buffers Digest writes wire forms into.
+var digestBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// marshalForDigest is an event's wire form as json.Marshal writes it, for
+// the events appendEvent does not write (json.Marshal fails on them).
+func marshalForDigest(ev *Event) []byte {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		// Events are plain data; Marshal fails only on a json.Number that
@@ -25,11 +47,7 @@ func Digest(k Kind, ev *Event) string {
 		// that matches nothing is the safe answer.
 		b = fmt.Appendf(nil, "unencodable: %v", err)
 	}
-	h := sha256.New()
-	h.Write([]byte(k))
-	h.Write([]byte{0})
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return b
 }
 
 // ReceiptConflict is the error for key, stored by run from other content.
