@@ -298,7 +298,7 @@ func (e *Engine) commit(ctx context.Context, req crm.BulkRequest, pending []*Pen
 			continue
 		}
 		if p.Claim != nil && !e.DryRun {
-			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.Claim.Referred}]; ok {
+			if ref, ok := e.cache.get(entParticipant, "id", p.Claim.Referred); ok {
 				ref.set(entParticipant, "referred_by", p.Claim.By)
 			}
 		}
