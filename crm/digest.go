@@ -20,18 +20,45 @@ const CodeReceiptConflict = "LoadReceiptConflictException"
 // that decode the same wire form compute the same digest.
 func Digest(k Kind, ev *Event) string {
 	bp := digestBufs.Get().(*[]byte)
+	sum := digest(bp, k, ev)
+	digestBufs.Put(bp)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Digests returns Digest(k, &events[i]) for each event. The digests share
+// one string.
+func Digests(k Kind, events []Event) []string {
+	bp := digestBufs.Get().(*[]byte)
+	hexes := make([]byte, 2*digestSize*len(events))
+	for i := range events {
+		sum := digest(bp, k, &events[i])
+		hex.Encode(hexes[2*digestSize*i:], sum[:digestSize])
+	}
+	digestBufs.Put(bp)
+	all := string(hexes)
+	out := make([]string, len(events))
+	for i := range out {
+		out[i] = all[2*digestSize*i : 2*digestSize*(i+1)]
+	}
+	return out
+}
+
+// digestSize is the bytes of the SHA-256 a digest keeps.
+const digestSize = 16
+
+// digest is the SHA-256 of k, a zero byte and ev's wire form, written in
+// *bp (which it may grow).
+func digest(bp *[]byte, k Kind, ev *Event) [sha256.Size]byte {
 	b := append((*bp)[:0], k...)
 	b = append(b, 0)
 	b, ok := appendEvent(b, ev)
 	if !ok {
 		b = append(b[:len(k)+1], marshalForDigest(ev)...)
 	}
-	sum := sha256.Sum256(b)
 	if cap(b) <= 64<<10 {
 		*bp = b
-		digestBufs.Put(bp)
 	}
-	return hex.EncodeToString(sum[:16])
+	return sha256.Sum256(b)
 }
 
 // digestBufs holds the buffers Digest writes wire forms into.

@@ -41,8 +41,12 @@ func checkWire(t *testing.T, ev *Event) {
 		t.Fatalf("appendEvent =\n%s\njson.Marshal =\n%s", got[len("prefix"):], want)
 	}
 	for _, k := range []Kind{Purchases, Web, ""} {
-		if d, old := Digest(k, ev), marshalDigest(k, ev); d != old {
+		old := marshalDigest(k, ev)
+		if d := Digest(k, ev); d != old {
 			t.Fatalf("Digest(%q) = %s, was %s", k, d, old)
+		}
+		if d := Digests(k, []Event{{}, *ev, {}}); d[1] != old || d[0] != marshalDigest(k, &Event{}) || d[2] != d[0] {
+			t.Fatalf("Digests(%q) = %q, want %s in the middle", k, d, old)
 		}
 	}
 }

@@ -174,10 +174,7 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	// Keyed calls keep a digest of each event's content with its receipt.
 	var digests []string
 	if req.Run != "" && len(req.Keys) == len(req.Events) {
-		digests = make([]string, len(req.Events))
-		for i := range req.Events {
-			digests[i] = crm.Digest(req.Kind, &req.Events[i])
-		}
+		digests = crm.Digests(req.Kind, req.Events)
 	}
 	var already map[string]Receipt
 	if req.Replay && digests != nil {
