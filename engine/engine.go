@@ -174,10 +174,7 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 	// Keyed calls keep a digest of each event's content with its receipt.
 	var digests []string
 	if req.Run != "" && len(req.Keys) == len(req.Events) {
-		digests = make([]string, len(req.Events))
-		for i := range req.Events {
-			digests[i] = crm.Digest(req.Kind, &req.Events[i])
-		}
+		digests = crm.Digests(req.Kind, req.Events)
 	}
 	var already map[string]Receipt
 	if req.Replay && digests != nil {
@@ -267,7 +264,7 @@ func (e *Engine) commit(ctx context.Context, req crm.BulkRequest, pending []*Pen
 	// JSON. Two referrals of one participant in the same call are settled
 	// by Commit: its conditional update lets only the first one refer it.
 	_, compact := e.store.(compactStore)
-	var rows []*PendingEvent
+	rows := make([]*PendingEvent, 0, len(pending))
 	for _, p := range pending {
 		if p == nil {
 			continue
@@ -298,7 +295,7 @@ func (e *Engine) commit(ctx context.Context, req crm.BulkRequest, pending []*Pen
 			continue
 		}
 		if p.Claim != nil && !e.DryRun {
-			if ref, ok := e.cache.byKey[lookupKey{entParticipant, "id", p.Claim.Referred}]; ok {
+			if ref, ok := e.cache.get(entParticipant, "id", p.Claim.Referred); ok {
 				ref.set(entParticipant, "referred_by", p.Claim.By)
 			}
 		}
@@ -309,7 +306,7 @@ func (e *Engine) commit(ctx context.Context, req crm.BulkRequest, pending []*Pen
 // results answers each event of req in request order: processed (stored
 // now, or by the call a replay replays) or unprocessed with its error.
 func results(req crm.BulkRequest, pending []*PendingEvent, errs []*crm.Error, already map[string]Receipt) crm.BulkResult {
-	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: []crm.Processed{}}
+	res := crm.BulkResult{Unprocessed: []crm.Unprocessed{}, Processed: make([]crm.Processed, 0, len(req.Events))}
 	for i := range req.Events {
 		id := req.Events[i].RequestUniqueIdentifier
 		if errs[i] == errStored {
@@ -342,13 +339,14 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 		return nil, err
 	}
 	pending := make([]*PendingEvent, len(req.Events))
+	a := &arena{n: len(req.Events)}
 	for round := 0; ; round++ {
 		complete := true
 		for i := range req.Events {
 			if errs[i] != nil || pending[i] != nil {
 				continue
 			}
-			p, err, done := e.resolve(r, req.Kind, &req.Events[i], currency)
+			p, err, done := e.resolve(r, req.Kind, &req.Events[i], currency, a)
 			switch {
 			case !done:
 				complete = false

@@ -19,6 +19,9 @@ type Entity struct {
 	refs map[string]*Entity
 	// lists names columns that hold a list of another entity's keys.
 	lists map[string]*Entity
+	// slot is the entity's position in entities: its place in the
+	// resolution cache (colSlot checks it).
+	slot int
 }
 
 var (
@@ -59,6 +62,9 @@ var entities = []*Entity{
 }
 
 func init() {
+	for i, e := range entities {
+		e.slot = i
+	}
 	// Set here rather than in the literals: the references form a graph the
 	// package-level initialisers cannot express (participants refer to
 	// participants).

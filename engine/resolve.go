@@ -20,22 +20,82 @@ const maxCached = 500_000
 // refCache keeps the reference records the engine has resolved, across
 // calls, until reference data is seeded again. It holds no misses: a record
 // seeded later is found. Owned by Engine and used under Engine.mu.
+//
+// Records are kept by entity and column (id, then the entity's lookup
+// columns), each a map by value: a lookup hashes the value alone. Keys of
+// other columns, or of an entity outside entities, are kept in other.
 type refCache struct {
 	version int64
-	byKey   map[lookupKey]*Ref
+	cols    [][]map[string]*Ref // [Entity.slot][colSlot]
+	other   map[lookupKey]*Ref
+	n       int // keys held, over all the maps
 }
 
 func (c *refCache) reset(version int64) {
 	c.version = version
-	c.byKey = make(map[lookupKey]*Ref)
+	c.cols = make([][]map[string]*Ref, len(entities))
+	for i, e := range entities {
+		c.cols[i] = make([]map[string]*Ref, 1+len(e.lookup))
+	}
+	c.other = nil
+	c.n = 0
+}
+
+// colSlot is the position of column col in e's cache: 0 for id, 1+i for
+// e.lookup[i]; -1 when e has no such cached column.
+func colSlot(e *Entity, col string) int {
+	if e.slot < 0 || e.slot >= len(entities) || entities[e.slot] != e {
+		return -1
+	}
+	if col == "id" {
+		return 0
+	}
+	for i, c := range e.lookup {
+		if c == col {
+			return 1 + i
+		}
+	}
+	return -1
+}
+
+// get returns the record cached under (e, col, val).
+func (c *refCache) get(e *Entity, col, val string) (*Ref, bool) {
+	if i := colSlot(e, col); i >= 0 {
+		ref, ok := c.cols[e.slot][i][val]
+		return ref, ok
+	}
+	ref, ok := c.other[lookupKey{e, col, val}]
+	return ref, ok
+}
+
+// set caches r under k, replacing what k held.
+func (c *refCache) set(k lookupKey, r *Ref) {
+	if i := colSlot(k.e, k.col); i >= 0 {
+		m := c.cols[k.e.slot][i]
+		if m == nil {
+			m = make(map[string]*Ref)
+			c.cols[k.e.slot][i] = m
+		}
+		if _, ok := m[k.val]; !ok {
+			c.n++
+		}
+		m[k.val] = r
+		return
+	}
+	if c.other == nil {
+		c.other = make(map[lookupKey]*Ref)
+	}
+	if _, ok := c.other[k]; !ok {
+		c.n++
+	}
+	c.other[k] = r
 }
 
 // put records r under key and under its id. A record already cached under
 // its id is updated in place, so that every key shares one *Ref (a referral
 // updates the participant once for all of them).
 func (c *refCache) put(k lookupKey, r *Ref) *Ref {
-	idKey := lookupKey{k.e, "id", r.ID}
-	if old, ok := c.byKey[idKey]; ok {
+	if old, ok := c.get(k.e, "id", r.ID); ok {
 		copy(old.Vals, r.Vals)
 		old.obj = nil
 		if r.row != 0 {
@@ -43,9 +103,9 @@ func (c *refCache) put(k lookupKey, r *Ref) *Ref {
 		}
 		r = old
 	} else {
-		c.byKey[idKey] = r
+		c.set(lookupKey{k.e, "id", r.ID}, r)
 	}
-	c.byKey[k] = r
+	c.set(k, r)
 	return r
 }
 
@@ -68,10 +128,10 @@ func newResolver(store Store, cache *refCache) *resolver {
 // find returns the record and true when it is known (nil when it does not
 // exist), or false when it must be fetched first.
 func (r *resolver) find(e *Entity, col, val string) (*Ref, bool) {
-	k := lookupKey{e, col, val}
-	if ref, ok := r.cache.byKey[k]; ok {
+	if ref, ok := r.cache.get(e, col, val); ok {
 		return ref, true
 	}
+	k := lookupKey{e, col, val}
 	if r.missing[k] {
 		return nil, true
 	}
@@ -89,7 +149,7 @@ func (r *resolver) fetch(ctx context.Context) error {
 		g := group{k.e, k.col}
 		groups[g] = append(groups[g], k.val)
 	}
-	if len(r.cache.byKey) > maxCached {
+	if r.cache.n > maxCached {
 		r.cache.reset(r.cache.version)
 	}
 	for g, keys := range groups {
@@ -134,11 +194,62 @@ func (s *eval) fail(err *crm.Error) {
 // ident resolves an identifier given by exactly one field (crm.Validate has
 // checked that) against entity e.
 func (s *eval) ident(e *Entity, id crm.Identifier) *Ref {
-	set := id.Set()
-	if len(set) != 1 {
+	name, value, ok := single(id)
+	if !ok {
 		return nil
 	}
-	return s.byCol(e, set[0].Name, set[0].Value, set[0].Value)
+	return s.byCol(e, name, value, value)
+}
+
+// single returns the one field of id.Set() when it has exactly one, without
+// building the set for the identifiers events give.
+func single(id crm.Identifier) (name, value string, ok bool) {
+	switch id := id.(type) {
+	case *crm.NamedIdentifier:
+		return one(&[4]nameValue{{"id", id.ID}, {"name", id.Name}, {"alternative_code", id.AlternativeCode}})
+	case *crm.CodedIdentifier:
+		return one(&[4]nameValue{{"id", id.ID}, {"name", id.Name}, {"code", id.Code}})
+	case *crm.ProductIdentifier:
+		return one(&[4]nameValue{{"id", id.ID}, {"code", id.Code}, {"alternative_code", id.AlternativeCode}})
+	case *crm.InvoiceIdentifier:
+		return one(&[4]nameValue{{"id", id.ID}, {"number", id.Number}, {"reference_number", id.ReferenceNumber}, {"back_office_code", id.BackOfficeCode}})
+	case *crm.CurrencyIdentifier:
+		return one(&[4]nameValue{{"id", id.ID}, {"code", id.Code}})
+	case *crm.AccessTokenIdentifier:
+		return one(&[4]nameValue{{"authentication_code", id.AuthenticationCode}, {"identifier", id.Identifier}, {"one_time_password", string(id.OneTimePassword)}})
+	case *crm.AccountIdentifier:
+		if id.AccessToken == nil {
+			return one(&[4]nameValue{{"id", id.ID}, {"number", id.Number}, {"name", id.Name}})
+		}
+	case *crm.ParticipantIdentifier:
+		if id.AccessToken == nil {
+			return one(&[4]nameValue{{"id", id.ID}, {"number", id.Number}})
+		}
+	}
+	set := id.Set()
+	if len(set) != 1 {
+		return "", "", false
+	}
+	return set[0].Name, set[0].Value, true
+}
+
+// nameValue is a field of an identifier (a crm.FieldValue, written
+// positionally).
+type nameValue struct{ name, value string }
+
+// one returns the one field of fs with a value, if exactly one has.
+func one(fs *[4]nameValue) (name, value string, ok bool) {
+	n := 0
+	for _, f := range fs {
+		if f.value != "" {
+			name, value = f.name, f.value
+			n++
+		}
+	}
+	if n != 1 {
+		return "", "", false
+	}
+	return name, value, true
 }
 
 // byCol resolves e by column col; label is the value named in the error.
@@ -165,18 +276,18 @@ func (s *eval) byID(e *Entity, id string) *Ref {
 // token resolves an access token identifier and checks it can identify:
 // it must be effective, and an identifier must come with its pass code.
 func (s *eval) token(t *crm.AccessTokenIdentifier) *Ref {
-	set := t.Set()
-	if len(set) != 1 {
+	name, value, ok := single(t)
+	if !ok {
 		return nil
 	}
-	ref := s.byCol(entAccessToken, set[0].Name, set[0].Value, set[0].Value)
+	ref := s.byCol(entAccessToken, name, value, value)
 	if ref == nil {
 		return nil
 	}
 	if st := ref.get(entAccessToken, "life_cycle_state"); st != "" && st != "EFFECTIVE" {
 		s.fail(&crm.Error{
 			Code:    crm.CodeAccessTokenNotEffect,
-			Message: "Access Token (" + set[0].Value + ") Is Not Effective",
+			Message: "Access Token (" + value + ") Is Not Effective",
 			Reason:  "Only effective access tokens can be used to identify an accounts receivable or a rewards participant.",
 		})
 		return nil

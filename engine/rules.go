@@ -11,12 +11,12 @@ import (
 // resolve resolves every identifier of ev and applies the kind's rules.
 // done is false while lookups are pending (the caller fetches them and
 // asks again); otherwise the event is either ready to store or failed.
-func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) (p *PendingEvent, err *crm.Error, done bool) {
+// The event object is built only then, in a's memory.
+func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref, a *arena) (p *PendingEvent, err *crm.Error, done bool) {
 	s := &eval{r: r}
-	obj := newObject(k, ev)
 	var rv resolved
 	rv.lookup(s, ev, currency)
-	resolveLines(s, ev, obj)
+	a.refs = lineRefs(s, ev, a.refs[:0])
 	if s.incomplete {
 		return nil, nil, false
 	}
@@ -26,8 +26,57 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref) 
 	if err := rv.check(k, currency); err != nil {
 		return nil, err, true
 	}
-	p, err = rv.pending(k, ev, obj)
+	p, err = rv.pending(k, ev, a)
 	return p, err, true
+}
+
+// arena hands out the pending events and event objects of one call, and
+// their lines, from a few allocations rather than several per event.
+type arena struct {
+	n     int // events in the call: the size of the first blocks
+	objs  []EventObject
+	pends []PendingEvent
+	lines []ProductLine
+	kpis  []KPILine
+	refs  []*Ref // an event's line records (lineRefs), reused
+}
+
+func (a *arena) object() *EventObject {
+	if len(a.objs) == 0 {
+		a.objs = make([]EventObject, max(a.n, 1))
+	}
+	o := &a.objs[0]
+	a.objs = a.objs[1:]
+	return o
+}
+
+func (a *arena) pending() *PendingEvent {
+	if len(a.pends) == 0 {
+		a.pends = make([]PendingEvent, max(a.n, 1))
+	}
+	p := &a.pends[0]
+	a.pends = a.pends[1:]
+	return p
+}
+
+// productLines returns n lines, of length and capacity n.
+func (a *arena) productLines(n int) []ProductLine {
+	if len(a.lines) < n {
+		a.lines = make([]ProductLine, max(n, a.n))
+	}
+	l := a.lines[:n:n]
+	a.lines = a.lines[n:]
+	return l
+}
+
+// kpiLines returns n lines, of length and capacity n.
+func (a *arena) kpiLines(n int) []KPILine {
+	if len(a.kpis) < n {
+		a.kpis = make([]KPILine, max(n, a.n))
+	}
+	l := a.kpis[:n:n]
+	a.kpis = a.kpis[n:]
+	return l
 }
 
 // resolved holds the records an event's identifiers name.
@@ -74,25 +123,54 @@ func (rv *resolved) lookup(s *eval, ev *crm.Event, currency *Ref) {
 	}
 }
 
-// resolveLines resolves the products of a purchase's lines and the KPIs
-// (and their products) of a financial achievement into obj.
-func resolveLines(s *eval, ev *crm.Event, obj *EventObject) {
-	for _, line := range ev.ProductsSet {
-		qty := line.Quantity
-		if qty == "" {
-			qty = "1" // the page: "If not specified then it automatically defaults to 1"
-		}
-		obj.ProductsSet = append(obj.ProductsSet, ProductLine{
-			Product:  object(entProduct, s.ident(entProduct, line.Product)),
-			Quantity: qty, NetAmount: line.NetAmount, VATAmount: line.VATAmount, TotalAmount: line.TotalAmount,
-		})
+// lineRefs resolves the products of a purchase's lines and the KPIs (and
+// their products) of a financial achievement, appending them to refs: per
+// product line its product; per KPI line its KPI and its product (nil when
+// none).
+func lineRefs(s *eval, ev *crm.Event, refs []*Ref) []*Ref {
+	for i := range ev.ProductsSet {
+		refs = append(refs, s.ident(entProduct, ev.ProductsSet[i].Product))
 	}
-	for _, m := range ev.MeasuredKPIs {
-		l := KPILine{KPI: object(entKPI, s.ident(entKPI, m.KPI)), Value: m.Value}
+	for i := range ev.MeasuredKPIs {
+		m := &ev.MeasuredKPIs[i]
+		refs = append(refs, s.ident(entKPI, m.KPI))
+		var product *Ref
 		if m.Product != nil {
-			l.Product = object(entProduct, s.ident(entProduct, m.Product))
+			product = s.ident(entProduct, m.Product)
 		}
-		obj.MeasuredKPIs = append(obj.MeasuredKPIs, l)
+		refs = append(refs, product)
+	}
+	return refs
+}
+
+// setLines puts the event's lines into obj with the records lineRefs
+// resolved.
+func setLines(obj *EventObject, ev *crm.Event, refs []*Ref, a *arena) {
+	if len(ev.ProductsSet) > 0 {
+		obj.ProductsSet = a.productLines(len(ev.ProductsSet))
+		for i := range ev.ProductsSet {
+			line := &ev.ProductsSet[i]
+			qty := line.Quantity
+			if qty == "" {
+				qty = "1" // the page: "If not specified then it automatically defaults to 1"
+			}
+			obj.ProductsSet[i] = ProductLine{
+				Product:  object(entProduct, refs[i]),
+				Quantity: qty, NetAmount: line.NetAmount, VATAmount: line.VATAmount, TotalAmount: line.TotalAmount,
+			}
+		}
+		refs = refs[len(ev.ProductsSet):]
+	}
+	if len(ev.MeasuredKPIs) > 0 {
+		obj.MeasuredKPIs = a.kpiLines(len(ev.MeasuredKPIs))
+		for i := range ev.MeasuredKPIs {
+			m := &ev.MeasuredKPIs[i]
+			l := KPILine{KPI: object(entKPI, refs[2*i]), Value: m.Value}
+			if m.Product != nil {
+				l.Product = object(entProduct, refs[2*i+1])
+			}
+			obj.MeasuredKPIs[i] = l
+		}
 	}
 }
 
@@ -116,8 +194,9 @@ func (rv *resolved) check(k crm.Kind, currency *Ref) *crm.Error {
 // pending completes obj with the resolved records and returns the event
 // to store: for a referral, with the claim its commit makes, unless the
 // participant is referred already or refers itself.
-func (rv *resolved) pending(k crm.Kind, ev *crm.Event, obj *EventObject) (*PendingEvent, *crm.Error) {
-	p := &PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj}
+func (rv *resolved) pending(k crm.Kind, ev *crm.Event, a *arena) (*PendingEvent, *crm.Error) {
+	var claim *Claim
+	var participantNumber string
 	if referred := rv.refs[refReferred]; referred != nil {
 		referredBy := rv.refs[refReferredBy]
 		number := referred.get(entParticipant, "number")
@@ -133,9 +212,14 @@ func (rv *resolved) pending(k crm.Kind, ev *crm.Event, obj *EventObject) (*Pendi
 				Field:   "referred_by_rewards_participant_identifier",
 			}
 		}
-		p.Claim = &Claim{Referred: referred.ID, By: referredBy.ID, Lost: lost}
-		p.ParticipantNumber = number
+		claim = &Claim{Referred: referred.ID, By: referredBy.ID, Lost: lost}
+		participantNumber = number
 	}
+	obj := a.object()
+	setObject(obj, k, ev)
+	setLines(obj, ev, a.refs, a)
+	p := a.pending()
+	*p = PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj, Claim: claim, ParticipantNumber: participantNumber}
 	obj.AccountsReceivable = object(entAccount, rv.account)
 	obj.RewardsParticipant = object(entParticipant, rv.participant)
 	obj.AuthorizedByAccessToken = object(entAccessToken, rv.token)
@@ -199,25 +283,25 @@ func optional[P interface {
 	return p
 }
 
-// newObject copies the event's own values into a new event object.
-func newObject(k crm.Kind, ev *crm.Event) *EventObject {
-	return &EventObject{
-		Type:                          k.EventType(),
-		LifeCycleState:                "POSTED",
-		PerformedOn:                   ev.PerformedOn,
-		Description:                   ev.Description,
-		ReferenceNumber:               ev.ReferenceNumber,
-		PaymentMediumIdentifier:       ev.PaymentMediumIdentifier,
-		SpendRequest:                  ev.SpendRequest,
-		SocialMedia:                   ev.SocialMedia,
-		Profile:                       ev.Profile,
-		Action:                        ev.Action,
-		Website:                       ev.Website,
-		Amount:                        ev.Amount,
-		PromoCode:                     ev.PromoCode,
-		ExternalSystem:                ev.ExternalSystem,
-		ExternalSystemReferenceNumber: ev.ExternalSystemReferenceNumber,
-		UDFs:                          ev.UDFs,
+// setObject copies the event's own values into obj, a zero event object.
+func setObject(obj *EventObject, k crm.Kind, ev *crm.Event) {
+	obj.Type = k.EventType()
+	obj.LifeCycleState = "POSTED"
+	obj.PerformedOn = ev.PerformedOn
+	obj.Description = ev.Description
+	obj.ReferenceNumber = ev.ReferenceNumber
+	obj.PaymentMediumIdentifier = ev.PaymentMediumIdentifier
+	obj.SpendRequest = ev.SpendRequest
+	obj.SocialMedia = ev.SocialMedia
+	obj.Profile = ev.Profile
+	obj.Action = ev.Action
+	obj.Website = ev.Website
+	obj.Amount = ev.Amount
+	obj.PromoCode = ev.PromoCode
+	obj.ExternalSystem = ev.ExternalSystem
+	obj.ExternalSystemReferenceNumber = ev.ExternalSystemReferenceNumber
+	if ev.UDFs != (crm.UDFs{}) { // obj's are zero: most events have none to copy
+		obj.UDFs = ev.UDFs
 	}
 }
 
@@ -262,13 +346,18 @@ func checkPerformer(unit, bu, tap, buUnit, tapUnit *Ref) *crm.Error {
 
 // classificationKinds are the kinds whose page restricts the classification
 // to its own type; the label is the page's wording.
-var classificationKinds = map[crm.Kind]string{
-	crm.FinancialAchievements: "Financial Achievement",
-	crm.FinancialStatements:   "Financial Statement",
+func classificationKind(k crm.Kind) (label string, restricted bool) {
+	switch k {
+	case crm.FinancialAchievements:
+		return "Financial Achievement", true
+	case crm.FinancialStatements:
+		return "Financial Statement", true
+	}
+	return "", false
 }
 
 func checkClassification(k crm.Kind, cls *Ref) *crm.Error {
-	label, restricted := classificationKinds[k]
+	label, restricted := classificationKind(k)
 	if !restricted || cls == nil || cls.get(entClassification, "type") == string(k) {
 		return nil
 	}
