@@ -46,6 +46,24 @@ type BulkRequest struct {
 	Validated bool `json:"-"`
 }
 
+// marshalEvents writes events as json.Marshal does, through appendEvent
+// (reflection was a sixth of a remote load's client CPU); nil is an
+// empty list. An event appendEvent cannot write gets json.Marshal's error.
+func marshalEvents(events []Event) ([]byte, error) {
+	b := make([]byte, 0, 2+256*len(events))
+	b = append(b, '[')
+	for i := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendEvent(b, &events[i]); !ok {
+			return json.Marshal(events)
+		}
+	}
+	return append(b, ']'), nil
+}
+
 // MarshalJSON writes the request with its events under the kind's set name.
 func (r BulkRequest) MarshalJSON() ([]byte, error) {
 	if r.Kind.SetName() == "" {
@@ -56,12 +74,9 @@ func (r BulkRequest) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := json.Marshal(r.Events)
+	events, err := marshalEvents(r.Events)
 	if err != nil {
 		return nil, err
-	}
-	if r.Events == nil {
-		events = []byte("[]")
 	}
 	var b bytes.Buffer
 	b.Grow(len(head) + len(events) + 40)

@@ -1,0 +1,46 @@
+package crm
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// FuzzMarshalEvents: a bulk body's events are written as json.Marshal
+// writes them (a server decodes them; a digest of the body's bytes would
+// not change), and an event json.Marshal cannot write fails the body
+// with json.Marshal's error.
+func FuzzMarshalEvents(f *testing.F) {
+	f.Add([]byte("\x05hello\x01\x01\x01\x02"), uint8(3))
+	f.Add([]byte("\x01\x04\x05x1.5\x02\x03\x04"), uint8(2))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		events := make([]Event, n%5)
+		for i := range events {
+			(&eventFiller{data: data[min(len(data), i):]}).fill(reflect.ValueOf(&events[i]).Elem())
+		}
+		got, err := marshalEvents(events)
+		want, wantErr := json.Marshal(events)
+		if len(events) == 0 {
+			want = []byte("[]")
+		}
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("marshalEvents error %v; json.Marshal's %v", err, wantErr)
+		case err == nil && !bytes.Equal(got, want):
+			t.Fatalf("marshalEvents =\n%s\njson.Marshal =\n%s", got, want)
+		}
+	})
+}
+
+// TestMarshalEventsNil: a request without events sends an empty list.
+func TestMarshalEventsNil(t *testing.T) {
+	b, err := BulkRequest{Kind: Web, Token: "T"}.MarshalJSON()
+	if err != nil || string(b) != `{"token":"T","web_customer_events_set":[]}` {
+		t.Errorf("MarshalJSON = %s, %v", b, err)
+	}
+	if _, err := (BulkRequest{Kind: Web, Events: []Event{{Amount: "not a number"}}}).MarshalJSON(); err == nil {
+		t.Error("an event with an invalid amount was written")
+	}
+}
