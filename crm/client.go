@@ -355,6 +355,9 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 		if json.Unmarshal(data, out) == nil && r.status().Code == StatusOK {
 			return resp.StatusCode, nil
 		}
+		// Not that answer: out is left as it was (zero) for the decoding
+		// below, and for a caller that calls again with it (CreateEvents
+		// after an expired token).
 		reflect.ValueOf(out).Elem().SetZero()
 	}
 	var env Response[json.RawMessage]

@@ -445,6 +445,8 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 		}
 	}
 	if failed {
+		// The event is dropped here, never exposed: a set element whose
+		// mapping failed was left half made in it (see add).
 		it.Errs = errs
 		return it
 	}
