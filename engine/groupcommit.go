@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
@@ -83,7 +84,7 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 	done, stop := allDone(group)
 	defer stop()
 	defer c.SetInterrupt(c.SetInterrupt(done))
-	if err := sqlitex.ExecuteTransient(c, "BEGIN IMMEDIATE", nil); err != nil {
+	if err := beginImmediate(c, done); err != nil {
 		fail(group, err)
 		return
 	}
@@ -189,3 +190,31 @@ func allDone(group []*commitCall) (<-chan struct{}, func()) {
 		}
 	}
 }
+
+// beginImmediate takes the store's write lock. Another process holding it
+// is waited for in short sleeps (SQLite's own busy handler sleeps 25 to
+// 100 ms once it has waited a little: two loads into one store, each
+// holding the lock for a few milliseconds a commit, would spend most of
+// their time asleep), for up to busyWait, or until done is closed.
+func beginImmediate(c *sqlite.Conn, done <-chan struct{}) error {
+	c.SetBusyTimeout(0)
+	defer c.SetBusyTimeout(busyWait)
+	deadline := time.Now().Add(busyWait)
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 2*time.Millisecond) {
+		err := sqlitex.ExecuteTransient(c, "BEGIN IMMEDIATE", nil)
+		if sqlite.ErrCode(err).ToPrimary() != sqlite.ResultBusy || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-done:
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// busyWait is how long a connection waits for a lock another holds (the
+// stores' PRAGMA busy_timeout).
+const busyWait = 10 * time.Second

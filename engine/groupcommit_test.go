@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,5 +243,48 @@ func TestEncodeRows(t *testing.T) {
 		if stored[i] != stored[len(rows)+i] {
 			t.Errorf("row %d stored %v encoded before the writer, %v by it", i, stored[i], stored[len(rows)+i])
 		}
+	}
+}
+
+// TestBeginImmediate: the writer's lock, held by another connection (as
+// another process would), is waited for until it is let go; a wait whose
+// calls are all cancelled gives up with SQLite's busy error.
+func TestBeginImmediate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock.db")
+	open := func() *sqlite.Conn {
+		c, err := sqlite.OpenConn(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := sqlitex.ExecuteTransient(c, "PRAGMA journal_mode = WAL", nil); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	holder, waiter := open(), open()
+	if err := sqlitex.ExecuteTransient(holder, "BEGIN IMMEDIATE", nil); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := make(chan struct{})
+	close(cancelled)
+	if err := beginImmediate(waiter, cancelled); sqlite.ErrCode(err).ToPrimary() != sqlite.ResultBusy {
+		t.Fatalf("cancelled wait for a held lock = %v, want SQLITE_BUSY", err)
+	}
+	got := make(chan error)
+	go func() { got <- beginImmediate(waiter, nil) }()
+	select {
+	case err := <-got:
+		t.Fatalf("the lock was taken while another held it: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := sqlitex.ExecuteTransient(holder, "COMMIT", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the lock let go was not taken: %v", err)
+	}
+	if err := sqlitex.ExecuteTransient(waiter, "COMMIT", nil); err != nil {
+		t.Fatal(err)
 	}
 }
