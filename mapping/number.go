@@ -21,9 +21,6 @@ const maxPlainDigits = 60
 // point without digits (".", "-.", SAS and Stata's "missing") and a second
 // sign ("+-1") are not numbers.
 func normalizeNumber(s string) (string, error) {
-	if isPlainNumber(s) {
-		return s, nil // the commonest case, in one pass
-	}
 	t := strings.TrimSpace(s)
 	if crm.IsNumber(t) && strings.IndexAny(t, "eE") < 0 {
 		return t, nil // already the literal to send: most values
@@ -83,36 +80,6 @@ func normalizeNumber(s string) (string, error) {
 		return "", notANumber(s)
 	}
 	return out, nil
-}
-
-// isPlainNumber reports whether s is a JSON number literal without an
-// exponent (crm.IsNumber, and no e or E): such text is normalizeNumber's
-// answer as it is (it has no spaces to trim).
-func isPlainNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(s) && s[i] == '0':
-		i++
-	case i < len(s) && s[i] >= '1' && s[i] <= '9':
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if i == len(s) || s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-	}
-	return i == len(s)
 }
 
 func allDigits(s string) bool {
