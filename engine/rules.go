@@ -41,42 +41,26 @@ type arena struct {
 	refs  []*Ref // an event's line records (lineRefs), reused
 }
 
-func (a *arena) object() *EventObject {
-	if len(a.objs) == 0 {
-		a.objs = make([]EventObject, max(a.n, 1))
-	}
-	o := &a.objs[0]
-	a.objs = a.objs[1:]
-	return o
-}
+func (a *arena) object() *EventObject { return &carve(&a.objs, 1, a.n)[0] }
 
-func (a *arena) pending() *PendingEvent {
-	if len(a.pends) == 0 {
-		a.pends = make([]PendingEvent, max(a.n, 1))
-	}
-	p := &a.pends[0]
-	a.pends = a.pends[1:]
-	return p
-}
+func (a *arena) pending() *PendingEvent { return &carve(&a.pends, 1, a.n)[0] }
 
 // productLines returns n lines, of length and capacity n.
-func (a *arena) productLines(n int) []ProductLine {
-	if len(a.lines) < n {
-		a.lines = make([]ProductLine, max(n, a.n))
-	}
-	l := a.lines[:n:n]
-	a.lines = a.lines[n:]
-	return l
-}
+func (a *arena) productLines(n int) []ProductLine { return carve(&a.lines, n, a.n) }
 
 // kpiLines returns n lines, of length and capacity n.
-func (a *arena) kpiLines(n int) []KPILine {
-	if len(a.kpis) < n {
-		a.kpis = make([]KPILine, max(n, a.n))
+func (a *arena) kpiLines(n int) []KPILine { return carve(&a.kpis, n, a.n) }
+
+// carve cuts n zero values off the front of *free, of length and capacity
+// n (an append copies, never writes over the next), making a new block of
+// at least block values when *free has too few.
+func carve[T any](free *[]T, n, block int) []T {
+	if len(*free) < n {
+		*free = make([]T, max(n, block, 1))
 	}
-	l := a.kpis[:n:n]
-	a.kpis = a.kpis[n:]
-	return l
+	out := (*free)[:n:n]
+	*free = (*free)[n:]
+	return out
 }
 
 // resolved holds the records an event's identifiers name.
