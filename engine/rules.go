@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/internal/block"
 )
 
 // resolve resolves every identifier of ev and applies the kind's rules.
@@ -41,27 +42,15 @@ type arena struct {
 	refs  []*Ref // an event's line records (lineRefs), reused
 }
 
-func (a *arena) object() *EventObject { return &carve(&a.objs, 1, a.n)[0] }
+func (a *arena) object() *EventObject { return &block.Cut(&a.objs, 1, a.n)[0] }
 
-func (a *arena) pending() *PendingEvent { return &carve(&a.pends, 1, a.n)[0] }
+func (a *arena) pending() *PendingEvent { return &block.Cut(&a.pends, 1, a.n)[0] }
 
 // productLines returns n lines, of length and capacity n.
-func (a *arena) productLines(n int) []ProductLine { return carve(&a.lines, n, a.n) }
+func (a *arena) productLines(n int) []ProductLine { return block.Cut(&a.lines, n, a.n) }
 
 // kpiLines returns n lines, of length and capacity n.
-func (a *arena) kpiLines(n int) []KPILine { return carve(&a.kpis, n, a.n) }
-
-// carve cuts n zero values off the front of *free, of length and capacity
-// n (an append copies, never writes over the next), making a new block of
-// at least block values when *free has too few.
-func carve[T any](free *[]T, n, block int) []T {
-	if len(*free) < n {
-		*free = make([]T, max(n, block, 1))
-	}
-	out := (*free)[:n:n]
-	*free = (*free)[n:]
-	return out
-}
+func (a *arena) kpiLines(n int) []KPILine { return block.Cut(&a.kpis, n, a.n) }
 
 // resolved holds the records an event's identifiers name.
 type resolved struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/crmload/crmload/internal/block"
 	"github.com/crmload/crmload/mapping"
 )
 
@@ -108,11 +109,7 @@ func (s *csvSource) record(cr csvRecord) *mapping.Record {
 	if cr.err != nil {
 		return &mapping.Record{Line: cr.line, Err: cr.err}
 	}
-	if len(s.freeRecs) == 0 {
-		s.freeRecs = make([]mapping.Record, 64)
-	}
-	rec := &s.freeRecs[0]
-	s.freeRecs = s.freeRecs[1:]
+	rec := &block.Cut(&s.freeRecs, 1, 64)[0]
 	rec.Line, rec.Values = cr.line, cr.fields
 	return rec
 }

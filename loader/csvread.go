@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/crmload/crmload/internal/block"
 )
 
 // DefaultMaxRecordLines is how many physical lines one CSV record may
@@ -220,11 +222,7 @@ func (p *csvReader) fields() []string {
 	if n > 64 {
 		out = make([]string, n)
 	} else {
-		if len(p.freeFields) < n {
-			p.freeFields = make([]string, 1024)
-		}
-		out = p.freeFields[:n:n]
-		p.freeFields = p.freeFields[n:]
+		out = block.Cut(&p.freeFields, n, 1024)
 	}
 	prev := 0
 	for i, idx := range p.fieldIndexes {

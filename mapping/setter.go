@@ -3,6 +3,8 @@ package mapping
 import (
 	"reflect"
 	"unsafe"
+
+	"github.com/crmload/crmload/internal/block"
 )
 
 // The mapping writes each row's values into a crm.Event. Doing that by
@@ -118,27 +120,18 @@ type slabOf[T any] struct{ free []T }
 
 // take returns a new zero T.
 func (s *slabOf[T]) take() *T {
-	if len(s.free) == 0 {
-		s.free = make([]T, slabLen(unsafe.Sizeof(*new(T))))
-	}
-	p := &s.free[0]
-	s.free = s.free[1:]
-	return p
+	return &block.Cut(&s.free, 1, slabLen(unsafe.Sizeof(*new(T))))[0]
 }
 
 // slice returns n zero Ts, with a capacity of n exactly: an append past
-// it copies, never overwrites a neighbour.
+// it copies, never overwrites a neighbour. A long slice is an allocation
+// of its own (it would leave most of a slab unused).
 func (s *slabOf[T]) slice(n int) []T {
 	l := slabLen(unsafe.Sizeof(*new(T)))
 	if n > l/4 {
 		return make([]T, n)
 	}
-	if len(s.free) < n {
-		s.free = make([]T, l)
-	}
-	out := s.free[:n:n]
-	s.free = s.free[n:]
-	return out
+	return block.Cut(&s.free, n, l)
 }
 
 // slab is slabOf for a type known at run time (reflect).
