@@ -96,7 +96,58 @@ CREATE TABLE loads (
 		// load receipts move along, so a run started before resumes after.
 		// Load runs are numbered in load_runs: a row keeps the number.
 		compactEvents(),
+		// 7: receipts found by call, not by event (issue 11). The index on
+		// (load_run, load_key) cost the writer more than the event's own
+		// row. A committed call records instead, in load_calls, its run,
+		// the numbers of its first and last events and the least and
+		// greatest of its row keys in key order (keyOrder: shorter keys
+		// first, then bytewise, so that a file's lines sort as numbers
+		// and a load's calls take ranges that hardly overlap). A lookup
+		// reads the calls whose key range meets its keys' and scans their
+		// events by number. Receipts stored before are grouped into
+		// ranges of at most 1000 consecutive events of a run.
+		`
+CREATE TABLE load_calls (
+	run   INTEGER NOT NULL,
+	first INTEGER NOT NULL,
+	last  INTEGER NOT NULL,
+	lo    TEXT NOT NULL,
+	hi    TEXT NOT NULL,
+	PRIMARY KEY (run, first)
+) WITHOUT ROWID;
+CREATE INDEX load_calls_hi ON load_calls (run, hi);
+WITH keyed AS (
+	SELECT load_run AS run, number, printf('%08d', length(CAST(load_key AS BLOB))) || load_key AS o,
+		number - ROW_NUMBER() OVER (PARTITION BY load_run ORDER BY number) AS island
+	FROM events WHERE load_run IS NOT NULL AND load_key IS NOT NULL
+), chunked AS (
+	SELECT run, number, o, island, (ROW_NUMBER() OVER (PARTITION BY run, island ORDER BY number) - 1) / 1000 AS chunk
+	FROM keyed
+)
+INSERT INTO load_calls (run, first, last, lo, hi)
+SELECT run, MIN(number), MAX(number), MIN(o), MAX(o) FROM chunked GROUP BY run, island, chunk;
+DROP INDEX events_load;
+`,
 	},
+}
+
+// keyOrder is the order of row keys in load_calls' ranges (migration 7,
+// which writes it in SQL too: keep the two the same): the key's length in
+// bytes, eight digits, then the key. Any total order keeps lookups right;
+// this one sorts a file's "F:L" keys by line, as a load stores them.
+func keyOrder(key string) string {
+	return fmt.Sprintf("%08d", len(key)) + key
+}
+
+// keyLess says whether a sorts before b in keyOrder, without making them.
+func keyLess(a, b string) bool {
+	if len(a) >= 1e8 || len(b) >= 1e8 {
+		return keyOrder(a) < keyOrder(b)
+	}
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 // kindCodes number the kinds in the events table's kind column. Stored:

@@ -99,7 +99,8 @@ func pragmas(c *sqlite.Conn) error {
 		"PRAGMA foreign_keys = OFF",
 		// The writer's page cache: a fixed bound, not one that grows with
 		// the input. Compact events append to the end of the events table
-		// and of the receipts index, so the pages a commit touches are few;
+		// (and a call's row to load_calls), so the pages a commit touches
+		// are few;
 		// the reference tables' pages a resolution reads are what the rest
 		// holds (engine's refCache keeps the records themselves).
 		fmt.Sprintf("PRAGMA cache_size = %d", -writerCacheKiB),
@@ -244,6 +245,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 	}
 	rids := ridFinder{c: c}
 	var buf, digest []byte
+	var keyed callRange // the receipts this call stores
 	for i, p := range rows {
 		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
 			if !st.matches(p.Digest) {
@@ -313,6 +315,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 			} else {
 				ins.BindBytes(12, digest)
 			}
+			keyed.add(next, p.LoadKey)
 		} else {
 			ins.BindNull(10)
 			ins.BindNull(11)
@@ -325,10 +328,45 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 			return err
 		}
 	}
+	if keyed.first != 0 {
+		rec := c.Prep("INSERT INTO load_calls (run, first, last, lo, hi) VALUES (?, ?, ?, ?, ?)")
+		rec.BindInt64(1, runID)
+		rec.BindInt64(2, keyed.first)
+		rec.BindInt64(3, keyed.last)
+		rec.BindText(4, keyOrder(keyed.lo))
+		rec.BindText(5, keyOrder(keyed.hi))
+		if _, err := rec.Step(); err != nil {
+			return fmt.Errorf("record the call's receipts: %w", err)
+		}
+		if err := rec.Reset(); err != nil {
+			return err
+		}
+	}
 	if opts.DryRun {
 		return errDryRun
 	}
 	return nil
+}
+
+// callRange is what load_calls keeps of a call (migration 7): the numbers
+// of its first and last events that have receipts, and the least and the
+// greatest of their keys in key order.
+type callRange struct {
+	first, last int64
+	lo, hi      string
+}
+
+func (r *callRange) add(number int64, key string) {
+	if r.first == 0 {
+		r.first, r.lo, r.hi = number, key, key
+	}
+	r.last = number
+	if keyLess(key, r.lo) {
+		r.lo = key
+	}
+	if keyLess(r.hi, key) {
+		r.hi = key
+	}
 }
 
 // loadRun returns the number of a load run in load_runs, adding it.
@@ -724,7 +762,8 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key stri
 	if err != nil || n == 0 {
 		return err
 	}
-	return sqlitex.Execute(c, "SELECT "+receiptColumns+" FROM events WHERE load_run = ?", &sqlitex.ExecOptions{
+	return sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
+		WHERE c.run = ?1 AND e.load_run = ?1 AND e.load_key IS NOT NULL`, &sqlitex.ExecOptions{
 		Args: []any{n},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			return fn(receipt(stmt))
@@ -741,21 +780,37 @@ func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (ma
 	return storedKeys(c, run, keys)
 }
 
-// storedKeys returns, of keys, those run stored events for.
+// storedKeys returns, of keys, those run stored events for: it scans the
+// events of the run's calls whose key range meets keys' (load_calls). A
+// load's calls take ranges of lines that hardly overlap, so a new call's
+// keys meet none and a replayed call's meet its own and its neighbours'.
 func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, error) {
 	out := map[string]Receipt{}
+	if len(keys) == 0 {
+		return out, nil
+	}
 	n, err := runNumber(c, run)
 	if err != nil || n == 0 {
 		return out, err
 	}
-	arg, err := json.Marshal(keys)
-	if err != nil {
-		return nil, err
+	want := make(map[string]struct{}, len(keys))
+	lo, hi := keys[0], keys[0]
+	for _, k := range keys {
+		want[k] = struct{}{}
+		if keyLess(k, lo) {
+			lo = k
+		}
+		if keyLess(hi, k) {
+			hi = k
+		}
 	}
-	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM events
-		WHERE load_run = ? AND load_key IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{
-		Args: []any{n, string(arg)},
+	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
+		WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.load_run = ?1 AND e.load_key IS NOT NULL`, &sqlitex.ExecOptions{
+		Args: []any{n, keyOrder(lo), keyOrder(hi)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
+			if _, ok := want[stmt.ColumnText(0)]; !ok {
+				return nil
+			}
 			k, r := receipt(stmt)
 			out[k] = r
 			return nil
