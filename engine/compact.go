@@ -183,22 +183,22 @@ func encodeData(b []byte, o *EventObject, row rowOf) ([]byte, error) {
 			b = binary.AppendUvarint(b, uint64(p))
 		}
 	}
-	if o.UDFs == (crm.UDFs{}) {
+	if o.UDFs == nil {
 		return b, nil
 	}
-	for i, v := range udfStrings(&o.UDFs) {
+	for i, v := range udfStrings(o.UDFs) {
 		if *v != "" {
 			b = append(b, tagUDFString, byte(i+1))
 			b = appendString(b, *v)
 		}
 	}
-	for i, v := range udfFloats(&o.UDFs) {
+	for i, v := range udfFloats(o.UDFs) {
 		if *v != "" {
 			b = append(b, tagUDFFloat, byte(i+1))
 			b = appendNumber(b, *v)
 		}
 	}
-	for i, v := range udfDates(&o.UDFs) {
+	for i, v := range udfDates(o.UDFs) {
 		if *v != "" {
 			b = append(b, tagUDFDate, byte(i+1))
 			b = appendString(b, *v)
@@ -415,13 +415,16 @@ func decodeData(o *EventObject, data []byte, ref refOf) error {
 			}
 		case tag == tagUDFString || tag == tagUDFFloat || tag == tagUDFDate:
 			i := int(r.byte()) - 1
+			if o.UDFs == nil {
+				o.UDFs = new(crm.UDFs)
+			}
 			switch {
 			case tag == tagUDFString && i >= 0 && i < 16:
-				*udfStrings(&o.UDFs)[i] = r.string()
+				*udfStrings(o.UDFs)[i] = r.string()
 			case tag == tagUDFFloat && i >= 0 && i < 4:
-				*udfFloats(&o.UDFs)[i] = r.number()
+				*udfFloats(o.UDFs)[i] = r.number()
 			case tag == tagUDFDate && i >= 0 && i < 4:
-				*udfDates(&o.UDFs)[i] = r.string()
+				*udfDates(o.UDFs)[i] = r.string()
 			default:
 				return errBadData
 			}

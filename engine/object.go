@@ -53,7 +53,9 @@ type EventObject struct {
 
 	ExternalSystem                string `json:"external_system,omitempty"`
 	ExternalSystemReferenceNumber string `json:"external_system_reference_number,omitempty"`
-	crm.UDFs
+	// The UDFs, nil for none (most events): by value they were half the
+	// object's bytes, allocated and scanned for every event stored.
+	*crm.UDFs
 
 	LogInformation LogInformation `json:"log_information"`
 }

@@ -122,6 +122,9 @@ func PageNumber(s string) string {
 	return s
 }
 
+// noUDFs is what an event without UDFs renders (read only).
+var noUDFs crm.UDFs
+
 // ref writes a referenced record with the keys fields lists (taken from
 // the record, null when it has none) and the keys nulls lists (data the
 // engine does not keep); the whole member is null for no record.
@@ -292,7 +295,10 @@ func appendObject(b []byte, o *EventObject) []byte {
 	}
 	in.close()
 	w.b = in.b
-	u := &o.UDFs
+	u := o.UDFs
+	if u == nil {
+		u = &noUDFs
+	}
 	strs := []string{u.UDFString1, u.UDFString2, u.UDFString3, u.UDFString4, u.UDFString5, u.UDFString6, u.UDFString7, u.UDFString8,
 		u.UDFString9, u.UDFString10, u.UDFString11, u.UDFString12, u.UDFString13, u.UDFString14, u.UDFString15, u.UDFString16}
 	n := 8

@@ -16,7 +16,7 @@ func storedPurchase(tb testing.TB) []byte {
 		ReferenceNumber:    "RF01",
 		ProductsSet: []ProductLine{{Product: &RefObject{ID: "P1", Code: "Bronze", AlternativeCode: "BRZ"}, Quantity: "2", NetAmount: "160.00", VATAmount: "20.00", TotalAmount: "180.00"},
 			{Product: &RefObject{ID: "P2", Code: "Silver"}, Quantity: "1", NetAmount: "50", VATAmount: "10", TotalAmount: "60"}},
-		UDFs:           crm.UDFs{UDFString1: "United Kingdom", UDFFloat1: "1.50"},
+		UDFs:           &crm.UDFs{UDFString1: "United Kingdom", UDFFloat1: "1.50"},
 		LogInformation: LogInformation{CreatedDate: "2026-11-25T13:00:00", UpdatedDate: "2026-11-25T13:00:00"}}
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -273,8 +273,9 @@ func setObject(obj *EventObject, k crm.Kind, ev *crm.Event) {
 	obj.PromoCode = ev.PromoCode
 	obj.ExternalSystem = ev.ExternalSystem
 	obj.ExternalSystemReferenceNumber = ev.ExternalSystemReferenceNumber
-	if ev.UDFs != (crm.UDFs{}) { // obj's are zero: most events have none to copy
-		obj.UDFs = ev.UDFs
+	if ev.UDFs != (crm.UDFs{}) { // most events have none to copy
+		u := ev.UDFs
+		obj.UDFs = &u
 	}
 }
 
