@@ -13,7 +13,7 @@ import (
 // letting the heap grow to twice what is live, so a load's RSS stays flat
 // (README, "Storage"). A live heap larger than this (a huge record) is
 // not refused: the collector just works harder.
-const memoryLimit = 96 << 20
+const memoryLimit = 108 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
