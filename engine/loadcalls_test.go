@@ -45,6 +45,7 @@ func testStoredKeys(t *testing.T, store string) {
 	runs := []string{"run-a", "run-b"}
 	stored := map[string]map[string]string{} // run, key: number
 	var all []string
+	var sent []crm.BulkRequest
 	for call := range 60 {
 		run := runs[call%2]
 		if stored[run] == nil {
@@ -72,6 +73,50 @@ func testStoredKeys(t *testing.T, store string) {
 			stored[run][req.Keys[i]] = p.Number
 			all = append(all, req.Keys[i])
 		}
+		sent = append(sent, req)
+	}
+	// Copies of earlier calls, whole or with new events among theirs (a
+	// replay after a lost answer, a resumed run's call): the stored
+	// events are answered, not stored again; only the new ones are.
+	for i := range 20 {
+		req := sent[rng.IntN(len(sent))]
+		req.Events, req.Keys = slices.Clone(req.Events), slices.Clone(req.Keys)
+		fresh := map[string]bool{}
+		if i%2 == 1 {
+			for j := range 1 + rng.IntN(5) {
+				k := fmt.Sprintf("new%d-%d", i, j)
+				ev.RequestUniqueIdentifier = k
+				at := rng.IntN(len(req.Events) + 1)
+				req.Events = slices.Insert(req.Events, at, ev)
+				req.Keys = slices.Insert(req.Keys, at, k)
+				fresh[k] = true
+			}
+		}
+		res, err := e.CreateEvents(ctx, req)
+		if err != nil || len(res.Processed) != len(req.Events) {
+			t.Fatalf("copy %d: %+v, %v", i, res, err)
+		}
+		for j, p := range res.Processed {
+			k := req.Keys[j]
+			if fresh[k] {
+				if _, dup := stored[req.Run][k]; dup {
+					t.Fatalf("copy %d: new key %s was stored before", i, k)
+				}
+				stored[req.Run][k] = p.Number
+				all = append(all, k)
+				continue
+			}
+			if p.Number != stored[req.Run][k] {
+				t.Errorf("copy %d: key %s answered with event %s, stored as %s", i, k, p.Number, stored[req.Run][k])
+			}
+		}
+	}
+	var events int
+	if err := e.Events(ctx, Filter{}, func([]byte) error { events++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(stored["run-a"]) + len(stored["run-b"]); events != want {
+		t.Errorf("%d events stored, want %d (one per key)", events, want)
 	}
 	for _, run := range runs {
 		listed := map[string]string{}
