@@ -229,7 +229,7 @@ func TestEncodeRows(t *testing.T) {
 	}
 	s.commitGroup([]*commitCall{{ctx: ctx, rows: copyRows(), pre: pre}, {ctx: ctx, rows: copyRows()}})
 	var stored [][2]string
-	if err := sqlitex.Execute(s.writer, "SELECT hex(data), hex(load_digest) FROM events ORDER BY number", &sqlitex.ExecOptions{
+	if err := sqlitex.Execute(s.writer, "SELECT hex(data), hex(receipt_digest) FROM events ORDER BY number", &sqlitex.ExecOptions{
 		ResultFunc: func(st *sqlite.Stmt) error {
 			stored = append(stored, [2]string{st.ColumnText(0), st.ColumnText(1)})
 			return nil

@@ -339,3 +339,58 @@ func TestMigrateV6Store(t *testing.T) {
 		t.Errorf("Stored after a new event = %v, %v", found, err)
 	}
 }
+
+// TestMigrateLoadCallsStopsOldWriters: a process of the previous release
+// that opened the store before migration 7 and goes on writing would store
+// receipts without a load_calls row, which no lookup finds (a resume would
+// store those rows again). Its next insert fails instead, and stores
+// nothing: the renamed receipt columns are not where its statement, made
+// again against the new schema, looks for them.
+func TestMigrateLoadCallsStopsOldWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	old, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	v6 := schema
+	v6.Migrations = schema.Migrations[:6]
+	if err := sqlitemigration.Migrate(ctx, old, v6); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(old, "INSERT INTO load_runs (rid, run) VALUES (1, 'r1')", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The previous release's insert, prepared once and kept (c.Prep).
+	insert := func(n int) error {
+		ins := old.Prep(`INSERT INTO events (number, created, kind, performed_on, account, participant, classification, request_id, data, load_run, load_key, load_digest)
+			VALUES (?, 0, 0, '', NULL, NULL, NULL, 'x', NULL, 1, ?, x'01')`)
+		ins.BindInt64(1, int64(n))
+		ins.BindText(2, fmt.Sprintf("0:%d", n+1))
+		_, err := ins.Step()
+		if rerr := ins.Reset(); err == nil {
+			err = rerr
+		}
+		return err
+	}
+	if err := insert(1); err != nil {
+		t.Fatal(err)
+	}
+
+	e, err := Open(ctx, path) // migrates, while the old connection is open
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := insert(2); err == nil || !strings.Contains(err.Error(), "load_run") {
+		t.Errorf("the old release's insert after the migration: %v, want it refused", err)
+	}
+	got := map[string]string{}
+	if err := e.store.Receipts(ctx, "r1", func(k string, r Receipt) error { got[k] = r.Number; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, map[string]string{"0:2": "1"}) {
+		t.Errorf("receipts after the migration: %v, want the one stored before", got)
+	}
+}

@@ -106,6 +106,14 @@ CREATE TABLE loads (
 		// reads the calls whose key range meets its keys' and scans their
 		// events by number. Receipts stored before are grouped into
 		// ranges of at most 1000 consecutive events of a run.
+		//
+		// The receipt columns are renamed (load_* to receipt_*) so that a
+		// process of an earlier release that opened the store before this
+		// migration, and still writes to it, fails its next write instead
+		// of storing receipts without a load_calls row, which no lookup
+		// would find (a resume would then store those rows twice). Its
+		// statements are prepared again against the new schema, and no
+		// longer find their columns.
 		`
 CREATE TABLE load_calls (
 	run   INTEGER NOT NULL,
@@ -127,6 +135,9 @@ WITH keyed AS (
 INSERT INTO load_calls (run, first, last, lo, hi)
 SELECT run, MIN(number), MAX(number), MIN(o), MAX(o) FROM chunked GROUP BY run, island, chunk;
 DROP INDEX events_load;
+ALTER TABLE events RENAME COLUMN load_run TO receipt_run;
+ALTER TABLE events RENAME COLUMN load_key TO receipt_key;
+ALTER TABLE events RENAME COLUMN load_digest TO receipt_digest;
 `,
 	},
 }

@@ -174,7 +174,7 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 }
 
 const insertEvent = `INSERT INTO events
-	(number, created, kind, performed_on, account, participant, classification, request_id, data, load_run, load_key, load_digest)
+	(number, created, kind, performed_on, account, participant, classification, request_id, data, receipt_run, receipt_key, receipt_digest)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // errDryRun rolls a dry-run commit back.
@@ -737,7 +737,7 @@ func setState(c *sqlite.Conn, key, from, to string, at time.Time) (*EventObject,
 }
 
 // receiptColumns are what receipt reads, in its order.
-const receiptColumns = "load_key, number, created, legacy_id, load_digest"
+const receiptColumns = "receipt_key, number, created, legacy_id, receipt_digest"
 
 func receipt(stmt *sqlite.Stmt) (string, Receipt) {
 	number := stmt.ColumnInt64(1)
@@ -764,7 +764,7 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key stri
 		return err
 	}
 	return sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
-		WHERE c.run = ?1 AND e.load_run = ?1 AND e.load_key IS NOT NULL`, &sqlitex.ExecOptions{
+		WHERE c.run = ?1 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
 		Args: []any{n},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			return fn(receipt(stmt))
@@ -806,7 +806,7 @@ func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, 
 		}
 	}
 	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
-		WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.load_run = ?1 AND e.load_key IS NOT NULL`, &sqlitex.ExecOptions{
+		WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
 		Args: []any{n, keyOrder(lo), keyOrder(hi)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			if _, ok := want[stmt.ColumnText(0)]; !ok {
