@@ -158,7 +158,13 @@ func testStoredKeys(t *testing.T, store string) {
 }
 
 func TestKeyOrder(t *testing.T) {
-	keys := []string{"", "0:9", "0:10", "1:10", "0:100", "0:99", "abc", "ab", "b", "0:1000000", "k" + strings.Repeat("z", 300)}
+	keys := []string{"", ":", "0:", ":0", "0:0", "0:9", "0:10", "1:10", "0:100", "0:99", "00:1", "0:01", "0:1:2", "-1:2", "1:-2",
+		"9:9502", "10:1", "abc", "ab", "b", "0:1000000", "9999999999999999999:1", "10000000000000000000:1", "0:18446744073709551615",
+		"k" + strings.Repeat("z", 300)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		keys = append(keys, fmt.Sprintf("%d:%d", rng.IntN(20), rng.Uint64()>>rng.IntN(64)), fmt.Sprintf("%x", rng.Uint64()>>rng.IntN(64)))
+	}
 	for _, a := range keys {
 		for _, b := range keys {
 			if got, want := keyLess(a, b), keyOrder(a) < keyOrder(b); got != want {
@@ -166,8 +172,15 @@ func TestKeyOrder(t *testing.T) {
 			}
 		}
 	}
-	if !keyLess("0:9", "0:10") || !keyLess("0:99", "0:100") || keyLess("1:10", "0:10") {
-		t.Error(`a file's keys do not sort by line`)
+	// A load's keys sort by file, then line, as numbers: a call whose
+	// lines cross a power of ten holds no other file's keys.
+	for _, c := range [][3]string{{"0:9502", "1:5000", "0:10501"}, {"0:9", "0:5", "0:10"}, {"10:1", "9:99", "10:2"}} {
+		if keyLess(c[0], c[1]) && keyLess(c[1], c[2]) {
+			t.Errorf("%s sorts between %s and %s", c[1], c[0], c[2])
+		}
+	}
+	if !keyLess("0:9", "0:10") || !keyLess("0:99", "0:100") || !keyLess("9:5", "10:1") || keyLess("1:10", "0:10") || !keyLess("9:1", "abc") {
+		t.Error("keys do not sort by file and line, then other keys")
 	}
 }
 

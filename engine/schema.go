@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitemigration"
 )
 
@@ -100,9 +101,9 @@ CREATE TABLE loads (
 		// (load_run, load_key) cost the writer more than the event's own
 		// row. A committed call records instead, in load_calls, its run,
 		// the numbers of its first and last events and the least and
-		// greatest of its row keys in key order (keyOrder: shorter keys
-		// first, then bytewise, so that a file's lines sort as numbers
-		// and a load's calls take ranges that hardly overlap). A lookup
+		// greatest of its row keys in key order (keyOrder: a load's keys
+		// by file and line, so that its calls take ranges that do not
+		// overlap). A lookup
 		// reads the calls whose key range meets its keys' and scans their
 		// events by number. Receipts stored before are grouped into
 		// ranges of at most 1000 consecutive events of a run.
@@ -125,7 +126,7 @@ CREATE TABLE load_calls (
 ) WITHOUT ROWID;
 CREATE INDEX load_calls_hi ON load_calls (run, hi);
 WITH keyed AS (
-	SELECT load_run AS run, number, printf('%08d', length(CAST(load_key AS BLOB))) || load_key AS o,
+	SELECT load_run AS run, number, crmload_key_order(load_key) AS o,
 		number - ROW_NUMBER() OVER (PARTITION BY load_run ORDER BY number) AS island
 	FROM events WHERE load_run IS NOT NULL AND load_key IS NOT NULL
 ), chunked AS (
@@ -142,23 +143,74 @@ ALTER TABLE events RENAME COLUMN load_digest TO receipt_digest;
 	},
 }
 
-// keyOrder is the order of row keys in load_calls' ranges (migration 7,
-// which writes it in SQL too: keep the two the same): the key's length in
-// bytes, eight digits, then the key. Any total order keeps lookups right;
-// this one sorts a file's "F:L" keys by line, as a load stores them.
+// keyOrder is the order of row keys in load_calls' ranges (migration 7
+// computes it in SQL through keyOrderFunc: one function for both). A
+// load's keys "F:L" (file index, line; decimal, no leading zero, at most
+// 19 digits each) sort by file, then line, as numbers; any other key
+// after them, by length, then bytes. Any total order keeps lookups right;
+// this one keeps a load's calls in ranges that do not overlap, so that a
+// lookup reads only the calls its keys are in.
 func keyOrder(key string) string {
-	return fmt.Sprintf("%08d", len(key)) + key
+	if f, l, ok := loadKey(key); ok {
+		return fmt.Sprintf("0%019d%019d", f, l)
+	}
+	return fmt.Sprintf("1%08d%s", len(key), key)
 }
 
 // keyLess says whether a sorts before b in keyOrder, without making them.
 func keyLess(a, b string) bool {
-	if len(a) >= 1e8 || len(b) >= 1e8 {
+	fa, la, oka := loadKey(a)
+	fb, lb, okb := loadKey(b)
+	switch {
+	case oka && okb:
+		return fa < fb || fa == fb && la < lb
+	case oka != okb:
+		return oka
+	case len(a) >= 1e8 || len(b) >= 1e8:
 		return keyOrder(a) < keyOrder(b)
-	}
-	if len(a) != len(b) {
+	case len(a) != len(b):
 		return len(a) < len(b)
 	}
 	return a < b
+}
+
+// loadKey reads a key a load makes (loader's key: "F:L"): two decimal
+// numbers of at most 19 digits, without leading zeros, and a colon.
+func loadKey(key string) (file, line uint64, ok bool) {
+	colon := strings.IndexByte(key, ':')
+	if colon < 0 {
+		return 0, 0, false
+	}
+	if file, ok = decimalUint(key[:colon]); !ok {
+		return 0, 0, false
+	}
+	line, ok = decimalUint(key[colon+1:])
+	return file, line, ok
+}
+
+func decimalUint(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 19 || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, true
+}
+
+// keyOrderFunc is keyOrder as the SQL function crmload_key_order, which
+// migration 7 calls: the writer connection registers it before it
+// migrates (openSQLite).
+var keyOrderFunc = &sqlite.FunctionImpl{
+	NArgs:         1,
+	Deterministic: true,
+	Scalar: func(_ sqlite.Context, args []sqlite.Value) (sqlite.Value, error) {
+		return sqlite.TextValue(keyOrder(args[0].Text())), nil
+	},
 }
 
 // kindCodes number the kinds in the events table's kind column. Stored:

@@ -67,6 +67,10 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if err := w.CreateFunction("crmload_key_order", keyOrderFunc); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := sqlitemigration.Migrate(ctx, w, schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
