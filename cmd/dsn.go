@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/crmload/crmload/engine"
 )
@@ -48,6 +49,15 @@ func openStore(ctx context.Context, db string, mustExist bool) (*engine.Engine, 
 		return engine.OpenExisting(ctx, db)
 	}
 	return engine.Open(ctx, db)
+}
+
+// noticeUpgrade makes ctx log, through logger, that a store of an earlier
+// schema is being upgraded (once; a big store takes a while and the
+// migration says nothing else).
+func noticeUpgrade(ctx context.Context, logger *slog.Logger) context.Context {
+	return engine.WithUpgradeNotice(ctx, func(path string, from, to int64) {
+		logger.Info("upgrading the store to this release's schema (once; about 6 s a million stored events)", "store", shownDB(path), "from", from, "to", to)
+	})
 }
 
 // shownDB is a --db value as logs and messages show it.

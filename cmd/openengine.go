@@ -27,7 +27,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", g.db, g.db)
 		}
 		created := storeMissing(g.db)
-		eng, err := openStore(ctx, g.db, opts.existing || len(opts.seeds) == 0)
+		eng, err := openStore(noticeUpgrade(ctx, logger), g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {
 			return nil, nil, usage(err)
 		}

@@ -39,6 +39,9 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	// and not say "seed it first". One that stored records keeps them
 	// and says so (seedFailed): re-seeding upserts.
 	created := storeMissing(opts.db)
+	ctx = engine.WithUpgradeNotice(ctx, func(path string, from, to int64) {
+		fmt.Fprintf(g.io.ErrOut, "upgrading the store %s from schema %d to %d (once; about 6 s a million stored events)\n", shownDB(path), from, to)
+	})
 	e, err := engine.Open(ctx, opts.db)
 	if err != nil {
 		if created {

@@ -124,7 +124,7 @@ func runServe(ctx context.Context, g *globals, opts serveOptions) error {
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}
-	eng, err := engine.OpenExisting(ctx, g.db) // a mistyped --db serves no empty store
+	eng, err := engine.OpenExisting(noticeUpgrade(ctx, logger), g.db) // a mistyped --db serves no empty store
 	if err != nil {
 		return usage(err)
 	}

@@ -67,6 +67,11 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if version := storeVersion(w); version > 0 && version < int64(len(schema.Migrations)) {
+		if notice, ok := ctx.Value(upgradeNoticeKey{}).(func(string, int64, int64)); ok {
+			notice(path, version, int64(len(schema.Migrations)))
+		}
+	}
 	if err := w.CreateFunction("crmload_key_order", keyOrderFunc); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -91,6 +96,25 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// WithUpgradeNotice returns ctx with fn, which opening a store of an
+// earlier schema calls before it migrates it (a migration of a big store
+// takes a while, and says nothing else).
+func WithUpgradeNotice(ctx context.Context, fn func(path string, from, to int64)) context.Context {
+	return context.WithValue(ctx, upgradeNoticeKey{}, fn)
+}
+
+type upgradeNoticeKey struct{}
+
+// storeVersion is the store's schema version (user_version; 0 when it
+// cannot be read).
+func storeVersion(c *sqlite.Conn) int64 {
+	var v int64
+	sqlitex.ExecuteTransient(c, "PRAGMA user_version", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt64(0); return nil },
+	})
+	return v
 }
 
 func pragmas(c *sqlite.Conn) error {
