@@ -157,30 +157,96 @@ func testStoredKeys(t *testing.T, store string) {
 	}
 }
 
+func TestLoadKey(t *testing.T) {
+	for _, tc := range []struct {
+		key        string
+		file, line uint64
+		ok         bool
+	}{
+		{"0:2", 0, 2, true}, {"12:345", 12, 345, true}, {"9999999999999999999:1", 9999999999999999999, 1, true},
+		{"0:18446744073709551615", 0, 0, false}, {"10000000000000000000:1", 0, 0, false}, {"", 0, 0, false}, {":", 0, 0, false},
+		{"0:", 0, 0, false}, {":0", 0, 0, false}, {"00:1", 0, 0, false}, {"0:01", 0, 0, false}, {"0:1:2", 0, 0, false},
+		{"-1:2", 0, 0, false}, {"1:+2", 0, 0, false}, {" 0:5", 0, 0, false}, {"abc", 0, 0, false},
+	} {
+		f, l, ok := loadKey(tc.key)
+		if ok != tc.ok || ok && (f != tc.file || l != tc.line) {
+			t.Errorf("loadKey(%q) = %d, %d, %v; want %d, %d, %v", tc.key, f, l, ok, tc.file, tc.line, tc.ok)
+		}
+	}
+}
+
+// TestKeyOrder: keyLess and keyOrder's strings order a load's keys alike,
+// by file, then line, as numbers.
 func TestKeyOrder(t *testing.T) {
-	keys := []string{"", ":", "0:", ":0", "0:0", "0:9", "0:10", "1:10", "0:100", "0:99", "00:1", "0:01", "0:1:2", "-1:2", "1:-2",
-		"9:9502", "10:1", "abc", "ab", "b", "0:1000000", "9999999999999999999:1", "10000000000000000000:1", "0:18446744073709551615",
-		"k" + strings.Repeat("z", 300)}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for range 200 {
-		keys = append(keys, fmt.Sprintf("%d:%d", rng.IntN(20), rng.Uint64()>>rng.IntN(64)), fmt.Sprintf("%x", rng.Uint64()>>rng.IntN(64)))
+	keys := [][2]uint64{{0, 0}, {0, 9}, {0, 10}, {1, 2}, {9, 99}, {10, 1}, {9999999999999999999, 9999999999999999999}}
+	for range 300 {
+		keys = append(keys, [2]uint64{uint64(rng.IntN(20)), rng.Uint64N(10_000_000_000_000_000_000) >> rng.IntN(64)})
 	}
 	for _, a := range keys {
 		for _, b := range keys {
-			if got, want := keyLess(a, b), keyOrder(a) < keyOrder(b); got != want {
-				t.Errorf("keyLess(%q, %q) = %v, keyOrder says %v", a, b, got, want)
+			want := a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+			if got := keyLess(a, b); got != want {
+				t.Errorf("keyLess(%v, %v) = %v, want %v", a, b, got, want)
+			}
+			if got := keyOrder(a[0], a[1]) < keyOrder(b[0], b[1]); got != want {
+				t.Errorf("keyOrder(%v) < keyOrder(%v) = %v, want %v", a, b, got, want)
 			}
 		}
 	}
-	// A load's keys sort by file, then line, as numbers: a call whose
-	// lines cross a power of ten holds no other file's keys.
-	for _, c := range [][3]string{{"0:9502", "1:5000", "0:10501"}, {"0:9", "0:5", "0:10"}, {"10:1", "9:99", "10:2"}} {
-		if keyLess(c[0], c[1]) && keyLess(c[1], c[2]) {
-			t.Errorf("%s sorts between %s and %s", c[1], c[0], c[2])
+}
+
+// TestStoredKeysMeetFewCalls: a load's calls take ranges that do not
+// overlap, also where their lines cross a power of ten, across files, and
+// with a key of another form among theirs (kept in receipt_keys), so that
+// a call's lookup meets its own call only.
+func TestStoredKeysMeetFewCalls(t *testing.T) {
+	e := newTestEngine(t, "../testdata/seed/reference.yaml")
+	ctx := context.Background()
+	ev := crm.Event{RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"}, Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"},
+		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}
+	var calls [][]string
+	for file := range 3 {
+		for start := 2; start < 1200; start += 97 { // lines 2-98, 99-195, ... crossing 100 and 1000
+			req := crm.BulkRequest{Kind: crm.Web, Run: "run", Idempotent: true}
+			for line := start; line < start+97; line++ {
+				ev.RequestUniqueIdentifier = fmt.Sprintf("%d-%d", file, line)
+				req.Events = append(req.Events, ev)
+				req.Keys = append(req.Keys, fmt.Sprintf("%d:%d", file, line))
+			}
+			if start%3 == 0 {
+				ev.RequestUniqueIdentifier = fmt.Sprintf("other-%d-%d", file, start)
+				req.Events = append(req.Events, ev)
+				req.Keys = append(req.Keys, ev.RequestUniqueIdentifier)
+			}
+			if res, err := e.CreateEvents(ctx, req); err != nil || len(res.Processed) != len(req.Events) {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			calls = append(calls, req.Keys)
 		}
 	}
-	if !keyLess("0:9", "0:10") || !keyLess("0:99", "0:100") || !keyLess("9:5", "10:1") || keyLess("1:10", "0:10") || !keyLess("9:1", "abc") {
-		t.Error("keys do not sort by file and line, then other keys")
+	s := e.store.(*sqliteStore)
+	for _, keys := range calls {
+		var r callRange
+		for _, k := range keys {
+			if f, l, ok := loadKey(k); ok {
+				r.add(1, f, l)
+			}
+		}
+		met := 0
+		if err := sqlitex.Execute(s.writer, "SELECT count(*) FROM load_calls WHERE run = 1 AND hi >= ? AND lo <= ?", &sqlitex.ExecOptions{
+			Args:       []any{keyOrder(r.lo[0], r.lo[1]), keyOrder(r.hi[0], r.hi[1])},
+			ResultFunc: func(st *sqlite.Stmt) error { met = st.ColumnInt(0); return nil },
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if met != 1 {
+			t.Errorf("the lookup of keys %s..%s meets %d calls, want its own only", keys[0], keys[len(keys)-1], met)
+		}
+		got, err := e.store.Stored(ctx, "run", keys)
+		if err != nil || len(got) != len(keys) {
+			t.Errorf("Stored found %d of %d keys, %v", len(got), len(keys), err)
+		}
 	}
 }
 
@@ -200,14 +266,17 @@ func TestMigrateLoadCalls(t *testing.T) {
 	if err := sqlitemigration.Migrate(ctx, c, v6); err != nil {
 		t.Fatal(err)
 	}
-	// Run 1: 2600 events, but numbers 1200-1209 are run 2's and 2000 has
-	// no receipt; run 2 goes on after. Keys as a load makes them.
+	// Run 1: 3600 events, but numbers 1200-1209 are run 2's, 500-504
+	// have keys of another form and 2000 has no receipt; run 2 goes on
+	// after. Other keys as a load makes them.
 	want := map[int64]map[string]int64{1: {}, 2: {}}
 	script := "INSERT INTO load_runs (rid, run) VALUES (1, 'r1'), (2, 'r2');\n"
-	for n := int64(1); n <= 2700; n++ {
+	for n := int64(1); n <= 3700; n++ {
 		run, key := int64(1), fmt.Sprintf("0:%d", n+1)
 		switch {
-		case n >= 1200 && n < 1210, n > 2600:
+		case n >= 500 && n < 505: // keys of another form: receipt_keys
+			key = fmt.Sprintf("x%d", n)
+		case n >= 1200 && n < 1210, n > 3600:
 			run, key = 2, fmt.Sprintf("1:%d", n)
 		case n == 2000:
 			script += fmt.Sprintf("INSERT INTO events (number, created, kind, performed_on, request_id) VALUES (%d, 0, 0, '', 'x');\n", n)
@@ -236,9 +305,10 @@ func TestMigrateLoadCalls(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Run 1's first 1199 events are one stretch, cut at 1000; 2000 ends
-	// its second stretch. Run 2's two stretches are its own ranges.
-	wantCalls := [][3]int64{{1, 1, 1000}, {1, 1001, 1199}, {2, 1200, 1209}, {1, 1210, 1999}, {1, 2001, 2600}, {2, 2601, 2700}}
+	// Run 1's first 1199 events are two stretches around the keys of
+	// another form; 2000 ends its third; its fourth is cut at 1000 events.
+	// Run 2's two stretches are its own ranges.
+	wantCalls := [][3]int64{{1, 1, 499}, {1, 505, 1199}, {2, 1200, 1209}, {1, 1210, 1999}, {1, 2001, 3000}, {1, 3001, 3600}, {2, 3601, 3700}}
 	if !slices.Equal(calls, wantCalls) {
 		t.Errorf("load_calls = %v, want %v", calls, wantCalls)
 	}
@@ -405,5 +475,72 @@ func TestMigrateLoadCallsStopsOldWriters(t *testing.T) {
 	}
 	if !maps.Equal(got, map[string]string{"0:2": "1"}) {
 		t.Errorf("receipts after the migration: %v, want the one stored before", got)
+	}
+}
+
+// TestGroupCommitReceipts: calls committed together each record their own
+// receipts' range, and only the calls that are stored do: a keyless row
+// inside a call, a call that fails (rolled back alone), a dry run, and an
+// idempotent copy of a call committed earlier in the same group (answered
+// with its events) leave no range that a lookup could trust.
+func TestGroupCommitReceipts(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	pending := func(prefix string, keys ...string) []*PendingEvent {
+		req := crm.BulkRequest{Kind: crm.Purchases}
+		for i := range keys {
+			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: prefix + string(rune('a'+i)),
+				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + prefix,
+				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
+		}
+		p, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, len(keys)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keys {
+			if k != "" {
+				p[i].LoadRun, p[i].LoadKey, p[i].Digest = "r", k, fmt.Sprintf("%02x", i+1)
+			}
+		}
+		return p
+	}
+	a := pending("1", "0:9", "", "0:10")
+	bad := pending("2", "0:11", "0:12")
+	bad[1].Obj.Product = &RefObject{ID: "NO-SUCH-PRODUCT"} // the store cannot find it: the call fails
+	dry := pending("3", "0:13")
+	copyOfA := pending("1", "0:9", "", "0:10")
+	d := pending("4", "0:14", "x-other")
+	group := []*commitCall{{ctx: ctx, rows: a, opts: CommitOptions{Idempotent: true}}, {ctx: ctx, rows: bad, opts: CommitOptions{Idempotent: true}},
+		{ctx: ctx, rows: dry, opts: CommitOptions{DryRun: true, Idempotent: true}}, {ctx: ctx, rows: copyOfA, opts: CommitOptions{Idempotent: true}},
+		{ctx: ctx, rows: d, opts: CommitOptions{Idempotent: true}}}
+	s.mu.Lock()
+	s.commitGroup(group)
+	s.mu.Unlock()
+	if group[0].err != nil || group[1].err == nil || group[3].err != nil || group[4].err != nil {
+		t.Fatalf("call errors: %v, %v, %v, %v, %v; want only the second to fail (and the dry run to roll back)",
+			group[0].err, group[1].err, group[2].err, group[3].err, group[4].err)
+	}
+	if copyOfA[0].Obj.Number != a[0].Obj.Number || copyOfA[2].Obj.Number != a[2].Obj.Number {
+		t.Errorf("the copy was answered with events %s, %s; want %s, %s", copyOfA[0].Obj.Number, copyOfA[2].Obj.Number, a[0].Obj.Number, a[2].Obj.Number)
+	}
+	got := map[string]string{}
+	if err := e.store.Receipts(ctx, "r", func(k string, r Receipt) error { got[k] = r.Number; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"0:9": a[0].Obj.Number, "0:10": a[2].Obj.Number, "0:14": d[0].Obj.Number, "x-other": d[1].Obj.Number}
+	if !maps.Equal(got, want) {
+		t.Errorf("receipts %v, want %v", got, want)
+	}
+	var calls, events int
+	if err := sqlitex.Execute(s.writer, "SELECT (SELECT count(*) FROM load_calls), (SELECT count(*) FROM events)", &sqlitex.ExecOptions{
+		ResultFunc: func(st *sqlite.Stmt) error { calls, events = st.ColumnInt(0), st.ColumnInt(1); return nil },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The copy's keyless row has no receipt to be answered from: stored again.
+	if calls != 2 || events != 6 {
+		t.Errorf("%d load_calls rows and %d events, want 2 (the stored calls) and 6", calls, events)
 	}
 }

@@ -100,13 +100,15 @@ CREATE TABLE loads (
 		// 7: receipts found by call, not by event (issue 11). The index on
 		// (load_run, load_key) cost the writer more than the event's own
 		// row. A committed call records instead, in load_calls, its run,
-		// the numbers of its first and last events and the least and
-		// greatest of its row keys in key order (keyOrder: a load's keys
-		// by file and line, so that its calls take ranges that do not
-		// overlap). A lookup
-		// reads the calls whose key range meets its keys' and scans their
-		// events by number. Receipts stored before are grouped into
-		// ranges of at most 1000 consecutive events of a run.
+		// the numbers of its first and last events with receipts and the
+		// least and greatest of their row keys in key order (keyOrder: by
+		// file, then line), so that a load's calls take ranges that do
+		// not overlap. A lookup reads the calls whose range meets its
+		// keys' and scans their events by number. Keys of another form
+		// than a load's "F:L" (which another client of engine serve may
+		// send) would spread a call's range over everything: each is kept
+		// in receipt_keys, indexed, instead. Receipts stored before are
+		// grouped into ranges of at most 1000 consecutive events of a run.
 		//
 		// The receipt columns are renamed (load_* to receipt_*) so that a
 		// process of an earlier release that opened the store before this
@@ -124,17 +126,28 @@ CREATE TABLE load_calls (
 	hi    TEXT NOT NULL,
 	PRIMARY KEY (run, first)
 ) WITHOUT ROWID;
-CREATE INDEX load_calls_hi ON load_calls (run, hi);
+CREATE INDEX load_calls_hi ON load_calls (run, hi, lo);
+CREATE TABLE receipt_keys (
+	run    INTEGER NOT NULL,
+	key    TEXT NOT NULL,
+	number INTEGER NOT NULL,
+	PRIMARY KEY (run, key, number)
+) WITHOUT ROWID;
 WITH keyed AS (
-	SELECT load_run AS run, number, crmload_key_order(load_key) AS o,
-		number - ROW_NUMBER() OVER (PARTITION BY load_run ORDER BY number) AS island
+	SELECT load_run AS run, number, crmload_key_order(load_key) AS o
 	FROM events WHERE load_run IS NOT NULL AND load_key IS NOT NULL
+), ordered AS (
+	SELECT run, number, o, number - ROW_NUMBER() OVER (PARTITION BY run ORDER BY number) AS island
+	FROM keyed WHERE o IS NOT NULL
 ), chunked AS (
 	SELECT run, number, o, island, (ROW_NUMBER() OVER (PARTITION BY run, island ORDER BY number) - 1) / 1000 AS chunk
-	FROM keyed
+	FROM ordered
 )
 INSERT INTO load_calls (run, first, last, lo, hi)
 SELECT run, MIN(number), MAX(number), MIN(o), MAX(o) FROM chunked GROUP BY run, island, chunk;
+INSERT INTO receipt_keys (run, key, number)
+SELECT load_run, load_key, number FROM events
+WHERE load_run IS NOT NULL AND load_key IS NOT NULL AND crmload_key_order(load_key) IS NULL;
 DROP INDEX events_load;
 ALTER TABLE events RENAME COLUMN load_run TO receipt_run;
 ALTER TABLE events RENAME COLUMN load_key TO receipt_key;
@@ -143,35 +156,12 @@ ALTER TABLE events RENAME COLUMN load_digest TO receipt_digest;
 	},
 }
 
-// keyOrder is the order of row keys in load_calls' ranges (migration 7
-// computes it in SQL through keyOrderFunc: one function for both). A
-// load's keys "F:L" (file index, line; decimal, no leading zero, at most
-// 19 digits each) sort by file, then line, as numbers; any other key
-// after them, by length, then bytes. Any total order keeps lookups right;
-// this one keeps a load's calls in ranges that do not overlap, so that a
-// lookup reads only the calls its keys are in.
-func keyOrder(key string) string {
-	if f, l, ok := loadKey(key); ok {
-		return fmt.Sprintf("0%019d%019d", f, l)
-	}
-	return fmt.Sprintf("1%08d%s", len(key), key)
-}
-
-// keyLess says whether a sorts before b in keyOrder, without making them.
-func keyLess(a, b string) bool {
-	fa, la, oka := loadKey(a)
-	fb, lb, okb := loadKey(b)
-	switch {
-	case oka && okb:
-		return fa < fb || fa == fb && la < lb
-	case oka != okb:
-		return oka
-	case len(a) >= 1e8 || len(b) >= 1e8:
-		return keyOrder(a) < keyOrder(b)
-	case len(a) != len(b):
-		return len(a) < len(b)
-	}
-	return a < b
+// keyOrder is the order of a load's row keys in load_calls' ranges: by
+// file, then line, as numbers. Stored: never change it without a
+// migration (migration 7 computes it through keyOrderFunc, the same
+// function).
+func keyOrder(file, line uint64) string {
+	return fmt.Sprintf("%019d%019d", file, line)
 }
 
 // loadKey reads a key a load makes (loader's key: "F:L"): two decimal
@@ -202,14 +192,17 @@ func decimalUint(s string) (uint64, bool) {
 	return n, true
 }
 
-// keyOrderFunc is keyOrder as the SQL function crmload_key_order, which
-// migration 7 calls: the writer connection registers it before it
-// migrates (openSQLite).
+// keyOrderFunc is the SQL function crmload_key_order, which migration 7
+// calls: keyOrder of a load's key, NULL for a key of another form. The
+// writer connection registers it before it migrates (openSQLite).
 var keyOrderFunc = &sqlite.FunctionImpl{
 	NArgs:         1,
 	Deterministic: true,
 	Scalar: func(_ sqlite.Context, args []sqlite.Value) (sqlite.Value, error) {
-		return sqlite.TextValue(keyOrder(args[0].Text())), nil
+		if f, l, ok := loadKey(args[0].Text()); ok {
+			return sqlite.TextValue(keyOrder(f, l)), nil
+		}
+		return sqlite.Value{}, nil
 	},
 }
 

@@ -344,7 +344,11 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 			} else {
 				ins.BindBytes(12, digest)
 			}
-			keyed.add(next, p.LoadKey)
+			if f, l, ok := loadKey(p.LoadKey); ok {
+				keyed.add(next, f, l)
+			} else if err := otherKey(c, runID, p.LoadKey, next); err != nil {
+				return err
+			}
 		} else {
 			ins.BindNull(10)
 			ins.BindNull(11)
@@ -362,8 +366,8 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 		rec.BindInt64(1, runID)
 		rec.BindInt64(2, keyed.first)
 		rec.BindInt64(3, keyed.last)
-		rec.BindText(4, keyOrder(keyed.lo))
-		rec.BindText(5, keyOrder(keyed.hi))
+		rec.BindText(4, keyOrder(keyed.lo[0], keyed.lo[1]))
+		rec.BindText(5, keyOrder(keyed.hi[0], keyed.hi[1]))
 		if _, err := rec.Step(); err != nil {
 			return fmt.Errorf("record the call's receipts: %w", err)
 		}
@@ -378,24 +382,41 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 }
 
 // callRange is what load_calls keeps of a call (migration 7): the numbers
-// of its first and last events that have receipts, and the least and the
-// greatest of their keys in key order.
+// of its first and last events with a load's receipt key, and the least
+// and the greatest of those keys, as (file, line).
 type callRange struct {
 	first, last int64
-	lo, hi      string
+	lo, hi      [2]uint64
 }
 
-func (r *callRange) add(number int64, key string) {
+func (r *callRange) add(number int64, file, line uint64) {
+	k := [2]uint64{file, line}
 	if r.first == 0 {
-		r.first, r.lo, r.hi = number, key, key
+		r.first, r.lo, r.hi = number, k, k
 	}
 	r.last = number
-	if keyLess(key, r.lo) {
-		r.lo = key
+	if keyLess(k, r.lo) {
+		r.lo = k
 	}
-	if keyLess(r.hi, key) {
-		r.hi = key
+	if keyLess(r.hi, k) {
+		r.hi = k
 	}
+}
+
+// keyLess orders (file, line) keys as keyOrder does.
+func keyLess(a, b [2]uint64) bool { return a[0] < b[0] || a[0] == b[0] && a[1] < b[1] }
+
+// otherKey keeps the receipt key of another form than a load's of event
+// number in receipt_keys (migration 7).
+func otherKey(c *sqlite.Conn, run int64, key string, number int64) error {
+	ins := c.Prep("INSERT INTO receipt_keys (run, key, number) VALUES (?, ?, ?)")
+	ins.BindInt64(1, run)
+	ins.BindText(2, key)
+	ins.BindInt64(3, number)
+	if _, err := ins.Step(); err != nil {
+		return fmt.Errorf("record the receipt %s: %w", key, err)
+	}
+	return ins.Reset()
 }
 
 // loadRun returns the number of a load run in load_runs, adding it.
@@ -765,7 +786,7 @@ func setState(c *sqlite.Conn, key, from, to string, at time.Time) (*EventObject,
 }
 
 // receiptColumns are what receipt reads, in its order.
-const receiptColumns = "receipt_key, number, created, legacy_id, receipt_digest"
+const receiptColumns = "e.receipt_key, e.number, e.created, e.legacy_id, e.receipt_digest"
 
 func receipt(stmt *sqlite.Stmt) (string, Receipt) {
 	number := stmt.ColumnInt64(1)
@@ -791,8 +812,24 @@ func (s *sqliteStore) Receipts(ctx context.Context, run string, fn func(key stri
 	if err != nil || n == 0 {
 		return err
 	}
-	return sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
+	// The calls' events with a load's key (another key in a call's range
+	// is in receipt_keys: read there), then those of receipt_keys.
+	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
 		WHERE c.run = ?1 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
+		Args: []any{n},
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			k, r := receipt(stmt)
+			if _, _, ok := loadKey(k); !ok {
+				return nil
+			}
+			return fn(k, r)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM receipt_keys k JOIN events e ON e.number = k.number
+		WHERE k.run = ?1 AND e.receipt_run = ?1`, &sqlitex.ExecOptions{
 		Args: []any{n},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			return fn(receipt(stmt))
@@ -809,10 +846,11 @@ func (s *sqliteStore) Stored(ctx context.Context, run string, keys []string) (ma
 	return storedKeys(c, run, keys)
 }
 
-// storedKeys returns, of keys, those run stored events for: it scans the
-// events of the run's calls whose key range meets keys' (load_calls). A
-// load's calls take ranges of lines that hardly overlap, so a new call's
-// keys meet none and a replayed call's meet its own and its neighbours'.
+// storedKeys returns, of keys, those run stored events for. A load's keys
+// ("F:L") are found through the run's calls whose key range meets theirs
+// (load_calls), scanning those calls' events: a load's calls take ranges
+// of lines that do not overlap, so a new call's keys meet none and a
+// replayed call's meet its own. Keys of another form are in receipt_keys.
 func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, error) {
 	out := map[string]Receipt{}
 	if len(keys) == 0 {
@@ -823,27 +861,49 @@ func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, 
 		return out, err
 	}
 	want := make(map[string]struct{}, len(keys))
-	lo, hi := keys[0], keys[0]
+	var calls callRange
+	var others []string
 	for _, k := range keys {
-		want[k] = struct{}{}
-		if keyLess(k, lo) {
-			lo = k
-		}
-		if keyLess(hi, k) {
-			hi = k
+		if f, l, ok := loadKey(k); ok {
+			want[k] = struct{}{}
+			calls.add(1, f, l)
+		} else {
+			others = append(others, k)
 		}
 	}
-	err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
-		WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
-		Args: []any{n, keyOrder(lo), keyOrder(hi)},
-		ResultFunc: func(stmt *sqlite.Stmt) error {
-			if _, ok := want[stmt.ColumnText(0)]; !ok {
-				return nil
-			}
-			k, r := receipt(stmt)
-			out[k] = r
-			return nil
-		},
-	})
-	return out, err
+	found := func(stmt *sqlite.Stmt) error {
+		k, r := receipt(stmt)
+		out[k] = r
+		return nil
+	}
+	if calls.first != 0 {
+		err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM load_calls c JOIN events e ON e.number BETWEEN c.first AND c.last
+			WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
+			Args: []any{n, keyOrder(calls.lo[0], calls.lo[1]), keyOrder(calls.hi[0], calls.hi[1])},
+			ResultFunc: func(stmt *sqlite.Stmt) error {
+				if _, ok := want[stmt.ColumnText(0)]; !ok {
+					return nil
+				}
+				return found(stmt)
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(others) > 0 {
+		arg, err := json.Marshal(others)
+		if err != nil {
+			return nil, err
+		}
+		err = sqlitex.Execute(c, "SELECT "+receiptColumns+` FROM receipt_keys k JOIN events e ON e.number = k.number
+			WHERE k.run = ?1 AND k.key IN (SELECT value FROM json_each(?2)) AND e.receipt_run = ?1`, &sqlitex.ExecOptions{
+			Args:       []any{n, string(arg)},
+			ResultFunc: found,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
