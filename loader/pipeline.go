@@ -85,7 +85,7 @@ func (r *run) heartbeat() (stop func()) {
 // errDeadline is the cause of a run's end at its --deadline.
 var errDeadline = errors.New("deadline")
 
-// pipeline runs the stages: read and map -> batch -> send (concurrently)
+// pipeline runs the stages: read, map and batch -> send (concurrently)
 // -> settle (this goroutine, the only writer of the reports). An interrupt
 // (ctx) stops reading and new calls; calls in flight get opts.Grace to
 // finish. Rows read but not sent are not reported: a resume sends them.
@@ -125,8 +125,7 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 		}
 	}()
 
-	events := make(chan event, r.opts.BatchSize)
-	batches := make(chan []event, r.opts.Concurrency)
+	batches := make(chan batch, r.opts.Concurrency)
 	out := make(chan []settled, 2*r.opts.Concurrency+2)
 	var limiter *rate.Limiter
 	if r.opts.Rate > 0 {
@@ -137,8 +136,7 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 	// The stages report trouble by aborting the run (abort), not by
 	// returning errors: out is closed once they have all returned.
 	var stages sync.WaitGroup
-	stages.Go(func() { defer close(events); r.read(readCtx, events, out) })
-	stages.Go(func() { defer close(batches); r.batch(events, batches) })
+	stages.Go(func() { defer close(batches); r.read(readCtx, batches, out) })
 	for range r.opts.Concurrency {
 		stages.Go(func() {
 			for b := range batches {
