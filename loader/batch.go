@@ -44,10 +44,11 @@ type batcher struct {
 	// item failed, was filtered or was settled without a call): it is
 	// cleared before it is handed out again.
 	dirty bool
+	lists *recycled[event] // where cur comes from
 }
 
-func newBatcher(size, maxBytes int, out chan<- batch) *batcher {
-	return &batcher{size: size, maxBytes: maxBytes, out: out, ids: map[string]bool{}}
+func newBatcher(size, maxBytes int, out chan<- batch, lists *recycled[event]) *batcher {
+	return &batcher{size: size, maxBytes: maxBytes, out: out, ids: map[string]bool{}, lists: lists}
 }
 
 // alloc returns a zero Event in the next event's place (the mapper's
@@ -96,7 +97,7 @@ func (b *batcher) add(ev event) {
 	if b.cur == nil {
 		// Room for a whole batch at once: growing it by appends
 		// copied each batch about twice.
-		b.cur = make([]event, 0, b.size)
+		b.cur = b.lists.take(0, b.size)
 	}
 	b.cur = append(b.cur, ev)
 	b.bytes += ev.size

@@ -51,7 +51,7 @@ func TestBatcherPlaces(t *testing.T) {
 		size := 1 + rng.IntN(6)
 		maxBytes := 1 + rng.IntN(40)
 		out := make(chan batch, 1000)
-		b := newBatcher(size, maxBytes, out)
+		b := newBatcher(size, maxBytes, out, nil)
 		var added []event
 		want := map[string]string{} // request id -> the event's description
 		for i := range 60 {

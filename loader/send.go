@@ -280,7 +280,7 @@ func dropAll(b []event) []settled {
 // are in doubt, never counted as created, and the answer is logged.
 func (r *run) match(b []event, res crm.BulkResult) []settled {
 	find := eventFinder(b)
-	out := make([]settled, len(b))
+	out := r.settledLists.take(len(b), 0)
 	seen := make([]int, len(b))
 	unknown := 0
 	for _, p := range res.Processed {
