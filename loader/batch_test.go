@@ -112,17 +112,24 @@ func TestBatcherPlaces(t *testing.T) {
 }
 
 // TestBulkCallCopiesOtherBatches: a batch whose events are not in one
-// place (one made by hand, or split oddly) is sent as a copy of them.
+// place (one made by hand, or split oddly) is sent as a copy of them; a
+// call's keys (one shared string) are key()'s.
 func TestBulkCallCopiesOtherBatches(t *testing.T) {
 	r := &run{inputs: []*input{{mapper: newTestMapper(t)}}}
 	evs := []event{
 		{item: mapping.Item{RequestID: "a", Event: &crm.Event{RequestUniqueIdentifier: "a"}, Records: []*mapping.Record{{Line: 2}}}},
-		{item: mapping.Item{RequestID: "b", Event: &crm.Event{RequestUniqueIdentifier: "b"}, Records: []*mapping.Record{{Line: 3}}}},
+		{item: mapping.Item{RequestID: "b", Event: &crm.Event{RequestUniqueIdentifier: "b"}, Records: []*mapping.Record{{Line: 3}}}, file: 1},
+		{item: mapping.Item{RequestID: "c", Event: &crm.Event{RequestUniqueIdentifier: "c"}, Records: []*mapping.Record{{Line: 123456789}}}, file: 12},
 	}
-	for _, bt := range []batch{{evs: evs}, {evs: evs, events: make([]crm.Event, 2)}} {
+	for _, bt := range []batch{{evs: evs}, {evs: evs, events: make([]crm.Event, 3)}} {
 		c := r.newBulkCall(bt)
-		if len(c.req.Events) != 2 || c.req.Events[0].RequestUniqueIdentifier != "a" || c.req.Events[1].RequestUniqueIdentifier != "b" {
-			t.Errorf("newBulkCall of events made elsewhere sends %+v, want copies of a and b", c.req.Events)
+		for i, ev := range evs {
+			if c.req.Keys[i] != key(ev.file, ev.item) {
+				t.Errorf("newBulkCall's key %d = %q, want key()'s %q", i, c.req.Keys[i], key(ev.file, ev.item))
+			}
+		}
+		if len(c.req.Events) != 3 || c.req.Events[0].RequestUniqueIdentifier != "a" || c.req.Events[2].RequestUniqueIdentifier != "c" {
+			t.Errorf("newBulkCall of events made elsewhere sends %+v, want copies of a, b and c", c.req.Events)
 		}
 	}
 }

@@ -83,11 +83,20 @@ func (r *run) newBulkCall(bt batch) *bulkCall {
 		Validated: true}, // the mapper ran crm.Validate on each event
 		sending: make([][2]int, 0, len(b))}
 	inPlace := len(bt.events) == len(b)
+	// The keys share one string: one allocation a call, not one a row.
+	keys := make([]byte, 0, 12*len(b))
+	ends := make([]int32, len(b))
 	for i, ev := range b {
 		inPlace = inPlace && ev.item.Event == &bt.events[i]
-		c.req.Keys[i] = key(ev.file, ev.item)
+		keys = appendKey(keys, ev.file, ev.item)
+		ends[i] = int32(len(keys))
 		c.req.Replay = c.req.Replay || ev.replay
 		c.sending = append(c.sending, [2]int{ev.file, ev.item.Records[0].Line})
+	}
+	all, start := string(keys), int32(0)
+	for i, end := range ends {
+		c.req.Keys[i] = all[start:end]
+		start = end
 	}
 	if !inPlace {
 		c.req.Events = make([]crm.Event, len(b))
