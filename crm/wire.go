@@ -184,21 +184,33 @@ func (w *wire) key(name string) {
 	w.b = append(w.b, name...)
 }
 
-// str writes an omitempty string member.
+// str writes an omitempty string member. It is small enough to be
+// inlined: most of an event's members are empty (its user defined fields,
+// the other kinds' parameters), and a call for each cost a fifth of
+// appendEvent.
 func (w *wire) str(name, v string) {
-	if v == "" {
-		return
+	if v != "" {
+		w.member(name, v)
 	}
+}
+
+// member writes a string member.
+func (w *wire) member(name, v string) {
 	w.key(name)
 	w.b = appendJSONString(w.b, v)
 }
 
-// num writes an omitempty json.Number member as encoding/json does: the
-// literal itself, which must be a JSON number.
+// num writes an omitempty json.Number member as encoding/json does (see
+// number); inlined as str is.
 func (w *wire) num(name string, v json.Number) {
-	if v == "" {
-		return
+	if v != "" {
+		w.number(name, v)
 	}
+}
+
+// number writes a json.Number member: the literal itself, which must be a
+// JSON number.
+func (w *wire) number(name string, v json.Number) {
 	if !isValidNumber(string(v)) {
 		w.ok = false
 		return

@@ -2,10 +2,12 @@
 // records with a mapping spec, batches the events, sends them to an engine
 // and writes what became of every row.
 //
-// The stages, one goroutine each but send (run.pipeline, pipeline.go):
+// The stages, one goroutine each but batch, which runs in read, and send
+// (run.pipeline, pipeline.go):
 //
 //	read    source.go, csv.go, jsonl.go, read.go: records, mapped (mapping.Mapper)
-//	batch   batch.go: calls of at most BatchSize events and about BatchBytes
+//	batch   batch.go: calls of at most BatchSize events and about BatchBytes,
+//	        whose events the mapper writes in place (batcher)
 //	send    send.go, gate.go: Concurrency senders, retries, back-pressure
 //	settle  settle.go, reports.go: the only writer of reports, summary and journal
 //

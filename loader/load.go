@@ -116,9 +116,14 @@ type event struct {
 // key names an item's rows in a run: the input and the first row's line.
 func key(file int, it mapping.Item) string {
 	var buf [40]byte // one allocation, the string
-	b := strconv.AppendInt(buf[:0], int64(file), 10)
+	return string(appendKey(buf[:0], file, it))
+}
+
+// appendKey appends key(file, it) to b.
+func appendKey(b []byte, file int, it mapping.Item) []byte {
+	b = strconv.AppendInt(b, int64(file), 10)
 	b = append(b, ':')
-	return string(strconv.AppendInt(b, int64(it.Records[0].Line), 10))
+	return strconv.AppendInt(b, int64(it.Records[0].Line), 10)
 }
 
 // Load reads, maps, batches and sends the plan's rows to eng, and writes the

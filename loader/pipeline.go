@@ -39,6 +39,11 @@ type run struct {
 	waiting  atomic.Value // by the senders: what the last wait was for (string)
 	resumed  int          // by the reader: rows an earlier attempt settled
 	dropped  int          // by the settler: rows read but not sent
+
+	// Slices of a batch's length, kept for the next call once a call
+	// is settled (nil outside a pipeline: made each time).
+	eventLists   *recycled[event]
+	settledLists *recycled[settled]
 }
 
 // abort stops reading and sending new calls; the first reason stays.
@@ -85,7 +90,7 @@ func (r *run) heartbeat() (stop func()) {
 // errDeadline is the cause of a run's end at its --deadline.
 var errDeadline = errors.New("deadline")
 
-// pipeline runs the stages: read and map -> batch -> send (concurrently)
+// pipeline runs the stages: read, map and batch -> send (concurrently)
 // -> settle (this goroutine, the only writer of the reports). An interrupt
 // (ctx) stops reading and new calls; calls in flight get opts.Grace to
 // finish. Rows read but not sent are not reported: a resume sends them.
@@ -125,24 +130,29 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 		}
 	}()
 
-	events := make(chan event, r.opts.BatchSize)
-	batches := make(chan []event, r.opts.Concurrency)
+	batches := make(chan batch, r.opts.Concurrency)
 	out := make(chan []settled, 2*r.opts.Concurrency+2)
 	var limiter *rate.Limiter
 	if r.opts.Rate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(r.opts.Rate), 1)
 	}
 	r.gate = newGate(r.opts.Concurrency)
+	// Batches in flight: those in the channel, being sent, and being
+	// settled; a few more than that are kept.
+	r.eventLists = newRecycled[event](r.opts.BatchSize, 2*r.opts.Concurrency+2)
+	r.settledLists = newRecycled[settled](r.opts.BatchSize, 2*r.opts.Concurrency+2)
 
 	// The stages report trouble by aborting the run (abort), not by
 	// returning errors: out is closed once they have all returned.
 	var stages sync.WaitGroup
-	stages.Go(func() { defer close(events); r.read(readCtx, events, out) })
-	stages.Go(func() { defer close(batches); r.batch(events, batches) })
+	stages.Go(func() { defer close(batches); r.read(readCtx, batches, out) })
+	// A batch's events are kept for another once its call is settled:
+	// its outcomes (sent on out) are copies.
 	for range r.opts.Concurrency {
 		stages.Go(func() {
 			for b := range batches {
 				r.send(readCtx, sendCtx, limiter, b, out)
+				r.eventLists.give(b.evs)
 			}
 		})
 	}
@@ -156,6 +166,7 @@ func (r *run) pipeline(ctx context.Context) (aborted bool, err error) {
 			werr = err
 			r.abort("cannot write the reports: " + err.Error())
 		}
+		r.settledLists.give(outs)
 	}
 	if ctx.Err() != nil {
 		// Waits end at once on an interrupt, so the stages may all have

@@ -9,9 +9,12 @@ import (
 	"github.com/crmload/crmload/mapping"
 )
 
-// read is the source and mapping stage: events go on to be batched;
-// filtered and failed rows are settled at once.
-func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settled) {
+// read is the source, mapping and batching stage: events are gathered
+// into calls (the mapper writes each in its place in its call's Events,
+// see batcher); filtered and failed rows are settled at once.
+func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settled) {
+	bt := newBatcher(r.opts.BatchSize, r.opts.BatchBytes, batches, r.eventLists)
+	defer bt.flush()
 	var pendingOut []settled
 	flushOut := func() {
 		if len(pendingOut) > 0 {
@@ -30,6 +33,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 		replayable := r.replayable()
 		dups := newDupWatch(in.path, r.plan.Spec.RequestID.Kind != 0)
 		r.shardMapper(in.mapper)
+		in.mapper.SetEventAlloc(bt.alloc)
 		emit := func(it mapping.Item) {
 			splits.see(fi, it)
 			if r.otherShard(&it) {
@@ -46,6 +50,7 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 			case it.Filtered || it.Err != nil:
 				pendingOut = append(pendingOut, checked(it, fi))
 			case dupOf > 0 && r.opts.FailDuplicateIDs:
+				it.Event = nil // not sent: its place is the next event's (batcher)
 				pendingOut = append(pendingOut, settled{item: it, file: fi, code: crm.CodeDuplicateRequestID,
 					msg: fmt.Sprintf("request id %q is the request id of line %d too: not sent (--on-duplicate-request-id fail)", it.RequestID, dupOf)})
 			default:
@@ -54,20 +59,23 @@ func (r *run) read(ctx context.Context, events chan<- event, out chan<- []settle
 						if rc.digest != "" && rc.digest != crm.Digest(in.mapper.Kind(), it.Event) {
 							// The input changed since the earlier attempt stored this row.
 							err := crm.ReceiptConflict(r.key, key(fi, it))
+							it.Event = nil // not sent (as below)
 							pendingOut = append(pendingOut, settled{item: it, file: fi, code: err.Code, msg: err.Description()})
 							return
 						}
+						it.Event = nil
 						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.id, num: rc.num})
 						return
 					}
 				}
 				if inFlight(first) && !replayable && !r.opts.ResendInDoubt {
+					it.Event = nil
 					pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
 						msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
 					return
 				}
 				// In flight when an earlier attempt died: sent as a replay.
-				events <- event{item: it, file: fi, size: approxSize(it.Event), replay: inFlight(first)}
+				bt.add(event{item: it, file: fi, size: approxSize(it.Event), replay: inFlight(first)})
 			}
 		}
 		// Each record is mapped once the next one is read: the last one

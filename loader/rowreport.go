@@ -104,11 +104,12 @@ type rowReport struct {
 	path    string
 	f       *os.File
 	w       *bufio.Writer
-	csv     *csv.Writer
-	header  []string // CSV: the input header; nil for JSONL
-	keep    int      // leading columns of header to copy
-	comment rune     // CSV: the input's comment character, never to start a line
-	raw     bool     // CSV: the last added column is crmload_raw, from the record
+	csv     *csv.Writer // CSV: the header, and rows when direct is false
+	direct  bool        // CSV: rows are appended to w by appendCSVRecord (csvDelimOK)
+	header  []string    // CSV: the input header; nil for JSONL
+	keep    int         // leading columns of header to copy
+	comment rune        // CSV: the input's comment character, never to start a line
+	raw     bool        // CSV: the last added column is crmload_raw, from the record
 	added   []string
 	rows    int
 	row     []string // CSV: write's row, reused (csv.Writer keeps none)
@@ -138,12 +139,14 @@ func openRowReport(path string, header []string, d dialect, added []string, resu
 		r.added = addedNames(added, func(n string) bool { return slices.Contains(orig, n) })
 		r.csv = csv.NewWriter(r.w)
 		r.csv.Comma = d.comma
+		r.direct = csvDelimOK(d.comma)
 		if resumeAt <= 0 {
 			r.w.WriteString("\ufeff")
 			if err := r.csv.Write(append(slices.Clone(orig), r.added...)); err != nil {
 				f.Close()
 				return nil, err
 			}
+			r.csv.Flush() // before the rows written to w itself
 		}
 	}
 	return r, nil
@@ -183,6 +186,10 @@ func (r *rowReport) write(rec *mapping.Record, vals ...string) error {
 		r.row = row
 		if r.comment != 0 && len(row) > 0 && strings.HasPrefix(row[0], string(r.comment)) {
 			return r.writeQuotedFirst(row)
+		}
+		if r.direct {
+			_, err := r.w.Write(appendCSVRecord(r.w.AvailableBuffer(), row, r.csv.Comma))
+			return err
 		}
 		return r.csv.Write(row)
 	}

@@ -18,15 +18,15 @@ import (
 // events that cause it. Its steps: build the call, journal it as sending
 // (engines without receipts), make it (waits, gate, retries), then settle
 // what became of it.
-func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b []event, out chan<- []settled) {
+func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b batch, out chan<- []settled) {
 	if readCtx.Err() != nil {
-		out <- dropAll(b)
+		out <- dropAll(b.evs)
 		return
 	}
 	c := r.newBulkCall(b)
 	if err := r.journalSending(c); err != nil {
 		r.abort("cannot write the journal: " + err.Error())
-		out <- dropAll(b)
+		out <- dropAll(b.evs)
 		return
 	}
 	res, sent, err := r.callWithRetries(readCtx, sendCtx, limiter, c)
@@ -67,21 +67,42 @@ func eventFinder(b []event) func(id string) (int, bool) {
 // bulkCall is one call of a batch: its request, and its rows as the
 // journal names them.
 type bulkCall struct {
+	bt      batch
 	b       []event
 	req     crm.BulkRequest
 	sending [][2]int
 }
 
-func (r *run) newBulkCall(b []event) *bulkCall {
-	c := &bulkCall{b: b, req: crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
-		Events: make([]crm.Event, len(b)), Run: r.key, Keys: make([]string, len(b)),
+// newBulkCall builds the call of a batch. Its Events are the batch's as
+// the mapper wrote them (see batcher), not a copy, when they are the
+// batch's events in order; else (a batch made otherwise) a copy.
+func (r *run) newBulkCall(bt batch) *bulkCall {
+	b := bt.evs
+	c := &bulkCall{bt: bt, b: b, req: crm.BulkRequest{Kind: r.inputs[0].mapper.Kind(), IntendedCurrency: r.inputs[0].mapper.IntendedCurrency(),
+		Events: bt.events, Run: r.key, Keys: make([]string, len(b)),
 		Validated: true}, // the mapper ran crm.Validate on each event
 		sending: make([][2]int, 0, len(b))}
+	inPlace := len(bt.events) == len(b)
+	// The keys share one string: one allocation a call, not one a row.
+	keys := make([]byte, 0, 12*len(b))
+	ends := make([]int32, len(b))
 	for i, ev := range b {
-		c.req.Events[i] = *ev.item.Event
-		c.req.Keys[i] = key(ev.file, ev.item)
+		inPlace = inPlace && ev.item.Event == &bt.events[i]
+		keys = appendKey(keys, ev.file, ev.item)
+		ends[i] = int32(len(keys))
 		c.req.Replay = c.req.Replay || ev.replay
 		c.sending = append(c.sending, [2]int{ev.file, ev.item.Records[0].Line})
+	}
+	all, start := string(keys), int32(0)
+	for i, end := range ends {
+		c.req.Keys[i] = all[start:end]
+		start = end
+	}
+	if !inPlace {
+		c.req.Events = make([]crm.Event, len(b))
+		for i, ev := range b {
+			c.req.Events[i] = *ev.item.Event
+		}
 	}
 	return c
 }
@@ -221,8 +242,9 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 		if r.journalSends {
 			r.journal.record(journalEntry{Unsent: c.sending})
 		}
-		r.send(readCtx, sendCtx, limiter, b[:len(b)/2], out)
-		r.send(readCtx, sendCtx, limiter, b[len(b)/2:], out)
+		lo, hi := c.bt.halves()
+		r.send(readCtx, sendCtx, limiter, lo, out)
+		r.send(readCtx, sendCtx, limiter, hi, out)
 	case isAPI:
 		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
@@ -267,7 +289,7 @@ func dropAll(b []event) []settled {
 // are in doubt, never counted as created, and the answer is logged.
 func (r *run) match(b []event, res crm.BulkResult) []settled {
 	find := eventFinder(b)
-	out := make([]settled, len(b))
+	out := r.settledLists.take(len(b), 0)
 	seen := make([]int, len(b))
 	unknown := 0
 	for _, p := range res.Processed {

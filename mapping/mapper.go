@@ -134,7 +134,20 @@ type Mapper struct {
 	// Slabs of what every row makes (setter.go).
 	events   slabOf[crm.Event]
 	recLists slabOf[*Record]
+	// newEvent, when set, gives the events instead of the slab
+	// (SetEventAlloc).
+	newEvent func() *crm.Event
 }
+
+// SetEventAlloc makes the mapper write each event it maps into the zero
+// Event alloc returns, instead of one of its own: a loader that gathers
+// events into calls gives the next place of the call's Events, so that
+// the event is written once where the call sends it, not copied there.
+// alloc is called once for each item mapped (not for a filtered or an
+// unreadable record's): an item that fails mapping or validation leaves
+// that Event partly written and does not point to it, so alloc must give
+// a zero Event each time (a place handed out again is cleared first).
+func (m *Mapper) SetEventAlloc(alloc func() *crm.Event) { m.newEvent = alloc }
 
 // Kind is the kind of events the mapper makes.
 func (m *Mapper) Kind() crm.Kind { return m.kind }
@@ -382,7 +395,12 @@ func (m *Mapper) mapGroup(recs []*Record, pre []*RowError, key string) Item {
 	if m.keep != nil && !m.keep(ShardKey(&it)) {
 		return it // another process's: not mapped
 	}
-	ev := m.events.take()
+	var ev *crm.Event
+	if m.newEvent != nil {
+		ev = m.newEvent()
+	} else {
+		ev = m.events.take()
+	}
 	if first.Err == nil {
 		for i := range m.fields {
 			if err := m.apply(&m.fields[i], unsafe.Pointer(ev), eventType, first); err != nil {

@@ -2,8 +2,12 @@ package mapping
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crmload/crmload/crm"
 )
 
 // mapRows compiles spec for header and maps rows (CSV values, one string
@@ -157,5 +161,48 @@ products_set:
 	want := `[{"product_identifier":{"code":"A"},"quantity":3,"net_amount":0.1,"vat_amount":0,"total_amount":0.3},{"product_identifier":{"code":"B"},"quantity":1,"net_amount":1250.75,"vat_amount":0,"total_amount":1250.75}]`
 	if string(b) != want {
 		t.Errorf("products_set = %s\nwant %s", b, want)
+	}
+}
+
+// TestEventAlloc: a mapper given its events' places (SetEventAlloc) maps
+// every row as one that makes its own, writes each event where alloc
+// said, and leaves failed rows' places unused by any item.
+func TestEventAlloc(t *testing.T) {
+	spec := "kind: purchases\nrequest_id: id\nfields:\n  accounts_receivable_identifier: {number: a}\n  performed_by_unit_identifier: {name: {const: U}}\n  performed_on: d\n  reference_number: id\nproducts_set:\n  product_identifier: {code: p}\n  quantity: {const: 1}\n  net_amount: n\n  vat_amount: {const: 0}\n  total_amount: n\n"
+	header := []string{"id", "a", "d", "p", "n"}
+	rows := []string{"r1|A1|2024-01-02T03:04:05|P|1.5", "r2|A2|bad date|P|2", "r3|A3|2024-01-02T03:04:05|P|x", "r4|A4|2024-01-02T03:04:05|Q|3", "|A5|2024-01-02T03:04:05|Q|3"}
+	mapAll := func(alloc func() *crm.Event) []Item {
+		m, err := compileSpec(t, spec, header)
+		if err != nil {
+			t.Fatalf("Compile: %v", err)
+		}
+		if alloc != nil {
+			m.SetEventAlloc(alloc)
+		}
+		var items []Item
+		for i, row := range rows {
+			m.Push(&Record{Line: i + 2, Values: strings.Split(row, "|")}, func(it Item) { items = append(items, it) })
+		}
+		return items
+	}
+	want := mapAll(nil)
+	if n := len(slices.DeleteFunc(slices.Clone(want), func(it Item) bool { return it.Event == nil })); n != 2 {
+		t.Fatalf("%d rows mapped, want 2 (r1 and r4)", n)
+	}
+	var given []*crm.Event
+	got := mapAll(func() *crm.Event { given = append(given, new(crm.Event)); return given[len(given)-1] })
+	if len(got) != len(want) || len(given) != len(rows) {
+		t.Fatalf("with SetEventAlloc: %d items from %d allocs, want %d items from %d", len(got), len(given), len(want), len(rows))
+	}
+	for i := range want {
+		if (want[i].Event == nil) != (got[i].Event == nil) || (got[i].Event != nil && got[i].Event != given[i]) {
+			t.Fatalf("row %d: event %p (allocs %p), want the alloc's or none as without it (%v)", i, got[i].Event, given[i], want[i].Event != nil)
+		}
+		if want[i].Event != nil && !reflect.DeepEqual(*got[i].Event, *want[i].Event) {
+			t.Errorf("row %d: event %+v, want %+v", i, *got[i].Event, *want[i].Event)
+		}
+		if (want[i].Err == nil) != (got[i].Err == nil) || (want[i].Err != nil && want[i].Err.Error() != got[i].Err.Error()) {
+			t.Errorf("row %d: error %v, want %v", i, got[i].Err, want[i].Err)
+		}
 	}
 }
