@@ -24,7 +24,26 @@ import (
 type replica struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer a process writes to while the test reads
+// it (exec copies a non-file Stderr in a goroutine of its own).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startReplica starts engine serve on the database; the DSN comes from
@@ -36,7 +55,7 @@ func startReplica(t *testing.T, bin, dsn, dir string, env bool) *replica {
 	if !env {
 		args = append([]string{"--db", dsn}, args...)
 	}
-	r := &replica{cmd: exec.Command(bin, args...), stderr: &bytes.Buffer{}}
+	r := &replica{cmd: exec.Command(bin, args...), stderr: &lockedBuffer{}}
 	if env {
 		r.cmd.Env = append(os.Environ(), "CRMLOAD_DB="+dsn)
 	}
