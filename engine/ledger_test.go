@@ -64,8 +64,7 @@ func TestReceiptConflict(t *testing.T) { forStores(t, testReceiptConflict) }
 func testReceiptConflict(t *testing.T, store string) {
 	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
 	ctx := context.Background()
-	ev := crm.Event{RequestUniqueIdentifier: "r1", RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
-		Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}
+	ev := webEvent("r1")
 	req := crm.BulkRequest{Kind: crm.Web, Events: []crm.Event{ev}, Run: "run", Keys: []string{"0:2"}, Idempotent: true}
 	first, err := e.CreateEvents(ctx, req)
 	if err != nil || len(first.Processed) != 1 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +17,14 @@ import (
 
 	"github.com/crmload/crmload/crm"
 )
+
+// webEvent is a web event of testdata/seed/reference.yaml's participant
+// RP0000000010 with request id id.
+func webEvent(id string) crm.Event {
+	return crm.Event{RequestUniqueIdentifier: id, RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"},
+		Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+		PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}
+}
 
 // TestStoredKeys: receipts are found by the calls that stored them
 // (load_calls' key ranges), whatever their keys: a load's "F:L" lines
@@ -40,8 +47,7 @@ func testStoredKeys(t *testing.T, store string) {
 			return fmt.Sprintf("%x", rng.Uint64()>>rng.IntN(64))
 		}
 	}
-	ev := crm.Event{RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"}, Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"},
-		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}
+	ev := webEvent("")
 	runs := []string{"run-a", "run-b"}
 	stored := map[string]map[string]string{} // run, key: number
 	var all []string
@@ -203,8 +209,7 @@ func TestKeyOrder(t *testing.T) {
 func TestStoredKeysMeetFewCalls(t *testing.T) {
 	e := newTestEngine(t, "../testdata/seed/reference.yaml")
 	ctx := context.Background()
-	ev := crm.Event{RewardsParticipant: &crm.ParticipantIdentifier{Number: "RP0000000010"}, Classification: &crm.NamedIdentifier{Name: "Newsletter Signup"},
-		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", Website: "www.a.com"}
+	ev := webEvent("")
 	var calls [][]string
 	for file := range 3 {
 		for start := 2; start < 1200; start += 97 { // lines 2-98, 99-195, ... crossing 100 and 1000
@@ -366,19 +371,7 @@ var v6Runs = map[string]map[string]string{ // run, key: number
 // other content as a conflict, and stores and finds new receipts after.
 func TestMigrateV6Store(t *testing.T) {
 	ctx := context.Background()
-	src, err := os.ReadFile("testdata/store-v6.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "v6.db")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openStoreCopy(t, "testdata/store-v6.db")
 	var listed []string
 	if err := e.Events(ctx, Filter{}, func(obj []byte) error { listed = append(listed, string(obj)); return nil }); err != nil {
 		t.Fatal(err)
@@ -405,9 +398,7 @@ func TestMigrateV6Store(t *testing.T) {
 		}
 	}
 	run := "20261204T170655.277Z-ca5a7efc"
-	ev := crm.Event{RequestUniqueIdentifier: "536365", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
-		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2010-12-01T08:26:00", ReferenceNumber: "536365",
-		ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{AlternativeCode: "BRZ"}, Quantity: "1", TotalAmount: "1", NetAmount: "1", VATAmount: "0"}}}
+	ev := retailPurchase()
 	res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Purchases, Events: []crm.Event{ev}, Run: run, Keys: []string{"0:4"}, Idempotent: true})
 	if err != nil || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeReceiptConflict {
 		t.Errorf("replay with other content = %+v, %v; want %s", res, err, crm.CodeReceiptConflict)

@@ -11,6 +11,34 @@ import (
 	"github.com/crmload/crmload/crm"
 )
 
+// retailPurchase is a purchase of testdata/purchases/online_retail.csv's
+// first order with other content than the stores made from it hold.
+func retailPurchase() crm.Event {
+	return crm.Event{RequestUniqueIdentifier: "536365", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
+		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2010-12-01T08:26:00", ReferenceNumber: "536365",
+		ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{AlternativeCode: "BRZ"}, Quantity: "1", TotalAmount: "1", NetAmount: "1", VATAmount: "0"}}}
+}
+
+// openStoreCopy opens (and so migrates) a copy of the store file src,
+// closed when t ends.
+func openStoreCopy(t *testing.T, src string) *Engine {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), filepath.Base(src))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 // testdata/store-v5.db was made by the release before compact events
 // (schema version 5, commit 2f99426): engine seed of
 // testdata/seed/reference.yaml, a load of testdata/purchases/online_retail.csv
@@ -32,19 +60,7 @@ var v5Events = []struct {
 // from them), cancels, and takes new events after the old ones.
 func TestMigrateV5Store(t *testing.T) {
 	ctx := context.Background()
-	src, err := os.ReadFile("testdata/store-v5.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "v5.db")
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openStoreCopy(t, "testdata/store-v5.db")
 
 	check := func(obj []byte, i int) {
 		t.Helper()
@@ -91,9 +107,7 @@ func TestMigrateV5Store(t *testing.T) {
 	}
 	// A replay of the run's first row with other content is a conflict:
 	// the commit found the migrated receipt.
-	ev := crm.Event{RequestUniqueIdentifier: "536365", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
-		PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2010-12-01T08:26:00", ReferenceNumber: "536365",
-		ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{AlternativeCode: "BRZ"}, Quantity: "1", TotalAmount: "1", NetAmount: "1", VATAmount: "0"}}}
+	ev := retailPurchase()
 	res, err := e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Purchases, Events: []crm.Event{ev}, Run: v5Run, Keys: []string{"0:2"}, Idempotent: true})
 	if err != nil || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeReceiptConflict {
 		t.Errorf("replay with other content = %+v, %v; want %s", res, err, crm.CodeReceiptConflict)
