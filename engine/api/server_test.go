@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +244,60 @@ func asAPIError(err error, target **crm.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestReceiptKeysOfAnyForm: over HTTP, a keyed call is idempotent whatever
+// form its row keys take (a load's "F:L" or another client's): the same
+// call again is answered with the events the first stored, and a key
+// presented with other content is a receipt conflict.
+func TestReceiptKeysOfAnyForm(t *testing.T) {
+	_, base := testServer(t, ServerConfig{})
+	ctx := context.Background()
+	c, _ := crm.NewClient(base, crm.Credentials{Username: "loader", Password: "pw", Organisation: "ACME"}, crm.ClientOptions{})
+	body, _ := os.ReadFile("../testdata/pages/web.request.json")
+	page, err := crm.DecodeBulkRequest(crm.Web, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx); err != nil { // the client learns the server keeps receipts
+		t.Fatal(err)
+	}
+	if _, err := c.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Web, Events: page.Events[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.SupportsReplay() {
+		t.Fatal("the client did not learn that engine serve keeps receipts")
+	}
+	for _, keys := range [][]string{
+		{"0:2", "0:3", "0:4", "0:5"},
+		{"7f0c2a1e-uuid-a", "7f0c2a1e-uuid-b", "x", "0:06"},
+	} {
+		req := crm.BulkRequest{Kind: crm.Web, Events: slices.Clone(page.Events), Run: "run-" + keys[0], Keys: keys}
+		first, err := c.CreateEvents(ctx, req)
+		if err != nil || len(first.Processed) == 0 {
+			t.Fatalf("keys %q: %+v, %v", keys, first, err)
+		}
+		again, err := c.CreateEvents(ctx, req)
+		if err != nil || !slices.Equal(again.Processed, first.Processed) {
+			t.Errorf("keys %q again: %+v, %v; want the events stored first, %+v", keys, again.Processed, err, first.Processed)
+		}
+		other := req
+		other.Events = slices.Clone(page.Events)
+		for i := range other.Events {
+			other.Events[i].Website = "www.other.example"
+		}
+		res, err := c.CreateEvents(ctx, other)
+		if err != nil || len(res.Processed) != 0 {
+			t.Errorf("keys %q with other content: %+v, %v; want nothing stored", keys, res, err)
+		}
+		conflicts := 0
+		for _, u := range res.Unprocessed {
+			if u.ErrorCode == crm.CodeReceiptConflict {
+				conflicts++
+			}
+		}
+		if conflicts != len(first.Processed) {
+			t.Errorf("keys %q with other content: %d receipt conflicts, want one per stored event (%d): %+v", keys, conflicts, len(first.Processed), res.Unprocessed)
+		}
+	}
 }
