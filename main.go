@@ -15,9 +15,19 @@ import (
 // not refused: the collector just works harder.
 const memoryLimit = 108 << 20
 
+// gcPercent is the collector's GOGC unless the environment sets one: the
+// memory limit is what bounds RSS, so the heap may grow to four times
+// what is live before that (at 100 a load collected every few MB while
+// far below the limit). Measured: the 2M-row load 0.93x CPU, 0.94x wall,
+// the same peak RSS; the 1M-row load 0.95x CPU (alternating runs).
+const gcPercent = 300
+
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	os.Exit(cmd.Main())
 }
