@@ -173,15 +173,11 @@ func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []
 	}
 	q := fmt.Sprintf("SELECT rid, id, %s FROM %s WHERE %s IN (SELECT value FROM json_each(?))",
 		strings.Join(e.cols, ", "), e.name, col)
-	// A reader, not the writer: resolution runs in the senders beside the
-	// writer's commits, instead of waiting for each to end.
-	c, err := s.readers.Take(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer s.readers.Put(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.writer.SetInterrupt(s.writer.SetInterrupt(ctx.Done()))
 	var out []*Ref
-	err = sqlitex.Execute(c, q, &sqlitex.ExecOptions{
+	err = sqlitex.Execute(s.writer, q, &sqlitex.ExecOptions{
 		Args: []any{string(arg)},
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			r := &Ref{row: stmt.ColumnInt64(0), ID: stmt.ColumnText(1), Vals: make([]string, len(e.cols))}
@@ -196,13 +192,10 @@ func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []
 }
 
 func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
-	c, err := s.readers.Take(ctx) // as Lookup: not behind a commit
-	if err != nil {
-		return 0, err
-	}
-	defer s.readers.Put(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var v int64
-	err = sqlitex.Execute(c, "SELECT value FROM meta WHERE key = 'reference_version'", &sqlitex.ExecOptions{
+	err := sqlitex.Execute(s.writer, "SELECT value FROM meta WHERE key = 'reference_version'", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt64(0); return nil },
 	})
 	return v, err
