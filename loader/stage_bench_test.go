@@ -21,20 +21,14 @@ import (
 // load's time: read + map, then + batch, settle and reports (a null
 // engine), then + the embedded engine (rules and commit).
 
-const stageSpec = `kind: purchases
-request_id: id
-fields:
-  accounts_receivable_identifier: { number: account }
-  performed_by_unit_identifier: { name: { const: Admin Unit } }
-  performed_on: performed_on
-  reference_number: reference
-products_set:
-  product_identifier: { code: product }
-  quantity: quantity
-  net_amount: net
-  vat_amount: vat
-  total_amount: total
-`
+// stageSpec is the workload's mapping (testdata/bench/mapping.yaml).
+var stageSpec = func() string {
+	b, err := os.ReadFile("../testdata/bench/mapping.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 var (
 	stageOnce sync.Once
