@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"zombiezen.com/go/sqlite"
@@ -178,18 +179,15 @@ func loadKey(key string) (file, line uint64, ok bool) {
 	return file, line, ok
 }
 
+// decimalUint is strconv.ParseUint's decimal of at most 19 digits (so
+// that keyOrder's width holds it) without a leading zero (so that one
+// number has one key).
 func decimalUint(s string) (uint64, bool) {
 	if len(s) == 0 || len(s) > 19 || len(s) > 1 && s[0] == '0' {
 		return 0, false
 	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(s[i]-'0')
-	}
-	return n, true
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
 }
 
 // keyOrderFunc is the SQL function crmload_key_order, which migration 7
