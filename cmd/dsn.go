@@ -51,12 +51,15 @@ func openStore(ctx context.Context, db string, mustExist bool) (*engine.Engine, 
 	return engine.Open(ctx, db)
 }
 
+// upgradeTakes is what the upgrade notice says of its time.
+const upgradeTakes = "(once; a big store takes a while)"
+
 // noticeUpgrade makes ctx log, through logger, that a store of an earlier
 // schema is being upgraded (once; a big store takes a while and the
 // migration says nothing else).
 func noticeUpgrade(ctx context.Context, logger *slog.Logger) context.Context {
 	return engine.WithUpgradeNotice(ctx, func(path string, from, to int64) {
-		logger.Info("upgrading the store to this release's schema (once; about 6 s a million stored events)", "store", shownDB(path), "from", from, "to", to)
+		logger.Info("upgrading the store to this release's schema "+upgradeTakes, "store", shownDB(path), "from", from, "to", to)
 	})
 }
 

@@ -40,7 +40,7 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	// and says so (seedFailed): re-seeding upserts.
 	created := storeMissing(opts.db)
 	ctx = engine.WithUpgradeNotice(ctx, func(path string, from, to int64) {
-		fmt.Fprintf(g.io.ErrOut, "upgrading the store %s from schema %d to %d (once; about 6 s a million stored events)\n", shownDB(path), from, to)
+		fmt.Fprintf(g.io.ErrOut, "upgrading the store %s from schema %d to %d %s\n", shownDB(path), from, to, upgradeTakes)
 	})
 	e, err := engine.Open(ctx, opts.db)
 	if err != nil {
