@@ -13,12 +13,15 @@ import (
 
 // Group commit. A Commit queues its call and takes the writer; the caller
 // that gets it first commits every call queued by then in one
-// transaction, each inside a savepoint of its own, and the others find
-// their result made when they get the writer in turn. So concurrent
-// senders (and, through shorter lock holds, concurrent processes) share
-// one commit, and its cost, instead of queueing for one each. Each call
-// keeps its own result: its events' numbers, ids, claims and receipts, or
-// its own error (its savepoint is rolled back; the others are not).
+// transaction, and the others find their result made when they get the
+// writer in turn. So concurrent senders (and, through shorter lock holds,
+// concurrent processes) share one commit, and its cost, instead of
+// queueing for one each. Each call keeps its own result: its events'
+// numbers, ids, claims and receipts, or its own error. A call after the
+// first that stores something runs inside a savepoint of its own, rolled
+// back when it fails (the others are not); a call that finds the
+// transaction empty runs without one, and when it fails the transaction
+// is rolled back (it held that call alone) and begun again for the rest.
 
 // commitCall is one Commit waiting for the writer.
 type commitCall struct {
@@ -101,9 +104,45 @@ func (s *sqliteStore) commitGroup(group []*commitCall) {
 		}
 		fail(group, err)
 	}
-	for _, g := range group {
+	for i, g := range group {
 		if err := g.ctx.Err(); err != nil {
 			g.err = err
+			continue
+		}
+		if len(stored) == 0 {
+			// The transaction holds nothing yet: this call needs no
+			// savepoint, as rolling the transaction back undoes it alone.
+			// A savepoint costs every page the call changes a copy in
+			// the statement journal, and that journal's memory a map and
+			// an unmap each call (a load of 1M rows, mostly groups of
+			// one call: 4-5% of its CPU).
+			err := commit(c, g.rows, g.pre, g.opts)
+			if err == nil {
+				stored = append(stored, g)
+				continue
+			}
+			if errors.Is(err, errDryRun) {
+				err = nil
+			} else {
+				g.err = s.full(err)
+			}
+			if isInterrupted(done) {
+				abort(errors.New("interrupted: every call of the group was cancelled"))
+				return
+			}
+			if !c.AutocommitEnabled() {
+				if rbErr := sqlitex.ExecuteTransient(c, "ROLLBACK", nil); rbErr != nil {
+					abort(rbErr)
+					return
+				}
+			}
+			if i == len(group)-1 {
+				return // nothing is stored; the lock is let go
+			}
+			if err := beginImmediate(c, done); err != nil {
+				fail(group[i+1:], err)
+				return
+			}
 			continue
 		}
 		if err := sqlitex.Execute(c, "SAVEPOINT call", nil); err != nil {

@@ -71,6 +71,83 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestGroupCommitOrders: whichever call of a group fails, and wherever a
+// dry run stands, the calls that succeed are stored, numbered in order
+// from 1, and the others leave nothing; no transaction stays open. A call
+// that finds the transaction empty runs without a savepoint (its failure
+// rolls the transaction back and begins it again for the rest), the
+// others inside one.
+func TestGroupCommitOrders(t *testing.T) {
+	for _, tc := range []struct {
+		calls string // one letter a call: o stores 2 events, b fails, d is a dry run
+		want  int    // events stored
+	}{
+		{"o", 2},
+		{"b", 0},
+		{"d", 0},
+		{"bo", 2},
+		{"ob", 2},
+		{"bbo", 2},
+		{"dbo", 2},
+		{"bob", 2},
+		{"obdo", 4},
+		{"bdbo", 2},
+		{"oob", 4},
+		{"bd", 0},
+	} {
+		t.Run(tc.calls, func(t *testing.T) {
+			e := newTestEngine(t, "testdata/rules.yaml")
+			s := e.store.(*sqliteStore)
+			ctx := context.Background()
+			var group []*commitCall
+			for i, c := range tc.calls {
+				req := crm.BulkRequest{Kind: crm.Purchases}
+				for j := range 2 {
+					req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d", i, j),
+						AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+						PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
+						ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
+				}
+				rows, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, len(req.Events)))
+				if err != nil || rows[0] == nil || rows[1] == nil {
+					t.Fatalf("resolveAll: %v", err)
+				}
+				call := &commitCall{ctx: ctx, rows: rows}
+				switch c {
+				case 'b':
+					rows[1].Obj.Product = &RefObject{ID: "NO-SUCH-PRODUCT"} // its first event is good
+				case 'd':
+					call.opts.DryRun = true
+				}
+				group = append(group, call)
+			}
+			s.mu.Lock()
+			s.commitGroup(group)
+			open := !s.writer.AutocommitEnabled()
+			s.mu.Unlock()
+			if open {
+				t.Fatal("the writer's transaction is still open")
+			}
+			next := 1
+			for i, c := range tc.calls {
+				g := group[i]
+				if (g.err != nil) != (c == 'b') {
+					t.Errorf("call %d (%c): error %v", i, c, g.err)
+				}
+				if c == 'o' {
+					if g.rows[0].Obj.Number != strconv.Itoa(next) || g.rows[1].Obj.Number != strconv.Itoa(next+1) {
+						t.Errorf("call %d numbered %s, %s; want %d, %d", i, g.rows[0].Obj.Number, g.rows[1].Obj.Number, next, next+1)
+					}
+					next += 2
+				}
+			}
+			if got := listNumbers(t, e, Filter{}); len(got) != tc.want {
+				t.Errorf("stored %v, want %d events", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestValidatedStaysStrict: a request marked Validated skips the engine's
 // per-event check only for the bulk schema of the zero version; a single
 // create method's request is checked whatever it says.
