@@ -71,6 +71,30 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// resolvedPurchases returns n purchases of one product line, request ids
+// "call-j", resolved and ready to commit.
+func resolvedPurchases(t *testing.T, e *Engine, call, n int) []*PendingEvent {
+	t.Helper()
+	req := crm.BulkRequest{Kind: crm.Purchases}
+	for j := range n {
+		req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d", call, j),
+			AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+			PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
+			ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
+	}
+	errs := make([]*crm.Error, n)
+	rows, err := e.resolveAll(context.Background(), req, nil, errs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, r := range rows {
+		if r == nil {
+			t.Fatalf("event %d-%d not resolved: %v", call, j, errs[j])
+		}
+	}
+	return rows
+}
+
 // TestGroupCommitOrders: whichever call of a group fails, and wherever a
 // dry run stands, the calls that succeed are stored, numbered in order
 // from 1, and the others leave nothing; no transaction stays open. A call
@@ -101,17 +125,7 @@ func TestGroupCommitOrders(t *testing.T) {
 			ctx := context.Background()
 			var group []*commitCall
 			for i, c := range tc.calls {
-				req := crm.BulkRequest{Kind: crm.Purchases}
-				for j := range 2 {
-					req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d", i, j),
-						AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
-						PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
-						ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
-				}
-				rows, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, len(req.Events)))
-				if err != nil || rows[0] == nil || rows[1] == nil {
-					t.Fatalf("resolveAll: %v", err)
-				}
+				rows := resolvedPurchases(t, e, i, 2)
 				call := &commitCall{ctx: ctx, rows: rows}
 				switch c {
 				case 'b':
@@ -175,20 +189,10 @@ func TestGroupCommitInterrupted(t *testing.T) {
 	s := e.store.(*sqliteStore)
 	stored := 0
 	for i := range 30 {
-		req := crm.BulkRequest{Kind: crm.Purchases}
-		for j := range 300 {
-			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d", i, j),
-				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
-				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
-				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
-		}
-		rows, err := e.resolveAll(context.Background(), req, nil, make([]*crm.Error, len(req.Events)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows := resolvedPurchases(t, e, i, 300)
 		ctx, cancel := context.WithCancel(context.Background())
 		timer := time.AfterFunc(time.Duration(i)*150*time.Microsecond, cancel)
-		err = s.Commit(ctx, rows, CommitOptions{})
+		err := s.Commit(ctx, rows, CommitOptions{})
 		timer.Stop()
 		cancel()
 		s.mu.Lock()
