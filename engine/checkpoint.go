@@ -32,6 +32,9 @@ type checkpointer struct {
 const (
 	checkpointEvery = 100 * time.Millisecond
 	restartFrames   = 8192 // 32 MiB of 4 KiB pages
+
+	// checkpointerCacheKiB is the checkpointer connection's page cache.
+	checkpointerCacheKiB = 1 << 10
 )
 
 func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
@@ -39,7 +42,7 @@ func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{"PRAGMA busy_timeout = 10000", "PRAGMA wal_autocheckpoint = 0", "PRAGMA cache_size = -1024"} {
+	for _, p := range []string{"PRAGMA busy_timeout = 10000", "PRAGMA wal_autocheckpoint = 0", fmt.Sprintf("PRAGMA cache_size = %d", -checkpointerCacheKiB)} {
 		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("%s: %w", p, err)
