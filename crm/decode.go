@@ -66,6 +66,12 @@ type ReadOptions struct {
 	Ignored func(path string)
 	// Version selects the parameters of a bulk method (SchemaFor).
 	Version APIVersion
+	// Events, when over 0, is how many events the caller expects the set
+	// to hold (a crmload client's keyed call says it in a header): once
+	// the token is accepted, the set is made that large at once (at most
+	// MaxBulkEvents) instead of growing as events are read. A set that
+	// holds more or fewer is read all the same.
+	Events int
 }
 
 // LimitError is a request refused because it exceeds a read limit (its

@@ -39,6 +39,17 @@ func BenchmarkReadBulkRequest(b *testing.B) {
 			}
 		}
 	})
+	b.Run("strict-counted", func(b *testing.B) {
+		// As engine serve reads a crmload client's call: the count of
+		// its events in a header, the token checked.
+		opts := ReadOptions{Events: MaxBulkEvents, Authorize: func(string) error { return nil }}
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := ReadBulkRequest(Purchases, bytes.NewReader(body), opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {

@@ -310,3 +310,59 @@ func TestReadParams(t *testing.T) {
 		t.Errorf("ReadParams = %v, %+v", err, login)
 	}
 }
+
+// TestReadBulkRequestCounted: the count a caller expects (ReadOptions.Events)
+// sizes the set once the token is accepted, and never changes what is read:
+// a set of more or fewer events than said is read as without it. Before
+// the token is accepted, the set is not sized from a header anyone can
+// send.
+func TestReadBulkRequestCounted(t *testing.T) {
+	ev := `{"request_unique_identifier":"%d","accounts_receivable_identifier":{"number":"ACR1"},"performed_by_unit_identifier":{"name":"U"},"performed_on":"2016-06-22T15:00:00","website":"w"}`
+	events := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf(ev, i))
+		}
+		return out
+	}
+	authorize := func(string) error { return nil }
+	for _, tc := range []struct {
+		name     string
+		body     string
+		expected int
+		checked  bool
+		wantCap  int // over 0: the set's capacity; -1: under the count (not sized); 0: either
+	}{
+		{"as many as said", webBody(events(3)...), 3, true, 3},
+		{"fewer than said", webBody(events(2)...), 5, true, 5},
+		{"more than said", webBody(events(7)...), 5, true, 0},
+		{"said over the maximum", webBody(events(1)...), 5000, true, MaxBulkEvents},
+		{"no token to check", webBody(events(3)...), 3, false, 3},
+		{"the set before the token", `{"web_customer_events_set":[` + strings.Join(events(3), ",") + `],"token":"T"}`, 1000, true, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := ReadOptions{}
+			if tc.checked {
+				opts.Authorize = authorize
+			}
+			want, err := ReadBulkRequest(Web, strings.NewReader(tc.body), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Events = tc.expected
+			got, err := ReadBulkRequest(Web, strings.NewReader(tc.body), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("read with a count of %d:\n%+v\nwithout:\n%+v", tc.expected, got, want)
+			}
+			if tc.wantCap > 0 && cap(got.Events) != tc.wantCap {
+				t.Errorf("set of capacity %d, want %d", cap(got.Events), tc.wantCap)
+			}
+			if tc.wantCap < 0 && cap(got.Events) >= tc.expected {
+				t.Errorf("set of capacity %d sized from the count %d before the token", cap(got.Events), tc.expected)
+			}
+		})
+	}
+}
