@@ -350,9 +350,17 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 		return resp.StatusCode, &CallError{Status: resp.StatusCode, RetryAfter: min(asked, MaxRetryAfter), RetryAfterAsked: asked, Err: errors.New(http.StatusText(resp.StatusCode))}
 	}
 	if r, ok := out.(envelope); ok && resp.StatusCode < 500 {
-		// The common answer, OK with its data, is decoded once into out;
-		// any other is decoded again below as an envelope first.
-		if json.Unmarshal(data, out) == nil && r.status().Code == StatusOK {
+		// The common answer, OK with its data, is decoded once into out
+		// (a bulk call's by decodeBulkResponse when it can); any other is
+		// decoded again below as an envelope first.
+		decoded := false
+		if bulk, ok := out.(*Response[BulkResult]); ok {
+			decoded = decodeBulkResponse(data, bulk)
+		}
+		if !decoded {
+			decoded = json.Unmarshal(data, out) == nil
+		}
+		if decoded && r.status().Code == StatusOK {
 			return resp.StatusCode, nil
 		}
 		// Not that answer: out is left as it was (zero) for the decoding
