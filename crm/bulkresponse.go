@@ -146,9 +146,9 @@ func (d *bulkDecoder) result(r *BulkResult) bool {
 	for d.more('}') {
 		switch string(d.name()) {
 		case `"processed_customer_events_set"`:
-			r.Processed = d.processed()
+			r.Processed = readList(d, processedMember)
 		case `"unprocessed_customer_events_set"`:
-			r.Unprocessed = d.unprocessed()
+			r.Unprocessed = readList(d, unprocessedMember)
 		default:
 			d.ok = false
 		}
@@ -156,28 +156,24 @@ func (d *bulkDecoder) result(r *BulkResult) bool {
 	return d.close()
 }
 
-// processed reads a list of created events (an empty list is an empty,
-// not a nil, slice: as encoding/json reads it).
-func (d *bulkDecoder) processed() []Processed {
+// readList reads a list of objects of string members into a slice of T
+// (an empty list is an empty, not a nil, slice: as encoding/json reads
+// it); member returns where the value of a member name goes (nil for a
+// name T does not have).
+func readList[T any](d *bulkDecoder, member func(*T, string) *string) []T {
 	if !d.open('[') {
 		return nil
 	}
-	set := []Processed{}
+	set := []T{}
 	for d.more(']') {
-		set = append(set, Processed{})
-		p := &set[len(set)-1]
+		set = append(set, *new(T))
 		if !d.open('{') {
 			return nil
 		}
 		for d.more('}') {
-			switch string(d.name()) {
-			case `"number"`:
-				d.str(&p.Number)
-			case `"id"`:
-				d.str(&p.ID)
-			case `"request_unique_identifier"`:
-				d.str(&p.RequestUniqueIdentifier)
-			default:
+			if dst := member(&set[len(set)-1], string(d.name())); dst != nil {
+				d.str(dst)
+			} else {
 				d.ok = false
 			}
 		}
@@ -187,32 +183,28 @@ func (d *bulkDecoder) processed() []Processed {
 	return set
 }
 
-// unprocessed reads a list of events that were not created.
-func (d *bulkDecoder) unprocessed() []Unprocessed {
-	if !d.open('[') {
-		return nil
+// processedMember and unprocessedMember place the members of the two
+// sets' entries.
+func processedMember(p *Processed, name string) *string {
+	switch name {
+	case `"number"`:
+		return &p.Number
+	case `"id"`:
+		return &p.ID
+	case `"request_unique_identifier"`:
+		return &p.RequestUniqueIdentifier
 	}
-	set := []Unprocessed{}
-	for d.more(']') {
-		set = append(set, Unprocessed{})
-		u := &set[len(set)-1]
-		if !d.open('{') {
-			return nil
-		}
-		for d.more('}') {
-			switch string(d.name()) {
-			case `"error_description"`:
-				d.str(&u.ErrorDescription)
-			case `"error_code"`:
-				d.str(&u.ErrorCode)
-			case `"request_unique_identifier"`:
-				d.str(&u.RequestUniqueIdentifier)
-			default:
-				d.ok = false
-			}
-		}
-		d.close()
+	return nil
+}
+
+func unprocessedMember(u *Unprocessed, name string) *string {
+	switch name {
+	case `"error_description"`:
+		return &u.ErrorDescription
+	case `"error_code"`:
+		return &u.ErrorCode
+	case `"request_unique_identifier"`:
+		return &u.RequestUniqueIdentifier
 	}
-	d.close()
-	return set
+	return nil
 }
