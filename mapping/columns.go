@@ -32,6 +32,7 @@ type colType struct {
 	name   string // the column (CSV) or top-level key (JSONL)
 	kind   colKind
 	layout string // dates: the Go layout of the format; "" for the ISO forms
+	format string // dates: the format as the spec writes it
 	line   int    // in the spec
 }
 
@@ -125,7 +126,7 @@ func (c *compiler) columnTypes() ([]colType, error) {
 			if err != nil {
 				return nil, c.errf(v.Line, "columns: %s: %v", k.Value, err)
 			}
-			t.kind, t.layout = colDate, layout
+			t.kind, t.layout, t.format = colDate, layout, f
 		default:
 			return nil, c.errf(v.Line, "columns: %s: want a type (%s)", k.Value, valid)
 		}
@@ -197,12 +198,18 @@ func (t *typedColumns) convert(r *Record) *RowError {
 		v, err := ct.parse(s)
 		t.vals[i] = v
 		if err != nil && first == nil {
-			what := "a " + ct.String()
-			if ct.kind == colInteger {
+			what, fix := "a "+ct.String(), "declare the column a string"
+			switch {
+			case ct.kind == colInteger:
 				what = "an integer"
+			case ct.format != "":
+				// A date that does not parse is most often a format that
+				// does not fit the file (another day/month order, ISO
+				// dates): the format is named, and fixing it is the fix.
+				what, fix = fmt.Sprintf("a date of the format %q", ct.format), "change the format"
 			}
 			first = &RowError{Line: r.Line, Column: "column " + ct.name, Value: s, Code: CodeInvalidInput,
-				Msg: fmt.Sprintf("%v: the mapping's columns: declares %s %s (spec line %d); fix the cell, or declare the column a string", err, ct.name, what, ct.line)}
+				Msg: fmt.Sprintf("%v: the mapping's columns: declares %s %s (spec line %d); fix the cell, or %s", err, ct.name, what, ct.line, fix)}
 		}
 	}
 	return first

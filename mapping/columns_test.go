@@ -139,13 +139,22 @@ func TestDeclaredDateFormat(t *testing.T) {
 		"columns:\n  InvoiceDate: {date: \"%m/%d/%Y %H:%M\"}\n"
 	got := mapRows(t, spec, retailHeader,
 		"1|BRZ|a|2|12/1/2010 8:26|1|ACR1|UK",
-		"2|BRZ|a|2|someday|1|ACR1|UK")
-	if len(got) != 2 || !strings.Contains(got[0], `"performed_on":"2010-12-01T08:26:00"`) || !strings.Contains(got[0], `"udf_string_1":"12/1/2010 8:26"`) {
+		"2|BRZ|a|2|someday|1|ACR1|UK",
+		"3|BRZ|a|2|2011-12-09 08:39:00|1|ACR1|UK",
+		"4|BRZ|a|2|2/30/2011 8:26|1|ACR1|UK")
+	if len(got) != 4 || !strings.Contains(got[0], `"performed_on":"2010-12-01T08:26:00"`) || !strings.Contains(got[0], `"udf_string_1":"12/1/2010 8:26"`) {
 		t.Errorf("row 2 = %v, want the date read with the declared format and the string parameter as written", got)
 	}
-	want := `ERR InvalidInputValueException line 3, column InvoiceDate: value "someday": does not match the format: the mapping's columns: declares InvoiceDate a date (spec line 14)`
-	if len(got) != 2 || !strings.HasPrefix(got[1], want) {
-		t.Errorf("row 3 = %v\nwant %s", got, want)
+	for i, want := range []string{
+		`ERR InvalidInputValueException line 3, column InvoiceDate: value "someday": does not match the format: the mapping's columns: declares InvoiceDate a date of the format "%m/%d/%Y %H:%M" (spec line 14); fix the cell, or change the format`,
+		// An ISO date read with a US format fails on month 20: the
+		// format does not fit, the date is not impossible.
+		`ERR InvalidInputValueException line 4, column InvoiceDate: value "2011-12-09 08:39:00": does not match the format: the mapping's columns: declares InvoiceDate a date of the format "%m/%d/%Y %H:%M" (spec line 14); fix the cell, or change the format`,
+		`ERR InvalidInputValueException line 5, column InvoiceDate: value "2/30/2011 8:26": this date does not exist (day out of range): the mapping's columns:`,
+	} {
+		if len(got) != 4 || !strings.HasPrefix(got[i+1], want) {
+			t.Errorf("rows = %v\nwant row %d: %s", got, i+3, want)
+		}
 	}
 }
 

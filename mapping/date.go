@@ -132,7 +132,11 @@ func parseTime(s, layout string) (time.Time, error) {
 	if layout != "" {
 		t, err := time.Parse(layout, s)
 		if err != nil {
-			if impossible(err) {
+			// A value out of range is an impossible date only when the
+			// text has the format's shape: "2011-12-09 08:39:00" read
+			// with %m/%d/%Y fails on month 20, but it is the format that
+			// is wrong, not the date.
+			if impossible(err) && sameShape(s, layout) {
 				return time.Time{}, errNoSuchDate(err)
 			}
 			return time.Time{}, fmt.Errorf("does not match the format")
@@ -172,6 +176,35 @@ func apiDate(t time.Time) (string, error) {
 func impossible(err error) bool {
 	var pe *time.ParseError
 	return errors.As(err, &pe) && strings.Contains(pe.Message, "out of range")
+}
+
+// sameShape reports whether s has the shape of a date written with the Go
+// layout: the same separators in the same order between runs of digits
+// and of letters (how many digits or letters a run has is not compared:
+// %m reads 1 and 12).
+func sameShape(s, layout string) bool {
+	return shape(s) == shape(time.Date(2001, 11, 22, 13, 44, 55, 0, time.UTC).Format(layout))
+}
+
+// shape is s with each run of digits written 9 and each run of letters a.
+func shape(s string) string {
+	var b strings.Builder
+	var last byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c = '9'
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			c = 'a'
+		}
+		if (c == '9' || c == 'a') && c == last {
+			continue
+		}
+		b.WriteByte(c)
+		last = c
+	}
+	return b.String()
 }
 
 func errNoSuchDate(err error) error {

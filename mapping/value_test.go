@@ -54,6 +54,8 @@ func TestValuesStoredAsWritten(t *testing.T) {
 		{"29 February of a common year", "udf_date_1: v", "2010-02-29", `value "2010-02-29": this date does not exist (day out of range)`},
 		{"hour 24", "udf_date_1: v", "2010-02-28T24:00:00", `value "2010-02-28T24:00:00": this date does not exist (hour out of range)`},
 		{"impossible date with a format", `udf_date_1: {column: v, format: "%d/%m/%Y"}`, "31/04/2010", `this date does not exist (day out of range)`},
+		{"ISO date with a day-first format", `udf_date_1: {column: v, format: "%d/%m/%Y %H:%M"}`, "2011-12-09 08:39:00", `value "2011-12-09 08:39:00": does not match the format`},
+		{"month name out of range", `udf_date_1: {column: v, format: "%d %b %Y"}`, "31 Apr 2010", `this date does not exist (day out of range)`},
 		{"leap day exists", "udf_date_1: v", "2012-02-29", `"udf_date_1":"2012-02-29T00:00:00"`},
 	}
 	for _, tt := range tests {
