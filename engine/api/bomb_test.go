@@ -35,9 +35,10 @@ const bombConns = 64
 
 // bombPeakBound is the stated bound on the server's peak resident memory
 // (VmHWM) under bombConns concurrent unauthenticated bombs. Measured on
-// the 2-core development machine (2026-12-05): 23 MiB before, 108-113 MiB
-// at the peak (README, "Running engine serve safely"): about 1.4 MiB a
-// connection; the old server reached 709 MB on one 1 MiB body.
+// the 2-core development machine (2026-12-05): 23 MiB before, 81-85 MiB
+// at the peak, 106-127 MiB with two busy loops taking the CPU (README,
+// "Running engine serve safely"); the old server reached 709 MB on one
+// 1 MiB body.
 const bombPeakBound = 128 << 20
 
 func TestMain(m *testing.M) {

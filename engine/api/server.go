@@ -136,10 +136,12 @@ func CleanBasePath(p string) string {
 
 // DefaultServeMemoryLimit is engine serve's default soft memory limit
 // (--memory-limit): the requests' bounds keep the live heap to about
-// 1-1.7 MiB a connection, 64 connections by default; the limit keeps the
-// garbage of a flood of refused bodies from growing the process when the
-// collector is short of CPU.
-const DefaultServeMemoryLimit = 96 << 20
+// 1.4 MiB a connection (~45 MiB for the 64 connections of the default
+// --max-conns); the limit keeps the garbage of a flood of refused bodies
+// from doubling the heap. At 96 MiB TestServeBombs peaked at 108-113 MiB
+// and at 64 MiB 81-85 MiB; a remote load of 1M rows ran as fast under
+// either (2026-12-05).
+const DefaultServeMemoryLimit = 64 << 20
 
 // Load receipts over HTTP, a crmload extension a real CRM.COM ignores: the
 // server says it keeps receipts; a client sends a call's run and row keys,
