@@ -162,21 +162,25 @@ func (e *AlreadyLoadedError) Error() string {
 			b.WriteString("; ")
 		}
 		at := c.StartedAt.UTC().Format(time.RFC3339)
+		// The subject: the input given now, and the earlier one when its
+		// name differs (a renamed copy).
 		if given := e.Given[c.Hash]; given != "" && given != c.Name {
-			fmt.Fprintf(&b, "%s has the same content as ", given)
+			fmt.Fprintf(&b, "%s has the same content as %s (%s), which", given, c.Name, c.Kind)
+		} else {
+			fmt.Fprintf(&b, "%s (same content, %s)", c.Name, c.Kind)
 		}
 		switch {
 		case c.State == ClaimLoading && running(c.RunDir):
-			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
+			fmt.Fprintf(&b, " is being loaded into %s by run %s (%s, started %s)", e.Where, c.Run, c.RunDir, at)
 		case c.State == ClaimLoading && !dirHere(c.RunDir):
 			// A claim of another machine (a shared store's ledger): its
 			// lock cannot be seen from here.
-			fmt.Fprintf(&b, "%s (same content, %s) is being loaded into %s by run %s (%s, started %s), or stopped part-way: its run directory is not on this machine; if it stopped, continue it there with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at, resumeTarget(c.RunDir))
+			fmt.Fprintf(&b, " is being loaded into %s by run %s (%s, started %s), or stopped part-way: its run directory is not on this machine; if it stopped, continue it there with crmload load --resume %s", e.Where, c.Run, c.RunDir, at, resumeTarget(c.RunDir))
 		case c.State == ClaimLoading || c.State == ClaimStopped:
 			// Stopped, or its process died (nobody holds its lock).
-			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", c.Name, c.Kind, e.Where, c.Run, at, resumeTarget(c.RunDir))
+			fmt.Fprintf(&b, " was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", e.Where, c.Run, at, resumeTarget(c.RunDir))
 		default:
-			fmt.Fprintf(&b, "%s (same content, %s) was loaded into %s by run %s (%s, started %s)", c.Name, c.Kind, e.Where, c.Run, c.RunDir, at)
+			fmt.Fprintf(&b, " was loaded into %s by run %s (%s, started %s)", e.Where, c.Run, c.RunDir, at)
 		}
 	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
