@@ -36,10 +36,12 @@ const bombConns = 64
 // bombPeakBound is the stated bound on the server's peak resident memory
 // (VmHWM) under bombConns concurrent unauthenticated bombs. Measured on
 // the 2-core development machine (2026-12-05): 23 MiB before, 81-85 MiB
-// at the peak, 106-127 MiB with two busy loops taking the CPU (README,
-// "Running engine serve safely"); the old server reached 709 MB on one
-// 1 MiB body.
-const bombPeakBound = 128 << 20
+// at the peak on a quiet machine; 106-133 MiB when other processes take
+// the CPU (two busy loops beside it, or the rest of go test ./... on CI),
+// as the collector falls behind the garbage of refused bodies (README,
+// "Running engine serve safely"). The bound is above that, far under
+// what the old server did: 709 MB on one 1 MiB body.
+const bombPeakBound = 160 << 20
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(bombServerEnv); dir != "" {
