@@ -207,7 +207,7 @@ func claimJob(ctx context.Context, jf *JobFile, plans []*Plan, dir string, start
 				return err
 			}
 			opts.hashed[f] = info
-			claims = append(claims, Claim{Hash: info.SHA256, Size: info.Size, Name: info.Path, Kind: plans[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})
+			claims = append(claims, info.claims(Claim{Kind: plans[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})...)
 		}
 	}
 	return claim(ctx, *opts, claims)

@@ -3,6 +3,7 @@ package loader
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,8 +27,32 @@ type InputInfo struct {
 	Path     string    `json:"path"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
-	SHA256   string    `json:"sha256"`
+	SHA256   string    `json:"sha256"` // of the file's bytes
+	// Content is the SHA-256 of a gzip input's decompressed bytes (empty
+	// for other inputs, and for a gzip input that does not decompress to
+	// its end: the load reports where it is damaged). The ledger knows a
+	// compressed input by what it holds, not by how it was compressed.
+	Content string `json:"content_sha256,omitempty"`
 }
+
+// claims are the ledger claims of the input, made from base: one keyed by
+// its content (a gzip input's decompressed bytes, the same key as the
+// plain file's), and for a gzip input one by its compressed bytes too, the
+// key an earlier release claimed it by, so that a file loaded by that
+// release is still refused.
+func (info InputInfo) claims(base Claim) []Claim {
+	base.Size, base.Name, base.modified = info.Size, info.Path, info.Modified
+	if info.Content == "" {
+		base.Hash = info.SHA256
+		return []Claim{base}
+	}
+	raw := base
+	base.Hash, raw.Hash = info.Content, info.SHA256
+	return []Claim{base, raw}
+}
+
+// isGzip reports whether the input at path is read through gzip.
+func isGzip(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gz") }
 
 // fingerprint stats and hashes the file at path. The hash covers the
 // size stat gave, so that a file growing meanwhile hashes the bytes
@@ -47,9 +72,31 @@ func fingerprint(path string) (InputInfo, error) {
 		return InputInfo{}, err
 	}
 	info := InputInfo{Path: abs, Size: fi.Size(), Modified: fi.ModTime().UTC()}
-	if info.SHA256, err = hashPrefix(f, info.Size); err != nil {
+	if !isGzip(path) {
+		if info.SHA256, err = hashPrefix(f, info.Size); err != nil {
+			return InputInfo{}, fmt.Errorf("read %s: %w", path, err)
+		}
+		return info, nil
+	}
+	// One read for both hashes: the file's bytes, and what they
+	// decompress to.
+	raw, content := sha256.New(), sha256.New()
+	counter := &countingReader{r: io.LimitReader(f, info.Size)}
+	r := io.TeeReader(counter, raw)
+	if zr, zerr := gzip.NewReader(bufio.NewReaderSize(r, 64<<10)); zerr == nil {
+		if _, zerr = io.Copy(content, zr); zerr == nil {
+			info.Content = hex.EncodeToString(content.Sum(nil))
+		}
+	}
+	// The rest of the file (past a damaged member, say) for the raw hash;
+	// a read error of the file itself is the fingerprint's.
+	if _, err := io.Copy(io.Discard, r); err != nil {
 		return InputInfo{}, fmt.Errorf("read %s: %w", path, err)
 	}
+	if n := counter.n.Load(); n < info.Size {
+		return InputInfo{}, fmt.Errorf("read %s: %w (%d of its %d bytes)", path, io.ErrUnexpectedEOF, n, info.Size)
+	}
+	info.SHA256 = hex.EncodeToString(raw.Sum(nil))
 	return info, nil
 }
 

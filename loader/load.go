@@ -257,7 +257,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 // the one the run started on (rows appended): their content as it is now.
 func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]Claim, error) {
 	var out []Claim
-	base := rf.claims(dir, start)
+	abs, _ := filepath.Abs(dir)
 	for i, was := range rf.Inputs {
 		if i >= len(inputs) {
 			break
@@ -270,9 +270,8 @@ func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]C
 		if err != nil {
 			return nil, err
 		}
-		c := base[i]
-		c.Hash, c.Size, c.modified = now.SHA256, now.Size, now.Modified
-		out = append(out, c)
+		now.Path = was.Path
+		out = append(out, now.claims(Claim{Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()})...)
 	}
 	return out, nil
 }
@@ -301,7 +300,17 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 		for _, c := range claims {
 			given[c.Hash] = c.Name
 		}
-		return &AlreadyLoadedError{Earlier: earlier, Where: opts.LedgerName, Given: given}
+		// A gzip input is claimed by two keys (InputInfo.claims): an
+		// earlier run that matches both is named once.
+		seen := map[[2]string]bool{}
+		uniq := earlier[:0:0]
+		for _, c := range earlier {
+			if k := [2]string{c.Run, c.Name}; !seen[k] {
+				seen[k] = true
+				uniq = append(uniq, c)
+			}
+		}
+		return &AlreadyLoadedError{Earlier: uniq, Where: opts.LedgerName, Given: given}
 	}
 	return nil
 }

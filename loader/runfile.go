@@ -108,9 +108,9 @@ func (rf *RunFile) write(dir string) error {
 // claims are the ledger entries of the run's inputs.
 func (rf *RunFile) claims(dir string, start time.Time) []Claim {
 	abs, _ := filepath.Abs(dir)
-	out := make([]Claim, len(rf.Inputs))
-	for i, in := range rf.Inputs {
-		out[i] = Claim{Hash: in.SHA256, Size: in.Size, Name: in.Path, Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()}
+	var out []Claim
+	for _, in := range rf.Inputs {
+		out = append(out, in.claims(Claim{Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()})...)
 	}
 	return out
 }

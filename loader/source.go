@@ -116,7 +116,7 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 	counter := &countingReader{r: f}
 	var r io.Reader = counter
 	closers := []io.Closer{f}
-	if strings.EqualFold(filepath.Ext(path), ".gz") {
+	if isGzip(path) {
 		gz, err := gzip.NewReader(bufio.NewReaderSize(counter, 64<<10))
 		if err != nil {
 			f.Close()

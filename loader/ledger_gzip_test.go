@@ -1,0 +1,114 @@
+package loader
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeGzip compresses src into dir/name at level, with a header of its
+// own (name and time), as two gzip tools or two runs of one would.
+func writeGzip(t *testing.T, src []byte, dir, name string, level int, mtime time.Time) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Name, zw.ModTime = name, mtime
+	zw.Write(src)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestLedgerKnowsGzipByContent: the ledger knows a gzip input by what it
+// decompresses to. The same export compressed again (another level,
+// another header time), the plain file, and a byte-for-byte copy are all
+// refused as loaded; an input an earlier release claimed by its
+// compressed bytes is still refused; a damaged gzip is known by its bytes.
+func TestLedgerKnowsGzipByContent(t *testing.T) {
+	e := seededEngine(t)
+	plain := writeWebCSV(t, 40)
+	src, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	first := writeGzip(t, src, dir, "night.csv.gz", gzip.DefaultCompression, time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC))
+	again := writeGzip(t, src, dir, "night-again.csv.gz", gzip.BestCompression, time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC))
+	copied := filepath.Join(dir, "copy.csv.gz")
+	b, _ := os.ReadFile(first)
+	os.WriteFile(copied, b, 0o644)
+	if b2, _ := os.ReadFile(again); bytes.Equal(b, b2) {
+		t.Fatal("the two compressions are the same bytes: the test would not tell the keys apart")
+	}
+
+	ledger := FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}
+	opts := defaultOptions()
+	opts.Ledger, opts.LedgerName = ledger, "this store"
+	sum, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", first), e, opts)
+	if err != nil || sum.RowsSucceeded != 36 {
+		t.Fatalf("first load: %v, %d succeeded, want 36", err, sum.RowsSucceeded)
+	}
+
+	for _, tc := range []struct{ name, path string }{
+		{"compressed again", again},
+		{"plain", plain},
+		{"byte-for-byte copy", copied},
+	} {
+		_, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", tc.path), e, opts)
+		var already *AlreadyLoadedError
+		if !errors.As(err, &already) {
+			t.Errorf("%s: %v, want it refused as loaded", tc.name, err)
+			continue
+		}
+		if len(already.Earlier) != 1 || already.Earlier[0].Name != first {
+			t.Errorf("%s: earlier claims %+v, want the first load's once", tc.name, already.Earlier)
+		}
+		if want := tc.path + " has the same content as " + first; !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q does not say %q", tc.name, err, want)
+		}
+	}
+	if n := countEvents(t, e); n != 36 {
+		t.Errorf("engine holds %d events, want the first load's 36", n)
+	}
+
+	// A ledger where an earlier release claimed the file by the hash of
+	// its compressed bytes.
+	sum256 := sha256.Sum256(b)
+	old := FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}
+	if _, err := old.ClaimInputs(context.Background(), []Claim{{Hash: hex.EncodeToString(sum256[:]), Size: int64(len(b)), Name: first,
+		Kind: "web", Run: "earlier-release", RunDir: dir, StartedAt: time.Now(), State: ClaimLoaded}}, false); err != nil {
+		t.Fatal(err)
+	}
+	opts.Ledger = old
+	_, _, err = Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", first), e, opts)
+	if already := (*AlreadyLoadedError)(nil); !errors.As(err, &already) || already.Earlier[0].Run != "earlier-release" {
+		t.Errorf("a file an earlier release claimed by its compressed bytes: %v, want refused", err)
+	}
+
+	// A damaged gzip: its fingerprint is its bytes'; the load reports the damage.
+	cut := filepath.Join(dir, "cut.csv.gz")
+	os.WriteFile(cut, b[:len(b)-9], 0o644)
+	info, err := fingerprint(cut)
+	if err != nil || info.Content != "" || info.SHA256 == "" {
+		t.Errorf("fingerprint of a cut gzip: %+v, %v; want its bytes' hash only", info, err)
+	}
+	if got := info.claims(Claim{}); len(got) != 1 || got[0].Hash != info.SHA256 {
+		t.Errorf("claims of a cut gzip: %+v, want one by its bytes", got)
+	}
+}
