@@ -62,6 +62,9 @@ func runInit(_ context.Context, g *globals, opts initOptions) error {
 		}
 		src, err = loader.OpenReader("stdin."+opts.format, io.NopCloser(g.io.In), sopts)
 	} else {
+		if err := checkInput(opts.file); err != nil {
+			return usage(err)
+		}
 		src, err = loader.Open(opts.file, sopts)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -207,11 +208,38 @@ func (o *loadOptions) check() error {
 		o.load.MaxErrors = v
 	}
 	for _, f := range o.files {
-		if _, err := os.Stat(f); err != nil {
+		if err := checkInput(f); err != nil {
 			return usage(err)
 		}
 	}
 	return nil
+}
+
+// checkInput says, before anything is sent, why the input at path cannot
+// be read: in words, naming the path as given.
+func checkInput(path string) error {
+	if path == stdinName {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("input %s: no such file (give the path of a CSV, TSV or JSONL file, optionally .gz, or - for standard input)", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("input %s: permission denied: this user cannot read it", path)
+	case err != nil:
+		return fmt.Errorf("input %s: %w", path, err)
+	case fi.IsDir():
+		return fmt.Errorf("input %s is a directory: give the files in it (%s/*.csv, say)", path, strings.TrimSuffix(path, "/"))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fmt.Errorf("input %s: permission denied: this user cannot read it", path)
+		}
+		return fmt.Errorf("input %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent string) error {
@@ -250,6 +278,9 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 		if f == stdinName {
 			keep = append(keep, f) // being written now, by design
 			continue
+		}
+		if err := checkInput(f); err != nil {
+			return nil, usage(err)
 		}
 		fi, err := os.Stat(f)
 		if err != nil {
@@ -348,11 +379,11 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	}
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
-		return fmt.Sprintf("%d rows are in doubt (the engine may or may not have stored them; each line says why): see %s", sum.RowsInDoubt, run.AnyReport(loader.InDoubtReport))
+		return fmt.Sprintf("%s in doubt (the engine may or may not have stored them; each line says why): see %s", countOf(sum.RowsInDoubt, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	}
-	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, where)
+	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailed, "row", ""), where)
 }
 
 // printSummary says how the run went on stderr: prose lines, or with
@@ -403,8 +434,9 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	if sum.RowsInDoubt > 0 {
 		resumed += fmt.Sprintf(", %d in doubt (in_doubt.csv)", sum.RowsInDoubt)
 	}
-	fmt.Fprintf(g.io.ErrOut, "%s %d rows of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %d events created in %d calls, %d retries\n",
-		what, sum.RowsRead, sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed, sum.EventsSucceeded, sum.Batches, sum.Retries)
+	fmt.Fprintf(g.io.ErrOut, "%s %s of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %s created in %s, %s\n",
+		what, countOf(sum.RowsRead, "row", ""), sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed,
+		countOf(sum.EventsSucceeded, "event", ""), countOf(sum.Batches, "call", ""), countOf(sum.Retries, "retry", ""))
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}

@@ -111,7 +111,7 @@ func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *s
 		case !errors.As(err, &callErr):
 			return usageErrorf("log in to %s as %s: %v", url, opts.creds, err)
 		case attempt >= opts.load.Retries:
-			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %d retries (%v): nothing was sent; run the same command again when it is up", url, attempt, err)}
+			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %s (%v): nothing was sent; run the same command again when it is up", url, countOf(attempt, "retry", ""), err)}
 		}
 		wait := max(loader.Backoff(attempt), callErr.RetryAfter)
 		level := slog.LevelInfo

@@ -105,7 +105,7 @@ func TestLoginWaitsForEngine(t *testing.T) {
 		seen = append(seen, l)
 	}
 	out := strings.Join(seen, "\n")
-	if code := <-exit; code != ExitAborted || !strings.Contains(out, "could not be reached after 1 retries") || !strings.Contains(out, "nothing was sent") {
+	if code := <-exit; code != ExitAborted || !strings.Contains(out, "could not be reached after 1 retry") || !strings.Contains(out, "nothing was sent") {
 		t.Errorf("exit %d, want 3 saying the engine could not be reached:\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
@@ -58,7 +57,7 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 		return usageErrorf("--max-record-lines %d: want at least 1", opts.maxRecordLines)
 	}
 	for _, f := range withoutStdin(opts.files) {
-		if _, err := os.Stat(f); err != nil {
+		if err := checkInput(f); err != nil {
 			return usage(err)
 		}
 	}
@@ -93,5 +92,5 @@ func outcomeMessage(sum *loader.Summary, dir string) string {
 	if sum.Outcome() == loader.OutcomeAborted {
 		return "interrupted; what was done is in " + dir
 	}
-	return fmt.Sprintf("%d rows failed: see %s", sum.RowsFailed, loader.RunDir(dir).AnyReport(loader.FailedReport))
+	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailed, "row", ""), loader.RunDir(dir).AnyReport(loader.FailedReport))
 }
