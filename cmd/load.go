@@ -464,6 +464,19 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		hint := ""
 		if done.Outcome() == loader.OutcomeRowsFailed {
 			hint = "; to load its failed rows again: crmload retry " + opts.resume
+			if by, byDir := run.RetriedBy(); by != "" {
+				// Its failed rows went to a retry already (and that
+				// one's maybe to another): the last of the chain holds
+				// what is left.
+				for range 1000 {
+					next, nextDir := loader.RunDir(byDir).RetriedBy()
+					if next == "" {
+						break
+					}
+					by, byDir = next, nextDir
+				}
+				hint = fmt.Sprintf("; its failed rows were retried already, last by run %s: what is left is that run's (crmload load --resume %s if it stopped part-way, crmload retry %s for the rows it failed)", by, byDir, byDir)
+			}
 		}
 		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.Outcome().ExitCode(), hint)
 	}
