@@ -110,8 +110,8 @@ func (r *reports) write(s *Summary, o settled) error {
 		if err != nil {
 			return err
 		}
-		for _, rec := range o.item.Records {
-			if err := rep.write(rec, strconv.Itoa(rec.Line), o.item.RequestID, o.msg); err != nil {
+		for i, rec := range o.item.Records {
+			if err := rep.write(rec, strconv.Itoa(rec.Line), o.item.RequestIDOf(i), o.msg); err != nil {
 				return err
 			}
 		}
@@ -121,7 +121,7 @@ func (r *reports) write(s *Summary, o settled) error {
 		for i, rec := range o.item.Records {
 			code, msg := o.failure(i)
 			s.ErrorsByCode[code]++
-			if err := r.failed.write(rec, strconv.Itoa(rec.Line), o.item.RequestID, code, msg); err != nil {
+			if err := r.failed.write(rec, strconv.Itoa(rec.Line), o.item.RequestIDOf(i), code, msg); err != nil {
 				return err
 			}
 		}

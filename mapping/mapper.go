@@ -79,7 +79,22 @@ type Item struct {
 	// Nil when Err is the only error (ErrOf handles both).
 	Errs []*RowError
 
+	// Stray says the last record is an unreadable one whose group is
+	// unknown, failed with the group before it: not of the group, its
+	// request id is StrayID (what could be read of it gives, or "").
+	Stray   bool
+	StrayID string
+
 	defaultID bool // RequestID is the default, the file's name and a line
+}
+
+// RequestIDOf is the request id of the item's i-th record: the item's,
+// but for a stray unreadable record (Stray), its own.
+func (it *Item) RequestIDOf(i int) string {
+	if it.Stray && i == len(it.Records)-1 {
+		return it.StrayID
+	}
+	return it.RequestID
 }
 
 // ErrOf is why the item's i-th record failed: its own error, or, for a
@@ -128,6 +143,10 @@ type Mapper struct {
 	// poisoned is the line of an unreadable record whose key is unknown:
 	// the group that starts after it fails with it.
 	poisoned int
+	// stray says the group's last record is such a record, failed with
+	// the group before it; strayID is its own request id (Item.Stray).
+	stray   bool
+	strayID string
 	// keep, when set, says which items to map (SetShard).
 	keep func(key string) bool
 
@@ -179,7 +198,9 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			// and of the group after it: both fail with it, so that once
 			// it is fixed, a retry of failed.* stores each group whole.
 			if len(m.group) > 0 {
-				m.add(r, m.malformed(r).Err)
+				mal := m.malformed(r)
+				m.add(r, mal.Err)
+				m.stray, m.strayID = true, mal.RequestID
 				m.Flush(emit)
 			} else {
 				emit(m.malformed(r))
@@ -336,7 +357,10 @@ func (m *Mapper) Flush(emit func(Item)) {
 	}
 	g, errs := m.group, m.groupErrs
 	m.group, m.groupErrs = nil, nil
-	emit(m.mapGroup(g, errs, m.groupKey))
+	it := m.mapGroup(g, errs, m.groupKey)
+	it.Stray, it.StrayID = m.stray, m.strayID
+	m.stray, m.strayID = false, ""
+	emit(it)
 }
 
 // mapGroup builds one event from records: the event's parameters from the
