@@ -145,7 +145,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 func (o *loadOptions) check() error {
 	if o.engine != "embedded" {
 		if !strings.HasPrefix(o.engine, "http://") && !strings.HasPrefix(o.engine, "https://") {
-			return usageErrorf("--engine %q: want embedded or the API base URL (https://host/crmapi/rest/v2)", o.engine)
+			return usageErrorf("--engine %q: want embedded or the API base URL (https://host/crmapi/rest/v2)", crm.RedactURL(o.engine))
 		}
 		if o.dryRun || len(o.seeds) > 0 {
 			return usageErrorf("--dry-run and --seed are for the embedded engine; a remote engine stores what it is sent")

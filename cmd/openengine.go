@@ -19,12 +19,12 @@ import (
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
 		if opts.existing && storeMissing(g.db) {
-			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", g.db)
+			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", shownDB(g.db))
 		}
 		if storeMissing(g.db) && len(opts.seeds) == 0 {
 			// A mistyped --db would make an empty store in which every
 			// row fails: only seeding creates one.
-			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", g.db, g.db)
+			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", shownDB(g.db), shownDB(g.db))
 		}
 		created := storeMissing(g.db)
 		eng, err := openStore(noticeUpgrade(ctx, logger), g.db, opts.existing || len(opts.seeds) == 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crmload/crmload/crm"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -99,6 +100,11 @@ Precedence: flag > environment > config file > default.`,
 			}
 			if err := checkFlags(cmd); err != nil {
 				return err
+			}
+			if scheme := crm.OtherScheme(g.db); scheme != "" {
+				// postgrs://, mysql://: a store of no engine crmload has
+				// (and a SQLite file under a directory called "postgrs:").
+				return usageErrorf("--db %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", shownDB(g.db), scheme)
 			}
 			g.started = true
 			return nil

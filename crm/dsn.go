@@ -15,6 +15,27 @@ func IsDSN(db string) bool {
 	return isURLDSN(db) || isKeywordDSN(db)
 }
 
+// OtherScheme is the scheme of db when db is a URL of another scheme
+// than PostgreSQL's (postgrs://, mysql://, http://: a mistyped or a wrong
+// --db), or "". file: names a SQLite file.
+func OtherScheme(db string) string {
+	i := strings.Index(db, "://")
+	if i <= 0 || isURLDSN(db) {
+		return ""
+	}
+	scheme := db[:i]
+	for j, r := range scheme {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if !letter && (j == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "" // a path with :// in it, not a scheme
+		}
+	}
+	if strings.EqualFold(scheme, "file") {
+		return ""
+	}
+	return scheme
+}
+
 func isURLDSN(db string) bool {
 	l := strings.ToLower(db)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
@@ -144,6 +165,9 @@ func RedactDSN(db string) string {
 		return out
 	}
 	if !isURLDSN(db) {
+		if OtherScheme(db) != "" {
+			return redactUnparsable(db) // a mistyped scheme keeps its user's password too
+		}
 		return db
 	}
 	if _, bad := URLDSNProblem(db); bad {

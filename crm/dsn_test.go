@@ -14,9 +14,34 @@ func TestRedactDSN(t *testing.T) {
 		"/var/lib/crmload.db":                           "/var/lib/crmload.db",
 		"postgres://u@h/db?sslpassword=KEYPW":           "postgres://u@h/db",
 		"postgres://u@h/db?Password=PW&sslmode=require": "postgres://u@h/db?sslmode=require",
+		// A mistyped or another scheme: the password goes all the same.
+		"postgrs://u:pw@h/db":   "postgrs://u:xxxxx@h/db",
+		"mysql://u:p@w@h:3306/": "mysql://u:xxxxx@h:3306/",
+		"file:crm.db":           "file:crm.db",
+		"./odd://name.db":       "./odd://name.db",
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestOtherScheme(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgrs://u:pw@h/db":     "postgrs",
+		"HTTP://h/x":              "HTTP",
+		"svn+ssh://h/x":           "svn+ssh",
+		"postgres://u@h/db":       "",
+		"PostgreSQL://u@h/db":     "",
+		"file:///var/lib/crm.db":  "",
+		"crm.db":                  "",
+		"./odd://name.db":         "",
+		"/data/2024://x.db":       "",
+		"host=h user=u dbname=db": "",
+		"://x":                    "",
+	} {
+		if got := OtherScheme(in); got != want {
+			t.Errorf("OtherScheme(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -36,11 +36,24 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return OpenPostgres(ctx, path)
 	}
+	if err := checkStorePath(path); err != nil {
+		return nil, err
+	}
 	s, err := openSQLite(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	return New(s), nil
+}
+
+// checkStorePath refuses a URL of another scheme than PostgreSQL's as a
+// store (a mistyped postgres://): it would name a SQLite file in a
+// directory called after the scheme.
+func checkStorePath(path string) error {
+	if scheme := crm.OtherScheme(path); scheme != "" {
+		return fmt.Errorf("%w %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", ErrBadDSN, RedactDSN(path), scheme)
+	}
+	return nil
 }
 
 // ErrNoStore is returned by OpenExisting and OpenReadOnly for a store
@@ -52,6 +65,9 @@ var ErrNoStore = errors.New("no such store")
 func OpenExisting(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return openPostgresEngine(ctx, path, pgExisting)
+	}
+	if err := checkStorePath(path); err != nil {
+		return nil, err
 	}
 	if err := storeExists(path); err != nil {
 		return nil, err
