@@ -448,6 +448,36 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	}
 }
 
+// retryHint says how to load the failed rows of the finished run in dir
+// (named shown) again: retry it; a job run, each source with failed rows;
+// a run whose failed rows were retried already, the last retry of the chain.
+func retryHint(dir loader.RunDir, shown string) string {
+	if dir.IsJob() {
+		var hints []string
+		for _, src := range dir.FailedSources() {
+			hints = append(hints, retryHint(src, string(src)))
+		}
+		if len(hints) == 0 {
+			return "its failed rows are in its sources' directories"
+		}
+		return "it is a job run: " + strings.Join(hints, "; ")
+	}
+	by, byDir := dir.RetriedBy()
+	if by == "" {
+		return "to load its failed rows again: crmload retry " + shown
+	}
+	// Its failed rows went to a retry already (and that one's maybe to
+	// another): the last of the chain holds what is left.
+	for range 1000 {
+		next, nextDir := loader.RunDir(byDir).RetriedBy()
+		if next == "" {
+			break
+		}
+		by, byDir = next, nextDir
+	}
+	return fmt.Sprintf("the failed rows of %s were retried already, last by run %s: what is left is that run's (crmload load --resume %s if it stopped part-way, crmload retry %s for the rows it failed)", shown, by, byDir, byDir)
+}
+
 // runResume continues the run in opts.resume with the mapping, inputs,
 // engine and store it was started with. A store or engine given on the
 // command line that is not the run's is refused: half a run in one store
@@ -463,20 +493,7 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		// with the counts of an attempt that did nothing.
 		hint := ""
 		if done.Outcome() == loader.OutcomeRowsFailed {
-			hint = "; to load its failed rows again: crmload retry " + opts.resume
-			if by, byDir := run.RetriedBy(); by != "" {
-				// Its failed rows went to a retry already (and that
-				// one's maybe to another): the last of the chain holds
-				// what is left.
-				for range 1000 {
-					next, nextDir := loader.RunDir(byDir).RetriedBy()
-					if next == "" {
-						break
-					}
-					by, byDir = next, nextDir
-				}
-				hint = fmt.Sprintf("; its failed rows were retried already, last by run %s: what is left is that run's (crmload load --resume %s if it stopped part-way, crmload retry %s for the rows it failed)", by, byDir, byDir)
-			}
+			hint = "; " + retryHint(run, opts.resume)
 		}
 		return usageErrorf("%s finished at %s (exit %d): nothing to resume%s", opts.resume, done.FinishedAt.Format(time.RFC3339), done.Outcome().ExitCode(), hint)
 	}
