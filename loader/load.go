@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -77,6 +78,10 @@ type LoadOptions struct {
 	// hashed holds fingerprints taken already (a job's claims), by path:
 	// a large input is hashed once, not once per step.
 	hashed map[string]InputInfo
+	// ancestors are the keys of a retry's parent run, its parent's if that
+	// was a retry too, and so on: their claims of the retry's content are
+	// no conflict (claim).
+	ancestors map[string]bool
 	// sleep is how a retry waits its backoff: false when ctx ended
 	// first. Nil: real time (tests make it instant).
 	sleep func(ctx context.Context, d time.Duration) bool
@@ -152,11 +157,6 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 		return nil, dir, err
 	}
 	defer unlock()
-	if opts.ParentDir != "" && opts.Resume == "" && !opts.DryRun { // a dry run stored nothing
-		if err := RunDir(opts.ParentDir).recordRetry(dir, start); err != nil {
-			return nil, dir, err
-		}
-	}
 	failpoint("before-reports")
 	runKey := rf.key(dir)
 	rep, err := openReports(RunDir(dir), inputs, rp, opts.DryRun)
@@ -276,6 +276,30 @@ func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]C
 	return out, nil
 }
 
+// retryChain are the keys of the run in dir and, while a run's only input
+// is the failed report of another run, of that run, up the chain of
+// retries.
+func retryChain(dir string) map[string]bool {
+	keys, seen := map[string]bool{}, map[string]bool{}
+	for !seen[dir] {
+		seen[dir] = true
+		rf, err := RunDir(dir).RunFile()
+		if err != nil {
+			break
+		}
+		keys[rf.key(dir)] = true
+		if len(rf.Inputs) != 1 || !strings.HasPrefix(filepath.Base(rf.Inputs[0].Path), FailedReport+".") {
+			break
+		}
+		up := filepath.Dir(rf.Inputs[0].Path)
+		if !RunDir(up).hasRunFile() {
+			break
+		}
+		dir = up
+	}
+	return keys
+}
+
 // fingerprint is the input's fingerprint, from hashed when the file has
 // not changed since.
 func (o LoadOptions) fingerprint(path string) (InputInfo, error) {
@@ -294,6 +318,28 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 	earlier, err := opts.Ledger.ClaimInputs(ctx, claims, opts.Again)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
+	}
+	if len(earlier) > 0 && len(opts.ancestors) > 0 && !opts.Again {
+		// A retry whose input (its parent's failed report) is byte for
+		// byte the input of a run up its chain of retries: from that run
+		// to this one every run failed every row it read (a row stored
+		// leaves the next failed report shorter, and the chain could not
+		// come back to the same bytes), so none of it was stored and
+		// that run's claim is no conflict. Retries of one run claim under
+		// its lock (startRun): no other passes meanwhile.
+		var others []Claim
+		for _, c := range earlier {
+			if !opts.ancestors[c.Run] {
+				others = append(others, c)
+			}
+		}
+		if len(others) == 0 {
+			if _, err := opts.Ledger.ClaimInputs(ctx, claims, true); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			return nil
+		}
+		earlier = others
 	}
 	if len(earlier) > 0 {
 		given := map[string]string{}
@@ -380,7 +426,30 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 	if unlock, err = lockRun(dir); err != nil {
 		return "", nil, nil, nil, err
 	}
-	if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
+	if opts.ParentDir != "" && !opts.DryRun { // a dry run stores nothing: it is no retry of record
+		// A retry claims and records itself in its parent under the
+		// parent's lock: of two retries of one run started together, the
+		// second finds the first recorded.
+		parent := RunDir(opts.ParentDir)
+		punlock, err := lockRun(opts.ParentDir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, nil, unlock, err
+		}
+		defer punlock()
+		if by, byDir := parent.RetriedBy(); by != "" && !opts.Again {
+			os.RemoveAll(dir)
+			return "", nil, nil, unlock, fmt.Errorf("%s was retried already by run %s (%s) meanwhile: give --again to retry it anyway", opts.ParentDir, by, byDir)
+		}
+		opts.ancestors = retryChain(opts.ParentDir)
+		if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
+			os.RemoveAll(dir) // refused: nothing was done
+			return "", nil, nil, unlock, err
+		}
+		if err = parent.recordRetry(dir, start); err != nil {
+			return "", nil, nil, unlock, err
+		}
+	} else if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
 		os.RemoveAll(dir) // refused: nothing was done
 		return "", nil, nil, unlock, err
 	}
