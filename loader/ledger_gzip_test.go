@@ -112,3 +112,53 @@ func TestLedgerKnowsGzipByContent(t *testing.T) {
 		t.Errorf("claims of a cut gzip: %+v, want one by its bytes", got)
 	}
 }
+
+// TestConcurrentRetries: retries of retries while every row still fails
+// are allowed (their failed report is byte for byte their input); two
+// retries of one run started together: one stores the rows, the other is
+// refused, and the rows are stored once.
+func TestConcurrentRetries(t *testing.T) {
+	e := seededEngine(t)
+	ledger := FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}
+	opts := defaultOptions()
+	opts.Ledger, opts.LedgerName = ledger, "this store"
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 50))
+	sum, dir, err := Load(context.Background(), job, e, opts)
+	if err != nil || sum.RowsFailed != 5 {
+		t.Fatalf("first load: %v, %d failed, want 5", err, sum.RowsFailed)
+	}
+	retry := func(parent string) (*Summary, string, error) {
+		failed, _ := RunDir(parent).FailedRows()
+		o := opts
+		o.Command, o.ParentDir = "retry", parent
+		p := loadJob(t, "../testdata/web/mapping.yaml", failed)
+		p.Reports, p.ReportDir = true, filepath.Dir(parent)
+		return Load(context.Background(), p, e, o)
+	}
+	// Two retries in which every row fails again (the participant is
+	// still missing): the second's failed report is its input's bytes.
+	for range 2 {
+		if sum, dir, err = retry(dir); err != nil || sum.RowsFailed != 5 {
+			t.Fatalf("retry: %v, %d failed, want 5", err, sum.RowsFailed)
+		}
+	}
+	seed := filepath.Join(t.TempDir(), "participant.yaml")
+	os.WriteFile(seed, []byte("rewards_participants:\n  - {number: RP9999999999, accounts_receivable: ACR0000000077}\n"), 0o644)
+	if _, err := e.Seed(context.Background(), seed); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, _, err := retry(dir)
+			errs <- err
+		}()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("two retries of one run at once: %v and %v; want one refused", e1, e2)
+	}
+	if n := countEvents(t, e); n != 50 {
+		t.Errorf("engine holds %d events, want 50 (45 + the 5 retried once)", n)
+	}
+}
