@@ -143,6 +143,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
 	var errs []error
+	ran := false       // a source ran in this attempt
 	worst := OutcomeOK // the gravest outcome of the sources
 	for i, src := range jf.Sources {
 		if i > 0 {
@@ -162,13 +163,24 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		}
 		sum, _, err := Load(ctx, plans[i], eng, o)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err))
+			err = fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err)
+			if sum == nil && !ran && opts.Resume != "" {
+				// Refused before it sent anything (an input changed
+				// since the run started), and nothing else ran in this
+				// attempt: the resume is refused, the run left as it was
+				// (no run directory returned: nothing was sent).
+				return nil, "", err
+			}
+			errs = append(errs, err)
 			if sum != nil { // it ran, then could not write its reports
 				total.add(sum)
 				total.AbortReason = fmt.Sprintf("source %d (%s): %s", i+1, filepath.Base(src.Mapping), sum.AbortReason)
+			} else {
+				total.AbortReason = err.Error()
 			}
 			break
 		}
+		ran = true
 		total.add(sum)
 		worst = max(worst, sum.Outcome())
 		if sum.Outcome() == OutcomeAborted {
