@@ -380,8 +380,12 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
 		return fmt.Sprintf("%s in doubt (the engine may or may not have stored them; each line says why): see %s", countOf(sum.RowsInDoubt, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
+	case sum.RowsFailed == 0 && sum.RowsFailedEarlier > 0:
+		return fmt.Sprintf("%s failed in earlier attempts of this run: see %s", countOf(sum.RowsFailedEarlier, "row", ""), where)
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
+	case sum.RowsFailedEarlier > 0:
+		return fmt.Sprintf("%s failed (%d in this attempt, %d in earlier ones): see %s", countOf(sum.RowsFailedInAll(), "row", ""), sum.RowsFailed, sum.RowsFailedEarlier, where)
 	}
 	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailed, "row", ""), where)
 }

@@ -116,7 +116,7 @@ func Combine(dirs []string) (*Combined, error) {
 			}
 		}
 		c.Given[i].Summary = s
-		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailed, inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed, errors: maps.Clone(s.ErrorsByCode)}
+		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed, errors: maps.Clone(s.ErrorsByCode)}
 		if s.RunID != "" {
 			byID[s.RunID] = r
 		}
@@ -126,6 +126,11 @@ func Combine(dirs []string) (*Combined, error) {
 		}
 		runs = append(runs, r)
 		c.Add(s)
+		// The rows earlier attempts failed are failed rows of the whole,
+		// not rows merely resumed.
+		c.RowsFailed += s.RowsFailedEarlier
+		c.RowsResumed -= s.RowsFailedEarlier
+		c.RowsFailedEarlier -= s.RowsFailedEarlier
 		c.span(s)
 	}
 	// Retries, in the order they ran (a retry of a retry after its run):
@@ -157,11 +162,11 @@ func Combine(dirs []string) (*Combined, error) {
 		p.failed -= took
 		tookDoubt := min(r.s.RowsRead-took, p.inDoubt)
 		p.inDoubt -= tookDoubt
-		c.RowsFailed += r.s.RowsFailed - took
+		c.RowsFailed += r.s.RowsFailedInAll() - took
 		c.RowsInDoubt += r.s.RowsInDoubt - tookDoubt
 		c.RowsSucceeded += r.s.RowsSucceeded
 		c.RowsFiltered += r.s.RowsFiltered
-		c.RowsResumed += r.s.RowsResumed
+		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier
 		if extra := r.s.RowsRead - took - tookDoubt; extra > 0 {
 			c.RowsRead += extra // more rows than its run had failed: count them as read
 		}

@@ -56,3 +56,42 @@ func TestCombineRetry(t *testing.T) {
 		t.Error("a directory that is no run: no error")
 	}
 }
+
+// TestCombineResumedRun: the rows an earlier attempt of a resumed run
+// failed count as failed in the sum, not as resumed, so that the sum's
+// failed rows are its failure report's; its retry takes all of them.
+func TestCombineResumedRun(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	write := func(s *Summary) string {
+		d := RunDir(filepath.Join(dir, s.RunID))
+		if err := d.create(nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.writeSummary(s); err != nil {
+			t.Fatal(err)
+		}
+		return string(d)
+	}
+	// 10 rows: the first attempt settled 6 (2 failed), the resume 4 (1 failed).
+	run := write(&Summary{RunID: "p", Command: "load", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 10, RowsResumed: 6, RowsFailedEarlier: 2, RowsSucceeded: 3, RowsFailed: 1, EventsSucceeded: 3, EventsFailed: 1,
+		ErrorsByCode: map[string]int{"A": 1}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	c, err := Combine([]string{run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsFailed != 3 || c.RowsResumed != 4 || c.RowsFailedEarlier != 0 || !c.Balanced {
+		t.Errorf("a resumed run: failed %d (want 3), resumed %d (want 4), balanced %v", c.RowsFailed, c.RowsResumed, c.Balanced)
+	}
+	retry := write(&Summary{RunID: "q", Command: "retry", Parent: "p", Kind: "purchase", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute),
+		RowsRead: 3, RowsSucceeded: 3, EventsSucceeded: 3, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()})
+	c, err = Combine([]string{run, retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 10 || c.RowsFailed != 0 || c.RowsSucceeded != 6 || !c.Balanced || c.ExitCode != OutcomeOK.ExitCode() {
+		t.Errorf("a resumed run and its retry of all 3 failed rows: read %d, failed %d, succeeded %d, balanced %v, exit %d; want 10, 0, 6, true, 0",
+			c.RowsRead, c.RowsFailed, c.RowsSucceeded, c.Balanced, c.ExitCode)
+	}
+}

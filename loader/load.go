@@ -191,7 +191,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: plan.Engine, DB: rf.DB, Files: plan.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
-		Shard: opts.Shard.String(), ErrorsByCode: map[string]int{}, priorFailed: rp.rowsFailed}
+		Shard: opts.Shard.String(), ErrorsByCode: map[string]int{}, RowsFailedEarlier: rp.rowsFailed}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -43,9 +43,15 @@ type Summary struct {
 	// the other shards are not counted as read, only here.
 	Shard           string `json:"shard,omitempty"`
 	RowsOtherShards int    `json:"rows_other_shards,omitempty"`
-
-	priorFailed int // rows earlier attempts of a resumed run failed
+	// RowsFailedEarlier are the rows of rows_resumed that an earlier
+	// attempt of a resumed run failed: they are in failed.* with this
+	// attempt's, and the run's rows that failed are rows_failed + these.
+	RowsFailedEarlier int `json:"rows_failed_earlier,omitempty"`
 }
+
+// RowsFailedInAll are the rows of the run that failed, in every attempt:
+// the rows of its failure report.
+func (s *Summary) RowsFailedInAll() int { return s.RowsFailed + s.RowsFailedEarlier }
 
 // finish sets the end of the run and its outcome.
 func (s *Summary) finish(at time.Time, o Outcome) {
@@ -79,6 +85,7 @@ func (s *Summary) add(o *Summary) {
 	s.RowsFiltered += o.RowsFiltered
 	s.RowsSucceeded += o.RowsSucceeded
 	s.RowsFailed += o.RowsFailed
+	s.RowsFailedEarlier += o.RowsFailedEarlier
 	s.RowsInDoubt += o.RowsInDoubt
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
