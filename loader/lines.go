@@ -149,7 +149,13 @@ func damaged(err error) bool {
 		errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)
 }
 
-// tornMessage says what a damaged tail means for the user.
-func tornMessage(line int, err error) string {
-	return fmt.Sprintf("the file is cut short or damaged on line %d (%v): every complete row before it was read; rows after it, if any, are missing", line, err)
+// tornMessage says what a damaged tail found on line at, in a record that
+// starts on line start, means for the user, and what to do.
+func tornMessage(start, at int, err error) string {
+	where := "here"
+	if at != start {
+		where = fmt.Sprintf("on line %d", at)
+	}
+	return fmt.Sprintf("the file is cut short or damaged %s (%v): every complete row before it was read, and the rows from line %d on are missing: "+
+		"load them from a complete copy (not the whole file again: the rows before it are stored; README: Damaged input files)", where, err, start)
 }

@@ -231,7 +231,7 @@ func TestTruncatedGzip(t *testing.T) {
 			}
 			_, recs := readAll(t, p, SourceOptions{})
 			last := recs[len(recs)-1]
-			if last.Err == nil || !strings.Contains(last.Err.Error(), "cut short or damaged on line") || !strings.Contains(last.Err.Error(), "unexpected EOF") {
+			if last.Err == nil || !strings.Contains(last.Err.Error(), "cut short or damaged here") || !strings.Contains(last.Err.Error(), "unexpected EOF") {
 				t.Fatalf("last record = %d %v, want the torn tail", last.Line, last.Err)
 			}
 			if len(recs) < 100 || last.Line != tt.first+len(recs)-1 {
