@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/mapping"
@@ -45,7 +48,12 @@ type JobSource struct {
 // error naming its line).
 func ReadJobFile(path string) (*JobFile, error) {
 	data, err := os.ReadFile(path)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("job file %s: no such file", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("job file %s: %w", path, err)
+	}
+	if err := checkJobKeys(path, data); err != nil {
 		return nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -71,6 +79,48 @@ func ReadJobFile(path string) (*JobFile, error) {
 	return jf, nil
 }
 
+// jobKeys are the keys of a job file, at the top and in a source.
+var jobKeys = map[string][]string{"": {"sources", "max_record_lines"}, "sources": {"mapping", "files"}}
+
+// checkJobKeys names a key of the job file that is none of jobKeys, with
+// its line and the valid keys there (yaml's own message names a Go type).
+func checkJobKeys(path string, data []byte) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil // the decoder says what is wrong
+	}
+	check := func(m *yaml.Node, where string) error {
+		if m.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k := m.Content[i]
+			if !slices.Contains(jobKeys[where], k.Value) {
+				in := "at the top"
+				if where != "" {
+					in = "in a source"
+				}
+				return fmt.Errorf("%s:%d: unknown key %q %s (valid there: %s)", path, k.Line, k.Value, in, strings.Join(jobKeys[where], ", "))
+			}
+		}
+		return nil
+	}
+	top := doc.Content[0]
+	if err := check(top, ""); err != nil {
+		return err
+	}
+	for i := 0; top.Kind == yaml.MappingNode && i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "sources" && top.Content[i+1].Kind == yaml.SequenceNode {
+			for _, src := range top.Content[i+1].Content {
+				if err := check(src, "sources"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func resolvePath(base, p string) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(base, p)
@@ -92,12 +142,14 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	for i, src := range jf.Sources {
 		spec, err := mapping.ReadSpec(src.Mapping)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
 		}
 		plans[i] = &Plan{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
 		inputs, err := prepare(plans[i]) // checks mapping and inputs now
-		if err != nil {
-			return nil, "", err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("%s: source %d (%s): %w (paths in a job file are relative to it)", jf.path, i+1, filepath.Base(src.Mapping), err)
+		} else if err != nil {
+			return nil, "", fmt.Errorf("%s: source %d (%s): %w", jf.path, i+1, filepath.Base(src.Mapping), err)
 		}
 		closeInputs(inputs)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"go.yaml.in/yaml/v3"
@@ -59,10 +60,20 @@ func (e *SpecError) Error() string {
 // an error naming its line.
 func ReadSpec(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("mapping %s: no such file (crmload init writes one from a sample of the input)", path)
+	case err != nil && isDir(path):
+		return nil, fmt.Errorf("mapping %s is a directory: give the mapping spec's file (-m mapping.yaml)", path)
+	case err != nil:
+		return nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
 	return ParseSpec(path, data)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // ParseSpec decodes a spec; name is used in error messages.
