@@ -132,6 +132,16 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 	peek := bufio.NewReaderSize(r, 64<<10)
 	r = peek
 	head, _ := peek.Peek(3)
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		// gzip's magic bytes, in a file not named .gz (or compressed twice).
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
+		}
+		if isGzip(path) {
+			return nil, fmt.Errorf("%s decompresses to gzip-compressed data again (compressed twice?): decompress it once (gzip -d) and load the .gz that gives", path)
+		}
+		return nil, fmt.Errorf("%s is gzip-compressed data: name it %s.gz to have it decompressed as it is read, or decompress it (gzip -d)", path, path)
+	}
 	utf16BOM := len(head) >= 2 && (string(head[:2]) == "\xff\xfe" || string(head[:2]) == "\xfe\xff")
 	switch {
 	case enc != nil:
