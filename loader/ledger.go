@@ -227,7 +227,7 @@ func (e *AlreadyLoadedError) Error() string {
 			// Stopped, or its process died (nobody holds its lock).
 			fmt.Fprintf(&b, " was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", e.Where, c.Run, at, resumeTarget(c.RunDir))
 		default:
-			fmt.Fprintf(&b, " was loaded into %s by run %s (%s, started %s)", e.Where, c.Run, c.RunDir, at)
+			fmt.Fprintf(&b, " was loaded into %s by run %s (%s, started %s, finished)", e.Where, c.Run, c.RunDir, at)
 		}
 	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
