@@ -84,7 +84,7 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	}
 	opts.files = []string{failed}
 	if by, byDir := run.RetriedBy(); by != "" && !opts.again {
-		return usageErrorf("%s was retried already by run %s: a second retry would store its rows again; if that run stopped part-way, continue it (crmload load --resume %s); for the rows it failed, retry it (crmload retry %s); or give --again", dir, by, byDir, byDir)
+		return usageErrorf("%s was retried already by run %s: its failed rows went to that run (retrying them again could store the ones it stored twice); if that run stopped part-way, continue it (crmload load --resume %s); for the rows it failed, retry it (crmload retry %s); or give --again", dir, by, byDir, byDir)
 	}
 	opts.reports = true // read as written: UTF-8, no comment lines
 	opts.load.ParentDir = dir
