@@ -101,6 +101,7 @@ Precedence: flag > environment > config file > default.`,
 			if err := checkFlags(cmd); err != nil {
 				return err
 			}
+			g.db = strings.TrimSpace(g.db) // " postgres://..." from a quoted config line is that URL
 			if scheme := crm.OtherScheme(g.db); scheme != "" {
 				// postgrs://, mysql://: a store of no engine crmload has
 				// (and a SQLite file under a directory called "postgrs:").

@@ -435,11 +435,39 @@ func retryAfter(v string) time.Duration {
 // for logs, summaries and error messages.
 func RedactURL(u string) string {
 	parsed, err := url.Parse(u)
+	if err == nil && parsed.User != nil {
+		parsed.User = nil
+		return parsed.String()
+	}
+	if cut, ok := redactAt(u); ok {
+		// Not read as user information (https:/a:pw@h, a:pw@h/x): cut
+		// all the same.
+		return cut
+	}
 	if err != nil {
 		return "(an engine URL that does not parse)"
 	}
-	parsed.User = nil
 	return parsed.String()
+}
+
+// redactAt is s with what stands between its scheme (if any) and its last
+// @ replaced by xxxxx, when that could be a user's password (a : before
+// the @); ok is false when there is nothing to cut.
+func redactAt(s string) (string, bool) {
+	at := strings.LastIndex(s, "@")
+	if at < 0 || !strings.Contains(s[:at], ":") {
+		return s, false
+	}
+	start := 0
+	if i := strings.Index(s[:at], "://"); i >= 0 {
+		start = i + 3
+	} else if i := strings.Index(s[:at], ":/"); i >= 0 && !strings.Contains(s[:i], "@") {
+		start = i + 2
+	}
+	if !strings.Contains(s[start:at], ":") {
+		return s, false // user@host: no password
+	}
+	return s[:start] + "xxxxx@" + s[at+1:], true
 }
 
 // CanonicalURL is u without user information, with the scheme and host in

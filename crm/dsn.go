@@ -26,7 +26,7 @@ func OtherScheme(db string) string {
 	scheme := db[:i]
 	for j, r := range scheme {
 		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
-		if !letter && (j == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.')) {
+		if !letter && (j == 0 || !(r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.' || r == '_')) {
 			return "" // a path with :// in it, not a scheme
 		}
 	}
@@ -167,6 +167,9 @@ func RedactDSN(db string) string {
 	if !isURLDSN(db) {
 		if OtherScheme(db) != "" {
 			return redactUnparsable(db) // a mistyped scheme keeps its user's password too
+		}
+		if cut, ok := redactAt(db); ok {
+			return cut // postgres:/u:pw@h, a URL taken for a path: cut all the same
 		}
 		return db
 	}

@@ -19,9 +19,31 @@ func TestRedactDSN(t *testing.T) {
 		"mysql://u:p@w@h:3306/": "mysql://u:xxxxx@h:3306/",
 		"file:crm.db":           "file:crm.db",
 		"./odd://name.db":       "./odd://name.db",
+		// URLs that are not read as URLs, with a password all the same.
+		"postgres:/u:S3cret@db/crm": "postgres:/xxxxx@db/crm",
+		"1pg://u:S3cret@db/crm":     "1pg://xxxxx@db/crm",
+		"/backups/u@2024/crm.db":    "/backups/u@2024/crm.db",
+		"u:S3cret@db/crm":           "xxxxx@db/crm",
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRedactURLMalformed(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://alice:S3cret@crm.example.com/crmapi/rest/v2": "https://crm.example.com/crmapi/rest/v2",
+		"htps://alice:S3cret@crm.example.com/x":               "htps://crm.example.com/x",
+		"https:/alice:S3cret@host/x":                          "https:/xxxxx@host/x",
+		"https:alice:S3cret@host":                             "xxxxx@host",
+		"alice:S3cret@host/crmapi":                            "xxxxx@host/crmapi",
+		"https://crm.example.com/a@b":                         "https://crm.example.com/a@b",
+		"http://127.0.0.1:8080/x":                             "http://127.0.0.1:8080/x",
+	} {
+		got := RedactURL(in)
+		if got != want || strings.Contains(got, "S3cret") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -30,6 +52,7 @@ func TestOtherScheme(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgrs://u:pw@h/db":     "postgrs",
 		"HTTP://h/x":              "HTTP",
+		"pg_sql://u@h/db":         "pg_sql",
 		"svn+ssh://h/x":           "svn+ssh",
 		"postgres://u@h/db":       "",
 		"PostgreSQL://u@h/db":     "",

@@ -41,6 +41,11 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	}
 	s, err := openSQLite(ctx, path)
 	if err != nil {
+		if shown := RedactDSN(path); shown != path {
+			// A URL taken for a path (postgres:/u:pw@h): its password
+			// stays out of the message.
+			return nil, errors.New(strings.ReplaceAll(err.Error(), path, shown))
+		}
 		return nil, err
 	}
 	return New(s), nil
