@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -442,12 +443,15 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 			return "", nil, nil, unlock, fmt.Errorf("%s was retried already by run %s (%s) meanwhile: give --again to retry it anyway", opts.ParentDir, by, byDir)
 		}
 		opts.ancestors = retryChain(opts.ParentDir)
-		if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
-			os.RemoveAll(dir) // refused: nothing was done
+		// Recorded in the parent first: a record that cannot be written
+		// leaves no claim behind; a refused claim takes the record back.
+		if err = parent.recordRetry(dir, start); err != nil {
+			os.RemoveAll(dir)
 			return "", nil, nil, unlock, err
 		}
-		if err = parent.recordRetry(dir, start); err != nil {
-			return "", nil, nil, unlock, err
+		if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
+			os.RemoveAll(dir) // refused: nothing was done
+			return "", nil, nil, unlock, errors.Join(err, parent.unrecordRetry(dir))
 		}
 	} else if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
 		os.RemoveAll(dir) // refused: nothing was done

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -298,6 +299,32 @@ func (d RunDir) recordRetry(dir string, at time.Time) error {
 	}
 	_, err = f.Write(append(b, '\n'))
 	return errors.Join(err, f.Close())
+}
+
+// unrecordRetry takes back recordRetry's line of the retry in dir (its
+// claim was refused: it retried nothing). The caller holds d's lock.
+func (d RunDir) unrecordRetry(dir string) error {
+	abs, _ := filepath.Abs(dir)
+	b, err := os.ReadFile(d.file(retriedByName))
+	if err != nil {
+		return fmt.Errorf("take back the retry's record in %s: %w", d, err)
+	}
+	var keep []byte
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		var rec struct{ Dir string }
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &rec) == nil && rec.Dir == abs {
+			continue
+		}
+		keep = append(keep, line...)
+	}
+	if len(keep) == 0 {
+		return os.Remove(d.file(retriedByName))
+	}
+	tmp := d.file(retriedByName + ".tmp")
+	if err := os.WriteFile(tmp, keep, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.file(retriedByName))
 }
 
 // writeSummary writes the run's summary.json.
