@@ -162,3 +162,47 @@ func TestConcurrentRetries(t *testing.T) {
 		t.Errorf("engine holds %d events, want 50 (45 + the 5 retried once)", n)
 	}
 }
+
+// TestGrownGzipKnownByContent: a .gz that grew (a gzip member appended)
+// and was resumed is known, in the summary and the ledger, by what it
+// decompresses to now: the whole file compressed anew is refused.
+func TestGrownGzipKnownByContent(t *testing.T) {
+	e := seededEngine(t)
+	plain, err := os.ReadFile(writeWebCSV(t, 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := writeGzip(t, plain, dir, "web.csv.gz", gzip.DefaultCompression, time.Time{})
+	opts := defaultOptions()
+	opts.Ledger, opts.LedgerName = FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}, "this store"
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stopped before anything was sent
+	_, run, _ := Load(ctx, loadJob(t, "../testdata/web/mapping.yaml", p), e, opts)
+	if run == "" {
+		t.Fatal("the interrupted load made no run directory")
+	}
+	more := []byte("v900,RP0000000010,www.crm.com/900,2016-06-22 15:00\n")
+	member, _ := os.ReadFile(writeGzip(t, more, t.TempDir(), "more.gz", gzip.DefaultCompression, time.Time{}))
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(member)
+	f.Close()
+	resume := opts
+	resume.Resume = run
+	sum, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", p), e, resume)
+	if err != nil || sum.RowsRead != 101 {
+		t.Fatalf("resume of the grown .gz: %v, %d rows read, want 101", err, sum.RowsRead)
+	}
+	now, _ := fingerprint(p)
+	if now.Content == "" || sum.Inputs[0].Content != now.Content || sum.Inputs[0].SHA256 != now.SHA256 {
+		t.Errorf("summary input %+v, want the file as it is now (content %s)", sum.Inputs[0], now.Content)
+	}
+	whole := writeGzip(t, append(plain, more...), t.TempDir(), "whole.csv.gz", gzip.BestCompression, time.Time{})
+	var already *AlreadyLoadedError
+	if _, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", whole), e, opts); !errors.As(err, &already) {
+		t.Errorf("the grown file's rows compressed anew: %v, want refused as loaded", err)
+	}
+}

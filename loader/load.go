@@ -216,14 +216,14 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	// resumed) was loaded as it is now: the ledger and the summary get
 	// its content as it is now too, so a later load of the whole file
 	// is known.
-	grown, err := grownInputs(rf, inputs, dir, start)
+	grownInfo, grown, err := grownInputs(rf, inputs, dir, start)
 	if err != nil && runErr == nil {
 		runErr = err
 	}
-	for _, g := range grown {
+	for _, g := range grownInfo {
 		for i := range sum.Inputs {
-			if sum.Inputs[i].Path == g.Name {
-				sum.Inputs[i] = InputInfo{Path: g.Name, Size: g.Size, Modified: g.modified, SHA256: g.Hash}
+			if sum.Inputs[i].Path == g.Path {
+				sum.Inputs[i] = g
 			}
 		}
 	}
@@ -256,8 +256,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 
 // grownInputs are the ledger claims of the run's inputs whose size is not
 // the one the run started on (rows appended): their content as it is now.
-func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]Claim, error) {
-	var out []Claim
+func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) (infos []InputInfo, out []Claim, err error) {
 	abs, _ := filepath.Abs(dir)
 	for i, was := range rf.Inputs {
 		if i >= len(inputs) {
@@ -269,12 +268,13 @@ func grownInputs(rf *RunFile, inputs []*input, dir string, start time.Time) ([]C
 		}
 		now, err := fingerprint(inputs[i].path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		now.Path = was.Path
+		infos = append(infos, now)
 		out = append(out, now.claims(Claim{Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()})...)
 	}
-	return out, nil
+	return infos, out, nil
 }
 
 // retryChain are the keys of the run in dir and, while a run's only input
