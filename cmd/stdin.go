@@ -52,9 +52,25 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 		cleanup()
 		return nil, func() {}, false, fmt.Errorf("read standard input: %w", err)
 	}
+	if head, _ := readHead(path, 2); string(head) == "\x1f\x8b" {
+		cleanup()
+		return nil, func() {}, false, usageErrorf("standard input (-) is gzip-compressed data: pipe it through gzip -dc (... | gzip -dc | crmload load ... -)")
+	}
 	out = slices.Clone(files)
 	out[slices.Index(out, stdinName)] = path
 	return out, cleanup, true, nil
+}
+
+// readHead reads up to n bytes from the start of the file at path.
+func readHead(path string, n int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	k, err := io.ReadFull(f, b)
+	return b[:k], err
 }
 
 // withoutStdin is files without "-" (for checks that stat each file).

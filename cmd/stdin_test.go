@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -46,6 +47,15 @@ func TestStandardInput(t *testing.T) {
 	code, _, errs = runWithStdin(t, web, "validate", "--report-dir", filepath.Join(dir, "v"), "--format", "csv", "-m", mapping, "-")
 	if code == ExitUsage || !strings.Contains(errs, "validated") {
 		t.Errorf("validate - : exit %d, %s", code, errs)
+	}
+
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(web)
+	zw.Close()
+	if code, _, errs = runWithStdin(t, zipped.Bytes(), "--db", db, "load", "--report-dir", filepath.Join(dir, "z"), "--format", "csv", "-m", mapping, "-"); code != ExitUsage ||
+		!strings.Contains(errs, "standard input (-) is gzip-compressed data: pipe it through gzip -dc") || strings.Contains(errs, "crmload-stdin-") {
+		t.Errorf("load - of gzip data: exit %d, %s", code, errs)
 	}
 
 	reports := filepath.Join(dir, "r")
