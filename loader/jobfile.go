@@ -95,6 +95,9 @@ func checkJobKeys(path string, data []byte) error {
 		}
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k := m.Content[i]
+			if k.Tag == "!!merge" || k.Value == "<<" {
+				continue // a merge of an anchored mapping: its keys are checked where it is written
+			}
 			if !slices.Contains(jobKeys[where], k.Value) {
 				in := "at the top"
 				if where != "" {
