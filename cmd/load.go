@@ -384,10 +384,10 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 		return fmt.Sprintf("%s failed in earlier attempts of this run: see %s", countOf(sum.RowsFailedEarlier, "row", ""), where)
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
-	case sum.RowsFailedEarlier > 0:
+	case sum.RowsFailedEarlier > 0 && sum.Kind != "job": // a job counts its sources finished earlier as this attempt's
 		return fmt.Sprintf("%s failed (%d in this attempt, %d in earlier ones): see %s", countOf(sum.RowsFailedInAll(), "row", ""), sum.RowsFailed, sum.RowsFailedEarlier, where)
 	}
-	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailed, "row", ""), where)
+	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailedInAll(), "row", ""), where)
 }
 
 // printSummary says how the run went on stderr: prose lines, or with

@@ -216,10 +216,10 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		} else if sub.hasRunFile() {
 			o.Resume, o.into = string(sub), ""
 		}
-		sum, _, err := Load(ctx, plans[i], eng, o)
+		sum, subDir, err := Load(ctx, plans[i], eng, o)
 		if err != nil {
 			err = fmt.Errorf("source %d (%s): %w", i+1, src.Mapping, err)
-			if sum == nil && !ran && opts.Resume != "" {
+			if sum == nil && subDir == "" && !ran && opts.Resume != "" {
 				// Refused before it sent anything (an input changed
 				// since the run started), and nothing else ran in this
 				// attempt: the resume is refused, the run left as it was

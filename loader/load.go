@@ -210,6 +210,9 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 		r.abort("cannot write the reports: " + err.Error())
 		aborted = true
 	}
+	// The earlier attempts' failed rows are rows of rows_resumed: an
+	// attempt that stopped before it reached them all counts those it did.
+	sum.RowsFailedEarlier = min(sum.RowsFailedEarlier, sum.RowsResumed)
 	sum.finish(time.Now(), sum.settledOutcome(aborted))
 	sum.AbortReason = r.abortReason
 	// An input that grew since the run started (rows appended, then
