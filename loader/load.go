@@ -438,7 +438,7 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		punlock, err := lockRun(opts.ParentDir)
 		if err != nil {
 			os.RemoveAll(dir)
-			return "", nil, nil, unlock, err
+			return "", nil, nil, unlock, fmt.Errorf("retry of %s (another retry or a resume of it may be running): %w", opts.ParentDir, err)
 		}
 		defer punlock()
 		if by, byDir := parent.RetriedBy(); by != "" && !opts.Again {
