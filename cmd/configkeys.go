@@ -82,6 +82,23 @@ func flagNames(root *cobra.Command) []string {
 	return out
 }
 
+// suggestFlag adds to pflag's "unknown flag: --mappng" the flag of c
+// meant, when one is near.
+func suggestFlag(c *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var valid []string
+	add := func(f *pflag.Flag) { valid = append(valid, f.Name) }
+	c.Flags().VisitAll(add)
+	c.InheritedFlags().VisitAll(add)
+	if n := nearest(name, valid); n != "" {
+		return fmt.Errorf("%w (did you mean --%s?)", err, n)
+	}
+	return err
+}
+
 // nearest returns the valid name closest to name: the same once
 // underscores are dashes and case is ignored, or within a few edits.
 func nearest(name string, valid []string) string {

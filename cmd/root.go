@@ -116,7 +116,7 @@ Precedence: flag > environment > config file > default.`,
 	root.SetVersionTemplate(versionLine() + "\n")
 	root.SetOut(g.io.Out)
 	root.SetErr(g.io.ErrOut)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(suggestFlag(c, err)) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", "", "config file (default ./crmload.yaml if present)")
 	pf.StringVar(&g.db, "db", "crmload.db", "embedded engine store: an SQLite file, or a PostgreSQL database (postgres://user@host:5432/db)")
