@@ -6,13 +6,11 @@ import (
 	"time"
 )
 
-// TestCombineRetry: a retry counts as its run's failed rows settled again,
-// not as more rows read; its run's errors are replaced by the retry's; a
-// run without a summary is listed as such and makes the sum aborted.
-func TestCombineRetry(t *testing.T) {
-	dir := t.TempDir()
-	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
-	write := func(s *Summary) string {
+// summaryWriter writes a run directory in dir holding the summary s, and
+// returns the directory.
+func summaryWriter(t *testing.T, dir string) func(s *Summary) string {
+	return func(s *Summary) string {
+		t.Helper()
 		d := RunDir(filepath.Join(dir, s.RunID))
 		if err := d.create(nil, nil); err != nil {
 			t.Fatal(err)
@@ -22,6 +20,15 @@ func TestCombineRetry(t *testing.T) {
 		}
 		return string(d)
 	}
+}
+
+// TestCombineRetry: a retry counts as its run's failed rows settled again,
+// not as more rows read; its run's errors are replaced by the retry's; a
+// run without a summary is listed as such and makes the sum aborted.
+func TestCombineRetry(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	write := summaryWriter(t, dir)
 	in := []InputInfo{{Path: "/in/a.csv", SHA256: "aaa"}}
 	run := write(&Summary{RunID: "p", Command: "load", Kind: "purchase", Files: []string{"/in/a.csv"}, Inputs: in,
 		StartedAt: t0, FinishedAt: t0.Add(time.Minute), RowsRead: 10, RowsSucceeded: 6, RowsFailed: 4, EventsSucceeded: 6, EventsFailed: 4,
@@ -63,16 +70,7 @@ func TestCombineRetry(t *testing.T) {
 func TestCombineResumedRun(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
-	write := func(s *Summary) string {
-		d := RunDir(filepath.Join(dir, s.RunID))
-		if err := d.create(nil, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.writeSummary(s); err != nil {
-			t.Fatal(err)
-		}
-		return string(d)
-	}
+	write := summaryWriter(t, dir)
 	// 10 rows: the first attempt settled 6 (2 failed), the resume 4 (1 failed).
 	run := write(&Summary{RunID: "p", Command: "load", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
 		RowsRead: 10, RowsResumed: 6, RowsFailedEarlier: 2, RowsSucceeded: 3, RowsFailed: 1, EventsSucceeded: 3, EventsFailed: 1,
