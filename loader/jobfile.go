@@ -175,8 +175,20 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err := rf.setPaths(opts.DB, reportDir); err != nil {
 			return nil, "", err
 		}
+		// Every source's inputs are hashed now, recorded in the job's
+		// run file and claimed: a source that starts only in a resume
+		// must find its inputs as they were when the job started.
+		opts.hashed = map[string]InputInfo{}
 		for _, p := range plans {
 			rf.Files = append(rf.Files, p.Files...)
+			for _, f := range p.Files {
+				info, err := fingerprint(f)
+				if err != nil {
+					return nil, "", err
+				}
+				opts.hashed[f] = info
+				rf.Inputs = append(rf.Inputs, info)
+			}
 		}
 		b, err := yaml.Marshal(jf)
 		if err != nil {
@@ -197,6 +209,25 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	}
 	total := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Kind: "job", Engine: engineName, DB: absPath(opts.DB), DryRun: opts.DryRun,
 		StartedAt: start.UTC(), ErrorsByCode: map[string]int{}}
+	// A resume starts the sources not started yet on the inputs the job
+	// started on (recorded in its run file; none for a run of an earlier
+	// release): checked before anything of the resume is sent.
+	if opts.Resume != "" {
+		started := map[string]InputInfo{}
+		if jrf, err := RunDir(dir).RunFile(); err == nil {
+			for _, in := range jrf.Inputs {
+				started[in.Path] = in
+			}
+		}
+		for i, src := range jf.Sources {
+			if sub := RunDir(dir).source(i, src); sub.hasRunFile() {
+				continue // started: its own resume checks its inputs
+			}
+			if err := startedSame(started, plans[i].Files); err != nil {
+				return nil, "", fmt.Errorf("source %d (%s): resume %s: %w", i+1, src.Mapping, dir, err)
+			}
+		}
+	}
 	var errs []error
 	ran := false       // a source ran in this attempt
 	worst := OutcomeOK // the gravest outcome of the sources
@@ -253,6 +284,21 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	return total, dir, errors.Join(errs...)
 }
 
+// startedSame checks that files, a job source's that starts in a resume,
+// begin with the bytes the job recorded when it started (rows appended
+// since are loaded; a file replaced or edited is refused).
+func startedSame(started map[string]InputInfo, files []string) error {
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		if info, ok := started[abs]; ok {
+			if _, err := info.sameStart(f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // claimJob claims the inputs of every source of a new job run in the
 // ledger, each under its source's run key (a source's own Load finds its
 // claims and goes on).
@@ -260,7 +306,6 @@ func claimJob(ctx context.Context, jf *JobFile, plans []*Plan, dir string, start
 	if opts.Ledger == nil {
 		return nil
 	}
-	opts.hashed = map[string]InputInfo{}
 	var claims []Claim
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -269,11 +314,10 @@ func claimJob(ctx context.Context, jf *JobFile, plans []*Plan, dir string, start
 	for i, src := range jf.Sources {
 		sub := string(RunDir(abs).source(i, src))
 		for _, f := range plans[i].Files {
-			info, err := fingerprint(f)
+			info, err := opts.fingerprint(f)
 			if err != nil {
 				return err
 			}
-			opts.hashed[f] = info
 			claims = append(claims, info.claims(Claim{Kind: plans[i].Spec.Kind, Run: runKeyOf(sub, true), RunDir: sub, StartedAt: start.UTC()})...)
 		}
 	}
