@@ -2,7 +2,6 @@ package loader
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -238,7 +237,7 @@ func (p *csvReader) fields() []string {
 func (p *csvReader) torn(start int, earlier, line []byte, err error) csvRecord {
 	p.done = true
 	raw := append(earlier, p.trimEOL(line)...)
-	return csvRecord{line: start, endLine: max(start, p.line), raw: raw, err: errors.New(tornMessage(start, max(start, p.line), err))}
+	return csvRecord{line: start, endLine: max(start, p.line), raw: raw, err: tornError(start, max(start, p.line), err)}
 }
 
 // nulHint says what NUL bytes in text mean: UTF-16 without a byte order

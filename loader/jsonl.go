@@ -44,7 +44,7 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 			if len(raw) == 0 {
 				line++
 			}
-			return &mapping.Record{Line: line, Raw: bytes.Clone(s.lr.trimEOL(raw)), Err: errors.New(tornMessage(line, line, err))}, nil
+			return &mapping.Record{Line: line, Raw: bytes.Clone(s.lr.trimEOL(raw)), Err: tornError(line, line, err)}, nil
 		}
 		raw = s.lr.trimEOL(raw)
 		if len(bytes.TrimSpace(raw)) == 0 {

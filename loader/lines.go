@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/crmload/crmload/mapping"
 )
 
 // lineReader reads physical lines and counts them. Lines end with LF
@@ -149,13 +151,9 @@ func damaged(err error) bool {
 		errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt)
 }
 
-// tornMessage says what a damaged tail found on line at, in a record that
-// starts on line start, means for the user, and what to do.
-func tornMessage(start, at int, err error) string {
-	where := "here"
-	if at != start {
-		where = fmt.Sprintf("on line %d", at)
-	}
-	return fmt.Sprintf("the file is cut short or damaged %s (%v): every complete row before it was read, and the rows from line %d on are missing: "+
-		"load them from a complete copy (not the whole file again: the rows before it are stored; README: Damaged input files)", where, err, start)
+// tornError is the error of a damaged tail found on line at, in a record
+// that starts on line start: what it means for the user, and what to do.
+func tornError(start, at int, err error) *mapping.TornError {
+	return &mapping.TornError{At: at, From: start, Line: start, Err: err,
+		Hint: "load them from a complete copy (not the whole file again: the rows before them are stored; README: Damaged input files)"}
 }

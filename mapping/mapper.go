@@ -26,6 +26,30 @@ type Record struct {
 	Comment bool
 }
 
+// TornError is a record cut short by the end of a damaged input (a
+// truncated .gz): what arrived of it is the record's raw text. From is
+// the first line to load again from a complete copy: the record's own,
+// or, when the mapper fails it with the group before it, that group's
+// first line (the group's rows before the cut fail with it).
+type TornError struct {
+	At   int    // the line the damage was found on
+	From int    // the first line to load from a complete copy
+	Line int    // the record's first line
+	Err  error  // what the reader said
+	Hint string // how to load the rest (README: Damaged input files)
+}
+
+func (e *TornError) Error() string {
+	where := "here"
+	if e.At != e.Line {
+		where = fmt.Sprintf("on line %d", e.At)
+	}
+	return fmt.Sprintf("the file is cut short or damaged %s (%v): every complete row before line %d was read, and the rows from line %d on are missing or failed with this one: %s",
+		where, e.Err, e.From, e.From, e.Hint)
+}
+
+func (e *TornError) Unwrap() error { return e.Err }
+
 // Codes of the failure report for rows that fail before CRM.COM sees them,
 // beside the CRM.COM codes of crm.Validate.
 const (
@@ -198,6 +222,12 @@ func (m *Mapper) Push(r *Record, emit func(Item)) {
 			// and of the group after it: both fail with it, so that once
 			// it is fixed, a retry of failed.* stores each group whole.
 			if len(m.group) > 0 {
+				var torn *TornError
+				if errors.As(r.Err, &torn) {
+					// The group's rows before the cut fail with it: a
+					// complete copy is loaded from the group's start.
+					torn.From = m.group[0].Line
+				}
 				mal := m.malformed(r)
 				m.add(r, mal.Err)
 				m.stray, m.strayID = true, mal.RequestID
