@@ -46,7 +46,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			}
 			logger.Info("seeded reference data", "files", opts.seeds, "records", seededCount(stats))
 		}
-		opts.load.DB = shownDB(g.db)
+		opts.load.DB = g.db // the run file records a database without its password, a file by its path (a resume opens it)
 		if !opts.dryRun {
 			opts.load.Ledger, opts.load.LedgerName, opts.load.Again = storeLedger{eng}, "the store "+shownDB(g.db), opts.again
 		}

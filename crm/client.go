@@ -464,8 +464,8 @@ func redactAt(s string) (string, bool) {
 	} else if i := strings.Index(s[:at], ":/"); i >= 0 && !strings.Contains(s[:i], "@") {
 		start = i + 2
 	}
-	if !strings.Contains(s[start:at], ":") {
-		return s, false // user@host: no password
+	if !strings.Contains(s[start:at], ":") || strings.ContainsAny(s[start:at], `/\`) {
+		return s, false // user@host: no password; C:\Users\me@corp\crm.db: a path
 	}
 	return s[:start] + "xxxxx@" + s[at+1:], true
 }

@@ -23,6 +23,8 @@ func TestRedactDSN(t *testing.T) {
 		"postgres:/u:S3cret@db/crm": "postgres:/xxxxx@db/crm",
 		"1pg://u:S3cret@db/crm":     "1pg://xxxxx@db/crm",
 		"/backups/u@2024/crm.db":    "/backups/u@2024/crm.db",
+		`C:\Users\me@corp\crm.db`:   `C:\Users\me@corp\crm.db`,
+		"/data/a:b@c/crm.db":        "/data/a:b@c/crm.db",
 		"u:S3cret@db/crm":           "xxxxx@db/crm",
 	} {
 		if got := RedactDSN(in); got != want {
