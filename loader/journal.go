@@ -18,6 +18,10 @@ type journalEntry struct {
 	Doubt     int64    `json:"d,omitempty"` // size of the in-doubt report
 	Keys      [][2]int `json:"k"`           // [file index, first line] of each settled item
 	RowsFail  int      `json:"x,omitempty"`
+	// Codes are the error codes of the rows this line's items failed
+	// (code -> rows), so that a resumed run's errors_by_code covers every
+	// row of its failure report.
+	Codes map[string]int `json:"c,omitempty"`
 	// Sending, on its own line, names the items of a call about to go to
 	// an engine without receipts (a remote one): after a crash, those not
 	// settled since are in doubt.
@@ -77,6 +81,11 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 	if e.RowsFail != 0 {
 		b = append(b, `,"x":`...)
 		b = strconv.AppendInt(b, int64(e.RowsFail), 10)
+	}
+	if len(e.Codes) > 0 { // rare: lines that failed rows
+		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
+		b = append(b, `,"c":`...)
+		b = append(b, c...)
 	}
 	if len(e.Sending) > 0 {
 		b = append(b, `,"sending":`...)
@@ -145,6 +154,7 @@ type resumePoint struct {
 	sending                 []lineSet // in flight to an engine without receipts
 	succeeded, fails, doubt int64
 	rowsFailed              int
+	codes                   map[string]int // of the rows earlier attempts failed
 	found                   bool
 	journalSize             int64 // bytes of complete journal lines
 }
@@ -198,6 +208,12 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		}
 		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
+		for code, n := range e.Codes {
+			if rp.codes == nil {
+				rp.codes = map[string]int{}
+			}
+			rp.codes[code] += n
+		}
 	}
 }
 

@@ -52,6 +52,7 @@ func FuzzAppendJournalEntry(f *testing.F) {
 	f.Add(int64(0), int64(0), int64(0), 0, []byte{}, uint8(0))
 	f.Add(int64(123456), int64(-7), int64(9), 3, []byte{1, 2, 3, 4, 200, 255}, uint8(7))
 	f.Add(int64(math.MaxInt64), int64(math.MinInt64), int64(1), -5, []byte{0, 0}, uint8(5))
+	f.Add(int64(10), int64(20), int64(0), 2, []byte{3, 'A', 0xff}, uint8(9))
 	f.Fuzz(func(t *testing.T, s, fl, d int64, x int, pairs []byte, which uint8) {
 		list := func(bit uint8, scale int) [][2]int {
 			if which&bit == 0 {
@@ -64,6 +65,9 @@ func FuzzAppendJournalEntry(f *testing.F) {
 			return out
 		}
 		e := journalEntry{Succeeded: s, Failed: fl, Doubt: d, RowsFail: x, Keys: list(1, 1), Sending: list(2, 1<<20), Unsent: list(4, -1)}
+		if which&8 != 0 && len(pairs) > 0 {
+			e.Codes = map[string]int{"NotFoundAPIValueException": int(pairs[0]), string(pairs) + "\u2028\"<": x}
+		}
 		want, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -192,7 +193,10 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: plan.Engine, DB: rf.DB, Files: plan.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
-		Shard: opts.Shard.String(), ErrorsByCode: map[string]int{}, RowsFailedEarlier: rp.rowsFailed}
+		Shard: opts.Shard.String(), ErrorsByCode: maps.Clone(rp.codes), RowsFailedEarlier: rp.rowsFailed}
+	if sum.ErrorsByCode == nil {
+		sum.ErrorsByCode = map[string]int{}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

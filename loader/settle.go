@@ -27,6 +27,7 @@ func (r *run) settle(outs []settled) error {
 	batch := false
 	keys := make([][2]int, 0, len(outs))
 	failedBefore := s.RowsFailed
+	var codes map[string]int // of the rows failed here, for the journal
 	for _, o := range outs {
 		n := len(o.item.Records)
 		batch = batch || o.batch
@@ -37,6 +38,15 @@ func (r *run) settle(outs []settled) error {
 		keys = append(keys, [2]int{o.file, o.item.Records[0].Line})
 		if err := r.rep.write(s, o); err != nil {
 			return err
+		}
+		if !o.filtered && !o.inDoubt && o.failed() {
+			if codes == nil {
+				codes = map[string]int{}
+			}
+			for i := range o.item.Records {
+				code, _ := o.failure(i)
+				codes[code]++
+			}
 		}
 	}
 	if batch {
@@ -49,7 +59,7 @@ func (r *run) settle(outs []settled) error {
 		if err != nil {
 			return err
 		}
-		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore}); err != nil {
+		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore, Codes: codes}); err != nil {
 			return err
 		}
 	}
