@@ -89,4 +89,10 @@ func TestStandardInput(t *testing.T) {
 	if code, _, errs = runWithStdin(t, web, "--db", db, "load", "-m", mapping, "-"); code != ExitUsage || !strings.Contains(errs, "give --format csv or jsonl") {
 		t.Errorf("load - without a format: exit %d, %s", code, errs)
 	}
+	// The ledger knows what came on standard input as that, not as its
+	// temporary copy: the same file given by name is refused naming it.
+	code, _, errs = runWithStdin(t, nil, "--db", db, "load", "--report-dir", filepath.Join(dir, "n"), "-m", mapping, "../testdata/web/web.csv")
+	if code != ExitUsage || !strings.Contains(errs, "has the same content as standard input (-) (web)") || strings.Contains(errs, "crmload-stdin-") {
+		t.Errorf("the stdin's content again, by name: exit %d, %s", code, errs)
+	}
 }

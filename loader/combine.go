@@ -56,6 +56,7 @@ type summed struct {
 	// of it took the others).
 	failed, inDoubt, eventsFailed int
 	errors                        map[string]int
+	uncounted                     bool // a retry whose run is not among the runs: not in the sum
 }
 
 // Combine reads and adds up the summaries of the run directories dirs
@@ -138,7 +139,10 @@ func Combine(dirs []string) (*Combined, error) {
 	slices.SortStableFunc(retries, func(a, b *summed) int { return a.s.StartedAt.Compare(b.s.StartedAt) })
 	for _, r := range retries {
 		p := byID[r.s.Parent]
-		if p == nil || p == r {
+		if p == nil || p == r || p.uncounted {
+			// Its run is missing, or is itself a retry whose run is: the
+			// rows it settled have no run to count them in.
+			r.uncounted = true
 			notWhole("%s is a retry of run %s, which is not among the runs: its rows are not counted (give that run's directory too)", r.dir, r.s.Parent)
 			for i := range c.Given {
 				if c.Given[i].Summary == r.s {

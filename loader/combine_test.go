@@ -93,3 +93,23 @@ func TestCombineResumedRun(t *testing.T) {
 			c.RowsRead, c.RowsFailed, c.RowsSucceeded, c.Balanced, c.ExitCode)
 	}
 }
+
+// TestCombineChainWithoutItsRun: retries whose first run is not given are
+// not counted (a retry of an uncounted retry neither): no negative totals.
+func TestCombineChainWithoutItsRun(t *testing.T) {
+	dir := t.TempDir()
+	write := summaryWriter(t, dir)
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	r2 := write(&Summary{RunID: "q", Command: "retry", Parent: "p", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 12, RowsFailed: 12, EventsFailed: 3, ErrorsByCode: map[string]int{"A": 12}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	r3 := write(&Summary{RunID: "r", Command: "retry", Parent: "q", Kind: "purchase", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute),
+		RowsRead: 12, RowsSucceeded: 12, EventsSucceeded: 3, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()})
+	c, err := Combine([]string{r2, r3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsFailed != 0 || c.RowsSucceeded != 0 || c.RowsRead != 0 || len(c.Problems) != 2 {
+		t.Errorf("a chain without its run: read %d, succeeded %d, failed %d, problems %q; want nothing counted and two problems",
+			c.RowsRead, c.RowsSucceeded, c.RowsFailed, c.Problems)
+	}
+}

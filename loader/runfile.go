@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -97,6 +98,17 @@ func runKeyOf(dir string, inJob bool) string {
 	return filepath.Base(dir)
 }
 
+// StdinName is how the ledger and its messages name an input that came
+// on standard input.
+const StdinName = "standard input (-)"
+
+// isStdinCopy reports whether path is the copy of standard input a load
+// reads (cmd spools "-" to crmload-stdin-*/stdin.csv or stdin.jsonl).
+func isStdinCopy(path string) bool {
+	base := filepath.Base(path)
+	return strings.HasPrefix(filepath.Base(filepath.Dir(path)), "crmload-stdin-") && (base == "stdin.csv" || base == "stdin.jsonl")
+}
+
 func (rf *RunFile) write(dir string) error {
 	b, err := json.MarshalIndent(rf, "", "  ")
 	if err != nil {
@@ -110,6 +122,9 @@ func (rf *RunFile) claims(dir string, start time.Time) []Claim {
 	abs, _ := filepath.Abs(dir)
 	var out []Claim
 	for _, in := range rf.Inputs {
+		if rf.Stdin && isStdinCopy(in.Path) {
+			in.Path = StdinName // the ledger names it as it was given, not by its copy
+		}
 		out = append(out, in.claims(Claim{Kind: rf.claimKind(), Run: rf.key(dir), RunDir: abs, StartedAt: start.UTC()})...)
 	}
 	return out
