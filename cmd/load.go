@@ -144,7 +144,7 @@ func addLoadFlags(c *cobra.Command, opts *loadOptions) {
 
 func (o *loadOptions) check() error {
 	if o.engine != "embedded" {
-		if !strings.HasPrefix(o.engine, "http://") && !strings.HasPrefix(o.engine, "https://") {
+		if l := strings.ToLower(o.engine); !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
 			return usageErrorf("--engine %q: want embedded or the API base URL (https://host/crmapi/rest/v2)", crm.RedactURL(o.engine))
 		}
 		if o.dryRun || len(o.seeds) > 0 {

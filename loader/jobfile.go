@@ -98,6 +98,9 @@ func checkJobKeys(path string, data []byte) error {
 			if k.Tag == "!!merge" || k.Value == "<<" {
 				continue // a merge of an anchored mapping: its keys are checked where it is written
 			}
+			if v := m.Content[i+1]; k.Value == "files" && where == "sources" && v.Kind == yaml.ScalarNode {
+				return fmt.Errorf("%s:%d: files: want a list of files, e.g. files: [%s]", path, v.Line, v.Value)
+			}
 			if !slices.Contains(jobKeys[where], k.Value) {
 				in := "at the top"
 				if where != "" {

@@ -14,6 +14,7 @@ func TestCheckJobKeys(t *testing.T) {
 		{"source typo", "sources:\n  - mapping: m.yaml\n    file: [a.csv]\n", `job.yaml:3: unknown key "file" in a source (valid there: mapping, files)`},
 		{"top typo", "source:\n  - mapping: m.yaml\n", `job.yaml:1: unknown key "source" at the top (valid there: sources, max_record_lines)`},
 		{"not yaml", "sources: [\n", ""}, // the decoder says what is wrong
+		{"files not a list", "sources:\n  - mapping: m.yaml\n    files: p.csv\n", `job.yaml:3: files: want a list of files, e.g. files: [p.csv]`},
 	} {
 		err := checkJobKeys("job.yaml", []byte(tc.yaml))
 		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
