@@ -99,7 +99,11 @@ func (r *reports) doubt() (*rowReport, error) {
 // write writes the rows of one outcome to their report and counts them
 // in s. It is the only writer of outcome rows: the pipeline's settle and
 // Validate call it, from one goroutine.
-func (r *reports) write(s *Summary, o settled) error {
+func (r *reports) write(s *Summary, o settled) error { return r.writeCounting(s, o, nil) }
+
+// writeCounting is write that also counts the failed rows' codes in codes
+// (when not nil): what the journal line of these outcomes keeps.
+func (r *reports) writeCounting(s *Summary, o settled, codes map[string]int) error {
 	n := len(o.item.Records)
 	switch {
 	case o.filtered:
@@ -121,6 +125,9 @@ func (r *reports) write(s *Summary, o settled) error {
 		for i, rec := range o.item.Records {
 			code, msg := o.failure(i)
 			s.ErrorsByCode[code]++
+			if codes != nil {
+				codes[code]++
+			}
 			if err := r.failed.write(rec, strconv.Itoa(rec.Line), o.item.RequestIDOf(i), code, msg); err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ func (r *run) settle(outs []settled) error {
 	batch := false
 	keys := make([][2]int, 0, len(outs))
 	failedBefore := s.RowsFailed
-	var codes map[string]int // of the rows failed here, for the journal
+	codes := map[string]int{} // of the rows failed here, for the journal
 	for _, o := range outs {
 		n := len(o.item.Records)
 		batch = batch || o.batch
@@ -36,17 +36,8 @@ func (r *run) settle(outs []settled) error {
 			continue
 		}
 		keys = append(keys, [2]int{o.file, o.item.Records[0].Line})
-		if err := r.rep.write(s, o); err != nil {
+		if err := r.rep.writeCounting(s, o, codes); err != nil {
 			return err
-		}
-		if !o.filtered && !o.inDoubt && o.failed() {
-			if codes == nil {
-				codes = map[string]int{}
-			}
-			for i := range o.item.Records {
-				code, _ := o.failure(i)
-				codes[code]++
-			}
 		}
 	}
 	if batch {
