@@ -44,17 +44,32 @@ func Run(ctx context.Context, io *IOStreams, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err, g.started)
+	var msg string
+	if err != nil {
+		msg = scrubSecrets(err.Error(), g.db, crm.RedactDSN(g.db))
+	}
 	switch {
 	case err != nil && g.jsonLog:
 		// --log-format json: the final error is a log line like the
 		// others, with the exit code, for collectors that parse them.
-		slog.New(slog.NewJSONHandler(io.ErrOut, nil)).Error(err.Error(), "exit_code", code)
+		slog.New(slog.NewJSONHandler(io.ErrOut, nil)).Error(msg, "exit_code", code)
 	case err != nil:
 		// Messages quote data (a column name, a cell, a path): its control
 		// characters are shown escaped, never sent to the terminal.
-		fmt.Fprintf(io.ErrOut, "crmload: %s\n", mapping.EscapeTerminal(err.Error()))
+		fmt.Fprintf(io.ErrOut, "crmload: %s\n", mapping.EscapeTerminal(msg))
 	}
 	return code
+}
+
+// scrubSecrets is msg with raw, a --db as given, written as shown (its
+// password cut) wherever an error quoted it whole: a last net under the
+// messages that name the store, for a DSN that reads as a file's path
+// (postgres:/u:pw@h) and is quoted by code that does not know it is one.
+func scrubSecrets(msg, raw, shown string) string {
+	if raw == "" || raw == shown {
+		return msg
+	}
+	return strings.ReplaceAll(msg, raw, shown)
 }
 
 // globals are the options every command shares.

@@ -100,7 +100,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 func storeExists(path string) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: %s does not exist (crmload engine seed --db %s creates one)", ErrNoStore, path, path)
+		return fmt.Errorf("%w: %s does not exist (crmload engine seed --db %s creates one)", ErrNoStore, RedactDSN(path), RedactDSN(path))
 	}
 	if err == nil && fi.IsDir() {
 		return fmt.Errorf("%w: %s is a directory", ErrNoStore, path)
