@@ -146,11 +146,23 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 	start := time.Now()
 	plans := make([]*Plan, len(jf.Sources))
 	for i, src := range jf.Sources {
-		spec, err := mapping.ReadSpec(src.Mapping)
+		specPath := src.Mapping
+		if opts.Resume != "" {
+			// A resume maps with the mappings the job started with, as
+			// a run's resume does: a source's own copy once it started,
+			// else the job's (none in a job run of an earlier release).
+			run := RunDir(opts.Resume)
+			if sub := run.source(i, src); sub.hasRunFile() {
+				specPath = sub.MappingPath()
+			} else if p := run.jobMappingPath(i, src); fileExists(p) {
+				specPath = p
+			}
+		}
+		spec, err := mapping.ReadSpec(specPath)
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
 		}
-		plans[i] = &Plan{SpecPath: src.Mapping, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
+		plans[i] = &Plan{SpecPath: specPath, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
 		inputs, err := prepare(plans[i]) // checks mapping and inputs now
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", fmt.Errorf("%s: source %d (%s): %w (paths in a job file are relative to it)", jf.path, i+1, filepath.Base(src.Mapping), err)
@@ -197,7 +209,18 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err != nil {
 			return nil, "", err
 		}
-		if err := RunDir(dir).create(rf, map[string][]byte{jobFileName: b}); err != nil {
+		files := map[string][]byte{jobFileName: b}
+		for i, src := range jf.Sources {
+			// Each source's mapping as the job starts: a source that
+			// starts only in a resume maps with it, whatever the file
+			// says by then.
+			spec, err := os.ReadFile(src.Mapping)
+			if err != nil {
+				return nil, "", err
+			}
+			files[filepath.Base(RunDir(dir).jobMappingPath(i, src))] = spec
+		}
+		if err := RunDir(dir).create(rf, files); err != nil {
 			return nil, "", err
 		}
 		unlock, err := lockRun(dir)
@@ -285,6 +308,12 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		errs = append(errs, err)
 	}
 	return total, dir, errors.Join(errs...)
+}
+
+// jobMappingPath is the job run's copy of source i's mapping, taken when
+// the job started.
+func (d RunDir) jobMappingPath(i int, src JobSource) string {
+	return string(d.source(i, src)) + ".mapping.yaml"
 }
 
 // startedSame checks that files, a job source's that starts in a resume,
