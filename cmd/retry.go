@@ -88,5 +88,5 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	}
 	opts.reports = true // read as written: UTF-8, no comment lines
 	opts.load.ParentDir = dir
-	return runLoad(ctx, g, opts, "retry", parent.RunID)
+	return runLoad(ctx, g, opts, "retry", loader.RunIdentity(dir, parent))
 }

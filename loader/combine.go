@@ -59,6 +59,23 @@ type summed struct {
 	uncounted                     bool // a retry whose run is not among the runs: not in the sum
 }
 
+// RunIdentity is the run of dir (its summary s) among others: its run id,
+// which for a source of a job is the job's run id and the source's
+// ("20261206T...-ab12/01-web"), as two jobs' sources have the same names.
+func RunIdentity(dir string, s *Summary) string {
+	if s.RunID == "" || strings.Contains(s.RunID, "/") {
+		return s.RunID
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return s.RunID
+	}
+	if up := filepath.Dir(abs); RunDir(up).IsJob() {
+		return filepath.Base(up) + "/" + s.RunID
+	}
+	return s.RunID
+}
+
 // Combine reads and adds up the summaries of the run directories dirs
 // (crmload summary): the shards of one load and the retries of its runs.
 // A directory given twice, or a copy of a run, is counted once; a run
@@ -110,16 +127,17 @@ func Combine(dirs []string) (*Combined, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.RunID != "" {
-			if other, ok := byID[s.RunID]; ok {
-				notWhole("%s is run %s, as %s is (a copy): it is counted once", dir, s.RunID, other.dir)
+		id := RunIdentity(dir, s)
+		if id != "" {
+			if other, ok := byID[id]; ok {
+				notWhole("%s is run %s, as %s is (a copy): it is counted once", dir, id, other.dir)
 				continue
 			}
 		}
 		c.Given[i].Summary = s
 		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed, errors: maps.Clone(s.ErrorsByCode)}
-		if s.RunID != "" {
-			byID[s.RunID] = r
+		if id != "" {
+			byID[id] = r
 		}
 		if s.Parent != "" {
 			retries = append(retries, r)
@@ -139,6 +157,9 @@ func Combine(dirs []string) (*Combined, error) {
 	slices.SortStableFunc(retries, func(a, b *summed) int { return a.s.StartedAt.Compare(b.s.StartedAt) })
 	for _, r := range retries {
 		p := byID[r.s.Parent]
+		if job, _, ok := strings.Cut(r.s.Parent, "/"); p == nil && ok {
+			p = byID[job] // a retry of a job's source, counted against the job given whole
+		}
 		if p == nil || p == r || p.uncounted {
 			// Its run is missing, or is itself a retry whose run is: the
 			// rows it settled have no run to count them in.

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -111,5 +112,40 @@ func TestCombineChainWithoutItsRun(t *testing.T) {
 	if c.RowsFailed != 0 || c.RowsSucceeded != 0 || c.RowsRead != 0 || len(c.Problems) != 2 {
 		t.Errorf("a chain without its run: read %d, succeeded %d, failed %d, problems %q; want nothing counted and two problems",
 			c.RowsRead, c.RowsSucceeded, c.RowsFailed, c.Problems)
+	}
+}
+
+// TestCombineJobSources: the sources of two job runs share their names
+// (01-web): neither is taken for a copy of the other, and a retry of one
+// counts against its own.
+func TestCombineJobSources(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	source := func(job string) string {
+		jd := filepath.Join(dir, job)
+		if err := os.MkdirAll(filepath.Join(jd, "01-web"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(jd, jobFileName), []byte("sources: [{mapping: web.yaml, files: [a.csv]}]\n"), 0o644)
+		d := RunDir(filepath.Join(jd, "01-web"))
+		if err := d.writeSummary(&Summary{RunID: "01-web", Command: "load", Kind: "web", Files: []string{"/in/" + job + ".csv"}, StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+			RowsRead: 10, RowsSucceeded: 8, RowsFailed: 2, ErrorsByCode: map[string]int{"A": 2}, ExitCode: OutcomeRowsFailed.ExitCode()}); err != nil {
+			t.Fatal(err)
+		}
+		return string(d)
+	}
+	a, b := source("ja"), source("jb")
+	if got := RunIdentity(a, &Summary{RunID: "01-web"}); got != "ja/01-web" {
+		t.Errorf("RunIdentity of a job's source = %q, want ja/01-web", got)
+	}
+	retry := summaryWriter(t, dir)(&Summary{RunID: "q", Command: "retry", Parent: "jb/01-web", Kind: "web", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute),
+		RowsRead: 2, RowsSucceeded: 2, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()})
+	c, err := Combine([]string{a, b, retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 20 || c.RowsSucceeded != 18 || c.RowsFailed != 2 || len(c.Problems) != 0 || c.RetriesOf[retry] != b {
+		t.Errorf("two jobs' sources and a retry of the second: read %d, succeeded %d, failed %d, problems %q, retry of %q",
+			c.RowsRead, c.RowsSucceeded, c.RowsFailed, c.Problems, c.RetriesOf[retry])
 	}
 }
