@@ -263,7 +263,15 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	plan := &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
 		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
-		return loader.Load(ctx, plan, eng, lo)
+		sum, dir, err := loader.Load(ctx, plan, eng, lo)
+		if stdin && sum != nil && sum.Outcome() == loader.OutcomeAborted && dir != "" {
+			// Stopped part-way: the copy of standard input goes into the
+			// run directory, where a resume reads it again.
+			if aerr := loader.RunDir(dir).AdoptStdinCopy(); aerr != nil && err == nil {
+				err = aerr
+			}
+		}
+		return sum, dir, err
 	})
 }
 

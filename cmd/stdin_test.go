@@ -89,6 +89,23 @@ func TestStandardInput(t *testing.T) {
 	if code, _, errs = runWithStdin(t, web, "--db", db, "load", "-m", mapping, "-"); code != ExitUsage || !strings.Contains(errs, "give --format csv or jsonl") {
 		t.Errorf("load - without a format: exit %d, %s", code, errs)
 	}
+	// A run from standard input that stops part-way keeps the copy it read
+	// in its directory: the resume its message names reads it again.
+	bad := append(bytes.Clone(web), []byte("z1,RP9999999999,www.z1.com,2016-06-22 15:00\nz2,RP9999999999,www.z2.com,2016-06-22 15:00\nz3,RP0000000010,www.z3.com,2016-06-22 15:00\n")...)
+	stopped := filepath.Join(dir, "s")
+	code, _, errs = runWithStdin(t, bad, "--db", db, "load", "--report-dir", stopped, "--format", "csv", "--max-errors", "1", "--batch-size", "1", "--concurrency", "1", "-m", mapping, "-")
+	if code != ExitAborted || !strings.Contains(errs, "continue it with: crmload load --resume") {
+		t.Fatalf("a stdin run stopped by --max-errors: exit %d, %s", code, errs)
+	}
+	srun, _ := readSummary(t, stopped)
+	if _, err := os.Stat(filepath.Join(srun, "stdin.csv")); err != nil {
+		t.Fatalf("the stopped run keeps no copy of its input: %v", err)
+	}
+	code, _, errs = runWithStdin(t, nil, "load", "--resume", srun, "--max-errors", "0")
+	if code != ExitFailed || !strings.Contains(errs, "settled by the earlier attempt") {
+		t.Errorf("resume of a stopped stdin run: exit %d, %s", code, errs)
+	}
+
 	// The ledger knows what came on standard input as that, not as its
 	// temporary copy: the same file given by name is refused naming it.
 	code, _, errs = runWithStdin(t, nil, "--db", db, "load", "--report-dir", filepath.Join(dir, "n"), "-m", mapping, "../testdata/web/web.csv")

@@ -2,7 +2,9 @@ package loader
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +109,79 @@ const StdinName = "standard input (-)"
 func isStdinCopy(path string) bool {
 	base := filepath.Base(path)
 	return strings.HasPrefix(filepath.Base(filepath.Dir(path)), "crmload-stdin-") && (base == "stdin.csv" || base == "stdin.jsonl")
+}
+
+// AdoptStdinCopy moves the copy of standard input a stopped run read into
+// the run directory (stdin.csv or stdin.jsonl) and records it there as
+// the run's input, so that a resume reads the same bytes again; before,
+// the copy went with the process and the run could not be resumed.
+func (d RunDir) AdoptStdinCopy() error {
+	rf, err := d.RunFile()
+	if err != nil || !rf.Stdin {
+		return err
+	}
+	for i, f := range rf.Files {
+		if !isStdinCopy(f) {
+			continue
+		}
+		dst, err := filepath.Abs(d.file(filepath.Base(f)))
+		if err != nil {
+			return err
+		}
+		if err := moveFile(f, dst); err != nil {
+			return fmt.Errorf("keep the copy of standard input in %s for a resume: %w", d, err)
+		}
+		rf.Files[i] = dst
+		for j := range rf.Inputs {
+			if rf.Inputs[j].Path == f {
+				rf.Inputs[j].Path = dst
+			}
+		}
+	}
+	rf.Stdin = false
+	// job.json is replaced whole (written aside, then renamed): a crash
+	// leaves the old one or the new one.
+	b, err := json.MarshalIndent(rf, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := d.file(runFileName + ".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.file(runFileName))
+}
+
+// moveFile renames src to dst, or copies it (another file system) with
+// its modification time, then removes src.
+func moveFile(src, dst string) error {
+	if os.Rename(src, dst) == nil {
+		return nil
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := errors.Join(out.Sync(), out.Close()); err != nil {
+		return err
+	}
+	if err := os.Chtimes(dst, fi.ModTime(), fi.ModTime()); err != nil {
+		return err
+	}
+	return os.Remove(src)
 }
 
 func (rf *RunFile) write(dir string) error {
