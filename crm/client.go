@@ -125,9 +125,9 @@ func checkBaseURL(base string) error {
 	case u.Host == "":
 		return fmt.Errorf("engine URL %s: no host; %s", RedactURL(base), want)
 	case u.RawQuery != "" || u.ForceQuery:
-		return fmt.Errorf("engine URL %s://%s%s: it has a query string (after ?), which an API base URL cannot have: the methods' paths are appended to it; %s", u.Scheme, u.Host, u.Path, want)
+		return fmt.Errorf("engine URL %s: it has a query string (after ?), which an API base URL cannot have: the methods' paths are appended to it; %s", RedactURL(u.Scheme+"://"+u.Host+u.Path), want)
 	case u.Fragment != "" || strings.Contains(base, "#"):
-		return fmt.Errorf("engine URL %s://%s%s: it has a fragment (after #), which an API base URL cannot have: the methods' paths are appended to it; %s", u.Scheme, u.Host, u.Path, want)
+		return fmt.Errorf("engine URL %s: it has a fragment (after #), which an API base URL cannot have: the methods' paths are appended to it; %s", RedactURL(u.Scheme+"://"+u.Host+u.Path), want)
 	}
 	return nil
 }
@@ -450,24 +450,28 @@ func RedactURL(u string) string {
 	return parsed.String()
 }
 
-// redactAt is s with what stands between its scheme (if any) and its last
-// @ replaced by xxxxx, when that could be a user's password (a : before
-// the @); ok is false when there is nothing to cut.
+// redactAt is s with the user part before its last @ replaced by xxxxx,
+// when that part could hold a password (a : in it); ok is false when
+// there is nothing to cut. After a "://" the user part is all up to the
+// @ (https:///u:pw@h); without one (a URL taken for a path, postgres:/u:pw@h,
+// postgres//u:pw@h, u:pw@h) it is what follows the last path separator,
+// so that C:\Users\me@corp\crm.db is left alone.
 func redactAt(s string) (string, bool) {
 	at := strings.LastIndex(s, "@")
-	if at < 0 || !strings.Contains(s[:at], ":") {
+	if at < 0 {
 		return s, false
 	}
-	start := 0
 	if i := strings.Index(s[:at], "://"); i >= 0 {
-		start = i + 3
-	} else if i := strings.Index(s[:at], ":/"); i >= 0 && !strings.Contains(s[:i], "@") {
-		start = i + 2
+		if !strings.Contains(s[i+3:at], ":") {
+			return s, false // user@host, or a path with an @: no password
+		}
+		return s[:i+3] + "xxxxx@" + s[at+1:], true
 	}
-	if !strings.Contains(s[start:at], ":") || strings.ContainsAny(s[start:at], `/\`) {
-		return s, false // user@host: no password; C:\Users\me@corp\crm.db: a path
+	seg := strings.LastIndexAny(s[:at], `/\`) + 1
+	if !strings.Contains(s[seg:at], ":") {
+		return s, false
 	}
-	return s[:start] + "xxxxx@" + s[at+1:], true
+	return s[:seg] + "xxxxx@" + s[at+1:], true
 }
 
 // CanonicalURL is u without user information, with the scheme and host in

