@@ -428,7 +428,7 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 		for _, w := range sum.Warnings {
 			logger.Warn(w)
 		}
-		if sum.RowsFailed > 0 {
+		if retryable(sum) {
 			for _, d := range retryDirs {
 				logger.Info(hint + d)
 			}
@@ -453,11 +453,19 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}
 	fmt.Fprintf(g.io.ErrOut, "reports: %s\n", dir)
-	if sum.RowsFailed > 0 {
+	if retryable(sum) {
 		for _, d := range retryDirs {
 			fmt.Fprintf(g.io.ErrOut, "%s%s\n", hint, d)
 		}
 	}
+}
+
+// retryable says whether the run's end may name crmload retry: rows
+// failed (in any attempt), and the run finished. A run stopped part-way
+// is resumed first: a retry then would leave the rows the resume fails
+// where no retry of the chain reaches them.
+func retryable(sum *loader.Summary) bool {
+	return sum.RowsFailedInAll() > 0 && sum.Outcome() != loader.OutcomeAborted
 }
 
 // retryHint says how to load the failed rows of the finished run in dir

@@ -56,6 +56,8 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 		return usageErrorf("%v", err)
 	case err != nil:
 		return usageErrorf("%s is not a finished run directory: %v", dir, err)
+	case parent.Outcome() == loader.OutcomeAborted && !opts.again:
+		return usageErrorf("%s stopped part-way (%s): resume it first (crmload load --resume %s), then retry the rows it failed; or give --again", dir, parent.AbortReason, dir)
 	}
 	if parent.DryRun && !g.given["dry-run"] {
 		// A rehearsal's retry is a rehearsal too, unless --dry-run=false.

@@ -161,7 +161,7 @@ func (d RunDir) FailedSources() []RunDir {
 	sources, _ := d.Sources()
 	var out []RunDir
 	for _, src := range sources {
-		if sum, err := src.Summary(); err == nil && sum.RowsFailed > 0 {
+		if sum, err := src.Summary(); err == nil && sum.RowsFailedInAll() > 0 {
 			out = append(out, src)
 		}
 	}
