@@ -97,13 +97,31 @@ func Combine(dirs []string) (*Combined, error) {
 	}
 	seenDir, byID := map[string]string{}, map[string]*summed{}
 	var runs, retries []*summed
-	for i, dir := range dirs {
+	realDir := func(dir string) (string, error) {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		if real, err := filepath.EvalSymlinks(abs); err == nil {
 			abs = real
+		}
+		return abs, nil
+	}
+	given := map[string]string{} // real path -> as given
+	for _, dir := range dirs {
+		if abs, err := realDir(dir); err == nil {
+			given[abs] = dir
+		}
+	}
+	for i, dir := range dirs {
+		abs, err := realDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if job, ok := given[filepath.Dir(abs)]; ok && RunDir(filepath.Dir(abs)).IsJob() {
+			// A job's source, and the job too: the job's summary holds it.
+			notWhole("%s is a source of job run %s, given too: it is counted once, in the job", dir, job)
+			continue
 		}
 		if first, ok := seenDir[abs]; ok {
 			notWhole("%s is given more than once (as %s too): it is counted once", dir, first)

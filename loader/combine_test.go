@@ -3,6 +3,7 @@ package loader
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -147,5 +148,34 @@ func TestCombineJobSources(t *testing.T) {
 	if c.RowsRead != 20 || c.RowsSucceeded != 18 || c.RowsFailed != 2 || len(c.Problems) != 0 || c.RetriesOf[retry] != b {
 		t.Errorf("two jobs' sources and a retry of the second: read %d, succeeded %d, failed %d, problems %q, retry of %q",
 			c.RowsRead, c.RowsSucceeded, c.RowsFailed, c.Problems, c.RetriesOf[retry])
+	}
+}
+
+// TestCombineJobAndItsSource: a job run given with one of its own sources
+// counts the source once, in the job.
+func TestCombineJobAndItsSource(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	job := filepath.Join(dir, "j")
+	if err := os.MkdirAll(filepath.Join(job, "01-web"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(job, jobFileName), []byte("sources: [{mapping: web.yaml, files: [a.csv]}]\n"), 0o644)
+	sum := Summary{Command: "load", Kind: "web", Files: []string{"/in/a.csv"}, StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 10, RowsSucceeded: 10, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()}
+	src, whole := sum, sum
+	src.RunID, whole.RunID, whole.Kind = "01-web", "j", "job"
+	if err := RunDir(filepath.Join(job, "01-web")).writeSummary(&src); err != nil {
+		t.Fatal(err)
+	}
+	if err := RunDir(job).writeSummary(&whole); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Combine([]string{job, filepath.Join(job, "01-web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 10 || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "is a source of job run") {
+		t.Errorf("a job and its own source: read %d (want 10), problems %q", c.RowsRead, c.Problems)
 	}
 }
