@@ -175,8 +175,9 @@ func Combine(dirs []string) (*Combined, error) {
 	slices.SortStableFunc(retries, func(a, b *summed) int { return a.s.StartedAt.Compare(b.s.StartedAt) })
 	for _, r := range retries {
 		p := byID[r.s.Parent]
-		if job, _, ok := strings.Cut(r.s.Parent, "/"); p == nil && ok {
-			p = byID[job] // a retry of a job's source, counted against the job given whole
+		source := "" // the job's source it retried, when counted against the job
+		if job, name, ok := strings.Cut(r.s.Parent, "/"); p == nil && ok {
+			p, source = byID[job], name // a retry of a job's source, counted against the job given whole
 		}
 		if p == nil || p == r || p.uncounted {
 			// Its run is missing, or is itself a retry whose run is: the
@@ -199,11 +200,18 @@ func Combine(dirs []string) (*Combined, error) {
 			c.RetriesOf = map[string]string{}
 		}
 		c.RetriesOf[r.dir] = p.dir
+		// What of p the retry read: p's failed rows, or those of the one
+		// source of a job it retried (read from the source's summary).
+		part := p
+		if src, err := RunDir(filepath.Join(p.dir, source)).Summary(); source != "" && err == nil {
+			part = &summed{failed: min(src.RowsFailedInAll(), p.failed), inDoubt: min(src.RowsInDoubt, p.inDoubt),
+				eventsFailed: min(src.EventsFailed, p.eventsFailed), errors: src.ErrorsByCode}
+		}
 		// The retry read rows its run had failed (or had in doubt): they
 		// count as that run's rows, now settled as the retry settled them.
-		took := min(r.s.RowsRead, p.failed)
+		took := min(r.s.RowsRead, part.failed)
 		p.failed -= took
-		tookDoubt := min(r.s.RowsRead-took, p.inDoubt)
+		tookDoubt := min(r.s.RowsRead-took, part.inDoubt)
 		p.inDoubt -= tookDoubt
 		c.RowsFailed += r.s.RowsFailedInAll() - took
 		c.RowsInDoubt += r.s.RowsInDoubt - tookDoubt
@@ -214,18 +222,21 @@ func Combine(dirs []string) (*Combined, error) {
 			c.RowsRead += extra // more rows than its run had failed: count them as read
 		}
 		c.EventsSucceeded += r.s.EventsSucceeded
-		c.EventsFailed += r.s.EventsFailed - p.eventsFailed // its run's failed events are the retry's now
-		p.eventsFailed = 0
+		c.EventsFailed += r.s.EventsFailed - part.eventsFailed // its run's failed events are the retry's now
+		p.eventsFailed -= part.eventsFailed
 		c.Batches += r.s.Batches
 		c.Retries += r.s.Retries
 		// Its run's errors are now the retry's: the rows it failed again.
-		for code, n := range p.errors {
+		for code, n := range part.errors {
+			n = min(n, p.errors[code])
 			c.ErrorsByCode[code] -= n
 			if c.ErrorsByCode[code] <= 0 {
 				delete(c.ErrorsByCode, code)
 			}
+			if p.errors[code] -= n; p.errors[code] <= 0 {
+				delete(p.errors, code)
+			}
 		}
-		p.errors = nil
 		for code, n := range r.s.ErrorsByCode {
 			c.ErrorsByCode[code] += n
 		}

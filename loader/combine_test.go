@@ -179,3 +179,34 @@ func TestCombineJobAndItsSource(t *testing.T) {
 		t.Errorf("a job and its own source: read %d (want 10), problems %q", c.RowsRead, c.Problems)
 	}
 }
+
+// TestCombineRetryOfJobSource: a retry of one source of a job takes that
+// source's failed rows and errors, not the whole job's.
+func TestCombineRetryOfJobSource(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	job := filepath.Join(dir, "jx")
+	os.MkdirAll(job, 0o755)
+	os.WriteFile(filepath.Join(job, jobFileName), []byte("sources: [{mapping: web.yaml, files: [a.csv]}, {mapping: web2.yaml, files: [b.csv]}]\n"), 0o644)
+	for _, s := range []struct{ name, code string }{{"01-web", "A"}, {"02-web2", "B"}} {
+		os.MkdirAll(filepath.Join(job, s.name), 0o755)
+		if err := RunDir(filepath.Join(job, s.name)).writeSummary(&Summary{RunID: s.name, Command: "load", Kind: "web", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+			RowsRead: 10, RowsSucceeded: 9, RowsFailed: 1, EventsSucceeded: 9, EventsFailed: 1, ErrorsByCode: map[string]int{s.code: 1}, ExitCode: OutcomeRowsFailed.ExitCode()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RunDir(job).writeSummary(&Summary{RunID: "jx", Command: "load", Kind: "job", Files: []string{"/in/a.csv", "/in/b.csv"}, StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 20, RowsSucceeded: 18, RowsFailed: 2, EventsSucceeded: 18, EventsFailed: 2, ErrorsByCode: map[string]int{"A": 1, "B": 1}, ExitCode: OutcomeRowsFailed.ExitCode()}); err != nil {
+		t.Fatal(err)
+	}
+	retry := summaryWriter(t, dir)(&Summary{RunID: "q", Command: "retry", Parent: "jx/01-web", Kind: "web", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute),
+		RowsRead: 1, RowsFailed: 1, EventsFailed: 1, ErrorsByCode: map[string]int{"A": 1}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	c, err := Combine([]string{job, retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 20 || c.RowsFailed != 2 || c.ErrorsByCode["A"] != 1 || c.ErrorsByCode["B"] != 1 || c.EventsFailed != 2 || !c.Balanced {
+		t.Errorf("a job and a retry of one source failing again: read %d, failed %d, errors %v, events failed %d, balanced %v; want 20, 2, A:1 B:1, 2, true",
+			c.RowsRead, c.RowsFailed, c.ErrorsByCode, c.EventsFailed, c.Balanced)
+	}
+}
