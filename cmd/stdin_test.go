@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crmload/crmload/loader"
 )
 
 func runWithStdin(t *testing.T, stdin []byte, args ...string) (int, string, string) {
@@ -66,6 +68,9 @@ func TestStandardInput(t *testing.T) {
 	run, s := readSummary(t, reports)
 	if want := bytes.Count(web, []byte("\n")) - 1; s.RowsRead != want {
 		t.Errorf("load - read %d rows, want %d", s.RowsRead, want)
+	}
+	if len(s.Files) != 1 || s.Files[0] != loader.StdinName || len(s.Inputs) != 1 || s.Inputs[0].Path != loader.StdinName {
+		t.Errorf("the summary of load - names its input %q, %+v; want %q (its temporary copy is gone)", s.Files, s.Inputs, loader.StdinName)
 	}
 	// As if it had stopped part-way (a finished run has nothing to resume).
 	sumPath := filepath.Join(run, "summary.json")

@@ -192,7 +192,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 		}
 	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
-		Engine: plan.Engine, DB: rf.DB, Files: plan.Files, Inputs: rf.Inputs, Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
+		Engine: plan.Engine, DB: rf.DB, Files: shownFiles(plan.Files), Inputs: shownInputs(rf.Inputs), Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		Shard: opts.Shard.String(), ErrorsByCode: maps.Clone(rp.codes), RowsFailedEarlier: rp.rowsFailed}
 	if sum.ErrorsByCode == nil {
 		sum.ErrorsByCode = map[string]int{}

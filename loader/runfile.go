@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,30 @@ func runKeyOf(dir string, inJob bool) string {
 // StdinName is how the ledger and its messages name an input that came
 // on standard input.
 const StdinName = "standard input (-)"
+
+// shownFiles are files as a summary names them: a copy of standard input
+// as StdinName (the copy is gone when the run ends, or moved into the run
+// directory when it stops).
+func shownFiles(files []string) []string {
+	out := slices.Clone(files)
+	for i, f := range out {
+		if isStdinCopy(f) {
+			out[i] = StdinName
+		}
+	}
+	return out
+}
+
+// shownInputs are inputs as a summary names them (shownFiles).
+func shownInputs(inputs []InputInfo) []InputInfo {
+	out := slices.Clone(inputs)
+	for i := range out {
+		if isStdinCopy(out[i].Path) {
+			out[i].Path = StdinName
+		}
+	}
+	return out
+}
 
 // isStdinCopy reports whether path is the copy of standard input a load
 // reads (cmd spools "-" to crmload-stdin-*/stdin.csv or stdin.jsonl).
