@@ -3,8 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"github.com/dustin/go-humanize/english"
-	"strconv"
 
 	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
@@ -60,10 +58,4 @@ func exitCode(err error, started bool) int {
 		return ExitUsage
 	}
 	return ExitFailed
-}
-
-// countOf is n and the word, plural unless n is 1 ("1 row", "2 rows"):
-// regular English plurals unless many is given.
-func countOf(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + english.PluralWord(n, one, many)
 }

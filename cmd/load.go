@@ -387,15 +387,15 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 	}
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
-		return fmt.Sprintf("%s in doubt (the engine may or may not have stored them; each line says why): see %s", countOf(sum.RowsInDoubt, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
+		return fmt.Sprintf("%s in doubt (the engine may or may not have stored them; each line says why): see %s", mapping.CountOf(sum.RowsInDoubt, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0 && sum.RowsFailedEarlier > 0:
-		return fmt.Sprintf("%s failed in earlier attempts of this run: see %s", countOf(sum.RowsFailedEarlier, "row", ""), where)
+		return fmt.Sprintf("%s failed in earlier attempts of this run: see %s", mapping.CountOf(sum.RowsFailedEarlier, "row", ""), where)
 	case sum.RowsFailed == 0:
 		return fmt.Sprintf("rows failed in an earlier attempt of this run: see %s", where)
 	case sum.RowsFailedEarlier > 0 && sum.Kind != "job": // a job counts its sources finished earlier as this attempt's
-		return fmt.Sprintf("%s failed (%d in this attempt, %d in earlier ones): see %s", countOf(sum.RowsFailedInAll(), "row", ""), sum.RowsFailed, sum.RowsFailedEarlier, where)
+		return fmt.Sprintf("%s failed (%d in this attempt, %d in earlier ones): see %s", mapping.CountOf(sum.RowsFailedInAll(), "row", ""), sum.RowsFailed, sum.RowsFailedEarlier, where)
 	}
-	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailedInAll(), "row", ""), where)
+	return fmt.Sprintf("%s failed: see %s", mapping.CountOf(sum.RowsFailedInAll(), "row", ""), where)
 }
 
 // printSummary says how the run went on stderr: prose lines, or with
@@ -447,8 +447,8 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 		resumed += fmt.Sprintf(", %d in doubt (in_doubt.csv)", sum.RowsInDoubt)
 	}
 	fmt.Fprintf(g.io.ErrOut, "%s %s of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %s created in %s, %s\n",
-		what, countOf(sum.RowsRead, "row", ""), sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed,
-		countOf(sum.EventsSucceeded, "event", ""), countOf(sum.Batches, "call", ""), countOf(sum.Retries, "retry", ""))
+		what, mapping.CountOf(sum.RowsRead, "row", ""), sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed,
+		mapping.CountOf(sum.EventsSucceeded, "event", ""), mapping.CountOf(sum.Batches, "call", ""), mapping.CountOf(sum.Retries, "retry", ""))
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
+	"github.com/crmload/crmload/mapping"
 	"golang.org/x/term"
 )
 
@@ -111,7 +112,7 @@ func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *s
 		case !errors.As(err, &callErr):
 			return usageErrorf("log in to %s as %s: %v", url, opts.creds, err)
 		case attempt >= opts.load.Retries:
-			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %s (%v): nothing was sent; run the same command again when it is up", url, countOf(attempt, "retry", ""), err)}
+			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %s (%v): nothing was sent; run the same command again when it is up", url, mapping.CountOf(attempt, "retry", ""), err)}
 		}
 		wait := max(loader.Backoff(attempt), callErr.RetryAfter)
 		level := slog.LevelInfo

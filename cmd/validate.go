@@ -92,5 +92,5 @@ func outcomeMessage(sum *loader.Summary, dir string) string {
 	if sum.Outcome() == loader.OutcomeAborted {
 		return "interrupted; what was done is in " + dir
 	}
-	return fmt.Sprintf("%s failed: see %s", countOf(sum.RowsFailed, "row", ""), loader.RunDir(dir).AnyReport(loader.FailedReport))
+	return fmt.Sprintf("%s failed: see %s", mapping.CountOf(sum.RowsFailed, "row", ""), loader.RunDir(dir).AnyReport(loader.FailedReport))
 }

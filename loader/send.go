@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/mapping"
 	"golang.org/x/time/rate"
 )
 
@@ -210,7 +211,7 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 		// stops; the journal's Sending line stays, so that --resume
 		// replays these rows instead of leaving them in doubt.
 		if sendCtx.Err() == nil {
-			r.abort(fmt.Sprintf("the engine could not take a call after %s: %v", countOf(r.opts.Retries, "retry", ""), err))
+			r.abort(fmt.Sprintf("the engine could not take a call after %s: %v", mapping.CountOf(r.opts.Retries, "retry", ""), err))
 		}
 		out <- dropAll(b)
 	case callErr != nil && callErr.Sent:
@@ -248,7 +249,7 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 	case isAPI:
 		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
-		r.abort(fmt.Sprintf("the engine could not be reached after %s: %v", countOf(r.opts.Retries, "retry", ""), err))
+		r.abort(fmt.Sprintf("the engine could not be reached after %s: %v", mapping.CountOf(r.opts.Retries, "retry", ""), err))
 		out <- r.unsent(c)
 	}
 }

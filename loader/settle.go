@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"github.com/dustin/go-humanize/english"
 	"strconv"
 	"time"
 
@@ -55,7 +54,7 @@ func (r *run) settle(outs []settled) error {
 		}
 	}
 	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
-		r.abort("--max-errors reached: " + countOf(s.RowsFailed, "row", "") + " failed")
+		r.abort("--max-errors reached: " + mapping.CountOf(s.RowsFailed, "row", "") + " failed")
 	}
 	if settledRows := s.RowsFailed + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
 		float64(s.RowsFailed) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
@@ -100,10 +99,4 @@ func (o *settled) failure(i int) (code, msg string) {
 		return e.Code, e.Error()
 	}
 	return o.code, o.msg
-}
-
-// countOf is n and the word, plural unless n is 1 ("1 row", "2 rows"):
-// regular English plurals unless many is given.
-func countOf(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + english.PluralWord(n, one, many)
 }

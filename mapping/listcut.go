@@ -2,8 +2,11 @@ package mapping
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dustin/go-humanize/english"
 )
 
 // MaxListed is how many items a message lists before it cuts the list.
@@ -105,4 +108,10 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// CountOf is n and the word, plural unless n is 1 ("1 row", "2 rows"):
+// regular English plurals unless many is given.
+func CountOf(n int, one, many string) string {
+	return strconv.Itoa(n) + " " + english.PluralWord(n, one, many)
 }
