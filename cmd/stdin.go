@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/crmload/crmload/loader"
 )
 
 // stdinName is how an input on standard input is given: "-".
@@ -33,7 +35,7 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 	case format != "csv" && format != "jsonl":
 		return nil, cleanup, false, usageErrorf("standard input (-) has no extension to tell its format: give --format csv or jsonl (or input.format in the mapping)")
 	}
-	dir, err := os.MkdirTemp("", "crmload-stdin-")
+	dir, err := os.MkdirTemp("", loader.StdinCopyDir)
 	if err != nil {
 		return nil, cleanup, false, err
 	}
@@ -52,25 +54,9 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 		cleanup()
 		return nil, func() {}, false, fmt.Errorf("read standard input: %w", err)
 	}
-	if head, _ := readHead(path, 2); string(head) == "\x1f\x8b" {
-		cleanup()
-		return nil, func() {}, false, usageErrorf("standard input (-) is gzip-compressed data: pipe it through gzip -dc (... | gzip -dc | crmload load ... -)")
-	}
 	out = slices.Clone(files)
 	out[slices.Index(out, stdinName)] = path
 	return out, cleanup, true, nil
-}
-
-// readHead reads up to n bytes from the start of the file at path.
-func readHead(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, n)
-	k, err := io.ReadFull(f, b)
-	return b[:k], err
 }
 
 // withoutStdin is files without "-" (for checks that stat each file).

@@ -129,12 +129,21 @@ func shownInputs(inputs []InputInfo) []InputInfo {
 	return out
 }
 
-// isStdinCopy reports whether path is the copy of standard input a load
-// reads (cmd spools "-" to crmload-stdin-*/stdin.csv or stdin.jsonl).
+// StdinCopyDir is the prefix of the temporary directory a command copies
+// standard input into, as stdin.csv or stdin.jsonl (a load hashes its
+// inputs before it sends anything: it needs a file it can read twice).
+const StdinCopyDir = "crmload-stdin-"
+
+// isStdinCopy reports whether path is such a copy of standard input.
 func isStdinCopy(path string) bool {
-	base := filepath.Base(path)
-	return strings.HasPrefix(filepath.Base(filepath.Dir(path)), "crmload-stdin-") && (base == "stdin.csv" || base == "stdin.jsonl")
+	return strings.HasPrefix(filepath.Base(filepath.Dir(path)), StdinCopyDir) && isStdinName(filepath.Base(path))
 }
+
+// isStdin reports whether path names standard input: its copy, or the
+// name a reader of it is opened under (init reads it as it comes).
+func isStdin(path string) bool { return isStdinCopy(path) || isStdinName(path) }
+
+func isStdinName(name string) bool { return name == "stdin.csv" || name == "stdin.jsonl" }
 
 // AdoptStdinCopy moves the copy of standard input a stopped run read into
 // the run directory (stdin.csv or stdin.jsonl) and records it there as

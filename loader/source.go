@@ -137,6 +137,9 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i].Close()
 		}
+		if isStdin(path) {
+			return nil, fmt.Errorf("%s is gzip-compressed data: pipe it through gzip -dc first (... | gzip -dc | crmload ... -)", StdinName)
+		}
 		if isGzip(path) {
 			return nil, fmt.Errorf("%s decompresses to gzip-compressed data again (compressed twice?): decompress it once (gzip -d) and load the .gz that gives", path)
 		}
