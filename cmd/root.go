@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -117,10 +118,10 @@ Precedence: flag > environment > config file > default.`,
 				return err
 			}
 			g.db = strings.TrimSpace(g.db) // " postgres://..." from a quoted config line is that URL
-			if scheme := crm.OtherScheme(g.db); scheme != "" {
-				// postgrs://, mysql://: a store of no engine crmload has
-				// (and a SQLite file under a directory called "postgrs:").
-				return usageErrorf("--db %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", shownDB(g.db), scheme)
+			if err := engine.CheckStorePath(g.db); err != nil {
+				// postgrs://, mysql://: before any command looks for
+				// the store (it would say "seed it first").
+				return usage(err)
 			}
 			g.started = true
 			return nil

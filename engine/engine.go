@@ -36,7 +36,7 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return OpenPostgres(ctx, path)
 	}
-	if err := checkStorePath(path); err != nil {
+	if err := CheckStorePath(path); err != nil {
 		return nil, err
 	}
 	s, err := openSQLite(ctx, path)
@@ -51,10 +51,10 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	return New(s), nil
 }
 
-// checkStorePath refuses a URL of another scheme than PostgreSQL's as a
+// CheckStorePath refuses a URL of another scheme than PostgreSQL's as a
 // store (a mistyped postgres://): it would name a SQLite file in a
 // directory called after the scheme.
-func checkStorePath(path string) error {
+func CheckStorePath(path string) error {
 	if scheme := crm.OtherScheme(path); scheme != "" {
 		return fmt.Errorf("%w %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", ErrBadDSN, RedactDSN(path), scheme)
 	}
@@ -71,7 +71,7 @@ func OpenExisting(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return openPostgresEngine(ctx, path, pgExisting)
 	}
-	if err := checkStorePath(path); err != nil {
+	if err := CheckStorePath(path); err != nil {
 		return nil, err
 	}
 	if err := storeExists(path); err != nil {

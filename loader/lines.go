@@ -154,6 +154,5 @@ func damaged(err error) bool {
 // tornError is the error of a damaged tail found on line at, in a record
 // that starts on line start: what it means for the user, and what to do.
 func tornError(start, at int, err error) *mapping.TornError {
-	return &mapping.TornError{At: at, From: start, Line: start, Err: err,
-		Hint: "load them from a complete copy (not the whole file again: the rows before them are stored; README: Damaged input files)"}
+	return &mapping.TornError{At: at, From: start, Line: start, Err: err}
 }

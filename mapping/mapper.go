@@ -32,11 +32,10 @@ type Record struct {
 // or, when the mapper fails it with the group before it, that group's
 // first line (the group's rows before the cut fail with it).
 type TornError struct {
-	At   int    // the line the damage was found on
-	From int    // the first line to load from a complete copy
-	Line int    // the record's first line
-	Err  error  // what the reader said
-	Hint string // how to load the rest (README: Damaged input files)
+	At   int   // the line the damage was found on
+	From int   // the first line to load from a complete copy
+	Line int   // the record's first line
+	Err  error // what the reader said
 }
 
 func (e *TornError) Error() string {
@@ -44,8 +43,8 @@ func (e *TornError) Error() string {
 	if e.At != e.Line {
 		where = fmt.Sprintf("on line %d", e.At)
 	}
-	return fmt.Sprintf("the file is cut short or damaged %s (%v): every complete row before line %d was read, and the rows from line %d on are missing or failed with this one: %s",
-		where, e.Err, e.From, e.From, e.Hint)
+	return fmt.Sprintf("the file is cut short or damaged %s (%v): every complete row before line %d was read, and the rows from line %d on are missing or failed with this one: "+
+		"load them from a complete copy (not the whole file again: the rows before them are stored; README: Damaged input files)", where, e.Err, e.From, e.From)
 }
 
 func (e *TornError) Unwrap() error { return e.Err }
