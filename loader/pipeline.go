@@ -28,8 +28,9 @@ type run struct {
 	stopRead    context.CancelFunc
 
 	journal      *journal
-	journalSends bool  // the engine keeps no receipts: journal calls before they go
-	gate         *gate // calls in flight, fewer while the engine pushes back
+	codes        map[string]int // settle's: the codes of the rows one journal line failed, reused
+	journalSends bool           // the engine keeps no receipts: journal calls before they go
+	gate         *gate          // calls in flight, fewer while the engine pushes back
 	resume       *resumePoint
 	receipts     map[string]receipt // read-only once the pipeline runs
 

@@ -26,7 +26,11 @@ func (r *run) settle(outs []settled) error {
 	batch := false
 	keys := make([][2]int, 0, len(outs))
 	failedBefore := s.RowsFailed
-	codes := map[string]int{} // of the rows failed here, for the journal
+	if r.codes == nil {
+		r.codes = map[string]int{}
+	}
+	codes := r.codes // of the rows failed here, for the journal line (settle has one goroutine)
+	clear(codes)
 	for _, o := range outs {
 		n := len(o.item.Records)
 		batch = batch || o.batch
