@@ -223,6 +223,18 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		if err := RunDir(dir).create(rf, files); err != nil {
 			return nil, "", err
 		}
+		// Every source maps with the job's copy, read now: the mapping it
+		// is parsed from and the copy its run keeps are the same bytes,
+		// whatever happens to the file while earlier sources load.
+		for i, src := range jf.Sources {
+			p := RunDir(dir).jobMappingPath(i, src)
+			spec, err := mapping.ReadSpec(p)
+			if err != nil {
+				os.RemoveAll(dir)
+				return nil, "", fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
+			}
+			plans[i].SpecPath, plans[i].Spec = p, spec
+		}
 		unlock, err := lockRun(dir)
 		if err != nil {
 			return nil, "", err
