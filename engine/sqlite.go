@@ -201,9 +201,14 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
+// insertEvent leaves the number to SQLite: a rowid it allocates is the
+// greatest plus one, found at the table's end, where a given one is first
+// sought from the root (8-9% less CPU in the commit benchmark, user time
+// of eight interleaved pairs). commit checks that it is the number the
+// event's id was made from.
 const insertEvent = `INSERT INTO events
-	(number, created, kind, performed_on, account, participant, classification, request_id, data, receipt_run, receipt_key, receipt_digest)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(created, kind, performed_on, account, participant, classification, request_id, data, receipt_run, receipt_key, receipt_digest)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // errDryRun rolls a dry-run commit back.
 var errDryRun = errors.New("dry run")
@@ -314,35 +319,34 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 		if participant == nil {
 			participant = o.ReferredRewardsParticipant
 		}
-		ins.BindInt64(1, next)
-		ins.BindInt64(2, created)
-		ins.BindInt64(3, codeOf(kindCodes, p.Kind))
-		ins.BindText(4, o.PerformedOn)
+		ins.BindInt64(1, created)
+		ins.BindInt64(2, codeOf(kindCodes, p.Kind))
+		ins.BindText(3, o.PerformedOn)
 		for i, r := range []struct {
 			e *Entity
 			o *RefObject
 		}{{entAccount, o.AccountsReceivable}, {entParticipant, participant}, {entClassification, o.Classification}} {
 			if r.o == nil {
-				ins.BindNull(5 + i)
+				ins.BindNull(4 + i)
 				continue
 			}
 			n, err := rids.rid(r.e, r.o)
 			if err != nil {
 				return err
 			}
-			ins.BindInt64(5+i, n)
+			ins.BindInt64(4+i, n)
 		}
-		ins.BindText(8, p.RequestID)
-		ins.BindBytes(9, data)
+		ins.BindText(7, p.RequestID)
+		ins.BindBytes(8, data)
 		if p.LoadKey != "" && p.LoadRun == run {
-			ins.BindInt64(10, runID)
-			ins.BindText(11, p.LoadKey)
+			ins.BindInt64(9, runID)
+			ins.BindText(10, p.LoadKey)
 			if d := pre.digest(i); d != nil {
-				ins.BindBytes(12, d)
+				ins.BindBytes(11, d)
 			} else if digest, err = hex.AppendDecode(digest[:0], []byte(p.Digest)); err != nil || len(digest) == 0 {
-				ins.BindNull(12)
+				ins.BindNull(11)
 			} else {
-				ins.BindBytes(12, digest)
+				ins.BindBytes(11, digest)
 			}
 			if f, l, ok := loadKey(p.LoadKey); ok {
 				keyed.add(next, f, l)
@@ -350,15 +354,18 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 				return err
 			}
 		} else {
+			ins.BindNull(9)
 			ins.BindNull(10)
 			ins.BindNull(11)
-			ins.BindNull(12)
 		}
 		if _, err := ins.Step(); err != nil {
 			return fmt.Errorf("insert event %s: %w", p.RequestID, err)
 		}
 		if err := ins.Reset(); err != nil {
 			return err
+		}
+		if n := c.LastInsertRowID(); n != next {
+			return fmt.Errorf("insert event %s: stored as number %d, not %d", p.RequestID, n, next)
 		}
 	}
 	if keyed.first != 0 {
