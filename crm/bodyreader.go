@@ -62,7 +62,11 @@ func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bodyReader{dec: jsontext.NewDecoder(r), opts: opts, authorized: opts.Authorize == nil}, nil
+	// Names given twice are found by the reader (nameSet), not by the
+	// decoder: its check keeps every name of an open object in a hash
+	// set, a parameter here costs a bit.
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true))
+	return &bodyReader{dec: dec, opts: opts, authorized: opts.Authorize == nil}, nil
 }
 
 // object reads the body's object into v, then checks nothing follows it.
@@ -75,9 +79,13 @@ func (b *bodyReader) object(v reflect.Value, lv level, sp special) error {
 	}
 	b.dec.ReadToken()
 	c := codecOf(v.Type())
+	names := b.enter(c)
 	for b.dec.PeekKind() != '}' {
 		name, err := b.name()
 		if err != nil {
+			return err
+		}
+		if err := b.once(names, c.fields[name], []byte(name)); err != nil {
 			return err
 		}
 		if sp != nil {
@@ -108,6 +116,7 @@ func (b *bodyReader) object(v reflect.Value, lv level, sp special) error {
 	if _, err := b.dec.ReadToken(); err != nil { // '}', or the syntax error PeekKind saw
 		return b.fail(err)
 	}
+	b.leave()
 	if _, err := b.dec.ReadToken(); err != io.EOF {
 		if err != nil {
 			return b.fail(err)
@@ -159,7 +168,7 @@ func (b *bodyReader) lookupBytes(c *codec, lv level, name []byte) (*fieldCodec, 
 // skip passes over the value of a member that is not a parameter.
 func (b *bodyReader) skip() error {
 	p := b.here()
-	// The decoder keeps the name until its object closes (to find
+	// The reader keeps the name until its object closes (to find
 	// duplicates): an object of many distinct unknown names costs memory.
 	if err := b.charge(int64(len(p)) + nameCost); err != nil {
 		return err
@@ -175,19 +184,22 @@ func (b *bodyReader) skip() error {
 // memory.
 const maxSkipDepth = 16
 
-// nameCost is what the decoder keeps per name of an open object, besides
-// the name's bytes, to find duplicates.
+// nameCost is what the reader keeps per name of an open object, besides
+// the name's bytes, to find duplicates (nameSet).
 const nameCost = 64
 
-// skipValue passes over the next value token by token, charging the names
-// of its objects to the memory budget: the decoder remembers every name of
-// an open object to refuse duplicates, so a skipped object of a million
-// distinct names would otherwise cost memory no budget counts.
+// skipValue passes over the next value token by token, refusing a name
+// given twice in one of its objects and charging the names to the memory
+// budget: every name of an open object is kept to find duplicates, so a
+// skipped object of a million distinct names would otherwise cost memory
+// no budget counts.
 func (b *bodyReader) skipValue() error {
 	depth := b.dec.StackDepth()
+	var opened []*nameSet // the skipped value's open objects, innermost last
 	for {
 		before := b.dec.InputOffset()
-		if _, err := b.dec.ReadToken(); err != nil {
+		tok, err := b.dec.ReadToken()
+		if err != nil {
 			return b.fail(err)
 		}
 		d := b.dec.StackDepth()
@@ -195,8 +207,17 @@ func (b *bodyReader) skipValue() error {
 			p := b.here()
 			return invalid(fmt.Sprintf("Parameter %s Nests Deeper Than %d Levels", p, maxSkipDepth), p)
 		}
-		if kind, n := b.dec.StackIndex(d); kind == '{' && n%2 == 1 && d > depth {
+		switch kind, n := b.dec.StackIndex(d); {
+		case tok.Kind() == '{':
+			opened = append(opened, b.enter(nil))
+		case tok.Kind() == '}':
+			b.leave()
+			opened = opened[:len(opened)-1]
+		case kind == '{' && n%2 == 1 && d > depth: // a name
 			if err := b.charge(b.dec.InputOffset() - before + nameCost); err != nil {
+				return err
+			}
+			if err := b.once(opened[len(opened)-1], nil, []byte(tok.String())); err != nil {
 				return err
 			}
 		}
@@ -204,6 +225,58 @@ func (b *bodyReader) skipValue() error {
 			return nil
 		}
 	}
+}
+
+// nameSet holds the names read so far of an object being read, to find
+// a name given twice: a bit per parameter of the object's codec, and the
+// other names.
+type nameSet struct {
+	bits  []uint64
+	other map[string]struct{}
+}
+
+// enter returns the name set of an object of codec c (nil: no
+// parameters) that the reader is entering; leave is called when it is
+// left. The sets are the reader's, reused by depth.
+func (b *bodyReader) enter(c *codec) *nameSet {
+	if b.open == len(b.sets) {
+		b.sets = append(b.sets, &nameSet{})
+	}
+	s := b.sets[b.open]
+	b.open++
+	words := 0
+	if c != nil {
+		words = c.words
+	}
+	s.bits = slices.Grow(s.bits[:0], words)[:words]
+	clear(s.bits)
+	clear(s.other)
+	return s
+}
+
+func (b *bodyReader) leave() { b.open-- }
+
+// once records the name just read in s (f: its parameter, if the codec
+// has one of that name), and refuses a name s holds already.
+func (b *bodyReader) once(s *nameSet, f *fieldCodec, name []byte) error {
+	if f != nil {
+		w, bit := f.slot/64, uint64(1)<<(f.slot%64)
+		if s.bits[w]&bit == 0 {
+			s.bits[w] |= bit
+			return nil
+		}
+	} else {
+		if _, dup := s.other[string(name)]; !dup {
+			if s.other == nil {
+				s.other = map[string]struct{}{}
+			}
+			s.other[string(name)] = struct{}{}
+			return nil
+		}
+	}
+	p := b.here()
+	return &Error{Code: CodeInvalidRequest, Message: "Parameter " + p + " Is Given More Than Once",
+		Reason: "Each parameter may be given only once.", Field: p}
 }
 
 // bodyReader is the state of one strict read.
@@ -217,7 +290,9 @@ type bodyReader struct {
 	// relative: name it relative to the event (in a set), not in full.
 	inEvent, relative bool
 	eventErr          *Error
-	unquoted          []byte // nameBytes's buffer
+	unquoted          []byte     // nameBytes's buffer
+	sets              []*nameSet // by depth: the names of the objects open (enter)
+	open              int        // the sets in use
 }
 
 func (b *bodyReader) authorize(token string) error {
@@ -368,12 +443,21 @@ func (b *bodyReader) wrongTypeAt(suffix, what string) error {
 
 // members reads the members of an object whose '{' was read, and its '}'.
 func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
+	names := b.enter(c)
 	for b.dec.PeekKind() != '}' {
 		name, err := b.nameBytes()
 		if err != nil {
 			return err
 		}
-		f, sf := b.lookupBytes(c, lv, name)
+		cf := c.fields[string(name)]
+		if err := b.once(names, cf, name); err != nil {
+			return err
+		}
+		var f *fieldCodec
+		var sf *Field
+		if cf != nil {
+			f, sf = cf.at(lv)
+		}
 		if f == nil {
 			if err := b.skip(); err != nil {
 				return err
@@ -384,6 +468,7 @@ func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
 			return err
 		}
 	}
+	b.leave()
 	_, err := b.dec.ReadToken()
 	return b.fail(err)
 }

@@ -19,6 +19,7 @@ type codec struct {
 	typ    reflect.Type
 	size   int64 // bytes one value of typ takes, for the memory budget
 	fields map[string]*fieldCodec
+	words  int // uint64 words of a set with a bit per field (fieldCodec.slot)
 }
 
 type shape uint8
@@ -33,6 +34,7 @@ const (
 
 type fieldCodec struct {
 	name  string // the parameter's name
+	slot  int    // its bit in a set of the codec's fields (nameSet)
 	index []int
 	shape shape
 	elem  *codec // shapeObject: the pointed-to struct; shapeList: the element
@@ -50,6 +52,7 @@ func codecOf(t reflect.Type) *codec {
 	}
 	c := &codec{typ: t, size: int64(t.Size()), fields: map[string]*fieldCodec{}}
 	c.add(t, nil)
+	c.words = (len(c.fields) + 63) / 64
 	actual, _ := codecs.LoadOrStore(t, c)
 	return actual.(*codec)
 }
@@ -67,7 +70,7 @@ func (c *codec) add(t reflect.Type, prefix []int) {
 		if !f.IsExported() || !hasTag || name == "-" || name == "" {
 			continue // not a parameter (Kind, Events, Run, ...)
 		}
-		fc := &fieldCodec{name: name, index: index}
+		fc := &fieldCodec{name: name, slot: len(c.fields), index: index}
 		switch {
 		case f.Type == numberType:
 			fc.shape = shapeNumber
