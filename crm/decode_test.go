@@ -15,6 +15,20 @@ func webBody(events ...string) string {
 	return `{"token":"T","web_customer_events_set":[` + strings.Join(events, ",") + `]}`
 }
 
+// TestReadBulkRequestSameNameApart: a name is given twice only within one
+// object; the same name in sibling or nested objects is not a duplicate.
+func TestReadBulkRequestSameNameApart(t *testing.T) {
+	for _, body := range []string{
+		webBody(`{"request_unique_identifier":"1","colour":[{"c":1},{"c":2}],"shade":{"c":{"c":3}}}`),
+		webBody(`{"request_unique_identifier":"1","description":"a"}`, `{"request_unique_identifier":"2","description":"b"}`),
+		webBody(`{"request_unique_identifier":"1","accounts_receivable_identifier":{"number":"A"},"rewards_participant_identifier":{"number":"B"}}`),
+	} {
+		if _, err := DecodeBulkRequest(Web, []byte(body)); err != nil {
+			t.Errorf("DecodeBulkRequest(%s): %v", body, err)
+		}
+	}
+}
+
 // TestReadBulkRequestRefuses: each body breaks one rule of the strict
 // reading and is refused with an error naming the parameter.
 func TestReadBulkRequestRefuses(t *testing.T) {
@@ -39,6 +53,12 @@ func TestReadBulkRequestRefuses(t *testing.T) {
 		// found.
 		{"duplicated unknown name", webBody(`{"request_unique_identifier":"1","Website":"a","Website":"b"}`),
 			CodeInvalidRequest, "Parameter web_customer_events_set[0].Website Is Given More Than Once"},
+		// The reader finds duplicates itself: in a skipped value too, at
+		// any depth, and among the top level's unknown names.
+		{"duplicated name in a skipped value", webBody(`{"request_unique_identifier":"1","colour":{"a":1,"b":[{"c":1,"c":2}]}}`),
+			CodeInvalidRequest, "Parameter web_customer_events_set[0].colour.b[0].c Is Given More Than Once"},
+		{"duplicated unknown top-level name", `{"token":"T","x":1,"web_customer_events_set":[{"request_unique_identifier":"1"}],"x":2}`,
+			CodeInvalidRequest, "Parameter x Is Given More Than Once"},
 		// A skipped value may not nest deeper than the API's objects could.
 		{"deep unknown value", webBody(`{"a":` + strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5001)),
 			CodeInvalidRequest, "Nests Deeper Than 16 Levels"},
