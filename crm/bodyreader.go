@@ -23,6 +23,7 @@ type special func(b *bodyReader, name string) (bool, error)
 // the fields of a schema (byName) or of an identifier (idFields) when set.
 type level struct {
 	byName   map[string]*Field
+	bySlot   []*Field // byName by the codec's slots (fieldCodec.slot), when made
 	idFields []string
 }
 
@@ -34,7 +35,7 @@ func sub(f *Field) level {
 	case f.Type == IdentifierType:
 		return level{idFields: f.IDFields}
 	case f.Type == Set || f.Type == Object:
-		return level{byName: f.itemsByName}
+		return level{byName: f.itemsByName, bySlot: f.itemsBySlot}
 	}
 	return level{}
 }
@@ -142,6 +143,13 @@ func (b *bodyReader) lookup(c *codec, lv level, name string) (*fieldCodec, *Fiel
 // at returns f and its schema field if f is a parameter at level lv (nil
 // if not).
 func (f *fieldCodec) at(lv level) (*fieldCodec, *Field) {
+	if lv.bySlot != nil {
+		sf := lv.bySlot[f.slot]
+		if sf == nil {
+			return nil, nil
+		}
+		return f, sf
+	}
 	if lv.byName != nil {
 		sf := lv.byName[f.name]
 		if sf == nil {
@@ -499,7 +507,7 @@ func (b *bodyReader) events(req *BulkRequest, s *Schema) error {
 	} else {
 		req.Events = []Event{}
 	}
-	lv := level{byName: s.byName}
+	lv := level{byName: s.byName, bySlot: s.bySlot}
 	for b.dec.PeekKind() != ']' {
 		if len(req.Events) == MaxBulkEvents {
 			return &Error{Code: CodeTooManyEvents,

@@ -39,6 +39,7 @@ type Field struct {
 
 	index       []int             // path to the Go struct field
 	itemsByName map[string]*Field // Items by name
+	itemsBySlot []*Field          // Items by the slots of their Go struct's codec (slots)
 }
 
 // Schema lists the parameters one kind accepts.
@@ -53,6 +54,7 @@ type Schema struct {
 	AnyOf []string
 
 	byName map[string]*Field
+	bySlot []*Field // byName by the slots of Event's codec (slots)
 	// callByName are the call-level parameters of the bulk method (token,
 	// fields_set, Call) and singleByName those of the single create
 	// method (the Fields but request_unique_identifier, token and
@@ -244,6 +246,7 @@ func (s *Schema) finish() {
 		bindIndex(f, reflect.TypeFor[Event]())
 		s.byName[f.Name] = f
 	}
+	s.bySlot = slots(s.byName, reflect.TypeFor[Event]())
 	token, fieldsSet := &Field{Name: "token"}, &Field{Name: "fields_set"}
 	s.callByName = map[string]*Field{"token": token, "fields_set": fieldsSet}
 	for i := range s.Call {
@@ -289,7 +292,21 @@ func bindIndex(f *Field, t reflect.Type) {
 		for i := range f.Items {
 			bindIndex(&f.Items[i], elem)
 		}
+		f.itemsBySlot = slots(f.itemsByName, elem)
 	}
+}
+
+// slots lists the fields of byName, parameters of struct type t, by their
+// slots in t's codec (nil where the codec's parameter is not one of
+// them): the strict reader finds a member's schema field by the slot of
+// the codec field its name found, not by its name again.
+func slots(byName map[string]*Field, t reflect.Type) []*Field {
+	c := codecOf(t)
+	out := make([]*Field, len(c.fields))
+	for name, fc := range c.fields {
+		out[fc.slot] = byName[name]
+	}
+	return out
 }
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
