@@ -298,9 +298,10 @@ type bodyReader struct {
 	// relative: name it relative to the event (in a set), not in full.
 	inEvent, relative bool
 	eventErr          *Error
-	unquoted          []byte     // nameBytes's buffer
-	sets              []*nameSet // by depth: the names of the objects open (enter)
-	open              int        // the sets in use
+	unquoted          []byte              // nameBytes's buffer
+	sets              []*nameSet          // by depth: the names of the objects open (enter)
+	blocks            map[*codec]*objects // alloc's blocks, by the type they hold
+	open              int                 // the sets in use
 }
 
 func (b *bodyReader) authorize(token string) error {
@@ -390,7 +391,7 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		}
 		v.SetString(s)
 	case shapeObject:
-		p := reflect.New(f.elem.typ)
+		p := b.alloc(f.elem)
 		if err := b.charge(f.elem.size); err != nil {
 			return err
 		}
@@ -399,11 +400,16 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		}
 		v.Set(p)
 	case shapeList:
-		list := reflect.MakeSlice(v.Type(), 0, 0)
+		// The list is made in v, with room for a few elements (an
+		// event's product lines), doubled past them; an element past the
+		// length is zero, so the list longer by one has the next
+		// element's place. (A reflect slice value taken apart, by Slice
+		// or Append, costs an allocation per element.)
+		v.Set(reflect.MakeSlice(v.Type(), 0, listRoom))
 		for b.dec.PeekKind() != ']' {
 			if b.dec.PeekKind() != '{' {
 				if b.inEvent && b.dec.PeekKind() != 0 {
-					if err := b.wrongTypeAt(fmt.Sprintf("[%d]", list.Len()), "an object"); err != nil {
+					if err := b.wrongTypeAt(fmt.Sprintf("[%d]", v.Len()), "an object"); err != nil {
 						return err
 					}
 					continue
@@ -414,16 +420,52 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 			if err := b.charge(f.elem.size); err != nil {
 				return err
 			}
-			list = reflect.Append(list, reflect.Zero(f.elem.typ))
-			if err := b.members(list.Index(list.Len()-1), f.elem, lv); err != nil {
+			n := v.Len()
+			if n == v.Cap() {
+				grown := reflect.MakeSlice(v.Type(), n, 2*n)
+				reflect.Copy(grown, v)
+				v.Set(grown)
+			}
+			v.SetLen(n + 1)
+			if err := b.members(v.Index(n), f.elem, lv); err != nil {
 				return err
 			}
 		}
 		b.dec.ReadToken()
-		v.Set(list)
 	}
 	return nil
 }
+
+// listRoom is the elements a list has room for before it grows.
+const listRoom = 4
+
+// alloc returns a pointer to a new zero value of c's struct, cut from a
+// block of them (the reader makes a few of the same small objects per
+// event: identifiers).
+func (b *bodyReader) alloc(c *codec) reflect.Value {
+	if b.blocks == nil {
+		b.blocks = map[*codec]*objects{}
+	}
+	blk := b.blocks[c]
+	if blk == nil {
+		blk = &objects{}
+		b.blocks[c] = blk
+	}
+	if !blk.all.IsValid() || blk.next == blk.all.Len() {
+		blk.all, blk.next = reflect.MakeSlice(reflect.SliceOf(c.typ), objectBlock, objectBlock), 0
+	}
+	blk.next++
+	return blk.all.Index(blk.next - 1).Addr()
+}
+
+// objects is a block alloc cuts objects from: all but the first next.
+type objects struct {
+	all  reflect.Value // a slice of objectBlock structs
+	next int
+}
+
+// objectBlock is how many objects of one type alloc makes at once.
+const objectBlock = 64
 
 // wrongType answers a value of another type than its parameter's: inside
 // an event, the value is skipped and the event fails; elsewhere the call.
