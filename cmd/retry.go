@@ -63,6 +63,16 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 		// A rehearsal's retry is a rehearsal too, unless --dry-run=false.
 		opts.dryRun = true
 	}
+	if parent.DryRun && !opts.dryRun && !opts.again {
+		// A dry run stored none of its rows: its failed rows are not
+		// what is left to load, and loading them for real beside the
+		// real run it rehearsed (and its retries) stores rows twice.
+		next := "load its input without --dry-run"
+		if up := run.RetryOf(); up != "" {
+			next = "retry the run it rehearsed a retry of (crmload retry " + up + ")"
+		}
+		return usageErrorf("%s was a dry run: it stored none of its rows, so its failed rows are not what is left to load (loading them for real could store rows twice); %s; or give --again", dir, next)
+	}
 	if err := followRun(g, &opts, parent.Engine, parent.DB, "retry "+dir, false); err != nil {
 		return err
 	}

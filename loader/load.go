@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
@@ -296,11 +295,8 @@ func retryChain(dir string) map[string]bool {
 			break
 		}
 		keys[rf.key(dir)] = true
-		if len(rf.Inputs) != 1 || !strings.HasPrefix(filepath.Base(rf.Inputs[0].Path), FailedReport+".") {
-			break
-		}
-		up := filepath.Dir(rf.Inputs[0].Path)
-		if !RunDir(up).hasRunFile() {
+		up := RunDir(dir).RetryOf()
+		if up == "" {
 			break
 		}
 		dir = up

@@ -269,6 +269,19 @@ func removeStalePartials(parent string, now time.Time) {
 	}
 }
 
+// RetryOf returns the directory of the run whose failure report the run
+// in d read, when d is a retry ("" if not).
+func (d RunDir) RetryOf() string {
+	rf, err := d.RunFile()
+	if err != nil || len(rf.Inputs) != 1 || !strings.HasPrefix(filepath.Base(rf.Inputs[0].Path), FailedReport+".") {
+		return ""
+	}
+	if up := RunDir(filepath.Dir(rf.Inputs[0].Path)); up.hasRunFile() {
+		return string(up)
+	}
+	return ""
+}
+
 // RetriedBy returns the first run that retried the run in d, if any.
 func (d RunDir) RetriedBy() (run, runDir string) {
 	b, err := os.ReadFile(d.file(retriedByName))
