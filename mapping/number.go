@@ -102,14 +102,19 @@ func notANumber(s string) error {
 }
 
 // roundDecimal rounds x to digits decimal places, half away from zero, as
-// the decimal the user sees: the shortest decimal that reads back as x
-// (what the user wrote, or what arithmetic printed) is rounded digit by
-// digit, so round(2.675, 2) is 2.68 although the float is 2.67499...
-// Digits below zero round to tens, hundreds, ... (round(1234.5, -2) is
-// 1200). It runs for every row: strings, no big numbers.
+// the decimal the user sees: x to fifteen significant digits (all that a
+// float64 computation carries reliably, as formatResult prints results),
+// then digit by digit, so round(2.675, 2) is 2.68 although the float is
+// 2.67499..., and round(37.17 / 1.2, 2) is 30.98 although the quotient is
+// 30.974999999999998. Digits below zero round to tens, hundreds, ...
+// (round(1234.5, -2) is 1200). It runs for every row: strings, no big
+// numbers.
 func roundDecimal(x float64, digits int) float64 {
 	if math.IsInf(x, 0) || math.IsNaN(x) || x == 0 {
 		return x
+	}
+	if y, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 15, 64), 64); err == nil {
+		x = y
 	}
 	s := strconv.FormatFloat(x, 'f', -1, 64)
 	neg := s[0] == '-'
