@@ -204,6 +204,7 @@ type AlreadyLoadedError struct {
 
 func (e *AlreadyLoadedError) Error() string {
 	var b strings.Builder
+	none := 0 // earlier runs known to have stored nothing
 	for i, c := range e.Earlier {
 		if i > 0 {
 			b.WriteString("; ")
@@ -226,12 +227,37 @@ func (e *AlreadyLoadedError) Error() string {
 		case c.State == ClaimLoading || c.State == ClaimStopped:
 			// Stopped, or its process died (nobody holds its lock).
 			fmt.Fprintf(&b, " was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", e.Where, c.Run, at, resumeTarget(c.RunDir))
+		case storedNothing(c.RunDir):
+			fmt.Fprintf(&b, " was read by run %s (%s, started %s, finished), which stored none of its rows: every one failed", c.Run, c.RunDir, at)
+			none++
 		default:
 			fmt.Fprintf(&b, " was loaded into %s by run %s (%s, started %s, finished)", e.Where, c.Run, c.RunDir, at)
 		}
 	}
+	if none == len(e.Earlier) {
+		// Nothing of it is stored: loading it again is safe, and what a
+		// fixed mapping (a wrong encoding, a wrong column) needs.
+		fmt.Fprintf(&b, "; to load it again (with the cause fixed), give --again; or load only the failed rows: crmload retry %s", e.Earlier[len(e.Earlier)-1].RunDir)
+		return b.String()
+	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
 	return b.String()
+}
+
+// storedNothing reports whether the finished run in dir, on this machine,
+// is known to have stored none of its rows: its summary counts no stored
+// row in any attempt, and no retry took its failed rows (a retry may
+// have stored them).
+func storedNothing(dir string) bool {
+	d := RunDir(dir)
+	sum, err := d.Summary()
+	if err != nil || sum.DryRun || sum.Kind == "job" {
+		return false
+	}
+	if by, _ := d.RetriedBy(); by != "" {
+		return false
+	}
+	return sum.RowsRead > 0 && sum.RowsSucceeded == 0 && sum.EventsSucceeded == 0 && sum.RowsResumed == 0 && sum.RowsInDoubt == 0
 }
 
 // dirHere reports whether dir is a directory on this machine.
