@@ -62,7 +62,7 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 		for _, run := range c.Given {
 			s := run.Summary
 			if s == nil {
-				note := "(not counted)" // given again, or a retry without its run
+				note := "(not counted)" // given again, a retry without its run, or a dry run
 				if run.NoSummary {
 					note = "(no summary)"
 				}
@@ -91,6 +91,9 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 		}
 		if !c.Balanced {
 			fmt.Fprintln(g.io.Out, "NOT BALANCED: rows read != resumed + filtered + succeeded + failed + in doubt")
+		}
+		for _, n := range c.Notes {
+			fmt.Fprintln(g.io.Out, "note: "+n)
 		}
 		for _, p := range c.Problems {
 			fmt.Fprintln(g.io.Out, "problem: "+p)

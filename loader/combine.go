@@ -26,6 +26,9 @@ type Combined struct {
 	// without a summary, a shard missing or given twice, a retry without
 	// its run.
 	Problems []string `json:"problems,omitempty"`
+	// Notes say what was left out of the sum that does not keep it from
+	// being the whole load: dry runs given with real ones.
+	Notes []string `json:"notes,omitempty"`
 	// RetriesOf are the runs counted as retries of another: run -> its
 	// run (both as given).
 	RetriesOf map[string]string `json:"retries_of,omitempty"`
@@ -96,6 +99,7 @@ func Combine(dirs []string) (*Combined, error) {
 		c.ExitCode = max(c.ExitCode, OutcomeNotWhole.ExitCode())
 	}
 	seenDir, byID := map[string]string{}, map[string]*summed{}
+	dry := map[string]string{} // dry runs left out, by run id: their dirs
 	var runs, retries []*summed
 	realDir := func(dir string) (string, error) {
 		abs, err := filepath.Abs(dir)
@@ -108,9 +112,13 @@ func Combine(dirs []string) (*Combined, error) {
 		return abs, nil
 	}
 	given := map[string]string{} // real path -> as given
+	real := false                // a real run (not a dry run) is among them
 	for _, dir := range dirs {
 		if abs, err := realDir(dir); err == nil {
 			given[abs] = dir
+		}
+		if s, err := RunDir(dir).Summary(); err == nil && !s.DryRun {
+			real = true
 		}
 	}
 	for i, dir := range dirs {
@@ -144,6 +152,14 @@ func Combine(dirs []string) (*Combined, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if s.DryRun && real {
+			// A rehearsal stored nothing: summed with the real runs,
+			// its rows would count twice (a dry retry took the rows
+			// of the run it rehearsed).
+			c.Notes = append(c.Notes, fmt.Sprintf("%s is a dry run: it stored nothing, and is not counted with the real runs", dir))
+			dry[RunIdentity(dir, s)] = dir
+			continue
 		}
 		id := RunIdentity(dir, s)
 		if id != "" {
@@ -183,7 +199,11 @@ func Combine(dirs []string) (*Combined, error) {
 			// Its run is missing, or is itself a retry whose run is: the
 			// rows it settled have no run to count them in.
 			r.uncounted = true
-			notWhole("%s is a retry of run %s, which is not among the runs: its rows are not counted (give that run's directory too)", r.dir, r.s.Parent)
+			if d, ok := dry[r.s.Parent]; ok {
+				notWhole("%s loaded the failed rows of dry run %s for real: they are not what the real runs left, and it may have stored rows they stored too; its rows are not counted", r.dir, d)
+			} else {
+				notWhole("%s is a retry of run %s, which is not among the runs: its rows are not counted (give that run's directory too)", r.dir, r.s.Parent)
+			}
 			for i := range c.Given {
 				if c.Given[i].Summary == r.s {
 					c.Given[i].Summary = nil

@@ -210,3 +210,53 @@ func TestCombineRetryOfJobSource(t *testing.T) {
 			c.RowsRead, c.RowsFailed, c.ErrorsByCode, c.EventsFailed, c.Balanced)
 	}
 }
+
+// TestCombineDryRuns: a dry run given with real runs stored nothing and is
+// left out (a note, not a problem), so a dry retry does not take its run's
+// failed rows; a real retry of a dry run is a problem. Dry runs alone are
+// summed as they are.
+func TestCombineDryRuns(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	write := summaryWriter(t, dir)
+	in := []InputInfo{{Path: "/in/a.csv", SHA256: "aaa"}}
+	run := write(&Summary{RunID: "p", Command: "load", Kind: "purchase", Files: []string{"/in/a.csv"}, Inputs: in,
+		StartedAt: t0, FinishedAt: t0.Add(time.Minute), RowsRead: 7, RowsSucceeded: 5, RowsFailed: 2, EventsSucceeded: 5, EventsFailed: 2,
+		ErrorsByCode: map[string]int{"A": 2}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	rehearsal := write(&Summary{RunID: "d", Command: "retry", Parent: "p", DryRun: true, Kind: "purchase", Files: []string{run + "/failed.csv"},
+		StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute), RowsRead: 2, RowsFailed: 2, EventsFailed: 2,
+		ErrorsByCode: map[string]int{"A": 2}, ExitCode: OutcomeRowsFailed.ExitCode()})
+	retry := write(&Summary{RunID: "q", Command: "retry", Parent: "p", Kind: "purchase", Files: []string{run + "/failed.csv"},
+		StartedAt: t0.Add(2 * time.Hour), FinishedAt: t0.Add(2*time.Hour + time.Minute), RowsRead: 2, RowsSucceeded: 1, RowsFailed: 1, EventsSucceeded: 1, EventsFailed: 1,
+		ErrorsByCode: map[string]int{"B": 1}, ExitCode: OutcomeRowsFailed.ExitCode()})
+
+	c, err := Combine([]string{run, rehearsal, retry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsRead != 7 || c.RowsSucceeded != 6 || c.RowsFailed != 1 || !c.Balanced || c.ErrorsByCode["B"] != 1 || c.ErrorsByCode["A"] != 0 ||
+		len(c.Problems) != 0 || len(c.Notes) != 1 || !strings.Contains(c.Notes[0], "is a dry run") || c.Given[1].Summary != nil ||
+		c.RetriesOf[retry] != run || c.ExitCode != OutcomeRowsFailed.ExitCode() {
+		t.Errorf("a run, a dry retry and a real retry: %+v", c)
+	}
+
+	forReal := write(&Summary{RunID: "r", Command: "retry", Parent: "d", Kind: "purchase", Files: []string{rehearsal + "/failed.csv"},
+		StartedAt: t0.Add(3 * time.Hour), FinishedAt: t0.Add(3*time.Hour + time.Minute), RowsRead: 2, RowsSucceeded: 2, EventsSucceeded: 2,
+		ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()})
+	c, err = Combine([]string{run, rehearsal, retry, forReal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsSucceeded != 6 || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "loaded the failed rows of dry run "+rehearsal+" for real") ||
+		c.ExitCode != OutcomeNotWhole.ExitCode() {
+		t.Errorf("with a real retry of the dry run: %+v", c)
+	}
+
+	c, err = Combine([]string{rehearsal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Notes) != 0 || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "not among the runs") {
+		t.Errorf("a dry retry alone is summed as a retry: %+v", c)
+	}
+}
