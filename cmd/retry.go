@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -54,6 +55,13 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	switch {
 	case errors.As(err, &bad):
 		return usageErrorf("%v", err)
+	case errors.Is(err, fs.ErrNotExist) && run.HasRunFile():
+		// Started, never finished: killed, or running now.
+		target := dir
+		if job := filepath.Dir(filepath.Clean(dir)); loader.RunDir(job).IsJob() {
+			target = job // a job's source is resumed with its job
+		}
+		return usageErrorf("%s has not finished (no summary.json): it is running, or was stopped or killed; continue it first (crmload load --resume %s), then retry the rows it failed", dir, target)
 	case err != nil:
 		return usageErrorf("%s is not a finished run directory: %v", dir, err)
 	case parent.Outcome() == loader.OutcomeAborted && !opts.again:

@@ -140,7 +140,7 @@ func Combine(dirs []string) (*Combined, error) {
 		rd := RunDir(dir)
 		s, err := rd.Summary()
 		if errors.Is(err, fs.ErrNotExist) {
-			if !rd.hasRunFile() {
+			if !rd.HasRunFile() {
 				return nil, fmt.Errorf("%s is not a run directory (no summary.json, no job.json)", dir)
 			}
 			c.Problems = append(c.Problems, fmt.Sprintf("%s has no summary: it is running, or was killed (crmload load --resume %s)", dir, dir))

@@ -152,7 +152,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			// a run's resume does: a source's own copy once it started,
 			// else the job's (none in a job run of an earlier release).
 			run := RunDir(opts.Resume)
-			if sub := run.source(i, src); sub.hasRunFile() {
+			if sub := run.source(i, src); sub.HasRunFile() {
 				specPath = sub.MappingPath()
 			} else if p := run.jobMappingPath(i, src); fileExists(p) {
 				specPath = p
@@ -258,7 +258,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			}
 		}
 		for i, src := range jf.Sources {
-			if sub := RunDir(dir).source(i, src); sub.hasRunFile() {
+			if sub := RunDir(dir).source(i, src); sub.HasRunFile() {
 				continue // started: its own resume checks its inputs
 			}
 			if err := startedSame(started, plans[i].Files); err != nil {
@@ -282,7 +282,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			total.add(done) // finished in an earlier attempt
 			worst = max(worst, done.Outcome())
 			continue
-		} else if sub.hasRunFile() {
+		} else if sub.HasRunFile() {
 			o.Resume, o.into = string(sub), ""
 		}
 		sum, subDir, err := Load(ctx, plans[i], eng, o)

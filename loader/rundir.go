@@ -74,8 +74,8 @@ func (d RunDir) IsJob() bool {
 	return err == nil
 }
 
-// hasRunFile reports whether the run was started (its job.json exists).
-func (d RunDir) hasRunFile() bool {
+// HasRunFile reports whether the run was started (its job.json exists).
+func (d RunDir) HasRunFile() bool {
 	_, err := os.Stat(d.file(runFileName))
 	return err == nil
 }
@@ -276,7 +276,7 @@ func (d RunDir) RetryOf() string {
 	if err != nil || len(rf.Inputs) != 1 || !strings.HasPrefix(filepath.Base(rf.Inputs[0].Path), FailedReport+".") {
 		return ""
 	}
-	if up := RunDir(filepath.Dir(rf.Inputs[0].Path)); up.hasRunFile() {
+	if up := RunDir(filepath.Dir(rf.Inputs[0].Path)); up.HasRunFile() {
 		return string(up)
 	}
 	return ""

@@ -58,11 +58,13 @@ func (r *run) settle(outs []settled) error {
 		}
 	}
 	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
-		r.abort("--max-errors reached: " + mapping.CountOf(s.RowsFailed, "row", "") + " failed")
+		// Calls sent before settle their rows too: the summary's count
+		// may be higher than this one.
+		r.abort("--max-errors reached: " + mapping.CountOf(s.RowsFailed, "row", "") + " failed when it stopped sending")
 	}
 	if settledRows := s.RowsFailed + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
 		float64(s.RowsFailed) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
-		r.abort("--max-errors reached: " + strconv.Itoa(s.RowsFailed) + " of " + strconv.Itoa(settledRows) + " rows failed")
+		r.abort("--max-errors reached: " + strconv.Itoa(s.RowsFailed) + " of " + strconv.Itoa(settledRows) + " rows failed when it stopped sending")
 	}
 	if r.opts.Progress != nil {
 		var read, total int64

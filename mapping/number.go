@@ -93,8 +93,16 @@ func allDigits(s string) bool {
 
 func notANumber(s string) error {
 	switch t := strings.TrimSpace(s); {
-	case strings.Contains(s, ","):
-		return fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\")))")
+	case strings.Contains(t, ",") && strings.Contains(t, "."):
+		// 1,000.50: commas separate thousands (1.000,50 is taken below).
+		if strings.LastIndex(t, ",") < strings.LastIndex(t, ".") {
+			return fmt.Errorf("is not a number (commas separating thousands? use an expression such as num(replace(Col, \",\", \"\")))")
+		}
+		return fmt.Errorf("is not a number (a decimal comma, points separating thousands? use an expression such as num(replace(replace(Col, \".\", \"\"), \",\", \".\")))")
+	case strings.Count(t, ",") > 1:
+		return fmt.Errorf("is not a number (commas separating thousands? use an expression such as num(replace(Col, \",\", \"\")))")
+	case strings.Contains(t, ","):
+		return fmt.Errorf("is not a number (a decimal comma or thousands separator? use an expression such as num(replace(Col, \",\", \".\"))), or num(replace(Col, \",\", \"\")) for thousands)")
 	case strings.Trim(t, "+-.") == "":
 		return fmt.Errorf("is not a number (no digits: a missing value? leave the cell empty, or give the column a default)")
 	}

@@ -1,6 +1,9 @@
 package mapping
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRoundDecimal(t *testing.T) {
 	tests := []struct {
@@ -40,6 +43,23 @@ func TestToIntOfStrings(t *testing.T) {
 		got, err := toInt(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("toInt(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+// TestNotANumberHints: the hint for a number with commas is an expression
+// that reads it: thousands separators dropped, a decimal comma made a point.
+func TestNotANumberHints(t *testing.T) {
+	for in, want := range map[string]string{
+		"1,000.50":  `num(replace(Col, ",", ""))`,
+		"1,000,000": `num(replace(Col, ",", ""))`,
+		"1.000,50":  `num(replace(replace(Col, ".", ""), ",", "."))`,
+		"2,5":       `num(replace(Col, ",", "."))`,
+		" ":         "no digits",
+		"abc":       "is not a number",
+	} {
+		if got := notANumber(in).Error(); !strings.Contains(got, want) {
+			t.Errorf("notANumber(%q) = %q, want it to say %s", in, got, want)
 		}
 	}
 }
