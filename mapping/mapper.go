@@ -60,6 +60,7 @@ const (
 // came from (column, path or expression), the parameter, the value and what
 // is wrong with it.
 type RowError struct {
+	File   string // the input, named when a run reads several (set by its reader)
 	Line   int
 	Column string // "column InvoiceDate", "expression round(...)", or ""
 	Field  string // the CRM.COM parameter
@@ -70,6 +71,9 @@ type RowError struct {
 
 func (e *RowError) Error() string {
 	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ", ")
+	}
 	fmt.Fprintf(&b, "line %d", e.Line)
 	if e.Column != "" {
 		b.WriteString(", " + e.Column)
@@ -139,8 +143,10 @@ func (it *Item) ErrOf(i int) *RowError {
 	if it.Key != "" {
 		key = fmt.Sprintf(" %q", it.Key)
 	}
-	return &RowError{Line: rec.Line, Code: it.Err.Code,
-		Msg: fmt.Sprintf("failed with its group%s (a group is stored whole or not at all): %s", key, it.Err.Error())}
+	why := *it.Err
+	why.File = "" // the group's file is this row's, named once
+	return &RowError{File: it.Err.File, Line: rec.Line, Code: it.Err.Code,
+		Msg: fmt.Sprintf("failed with its group%s (a group is stored whole or not at all): %s", key, why.Error())}
 }
 
 // Mapper turns records into events for one input file. It keeps state
