@@ -180,7 +180,10 @@ func (v *value) raw(r *Record, env *exprEnv) (string, bool, error) {
 		}
 	default:
 		var ok bool
-		s, ok = lookupRecord(r, v)
+		var err error
+		if s, ok, err = lookupRecord(r, v); err != nil {
+			return "", false, err
+		}
 		if !ok {
 			return v.fallback()
 		}
@@ -223,18 +226,28 @@ func mapKeys(m map[string]string) string {
 }
 
 // lookupRecord reads a column of a CSV record or a path of a JSONL object.
-func lookupRecord(r *Record, v *value) (string, bool) {
+// An object or an array at the path is no value a parameter holds: an
+// error, not its JSON text stored as a string.
+func lookupRecord(r *Record, v *value) (string, bool, error) {
 	if r.Object == nil {
 		if v.col < 0 || v.col >= len(r.Values) {
-			return "", false
+			return "", false, nil
 		}
-		return r.Values[v.col], r.Values[v.col] != ""
+		return r.Values[v.col], r.Values[v.col] != "", nil
 	}
 	x, ok := lookupPath(r.Object, v.path)
 	if !ok {
-		return "", false
+		return "", false, nil
 	}
-	return scalarString(x)
+	p := strings.Join(v.path, ".")
+	switch x.(type) {
+	case map[string]any:
+		return "", false, fmt.Errorf("is an object, not a value a parameter can hold: map one of its members (%s.NAME), or its JSON text with an expression (toJSON(%s))", p, p)
+	case []any:
+		return "", false, fmt.Errorf("is an array, not a value a parameter can hold: join its elements with an expression (join(%s, \";\")), or take its JSON text (toJSON(%s))", p, p)
+	}
+	s, ok := scalarString(x)
+	return s, ok, nil
 }
 
 func lookupPath(obj map[string]any, path []string) (any, bool) {
