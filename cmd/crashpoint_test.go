@@ -55,6 +55,16 @@ func TestKillAtCrashPoints(t *testing.T) {
 			if n := c.storedOnce(); n != rows*9/10 {
 				t.Errorf("the store holds %d events, want %d", n, rows*9/10)
 			}
+			// Events the killed attempt stored but never reported are
+			// reported by the resume as found stored, not as created by
+			// it: what it says it created is what the store gained.
+			sum, err := loader.RunDir(run).Summary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created := sum.EventsSucceeded - sum.EventsFound; created != rows*9/10-c.before || sum.EventsFound < 0 {
+				t.Errorf("the resume created %d events (%d succeeded, %d found stored), the store gained %d", created, sum.EventsSucceeded, sum.EventsFound, rows*9/10-c.before)
+			}
 		})
 	}
 
@@ -170,6 +180,7 @@ func (c *crashRun) killAndFinish(tc crashPoint, journal string, args ...string) 
 		c.exit(1, args...)
 		runs = c.runDirs("reports")
 	} else {
+		c.before = c.storedOnce()
 		c.exit(1, "load", "--quiet", "--resume", runs[0])
 	}
 	if len(runs) != 1 {
@@ -183,6 +194,7 @@ func (c *crashRun) killAndFinish(tc crashPoint, journal string, args ...string) 
 type crashRun struct {
 	t        *testing.T
 	bin, dir string
+	before   int // events stored when killAndFinish resumed
 }
 
 func newCrashRun(t *testing.T, bin, reference string) *crashRun {

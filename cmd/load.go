@@ -450,9 +450,13 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	if dryRun {
 		created = "checked (rolled back)"
 	}
+	if sum.EventsFound > 0 {
+		// Stored by the attempt that stopped, with calls in flight.
+		created += fmt.Sprintf(" (and %d found stored by the earlier attempt)", sum.EventsFound)
+	}
 	fmt.Fprintf(g.io.ErrOut, "%s %s of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %s %s in %s, %s\n",
 		what, mapping.CountOf(sum.RowsRead, "row", ""), sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed,
-		mapping.CountOf(sum.EventsSucceeded, "event", ""), created, mapping.CountOf(sum.Batches, "call", ""), mapping.CountOf(sum.Retries, "retry", ""))
+		mapping.CountOf(sum.EventsSucceeded-sum.EventsFound, "event", ""), created, mapping.CountOf(sum.Batches, "call", ""), mapping.CountOf(sum.Retries, "retry", ""))
 	for _, w := range sum.Warnings {
 		fmt.Fprintf(g.io.ErrOut, "warning: %s\n", w)
 	}

@@ -74,7 +74,7 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 							return
 						}
 						it.Event = nil
-						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.id, num: rc.num})
+						pendingOut = append(pendingOut, settled{item: it, file: fi, id: rc.id, num: rc.num, found: true})
 						return
 					}
 				}

@@ -135,6 +135,9 @@ func (r *reports) writeCounting(s *Summary, o settled, codes map[string]int) err
 	default:
 		s.RowsSucceeded += n
 		s.EventsSucceeded++
+		if o.found {
+			s.EventsFound++
+		}
 		if r.succeeded == nil {
 			return nil // a validate run: valid rows are counted
 		}

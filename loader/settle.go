@@ -12,6 +12,7 @@ type settled struct {
 	item      mapping.Item
 	file      int
 	id, num   string // created
+	found     bool   // created by an earlier attempt (its receipt), reported now
 	code, msg string // failed
 	filtered  bool
 	inDoubt   bool // sent, but whether the engine stored it is unknown

@@ -10,32 +10,36 @@ import (
 // rows_read = rows_resumed + rows_filtered + rows_succeeded + rows_failed +
 // rows_in_doubt holds in every summary.
 type Summary struct {
-	RunID           string         `json:"run_id"`
-	Command         string         `json:"command"`
-	Parent          string         `json:"parent_run,omitempty"`
-	DB              string         `json:"db,omitempty"`
-	Kind            string         `json:"kind"`
-	Engine          string         `json:"engine"`
-	Files           []string       `json:"files"`
-	Inputs          []InputInfo    `json:"inputs,omitempty"`
-	Again           bool           `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
-	DryRun          bool           `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
-	StartedAt       time.Time      `json:"started_at"`
-	FinishedAt      time.Time      `json:"finished_at"`
-	DurationSeconds float64        `json:"duration_seconds"`
-	RowsRead        int            `json:"rows_read"`
-	RowsFiltered    int            `json:"rows_filtered"`
-	RowsSucceeded   int            `json:"rows_succeeded"`
-	RowsFailed      int            `json:"rows_failed"`
-	RowsInDoubt     int            `json:"rows_in_doubt"`
-	RowsResumed     int            `json:"rows_resumed"`
-	EventsSucceeded int            `json:"events_succeeded"`
-	EventsFailed    int            `json:"events_failed"`
-	Batches         int            `json:"batches"`
-	Retries         int            `json:"retries"`
-	ErrorsByCode    map[string]int `json:"errors_by_code"`
-	ExitCode        int            `json:"exit_code"` // Outcome.ExitCode; read it as Outcome()
-	AbortReason     string         `json:"abort_reason,omitempty"`
+	RunID           string      `json:"run_id"`
+	Command         string      `json:"command"`
+	Parent          string      `json:"parent_run,omitempty"`
+	DB              string      `json:"db,omitempty"`
+	Kind            string      `json:"kind"`
+	Engine          string      `json:"engine"`
+	Files           []string    `json:"files"`
+	Inputs          []InputInfo `json:"inputs,omitempty"`
+	Again           bool        `json:"again,omitempty"`   // loaded although the ledger knew an input (--again)
+	DryRun          bool        `json:"dry_run,omitempty"` // nothing was stored (--dry-run): reports carry no ids
+	StartedAt       time.Time   `json:"started_at"`
+	FinishedAt      time.Time   `json:"finished_at"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	RowsRead        int         `json:"rows_read"`
+	RowsFiltered    int         `json:"rows_filtered"`
+	RowsSucceeded   int         `json:"rows_succeeded"`
+	RowsFailed      int         `json:"rows_failed"`
+	RowsInDoubt     int         `json:"rows_in_doubt"`
+	RowsResumed     int         `json:"rows_resumed"`
+	EventsSucceeded int         `json:"events_succeeded"`
+	// EventsFound are the events of EventsSucceeded an earlier attempt
+	// created but did not report (calls in flight when it stopped): a
+	// resume finds their receipts in the store and reports them.
+	EventsFound  int            `json:"events_found_stored,omitempty"`
+	EventsFailed int            `json:"events_failed"`
+	Batches      int            `json:"batches"`
+	Retries      int            `json:"retries"`
+	ErrorsByCode map[string]int `json:"errors_by_code"`
+	ExitCode     int            `json:"exit_code"` // Outcome.ExitCode; read it as Outcome()
+	AbortReason  string         `json:"abort_reason,omitempty"`
 	// Warnings are things the operator should know that fail no row: a
 	// group split across two files.
 	Warnings []string `json:"warnings,omitempty"`
@@ -89,6 +93,7 @@ func (s *Summary) add(o *Summary) {
 	s.RowsInDoubt += o.RowsInDoubt
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
+	s.EventsFound += o.EventsFound
 	s.EventsFailed += o.EventsFailed
 	s.Batches += o.Batches
 	s.Retries += o.Retries
