@@ -110,7 +110,14 @@ func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *s
 		case ctx.Err() != nil:
 			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("interrupted while logging in to %s: nothing was sent", url)}
 		case !errors.As(err, &callErr):
-			return usageErrorf("log in to %s as %s: %v", url, opts.creds, err)
+			// The user name is not repeated: a password typed there by
+			// mistake would end up in the terminal and cron's mail (the
+			// server logs such a name as "(unknown)" for the same reason).
+			who := "web API key"
+			if opts.creds.APIKey == "" {
+				who = "the user given of organisation " + opts.creds.Organisation
+			}
+			return usageErrorf("log in to %s with %s: %v", url, who, err)
 		case attempt >= opts.load.Retries:
 			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("the engine at %s could not be reached after %s (%v): nothing was sent; run the same command again when it is up", url, mapping.CountOf(attempt, "retry", ""), err)}
 		}

@@ -100,7 +100,11 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 		}
 	}
 	if len(c.Problems) > 0 {
-		return &ExitError{Code: c.ExitCode, Err: fmt.Errorf("the runs given do not make one whole load: %s", strings.Join(c.Problems, "; "))}
+		what := "the runs given do not make one whole load"
+		if c.ExitCode == ExitAborted {
+			what = "a run given has not finished" // no summary: running, stopped or killed
+		}
+		return &ExitError{Code: c.ExitCode, Err: fmt.Errorf("%s: %s", what, strings.Join(c.Problems, "; "))}
 	}
 	if c.ExitCode != ExitOK {
 		return &ExitError{Code: c.ExitCode, Err: fmt.Errorf("the worst exit code of the runs is %d", c.ExitCode)}

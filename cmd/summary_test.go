@@ -98,4 +98,18 @@ func TestSummaryNotWhole(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "retry of "+parent) {
 		t.Errorf("a run and its retry, as a table: exit %d\n%s", code, out)
 	}
+
+	// A run that has not finished (killed: its job.json, no summary):
+	// exit 3, and the message says so rather than "not one whole load".
+	killed := filepath.Join(dir, "k")
+	if err := os.MkdirAll(killed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(killed, "job.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = summary(s1, s2, killed)
+	if code != ExitAborted || !strings.Contains(errOut, "a run given has not finished: "+killed+" has no summary") || strings.Contains(errOut, "whole load") {
+		t.Errorf("with a killed run: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
