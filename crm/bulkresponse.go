@@ -23,19 +23,22 @@ import (
 // encoding/json. FuzzDecodeBulkResponse checks that whenever it reports
 // true, encoding/json reads the same.
 func decodeBulkResponse(data []byte, out *Response[BulkResult]) bool {
-	d := bulkDecoder{dec: jsontext.NewDecoder(bytes.NewReader(data)), ok: true}
+	// Duplicate names are found here (once), not by the decoder, which
+	// keeps every name of an open object in a set.
+	d := bulkDecoder{dec: jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true)), ok: true}
 	var r Response[BulkResult]
 	if !d.open('{') {
 		return false
 	}
+	var seen uint8
 	for d.more('}') {
 		switch string(d.name()) {
 		case `"status"`:
-			if !d.status(&r.Status) {
+			if !d.once(&seen, 0) || !d.status(&r.Status) {
 				return false
 			}
 		case `"data"`:
-			if !d.result(&r.Data) {
+			if !d.once(&seen, 1) || !d.result(&r.Data) {
 				return false
 			}
 		default:
@@ -57,6 +60,16 @@ func decodeBulkResponse(data []byte, out *Response[BulkResult]) bool {
 type bulkDecoder struct {
 	dec *jsontext.Decoder
 	ok  bool
+}
+
+// once marks member bit of an object being read in *seen, refusing a
+// member given twice (encoding/json would take the last).
+func (d *bulkDecoder) once(seen *uint8, bit uint) bool {
+	if *seen&(1<<bit) != 0 {
+		d.ok = false
+	}
+	*seen |= 1 << bit
+	return d.ok
 }
 
 // open reads the '{' or '[' that begins an object or a list.
@@ -124,14 +137,15 @@ func (d *bulkDecoder) status(s *Status) bool {
 	if !d.open('{') {
 		return false
 	}
+	var seen uint8
 	for d.more('}') {
 		switch string(d.name()) {
 		case `"code"`:
-			d.str(&s.Code)
+			_ = d.once(&seen, 0) && d.str(&s.Code)
 		case `"description"`:
-			d.str(&s.Description)
+			_ = d.once(&seen, 1) && d.str(&s.Description)
 		case `"message"`:
-			d.str(&s.Message)
+			_ = d.once(&seen, 2) && d.str(&s.Message)
 		default:
 			d.ok = false
 		}
@@ -143,12 +157,17 @@ func (d *bulkDecoder) result(r *BulkResult) bool {
 	if !d.open('{') {
 		return false
 	}
+	var seen uint8
 	for d.more('}') {
 		switch string(d.name()) {
 		case `"processed_customer_events_set"`:
-			r.Processed = readList(d, processedMember)
+			if d.once(&seen, 0) {
+				r.Processed = readList(d, processedMember)
+			}
 		case `"unprocessed_customer_events_set"`:
-			r.Unprocessed = readList(d, unprocessedMember)
+			if d.once(&seen, 1) {
+				r.Unprocessed = readList(d, unprocessedMember)
+			}
 		default:
 			d.ok = false
 		}
@@ -159,8 +178,8 @@ func (d *bulkDecoder) result(r *BulkResult) bool {
 // readList reads a list of objects of string members into a slice of T
 // (an empty list is an empty, not a nil, slice: as encoding/json reads
 // it); member returns where the value of a member name goes (nil for a
-// name T does not have).
-func readList[T any](d *bulkDecoder, member func(*T, string) *string) []T {
+// name T does not have) and its bit among T's members.
+func readList[T any](d *bulkDecoder, member func(*T, string) (*string, uint)) []T {
 	if !d.open('[') {
 		return nil
 	}
@@ -170,9 +189,10 @@ func readList[T any](d *bulkDecoder, member func(*T, string) *string) []T {
 		if !d.open('{') {
 			return nil
 		}
+		var seen uint8
 		for d.more('}') {
-			if dst := member(&set[len(set)-1], string(d.name())); dst != nil {
-				d.str(dst)
+			if dst, bit := member(&set[len(set)-1], string(d.name())); dst != nil {
+				_ = d.once(&seen, bit) && d.str(dst)
 			} else {
 				d.ok = false
 			}
@@ -185,26 +205,26 @@ func readList[T any](d *bulkDecoder, member func(*T, string) *string) []T {
 
 // processedMember and unprocessedMember place the members of the two
 // sets' entries.
-func processedMember(p *Processed, name string) *string {
+func processedMember(p *Processed, name string) (*string, uint) {
 	switch name {
 	case `"number"`:
-		return &p.Number
+		return &p.Number, 0
 	case `"id"`:
-		return &p.ID
+		return &p.ID, 1
 	case `"request_unique_identifier"`:
-		return &p.RequestUniqueIdentifier
+		return &p.RequestUniqueIdentifier, 2
 	}
-	return nil
+	return nil, 0
 }
 
-func unprocessedMember(u *Unprocessed, name string) *string {
+func unprocessedMember(u *Unprocessed, name string) (*string, uint) {
 	switch name {
 	case `"error_description"`:
-		return &u.ErrorDescription
+		return &u.ErrorDescription, 0
 	case `"error_code"`:
-		return &u.ErrorCode
+		return &u.ErrorCode, 1
 	case `"request_unique_identifier"`:
-		return &u.RequestUniqueIdentifier
+		return &u.RequestUniqueIdentifier, 2
 	}
-	return nil
+	return nil, 0
 }
