@@ -184,6 +184,10 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsFailed += s.RowsFailedEarlier
 		c.RowsResumed -= s.RowsFailedEarlier
 		c.RowsFailedEarlier -= s.RowsFailedEarlier
+		// And those they stored are rows of the whole that succeeded.
+		c.RowsSucceeded += s.RowsSucceededEarlier
+		c.RowsResumed -= s.RowsSucceededEarlier
+		c.RowsSucceededEarlier -= s.RowsSucceededEarlier
 		c.span(s)
 	}
 	// Retries, in the order they ran (a retry of a retry after its run):
@@ -237,7 +241,8 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsInDoubt += r.s.RowsInDoubt - tookDoubt
 		c.RowsSucceeded += r.s.RowsSucceeded
 		c.RowsFiltered += r.s.RowsFiltered
-		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier
+		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier - r.s.RowsSucceededEarlier
+		c.RowsSucceeded += r.s.RowsSucceededEarlier
 		if extra := r.s.RowsRead - took - tookDoubt; extra > 0 {
 			c.RowsRead += extra // more rows than its run had failed: count them as read
 		}

@@ -18,6 +18,7 @@ type journalEntry struct {
 	Doubt     int64    `json:"d,omitempty"` // size of the in-doubt report
 	Keys      [][2]int `json:"k"`           // [file index, first line] of each settled item
 	RowsFail  int      `json:"x,omitempty"`
+	RowsOK    int      `json:"o,omitempty"` // rows this line's items succeeded
 	// Codes are the error codes of the rows this line's items failed
 	// (code -> rows), so that a resumed run's errors_by_code covers every
 	// row of its failure report.
@@ -81,6 +82,10 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 	if e.RowsFail != 0 {
 		b = append(b, `,"x":`...)
 		b = strconv.AppendInt(b, int64(e.RowsFail), 10)
+	}
+	if e.RowsOK != 0 {
+		b = append(b, `,"o":`...)
+		b = strconv.AppendInt(b, int64(e.RowsOK), 10)
 	}
 	if len(e.Codes) > 0 { // rare: lines that failed rows
 		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
@@ -154,6 +159,7 @@ type resumePoint struct {
 	sending                 []lineSet // in flight to an engine without receipts
 	succeeded, fails, doubt int64
 	rowsFailed              int
+	rowsSucceeded           int
 	codes                   map[string]int // of the rows earlier attempts failed
 	found                   bool
 	journalSize             int64 // bytes of complete journal lines
@@ -208,6 +214,7 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		}
 		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
+		rp.rowsSucceeded += e.RowsOK
 		for code, n := range e.Codes {
 			if rp.codes == nil {
 				rp.codes = map[string]int{}

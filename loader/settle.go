@@ -26,7 +26,7 @@ func (r *run) settle(outs []settled) error {
 	s := r.sum
 	batch := false
 	keys := make([][2]int, 0, len(outs))
-	failedBefore := s.RowsFailed
+	failedBefore, succeededBefore := s.RowsFailed, s.RowsSucceeded
 	if r.codes == nil {
 		r.codes = map[string]int{}
 	}
@@ -54,7 +54,8 @@ func (r *run) settle(outs []settled) error {
 		if err != nil {
 			return err
 		}
-		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore, Codes: codes}); err != nil {
+		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore,
+			RowsOK: s.RowsSucceeded - succeededBefore, Codes: codes}); err != nil {
 			return err
 		}
 	}

@@ -51,6 +51,10 @@ type Summary struct {
 	// attempt of a resumed run failed: they are in failed.* with this
 	// attempt's, and the run's rows that failed are rows_failed + these.
 	RowsFailedEarlier int `json:"rows_failed_earlier,omitempty"`
+	// RowsSucceededEarlier are the rows of rows_resumed that an earlier
+	// attempt stored (in succeeded.*), as its journal counted them (none
+	// for a journal of a release before it counted them).
+	RowsSucceededEarlier int `json:"rows_succeeded_earlier,omitempty"`
 }
 
 // RowsFailedInAll are the rows of the run that failed, in every attempt:
@@ -90,6 +94,7 @@ func (s *Summary) add(o *Summary) {
 	s.RowsSucceeded += o.RowsSucceeded
 	s.RowsFailed += o.RowsFailed
 	s.RowsFailedEarlier += o.RowsFailedEarlier
+	s.RowsSucceededEarlier += o.RowsSucceededEarlier
 	s.RowsInDoubt += o.RowsInDoubt
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
