@@ -58,8 +58,8 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 	case errors.Is(err, fs.ErrNotExist) && run.HasRunFile():
 		// Started, never finished: killed, or running now.
 		target := dir
-		if job := filepath.Dir(filepath.Clean(dir)); loader.RunDir(job).IsJob() {
-			target = job // a job's source is resumed with its job
+		if run.InJob() {
+			target = filepath.Dir(filepath.Clean(dir)) // a job's source is resumed with its job
 		}
 		return usageErrorf("%s has not finished (no summary.json): it is running, or was stopped or killed; continue it first (crmload load --resume %s), then retry the rows it failed", dir, target)
 	case err != nil:
@@ -76,8 +76,15 @@ func runRetry(ctx context.Context, g *globals, opts loadOptions, dir string) err
 		// what is left to load, and loading them for real beside the
 		// real run it rehearsed (and its retries) stores rows twice.
 		next := "load its input without --dry-run"
-		if up := run.RetryOf(); up != "" {
-			next = "retry the run it rehearsed a retry of (crmload retry " + up + ")"
+		if run.InJob() {
+			next = "load its job again without --dry-run"
+		}
+		// Up the chain of dry retries to the real run they rehearsed.
+		for up, seen := run.RetryOf(), 0; up != "" && seen < 1000; up, seen = loader.RunDir(up).RetryOf(), seen+1 {
+			if s, err := loader.RunDir(up).Summary(); err == nil && !s.DryRun {
+				next = "retry the real run it rehearsed a retry of (crmload retry " + up + ")"
+				break
+			}
 		}
 		return usageErrorf("%s was a dry run: it stored none of its rows, so its failed rows are not what is left to load (loading them for real could store rows twice); %s; or give --again", dir, next)
 	}

@@ -101,8 +101,10 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 	}
 	if len(c.Problems) > 0 {
 		what := "the runs given do not make one whole load"
-		if c.ExitCode == ExitAborted {
-			what = "a run given has not finished" // no summary: running, stopped or killed
+		for _, g := range c.Given {
+			if g.NoSummary {
+				what = "a run given has not finished" // no summary: running, stopped or killed
+			}
 		}
 		return &ExitError{Code: c.ExitCode, Err: fmt.Errorf("%s: %s", what, strings.Join(c.Problems, "; "))}
 	}

@@ -112,4 +112,12 @@ func TestSummaryNotWhole(t *testing.T) {
 	if code != ExitAborted || !strings.Contains(errOut, "a run given has not finished: "+killed+" has no summary") || strings.Contains(errOut, "whole load") {
 		t.Errorf("with a killed run: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// A run that finished stopped part-way (exit 3, its summary written)
+	// beside a problem of another kind: not "has not finished".
+	stopped := writeRun(t, dir, loader.Summary{RunID: "st", Command: "load", Kind: "purchase", Files: []string{"/in/s.csv"}, Inputs: []loader.InputInfo{{Path: "/in/s.csv", SHA256: "ddd"}},
+		StartedAt: t0, FinishedAt: t0.Add(time.Minute), RowsRead: 5, RowsSucceeded: 5, EventsSucceeded: 5, ExitCode: ExitAborted, AbortReason: "interrupted"})
+	code, out, errOut = summary(stopped, retry)
+	if code != ExitAborted || !strings.Contains(errOut, "do not make one whole load") || strings.Contains(errOut, "has not finished") {
+		t.Errorf("a stopped run and a retry without its run: exit %d\n%s\n%s", code, out, errOut)
+	}
 }

@@ -247,6 +247,7 @@ func Combine(dirs []string) (*Combined, error) {
 			c.RowsRead += extra // more rows than its run had failed: count them as read
 		}
 		c.EventsSucceeded += r.s.EventsSucceeded
+		c.EventsFound += r.s.EventsFound
 		c.EventsFailed += r.s.EventsFailed - part.eventsFailed // its run's failed events are the retry's now
 		p.eventsFailed -= part.eventsFailed
 		c.Batches += r.s.Batches

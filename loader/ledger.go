@@ -237,7 +237,11 @@ func (e *AlreadyLoadedError) Error() string {
 	if none == len(e.Earlier) {
 		// Nothing of it is stored: loading it again is safe, and what a
 		// fixed mapping (a wrong encoding, a wrong column) needs.
-		fmt.Fprintf(&b, "; to load it again (with the cause fixed), give --again; or load only the failed rows: crmload retry %s", e.Earlier[len(e.Earlier)-1].RunDir)
+		var retries []string
+		for _, c := range e.Earlier {
+			retries = append(retries, "crmload retry "+c.RunDir)
+		}
+		fmt.Fprintf(&b, "; to load it again (with the cause fixed), give --again; or load only the failed rows: %s", strings.Join(retries, "; "))
 		return b.String()
 	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
@@ -257,7 +261,8 @@ func storedNothing(dir string) bool {
 	if by, _ := d.RetriedBy(); by != "" {
 		return false
 	}
-	return sum.RowsRead > 0 && sum.RowsSucceeded == 0 && sum.EventsSucceeded == 0 && sum.RowsResumed == 0 && sum.RowsInDoubt == 0
+	return sum.RowsFailedInAll() > 0 && sum.RowsSucceeded == 0 && sum.EventsSucceeded == 0 && sum.RowsSucceededEarlier == 0 &&
+		sum.RowsInDoubt == 0 && sum.RowsResumed == sum.RowsFailedEarlier
 }
 
 // dirHere reports whether dir is a directory on this machine.

@@ -35,15 +35,8 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 		r.shardMapper(in.mapper)
 		in.mapper.SetEventAlloc(bt.alloc)
 		emit := func(it mapping.Item) {
-			if it.Err != nil && len(r.inputs) > 1 {
-				// Several inputs share the run's reports: a failure
-				// names its file, not just its line.
-				it.Err.File = in.path
-				for _, e := range it.Errs {
-					if e != nil {
-						e.File = in.path
-					}
-				}
+			if len(r.inputs) > 1 {
+				nameFile(it, in.path)
 			}
 			splits.see(fi, it)
 			if r.otherShard(&it) {

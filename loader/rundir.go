@@ -67,6 +67,9 @@ func (d RunDir) MappingPath() string { return d.file(mappingName) }
 // JobFilePath is a job run's copy of its job file.
 func (d RunDir) JobFilePath() string { return d.file(jobFileName) }
 
+// InJob reports whether d is a source of a job run (its directory holds it).
+func (d RunDir) InJob() bool { return RunDir(filepath.Dir(filepath.Clean(string(d)))).IsJob() }
+
 // IsJob reports whether d is the run of a job file (its sources are run
 // directories inside it).
 func (d RunDir) IsJob() bool {

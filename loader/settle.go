@@ -95,6 +95,20 @@ func checked(it mapping.Item, file int) settled {
 	return settled{item: it, file: file}
 }
 
+// nameFile sets path as the file of it's read and mapping errors: several
+// inputs share a run's reports, so a failure names its file, not only its
+// line.
+func nameFile(it mapping.Item, path string) {
+	if it.Err != nil {
+		it.Err.File = path
+	}
+	for _, e := range it.Errs {
+		if e != nil {
+			e.File = path
+		}
+	}
+}
+
 // failed reports whether the rows failed (in the mapping or the engine).
 func (o *settled) failed() bool { return o.code != "" || o.item.Err != nil }
 

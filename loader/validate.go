@@ -46,6 +46,9 @@ func Validate(ctx context.Context, plan *Plan) (*Summary, string, error) {
 	splits := splitWatch{files: plan.Files}
 	fi := 0
 	emit := func(it mapping.Item) {
+		if len(inputs) > 1 {
+			nameFile(it, inputs[fi].path)
+		}
 		splits.see(fi, it)
 		if err := rep.write(sum, checked(it, fi)); err != nil && werr == nil {
 			werr = err

@@ -242,9 +242,9 @@ func lookupRecord(r *Record, v *value) (string, bool, error) {
 	p := strings.Join(v.path, ".")
 	switch x.(type) {
 	case map[string]any:
-		return "", false, fmt.Errorf("is an object, not a value a parameter can hold: map one of its members (%s.NAME), or its JSON text with an expression (toJSON(%s))", p, p)
+		return "", false, fmt.Errorf("is an object, not a value a parameter can hold: map one of its members (%s.NAME)", p)
 	case []any:
-		return "", false, fmt.Errorf("is an array, not a value a parameter can hold: join its elements with an expression (join(%s, \";\")), or take its JSON text (toJSON(%s))", p, p)
+		return "", false, fmt.Errorf("is an array, not a value a parameter can hold: join its elements with an expression (join(%s, \";\"))", p)
 	}
 	s, ok := scalarString(x)
 	return s, ok, nil
