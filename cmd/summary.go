@@ -101,8 +101,8 @@ func runSummary(g *globals, dirs []string, asJSON bool) error {
 	}
 	if len(c.Problems) > 0 {
 		what := "the runs given do not make one whole load"
-		for _, g := range c.Given {
-			if g.NoSummary {
+		for _, run := range c.Given {
+			if run.NoSummary {
 				what = "a run given has not finished" // no summary: running, stopped or killed
 			}
 		}

@@ -112,14 +112,16 @@ func Combine(dirs []string) (*Combined, error) {
 		return abs, nil
 	}
 	given := map[string]string{} // real path -> as given
-	real := false                // a real run (not a dry run) is among them
-	for _, dir := range dirs {
+	// Each summary, read once; whether a real run (not a dry run) is
+	// among them.
+	sums, sumErrs := make([]*Summary, len(dirs)), make([]error, len(dirs))
+	anyReal := false
+	for i, dir := range dirs {
 		if abs, err := realDir(dir); err == nil {
 			given[abs] = dir
 		}
-		if s, err := RunDir(dir).Summary(); err == nil && !s.DryRun {
-			real = true
-		}
+		sums[i], sumErrs[i] = RunDir(dir).Summary()
+		anyReal = anyReal || sumErrs[i] == nil && !sums[i].DryRun
 	}
 	for i, dir := range dirs {
 		abs, err := realDir(dir)
@@ -138,7 +140,7 @@ func Combine(dirs []string) (*Combined, error) {
 		seenDir[abs] = dir
 		c.Runs = append(c.Runs, dir)
 		rd := RunDir(dir)
-		s, err := rd.Summary()
+		s, err := sums[i], sumErrs[i]
 		if errors.Is(err, fs.ErrNotExist) {
 			if !rd.HasRunFile() {
 				return nil, fmt.Errorf("%s is not a run directory (no summary.json, no job.json)", dir)
@@ -153,7 +155,7 @@ func Combine(dirs []string) (*Combined, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s.DryRun && real {
+		if s.DryRun && anyReal {
 			// A rehearsal stored nothing: summed with the real runs,
 			// its rows would count twice (a dry retry took the rows
 			// of the run it rehearsed).

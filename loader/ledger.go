@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,9 +238,11 @@ func (e *AlreadyLoadedError) Error() string {
 	if none == len(e.Earlier) {
 		// Nothing of it is stored: loading it again is safe, and what a
 		// fixed mapping (a wrong encoding, a wrong column) needs.
-		var retries []string
+		var retries []string // one per run: a run may claim an input twice (a .gz: its bytes and its content)
 		for _, c := range e.Earlier {
-			retries = append(retries, "crmload retry "+c.RunDir)
+			if r := "crmload retry " + c.RunDir; !slices.Contains(retries, r) {
+				retries = append(retries, r)
+			}
 		}
 		fmt.Fprintf(&b, "; to load it again (with the cause fixed), give --again; or load only the failed rows: %s", strings.Join(retries, "; "))
 		return b.String()
