@@ -239,12 +239,11 @@ func lookupRecord(r *Record, v *value) (string, bool, error) {
 	if !ok {
 		return "", false, nil
 	}
-	p := strings.Join(v.path, ".")
 	switch x.(type) {
 	case map[string]any:
-		return "", false, fmt.Errorf("is an object, not a value a parameter can hold: map one of its members (%s.NAME)", p)
+		return "", false, fmt.Errorf("is an object, not a value a parameter can hold: map one of its members (%s.NAME)", strings.Join(v.path, "."))
 	case []any:
-		return "", false, fmt.Errorf("is an array, not a value a parameter can hold: join its elements with an expression (join(%s, \";\"))", p)
+		return "", false, fmt.Errorf("is an array, not a value a parameter can hold: join its elements with an expression (join(%s, \";\"))", strings.Join(v.path, "."))
 	}
 	s, ok := scalarString(x)
 	return s, ok, nil
