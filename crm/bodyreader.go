@@ -301,6 +301,7 @@ type bodyReader struct {
 	unquoted          []byte              // nameBytes's buffer
 	sets              []*nameSet          // by depth: the names of the objects open (enter)
 	blocks            map[*codec]*objects // alloc's blocks, by the type they hold
+	orders            [][]*fieldCodec     // by codec id: the fields in the order last read (field)
 	open              int                 // the sets in use
 }
 
@@ -374,15 +375,18 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 	if kind != want && !scalar {
 		return b.wrongType([...]string{"a string", "a number", "an object", "a list of objects", "true or false"}[f.shape])
 	}
-	tok, err := b.dec.ReadToken()
-	if err != nil {
-		return b.fail(err)
-	}
 	switch f.shape {
 	case shapeBool:
+		tok, err := b.dec.ReadToken()
+		if err != nil {
+			return b.fail(err)
+		}
 		v.SetBool(tok.Kind() == 't')
 	case shapeString, shapeNumber:
-		s := tok.String()
+		s, err := b.scalar(kind)
+		if err != nil {
+			return err
+		}
 		if len(s) > b.opts.MaxString {
 			return invalid(fmt.Sprintf("Parameter %s Is Longer Than %d Bytes", b.here(), b.opts.MaxString), b.here())
 		}
@@ -391,6 +395,9 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		}
 		v.SetString(s)
 	case shapeObject:
+		if _, err := b.dec.ReadToken(); err != nil {
+			return b.fail(err)
+		}
 		p := b.alloc(f.elem)
 		if err := b.charge(f.elem.size); err != nil {
 			return err
@@ -400,6 +407,9 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		}
 		v.Set(p)
 	case shapeList:
+		if _, err := b.dec.ReadToken(); err != nil {
+			return b.fail(err)
+		}
 		// The list is made in v, with room for a few elements (an
 		// event's product lines), doubled past them; an element past the
 		// length is zero, so the list longer by one has the next
@@ -434,6 +444,27 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 		b.dec.ReadToken()
 	}
 	return nil
+}
+
+// scalar reads the string or number (kind) the decoder is at as text:
+// a string unquoted, a number's literal (read as a value, not a token:
+// a token costs more).
+func (b *bodyReader) scalar(kind jsontext.Kind) (string, error) {
+	raw, err := b.dec.ReadValue()
+	if err != nil {
+		return "", b.fail(err)
+	}
+	if kind != '"' {
+		return string(raw), nil
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	b.unquoted, err = jsontext.AppendUnquote(b.unquoted[:0], raw)
+	if err != nil {
+		return "", b.fail(err)
+	}
+	return string(b.unquoted), nil
 }
 
 // listRoom is the elements a list has room for before it grows.
@@ -494,12 +525,12 @@ func (b *bodyReader) wrongTypeAt(suffix, what string) error {
 // members reads the members of an object whose '{' was read, and its '}'.
 func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
 	names := b.enter(c)
-	for b.dec.PeekKind() != '}' {
+	for k := 0; b.dec.PeekKind() != '}'; k++ {
 		name, err := b.nameBytes()
 		if err != nil {
 			return err
 		}
-		cf := c.fields[string(name)]
+		cf := b.field(c, k, name)
 		if err := b.once(names, cf, name); err != nil {
 			return err
 		}
@@ -521,6 +552,28 @@ func (b *bodyReader) members(v reflect.Value, c *codec, lv level) error {
 	b.leave()
 	_, err := b.dec.ReadToken()
 	return b.fail(err)
+}
+
+// field returns c's parameter called name, the k-th member of its object
+// (nil if c has none of that name). A client writes the members of its
+// objects in one order, so the parameter of the k-th member of the
+// object before is compared first: a map lookup costs more.
+func (b *bodyReader) field(c *codec, k int, name []byte) *fieldCodec {
+	if c.id >= len(b.orders) {
+		b.orders = slices.Grow(b.orders, c.id+1-len(b.orders))[:c.id+1]
+	}
+	order := b.orders[c.id]
+	if k < len(order) && order[k] != nil && order[k].name == string(name) {
+		return order[k]
+	}
+	cf := c.fields[string(name)]
+	switch {
+	case k < len(order):
+		order[k] = cf
+	case k == len(order) && k < len(c.fields):
+		b.orders[c.id] = append(order, cf)
+	}
+	return cf
 }
 
 var eventCodec = codecOf(reflect.TypeFor[Event]())

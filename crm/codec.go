@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // A codec says how the strict reader (decode.go) fills one struct type:
@@ -20,6 +21,7 @@ type codec struct {
 	size   int64 // bytes one value of typ takes, for the memory budget
 	fields map[string]*fieldCodec
 	words  int // uint64 words of a set with a bit per field (fieldCodec.slot)
+	id     int // the codec's index in a bodyReader's orders
 }
 
 type shape uint8
@@ -42,6 +44,7 @@ type fieldCodec struct {
 
 var (
 	codecs     sync.Map // reflect.Type -> *codec
+	codecIDs   atomic.Int32
 	numberType = reflect.TypeFor[json.Number]()
 )
 
@@ -50,7 +53,7 @@ func codecOf(t reflect.Type) *codec {
 	if c, ok := codecs.Load(t); ok {
 		return c.(*codec)
 	}
-	c := &codec{typ: t, size: int64(t.Size()), fields: map[string]*fieldCodec{}}
+	c := &codec{typ: t, size: int64(t.Size()), fields: map[string]*fieldCodec{}, id: int(codecIDs.Add(1)) - 1}
 	c.add(t, nil)
 	c.words = (len(c.fields) + 63) / 64
 	actual, _ := codecs.LoadOrStore(t, c)
