@@ -132,3 +132,49 @@ type Response[T any] struct {
 func ErrorStatus(err *Error) Status {
 	return Status{Code: err.Code, Description: err.Description(), Message: err.Message}
 }
+
+// AppendOKResponse appends the response envelope of r, status OK, as
+// encoding/json writes Response{Data: r}, byte for byte, without its
+// reflection: engine serve answers every bulk call with one, a thousand
+// entries long.
+func (r *BulkResult) AppendOKResponse(b []byte) []byte {
+	b = append(b, `{"data":{"unprocessed_customer_events_set":`...)
+	if r.Unprocessed == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, u := range r.Unprocessed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"error_description":`...)
+			b = appendJSONString(b, u.ErrorDescription)
+			b = append(b, `,"error_code":`...)
+			b = appendJSONString(b, u.ErrorCode)
+			b = append(b, `,"request_unique_identifier":`...)
+			b = appendJSONString(b, u.RequestUniqueIdentifier)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"processed_customer_events_set":`...)
+	if r.Processed == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, p := range r.Processed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"number":`...)
+			b = appendJSONString(b, p.Number)
+			b = append(b, `,"id":`...)
+			b = appendJSONString(b, p.ID)
+			b = append(b, `,"request_unique_identifier":`...)
+			b = appendJSONString(b, p.RequestUniqueIdentifier)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, `},"status":{"code":"OK","description":"","message":""}}`...)
+}
