@@ -20,6 +20,33 @@ type reports struct {
 	// dryRun: nothing was stored, the succeeded report leaves ids and
 	// numbers blank (they name no event).
 	dryRun bool
+	// files names the inputs, by index, when there are several: the
+	// engine's answers and the loader's own (a duplicate request id, an
+	// in-doubt row) then start with the file of their row, as a failure
+	// found reading or mapping it does (RowError.File), since a line
+	// number alone is ambiguous.
+	files []string
+}
+
+// fileNames is reports.files for inputs.
+func fileNames(inputs []*input) []string {
+	if len(inputs) < 2 {
+		return nil
+	}
+	names := make([]string, len(inputs))
+	for i, in := range inputs {
+		names[i] = in.path
+	}
+	return names
+}
+
+// ofFile is msg, a failure of a row of input fi that names no file,
+// starting with that file's name when the run has several inputs.
+func (r *reports) ofFile(fi int, msg string) string {
+	if fi < 0 || fi >= len(r.files) {
+		return msg
+	}
+	return r.files[fi] + ": " + msg
 }
 
 var (
@@ -57,7 +84,7 @@ func openReports(dir RunDir, inputs []*input, rp *resumePoint, dryRun bool) (*re
 		ok.Close()
 		return nil, err
 	}
-	rep := &reports{succeeded: ok, failed: failed, dir: dir, header: header, dialect: d, doubtAt: rp.doubt, dryRun: dryRun}
+	rep := &reports{succeeded: ok, failed: failed, dir: dir, header: header, dialect: d, doubtAt: rp.doubt, dryRun: dryRun, files: fileNames(inputs)}
 	if rp.found && rp.doubt > 0 {
 		// Cut a torn tail now, so the file is right even if no row of
 		// this attempt is in doubt.
@@ -78,7 +105,7 @@ func openFailedReport(dir RunDir, inputs []*input) (*reports, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reports{failed: failed, dir: dir, header: header, dialect: d}, nil
+	return &reports{failed: failed, dir: dir, header: header, dialect: d, files: fileNames(inputs)}, nil
 }
 
 // doubt returns the in-doubt report, creating (or reopening) it.
@@ -114,8 +141,9 @@ func (r *reports) writeCounting(s *Summary, o settled, codes map[string]int) err
 		if err != nil {
 			return err
 		}
+		msg := r.ofFile(o.file, o.msg)
 		for i, rec := range o.item.Records {
-			if err := rep.write(rec, strconv.Itoa(rec.Line), o.item.RequestIDOf(i), o.msg); err != nil {
+			if err := rep.write(rec, strconv.Itoa(rec.Line), o.item.RequestIDOf(i), msg); err != nil {
 				return err
 			}
 		}
@@ -124,6 +152,9 @@ func (r *reports) writeCounting(s *Summary, o settled, codes map[string]int) err
 		s.EventsFailed++
 		for i, rec := range o.item.Records {
 			code, msg := o.failure(i)
+			if o.item.Err == nil { // the engine's answer or the loader's: no file named yet
+				msg = r.ofFile(o.file, msg)
+			}
 			s.ErrorsByCode[code]++
 			if codes != nil {
 				codes[code]++
