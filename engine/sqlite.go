@@ -867,17 +867,20 @@ func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, 
 	if err != nil || n == 0 {
 		return out, err
 	}
-	want := make(map[string]struct{}, len(keys))
 	var calls callRange
 	var others []string
+	loads := 0 // keys of the load form
 	for _, k := range keys {
 		if f, l, ok := loadKey(k); ok {
-			want[k] = struct{}{}
 			calls.add(1, f, l)
+			loads++
 		} else {
 			others = append(others, k)
 		}
 	}
+	// want is made when the query finds a call that meets the range: a
+	// new call (most are) meets none.
+	var want map[string]struct{}
 	found := func(stmt *sqlite.Stmt) error {
 		k, r := receipt(stmt)
 		out[k] = r
@@ -888,6 +891,14 @@ func storedKeys(c *sqlite.Conn, run string, keys []string) (map[string]Receipt, 
 			WHERE c.run = ?1 AND c.hi >= ?2 AND c.lo <= ?3 AND e.receipt_run = ?1 AND e.receipt_key IS NOT NULL`, &sqlitex.ExecOptions{
 			Args: []any{n, keyOrder(calls.lo[0], calls.lo[1]), keyOrder(calls.hi[0], calls.hi[1])},
 			ResultFunc: func(stmt *sqlite.Stmt) error {
+				if want == nil {
+					want = make(map[string]struct{}, loads)
+					for _, k := range keys {
+						if _, _, ok := loadKey(k); ok {
+							want[k] = struct{}{}
+						}
+					}
+				}
 				if _, ok := want[stmt.ColumnText(0)]; !ok {
 					return nil
 				}
