@@ -207,7 +207,9 @@ func reportLines(t *testing.T, path string) map[int]bool {
 // again on resume as replays, which engine serve answers from its load
 // receipts (a server without receipts would get none: those rows would be
 // in doubt). Every row ends in exactly one of succeeded, failed and
-// in_doubt, and no event is stored twice.
+// in_doubt, no event is stored twice, and the events the resume says it
+// created (events_succeeded - events_found_stored: a replay's events the
+// server found stored are not) are the events the store gained.
 func TestKillAndResumeRemote(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 20k rows over HTTP several times")
@@ -259,6 +261,17 @@ func TestKillAndResumeRemote(t *testing.T) {
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories after a kill part-way, want 1", len(dirs))
 			}
+			// engine serve finishes a call it read in full after its
+			// client dies: the store's count is taken once it holds.
+			before := storedOnce(t, db)
+			for range 100 {
+				time.Sleep(50 * time.Millisecond)
+				n := storedOnce(t, db)
+				if n == before {
+					break
+				}
+				before = n
+			}
 			resume := exec.Command(bin, append(append([]string{"load"}, remote...), "--resume", dirs[0])...)
 			resume.Dir = dir
 			resume.Env = load.Env
@@ -284,7 +297,18 @@ func TestKillAndResumeRemote(t *testing.T) {
 			if stored < len(ok) || stored > len(ok)+len(doubt) {
 				t.Errorf("engine holds %d events; want between %d (succeeded) and %d (+ in doubt)", stored, len(ok), len(ok)+len(doubt))
 			}
-			t.Logf("%d succeeded, %d failed, %d in doubt; %d events stored, none twice", len(ok), len(failed), len(doubt), stored)
+			var s struct {
+				Succeeded int `json:"events_succeeded"`
+				Found     int `json:"events_found_stored"`
+			}
+			if b, err := os.ReadFile(filepath.Join(dirs[0], "summary.json")); err != nil || json.Unmarshal(b, &s) != nil {
+				t.Fatalf("the resume's summary: %v", err)
+			}
+			if created := s.Succeeded - s.Found; created != stored-before {
+				t.Errorf("the resume says it created %d events (%d succeeded, %d found stored), the store gained %d (%d before it, %d after)",
+					created, s.Succeeded, s.Found, stored-before, before, stored)
+			}
+			t.Logf("%d succeeded, %d failed, %d in doubt; %d events stored, none twice; the resume created %d, found %d stored", len(ok), len(failed), len(doubt), stored, stored-before, s.Found)
 		})
 	}
 }

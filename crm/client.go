@@ -361,6 +361,9 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 			decoded = json.Unmarshal(data, out) == nil
 		}
 		if decoded && r.status().Code == StatusOK {
+			if bulk, ok := out.(*Response[BulkResult]); ok {
+				bulk.Data.Found = ParseFound(resp.Header.Get(HeaderFound), bulkEvents(body))
+			}
 			return resp.StatusCode, nil
 		}
 		// Not that answer: out is left as it was (zero) for the decoding

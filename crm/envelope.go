@@ -95,6 +95,13 @@ func (r BulkRequest) MarshalJSON() ([]byte, error) {
 type BulkResult struct {
 	Unprocessed []Unprocessed `json:"unprocessed_customer_events_set"`
 	Processed   []Processed   `json:"processed_customer_events_set"`
+	// Found are the positions, in the call's events and in order, of the
+	// processed events that were not created by this call but found
+	// stored with its load receipts (an earlier copy of the call, cut off
+	// before its answer, stored them): a crmload extension, which engine
+	// serve sends in the X-Crmload-Found header (FormatFound) and the
+	// API never does.
+	Found []int `json:"-"`
 }
 
 // Processed is a created event.

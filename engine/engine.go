@@ -139,6 +139,10 @@ type PendingEvent struct {
 	Encoded []byte
 	Claim   *Claim     // a referral: mark the participant referred
 	Err     *crm.Error // set by Commit when the event was not stored
+	// Found is set by Commit when the event was not stored because its
+	// load receipt was (by another copy of the call): Obj has that
+	// copy's id and number.
+	Found bool
 
 	index int // in the request
 }
@@ -333,12 +337,16 @@ func results(req crm.BulkRequest, pending []*PendingEvent, errs []*crm.Error, al
 		if errs[i] == errStored {
 			p := already[req.Keys[i]]
 			res.Processed = append(res.Processed, crm.Processed{Number: p.Number, ID: p.ID, RequestUniqueIdentifier: id})
+			res.Found = append(res.Found, i)
 			continue
 		}
 		if err := errs[i]; err != nil {
 			res.Unprocessed = append(res.Unprocessed, crm.Unprocessed{ErrorDescription: err.Description(), ErrorCode: err.Code, RequestUniqueIdentifier: id})
 		} else if p := pending[i]; p != nil {
 			res.Processed = append(res.Processed, crm.Processed{Number: p.Obj.Number, ID: p.Obj.ID, RequestUniqueIdentifier: id})
+			if p.Found {
+				res.Found = append(res.Found, i)
+			}
 		}
 	}
 	return res

@@ -272,7 +272,7 @@ func answer(p *PendingEvent, st Receipt) {
 		p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
 		return
 	}
-	p.Obj.ID, p.Obj.Number = st.ID, st.Number
+	p.Obj.ID, p.Obj.Number, p.Found = st.ID, st.Number, true
 }
 
 // pgCommit is one commit's transaction: receipts already stored, then the

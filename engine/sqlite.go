@@ -286,7 +286,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 				p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
 				continue
 			}
-			p.Obj.ID, p.Obj.Number = st.ID, st.Number
+			p.Obj.ID, p.Obj.Number, p.Found = st.ID, st.Number, true
 			continue // its referral, if any, was made with it
 		}
 		if p.Claim != nil {

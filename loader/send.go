@@ -324,6 +324,14 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 				msg: fmt.Sprintf("in doubt: the engine's answer reported this event %d times (processed and unprocessed, or twice): it may or may not have been created", seen[i])}
 		}
 	}
+	// Events the engine found stored by an earlier copy of the call (a
+	// replay of a call in flight when an earlier attempt stopped) were
+	// not created by this one: reported, and counted as found.
+	for _, i := range res.Found {
+		if i < len(out) && seen[i] == 1 && out[i].id != "" {
+			out[i].found = true
+		}
+	}
 	if len(missing)+len(contradicted)+unknown > 0 {
 		r.opts.Logger.Warn("the engine's answer does not match the call: the rows concerned are in doubt",
 			"events", len(b), "not_reported", firstN(missing, 5), "reported_more_than_once", firstN(contradicted, 5), "unknown_request_ids", unknown)

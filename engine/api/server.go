@@ -307,6 +307,9 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 	case req.FieldsSet != "":
 		writeOK(w, selectResultFields(res, req.FieldsSet))
 	default:
+		if len(res.Found) > 0 {
+			w.Header().Set(crm.HeaderFound, crm.FormatFound(res.Found))
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		w.Write(res.AppendOKResponse(make([]byte, 0, 128*(len(res.Processed)+len(res.Unprocessed)+1))))

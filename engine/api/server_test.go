@@ -248,7 +248,8 @@ func asAPIError(err error, target **crm.Error) bool {
 
 // TestReceiptKeysOfAnyForm: over HTTP, a keyed call is idempotent whatever
 // form its row keys take (a load's "F:L" or another client's): the same
-// call again is answered with the events the first stored, and a key
+// call again is answered with the events the first stored, which the
+// answer says it found (crm.HeaderFound: BulkResult.Found), and a key
 // presented with other content is a receipt conflict.
 func TestReceiptKeysOfAnyForm(t *testing.T) {
 	_, base := testServer(t, ServerConfig{})
@@ -277,9 +278,27 @@ func TestReceiptKeysOfAnyForm(t *testing.T) {
 		if err != nil || len(first.Processed) == 0 {
 			t.Fatalf("keys %q: %+v, %v", keys, first, err)
 		}
-		again, err := c.CreateEvents(ctx, req)
-		if err != nil || !slices.Equal(again.Processed, first.Processed) {
-			t.Errorf("keys %q again: %+v, %v; want the events stored first, %+v", keys, again.Processed, err, first.Processed)
+		if len(first.Found) != 0 {
+			t.Errorf("keys %q: found %v on the first call, want none", keys, first.Found)
+		}
+		var stored []int // the positions of the events the first call stored
+		for i, ev := range req.Events {
+			if slices.ContainsFunc(first.Processed, func(p crm.Processed) bool { return p.RequestUniqueIdentifier == ev.RequestUniqueIdentifier }) {
+				stored = append(stored, i)
+			}
+		}
+		// Sent again as a copy (idempotent: the commit finds the
+		// receipts) and as a replay (found before resolving).
+		for _, replay := range []bool{false, true} {
+			req := req
+			req.Replay = replay
+			again, err := c.CreateEvents(ctx, req)
+			if err != nil || !slices.Equal(again.Processed, first.Processed) {
+				t.Errorf("keys %q again (replay %v): %+v, %v; want the events stored first, %+v", keys, replay, again.Processed, err, first.Processed)
+			}
+			if !slices.Equal(again.Found, stored) {
+				t.Errorf("keys %q again (replay %v): found %v, want %v (the positions of the events stored first)", keys, replay, again.Found, stored)
+			}
 		}
 		other := req
 		other.Events = slices.Clone(page.Events)
