@@ -168,6 +168,10 @@ func TestPostgresIdempotentAcrossEngines(t *testing.T) {
 		if len(out[0].Processed) != 3 || !jsonEqual(out[0], out[1]) {
 			t.Fatalf("call %d on two engines: %+v and %+v, want the same three events", i, out[0], out[1])
 		}
+		// One copy created the three, the other found them stored.
+		if f0, f1 := len(out[0].Found), len(out[1].Found); f0+f1 != 3 || f0 != 0 && f1 != 0 {
+			t.Errorf("call %d on two engines: found %v and %v, want one copy to find all three and the other none", i, out[0].Found, out[1].Found)
+		}
 	}
 	numbers, ids := map[string]bool{}, map[string]bool{}
 	count := 0
