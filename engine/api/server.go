@@ -305,14 +305,21 @@ func (s *Server) bulkCreate(w http.ResponseWriter, r *http.Request, kind crm.Kin
 		s.cfg.Log.Error("create events", "kind", kind, "error", err)
 		writeError(w, http.StatusInternalServerError, &crm.Error{Code: crm.CodeInternal, Message: "The Customer Events Could Not Be Stored", Reason: "Nothing of the call was stored; call again."})
 	case req.FieldsSet != "":
+		setFound(w, res)
 		writeOK(w, selectResultFields(res, req.FieldsSet))
 	default:
-		if len(res.Found) > 0 {
-			w.Header().Set(crm.HeaderFound, crm.FormatFound(res.Found))
-		}
+		setFound(w, res)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		w.Write(res.AppendOKResponse(make([]byte, 0, 128*(len(res.Processed)+len(res.Unprocessed)+1))))
+	}
+}
+
+// setFound names, in the answer's header, the events of a keyed call
+// found stored rather than created (BulkResult.Found).
+func setFound(w http.ResponseWriter, res crm.BulkResult) {
+	if len(res.Found) > 0 {
+		w.Header().Set(crm.HeaderFound, crm.FormatFound(res.Found))
 	}
 }
 
