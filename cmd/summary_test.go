@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -111,6 +113,29 @@ func TestSummaryNotWhole(t *testing.T) {
 	code, out, errOut = summary(s1, s2, killed)
 	if code != ExitAborted || !strings.Contains(errOut, "a run given has not finished: "+killed+" has no summary") || strings.Contains(errOut, "whole load") {
 		t.Errorf("with a killed run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// Killed, and its input edited since: the summary says a resume will
+	// refuse it, rather than suggest one.
+	edited := filepath.Join(dir, "edited.csv")
+	if err := os.WriteFile(edited, []byte("a,b\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("a,b\n1,2\n"))
+	rf, _ := json.Marshal(loader.RunFile{Files: []string{edited}, Inputs: []loader.InputInfo{{Path: edited, Size: 8, SHA256: hex.EncodeToString(sum[:])}}})
+	if err := os.WriteFile(filepath.Join(killed, "job.json"), rf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		content string
+		refused bool
+	}{{"a,b\n1,2\n", false}, {"a,b\n1,2\n3,4\n", false}, {"a,b\n1,9\n", true}} {
+		if err := os.WriteFile(edited, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, errOut = summary(killed)
+		if got := strings.Contains(errOut, "--resume "+killed+" will refuse it: "+edited+" changed since the run started"); got != tc.refused || !strings.Contains(errOut, "--resume "+killed) {
+			t.Errorf("a killed run whose input is now %q: says a resume is refused %v, want %v\n%s", tc.content, got, tc.refused, errOut)
+		}
 	}
 	// A run that finished stopped part-way (exit 3, its summary written)
 	// beside a problem of another kind: not "has not finished".

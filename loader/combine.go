@@ -145,7 +145,7 @@ func Combine(dirs []string) (*Combined, error) {
 			if !rd.HasRunFile() {
 				return nil, fmt.Errorf("%s is not a run directory (no summary.json, no job.json)", dir)
 			}
-			c.Problems = append(c.Problems, fmt.Sprintf("%s has no summary: it is running, or was killed (crmload load --resume %s)", dir, dir))
+			c.Problems = append(c.Problems, noSummary(rd))
 			c.ExitCode = max(c.ExitCode, OutcomeAborted.ExitCode())
 			continue
 		}
@@ -396,4 +396,21 @@ func dedupeInputs(in []InputInfo) []InputInfo {
 		}
 	}
 	return out
+}
+
+// noSummary is the problem of a run directory without a summary: it is
+// running, or was killed and waits for --resume, unless an input it
+// started on changed since (a resume would be refused).
+func noSummary(d RunDir) string {
+	if rf, err := d.RunFile(); err == nil {
+		for _, info := range rf.Inputs {
+			if rf.Stdin && isStdinCopy(info.Path) {
+				continue
+			}
+			if _, err := info.sameStart(info.Path); err != nil {
+				return fmt.Sprintf("%s has no summary: it is running, or was killed, and crmload load --resume %s will refuse it: %v", d, d, err)
+			}
+		}
+	}
+	return fmt.Sprintf("%s has no summary: it is running, or was killed (crmload load --resume %s)", d, d)
 }

@@ -156,7 +156,8 @@ func (info InputInfo) sameStart(path string) (grown bool, err error) {
 		}
 	}
 	return false, fmt.Errorf("%s changed since the run started (it was %d bytes with SHA-256 %.12s…, now %d bytes with other content): "+
-		"a resume continues the input it started on; load the new file in a new run", path, info.Size, info.SHA256, fi.Size())
+		"a resume continues only the input it started on. Put the file back as it was and resume (correct the rows that fail with crmload retry: its failed.csv can be edited); "+
+		"do not load the changed file whole in a new run: the rows the run stored already (its succeeded.csv) would be stored again", path, info.Size, info.SHA256, fi.Size())
 }
 
 // Ledger states of a claimed input.
