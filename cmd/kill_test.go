@@ -106,9 +106,17 @@ func TestKillAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			var s struct {
-				Resumed int `json:"rows_resumed"`
+				Resumed    int `json:"rows_resumed"`
+				OK         int `json:"events_succeeded"`
+				OKEarlier  int `json:"events_succeeded_earlier"`
+				Bad        int `json:"events_failed"`
+				BadEarlier int `json:"events_failed_earlier"`
 			}
 			json.Unmarshal(sum, &s)
+			// A visit is one event: the events of every attempt are the rows.
+			if s.OK+s.OKEarlier != rows*9/10 || s.Bad+s.BadEarlier != rows/10 {
+				t.Errorf("after %d kills the summary counts %d+%d events succeeded and %d+%d failed; want %d and %d", kills, s.OK, s.OKEarlier, s.Bad, s.BadEarlier, rows*9/10, rows/10)
+			}
 			if s.Resumed > 0 && s.Resumed < rows {
 				midway.Add(1)
 			}

@@ -171,7 +171,7 @@ func Combine(dirs []string) (*Combined, error) {
 			}
 		}
 		c.Given[i].Summary = s
-		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed, errors: maps.Clone(s.ErrorsByCode)}
+		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed + s.EventsFailedEarlier, errors: maps.Clone(s.ErrorsByCode)}
 		if id != "" {
 			byID[id] = r
 		}
@@ -190,6 +190,11 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsSucceeded += s.RowsSucceededEarlier
 		c.RowsResumed -= s.RowsSucceededEarlier
 		c.RowsSucceededEarlier -= s.RowsSucceededEarlier
+		// Their events are the whole's events too.
+		c.EventsSucceeded += s.EventsSucceededEarlier
+		c.EventsFailed += s.EventsFailedEarlier
+		c.EventsSucceededEarlier -= s.EventsSucceededEarlier
+		c.EventsFailedEarlier -= s.EventsFailedEarlier
 		c.span(s)
 	}
 	// Retries, in the order they ran (a retry of a retry after its run):
@@ -231,7 +236,7 @@ func Combine(dirs []string) (*Combined, error) {
 		part := p
 		if src, err := RunDir(filepath.Join(p.dir, source)).Summary(); source != "" && err == nil {
 			part = &summed{failed: min(src.RowsFailedInAll(), p.failed), inDoubt: min(src.RowsInDoubt, p.inDoubt),
-				eventsFailed: min(src.EventsFailed, p.eventsFailed), errors: src.ErrorsByCode}
+				eventsFailed: min(src.EventsFailed+src.EventsFailedEarlier, p.eventsFailed), errors: src.ErrorsByCode}
 		}
 		// The retry read rows its run had failed (or had in doubt): they
 		// count as that run's rows, now settled as the retry settled them.
@@ -248,9 +253,9 @@ func Combine(dirs []string) (*Combined, error) {
 		if extra := r.s.RowsRead - took - tookDoubt; extra > 0 {
 			c.RowsRead += extra // more rows than its run had failed: count them as read
 		}
-		c.EventsSucceeded += r.s.EventsSucceeded
+		c.EventsSucceeded += r.s.EventsSucceeded + r.s.EventsSucceededEarlier
 		c.EventsFound += r.s.EventsFound
-		c.EventsFailed += r.s.EventsFailed - part.eventsFailed // its run's failed events are the retry's now
+		c.EventsFailed += r.s.EventsFailed + r.s.EventsFailedEarlier - part.eventsFailed // its run's failed events are the retry's now
 		p.eventsFailed -= part.eventsFailed
 		c.Batches += r.s.Batches
 		c.Retries += r.s.Retries

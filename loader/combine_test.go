@@ -101,12 +101,16 @@ func TestCombineResumedRun(t *testing.T) {
 	// rows succeeded.
 	counted := write(&Summary{RunID: "p2", Command: "load", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
 		RowsRead: 10, RowsResumed: 6, RowsFailedEarlier: 2, RowsSucceededEarlier: 4, RowsSucceeded: 3, RowsFailed: 1, EventsSucceeded: 3, EventsFailed: 1,
+		EventsSucceededEarlier: 4, EventsFailedEarlier: 2,
 		ErrorsByCode: map[string]int{"A": 1}, ExitCode: OutcomeRowsFailed.ExitCode()})
 	retry2 := write(&Summary{RunID: "q2", Command: "retry", Parent: "p2", Kind: "purchase", StartedAt: t0.Add(time.Hour), FinishedAt: t0.Add(time.Hour + time.Minute),
 		RowsRead: 3, RowsSucceeded: 3, EventsSucceeded: 3, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode()})
 	c, err = Combine([]string{counted, retry2})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.EventsSucceeded != 10 || c.EventsFailed != 0 || c.EventsSucceededEarlier != 0 {
+		t.Errorf("a resumed run that counted its earlier events, and its retry: events succeeded %d, failed %d; want 10, 0", c.EventsSucceeded, c.EventsFailed)
 	}
 	if c.RowsRead != 10 || c.RowsFailed != 0 || c.RowsSucceeded != 10 || c.RowsResumed != 0 || c.RowsSucceededEarlier != 0 || !c.Balanced {
 		t.Errorf("a resumed run that counted its earlier successes, and its retry: read %d, failed %d, succeeded %d, resumed %d, balanced %v; want 10, 0, 10, 0, true",

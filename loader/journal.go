@@ -19,6 +19,10 @@ type journalEntry struct {
 	Keys      [][2]int `json:"k"`           // [file index, first line] of each settled item
 	RowsFail  int      `json:"x,omitempty"`
 	RowsOK    int      `json:"o,omitempty"` // rows this line's items succeeded
+	// EventsOK and EventsFail are the events this line's items stored and
+	// failed (a group of rows is one event), for a resumed run's summary.
+	EventsOK   int `json:"e,omitempty"`
+	EventsFail int `json:"y,omitempty"`
 	// Codes are the error codes of the rows this line's items failed
 	// (code -> rows), so that a resumed run's errors_by_code covers every
 	// row of its failure report.
@@ -86,6 +90,14 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 	if e.RowsOK != 0 {
 		b = append(b, `,"o":`...)
 		b = strconv.AppendInt(b, int64(e.RowsOK), 10)
+	}
+	if e.EventsOK != 0 {
+		b = append(b, `,"e":`...)
+		b = strconv.AppendInt(b, int64(e.EventsOK), 10)
+	}
+	if e.EventsFail != 0 {
+		b = append(b, `,"y":`...)
+		b = strconv.AppendInt(b, int64(e.EventsFail), 10)
 	}
 	if len(e.Codes) > 0 { // rare: lines that failed rows
 		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
@@ -160,6 +172,7 @@ type resumePoint struct {
 	succeeded, fails, doubt int64
 	rowsFailed              int
 	rowsSucceeded           int
+	eventsOK, eventsFail    int
 	codes                   map[string]int // of the rows earlier attempts failed
 	found                   bool
 	journalSize             int64 // bytes of complete journal lines
@@ -215,6 +228,8 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
 		rp.rowsSucceeded += e.RowsOK
+		rp.eventsOK += e.EventsOK
+		rp.eventsFail += e.EventsFail
 		for code, n := range e.Codes {
 			if rp.codes == nil {
 				rp.codes = map[string]int{}

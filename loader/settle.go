@@ -27,6 +27,7 @@ func (r *run) settle(outs []settled) error {
 	batch := false
 	keys := make([][2]int, 0, len(outs))
 	failedBefore, succeededBefore := s.RowsFailed, s.RowsSucceeded
+	eventsOKBefore, eventsFailBefore := s.EventsSucceeded, s.EventsFailed
 	if r.codes == nil {
 		r.codes = map[string]int{}
 	}
@@ -55,7 +56,7 @@ func (r *run) settle(outs []settled) error {
 			return err
 		}
 		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore,
-			RowsOK: s.RowsSucceeded - succeededBefore, Codes: codes}); err != nil {
+			RowsOK: s.RowsSucceeded - succeededBefore, EventsOK: s.EventsSucceeded - eventsOKBefore, EventsFail: s.EventsFailed - eventsFailBefore, Codes: codes}); err != nil {
 			return err
 		}
 	}

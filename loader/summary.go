@@ -55,6 +55,12 @@ type Summary struct {
 	// attempt stored (in succeeded.*), as its journal counted them (none
 	// for a journal of a release before it counted them).
 	RowsSucceededEarlier int `json:"rows_succeeded_earlier,omitempty"`
+	// EventsSucceededEarlier and EventsFailedEarlier are the events the
+	// rows of rows_succeeded_earlier and rows_failed_earlier made, as the
+	// journal counted them (none for a journal of a release before it
+	// counted them): the run's events are events_succeeded + these.
+	EventsSucceededEarlier int `json:"events_succeeded_earlier,omitempty"`
+	EventsFailedEarlier    int `json:"events_failed_earlier,omitempty"`
 }
 
 // RowsFailedInAll are the rows of the run that failed, in every attempt:
@@ -95,6 +101,8 @@ func (s *Summary) add(o *Summary) {
 	s.RowsFailed += o.RowsFailed
 	s.RowsFailedEarlier += o.RowsFailedEarlier
 	s.RowsSucceededEarlier += o.RowsSucceededEarlier
+	s.EventsSucceededEarlier += o.EventsSucceededEarlier
+	s.EventsFailedEarlier += o.EventsFailedEarlier
 	s.RowsInDoubt += o.RowsInDoubt
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
