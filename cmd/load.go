@@ -351,7 +351,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return usage(err) // nothing was sent
 	}
 	if sum != nil && !opts.quiet {
-		printSummary(g, logger, sum, dir, opts.dryRun)
+		printSummary(g, logger, sum, dir, opts.dryRun, opts.resume != "")
 	}
 	if err != nil {
 		if sum != nil && sum.Outcome() == loader.OutcomeAborted {
@@ -401,7 +401,7 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 // printSummary says how the run went on stderr: prose lines, or with
 // --log-format json one JSON line each (the summary's counts as fields),
 // so that a log collector gets the whole night in one format.
-func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir string, dryRun bool) {
+func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir string, dryRun, resume bool) {
 	dryRun = dryRun || sum.DryRun
 	secs := sum.FinishedAt.Sub(sum.StartedAt).Seconds()
 	rate := 0.0
@@ -424,7 +424,7 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 		logger.Info("summary", "run_dir", dir, "kind", sum.Kind, "dry_run", dryRun, "seconds", math.Round(secs*10)/10,
 			"rows_read", sum.RowsRead, "rows_succeeded", sum.RowsSucceeded, "rows_failed", sum.RowsFailed,
 			"rows_filtered", sum.RowsFiltered, "rows_resumed", sum.RowsResumed, "rows_in_doubt", sum.RowsInDoubt,
-			"events_created", sum.EventsSucceeded, "calls", sum.Batches, "retries", sum.Retries, "exit_code", sum.ExitCode)
+			"events_created", sum.EventsSucceeded-sum.EventsFound, "events_found_stored", sum.EventsFound, "calls", sum.Batches, "retries", sum.Retries, "exit_code", sum.ExitCode)
 		for _, w := range sum.Warnings {
 			logger.Warn(w)
 		}
@@ -450,9 +450,14 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	if dryRun {
 		created = "checked (rolled back)"
 	}
-	if sum.EventsFound > 0 {
+	switch {
+	case sum.EventsFound > 0 && resume:
 		// Stored by the attempt that stopped, with calls in flight.
 		created += fmt.Sprintf(" (and %d found stored by the earlier attempt)", sum.EventsFound)
+	case sum.EventsFound > 0:
+		// A call sent again (its answer lost, a timeout) that the
+		// engine had stored the first time: no earlier attempt to blame.
+		created += fmt.Sprintf(" (and %d found stored by an earlier copy of their call, sent again after its answer was lost)", sum.EventsFound)
 	}
 	fmt.Fprintf(g.io.ErrOut, "%s %s of %s in %.1fs (%.0f rows/s): %d succeeded, %d failed, %d filtered out%s; %s %s in %s, %s\n",
 		what, mapping.CountOf(sum.RowsRead, "row", ""), sum.Kind, secs, rate, sum.RowsSucceeded, sum.RowsFailed, sum.RowsFiltered, resumed,

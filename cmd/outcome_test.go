@@ -29,3 +29,27 @@ func TestLoadOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintSummaryFound: the events a run found stored rather than created
+// are blamed on the earlier attempt only in a resume; in a run of its own
+// they are those of a call sent again after its answer was lost.
+func TestPrintSummaryFound(t *testing.T) {
+	tests := []struct {
+		name   string
+		resume bool
+		found  int
+		want   string
+	}{
+		{"none", false, 0, "; 7 events created in 1 call"},
+		{"resume", true, 3, "; 4 events created (and 3 found stored by the earlier attempt) in 1 call"},
+		{"own run", false, 3, "; 4 events created (and 3 found stored by an earlier copy of their call, sent again after its answer was lost) in 1 call"},
+	}
+	for _, tt := range tests {
+		streams, _, errOut := Test()
+		sum := &loader.Summary{Kind: "web", RowsRead: 7, RowsSucceeded: 7, EventsSucceeded: 7, EventsFound: tt.found, Batches: 1}
+		printSummary(&globals{io: streams}, nil, sum, "RUN", false, tt.resume)
+		if !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("%s: the summary says %q, want it to say %q", tt.name, errOut.String(), tt.want)
+		}
+	}
+}
