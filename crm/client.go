@@ -341,7 +341,9 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return resp.StatusCode, &CallError{Status: resp.StatusCode, Sent: true, Err: err}
+		// Not an answer of that status: the body was cut off (a
+		// deadline, a dropped connection).
+		return resp.StatusCode, &CallError{Sent: true, Err: fmt.Errorf("the answer (HTTP %d) was cut off while it was read: %w", resp.StatusCode, redact(err, c.base))}
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:

@@ -91,6 +91,18 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "slow":
 		time.Sleep(300 * time.Millisecond)
 		f.next.ServeHTTP(w, r)
+	case "trickle":
+		// The answer's status and first bytes come at once, the rest
+		// late: a client's deadline cuts it off while it is read.
+		rec := httptest.NewRecorder()
+		f.next.ServeHTTP(rec, r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		body := rec.Body.Bytes()
+		w.Write(body[:10])
+		w.(http.Flusher).Flush()
+		time.Sleep(300 * time.Millisecond)
+		w.Write(body[10:])
 	case "slow60":
 		time.Sleep(60 * time.Millisecond)
 		f.next.ServeHTTP(w, r)
@@ -267,6 +279,31 @@ func TestRemoteInDoubt(t *testing.T) {
 			// first copy's 90): they are not counted as created twice.
 			if wantFound := 90 * (1 - min(wantDoubt, 1)); sum.EventsFound != wantFound {
 				t.Errorf("events found stored = %d, want %d", sum.EventsFound, wantFound)
+			}
+		})
+	}
+}
+
+// TestRemoteTimeoutSaysSo: a call cut off by --timeout says so, whether
+// no answer came or its body was cut off after an OK status (not "HTTP
+// 200: context deadline exceeded"), and its rows are left for a resume.
+func TestRemoteTimeoutSaysSo(t *testing.T) {
+	for _, fault := range []string{"slow", "trickle"} {
+		t.Run(fault, func(t *testing.T) {
+			_, _, url := servedEngine(t, time.Hour, func(int64) string { return fault })
+			opts := defaultOptions()
+			opts.BatchSize, opts.Concurrency, opts.Retries, opts.Timeout = 100, 1, 1, 100*time.Millisecond
+			opts.sleep = func(context.Context, time.Duration) bool { return true }
+			sum, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100)), client(t, url), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			why := sum.AbortReason
+			if !strings.Contains(why, "the call's --timeout of 100ms ran out") || strings.Contains(why, "HTTP 200:") || sum.RowsSucceeded+sum.RowsFailed != 0 {
+				t.Errorf("abort reason %q (want it to name the --timeout, no HTTP 200); %d rows settled, want none", why, sum.RowsSucceeded+sum.RowsFailed)
+			}
+			if fault == "trickle" && !strings.Contains(why, "the answer (HTTP 200) was cut off while it was read") {
+				t.Errorf("abort reason %q: want it to say the answer was cut off", why)
 			}
 		})
 	}
