@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -101,8 +102,12 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body := rec.Body.Bytes()
 		w.Write(body[:10])
 		w.(http.Flusher).Flush()
-		time.Sleep(300 * time.Millisecond)
-		w.Write(body[10:])
+		<-r.Context().Done() // the client gave up
+	case "hang":
+		// No answer until the client gives up (the server sees it once
+		// the request is read).
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
 	case "slow60":
 		time.Sleep(60 * time.Millisecond)
 		f.next.ServeHTTP(w, r)
@@ -288,18 +293,18 @@ func TestRemoteInDoubt(t *testing.T) {
 // no answer came or its body was cut off after an OK status (not "HTTP
 // 200: context deadline exceeded"), and its rows are left for a resume.
 func TestRemoteTimeoutSaysSo(t *testing.T) {
-	for _, fault := range []string{"slow", "trickle"} {
+	for _, fault := range []string{"hang", "trickle"} {
 		t.Run(fault, func(t *testing.T) {
 			_, _, url := servedEngine(t, time.Hour, func(int64) string { return fault })
 			opts := defaultOptions()
-			opts.BatchSize, opts.Concurrency, opts.Retries, opts.Timeout = 100, 1, 1, 100*time.Millisecond
+			opts.BatchSize, opts.Concurrency, opts.Retries, opts.Timeout = 100, 1, 1, 500*time.Millisecond
 			opts.sleep = func(context.Context, time.Duration) bool { return true }
 			sum, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100)), client(t, url), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			why := sum.AbortReason
-			if !strings.Contains(why, "the call's --timeout of 100ms ran out") || strings.Contains(why, "HTTP 200:") || sum.RowsSucceeded+sum.RowsFailed != 0 {
+			if !strings.Contains(why, "the call's --timeout of 500ms ran out") || strings.Contains(why, "HTTP 200:") || sum.RowsSucceeded+sum.RowsFailed != 0 {
 				t.Errorf("abort reason %q (want it to name the --timeout, no HTTP 200); %d rows settled, want none", why, sum.RowsSucceeded+sum.RowsFailed)
 			}
 			if fault == "trickle" && !strings.Contains(why, "the answer (HTTP 200) was cut off while it was read") {

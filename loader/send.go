@@ -150,7 +150,7 @@ func (r *run) callWithRetries(readCtx, sendCtx context.Context, limiter *rate.Li
 			return res, false, readCtx.Err()
 		}
 		res, err = r.eng.CreateEvents(callCtx, c.req)
-		if err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && sendCtx.Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) && errors.Is(callCtx.Err(), context.DeadlineExceeded) && sendCtx.Err() == nil {
 			err = fmt.Errorf("%w (the call's --timeout of %s ran out)", err, r.opts.Timeout)
 		}
 		cancel()
