@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -68,7 +69,10 @@ func (c *refCache) get(e *Entity, col, val string) (*Ref, bool) {
 	return ref, ok
 }
 
-// set caches r under k, replacing what k held.
+// set caches r under k, replacing what k held. A new key's value is
+// copied: it may be cut from a larger string (engine serve reads each
+// event's values out of one string of its text), which the cache would
+// otherwise keep for as long as the key.
 func (c *refCache) set(k lookupKey, r *Ref) {
 	if i := colSlot(k.e, k.col); i >= 0 {
 		m := c.cols[k.e.slot][i]
@@ -78,6 +82,7 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 		}
 		if _, ok := m[k.val]; !ok {
 			c.n++
+			k.val = strings.Clone(k.val)
 		}
 		m[k.val] = r
 		return
@@ -87,6 +92,7 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 	}
 	if _, ok := c.other[k]; !ok {
 		c.n++
+		k.val = strings.Clone(k.val)
 	}
 	c.other[k] = r
 }
