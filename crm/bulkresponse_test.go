@@ -27,7 +27,7 @@ func okAnswer(processed int, failed bool) []byte {
 }
 
 // TestDecodeBulkResponse: the answers of engine serve are read by the
-// token reader, as encoding/json reads them; any answer it does not read
+// scanner, as encoding/json reads them; any answer it does not read
 // exactly as encoding/json would is left to encoding/json.
 func TestDecodeBulkResponse(t *testing.T) {
 	for _, tc := range []struct {
@@ -70,10 +70,10 @@ func TestDecodeBulkResponse(t *testing.T) {
 			}
 			var std Response[BulkResult]
 			if err := json.Unmarshal([]byte(tc.data), &std); err != nil {
-				t.Fatalf("encoding/json refuses what the token reader took: %v", err)
+				t.Fatalf("encoding/json refuses what the scanner took: %v", err)
 			}
 			if !reflect.DeepEqual(fast, std) {
-				t.Errorf("token reader:\n%+v\nencoding/json:\n%+v", fast, std)
+				t.Errorf("scanner:\n%+v\nencoding/json:\n%+v", fast, std)
 			}
 		})
 	}
@@ -96,19 +96,19 @@ func FuzzDecodeBulkResponse(f *testing.F) {
 		}
 		var std Response[BulkResult]
 		if err := json.Unmarshal(data, &std); err != nil {
-			t.Fatalf("token reader took %q, encoding/json refuses it: %v", data, err)
+			t.Fatalf("scanner took %q, encoding/json refuses it: %v", data, err)
 		}
 		if !reflect.DeepEqual(fast, std) {
-			t.Fatalf("%q:\ntoken reader  %+v\nencoding/json %+v", data, fast, std)
+			t.Fatalf("%q:\nscanner       %+v\nencoding/json %+v", data, fast, std)
 		}
 	})
 }
 
-// BenchmarkDecodeBulkResponse: a 1000-event answer, by the token reader and
+// BenchmarkDecodeBulkResponse: a 1000-event answer, by the scanner and
 // by encoding/json.
 func BenchmarkDecodeBulkResponse(b *testing.B) {
 	data := okAnswer(MaxBulkEvents, false)
-	b.Run("token-reader", func(b *testing.B) {
+	b.Run("scanner", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
 			var r Response[BulkResult]
