@@ -66,26 +66,8 @@ func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
 	// Names given twice are found by the reader (nameSet), not by the
 	// decoder: its check keeps every name of an open object in a hash
 	// set, a parameter here costs a bit.
-	in := &input{r: r}
-	dec := jsontext.NewDecoder(in, jsontext.AllowDuplicateNames(true))
-	return &bodyReader{dec: dec, in: in, opts: opts, authorized: opts.Authorize == nil}, nil
-}
-
-// input is the body as the decoder reads it, keeping the first error of
-// its reading: the decoder may report one inside a syntax error (a value
-// read whole, eventValue), and a read error is the caller's to answer (a
-// body too large, a client too slow), not a body that is not JSON.
-type input struct {
-	r   io.Reader
-	err error
-}
-
-func (in *input) Read(p []byte) (int, error) {
-	n, err := in.r.Read(p)
-	if err != nil && err != io.EOF && in.err == nil {
-		in.err = err
-	}
-	return n, err
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true))
+	return &bodyReader{dec: dec, opts: opts, authorized: opts.Authorize == nil}, nil
 }
 
 // object reads the body's object into v, then checks nothing follows it.
@@ -308,7 +290,6 @@ func (b *bodyReader) once(s *nameSet, f *fieldCodec, name []byte) error {
 // bodyReader is the state of one strict read.
 type bodyReader struct {
 	dec        *jsontext.Decoder
-	in         *input
 	opts       ReadOptions
 	authorized bool
 	used       int64 // bytes of decoded values so far
@@ -322,9 +303,6 @@ type bodyReader struct {
 	blocks            map[*codec]*objects // alloc's blocks, by the type they hold
 	orders            [][]*fieldCodec     // by codec id: the fields in the order last read (field)
 	open              int                 // the sets in use
-	// base is where dec's text stands in the body, when dec reads one
-	// event's text (eventValue): here prefixes dec's paths with it.
-	base jsontext.Pointer
 }
 
 func (b *bodyReader) authorize(token string) error {
@@ -452,7 +430,14 @@ func (b *bodyReader) value(v reflect.Value, f *fieldCodec, lv level) error {
 			if err := b.charge(f.elem.size); err != nil {
 				return err
 			}
-			if err := b.members(grow(v), f.elem, lv); err != nil {
+			n := v.Len()
+			if n == v.Cap() {
+				grown := reflect.MakeSlice(v.Type(), n, 2*n)
+				reflect.Copy(grown, v)
+				v.Set(grown)
+			}
+			v.SetLen(n + 1)
+			if err := b.members(v.Index(n), f.elem, lv); err != nil {
 				return err
 			}
 		}
@@ -480,19 +465,6 @@ func (b *bodyReader) scalar(kind jsontext.Kind) (string, error) {
 		return "", b.fail(err)
 	}
 	return string(b.unquoted), nil
-}
-
-// grow makes list v (a slice value) one element longer, doubling its
-// capacity when full, and returns the new element (zero).
-func grow(v reflect.Value) reflect.Value {
-	n := v.Len()
-	if n == v.Cap() {
-		grown := reflect.MakeSlice(v.Type(), n, 2*n)
-		reflect.Copy(grown, v)
-		v.Set(grown)
-	}
-	v.SetLen(n + 1)
-	return v.Index(n)
 }
 
 // listRoom is the elements a list has room for before it grows.
@@ -641,18 +613,13 @@ func (b *bodyReader) events(req *BulkRequest, s *Schema) error {
 		if b.dec.PeekKind() != '{' {
 			return b.elementNotObject()
 		}
-		req.Events = append(req.Events, Event{})
-		ev := &req.Events[len(req.Events)-1]
-		b.inEvent, b.relative, b.eventErr = true, true, nil
-		var err error
-		if b.authorized && quickEvents {
-			err = b.eventValue(ev, lv) // quickevent.go
-		} else {
-			b.dec.ReadToken()
-			if err = b.charge(eventCodec.size); err == nil {
-				err = b.members(reflect.ValueOf(ev).Elem(), eventCodec, lv)
-			}
+		b.dec.ReadToken()
+		if err := b.charge(eventCodec.size); err != nil {
+			return err
 		}
+		req.Events = append(req.Events, Event{})
+		b.inEvent, b.relative, b.eventErr = true, true, nil
+		err := b.members(reflect.ValueOf(&req.Events[len(req.Events)-1]).Elem(), eventCodec, lv)
 		b.inEvent, b.relative = false, false
 		if err != nil {
 			return err
@@ -678,7 +645,7 @@ func (b *bodyReader) elementNotObject() error {
 
 // here names the value the decoder is at as a parameter path:
 // web_customer_events_set[2].products_set[0].quantity.
-func (b *bodyReader) here() string { return paramPath(b.base + b.dec.StackPointer()) }
+func (b *bodyReader) here() string { return paramPath(b.dec.StackPointer()) }
 
 func paramPath(p jsontext.Pointer) string {
 	var s strings.Builder
@@ -715,9 +682,6 @@ func isIndex(s string) bool {
 func (b *bodyReader) fail(err error) error {
 	if err == nil {
 		return nil
-	}
-	if b.in.err != nil {
-		return b.in.err
 	}
 	var se *jsontext.SyntacticError
 	switch {

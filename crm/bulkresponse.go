@@ -66,7 +66,16 @@ func (d *bulkScanner) once(seen *uint8, bit uint) bool {
 	return true
 }
 
-func (d *bulkScanner) ws() { d.i = pastSpace(d.s, d.i) }
+func (d *bulkScanner) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
 
 // at reads c, after white space, if it comes next.
 func (d *bulkScanner) at(c byte) bool {

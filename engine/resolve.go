@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"strings"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -69,10 +68,7 @@ func (c *refCache) get(e *Entity, col, val string) (*Ref, bool) {
 	return ref, ok
 }
 
-// set caches r under k, replacing what k held. A new key's value is
-// copied: it may be cut from a larger string (engine serve reads each
-// event's values out of one string of its text), which the cache would
-// otherwise keep for as long as the key.
+// set caches r under k, replacing what k held.
 func (c *refCache) set(k lookupKey, r *Ref) {
 	if i := colSlot(k.e, k.col); i >= 0 {
 		m := c.cols[k.e.slot][i]
@@ -82,7 +78,6 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 		}
 		if _, ok := m[k.val]; !ok {
 			c.n++
-			k.val = strings.Clone(k.val)
 		}
 		m[k.val] = r
 		return
@@ -92,7 +87,6 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 	}
 	if _, ok := c.other[k]; !ok {
 		c.n++
-		k.val = strings.Clone(k.val)
 	}
 	c.other[k] = r
 }
