@@ -185,7 +185,17 @@ func (d *bulkScanner) result(r *BulkResult) bool {
 		case "processed_customer_events_set":
 			return d.once(&seen, 0) && readList(d, &r.Processed, processedMember)
 		case "unprocessed_customer_events_set":
-			return d.once(&seen, 1) && readList(d, &r.Unprocessed, unprocessedMember)
+			if !d.once(&seen, 1) || !readList(d, &r.Unprocessed, unprocessedMember) {
+				return false
+			}
+			// A failure's code and reason may be kept for the whole run
+			// (the summary counts failures by code): copies of their own,
+			// not cuts that would keep the answer.
+			for i := range r.Unprocessed {
+				u := &r.Unprocessed[i]
+				u.ErrorCode, u.ErrorDescription = strings.Clone(u.ErrorCode), strings.Clone(u.ErrorDescription)
+			}
+			return true
 		}
 		return false
 	})
