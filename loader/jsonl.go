@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/crmload/crmload/mapping"
@@ -52,9 +53,15 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 		}
 		rec := &mapping.Record{Line: s.lr.line, Raw: bytes.Clone(raw)}
 		decodeJSONL(rec)
-		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil {
-			rec = &mapping.Record{Line: rec.Line, Raw: []byte(text)}
-			decodeJSONL(rec)
+		// An empty crmload_raw is a line given by its fields, as an
+		// empty cell of a CSV report is a row given by its columns.
+		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text != "" {
+			if strings.TrimSpace(text) == "" {
+				rec = &mapping.Record{Line: rec.Line, Raw: rec.Raw, Err: errors.New(rawColumn + " holds no record: put the line's text there, or empty it and give the fields")}
+			} else {
+				rec = &mapping.Record{Line: rec.Line, Raw: []byte(text)}
+				decodeJSONL(rec)
+			}
 		}
 		max := s.maxField
 		if max <= 0 {

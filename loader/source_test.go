@@ -278,13 +278,17 @@ func TestReportRawText(t *testing.T) {
 func TestJSONLReportRawText(t *testing.T) {
 	report := `{"crmload_raw":"{\"a\": 1}","crmload_line":2,"error_code":"E"}` + "\n" +
 		`{"crmload_raw":"{\"a\": ","crmload_line":3,"error_code":"E"}` + "\n" +
-		`{"a": 2,"crmload_line":4}` + "\n"
+		`{"a": 2,"crmload_line":4}` + "\n" +
+		`{"crmload_raw":"","a":3}` + "\n" + // no raw text: the line's fields (fuzz-found: it failed with no raw text)
+		`{"crmload_raw":" ","crmload_line":6}` + "\n"
 	p := filepath.Join(t.TempDir(), "failed.jsonl")
 	if err := os.WriteFile(p, []byte(report), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, recs := readAll(t, p, SourceOptions{})
-	want := "1:{\"a\": 1}\n2:ERR invalid JSON: unexpected EOF raw {\"a\": \n3:{\"a\": 2,\"crmload_line\":4}"
+	want := "1:{\"a\": 1}\n2:ERR invalid JSON: unexpected EOF raw {\"a\": \n3:{\"a\": 2,\"crmload_line\":4}\n" +
+		"4:{\"crmload_raw\":\"\",\"a\":3}\n" +
+		`5:ERR crmload_raw holds no record: put the line's text there, or empty it and give the fields raw {"crmload_raw":" ","crmload_line":6}`
 	if got := summarize(recs); got != want {
 		t.Errorf("records =\n%s\nwant\n%s", got, want)
 	}
