@@ -191,6 +191,43 @@ func (s *sqliteStore) Lookup(ctx context.Context, e *Entity, col string, keys []
 	return out, err
 }
 
+// TableBound returns e's greatest rid: at least how many records it
+// holds, found at the end of its b-tree.
+func (s *sqliteStore) TableBound(ctx context.Context, e *Entity) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.writer.SetInterrupt(s.writer.SetInterrupt(ctx.Done()))
+	var top int64
+	err := sqlitex.Execute(s.writer, "SELECT ifnull(max(rid), 0) FROM "+e.name, &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error { top = stmt.ColumnInt64(0); return nil },
+	})
+	return top, err
+}
+
+// ScanTable reads e's table whole, by rid.
+func (s *sqliteStore) ScanTable(ctx context.Context, e *Entity) ([]*Ref, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.writer.SetInterrupt(s.writer.SetInterrupt(ctx.Done()))
+	var out []*Ref
+	var vals []string // the records' values, cut from blocks
+	err := sqlitex.Execute(s.writer, fmt.Sprintf("SELECT rid, id, %s FROM %s ORDER BY rid", strings.Join(e.cols, ", "), e.name), &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			if len(vals)+len(e.cols) > cap(vals) {
+				vals = make([]string, 0, 256*len(e.cols))
+			}
+			r := &Ref{row: stmt.ColumnInt64(0), ID: stmt.ColumnText(1)}
+			for i := range e.cols {
+				vals = append(vals, stmt.ColumnText(i+2))
+			}
+			r.Vals = vals[len(vals)-len(e.cols) : len(vals) : len(vals)]
+			out = append(out, r)
+			return nil
+		},
+	})
+	return out, err
+}
+
 func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
