@@ -49,7 +49,8 @@ func readObject(r io.Reader, opts ReadOptions, v reflect.Value, lv level, sp spe
 	return b.object(v, lv, sp)
 }
 
-func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
+// withDefaults returns opts with the default of each limit not set.
+func withDefaults(opts ReadOptions) ReadOptions {
 	if opts.MaxString <= 0 {
 		opts.MaxString = DefaultMaxString
 	}
@@ -59,6 +60,11 @@ func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
 	if opts.PreAuthMemory <= 0 {
 		opts.PreAuthMemory = min(DefaultPreAuthMemory, opts.MaxMemory)
 	}
+	return opts
+}
+
+func newBodyReader(r io.Reader, opts ReadOptions) (*bodyReader, error) {
+	opts = withDefaults(opts)
 	r, err := skipBOM(r)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,11 @@ type fieldCodec struct {
 	name  string // the parameter's name
 	slot  int    // its bit in a set of the codec's fields (nameSet)
 	index []int
+	// off is the field's offset in the struct (the steps of index are
+	// all struct values, none a pointer), typ its type: the quick reader
+	// (quickbulk.go) writes fields in place.
+	off   uintptr
+	typ   reflect.Type
 	shape shape
 	elem  *codec // shapeObject: the pointed-to struct; shapeList: the element
 }
@@ -54,26 +59,26 @@ func codecOf(t reflect.Type) *codec {
 		return c.(*codec)
 	}
 	c := &codec{typ: t, size: int64(t.Size()), fields: map[string]*fieldCodec{}, id: int(codecIDs.Add(1)) - 1}
-	c.add(t, nil)
+	c.add(t, nil, 0)
 	c.words = (len(c.fields) + 63) / 64
 	actual, _ := codecs.LoadOrStore(t, c)
 	return actual.(*codec)
 }
 
-func (c *codec) add(t reflect.Type, prefix []int) {
+func (c *codec) add(t reflect.Type, prefix []int, base uintptr) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		index := append(append([]int(nil), prefix...), i)
 		tag, hasTag := f.Tag.Lookup("json")
 		name, _, _ := strings.Cut(tag, ",")
 		if f.Anonymous && f.Type.Kind() == reflect.Struct && name == "" {
-			c.add(f.Type, index) // embedded: its parameters are the outer object's
+			c.add(f.Type, index, base+f.Offset) // embedded: its parameters are the outer object's
 			continue
 		}
 		if !f.IsExported() || !hasTag || name == "-" || name == "" {
 			continue // not a parameter (Kind, Events, Run, ...)
 		}
-		fc := &fieldCodec{name: name, slot: len(c.fields), index: index}
+		fc := &fieldCodec{name: name, slot: len(c.fields), index: index, off: base + f.Offset, typ: f.Type}
 		switch {
 		case f.Type == numberType:
 			fc.shape = shapeNumber

@@ -99,6 +99,16 @@ func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error
 	if s == nil {
 		return nil, fmt.Errorf("unknown kind %q", k)
 	}
+	req, err, done, rest, release := readQuick(k, s, r, &opts)
+	if done {
+		return req, err
+	}
+	defer release()
+	return readBulkStrict(k, s, rest, opts) // the whole body again
+}
+
+// readBulkStrict is ReadBulkRequest by the token-by-token reader alone.
+func readBulkStrict(k Kind, s *Schema, r io.Reader, opts ReadOptions) (*BulkRequest, error) {
 	set, alt := k.SetName(), k.AltSetName()
 	req := &BulkRequest{Kind: k, Version: opts.Version}
 	given := ""
