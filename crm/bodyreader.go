@@ -169,16 +169,6 @@ func (f *fieldCodec) at(lv level) (*fieldCodec, *Field) {
 	return f, nil
 }
 
-// lookupBytes is lookup of a name read by nameBytes: the parameters'
-// names are not copied out of the decoder's buffer.
-func (b *bodyReader) lookupBytes(c *codec, lv level, name []byte) (*fieldCodec, *Field) {
-	f := c.fields[string(name)]
-	if f == nil {
-		return nil, nil
-	}
-	return f.at(lv)
-}
-
 // skip passes over the value of a member that is not a parameter.
 func (b *bodyReader) skip() error {
 	p := b.here()

@@ -99,7 +99,7 @@ func ReadBulkRequest(k Kind, r io.Reader, opts ReadOptions) (*BulkRequest, error
 	if s == nil {
 		return nil, fmt.Errorf("unknown kind %q", k)
 	}
-	req, err, done, rest, release := readQuick(k, s, r, &opts)
+	req, done, rest, release, err := readQuick(k, s, r, &opts)
 	if done {
 		return req, err
 	}

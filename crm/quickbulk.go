@@ -38,19 +38,24 @@ import (
 // the two read every body alike. The token the quick reader had accepted
 // is not checked twice (authMemo).
 //
-// Memory: the quick reader holds the body read so far besides its values,
-// at most quickMaxBody (a call of 1000 events is well under it), and
-// before the token was accepted at most quickPreAuthBody (a crmload client
+// Memory: the quick reader holds the body read so far besides its values:
+// about quickMaxBody at most (a call of 1000 events is well under it), and
+// before the token was accepted about quickPreAuthBody (a crmload client
 // sends the token first); a longer body goes to the strict reader, which
-// reads it in constant memory. Before the token is accepted it reads a
-// small chunk at a time, as the strict reader's decoder does, so that it
-// reads no further ahead of the token. Buffers are kept for the next call
-// only from callers whose token was accepted (TestServeBombs).
+// reads it in constant memory. A body it gives up on late is read, and its
+// values made, twice: at worst twice the memory budget of values, one set
+// of them garbage. Before the token is accepted it reads 4 KiB at a time
+// (the strict reader's decoder reads less): past a server's limit of bytes
+// before the token, a read that brings bytes with the error is taken as
+// the decoder takes it (fill). Buffers are kept for the next call only from
+// callers whose token was accepted (TestServeBombs).
 
 const (
-	// quickMaxBody is the longest body the quick reader holds;
-	// quickPreAuthBody the most it holds before the token was accepted
-	// (a body whose token comes later is left to the strict reader).
+	// quickMaxBody is about the longest body the quick reader holds (it
+	// stops reading past it: one chunk more at most, in a buffer of up
+	// to twice its capacity); quickPreAuthBody the same before the token
+	// was accepted (a body whose token comes later is left to the strict
+	// reader).
 	quickMaxBody     = 4 << 20
 	quickPreAuthBody = 64 << 10
 	// quickKeep is the largest buffer kept for the next call.
@@ -88,7 +93,7 @@ func (m *authMemo) authorize(token string) error {
 // the answer (err is Authorize's refusal). Not done: the strict reader is
 // to read rest, the whole body again, with opts (its Authorize then
 // remembers the quick reader's answer).
-func readQuick(k Kind, s *Schema, r io.Reader, opts *ReadOptions) (req *BulkRequest, err error, done bool, rest io.Reader, release func()) {
+func readQuick(k Kind, s *Schema, r io.Reader, opts *ReadOptions) (req *BulkRequest, done bool, rest io.Reader, release func(), err error) {
 	if opts.Authorize != nil {
 		m := &authMemo{f: opts.Authorize}
 		opts.Authorize = m.authorize
@@ -108,26 +113,38 @@ func readQuick(k Kind, s *Schema, r io.Reader, opts *ReadOptions) (req *BulkRequ
 	}
 	if err != nil {
 		release()
-		return nil, err, true, nil, nil
+		return nil, true, nil, nil, err
 	}
 	if ok {
 		release()
-		return req, nil, true, nil, nil
+		return req, true, nil, nil, nil
 	}
 	var tail io.Reader = r
 	switch {
 	case q.rerr != nil:
-		tail = errReader{q.rerr}
+		// The error where the stream gave it, then what the stream
+		// gives next (the same error, or more of the body).
+		tail = io.MultiReader(&errOnce{err: q.rerr}, r)
 	case q.eof:
 		tail = bytes.NewReader(nil)
 	}
-	return nil, nil, false, io.MultiReader(bytes.NewReader(q.buf), tail), release
+	return nil, false, io.MultiReader(bytes.NewReader(q.buf), tail), release, nil
 }
 
-// errReader returns its error, as the stream did after the bytes before.
-type errReader struct{ err error }
+// errOnce returns its error once, as the stream did after the bytes
+// before, and then ends.
+type errOnce struct {
+	err  error
+	done bool
+}
 
-func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+func (r *errOnce) Read([]byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	r.done = true
+	return 0, r.err
+}
 
 // quickBulk is the state of one quick reading.
 type quickBulk struct {
@@ -161,11 +178,20 @@ func (q *quickBulk) fill() bool {
 	switch {
 	case err == io.EOF:
 		q.eof = true
-	case err != nil:
+	case err != nil && (n == 0 || len(q.buf) < len(utf8BOM)):
+		// An error that comes with bytes is not the stream's end: the
+		// next read says whether it lasts, as jsontext takes it (engine
+		// serve's body says "no token yet" with the bytes that pass its
+		// limit, and reads on once the token is accepted). Only the
+		// strict reader's check of the first three bytes for a byte
+		// order mark (io.ReadFull) stops at one.
 		q.rerr = err
 	}
 	return n > 0 || !q.eof && q.rerr == nil
 }
+
+// utf8BOM is the UTF-8 byte order mark.
+const utf8BOM = "\xef\xbb\xbf"
 
 // at returns the byte at j, reading more of the body as needed; false
 // past its end.
@@ -365,7 +391,8 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 	codec := bulkRequestCodec
 	names := b.enter(codec)
 	lv := level{byName: s.callByName}
-	var given, others []string // the events set's name; other names not of the codec
+	given := false      // the events set was read
+	var others []string // names not of the codec
 	if c, ok = q.ws(); !ok {
 		return false, nil
 	}
@@ -402,10 +429,10 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 		}
 		switch {
 		case name == set || alt != "" && name == alt:
-			if len(given) > 0 || !q.events(req, s, c) {
+			if given || !q.events(req, s, c) {
 				return false, nil
 			}
-			given = append(given, name)
+			given = true
 		default:
 			var f *fieldCodec
 			var sf *Field

@@ -13,35 +13,45 @@ import (
 )
 
 // chunkedReader gives body at most chunk bytes a read and, when failAt is
-// within it, fails with a read error after failAt bytes.
+// within it, fails with a read error after failAt bytes: with the read
+// that brings the bytes before it (withData) or after them, and for good
+// or once, the stream going on after it (transient: engine serve's body
+// says "no token yet" past its limit until the token is accepted).
 type chunkedReader struct {
-	body   string
-	chunk  int
-	failAt int
-	off    int
+	body                string
+	chunk, failAt, off  int
+	withData, transient bool
+	failed              bool
 }
 
 var errCut = errors.New("connection reset")
 
 func (r *chunkedReader) Read(p []byte) (int, error) {
 	end := len(r.body)
-	if r.failAt >= 0 && r.failAt < end {
+	if r.failAt >= 0 && r.failAt < end && !(r.transient && r.failed) {
 		end = r.failAt
 	}
 	if r.off >= end {
 		if end < len(r.body) {
+			r.failed = true
 			return 0, errCut
 		}
 		return 0, io.EOF
 	}
 	n := copy(p[:min(len(p), r.chunk)], r.body[r.off:end])
 	r.off += n
+	if r.withData && r.off == end && end < len(r.body) {
+		r.failed = true
+		return n, errCut
+	}
 	return n, nil
 }
 
 // readingOpts are the options of a reading in sameReading: an Authorize
-// that accepts the token T (and, with lenient, no token), logging its calls
-// and the ignored paths, and limits set by limits.
+// that accepts the token T (and, with limits&4, no token; with limits&8
+// there is none), logging its calls and the ignored paths, limits set by
+// limits%4, and with limits&64 the R10 pages' parameters. (limits&16 and
+// &32 are chunkedReader's withData and transient.)
 func readingOpts(log *[]string, limits byte) ReadOptions {
 	o := ReadOptions{
 		Authorize: func(token string) error {
@@ -64,6 +74,9 @@ func readingOpts(log *[]string, limits byte) ReadOptions {
 	if limits&8 != 0 {
 		o.Authorize = nil
 	}
+	if limits&64 != 0 {
+		o.Version = R10
+	}
 	return o
 }
 
@@ -76,8 +89,12 @@ func sameReading(t *testing.T, k Kind, body string, chunk, failAt int, limits by
 	t.Helper()
 	chunk = max(chunk, 1)
 	var quickLog, strictLog []string
-	qr, qerr := ReadBulkRequest(k, &chunkedReader{body: body, chunk: chunk, failAt: failAt}, readingOpts(&quickLog, limits))
-	sr, serr := readBulkStrict(k, SchemaFor(k, ""), &chunkedReader{body: body, chunk: chunk, failAt: failAt}, readingOpts(&strictLog, limits))
+	stream := func() io.Reader {
+		return &chunkedReader{body: body, chunk: chunk, failAt: failAt, withData: limits&16 != 0, transient: limits&32 != 0}
+	}
+	qr, qerr := ReadBulkRequest(k, stream(), readingOpts(&quickLog, limits))
+	so := readingOpts(&strictLog, limits)
+	sr, serr := readBulkStrict(k, SchemaFor(k, so.Version), stream(), so)
 	var ql, sl *LimitError
 	if errText(qerr) != errText(serr) || errors.As(qerr, &ql) != errors.As(serr, &sl) || errors.Is(qerr, errCut) != errors.Is(serr, errCut) {
 		t.Fatalf("%s body %q (chunks of %d, cut at %d, limits %d):\nquick reader: %v\nstrict reader: %v", k, body, chunk, failAt, limits, qerr, serr)
@@ -165,12 +182,14 @@ func TestQuickBulkSame(t *testing.T) {
 		"\xfe\xff{}",
 	}
 	for _, body := range bodies {
-		for _, limits := range []byte{0, 1, 2, 3, 4, 8} {
+		for _, limits := range []byte{0, 1, 2, 3, 4, 8, 64} {
 			for _, chunk := range []int{1, 7, 1 << 20} {
 				sameReading(t, Web, body, chunk, -1, limits)
 			}
-			for _, cut := range []int{0, 1, len(body) / 2, len(body) - 1} {
-				sameReading(t, Web, body, 5, cut, limits)
+			for _, cut := range []int{0, 1, 2, 3, 4, len(body) / 2, len(body) - 1} {
+				for _, mode := range []byte{0, 16, 32, 48} {
+					sameReading(t, Web, body, 5, cut, limits|mode)
+				}
 			}
 		}
 	}
@@ -189,7 +208,7 @@ func TestQuickBulkReads(t *testing.T) {
 	for k, body := range pageRequests(t) {
 		s := SchemaFor(k, "")
 		opts := ReadOptions{Authorize: func(string) error { return nil }}
-		req, err, done, _, release := readQuick(k, s, strings.NewReader(body), &opts)
+		req, done, _, release, err := readQuick(k, s, strings.NewReader(body), &opts)
 		if !done || err != nil {
 			if release != nil {
 				release()

@@ -15,7 +15,8 @@ import (
 )
 
 // requestBody is a request's body as the strict reader (crm.ReadBulkRequest,
-// crm.ReadParams) reads it: at most PreAuthBody bytes until authorize
+// its quick reader first, and crm.ReadParams) reads it: at most PreAuthBody
+// bytes until authorize
 // accepted the token, MaxBody in all, and each of the two within a
 // deadline proportional to it. So an unauthenticated client holds a
 // connection for seconds and a megabyte at most, whatever it sends.
