@@ -644,8 +644,18 @@ func (b *bodyReader) elementNotObject() error {
 func (b *bodyReader) here() string { return paramPath(b.dec.StackPointer()) }
 
 func paramPath(p jsontext.Pointer) string {
-	var s strings.Builder
+	var toks []string
 	for tok := range p.Tokens() {
+		toks = append(toks, tok)
+	}
+	return formatPath(toks)
+}
+
+// formatPath names a path of member names and list indices (all as
+// text) as paramPath does.
+func formatPath(toks []string) string {
+	var s strings.Builder
+	for _, tok := range toks {
 		if isIndex(tok) && s.Len() > 0 {
 			s.WriteString("[" + tok + "]")
 			continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"testing"
 )
 
@@ -51,6 +52,28 @@ func BenchmarkReadBulkRequest(b *testing.B) {
 			}
 		}
 	})
+	// Each event with a member that is not a parameter (ignored, named
+	// in the answer): read by the quick reader too.
+	ignored := bytes.ReplaceAll(body, []byte(`"description":`), []byte(`"comment":"not a parameter","description":`))
+	for _, c := range []struct {
+		name string
+		read func(io.Reader, ReadOptions) (*BulkRequest, error)
+	}{
+		{"ignored-names", func(r io.Reader, o ReadOptions) (*BulkRequest, error) { return ReadBulkRequest(Purchases, r, o) }},
+		{"ignored-names-token-by-token", func(r io.Reader, o ReadOptions) (*BulkRequest, error) {
+			return readBulkStrict(Purchases, SchemaFor(Purchases, ""), r, o)
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			opts := ReadOptions{Events: MaxBulkEvents, Authorize: func(string) error { return nil }, Ignored: func(string) {}}
+			b.SetBytes(int64(len(ignored)))
+			for b.Loop() {
+				if _, err := c.read(bytes.NewReader(ignored), opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	b.Run("token-by-token-counted", func(b *testing.B) {
 		// strict-counted by the token-by-token reader alone, as it read
 		// every body before the quick reader (quickbulk.go).

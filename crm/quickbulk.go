@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"reflect"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -17,26 +18,30 @@ import (
 // The token-by-token reader spent a third of engine serve's CPU in a
 // remote load: a few decoder calls, a reflected field and a string
 // allocation per value. For a body of the common form (the token, the
-// call's parameters and its events set, each given once; every name a
-// parameter where it stands; values of their parameters' types; within
-// the limits) readQuick reads the body into a buffer of its own as it
-// parses it, checking its syntax as jsontext does (strings: UTF-8, no
-// control characters, escapes unquoted by jsontext itself; numbers:
-// JSON's grammar; nothing after the object), writes each value in its
-// struct field in place and copies strings into blocks of their own.
-// It calls Authorize the moment it has read the token, as the strict
-// reader does, and charges the memory budget the same amounts in the
-// same order.
+// call's parameters and its events set, each given once; values of their
+// parameters' types; within the limits) readQuick reads the body into a
+// buffer of its own as it parses it, checking its syntax as jsontext does
+// (strings: UTF-8, no control characters, escapes unquoted by jsontext
+// itself; numbers: JSON's grammar; nothing after the object), writes each
+// value in its struct field in place and copies strings into blocks of
+// their own. It calls Authorize the moment it has read the token, as the
+// strict reader does, and charges the memory budget the same amounts in
+// the same order. A member that is not a parameter where it stands, after
+// the token, is skipped as the strict reader skips it (no name twice in
+// its objects, at most maxSkipDepth levels; charged at least what the
+// strict reader charges), and its path is handed to Ignored once the body
+// was read: the strict reader's paths, in its order (no Authorize call
+// comes after the token's).
 //
-// Anything else (a name that is not a parameter where it stands, a name
-// given twice, a value of another type, null for the token, a syntax
-// error, a limit reached, a read error, a body past quickMaxBody) makes
-// it give up, and the strict reader reads the whole body from its first
-// byte: the bytes read so far, then the rest of the stream (or the read
-// error where it came). One reading of the rules: the quick reader is
-// only a faster way to the same result, and FuzzQuickBulkSame checks that
-// the two read every body alike. The token the quick reader had accepted
-// is not checked twice (authMemo).
+// Anything else (such a member before the token, a name given twice, a
+// value of another type, null for the token, a syntax error, a limit
+// reached, a read error, a body past quickMaxBody) makes it give up, and
+// the strict reader reads the whole body from its first byte: the bytes
+// read so far, then the rest of the stream (or the read error where it
+// came). One reading of the rules: the quick reader is only a faster way
+// to the same result, and FuzzQuickBulkSame checks that the two read every
+// body alike. The token the quick reader had accepted is not checked twice
+// (authMemo).
 //
 // Memory: the quick reader holds the body read so far besides its values:
 // about quickMaxBody at most (a call of 1000 events is well under it), and
@@ -156,6 +161,17 @@ type quickBulk struct {
 	b     *bodyReader // its budget, name sets, field orders and object blocks (no decoder)
 	block []byte      // string values are copied into it
 	esc   []byte      // an unquoted string with escapes
+	// path is where the parser is: member names and list indices (-1:
+	// a name), for the paths of ignored members; ignored holds those
+	// paths, handed to Ignored once the body was read.
+	path    []pathStep
+	ignored []string
+}
+
+// pathStep is a step of quickBulk.path: a member's name, or an index.
+type pathStep struct {
+	name  string
+	index int // -1 for a name
 }
 
 // fill reads more of the body; false when there is no more (its end, a
@@ -413,6 +429,9 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 			}
 			names.bits[w] |= bit
 		} else {
+			if len(others) == maxQuickNames {
+				return false, nil
+			}
 			for _, o := range others {
 				if o == name {
 					return false, nil
@@ -429,6 +448,7 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 		}
 		switch {
 		case name == set || alt != "" && name == alt:
+			q.path = append(q.path[:0], pathStep{name: name, index: -1})
 			if given || !q.events(req, s, c) {
 				return false, nil
 			}
@@ -439,9 +459,19 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 			if cf != nil {
 				f, sf = cf.at(lv)
 			}
-			if f == nil || name == "token" && c != '"' {
-				return false, nil // not a parameter here; a token that is not a string
+			if f == nil {
+				// Not a parameter here (a name given twice was found
+				// above).
+				q.path = q.path[:0]
+				if !b.authorized || !q.skip(name, c) {
+					return false, nil
+				}
+				break
 			}
+			if name == "token" && c != '"' {
+				return false, nil // a token that is not a string
+			}
+			q.path = append(q.path[:0], pathStep{name: name, index: -1})
 			if !q.value(unsafe.Add(unsafe.Pointer(req), f.off), f, sub(sf), c) {
 				return false, nil
 			}
@@ -476,6 +506,11 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 			return false, err
 		}
 	}
+	if b.opts.Ignored != nil {
+		for _, p := range q.ignored {
+			b.opts.Ignored(p)
+		}
+	}
 	return true, nil
 }
 
@@ -501,7 +536,10 @@ func (q *quickBulk) events(req *BulkRequest, s *Schema, c byte) bool {
 			return false
 		}
 		req.Events = append(req.Events, Event{})
-		if !q.members(unsafe.Pointer(&req.Events[len(req.Events)-1]), eventCodec, lv) {
+		q.path = append(q.path, pathStep{index: len(req.Events) - 1})
+		ok := q.members(unsafe.Pointer(&req.Events[len(req.Events)-1]), eventCodec, lv)
+		q.path = q.path[:len(q.path)-1]
+		if !ok {
 			return false
 		}
 		if c, ok = q.next(']'); !ok {
@@ -537,6 +575,7 @@ func (q *quickBulk) next(close byte) (byte, bool) {
 func (q *quickBulk) members(v unsafe.Pointer, c *codec, lv level) bool {
 	b := q.b
 	names := b.enter(c)
+	var others []string // names c does not have
 	q.i++
 	ch, ok := q.ws()
 	if !ok {
@@ -551,23 +590,37 @@ func (q *quickBulk) members(v unsafe.Pointer, c *codec, lv level) bool {
 			return false
 		}
 		cf := b.field(c, k, name)
-		if cf == nil {
-			return false
+		var f *fieldCodec
+		var sf *Field
+		if cf != nil {
+			w, bit := cf.slot/64, uint64(1)<<(cf.slot%64)
+			if names.bits[w]&bit != 0 {
+				return false
+			}
+			names.bits[w] |= bit
+			f, sf = cf.at(lv)
 		}
-		w, bit := cf.slot/64, uint64(1)<<(cf.slot%64)
-		if names.bits[w]&bit != 0 {
-			return false
-		}
-		names.bits[w] |= bit
-		f, sf := cf.at(lv)
+		var unknown string
 		if f == nil {
-			return false
+			if unknown, ok = q.unknownName(name, cf == nil, &others); !ok {
+				return false
+			}
 		}
 		if ch, ok = q.ws(); !ok || ch != ':' {
 			return false
 		}
 		q.i++
-		if ch, ok = q.ws(); !ok || !q.value(unsafe.Add(v, f.off), f, sub(sf), ch) {
+		if ch, ok = q.ws(); !ok {
+			return false
+		}
+		if f == nil {
+			ok = q.skip(unknown, ch)
+		} else {
+			q.path = append(q.path, pathStep{name: f.name, index: -1})
+			ok = q.value(unsafe.Add(v, f.off), f, sub(sf), ch)
+			q.path = q.path[:len(q.path)-1]
+		}
+		if !ok {
 			return false
 		}
 		if ch, ok = q.next('}'); !ok {
@@ -577,6 +630,128 @@ func (q *quickBulk) members(v unsafe.Pointer, c *codec, lv level) bool {
 	q.i++
 	b.leave()
 	return true
+}
+
+// unknownName takes the name just read, which is not a parameter where
+// it stands, as the strict reader does: a name its codec does not have
+// (other) must not be given twice in the object (others holds those
+// read so far). The quick reader skips such members only after the token
+// was accepted (Ignored is then called in the strict reader's order).
+func (q *quickBulk) unknownName(name []byte, other bool, others *[]string) (string, bool) {
+	if !q.b.authorized {
+		return "", false
+	}
+	n := string(name)
+	if other {
+		if len(*others) == maxQuickNames {
+			return "", false
+		}
+		for _, o := range *others {
+			if o == n {
+				return "", false
+			}
+		}
+		*others = append(*others, n)
+	}
+	return n, true
+}
+
+// maxQuickNames bounds the names of one object the quick reader compares
+// to find one given twice (one by one): past it, it gives up.
+const maxQuickNames = 64
+
+// skip passes over the value at q.i, its first byte c, of the member
+// called name that is not a parameter where it stands, checking it as the
+// strict reader does, and records the member's path for Ignored. It
+// charges the budget at least what the strict reader charges (the path,
+// and each name inside with the bytes before it), all at once.
+func (q *quickBulk) skip(name string, c byte) bool {
+	toks := make([]string, 0, len(q.path)+1)
+	for _, st := range q.path {
+		if st.index >= 0 {
+			toks = append(toks, strconv.Itoa(st.index))
+		} else {
+			toks = append(toks, st.name)
+		}
+	}
+	p := formatPath(append(toks, name))
+	start := q.i
+	names, ok := q.skipValue(c, 1)
+	if !ok || q.b.charge(int64(len(p))+nameCost) != nil || q.b.charge(int64(q.i-start)+nameCost*int64(names)) != nil {
+		return false
+	}
+	q.ignored = append(q.ignored, p)
+	return true
+}
+
+// skipValue passes over the value at q.i, its first byte c, depth levels
+// into a skipped member, and returns how many names its objects hold.
+func (q *quickBulk) skipValue(c byte, depth int) (int, bool) {
+	switch {
+	case c == '"':
+		_, ok := q.str()
+		return 0, ok
+	case c == '-' || c >= '0' && c <= '9':
+		_, ok := q.number()
+		return 0, ok
+	case c == 't':
+		return 0, q.literal("true")
+	case c == 'f':
+		return 0, q.literal("false")
+	case c == 'n':
+		return 0, q.literal("null")
+	case c != '{' && c != '[':
+		return 0, false
+	}
+	if depth >= maxSkipDepth {
+		return 0, false // the strict reader refuses one level further
+	}
+	close := byte(']')
+	if c == '{' {
+		close = '}'
+	}
+	q.i++
+	ch, ok := q.ws()
+	if !ok {
+		return 0, false
+	}
+	names := 0
+	var seen []string
+	for ch != close {
+		if c == '{' {
+			if ch != '"' || len(seen) == maxQuickNames {
+				return 0, false
+			}
+			raw, ok := q.str()
+			if !ok {
+				return 0, false
+			}
+			for _, o := range seen {
+				if o == string(raw) {
+					return 0, false
+				}
+			}
+			seen = append(seen, string(raw))
+			names++
+			if ch, ok = q.ws(); !ok || ch != ':' {
+				return 0, false
+			}
+			q.i++
+			if ch, ok = q.ws(); !ok {
+				return 0, false
+			}
+		}
+		n, ok := q.skipValue(ch, depth+1)
+		if !ok {
+			return 0, false
+		}
+		names += n
+		if ch, ok = q.next(close); !ok {
+			return 0, false
+		}
+	}
+	q.i++
+	return names, true
 }
 
 // value reads the value at q.i, its first byte c, into v, the place of
@@ -640,7 +815,10 @@ func (q *quickBulk) value(v unsafe.Pointer, f *fieldCodec, lv level, c byte) boo
 				list.Set(grown)
 			}
 			list.SetLen(n + 1)
-			if !q.members(list.Index(n).Addr().UnsafePointer(), f.elem, lv) {
+			q.path = append(q.path, pathStep{index: n})
+			ok := q.members(list.Index(n).Addr().UnsafePointer(), f.elem, lv)
+			q.path = q.path[:len(q.path)-1]
+			if !ok {
 				return false
 			}
 			if ch, ok = q.next(']'); !ok {

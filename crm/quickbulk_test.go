@@ -222,6 +222,36 @@ func TestQuickBulkReads(t *testing.T) {
 	}
 }
 
+// TestQuickBulkIgnores: after the token, members that are not parameters
+// where they stand are skipped by the quick reader itself (it does not
+// give up), with the strict reader's paths and calls of Ignored.
+func TestQuickBulkIgnores(t *testing.T) {
+	body := `{"token":"T","colour":{"a":[1,{"b":null}],"c":"\u00e9"},"web_customer_events_set":[` +
+		`{"request_unique_identifier":"1","Website":"x","accounts_receivable_identifier":{"number":"A","NUMBER":"B","12":[]},"udf_string_9":"u","website":"w"},` +
+		`{"request_unique_identifier":"2","` + strings.Repeat("n", 80) + `":true,"website":"w"}],"fields_set":"id","tail":-1.5e3}`
+	var log []string
+	opts := ReadOptions{Authorize: func(string) error { return nil }, Ignored: func(p string) { log = append(log, p) }}
+	req, done, _, release, err := readQuick(Web, SchemaFor(Web, ""), strings.NewReader(body), &opts)
+	if !done || err != nil {
+		if release != nil {
+			release()
+		}
+		t.Fatalf("the quick reader gave up (err %v)", err)
+	}
+	var want []string
+	sr, err := readBulkStrict(Web, SchemaFor(Web, ""), strings.NewReader(body), ReadOptions{Ignored: func(p string) { want = append(want, p) }})
+	if err != nil || !reflect.DeepEqual(req, sr) || !reflect.DeepEqual(log, want) {
+		t.Fatalf("quick reader %+v %q\nstrict reader %+v %q (%v)", req, log, sr, want, err)
+	}
+	if len(log) != 7 {
+		t.Errorf("ignored %q, want 7 paths", log)
+	}
+	for _, limits := range []byte{0, 1, 2, 3, 4, 8, 16, 32, 64} {
+		sameReading(t, Web, body, 11, -1, limits)
+		sameReading(t, Web, body, 11, len(body)-20, limits)
+	}
+}
+
 // FuzzQuickBulkSame: any body, read in chunks and perhaps cut short,
 // gets the same answer from ReadBulkRequest (quick reader first) as from
 // the strict reader alone.
