@@ -429,15 +429,9 @@ func (q *quickBulk) read(req *BulkRequest, s *Schema) (bool, error) {
 			}
 			names.bits[w] |= bit
 		} else {
-			if len(others) == maxQuickNames {
+			if !addName(&others, name) {
 				return false, nil
 			}
-			for _, o := range others {
-				if o == name {
-					return false, nil
-				}
-			}
-			others = append(others, name)
 		}
 		if c, ok = q.ws(); !ok || c != ':' {
 			return false, nil
@@ -642,16 +636,8 @@ func (q *quickBulk) unknownName(name []byte, other bool, others *[]string) (stri
 		return "", false
 	}
 	n := string(name)
-	if other {
-		if len(*others) == maxQuickNames {
-			return "", false
-		}
-		for _, o := range *others {
-			if o == n {
-				return "", false
-			}
-		}
-		*others = append(*others, n)
+	if other && !addName(others, n) {
+		return "", false
 	}
 	return n, true
 }
@@ -659,6 +645,21 @@ func (q *quickBulk) unknownName(name []byte, other bool, others *[]string) (stri
 // maxQuickNames bounds the names of one object the quick reader compares
 // to find one given twice (one by one): past it, it gives up.
 const maxQuickNames = 64
+
+// addName adds n to the names read so far of an object (not of its
+// codec); false when n is among them, or they are maxQuickNames already.
+func addName(names *[]string, n string) bool {
+	if len(*names) == maxQuickNames {
+		return false
+	}
+	for _, o := range *names {
+		if o == n {
+			return false
+		}
+	}
+	*names = append(*names, n)
+	return true
+}
 
 // skip passes over the value at q.i, its first byte c, of the member
 // called name that is not a parameter where it stands, checking it as the
@@ -703,8 +704,8 @@ func (q *quickBulk) skipValue(c byte, depth int) (int, bool) {
 	case c != '{' && c != '[':
 		return 0, false
 	}
-	if depth >= maxSkipDepth {
-		return 0, false // the strict reader refuses one level further
+	if depth > maxSkipDepth {
+		return 0, false // the strict reader refuses it too
 	}
 	close := byte(']')
 	if c == '{' {
@@ -719,19 +720,13 @@ func (q *quickBulk) skipValue(c byte, depth int) (int, bool) {
 	var seen []string
 	for ch != close {
 		if c == '{' {
-			if ch != '"' || len(seen) == maxQuickNames {
+			if ch != '"' {
 				return 0, false
 			}
 			raw, ok := q.str()
-			if !ok {
+			if !ok || !addName(&seen, string(raw)) {
 				return 0, false
 			}
-			for _, o := range seen {
-				if o == string(raw) {
-					return 0, false
-				}
-			}
-			seen = append(seen, string(raw))
 			names++
 			if ch, ok = q.ws(); !ok || ch != ':' {
 				return 0, false

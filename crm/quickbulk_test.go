@@ -250,6 +250,20 @@ func TestQuickBulkIgnores(t *testing.T) {
 		sameReading(t, Web, body, 11, -1, limits)
 		sameReading(t, Web, body, 11, len(body)-20, limits)
 	}
+	// A skipped value nested 16 levels deep is read (by the quick reader
+	// itself), 17 are refused (by both).
+	for _, levels := range []int{16, 17} {
+		deep := `{"token":"T","web_customer_events_set":[{"colour":` + strings.Repeat(`[`, levels) + strings.Repeat(`]`, levels) + `,"website":"w"}]}`
+		sameReading(t, Web, deep, 1<<20, -1, 0)
+		opts := ReadOptions{}
+		_, done, _, release, _ := readQuick(Web, SchemaFor(Web, ""), strings.NewReader(deep), &opts)
+		if release != nil {
+			release()
+		}
+		if done != (levels == 16) {
+			t.Errorf("%d levels: the quick reader read it itself: %v", levels, done)
+		}
+	}
 }
 
 // FuzzQuickBulkSame: any body, read in chunks and perhaps cut short,
