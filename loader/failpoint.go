@@ -21,6 +21,9 @@ import (
 //	before-reports   the run directory is in place (and locked, its inputs
 //	                 claimed), no report or journal byte written yet
 //	job-next-source  a job's source finished, the next not yet started
+//	journal:K        the K-th journal the process opened (a job's K-th
+//	                 source) has just had its n-th line written (name@n
+//	                 counts that journal's lines, not the reachings)
 const FailpointEnv = "CRMLOAD_FAILPOINT"
 
 var failpointName, failpointAt = parseFailpoint(os.Getenv(FailpointEnv))
@@ -42,6 +45,25 @@ func failpoint(name string) {
 	if failpointName == "" || name != failpointName || failpointSeen.Add(1) != failpointAt {
 		return
 	}
+	stopAtFailpoint(name)
+}
+
+// journalFailpoint stops the process when the test failpoint is
+// journal:K@n, this is the K-th journal the process opened and it has just
+// had its n-th line written.
+func journalFailpoint(journal, lines int64) {
+	if failpointName == "" || lines != failpointAt {
+		return
+	}
+	if name := fmt.Sprintf("journal:%d", journal); name == failpointName {
+		stopAtFailpoint(name)
+	}
+}
+
+// journalsOpened counts the journals the process opened (journalFailpoint).
+var journalsOpened atomic.Int64
+
+func stopAtFailpoint(name string) {
 	fmt.Fprintf(os.Stderr, "crmload: failpoint %s reached\n", name)
 	for {
 		time.Sleep(time.Hour) // until the test kills the process

@@ -41,6 +41,9 @@ type journal struct {
 	f   *os.File
 	w   *bufio.Writer
 	buf []byte // record's line, reused
+	// index is the journal's place among those the process opened, lines
+	// the lines it wrote: for the tests' journalFailpoint.
+	index, lines int64
 }
 
 // openJournal opens a run's journal for appending. keep, when not
@@ -58,7 +61,7 @@ func openJournal(dir string, keep int64) (*journal, error) {
 			return nil, err
 		}
 	}
-	return &journal{f: f, w: bufio.NewWriterSize(runDirWriter(f), 64<<10)}, nil
+	return &journal{f: f, w: bufio.NewWriterSize(runDirWriter(f), 64<<10), index: journalsOpened.Add(1)}, nil
 }
 
 func (j *journal) record(e journalEntry) error {
@@ -66,7 +69,10 @@ func (j *journal) record(e journalEntry) error {
 	defer j.mu.Unlock()
 	j.buf = append(appendJournalEntry(j.buf[:0], &e), '\n')
 	j.w.Write(j.buf)
-	return j.w.Flush()
+	err := j.w.Flush()
+	j.lines++
+	journalFailpoint(j.index, j.lines)
+	return err
 }
 
 // appendJournalEntry appends e as json.Marshal writes it (tested against
