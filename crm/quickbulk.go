@@ -530,10 +530,8 @@ func (q *quickBulk) events(req *BulkRequest, s *Schema, c byte) bool {
 			return false
 		}
 		req.Events = append(req.Events, Event{})
-		q.path = append(q.path, pathStep{index: len(req.Events) - 1})
-		ok := q.members(unsafe.Pointer(&req.Events[len(req.Events)-1]), eventCodec, lv)
-		q.path = q.path[:len(q.path)-1]
-		if !ok {
+		n := len(req.Events) - 1
+		if !q.element(unsafe.Pointer(&req.Events[n]), eventCodec, lv, n) {
 			return false
 		}
 		if c, ok = q.next(']'); !ok {
@@ -562,6 +560,15 @@ func (q *quickBulk) next(close byte) (byte, bool) {
 		return 0, false // a comma before the close
 	}
 	return c, true
+}
+
+// element reads the index-th element of a list of objects, at q.i (its
+// '{'), into the struct at v, of codec c, at level lv.
+func (q *quickBulk) element(v unsafe.Pointer, c *codec, lv level, index int) bool {
+	q.path = append(q.path, pathStep{index: index})
+	ok := q.members(v, c, lv)
+	q.path = q.path[:len(q.path)-1]
+	return ok
 }
 
 // members reads the object at q.i (its '{') into the struct at v, of
@@ -810,10 +817,7 @@ func (q *quickBulk) value(v unsafe.Pointer, f *fieldCodec, lv level, c byte) boo
 				list.Set(grown)
 			}
 			list.SetLen(n + 1)
-			q.path = append(q.path, pathStep{index: n})
-			ok := q.members(list.Index(n).Addr().UnsafePointer(), f.elem, lv)
-			q.path = q.path[:len(q.path)-1]
-			if !ok {
+			if !q.element(list.Index(n).Addr().UnsafePointer(), f.elem, lv, n) {
 				return false
 			}
 			if ch, ok = q.next(']'); !ok {
