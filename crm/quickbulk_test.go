@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -271,7 +272,7 @@ func TestQuickBulkIgnores(t *testing.T) {
 // the strict reader alone.
 func FuzzQuickBulkSame(f *testing.F) {
 	for k, body := range pageRequests(f) {
-		f.Add(byte(slicesIndex(Kinds, k)), body, uint16(1<<15), int32(-1), byte(0))
+		f.Add(byte(slices.Index(Kinds, k)), body, uint16(1<<15), int32(-1), byte(0))
 	}
 	f.Add(byte(0), `{"token":"T","web_customer_events_set":[{"request_unique_identifier":"\u00e9\ud83d\ude00"}]}`, uint16(3), int32(-1), byte(2))
 	f.Add(byte(0), `{"web_customer_events_set":[{"udf_float_1":-0.0e-0}],"token":"T"}`, uint16(1), int32(30), byte(4))
@@ -293,13 +294,4 @@ func FuzzQuickBulkSameBuilt(f *testing.F) {
 		g.request(&b)
 		sameReading(t, Web, b.String(), 1+int(limits)*37, -1, limits)
 	})
-}
-
-func slicesIndex(ks []Kind, k Kind) int {
-	for i, x := range ks {
-		if x == k {
-			return i
-		}
-	}
-	return 0
 }
