@@ -403,13 +403,21 @@ func journalLines(t *testing.T, glob string) int {
 	return bytes.Count(b, []byte("\n"))
 }
 
-// killAtJournal kills the process once a file that glob matches has n
-// lines.
-func (p *killable) killAtJournal(glob string, n int) {
-	p.t.Helper()
-	p.waitJournal(glob, n)
-	p.kill()
+// atJournalLine makes cmd, not started yet, stop (the test failpoint
+// journal:1) right after it has written the n-th line of the first journal
+// it opens (lines an earlier process wrote there not counted): a test kills
+// it there with killAtJournalLine. (A watcher that reads the journal as it
+// grows can read late on a busy machine, and the load finish first.)
+func atJournalLine(cmd *exec.Cmd, n int) {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=journal:1@%d", loader.FailpointEnv, n))
 }
+
+// killAtJournalLine kills a process started after atJournalLine where it
+// stopped.
+func (p *killable) killAtJournalLine() { p.killAtFailpoint("journal:1") }
 
 // kill sends SIGKILL and checks that it is what ended the process.
 func (p *killable) kill() {

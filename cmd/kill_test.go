@@ -51,10 +51,16 @@ func TestKillAndResume(t *testing.T) {
 			// run runs crmload to its end (exit 1: the unknown
 			// participants), or kills it once the journal has more lines
 			// than at the last kill: a draw among the first 40 of the
-			// 80 a whole load writes (a call of 250 rows each).
+			// 80 a whole load writes (a call of 250 rows each), where
+			// it stops for the kill (atJournalLine).
 			run := func(kill bool, args ...string) {
 				cmd := exec.Command(bin, append([]string{"--db", db}, args...)...)
 				cmd.Dir = dir
+				if kill {
+					// The journal has lines lines: this process's
+					// are counted.
+					atJournalLine(cmd, 1+rng.IntN(max(1, (40-lines)/2)))
+				}
 				p := startKillable(t, cmd)
 				if !kill {
 					if code := p.exit(); code != 1 {
@@ -62,7 +68,7 @@ func TestKillAndResume(t *testing.T) {
 					}
 					return
 				}
-				p.killAtJournal(journal, lines+1+rng.IntN(max(1, (40-lines)/2)))
+				p.killAtJournalLine()
 				lines = journalLines(t, journal)
 			}
 			if out, err := exec.Command(bin, "--db", db, "engine", "seed", reference).CombinedOutput(); err != nil {
@@ -264,7 +270,8 @@ func TestKillAndResumeRemote(t *testing.T) {
 			load := exec.Command(bin, append(append([]string{"load"}, remote...), "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)...)
 			load.Dir = dir
 			load.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
-			startKillable(t, load).killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 1+rng.IntN(80))
+			atJournalLine(load, 1+rng.IntN(80))
+			startKillable(t, load).killAtJournalLine()
 			dirs, _ := filepath.Glob(filepath.Join(dir, "reports", "[0-9]*"))
 			if len(dirs) != 1 {
 				t.Fatalf("%d run directories after a kill part-way, want 1", len(dirs))
@@ -282,7 +289,7 @@ func TestKillAndResumeRemote(t *testing.T) {
 			}
 			resume := exec.Command(bin, append(append([]string{"load"}, remote...), "--resume", dirs[0])...)
 			resume.Dir = dir
-			resume.Env = load.Env
+			resume.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p") // without the load's failpoint
 			if p := startKillable(t, resume); p.exit() != 1 {
 				t.Fatalf("resume: exit %d, want 1; stderr:\n%s", p.exit(), p.said())
 			}

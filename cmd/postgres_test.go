@@ -127,9 +127,12 @@ func TestPostgresReplicasShardedKillResume(t *testing.T) {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CRMLOAD_PASSWORD=p")
+		if killAt > 0 {
+			atJournalLine(cmd, killAt)
+		}
 		p := startKillable(t, cmd)
 		if killAt > 0 {
-			p.killAtJournal(filepath.Join(dir, fmt.Sprintf("reports%d", i+1), "[0-9]*", "journal.jsonl"), killAt)
+			p.killAtJournalLine()
 		} else if code := p.exit(); code != ExitFailed {
 			t.Errorf("%v: exit %d, want 1 (the unknown participants); stderr:\n%s", args, code, p.said())
 		}
@@ -292,10 +295,13 @@ func TestPostgresEmbeddedLoad(t *testing.T) {
 		}
 		var stdout bytes.Buffer
 		cmd.Stdout = &stdout
+		if killAt > 0 {
+			atJournalLine(cmd, killAt)
+		}
 		p := startKillable(t, cmd)
 		code := -1
 		if killAt > 0 {
-			p.killAtJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), killAt)
+			p.killAtJournalLine()
 		} else {
 			code = p.exit()
 		}
