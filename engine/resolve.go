@@ -98,6 +98,25 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 	c.other[k] = r
 }
 
+// reserve makes room in the maps of e's columns id and col for n more
+// records at once, before a table read whole is cached: grown a record at
+// a time, the maps were rehashed a dozen times (a tenth of a 10k-row
+// load's CPU).
+func (c *refCache) reserve(e *Entity, col string, n int) {
+	for j, col := range []string{"id", col} {
+		i := colSlot(e, col)
+		if i < 0 || j == 1 && col == "id" {
+			continue
+		}
+		old := c.cols[e.slot][i]
+		m := make(map[string]*Ref, len(old)+n)
+		for k, v := range old {
+			m[k] = v
+		}
+		c.cols[e.slot][i] = m
+	}
+}
+
 // put records r under key and under its id. A record already cached under
 // its id is updated in place, so that every key shares one *Ref (a referral
 // updates the participant once for all of them).
@@ -164,10 +183,10 @@ func (r *resolver) fetch(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !whole {
-			if refs, err = r.store.Lookup(ctx, g.e, g.col, keys); err != nil {
-				return err
-			}
+		if whole {
+			r.cache.reserve(g.e, g.col, len(refs))
+		} else if refs, err = r.store.Lookup(ctx, g.e, g.col, keys); err != nil {
+			return err
 		}
 		for _, ref := range refs {
 			val := ref.ID

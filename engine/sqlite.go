@@ -211,12 +211,17 @@ func (s *sqliteStore) ScanTable(ctx context.Context, e *Entity) ([]*Ref, error) 
 	defer s.writer.SetInterrupt(s.writer.SetInterrupt(ctx.Done()))
 	var out []*Ref
 	var vals []string // the records' values, cut from blocks
+	var block []Ref   // the records, cut from blocks
 	err := sqlitex.Execute(s.writer, fmt.Sprintf("SELECT rid, id, %s FROM %s ORDER BY rid", strings.Join(e.cols, ", "), e.name), &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			if len(vals)+len(e.cols) > cap(vals) {
 				vals = make([]string, 0, 256*len(e.cols))
 			}
-			r := &Ref{row: stmt.ColumnInt64(0), ID: stmt.ColumnText(1)}
+			if len(block) == cap(block) {
+				block = make([]Ref, 0, 256)
+			}
+			block = append(block, Ref{row: stmt.ColumnInt64(0), ID: stmt.ColumnText(1)})
+			r := &block[len(block)-1]
 			for i := range e.cols {
 				vals = append(vals, stmt.ColumnText(i+2))
 			}
