@@ -14,7 +14,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/loader"
@@ -342,50 +341,30 @@ func (p *killable) said() string {
 // stopped there), then kills it.
 func (p *killable) killAtFailpoint(name string) {
 	p.t.Helper()
+	p.atFailpoint(name)
+	p.kill()
+}
+
+// signalAtFailpoint waits until the process says it reached failpoint
+// and sends it sig there: it goes on from there with the signal to handle.
+func (p *killable) signalAtFailpoint(name string, sig os.Signal) {
+	p.t.Helper()
+	p.atFailpoint(name)
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// atFailpoint waits until the process says it reached failpoint name.
+func (p *killable) atFailpoint(name string) {
+	p.t.Helper()
 	select {
 	case got := <-p.reached:
 		if got != name {
 			p.t.Fatalf("crmload stopped at failpoint %s, want %s", got, name)
 		}
-		p.kill()
 	case <-p.exited:
 		p.t.Fatalf("crmload ended (%v) without reaching failpoint %s; stderr:\n%s", p.err, name, p.said())
-	}
-}
-
-// waitJournal waits until a file that glob matches has n lines: it reads
-// what is appended to it as it comes (the process runs on meanwhile).
-func (p *killable) waitJournal(glob string, n int) {
-	p.t.Helper()
-	var f *os.File
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	buf := make([]byte, 64<<10)
-	lines := 0
-	for {
-		select {
-		case <-p.exited:
-			p.t.Fatalf("crmload ended (%v) before its journal (%s) had %d lines; stderr:\n%s", p.err, glob, n, p.said())
-		default:
-		}
-		if f == nil {
-			if files, _ := filepath.Glob(glob); len(files) == 1 {
-				f, _ = os.Open(files[0])
-			}
-		}
-		for f != nil {
-			m, _ := f.Read(buf)
-			if m == 0 {
-				break
-			}
-			if lines += bytes.Count(buf[:m], []byte("\n")); lines >= n {
-				return
-			}
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -345,10 +345,10 @@ func TestInterruptAndResume(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "--db", "crm.db", "load", "--batch-size", "250", "--report-dir", "reports", "-m", mapping, data)
 	cmd.Dir = dir
+	atJournalLine(cmd, 5)
 	p := startKillable(t, cmd)
 	// Interrupted part-way: once 5 of the load's 80 calls are settled.
-	p.waitJournal(filepath.Join(dir, "reports", "[0-9]*", "journal.jsonl"), 5)
-	cmd.Process.Signal(syscall.SIGINT)
+	p.signalAtFailpoint("journal:1", syscall.SIGINT)
 	if code := p.exit(); code != 3 {
 		t.Fatalf("interrupted load: exit %d, want 3; stderr:\n%s", code, p.said())
 	}

@@ -3,18 +3,21 @@ package loader
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
+	"syscall"
 )
 
 // FailpointEnv names the environment variable of the test failpoints: a
 // point's name, or name@n for the n-th time the process reaches it. A
 // process that reaches it says so on stderr ("crmload: failpoint NAME
-// reached") and stops there for good, so that a test can kill it at that
-// exact instant instead of after a sleep. Read once; unset, the points do
-// nothing. The points:
+// reached") and stops there, so that a test can kill or interrupt it at
+// that exact instant instead of after a sleep: SIGKILL ends it there; on
+// SIGINT, SIGTERM or SIGHUP it goes on from there, handling the signal as
+// it would have anywhere else. Read once; unset, the points do nothing.
+// The points:
 //
 //	rundir-partial   a run directory's files are written under its hidden
 //	                 .partial- name, not yet renamed into place
@@ -63,9 +66,12 @@ func journalFailpoint(journal, lines int64) {
 // journalsOpened counts the journals the process opened (journalFailpoint).
 var journalsOpened atomic.Int64
 
+// stopAtFailpoint waits at the point until the process is signalled
+// (the command's own handler gets the signal too) or killed.
 func stopAtFailpoint(name string) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(signals)
 	fmt.Fprintf(os.Stderr, "crmload: failpoint %s reached\n", name)
-	for {
-		time.Sleep(time.Hour) // until the test kills the process
-	}
+	<-signals
 }
