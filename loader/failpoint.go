@@ -66,12 +66,24 @@ func journalFailpoint(journal, lines int64) {
 // journalsOpened counts the journals the process opened (journalFailpoint).
 var journalsOpened atomic.Int64
 
-// stopAtFailpoint waits at the point until the process is signalled
-// (the command's own handler gets the signal too) or killed.
+// failpointSignals receives, in a process given a failpoint, the signals
+// that end a wait at it: from the start, so that one that came before the
+// point was reached ends the wait at once instead of being missed (the
+// command's own handler gets each signal too).
+var failpointSignals = watchSignals(failpointName != "")
+
+func watchSignals(on bool) chan os.Signal {
+	if !on {
+		return nil
+	}
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	return c
+}
+
+// stopAtFailpoint waits at the point until the process is signalled (or
+// was, on its way there) or killed.
 func stopAtFailpoint(name string) {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(signals)
 	fmt.Fprintf(os.Stderr, "crmload: failpoint %s reached\n", name)
-	<-signals
+	<-failpointSignals
 }
