@@ -208,7 +208,9 @@ func (e *Engine) createEvents(ctx context.Context, req crm.BulkRequest) (crm.Bul
 			return crm.BulkResult{}, nil, err
 		}
 	}
-	pending, err := e.resolveAll(ctx, req, digests, errs)
+	a := newArena(len(req.Events))
+	defer a.release() // after results: they copy what they answer
+	pending, err := e.resolveAll(ctx, req, digests, errs, a)
 	if err != nil {
 		return crm.BulkResult{}, nil, err
 	}
@@ -354,7 +356,7 @@ func results(req crm.BulkRequest, pending []*PendingEvent, errs []*crm.Error, al
 
 // resolveAll resolves every valid event of req under the engine's lock
 // (the cache is shared) and returns those ready to store.
-func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error) ([]*PendingEvent, error) {
+func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []string, errs []*crm.Error, a *arena) ([]*PendingEvent, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.refreshCache(ctx); err != nil {
@@ -368,7 +370,6 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 		return nil, err
 	}
 	pending := make([]*PendingEvent, len(req.Events))
-	a := &arena{n: len(req.Events)}
 	for round := 0; ; round++ {
 		complete := true
 		for i := range req.Events {

@@ -33,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
 		}
 		errs := make([]*crm.Error, n)
-		p, err := e.resolveAll(ctx, req, nil, errs)
+		p, err := e.resolveAll(ctx, req, nil, errs, newArena(len(req.Events)))
 		if err != nil || p[0] == nil {
 			t.Fatalf("resolveAll: %v, %v", err, errs[0])
 		}
@@ -83,7 +83,7 @@ func resolvedPurchases(t *testing.T, e *Engine, call, n int) []*PendingEvent {
 			ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
 	}
 	errs := make([]*crm.Error, n)
-	rows, err := e.resolveAll(context.Background(), req, nil, errs)
+	rows, err := e.resolveAll(context.Background(), req, nil, errs, newArena(len(req.Events)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestEncodeRows(t *testing.T) {
 	}
 	digests := []string{"00112233445566778899aabbccddeeff", "", "not hex", "ffeeddccbbaa99887766554433221100"}
 	errs := make([]*crm.Error, len(req.Events))
-	rows, err := e.resolveAll(ctx, req, digests, errs)
+	rows, err := e.resolveAll(ctx, req, digests, errs, newArena(len(req.Events)))
 	if err != nil || rows[3] == nil {
 		t.Fatalf("resolveAll: %v, %v", err, errs)
 	}

@@ -486,7 +486,7 @@ func TestGroupCommitReceipts(t *testing.T) {
 				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + prefix,
 				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}})
 		}
-		p, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, len(keys)))
+		p, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, len(keys)), newArena(len(req.Events)))
 		if err != nil {
 			t.Fatal(err)
 		}

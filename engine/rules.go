@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/internal/block"
@@ -40,14 +41,85 @@ type arena struct {
 	lines []ProductLine
 	kpis  []KPILine
 	refs  []*Ref // an event's line records (lineRefs), reused
+
+	// The first blocks of objs, pends and lines, kept for the next call
+	// (arenas): made anew each call they were a quarter of a load's
+	// allocated bytes.
+	objs0  []EventObject
+	pends0 []PendingEvent
+	lines0 []ProductLine
 }
 
-func (a *arena) object() *EventObject { return &block.Cut(&a.objs, 1, a.n)[0] }
+// arenas keeps the arenas of finished calls (newArena, release).
+var arenas sync.Pool
 
-func (a *arena) pending() *PendingEvent { return &block.Cut(&a.pends, 1, a.n)[0] }
+// newArena returns an arena for a call of n events.
+func newArena(n int) *arena {
+	a, _ := arenas.Get().(*arena)
+	if a == nil {
+		a = &arena{}
+	}
+	a.reset(n)
+	return a
+}
+
+// reset readies a for a call of n events: its kept blocks are used first
+// when they are large enough for the call.
+func (a *arena) reset(n int) {
+	a.n = n
+	a.objs, a.pends, a.lines, a.kpis = nil, nil, nil, nil
+	if cap(a.objs0) >= n {
+		a.objs = a.objs0
+	}
+	if cap(a.pends0) >= n {
+		a.pends = a.pends0
+	}
+	if cap(a.lines0) >= n {
+		a.lines = a.lines0
+	}
+}
+
+// release gives a back for a later call. Nothing of its call may be used
+// after it: the call's results are copies.
+func (a *arena) release() {
+	a.scrub()
+	arenas.Put(a)
+}
+
+// scrub zeroes what a call made in a's kept blocks: a later call finds
+// zero values there, and nothing of this call is kept alive.
+func (a *arena) scrub() {
+	clear(a.objs0)
+	clear(a.pends0)
+	clear(a.lines0)
+	clear(a.refs)
+	a.objs, a.pends, a.lines, a.kpis = nil, nil, nil, nil
+}
+
+func (a *arena) object() *EventObject {
+	if a.objs == nil {
+		a.objs0 = make([]EventObject, a.n)
+		a.objs = a.objs0
+	}
+	return &block.Cut(&a.objs, 1, a.n)[0]
+}
+
+func (a *arena) pending() *PendingEvent {
+	if a.pends == nil {
+		a.pends0 = make([]PendingEvent, a.n)
+		a.pends = a.pends0
+	}
+	return &block.Cut(&a.pends, 1, a.n)[0]
+}
 
 // productLines returns n lines, of length and capacity n.
-func (a *arena) productLines(n int) []ProductLine { return block.Cut(&a.lines, n, a.n) }
+func (a *arena) productLines(n int) []ProductLine {
+	if a.lines == nil {
+		a.lines0 = make([]ProductLine, max(n, a.n))
+		a.lines = a.lines0
+	}
+	return block.Cut(&a.lines, n, a.n)
+}
 
 // kpiLines returns n lines, of length and capacity n.
 func (a *arena) kpiLines(n int) []KPILine { return block.Cut(&a.kpis, n, a.n) }

@@ -95,7 +95,7 @@ func BenchmarkRules1000(b *testing.B) {
 		for j := range req.Events {
 			digests[j] = crm.Digest(req.Kind, &req.Events[j])
 		}
-		pending, err := e.resolveAll(ctx, req, digests, errs)
+		pending, err := e.resolveAll(ctx, req, digests, errs, newArena(len(req.Events)))
 		if err != nil || pending[len(pending)-1] == nil {
 			b.Fatalf("resolveAll: %v %v", err, errs[len(errs)-1])
 		}
@@ -114,7 +114,7 @@ func stagePending(b *testing.B, e *Engine, calls int) [][]*PendingEvent {
 		for j := range req.Events {
 			digests[j] = crm.Digest(req.Kind, &req.Events[j])
 		}
-		pending, err := e.resolveAll(context.Background(), req, digests, errs)
+		pending, err := e.resolveAll(context.Background(), req, digests, errs, newArena(len(req.Events)))
 		if err != nil {
 			b.Fatal(err)
 		}

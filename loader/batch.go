@@ -43,12 +43,13 @@ type batcher struct {
 	// dirty: arr[len(cur)] was handed out by alloc and not added (its
 	// item failed, was filtered or was settled without a call): it is
 	// cleared before it is handed out again.
-	dirty bool
-	lists *recycled[event] // where cur comes from
+	dirty  bool
+	lists  *recycled[event]     // where cur comes from
+	arrays *recycled[crm.Event] // where arr comes from
 }
 
-func newBatcher(size, maxBytes int, out chan<- batch, lists *recycled[event]) *batcher {
-	return &batcher{size: size, maxBytes: maxBytes, out: out, ids: map[string]bool{}, lists: lists}
+func newBatcher(size, maxBytes int, out chan<- batch, lists *recycled[event], arrays *recycled[crm.Event]) *batcher {
+	return &batcher{size: size, maxBytes: maxBytes, out: out, ids: map[string]bool{}, lists: lists, arrays: arrays}
 }
 
 // alloc returns a zero Event in the next event's place (the mapper's
@@ -66,11 +67,14 @@ func (b *batcher) alloc() *crm.Event {
 	return p
 }
 
-// regrow gives arr room for a whole batch: a new array, into which the
+// regrow gives arr room for a whole batch: a new array (or one a call
+// that filled it gave back once it returned: recycled), into which the
 // current batch's events move (none when batches fill their arrays
-// exactly: the usual case, calls of size events).
+// exactly: the usual case, calls of size events). Only an array a call
+// had whole is given back: a batch that left part of its array to the
+// next one never is.
 func (b *batcher) regrow() {
-	arr := make([]crm.Event, max(b.size, len(b.cur)+1))
+	arr := b.arrays.take(max(b.size, len(b.cur)+1), 0)
 	copy(arr, b.arr[:len(b.cur)])
 	for i := range b.cur {
 		b.cur[i].item.Event = &arr[i]

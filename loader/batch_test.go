@@ -44,16 +44,62 @@ func refBatches(evs []event, size, maxBytes int) [][]string {
 // their place written and unused; now and then an event made elsewhere)
 // and checks that it cuts the calls the old batch stage cut, that each
 // alloc is a zero Event, that a call's Events are its events in order and
-// in place, and that no call's Events change once sent.
+// in place, and that no call's Events change from when it is sent to when
+// it returns. With odd seeds the calls' arrays are recycled as the
+// pipeline recycles them: a call returns (its array given back) at a
+// random later point, as the senders would.
 func TestBatcherPlaces(t *testing.T) {
-	for seed := range uint64(300) {
+	for seed := range uint64(600) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		size := 1 + rng.IntN(6)
 		maxBytes := 1 + rng.IntN(40)
 		out := make(chan batch, 1000)
-		b := newBatcher(size, maxBytes, out, nil)
+		var arrays *recycled[crm.Event]
+		if seed%2 == 1 {
+			arrays = newRecycled[crm.Event](size, 3)
+		}
+		b := newBatcher(size, maxBytes, out, nil, arrays)
 		var added []event
 		want := map[string]string{} // request id -> the event's description
+		var got [][]string
+		var inFlight []batch
+		check := func(bt batch, when string) {
+			for i := range bt.events {
+				ev := &bt.events[i]
+				if ev.Description != want[ev.RequestUniqueIdentifier] || ev.UDFString9 != "written" {
+					t.Fatalf("seed %d: a call's event %q reads %q %q %s, want %q: written over after it was sent", seed, ev.RequestUniqueIdentifier, ev.Description, ev.UDFString9, when, want[ev.RequestUniqueIdentifier])
+				}
+			}
+		}
+		// receive takes the calls sent so far; then calls return, oldest
+		// first, each checked before its array is given back.
+		receive := func(all bool) {
+			for more := true; more; {
+				select {
+				case bt := <-out:
+					var ids []string
+					for i, ev := range bt.evs {
+						ids = append(ids, ev.item.RequestID)
+						if ev.item.Event != &bt.events[i] {
+							t.Fatalf("seed %d: event %d of a call is not in its place in the call's Events", seed, i)
+						}
+					}
+					if len(bt.events) != len(bt.evs) || cap(bt.events) != len(bt.evs) {
+						t.Fatalf("seed %d: a call of %d events has Events of len %d cap %d", seed, len(bt.evs), len(bt.events), cap(bt.events))
+					}
+					check(bt, "when sent")
+					got = append(got, ids)
+					inFlight = append(inFlight, bt)
+				default:
+					more = false
+				}
+			}
+			for len(inFlight) > 0 && (all || rng.IntN(3) == 0) {
+				check(inFlight[0], "when it returned")
+				arrays.give(inFlight[0].events)
+				inFlight = inFlight[1:]
+			}
+		}
 		for i := range 60 {
 			id := fmt.Sprintf("R%d", rng.IntN(40))
 			desc := fmt.Sprintf("event %d", i)
@@ -78,35 +124,12 @@ func TestBatcherPlaces(t *testing.T) {
 			e := event{item: mapping.Item{RequestID: id, Event: ev}, size: 1 + rng.IntN(10)}
 			added = append(added, e)
 			b.add(e)
+			receive(false)
 		}
 		b.flush()
-		close(out)
-		var got [][]string
-		var sent []batch
-		for bt := range out {
-			sent = append(sent, bt)
-			var ids []string
-			for i, ev := range bt.evs {
-				ids = append(ids, ev.item.RequestID)
-				if ev.item.Event != &bt.events[i] {
-					t.Fatalf("seed %d: event %d of a call is not in its place in the call's Events", seed, i)
-				}
-			}
-			if len(bt.events) != len(bt.evs) || cap(bt.events) != len(bt.evs) {
-				t.Fatalf("seed %d: a call of %d events has Events of len %d cap %d", seed, len(bt.evs), len(bt.events), cap(bt.events))
-			}
-			got = append(got, ids)
-		}
+		receive(true)
 		if ref := refBatches(added, size, maxBytes); !reflect.DeepEqual(got, ref) {
 			t.Fatalf("seed %d: batches %v, want %v", seed, got, ref)
-		}
-		for _, bt := range sent {
-			for i := range bt.events {
-				ev := &bt.events[i]
-				if ev.Description != want[ev.RequestUniqueIdentifier] || ev.UDFString9 != "written" {
-					t.Fatalf("seed %d: a sent call's event %q reads %q, want %q: written over after it was sent", seed, ev.RequestUniqueIdentifier, ev.Description, want[ev.RequestUniqueIdentifier])
-				}
-			}
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 // into calls (the mapper writes each in its place in its call's Events,
 // see batcher); filtered and failed rows are settled at once.
 func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settled) {
-	bt := newBatcher(r.opts.BatchSize, r.opts.BatchBytes, batches, r.eventLists)
+	bt := newBatcher(r.opts.BatchSize, r.opts.BatchBytes, batches, r.eventLists, r.eventArrays)
 	defer bt.flush()
 	var pendingOut []settled
 	flushOut := func() {

@@ -9,6 +9,8 @@ import (
 
 // settled is what became of rows: an outcome for each item.
 type settled struct {
+	// item's Event is not to be read: the call's array of Events is
+	// reused for a later call once the call returns (batcher).
 	item      mapping.Item
 	file      int
 	id, num   string // created
