@@ -594,7 +594,7 @@ func (b *bodyReader) events(req *BulkRequest, s *Schema) error {
 	// it). Sized from the caller's count instead, but only for a caller
 	// whose token was accepted: a header costs nothing to send.
 	if n := min(b.opts.Events, MaxBulkEvents); n > 0 && b.authorized {
-		req.Events = make([]Event, 0, n)
+		req.Events = b.opts.eventSet(n)
 	} else {
 		req.Events = []Event{}
 	}

@@ -72,6 +72,20 @@ type ReadOptions struct {
 	// MaxBulkEvents) instead of growing as events are read. A set that
 	// holds more or fewer is read all the same.
 	Events int
+	// EventSet, when set, gives that set: a slice of length 0, capacity n
+	// or more, zero throughout (a server keeps the sets of its finished
+	// calls for the next ones: an event is 752 bytes). Nil: made.
+	EventSet func(n int) []Event
+}
+
+// eventSet is the set for n expected events of an authorized caller.
+func (o *ReadOptions) eventSet(n int) []Event {
+	if o.EventSet != nil {
+		if s := o.EventSet(n); cap(s) >= n {
+			return s[:0]
+		}
+	}
+	return make([]Event, 0, n)
 }
 
 // LimitError is a request refused because it exceeds a read limit (its

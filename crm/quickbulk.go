@@ -516,7 +516,7 @@ func (q *quickBulk) events(req *BulkRequest, s *Schema, c byte) bool {
 	}
 	q.i++
 	if n := min(b.opts.Events, MaxBulkEvents); n > 0 && b.authorized {
-		req.Events = make([]Event, 0, n)
+		req.Events = b.opts.eventSet(n)
 	} else {
 		req.Events = []Event{}
 	}
