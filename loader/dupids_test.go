@@ -26,11 +26,12 @@ func TestDupWatchTable(t *testing.T) {
 	}
 }
 
-// TestIDShardsAgree: the sharded table answers as one table does, hashes
-// 0 and 1 (stored alike) and repeats included.
+// TestIDShardsAgree: the sharded table answers as one table does, and
+// both as a map does, hashes 0 and 1 (stored alike) and repeats included.
 func TestIDShardsAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	one, shards := newIDTable(1<<12), newIDShards()
+	ref := map[uint64]int{} // hash -> first line
 	var seen []uint64
 	for i := range 300_000 {
 		var h uint64
@@ -47,6 +48,12 @@ func TestIDShardsAgree(t *testing.T) {
 		l2, ok2 := shards.add(h, i+2)
 		if l1 != l2 || ok1 != ok2 {
 			t.Fatalf("add(%#x, %d): one table %d, %v; shards %d, %v", h, i+2, l1, ok1, l2, ok2)
+		}
+		key := max(h, 1) // 0 and 1 are stored alike
+		if l, ok := ref[key]; ok1 != ok || ok && l1 != l {
+			t.Fatalf("add(%#x, %d) = %d, %v; a map says %d, %v", h, i+2, l1, ok1, l, ok)
+		} else if !ok {
+			ref[key] = i + 2
 		}
 	}
 }
