@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -40,5 +41,41 @@ func TestArenaReuse(t *testing.T) {
 	}
 	if cap(a.objs0) != 5 {
 		t.Errorf("five objects from a block of %d", cap(a.objs0))
+	}
+}
+
+// scrub clears what a call was handed out of the kept blocks, however
+// far it got: part of a block, all of it, or past it into another.
+func TestArenaScrubsWhatWasUsed(t *testing.T) {
+	for _, took := range []int{0, 1, 2, 3, 5, 8} {
+		a := &arena{}
+		a.reset(3)
+		a.object() // make the kept blocks
+		a.pending()
+		a.productLines(1)
+		a.scrub()
+		a.reset(3)
+		for i := range took {
+			a.object().Description = fmt.Sprint("event ", i)
+			a.pending().RequestID = fmt.Sprint("r", i)
+			a.productLines(1)[0].Quantity = "1"
+		}
+		a.refs = append(a.refs[:0], &Ref{ID: "a"}, &Ref{ID: "b"})[:1]
+		a.scrub()
+		for i := range a.objs0 {
+			if a.objs0[i].Description != "" || a.pends0[i].RequestID != "" {
+				t.Errorf("after %d events: kept slot %d still holds %q, %q", took, i, a.objs0[i].Description, a.pends0[i].RequestID)
+			}
+		}
+		for i := range a.lines0 {
+			if a.lines0[i].Quantity != "" {
+				t.Errorf("after %d events: kept line %d still holds %q", took, i, a.lines0[i].Quantity)
+			}
+		}
+		for i, r := range a.refs[:cap(a.refs)] {
+			if r != nil {
+				t.Errorf("after %d events: line record %d still held", took, i)
+			}
+		}
 	}
 }

@@ -86,14 +86,30 @@ func (a *arena) release() {
 	arenas.Put(a)
 }
 
-// scrub zeroes what a call made in a's kept blocks: a later call finds
+// scrub zeroes what a call made in a's kept blocks, and only that (a
+// call of one event after one of 1000 cleared 744 KB): a later call finds
 // zero values there, and nothing of this call is kept alive.
 func (a *arena) scrub() {
-	clear(a.objs0)
-	clear(a.pends0)
-	clear(a.lines0)
-	clear(a.refs)
+	clear(handedOut(a.objs0, a.objs))
+	clear(handedOut(a.pends0, a.pends))
+	clear(handedOut(a.lines0, a.lines))
+	clear(a.refs[:cap(a.refs)])
 	a.objs, a.pends, a.lines, a.kpis = nil, nil, nil, nil
+}
+
+// handedOut is the part of a kept block that was cut into, given what is
+// left to cut (the block's tail, or another block once it ran out; nil
+// when the call never used it).
+func handedOut[T any](kept, rest []T) []T {
+	switch {
+	case rest == nil:
+		return nil
+	case len(rest) == 0 || len(rest) > len(kept):
+		return kept
+	case &kept[len(kept)-len(rest)] == &rest[0]:
+		return kept[:len(kept)-len(rest)]
+	}
+	return kept
 }
 
 func (a *arena) object() *EventObject {

@@ -219,3 +219,25 @@ func BenchmarkCommitTwoStores(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(2*crm.MaxBulkEvents*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkOneEventCalls: calls of one event after a call of 1000 (engine
+// serve's single create method, a load's short calls): the arena kept
+// from the large call must not cost the small ones (arena.scrub clears
+// what a call used, not the whole kept block).
+func BenchmarkOneEventCalls(b *testing.B) {
+	e := stageEngine(b)
+	ctx := context.Background()
+	if _, err := e.CreateEvents(ctx, stageCall(0)); err != nil {
+		b.Fatal(err)
+	}
+	one := stageCall(1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(one.Events)
+		req := crm.BulkRequest{Kind: crm.Purchases, Events: []crm.Event{one.Events[j]}}
+		req.Events[0].RequestUniqueIdentifier = fmt.Sprintf("S%08d", i)
+		if res, err := e.CreateEvents(ctx, req); err != nil || len(res.Processed) != 1 {
+			b.Fatalf("CreateEvents: %+v %v", res, err)
+		}
+	}
+}
