@@ -33,14 +33,14 @@ func TestArenaReuse(t *testing.T) {
 	a.scrub()
 
 	a.reset(5)
-	if o3 := a.object(); o3 == o || cap(a.objs0) != 5 {
-		t.Errorf("a call of 5 events got a kept block of %d", cap(a.objs0))
+	if o3 := a.object(); o3 == o || cap(a.objs.kept) != 5 {
+		t.Errorf("a call of 5 events got a kept block of %d", cap(a.objs.kept))
 	}
 	for range 4 {
 		a.object()
 	}
-	if cap(a.objs0) != 5 {
-		t.Errorf("five objects from a block of %d", cap(a.objs0))
+	if cap(a.objs.kept) != 5 {
+		t.Errorf("five objects from a block of %d", cap(a.objs.kept))
 	}
 }
 
@@ -62,14 +62,14 @@ func TestArenaScrubsWhatWasUsed(t *testing.T) {
 		}
 		a.refs = append(a.refs[:0], &Ref{ID: "a"}, &Ref{ID: "b"})[:1]
 		a.scrub()
-		for i := range a.objs0 {
-			if a.objs0[i].Description != "" || a.pends0[i].RequestID != "" {
-				t.Errorf("after %d events: kept slot %d still holds %q, %q", took, i, a.objs0[i].Description, a.pends0[i].RequestID)
+		for i := range a.objs.kept {
+			if a.objs.kept[i].Description != "" || a.pends.kept[i].RequestID != "" {
+				t.Errorf("after %d events: kept slot %d still holds %q, %q", took, i, a.objs.kept[i].Description, a.pends.kept[i].RequestID)
 			}
 		}
-		for i := range a.lines0 {
-			if a.lines0[i].Quantity != "" {
-				t.Errorf("after %d events: kept line %d still holds %q", took, i, a.lines0[i].Quantity)
+		for i := range a.lines.kept {
+			if a.lines.kept[i].Quantity != "" {
+				t.Errorf("after %d events: kept line %d still holds %q", took, i, a.lines.kept[i].Quantity)
 			}
 		}
 		for i, r := range a.refs[:cap(a.refs)] {

@@ -36,21 +36,16 @@ func (e *Engine) resolve(r *resolver, k crm.Kind, ev *crm.Event, currency *Ref, 
 // their lines, from a few allocations rather than several per event.
 type arena struct {
 	n     int // events in the call: the size of the first blocks
-	objs  []EventObject
-	pends []PendingEvent
-	lines []ProductLine
+	objs  keptBlock[EventObject]
+	pends keptBlock[PendingEvent]
+	lines keptBlock[ProductLine]
 	kpis  []KPILine
 	refs  []*Ref // an event's line records (lineRefs), reused
-
-	// The first blocks of objs, pends and lines, kept for the next call
-	// (arenas): made anew each call they were a quarter of a load's
-	// allocated bytes.
-	objs0  []EventObject
-	pends0 []PendingEvent
-	lines0 []ProductLine
 }
 
-// arenas keeps the arenas of finished calls (newArena, release).
+// arenas keeps the arenas of finished calls (newArena, release): made
+// anew each call, their first blocks were a quarter of a load's allocated
+// bytes.
 var arenas sync.Pool
 
 // newArena returns an arena for a call of n events.
@@ -63,20 +58,13 @@ func newArena(n int) *arena {
 	return a
 }
 
-// reset readies a for a call of n events: its kept blocks are used first
-// when they are large enough for the call.
+// reset readies a for a call of n events.
 func (a *arena) reset(n int) {
 	a.n = n
-	a.objs, a.pends, a.lines, a.kpis = nil, nil, nil, nil
-	if cap(a.objs0) >= n {
-		a.objs = a.objs0
-	}
-	if cap(a.pends0) >= n {
-		a.pends = a.pends0
-	}
-	if cap(a.lines0) >= n {
-		a.lines = a.lines0
-	}
+	a.objs.reset(n)
+	a.pends.reset(n)
+	a.lines.reset(n)
+	a.kpis = nil
 }
 
 // release gives a back for a later call. Nothing of its call may be used
@@ -90,16 +78,55 @@ func (a *arena) release() {
 // call of one event after one of 1000 cleared 744 KB): a later call finds
 // zero values there, and nothing of this call is kept alive.
 func (a *arena) scrub() {
-	clear(handedOut(a.objs0, a.objs))
-	clear(handedOut(a.pends0, a.pends))
-	clear(handedOut(a.lines0, a.lines))
+	a.objs.scrub()
+	a.pends.scrub()
+	a.lines.scrub()
 	clear(a.refs[:cap(a.refs)])
-	a.objs, a.pends, a.lines, a.kpis = nil, nil, nil, nil
+	a.kpis = nil
+}
+
+func (a *arena) object() *EventObject { return &a.objs.cut(1, a.n)[0] }
+
+func (a *arena) pending() *PendingEvent { return &a.pends.cut(1, a.n)[0] }
+
+// productLines returns n lines, of length and capacity n.
+func (a *arena) productLines(n int) []ProductLine { return a.lines.cut(n, a.n) }
+
+// keptBlock cuts values from blocks (block.Cut) and keeps the first block
+// of a call for the next one.
+type keptBlock[T any] struct {
+	kept []T // the first block
+	free []T // what is left to cut: kept's tail, or a later block's; nil before the first cut
+}
+
+// reset readies b for a call of n events: its kept block is cut first
+// when it is large enough for the call.
+func (b *keptBlock[T]) reset(n int) {
+	b.free = nil
+	if cap(b.kept) >= n {
+		b.free = b.kept
+	}
+}
+
+// cut returns n zero values, of length and capacity n; size is the
+// smallest block to make.
+func (b *keptBlock[T]) cut(n, size int) []T {
+	if b.free == nil {
+		b.kept = make([]T, max(n, size))
+		b.free = b.kept
+	}
+	return block.Cut(&b.free, n, size)
+}
+
+// scrub zeroes the part of the kept block the call cut into.
+func (b *keptBlock[T]) scrub() {
+	clear(handedOut(b.kept, b.free))
+	b.free = nil
 }
 
 // handedOut is the part of a kept block that was cut into, given what is
 // left to cut (the block's tail, or another block once it ran out; nil
-// when the call never used it).
+// when the call never cut).
 func handedOut[T any](kept, rest []T) []T {
 	switch {
 	case rest == nil:
@@ -110,31 +137,6 @@ func handedOut[T any](kept, rest []T) []T {
 		return kept[:len(kept)-len(rest)]
 	}
 	return kept
-}
-
-func (a *arena) object() *EventObject {
-	if a.objs == nil {
-		a.objs0 = make([]EventObject, a.n)
-		a.objs = a.objs0
-	}
-	return &block.Cut(&a.objs, 1, a.n)[0]
-}
-
-func (a *arena) pending() *PendingEvent {
-	if a.pends == nil {
-		a.pends0 = make([]PendingEvent, a.n)
-		a.pends = a.pends0
-	}
-	return &block.Cut(&a.pends, 1, a.n)[0]
-}
-
-// productLines returns n lines, of length and capacity n.
-func (a *arena) productLines(n int) []ProductLine {
-	if a.lines == nil {
-		a.lines0 = make([]ProductLine, max(n, a.n))
-		a.lines = a.lines0
-	}
-	return block.Cut(&a.lines, n, a.n)
 }
 
 // kpiLines returns n lines, of length and capacity n.
