@@ -72,9 +72,10 @@ type ReadOptions struct {
 	// MaxBulkEvents) instead of growing as events are read. A set that
 	// holds more or fewer is read all the same.
 	Events int
-	// EventSet, when set, gives that set: a slice of length 0, capacity n
-	// or more, zero throughout (a server keeps the sets of its finished
-	// calls for the next ones: an event is 752 bytes). Nil: made.
+	// EventSet, when set, gives that set: a slice zero throughout, of
+	// length 0 (a server keeps the sets of its finished calls for the next
+	// ones: an event is 752 bytes). One of less than n capacity, or nil,
+	// is not used: the set is made.
 	EventSet func(n int) []Event
 }
 

@@ -295,3 +295,29 @@ func FuzzQuickBulkSameBuilt(f *testing.F) {
 		sameReading(t, Web, b.String(), 1+int(limits)*37, -1, limits)
 	})
 }
+
+// ReadOptions.eventSet uses the set EventSet gives when it is large
+// enough, and makes one otherwise.
+func TestReadOptionsEventSet(t *testing.T) {
+	kept := make([]Event, 0, 8)
+	for _, tc := range []struct {
+		name   string
+		give   func(int) []Event
+		n      int
+		reused bool
+	}{
+		{"no EventSet", nil, 5, false},
+		{"none kept", func(int) []Event { return nil }, 5, false},
+		{"too small", func(int) []Event { return kept }, 9, false},
+		{"large enough", func(int) []Event { return kept }, 5, true},
+	} {
+		o := ReadOptions{EventSet: tc.give}
+		got := o.eventSet(tc.n)
+		if len(got) != 0 || cap(got) < tc.n {
+			t.Errorf("%s: len %d cap %d, want 0 and at least %d", tc.name, len(got), cap(got), tc.n)
+		}
+		if reused := cap(got) > 0 && &got[:1][0] == &kept[:1][0]; reused != tc.reused {
+			t.Errorf("%s: the kept set used: %v, want %v", tc.name, reused, tc.reused)
+		}
+	}
+}

@@ -85,13 +85,13 @@ type Server struct {
 	eventSets sync.Pool
 }
 
-// eventSet is crm.ReadOptions.EventSet: a kept set when one is large
-// enough.
+// eventSet is crm.ReadOptions.EventSet: a kept set, if any (the reader
+// makes one when it is too small, or none is kept).
 func (s *Server) eventSet(n int) []crm.Event {
-	if p, ok := s.eventSets.Get().(*[]crm.Event); ok && cap(*p) >= n {
-		return (*p)[:0]
+	if p, ok := s.eventSets.Get().(*[]crm.Event); ok {
+		return *p
 	}
-	return make([]crm.Event, 0, n)
+	return nil
 }
 
 // keepEventSet keeps a finished call's set for a later call: nothing of
