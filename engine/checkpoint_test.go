@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crmload/crmload/crm"
+)
+
+// TestWALStartsOver: under a writer that commits back to back, the -wal
+// file stays near restartFrames frames however much is written, because
+// the checkpointer makes the next commit start the WAL over. (A
+// checkpoint that copies the WAL whole while the writer's next
+// transaction has begun does not, and the WAL then grew with the load.)
+func TestWALStartsOver(t *testing.T) {
+	every, restart := checkpointEvery, restartFrames
+	checkpointEvery, restartFrames = time.Millisecond, 64 // 256 KiB
+	t.Cleanup(func() { checkpointEvery, restartFrames = every, restart })
+	e := newTestEngine(t, "testdata/rules.yaml")
+	path := e.store.(*sqliteStore).path
+	ctx := context.Background()
+
+	const senders, calls, events = 4, 80, 250
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var walMax int64
+	errs := make(chan error, senders)
+	for s := range senders {
+		wg.Go(func() {
+			for c := range calls {
+				req := crm.BulkRequest{Kind: crm.Purchases}
+				for j := range events {
+					req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d-%d", s, c, j),
+						AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+						PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: fmt.Sprintf("RF%d-%d-%d", s, c, j),
+						ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10.00", VATAmount: "2.50", TotalAmount: "12.50"}}})
+				}
+				res, err := e.CreateEvents(ctx, req)
+				if err == nil && len(res.Unprocessed) > 0 {
+					err = fmt.Errorf("call %d-%d: %d unprocessed, the first: %v", s, c, len(res.Unprocessed), res.Unprocessed[0])
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				fi, err := os.Stat(path + "-wal")
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				walMax = max(walMax, fi.Size())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	db, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every page of the store went through the WAL at least once: a WAL
+	// never started over is larger than the database. One that starts over
+	// stays near 64 frames, plus what a millisecond or two of commits add.
+	t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
+	if db.Size() < 4<<20 {
+		t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
+	}
+	if walMax > db.Size()/4 {
+		t.Errorf("-wal grew to %d KiB for a database of %d KiB: the WAL did not start over", walMax>>10, db.Size()>>10)
+	}
+}
