@@ -17,10 +17,11 @@ import (
 // only when a write transaction begins with the WAL copied whole, which a
 // writer committing back to back never does (its next transaction has
 // begun before the checkpoint of its last ends); so once the WAL holds
-// restartFrames frames the checkpointer copies the frames left while
-// holding the writer's lock (between two commits of this process), and the
-// next commit starts the WAL over: the -wal file stays about that size
-// however long loads go on (TestWALStartsOver).
+// restartFrames frames the checkpointer copies the frames left holding
+// this process's writer lock and the store's write lock (restart), and
+// the next commit, this process's or another's, starts the WAL over: the
+// -wal file stays about that size however long loads go on, two
+// processes' included (TestWALStartsOver).
 type checkpointer struct {
 	c      *sqlite.Conn
 	writer *sync.Mutex // the store's writer lock
@@ -87,17 +88,16 @@ func (k *checkpointer) run() {
 			return
 		case <-k.wake:
 		}
-		log, _, err := k.checkpoint()
+		log, _, err := k.checkpoint("PASSIVE")
 		if err == nil && log >= restartFrames {
-			// Nothing of this process writes while the lock is held: the
-			// copy completes, and the next commit restarts the WAL. Even a
-			// checkpoint that copied the whole WAL is taken again here:
-			// its copy ends at the WAL as it found it, and a busy writer
-			// has begun its next transaction by then; a transaction that
-			// begins before the WAL is all copied does not restart it.
-			// (Without the lock the WAL of a 1M-row load grew to 136 MiB.)
+			// Even a checkpoint that copied the whole WAL is followed by
+			// this one: its copy ends at the WAL as it found it, and a
+			// busy writer has begun its next transaction by then; a
+			// transaction that begins before the WAL is all copied does
+			// not restart it. (Without it the -wal file of a 1M-row load
+			// grew to 136 MiB.)
 			k.writer.Lock()
-			k.checkpoint()
+			k.restart()
 			k.writer.Unlock()
 		}
 		select {
@@ -108,11 +108,24 @@ func (k *checkpointer) run() {
 	}
 }
 
-// checkpoint runs a PASSIVE checkpoint and returns the WAL's frames and
-// those copied. An error (busy: another process checkpoints) is tried
-// again at the next poke.
-func (k *checkpointer) checkpoint() (log, ckpt int64, err error) {
-	err = sqlitex.ExecuteTransient(k.c, "PRAGMA wal_checkpoint(PASSIVE)", &sqlitex.ExecOptions{
+// restart, called with this process's writer lock held, copies what is
+// left of the WAL while holding the store's write lock (a RESTART
+// checkpoint), so that the next write transaction, this process's or
+// another's, starts the WAL over: another process's writer cannot begin a
+// transaction halfway through the copy either. It does not wait: while
+// another process writes, or a reader holds an older snapshot, it copies
+// what it can, and the checkpointer tries again after the next commit.
+func (k *checkpointer) restart() {
+	k.c.SetBusyTimeout(0)
+	defer k.c.SetBusyTimeout(busyWait)
+	k.checkpoint("RESTART")
+}
+
+// checkpoint runs a checkpoint in mode (PASSIVE or RESTART) and returns
+// the WAL's frames and those copied. An error (busy: another process
+// checkpoints) is tried again at the next poke.
+func (k *checkpointer) checkpoint(mode string) (log, ckpt int64, err error) {
+	err = sqlitex.ExecuteTransient(k.c, "PRAGMA wal_checkpoint("+mode+")", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
 			log, ckpt = stmt.ColumnInt64(1), stmt.ColumnInt64(2)
 			return nil

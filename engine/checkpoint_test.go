@@ -11,25 +11,62 @@ import (
 	"github.com/crmload/crmload/crm"
 )
 
-// TestWALStartsOver: under a writer that commits back to back, the -wal
+// TestWALStartsOver: under writers that commit back to back, the -wal
 // file stays near restartFrames frames however much is written, because
-// the checkpointer makes the next commit start the WAL over. (A
-// checkpoint that copies the WAL whole while the writer's next
-// transaction has begun does not, and the WAL then grew with the load.)
+// the checkpointer makes the next commit start the WAL over: with one
+// engine (a load's senders) and with two engines on one file (two
+// processes). A checkpoint that copies the WAL whole while a writer's
+// next transaction has begun does not restart it, and the WAL then grew
+// with the load: to the store's size.
 func TestWALStartsOver(t *testing.T) {
 	every, restart := checkpointEvery, restartFrames
 	checkpointEvery, restartFrames = time.Millisecond, 64 // 256 KiB
 	t.Cleanup(func() { checkpointEvery, restartFrames = every, restart })
-	e := newTestEngine(t, "testdata/rules.yaml")
-	path := e.store.(*sqliteStore).path
-	ctx := context.Background()
+	for _, engines := range []int{1, 2} {
+		t.Run(fmt.Sprintf("engines=%d", engines), func(t *testing.T) {
+			first := newTestEngine(t, "testdata/rules.yaml")
+			path := first.store.(*sqliteStore).path
+			es := []*Engine{first}
+			for range engines - 1 {
+				e, err := Open(context.Background(), path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { e.Close() })
+				es = append(es, e)
+			}
+			walMax := writeBackToBack(t, es, path)
+			db, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every page of the store went through the WAL at least once:
+			// a WAL never started over is about the database's size. One
+			// that starts over stays near 64 frames, plus what a few
+			// milliseconds of commits add.
+			t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
+			if db.Size() < 4<<20 {
+				t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
+			}
+			if walMax > db.Size()/4 {
+				t.Errorf("-wal grew to %d KiB for a database of %d KiB: the WAL did not start over", walMax>>10, db.Size()>>10)
+			}
+		})
+	}
+}
 
+// writeBackToBack stores 80,000 purchases through es, four senders in
+// all, each committing as soon as its last call returned, and returns the
+// largest size of path's -wal file seen after a call.
+func writeBackToBack(t *testing.T, es []*Engine, path string) int64 {
+	t.Helper()
 	const senders, calls, events = 4, 80, 250
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var walMax int64
 	errs := make(chan error, senders)
 	for s := range senders {
+		e := es[s%len(es)]
 		wg.Go(func() {
 			for c := range calls {
 				req := crm.BulkRequest{Kind: crm.Purchases}
@@ -39,7 +76,7 @@ func TestWALStartsOver(t *testing.T) {
 						PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: fmt.Sprintf("RF%d-%d-%d", s, c, j),
 						ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10.00", VATAmount: "2.50", TotalAmount: "12.50"}}})
 				}
-				res, err := e.CreateEvents(ctx, req)
+				res, err := e.CreateEvents(context.Background(), req)
 				if err == nil && len(res.Unprocessed) > 0 {
 					err = fmt.Errorf("call %d-%d: %d unprocessed, the first: %v", s, c, len(res.Unprocessed), res.Unprocessed[0])
 				}
@@ -63,18 +100,5 @@ func TestWALStartsOver(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	db, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every page of the store went through the WAL at least once: a WAL
-	// never started over is larger than the database. One that starts over
-	// stays near 64 frames, plus what a millisecond or two of commits add.
-	t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
-	if db.Size() < 4<<20 {
-		t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
-	}
-	if walMax > db.Size()/4 {
-		t.Errorf("-wal grew to %d KiB for a database of %d KiB: the WAL did not start over", walMax>>10, db.Size()>>10)
-	}
+	return walMax
 }
