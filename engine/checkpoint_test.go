@@ -45,7 +45,7 @@ func TestWALStartsOver(t *testing.T) {
 			// that starts over stays near 64 frames, plus what a few
 			// milliseconds of commits add.
 			t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
-			if db.Size() < 4<<20 {
+			if db.Size() < 8<<20 {
 				t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
 			}
 			if walMax > db.Size()/4 {
@@ -55,12 +55,16 @@ func TestWALStartsOver(t *testing.T) {
 	}
 }
 
-// writeBackToBack stores 80,000 purchases through es, four senders in
+// writeBackToBack stores 160,000 purchases through es, four senders in
 // all, each committing as soon as its last call returned, and returns the
-// largest size of path's -wal file seen after a call.
+// largest size of path's -wal file seen after a call. (Enough that a WAL
+// that starts over stays well under a quarter of the store even on a
+// machine busy enough to delay the checkpointer: 0.9-1.9 MiB of 13.7 at a
+// load average of 10; two engines whose WAL did not start over, 9.7-21
+// MiB of 17.)
 func writeBackToBack(t *testing.T, es []*Engine, path string) int64 {
 	t.Helper()
-	const senders, calls, events = 4, 80, 250
+	const senders, calls, events = 4, 160, 250
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var walMax int64
