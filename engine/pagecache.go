@@ -49,6 +49,7 @@ var pageCacheInstalled bool
 
 func init() {
 	pageCacheInstalled = installPageCache()
+	sqliteMallocInstalled = installMalloc() // malloc.go
 }
 
 // pageCacheSlotSize is the bytes of one slot (0 when SQLite does not say
