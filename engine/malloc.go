@@ -31,6 +31,11 @@ var spares struct {
 	mu     sync.Mutex
 	blocks [4]uintptr
 	def    sqlite3.Tsqlite3_mem_methods // SQLite's own malloc
+	// The methods SQLite is given (it copies them). Both are in a
+	// package variable, not on the heap: SQLite reads and writes them
+	// through pointers it was passed as integers, which the race
+	// detector's pointer checks allow only outside Go's heap.
+	wrapped sqlite3.Tsqlite3_mem_methods
 }
 
 // sqliteMallocInstalled reports whether SQLite took the wrapped malloc.
@@ -51,11 +56,10 @@ func installMalloc() bool {
 		spares.def.FxMalloc == 0 || spares.def.FxFree == 0 || spares.def.FxSize == 0 {
 		return false
 	}
-	m := spares.def
-	m.FxMalloc = funcPointer(spareMalloc)
-	m.FxFree = funcPointer(spareFree)
-	// SQLite copies the methods; m need not outlive the call.
-	return sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_MALLOC, libc.VaList(args, uintptr(unsafe.Pointer(&m)))) == sqlite3.SQLITE_OK
+	spares.wrapped = spares.def
+	spares.wrapped.FxMalloc = funcPointer(spareMalloc)
+	spares.wrapped.FxFree = funcPointer(spareFree)
+	return sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_MALLOC, libc.VaList(args, uintptr(unsafe.Pointer(&spares.wrapped)))) == sqlite3.SQLITE_OK
 }
 
 // spareMalloc is SQLite's xMalloc: a kept block when one fits a large
