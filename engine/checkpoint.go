@@ -114,7 +114,8 @@ func (k *checkpointer) run() {
 // another's, starts the WAL over: another process's writer cannot begin a
 // transaction halfway through the copy either. It does not wait: while
 // another process writes, or a reader holds an older snapshot, it copies
-// what it can, and the checkpointer tries again after the next commit.
+// what it can (nothing while another process checkpoints), and the
+// checkpointer tries again after the next commit.
 func (k *checkpointer) restart() {
 	k.c.SetBusyTimeout(0)
 	defer k.c.SetBusyTimeout(busyWait)
@@ -122,8 +123,9 @@ func (k *checkpointer) restart() {
 }
 
 // checkpoint runs a checkpoint in mode (PASSIVE or RESTART) and returns
-// the WAL's frames and those copied. An error (busy: another process
-// checkpoints) is tried again at the next poke.
+// the WAL's frames and those copied. One that cannot run (another process
+// checkpoints: SQLite answers busy, log and copied -1) or fails is tried
+// again after the next commit.
 func (k *checkpointer) checkpoint(mode string) (log, ckpt int64, err error) {
 	err = sqlitex.ExecuteTransient(k.c, "PRAGMA wal_checkpoint("+mode+")", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
