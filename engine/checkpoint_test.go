@@ -41,14 +41,18 @@ func TestWALStartsOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Every page of the store went through the WAL at least once:
-			// a WAL never started over is about the database's size. One
-			// that starts over stays near 64 frames, plus what a few
-			// milliseconds of commits add.
+			// a WAL that does not start over is the database's size or
+			// more (two engines, the checkpointer's PASSIVE copy of
+			// dc48bf7: 100-150%). One that starts over stays near 64
+			// frames, plus what the commits add until the checkpointer's
+			// next turn, or, with two engines, until its RESTART finds the
+			// other engine between transactions: 8-14% on a quiet machine,
+			// 35% seen under CI's load.
 			t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
 			if db.Size() < 8<<20 {
 				t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
 			}
-			if walMax > db.Size()/4 {
+			if walMax > db.Size()/2 {
 				t.Errorf("-wal grew to %d KiB for a database of %d KiB: the WAL did not start over", walMax>>10, db.Size()>>10)
 			}
 		})
@@ -57,11 +61,9 @@ func TestWALStartsOver(t *testing.T) {
 
 // writeBackToBack stores 160,000 purchases through es, four senders in
 // all, each committing as soon as its last call returned, and returns the
-// largest size of path's -wal file seen after a call. (Enough that a WAL
-// that starts over stays well under a quarter of the store even on a
-// machine busy enough to delay the checkpointer: 0.9-1.9 MiB of 13.7 at a
-// load average of 10; two engines whose WAL did not start over, 9.7-21
-// MiB of 17.)
+// largest size of path's -wal file seen after a call. (Enough that the
+// figures above keep well apart: at 80,000 the two engines' restarting
+// WAL reached 2.2 MiB of 6.9 on a busy machine.)
 func writeBackToBack(t *testing.T, es []*Engine, path string) int64 {
 	t.Helper()
 	const senders, calls, events = 4, 160, 250
