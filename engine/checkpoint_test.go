@@ -22,7 +22,11 @@ func TestWALStartsOver(t *testing.T) {
 	every, restart := checkpointEvery, restartFrames
 	checkpointEvery, restartFrames = time.Millisecond, 64 // 256 KiB
 	t.Cleanup(func() { checkpointEvery, restartFrames = every, restart })
-	for _, engines := range []int{1, 2} {
+	for _, tc := range []struct {
+		engines int
+		bound   int64 // the -wal file's largest size allowed, in parts of the store's
+	}{{1, 5}, {2, 2}} {
+		engines := tc.engines
 		t.Run(fmt.Sprintf("engines=%d", engines), func(t *testing.T) {
 			first := newTestEngine(t, "testdata/rules.yaml")
 			path := first.store.(*sqliteStore).path
@@ -41,18 +45,20 @@ func TestWALStartsOver(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Every page of the store went through the WAL at least once:
-			// a WAL that does not start over is the database's size or
-			// more (two engines, the checkpointer's PASSIVE copy of
-			// dc48bf7: 100-150%). One that starts over stays near 64
-			// frames, plus what the commits add until the checkpointer's
-			// next turn, or, with two engines, until its RESTART finds the
-			// other engine between transactions: 8-14% on a quiet machine,
-			// 35% seen under CI's load.
+			// a WAL that never starts over is the database's size or more
+			// (two engines, the PASSIVE copy of dc48bf7: 100-150%); one
+			// engine under 135d72b's checkpointer, which restarted the WAL
+			// only when a checkpoint happened to lag, 32-40%. One that
+			// starts over stays near 64 frames, plus what the commits add
+			// until the checkpointer's next turn: 7-10% with one engine;
+			// with two, until its RESTART finds the other engine between
+			// transactions: 8-14% on a quiet machine, 35% seen under CI's
+			// load. Hence a fifth for one engine, a half for two.
 			t.Logf("database %d KiB, -wal at most %d KiB", db.Size()>>10, walMax>>10)
 			if db.Size() < 8<<20 {
 				t.Fatalf("database %d bytes: the test wrote too little to tell", db.Size())
 			}
-			if walMax > db.Size()/2 {
+			if walMax > db.Size()/tc.bound {
 				t.Errorf("-wal grew to %d KiB for a database of %d KiB: the WAL did not start over", walMax>>10, db.Size()>>10)
 			}
 		})
