@@ -48,7 +48,7 @@ func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{"PRAGMA busy_timeout = 10000", "PRAGMA wal_autocheckpoint = 0", fmt.Sprintf("PRAGMA cache_size = %d", -checkpointerCacheKiB)} {
+	for _, p := range []string{fmt.Sprintf("PRAGMA busy_timeout = %d", busyWait.Milliseconds()), "PRAGMA wal_autocheckpoint = 0", fmt.Sprintf("PRAGMA cache_size = %d", -checkpointerCacheKiB)} {
 		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("%s: %w", p, err)
@@ -88,7 +88,7 @@ func (k *checkpointer) run() {
 			return
 		case <-k.wake:
 		}
-		log, _, err := k.checkpoint("PASSIVE")
+		log, err := k.checkpoint("PASSIVE")
 		if err == nil && log >= restartFrames {
 			// Even a checkpoint that copied the whole WAL is followed by
 			// this one: its copy ends at the WAL as it found it, and a
@@ -123,15 +123,15 @@ func (k *checkpointer) restart() {
 }
 
 // checkpoint runs a checkpoint in mode (PASSIVE or RESTART) and returns
-// the WAL's frames and those copied. One that cannot run (another process
+// the WAL's frames. One that cannot run (another process
 // checkpoints: SQLite answers busy, log and copied -1) or fails is tried
 // again after the next commit.
-func (k *checkpointer) checkpoint(mode string) (log, ckpt int64, err error) {
+func (k *checkpointer) checkpoint(mode string) (log int64, err error) {
 	err = sqlitex.ExecuteTransient(k.c, "PRAGMA wal_checkpoint("+mode+")", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
-			log, ckpt = stmt.ColumnInt64(1), stmt.ColumnInt64(2)
+			log = stmt.ColumnInt64(1)
 			return nil
 		},
 	})
-	return log, ckpt, err
+	return log, err
 }

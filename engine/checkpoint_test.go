@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // TestWALStartsOver: under writers that commit back to back, the -wal
@@ -113,4 +117,83 @@ func writeBackToBack(t *testing.T, es []*Engine, path string) int64 {
 		t.Fatal(err)
 	}
 	return walMax
+}
+
+// TestRestartDoesNotWait: the checkpointer's restart, which holds this
+// process's writer lock, answers at once while a reader holds an older
+// snapshot (an `events list` in another process), instead of waiting the
+// busy timeout out with every commit of this process held up; once the
+// reader is done, a restart and the next commit start the WAL over.
+func TestRestartDoesNotWait(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	commit := func(call int) {
+		t.Helper()
+		if err := s.Commit(ctx, resolvedPurchases(t, e, call, 50), CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(0)
+	reader, err := sqlite.OpenConn(s.path, sqlite.OpenReadOnly|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := sqlitex.ExecuteTransient(reader, "BEGIN", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(reader, "SELECT count(*) FROM events", nil); err != nil {
+		t.Fatal(err)
+	}
+	commit(1) // after the reader's snapshot
+
+	// A checkpointer of its own: the store's runs on its own connection
+	// in its own goroutine, and a connection is one goroutine's at a time.
+	k, err := startCheckpointer(s.path, &s.mu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	restart := func() <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			k.restart()
+		}()
+		return done
+	}
+	select {
+	case <-restart():
+	case <-time.After(busyWait / 2):
+		t.Fatalf("restart still waiting for the reader after %v (the busy timeout is %v)", busyWait/2, busyWait)
+	}
+
+	if err := sqlitex.ExecuteTransient(reader, "COMMIT", nil); err != nil {
+		t.Fatal(err)
+	}
+	before := walSalt(t, s.path)
+	<-restart()
+	commit(2)
+	if after := walSalt(t, s.path); after == before {
+		t.Errorf("the commit after a restart with no reader left did not start the WAL over (salt %x)", after)
+	}
+}
+
+// walSalt is the first salt of path's -wal header, which SQLite changes
+// each time it starts the WAL over.
+func walSalt(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h [32]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(h[16:20])
 }
