@@ -76,7 +76,7 @@ func spareMalloc(tls *libc.TLS, n int32) uintptr {
 		}
 		spares.mu.Unlock()
 	}
-	return (*(*func(*libc.TLS, int32) uintptr)(unsafe.Pointer(&struct{ uintptr }{spares.def.FxMalloc})))(tls, n)
+	return cFunc[func(*libc.TLS, int32) uintptr](spares.def.FxMalloc)(tls, n)
 }
 
 // spareFree is SQLite's xFree: a large block is kept while there is room,
@@ -95,13 +95,18 @@ func spareFree(tls *libc.TLS, p uintptr) {
 			spares.mu.Unlock()
 		}
 	}
-	(*(*func(*libc.TLS, uintptr))(unsafe.Pointer(&struct{ uintptr }{spares.def.FxFree})))(tls, p)
+	cFunc[func(*libc.TLS, uintptr)](spares.def.FxFree)(tls, p)
 }
 
 // blockSize is SQLite's own xSize of a block its malloc made.
 func blockSize(tls *libc.TLS, p uintptr) int32 {
-	return (*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&struct{ uintptr }{spares.def.FxSize})))(tls, p)
+	return cFunc[func(*libc.TLS, uintptr) int32](spares.def.FxSize)(tls, p)
 }
+
+// cFunc is the Go func of type F that modernc's SQLite holds as the C
+// function pointer fp (funcPointer's inverse: modernc calls through its
+// pointers the same way).
+func cFunc[F any](fp uintptr) F { return *(*F)(unsafe.Pointer(&fp)) }
 
 // funcPointer is f as modernc's SQLite holds a C function pointer: the
 // word of the func value (modernc's __ccgo_fp does the same).
