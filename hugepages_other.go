@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// adviseHugePages does nothing where the kernel has no transparent huge
+// pages to ask for (hugepages_linux.go).
+func adviseHugePages(n int, godebug string) int { return 0 }
