@@ -34,6 +34,10 @@ func adviseHugePages(n int, godebug string) int {
 			return 0
 		}
 	}
+	// The allocation is not to start a collection of its own: the one
+	// FreeOSMemory runs is enough.
+	gc := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(gc)
 	b := make([]byte, n)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	lo := (p+hugePage-1)&^(hugePage-1) - p
