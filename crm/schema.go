@@ -309,12 +309,41 @@ func slots(byName map[string]*Field, t reflect.Type) []*Field {
 	return out
 }
 
+// fieldByTag finds the field of struct type t, promoted ones included,
+// whose JSON name is name; of several, the least deeply embedded, and
+// none when two are equally deep (as reflect's FieldByName).
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	return t.FieldByNameFunc(func(goName string) bool {
-		sf, ok := t.FieldByName(goName)
-		return ok && jsonName(sf) == name
-	})
+	byTag, ok := fieldsByTag[t]
+	if !ok {
+		// Each type's fields are indexed once: finding each parameter
+		// among all the fields by reflect's name lookups made the
+		// package's initialisation take 11 ms of every command's start.
+		byTag = make(map[string][]reflect.StructField)
+		for _, sf := range reflect.VisibleFields(t) {
+			if n := jsonName(sf); n != "" {
+				byTag[n] = append(byTag[n], sf)
+			}
+		}
+		fieldsByTag[t] = byTag
+	}
+	var found []reflect.StructField
+	for _, sf := range byTag[name] {
+		switch {
+		case len(found) == 0 || len(sf.Index) < len(found[0].Index):
+			found = []reflect.StructField{sf}
+		case len(sf.Index) == len(found[0].Index):
+			found = append(found, sf)
+		}
+	}
+	if len(found) != 1 {
+		return reflect.StructField{}, false
+	}
+	return found[0], true
 }
+
+// fieldsByTag is fieldByTag's index of each type's fields by JSON name.
+// Only the package's initialisation (buildSchemas) uses it.
+var fieldsByTag = map[reflect.Type]map[string][]reflect.StructField{}
 
 func jsonName(sf reflect.StructField) string {
 	name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
