@@ -2,15 +2,9 @@ package main
 
 import (
 	"runtime/debug"
-	"strings"
-	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/crmload/crmload/internal/hugepages"
 )
-
-// hugePage is the size of a transparent huge page on the platforms Go
-// builds for on Linux (x86-64 and arm64 with 4 KiB base pages).
-const hugePage = 2 << 20
 
 // adviseHugePages lets the kernel back the Go heap the memory limit allows
 // with transparent huge pages where the system leaves them to madvise (the
@@ -26,26 +20,18 @@ const hugePage = 2 << 20
 // no memory); the heap then grows into it. Nothing is touched, so RSS does
 // not change; only a heap past the range (a limit raised with GOMEMLIMIT)
 // grows in base pages as before. GODEBUG=disablethp=1, Go's own switch
-// against huge pages for the heap, turns it off. It returns the bytes
-// advised (0 when off or refused: THP compiled out, or "never").
-func adviseHugePages(n int, godebug string) int {
-	for _, kv := range strings.Split(godebug, ",") {
-		if strings.TrimSpace(kv) == "disablethp=1" {
-			return 0
-		}
+// against huge pages for the heap, turns it off (hugepages.On). It returns
+// the bytes advised (0 when off or refused: THP compiled out).
+func adviseHugePages(n int) int {
+	if !hugepages.On() {
+		return 0
 	}
 	// The allocation is not to start a collection of its own: the one
 	// FreeOSMemory runs is enough.
 	gc := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(gc)
 	b := make([]byte, n)
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	lo := (p+hugePage-1)&^(hugePage-1) - p
-	hi := (p+uintptr(n))&^(hugePage-1) - p
-	advised := 0
-	if hi > lo && unix.Madvise(b[lo:hi], unix.MADV_HUGEPAGE) == nil {
-		advised = int(hi - lo)
-	}
+	advised := hugepages.Advise(b)
 	b = nil
 	debug.FreeOSMemory()
 	return advised

@@ -4,4 +4,4 @@ package main
 
 // adviseHugePages does nothing where the kernel has no transparent huge
 // pages to ask for (hugepages_linux.go).
-func adviseHugePages(n int, godebug string) int { return 0 }
+func adviseHugePages(n int) int { return 0 }

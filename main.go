@@ -32,7 +32,7 @@ const gcPercent = 300
 const hugePageHeap = 2 * memoryLimit
 
 func main() {
-	adviseHugePages(hugePageHeap, os.Getenv("GODEBUG"))
+	adviseHugePages(hugePageHeap)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}

@@ -1,0 +1,87 @@
+package hugepages
+
+import (
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestDisabled(t *testing.T) {
+	for _, tc := range []struct {
+		godebug string
+		want    bool
+	}{
+		{"", false},
+		{"disablethp=1", true},
+		{"madvdontneed=1,disablethp=1", true},
+		{"disablethp=1, gctrace=1", true},
+		{"disablethp=0", false},
+		{"xdisablethp=1", false},
+		{"gctrace=1", false},
+	} {
+		if got := disabled(tc.godebug); got != tc.want {
+			t.Errorf("disabled(%q) = %v, want %v", tc.godebug, got, tc.want)
+		}
+	}
+}
+
+// TestMap: the memory begins on a huge page, is advised for huge pages,
+// can be written, and is given back.
+func TestMap(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !On() {
+		t.Skip("no transparent huge pages here")
+	}
+	const n = 5<<20 + 123
+	b, unmap, err := Map(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	if p%Size != 0 || len(b) != n {
+		t.Errorf("Map(%d) = %d bytes at %#x, want %d bytes on a %d-byte boundary", n, len(b), p, n, Size)
+	}
+	for _, off := range []int{0, Size, n - 1} {
+		if ok, err := Advised(p + uintptr(off)); err != nil || !ok {
+			t.Errorf("byte %d of the mapping: advised for huge pages %v (%v), want true", off, ok, err)
+		}
+	}
+	for i := 0; i < n; i += 4096 {
+		b[i] = 1
+	}
+	if err := unmap(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := Advised(p); ok {
+		t.Error("the mapping is still there after unmap")
+	}
+}
+
+// TestAdvise: only the whole huge pages inside the slice are advised.
+func TestAdvise(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !On() {
+		t.Skip("no transparent huge pages here")
+	}
+	m, err := unix.Mmap(-1, 0, 5*Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+	start := int((p+Size-1)&^(Size-1)-p) + 1 // one byte past a boundary
+	if got := Advise(m[start : start+Size]); got != 0 {
+		t.Errorf("Advise of 2 MiB not on a boundary = %d, want 0 (no whole huge page inside)", got)
+	}
+	if got := Advise(m[start : start+3*Size]); got != 2*Size {
+		t.Errorf("Advise(3 huge pages from a byte past a boundary) = %d, want %d", got, 2*Size)
+	}
+	for _, tc := range []struct {
+		off  int
+		want bool
+	}{{start, false}, {start + Size - 2, false}, {start + Size - 1, true}, {start + 3*Size - 2, true}, {start + 3*Size - 1, false}} {
+		if ok, err := Advised(p + uintptr(tc.off)); err != nil || ok != tc.want {
+			t.Errorf("byte %d past the boundary: advised %v (%v), want %v", tc.off-start+1, ok, err, tc.want)
+		}
+	}
+}
