@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime/debug"
+	"unsafe"
 
 	"github.com/crmload/crmload/internal/hugepages"
 )
@@ -15,7 +16,8 @@ import (
 // backed by the host on first touch), against ~4k with huge pages.
 //
 // It makes the heap n bytes larger at once with one allocation, which the
-// runtime maps and does not touch, advises that range (MADV_HUGEPAGE), and
+// runtime maps and does not touch, advises the heap's mapping that holds
+// it (MADV_HUGEPAGE), and
 // gives it back (debug.FreeOSMemory: it stays mapped and advised, holding
 // no memory); the heap then grows into it. Nothing is touched, so RSS does
 // not change; only a heap past the range (a limit raised with GOMEMLIMIT)
@@ -31,7 +33,11 @@ func adviseHugePages(n int) int {
 	gc := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(gc)
 	b := make([]byte, n)
-	advised := hugepages.Advise(b)
+	// The whole mapping around it: the runtime maps the heap in 4 MiB
+	// steps, and what was left of the arena the heap began in (mapped
+	// when the allocation did not fit there) lies below the allocation,
+	// where the heap grows first.
+	advised, _ := hugepages.AdviseMapping(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
 	b = nil
 	debug.FreeOSMemory()
 	return advised

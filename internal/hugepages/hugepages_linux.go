@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -75,25 +76,60 @@ func disabled(godebug string) bool {
 	return false
 }
 
+// AdviseMapping asks huge pages for the whole mapping of this process
+// that holds addr (one line of /proc/self/maps: the kernel merges
+// adjacent mappings made alike, so for the Go heap it is the heap's
+// mapped memory around addr) and returns its bytes.
+func AdviseMapping(addr uintptr) (int, error) {
+	if off {
+		return 0, nil
+	}
+	lo, hi, _, err := mapping(addr)
+	if err != nil || hi == 0 {
+		return 0, err
+	}
+	// The raw call: the mapping is not memory this package may make a
+	// slice of (a Go pointer from an address it did not get from Go).
+	if _, _, e := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_HUGEPAGE); e != 0 {
+		return 0, e
+	}
+	return int(hi - lo), nil
+}
+
 // Advised reports whether addr lies in a mapping of this process advised
 // for huge pages (VmFlags hg in /proc/self/smaps), for the tests of what
 // asks for them.
 func Advised(addr uintptr) (bool, error) {
+	_, _, flags, err := mapping(addr)
+	return slices.Contains(flags, "hg"), err
+}
+
+// mapping finds the mapping of this process that holds addr in
+// /proc/self/smaps: its bounds and VmFlags (hi 0 when none holds it).
+func mapping(addr uintptr) (lo, hi uintptr, flags []string, err error) {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
-		return false, err
+		return 0, 0, nil, err
 	}
 	defer f.Close()
-	var lo, hi uintptr
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		line := sc.Text()
-		if _, err := fmt.Sscanf(line, "%x-%x ", &lo, &hi); err == nil {
+		// A mapping's first line is "lo-hi perms offset dev inode path";
+		// the lines of its figures that follow begin with "Name:".
+		first, rest, _ := strings.Cut(sc.Text(), " ")
+		if name, ok := strings.CutSuffix(first, ":"); ok {
+			if name == "VmFlags" && lo <= addr && addr < hi {
+				return lo, hi, strings.Fields(rest), nil
+			}
 			continue
 		}
-		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok && lo <= addr && addr < hi {
-			return slices.Contains(strings.Fields(rest), "hg"), nil
+		l, h, ok := strings.Cut(first, "-")
+		a, errA := strconv.ParseUint(l, 16, 64)
+		b, errB := strconv.ParseUint(h, 16, 64)
+		if !ok || errA != nil || errB != nil {
+			return 0, 0, nil, fmt.Errorf("/proc/self/smaps: unexpected line %q", sc.Text())
 		}
+		lo, hi = uintptr(a), uintptr(b)
 	}
-	return false, sc.Err()
+	return 0, 0, nil, sc.Err()
 }

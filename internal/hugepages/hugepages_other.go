@@ -22,3 +22,6 @@ func On() bool { return false }
 
 // Advised reports false: there are no huge pages to ask for.
 func Advised(addr uintptr) (bool, error) { return false, nil }
+
+// AdviseMapping asks nothing and returns 0.
+func AdviseMapping(addr uintptr) (int, error) { return 0, nil }
