@@ -22,17 +22,7 @@ const memoryLimit = 108 << 20
 // the same peak RSS; the 1M-row load 0.95x CPU (alternating runs).
 const gcPercent = 300
 
-// hugePageHeap is the heap adviseHugePages asks huge pages for: twice the
-// memory limit, which covers the heap the limit lets a load grow to.
-// Measured (whole process, alternating runs, against the build before):
-// a 100k-row load 0.85x wall, 0.77x CPU (10 pairs; 4.3k page faults
-// against 26k), 1M rows 0.99x wall, 0.96x CPU (6 pairs), two loads of
-// 50k at once 0.81x wall, remote 100k 0.76x wall; the same peak RSS; a
-// command's start ~6 ms more.
-const hugePageHeap = 2 * memoryLimit
-
 func main() {
-	adviseHugePages(hugePageHeap)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}

@@ -9,11 +9,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/internal/hugepages"
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
@@ -243,6 +245,8 @@ func checkInput(path string) error {
 }
 
 func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent string) error {
+	// A load's heap grows in huge pages (README, "Memory").
+	hugepages.AdviseHeap(heapToAdvise())
 	spec, err := mapping.ReadSpec(opts.mapping)
 	if err != nil {
 		return usage(err)
@@ -592,4 +596,15 @@ func samePath(a, b string) bool {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// heapToAdvise is the heap a load asks huge pages for: twice the Go
+// runtime's memory limit (main.go's, unless GOMEMLIMIT), which covers the
+// heap the limit lets a load grow to, and at most 1 GiB.
+func heapToAdvise() int {
+	const most = 1 << 30
+	if limit := debug.SetMemoryLimit(-1); limit < most/2 { // no overflow when there is no limit
+		return int(2 * limit)
+	}
+	return most
 }

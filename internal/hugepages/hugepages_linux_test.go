@@ -2,6 +2,7 @@ package hugepages
 
 import (
 	"os"
+	"runtime/metrics"
 	"testing"
 	"unsafe"
 
@@ -83,5 +84,49 @@ func TestAdvise(t *testing.T) {
 		if ok, err := Advised(p + uintptr(tc.off)); err != nil || ok != tc.want {
 			t.Errorf("byte %d past the boundary: advised %v (%v), want %v", tc.off-start+1, ok, err, tc.want)
 		}
+	}
+}
+
+// TestAdviseHeap: the heap the call makes room for is advised for huge
+// pages, given back to the kernel, and the heap grows into it; a second
+// call does nothing.
+func TestAdviseHeap(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !On() {
+		t.Skip("no transparent huge pages here")
+	}
+	const size = 64 << 20
+	n := AdviseHeap(size)
+	if n < size {
+		t.Fatalf("advised %d bytes, want at least the %d allocated", n, size)
+	}
+	// It holds no memory: the range is given back to the kernel, so the
+	// memory limit does not count it and the collector need not work to
+	// stay under it.
+	m := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(m)
+	if released := m[0].Value.Uint64(); released < size {
+		t.Errorf("heap released to the kernel after the call: %d bytes, want at least the %d allocated", released, size)
+	}
+	// The heap grows in the advised mapping: what was free below the
+	// allocation (the rest of the arena the heap began in), and the
+	// allocation's range given back, where 48 MiB allocated after the
+	// call must all lie.
+	var in int
+	keep := make([][]byte, 48)
+	for i := range keep {
+		keep[i] = make([]byte, 1<<20)
+		ok, err := Advised(uintptr(unsafe.Pointer(unsafe.SliceData(keep[i]))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			in++
+		}
+	}
+	if in < len(keep) {
+		t.Errorf("%d of %d 1 MiB allocations after the call lie in a mapping advised for huge pages, want all", in, len(keep))
+	}
+	if again := AdviseHeap(size); again != n {
+		t.Errorf("a second call returned %d, want the first's %d (once a process)", again, n)
 	}
 }

@@ -25,3 +25,6 @@ func Advised(addr uintptr) (bool, error) { return false, nil }
 
 // AdviseMapping asks nothing and returns 0.
 func AdviseMapping(addr uintptr) (int, error) { return 0, nil }
+
+// AdviseHeap asks nothing and returns 0.
+func AdviseHeap(n int) int { return 0 }
