@@ -33,6 +33,9 @@ import (
 // that could be open. installPageCache sets it.
 var pageCacheSlots int
 
+// pageCachePool is the pool's address (for the tests).
+var pageCachePool uintptr
+
 // pageCachePage is the page size the slots are made for: SQLite's default,
 // which the stores keep.
 const pageCachePage = 4096
@@ -98,6 +101,6 @@ func installPageCache() bool {
 		free()
 		return false
 	}
-	pageCacheSlots = n
+	pageCacheSlots, pageCachePool = n, pool
 	return true
 }

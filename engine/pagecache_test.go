@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"os"
 	"testing"
 	"unsafe"
 
+	"github.com/crmload/crmload/internal/hugepages"
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -16,6 +18,13 @@ import (
 func TestPageCachePool(t *testing.T) {
 	if !pageCacheInstalled {
 		t.Fatal("SQLite did not take the page-cache pool: was it initialised before package engine's init?")
+	}
+	// In huge pages where there are any: SQLite writes to every slot
+	// when it takes the pool (internal/hugepages).
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err == nil && hugepages.On() {
+		if ok, err := hugepages.Advised(pageCachePool); err != nil || !ok {
+			t.Errorf("the page-cache pool at %#x is advised for huge pages: %v (%v), want true", pageCachePool, ok, err)
+		}
 	}
 	ctx := context.Background()
 	e := newTestEngine(t, "testdata/rules.yaml")

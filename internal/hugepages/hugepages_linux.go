@@ -5,8 +5,9 @@
 // the guest's memory then: ~14 µs a 4 KiB page on this project's machine)
 // the faults of a load's fresh memory were a quarter of a 100k-row load's
 // CPU. Elsewhere, and where the kernel refuses, memory keeps base pages.
-// GODEBUG=disablethp=1, Go's own switch against huge pages for its heap,
-// turns it off.
+// GODEBUG=disablethp=1 in the environment, Go's own switch against huge
+// pages for its heap, turns it off (read as the runtime reads it: the last
+// setting wins, any value but 0 is on).
 package hugepages
 
 import (
@@ -57,9 +58,9 @@ func Map(n int) (b []byte, unmap func() error, err error) {
 		return nil, nil, err
 	}
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-	off := (p+Size-1)&^(Size-1) - p
-	b = m[off : off+uintptr(n) : off+uintptr(size)]
-	Advise(m[off : off+uintptr(size)])
+	start := (p+Size-1)&^(Size-1) - p
+	b = m[start : start+uintptr(n) : start+uintptr(size)]
+	Advise(m[start : start+uintptr(size)])
 	return b, func() error { return unix.Munmap(m) }, nil
 }
 
@@ -69,18 +70,21 @@ func On() bool { return !off }
 
 var off = disabled(os.Getenv("GODEBUG"))
 
-// disabled reports whether godebug (GODEBUG's value) has disablethp=1.
+// disabled reports whether godebug (GODEBUG's value) turns huge pages
+// off, as the runtime reads its disablethp: the last setting wins, any
+// value but 0 is on.
 func disabled(godebug string) bool {
+	off := false
 	for _, kv := range strings.Split(godebug, ",") {
-		if strings.TrimSpace(kv) == "disablethp=1" {
-			return true
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "disablethp" {
+			off = v != "0"
 		}
 	}
-	return false
+	return off
 }
 
 // AdviseMapping asks huge pages for the whole mapping of this process
-// that holds addr (one line of /proc/self/maps: the kernel merges
+// that holds addr (one mapping of /proc/self/smaps: the kernel merges
 // adjacent mappings made alike, so for the Go heap it is the heap's
 // mapped memory around addr) and returns its bytes.
 func AdviseMapping(addr uintptr) (int, error) {
@@ -151,12 +155,18 @@ func mapping(addr uintptr) (lo, hi uintptr, flags []string, err error) {
 // grows in base pages as before. Only the first call in a process does
 // anything; it returns the bytes advised (0 when off or refused).
 //
+// It does nothing under an address-space limit (ulimit -v) or strict
+// overcommit accounting (vm.overcommit_memory 2): there the runtime's
+// mapping of the allocation can fail, which is fatal to the process, not
+// an error (a 100k-row load under ulimit -v 1000000 died so), and the
+// mapping would count against the limit for the life of the process.
+//
 // Not for a server that runs for days: memory the runtime gives back
 // within an advised mapping can be gathered into huge pages again by
 // khugepaged, so RSS would not come down after a peak.
 func AdviseHeap(n int) int {
 	heapOnce.Do(func() {
-		if off {
+		if off || n < Size || !roomFor() {
 			return
 		}
 		// The allocation is not to start a collection of its own (by
@@ -182,3 +192,14 @@ var (
 	heapOnce    sync.Once
 	heapAdvised int
 )
+
+// roomFor reports whether the address space may grow by a large mapping
+// without risk: no address-space limit and no strict overcommit.
+func roomFor() bool {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_AS, &rl); err != nil || rl.Cur != unix.RLIM_INFINITY {
+		return false
+	}
+	mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	return err == nil && strings.TrimSpace(string(mode)) != "2"
+}

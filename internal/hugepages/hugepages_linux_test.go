@@ -2,7 +2,10 @@ package hugepages
 
 import (
 	"os"
+	"os/exec"
 	"runtime/metrics"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -19,6 +22,9 @@ func TestDisabled(t *testing.T) {
 		{"madvdontneed=1,disablethp=1", true},
 		{"disablethp=1, gctrace=1", true},
 		{"disablethp=0", false},
+		{"disablethp=2", true},
+		{"disablethp=1,disablethp=0", false},
+		{"disablethp=0,disablethp=1", true},
 		{"xdisablethp=1", false},
 		{"gctrace=1", false},
 	} {
@@ -126,7 +132,67 @@ func TestAdviseHeap(t *testing.T) {
 	if in < len(keep) {
 		t.Errorf("%d of %d 1 MiB allocations after the call lie in a mapping advised for huge pages, want all", in, len(keep))
 	}
-	if again := AdviseHeap(size); again != n {
-		t.Errorf("a second call returned %d, want the first's %d (once a process)", again, n)
+	// Once a process: a second call allocates nothing.
+	allocs := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(allocs)
+	before := allocs[0].Value.Uint64()
+	again := AdviseHeap(size)
+	metrics.Read(allocs)
+	if again != n || allocs[0].Value.Uint64()-before >= size {
+		t.Errorf("a second call returned %d and allocated %d bytes, want the first's %d and nothing (once a process)", again, allocs[0].Value.Uint64()-before, n)
+	}
+}
+
+// TestOff runs this test binary again with GODEBUG=disablethp=1, and with
+// an address-space limit (ulimit -v), where nothing may be advised: the
+// child (childChecks) says what it found.
+func TestOff(t *testing.T) {
+	if os.Getenv("HUGEPAGES_CHILD") != "" {
+		childChecks(t)
+		return
+	}
+	for _, tc := range []struct{ name, env string }{
+		{"GODEBUG", "GODEBUG=disablethp=1"},
+		{"ulimit -v", "HUGEPAGES_RLIMIT_AS=" + strconv.Itoa(8<<30)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestOff$", "-test.v")
+			cmd.Env = append(os.Environ(), "HUGEPAGES_CHILD=1", tc.env)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "--- PASS: TestOff") {
+				t.Errorf("child with %s: %v\n%s", tc.env, err, out)
+			}
+		})
+	}
+}
+
+// childChecks is TestOff in the child: huge pages are off, or the heap's
+// advice refuses to map under the address-space limit.
+func childChecks(t *testing.T) {
+	if v := os.Getenv("HUGEPAGES_RLIMIT_AS"); v != "" {
+		limit, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: limit, Max: unix.RLIM_INFINITY}); err != nil {
+			t.Fatal(err)
+		}
+		if n := AdviseHeap(64 << 20); n != 0 {
+			t.Errorf("under an address-space limit AdviseHeap advised %d bytes, want none", n)
+		}
+		return
+	}
+	if On() {
+		t.Fatalf("On() with GODEBUG=%q", os.Getenv("GODEBUG"))
+	}
+	if n := AdviseHeap(64 << 20); n != 0 {
+		t.Errorf("AdviseHeap advised %d bytes, want none", n)
+	}
+	if _, _, err := Map(Size); err == nil {
+		t.Error("Map with huge pages off: no error, want one (the caller allocates as without)")
+	}
+	b := make([]byte, 3*Size)
+	if n := Advise(b); n != 0 {
+		t.Errorf("Advise advised %d bytes, want none", n)
 	}
 }
