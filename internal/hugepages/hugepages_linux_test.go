@@ -46,10 +46,10 @@ func TestMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	if p%Size != 0 || len(b) != n {
-		t.Errorf("Map(%d) = %d bytes at %#x, want %d bytes on a %d-byte boundary", n, len(b), p, n, Size)
+	if p%hugePage != 0 || len(b) != n {
+		t.Errorf("Map(%d) = %d bytes at %#x, want %d bytes on a %d-byte boundary", n, len(b), p, n, hugePage)
 	}
-	for _, off := range []int{0, Size, n - 1} {
+	for _, off := range []int{0, hugePage, n - 1} {
 		if ok, err := Advised(p + uintptr(off)); err != nil || !ok {
 			t.Errorf("byte %d of the mapping: advised for huge pages %v (%v), want true", off, ok, err)
 		}
@@ -65,28 +65,28 @@ func TestMap(t *testing.T) {
 	}
 }
 
-// TestAdvise: only the whole huge pages inside the slice are advised.
-func TestAdvise(t *testing.T) {
+// TestAdviseInside: only the whole huge pages inside the slice are advised.
+func TestAdviseInside(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !On() {
 		t.Skip("no transparent huge pages here")
 	}
-	m, err := unix.Mmap(-1, 0, 5*Size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	m, err := unix.Mmap(-1, 0, 5*hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(m)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
-	start := int((p+Size-1)&^(Size-1)-p) + 1 // one byte past a boundary
-	if got := Advise(m[start : start+Size]); got != 0 {
-		t.Errorf("Advise of 2 MiB not on a boundary = %d, want 0 (no whole huge page inside)", got)
+	start := int((p+hugePage-1)&^(hugePage-1)-p) + 1 // one byte past a boundary
+	if got := advise(m[start : start+hugePage]); got != 0 {
+		t.Errorf("advise of 2 MiB not on a boundary = %d, want 0 (no whole huge page inside)", got)
 	}
-	if got := Advise(m[start : start+3*Size]); got != 2*Size {
-		t.Errorf("Advise(3 huge pages from a byte past a boundary) = %d, want %d", got, 2*Size)
+	if got := advise(m[start : start+3*hugePage]); got != 2*hugePage {
+		t.Errorf("advise(3 huge pages from a byte past a boundary) = %d, want %d", got, 2*hugePage)
 	}
 	for _, tc := range []struct {
 		off  int
 		want bool
-	}{{start, false}, {start + Size - 2, false}, {start + Size - 1, true}, {start + 3*Size - 2, true}, {start + 3*Size - 1, false}} {
+	}{{start, false}, {start + hugePage - 2, false}, {start + hugePage - 1, true}, {start + 3*hugePage - 2, true}, {start + 3*hugePage - 1, false}} {
 		if ok, err := Advised(p + uintptr(tc.off)); err != nil || ok != tc.want {
 			t.Errorf("byte %d past the boundary: advised %v (%v), want %v", tc.off-start+1, ok, err, tc.want)
 		}
@@ -188,11 +188,11 @@ func childChecks(t *testing.T) {
 	if n := AdviseHeap(64 << 20); n != 0 {
 		t.Errorf("AdviseHeap advised %d bytes, want none", n)
 	}
-	if _, _, err := Map(Size); err == nil {
+	if _, _, err := Map(hugePage); err == nil {
 		t.Error("Map with huge pages off: no error, want one (the caller allocates as without)")
 	}
-	b := make([]byte, 3*Size)
-	if n := Advise(b); n != 0 {
-		t.Errorf("Advise advised %d bytes, want none", n)
+	b := make([]byte, 3*hugePage)
+	if n := advise(b); n != 0 {
+		t.Errorf("advise advised %d bytes, want none", n)
 	}
 }
