@@ -231,26 +231,27 @@ func buildSchemas() map[Kind]*Schema {
 			OneOf: semi,
 		},
 	}
+	ix := tagIndex{}
 	for k, s := range out {
 		s.Kind = k
-		s.finish()
+		s.finish(ix)
 	}
 	return out
 }
 
-// finish indexes a schema's fields.
-func (s *Schema) finish() {
+// finish indexes a schema's fields; ix finds their Go fields.
+func (s *Schema) finish(ix tagIndex) {
 	s.byName = make(map[string]*Field, len(s.Fields))
 	for i := range s.Fields {
 		f := &s.Fields[i]
-		bindIndex(f, reflect.TypeFor[Event]())
+		bindIndex(ix, f, reflect.TypeFor[Event]())
 		s.byName[f.Name] = f
 	}
 	s.bySlot = slots(s.byName, reflect.TypeFor[Event]())
 	token, fieldsSet := &Field{Name: "token"}, &Field{Name: "fields_set"}
 	s.callByName = map[string]*Field{"token": token, "fields_set": fieldsSet}
 	for i := range s.Call {
-		bindIndex(&s.Call[i], reflect.TypeFor[BulkRequest]())
+		bindIndex(ix, &s.Call[i], reflect.TypeFor[BulkRequest]())
 		s.callByName[s.Call[i].Name] = &s.Call[i]
 	}
 	s.singleByName = map[string]*Field{"token": token, "fields_set": fieldsSet}
@@ -274,8 +275,8 @@ func (s *Schema) finish() {
 
 // bindIndex finds the Go struct field with f's wire name in t and records its
 // index, recursing into sets and objects.
-func bindIndex(f *Field, t reflect.Type) {
-	sf, ok := fieldByTag(t, f.Name)
+func bindIndex(ix tagIndex, f *Field, t reflect.Type) {
+	sf, ok := ix.field(t, f.Name)
 	if !ok {
 		panic("crm: no Go field for parameter " + f.Name + " in " + t.Name())
 	}
@@ -290,7 +291,7 @@ func bindIndex(f *Field, t reflect.Type) {
 			elem = elem.Elem()
 		}
 		for i := range f.Items {
-			bindIndex(&f.Items[i], elem)
+			bindIndex(ix, &f.Items[i], elem)
 		}
 		f.itemsBySlot = slots(f.itemsByName, elem)
 	}
@@ -309,22 +310,25 @@ func slots(byName map[string]*Field, t reflect.Type) []*Field {
 	return out
 }
 
-// fieldByTag finds the field of struct type t, promoted ones included,
-// whose JSON name is name; of several, the least deeply embedded, and
-// none when two are equally deep (as reflect's FieldByName).
-func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
-	byTag, ok := fieldsByTag[t]
+// tagIndex indexes struct types' fields by JSON name, each type once
+// (buildSchemas makes one for its work and lets it go): finding each
+// parameter among all the fields by reflect's name lookups made the
+// package's initialisation take 11 ms of every command's start.
+type tagIndex map[reflect.Type]map[string][]reflect.StructField
+
+// field finds the field of struct type t, promoted ones included, whose
+// JSON name is name; of several, the least deeply embedded, and none when
+// two are equally deep (as reflect's FieldByName).
+func (ix tagIndex) field(t reflect.Type, name string) (reflect.StructField, bool) {
+	byTag, ok := ix[t]
 	if !ok {
-		// Each type's fields are indexed once: finding each parameter
-		// among all the fields by reflect's name lookups made the
-		// package's initialisation take 11 ms of every command's start.
 		byTag = make(map[string][]reflect.StructField)
 		for _, sf := range reflect.VisibleFields(t) {
 			if n := jsonName(sf); n != "" {
 				byTag[n] = append(byTag[n], sf)
 			}
 		}
-		fieldsByTag[t] = byTag
+		ix[t] = byTag
 	}
 	var found []reflect.StructField
 	for _, sf := range byTag[name] {
@@ -340,10 +344,6 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	}
 	return found[0], true
 }
-
-// fieldsByTag is fieldByTag's index of each type's fields by JSON name.
-// Only the package's initialisation (buildSchemas) uses it.
-var fieldsByTag = map[reflect.Type]map[string][]reflect.StructField{}
 
 func jsonName(sf reflect.StructField) string {
 	name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")

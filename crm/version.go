@@ -103,7 +103,7 @@ func purchasesR10() *Schema {
 		return edited(fs, "performed_by_unit_identifier", func(f *Field) { f.Mandatory = true })
 	})
 	s.AnyOf = nil
-	s.finish()
+	s.finish(tagIndex{})
 	return s
 }
 
@@ -113,7 +113,7 @@ func purchasesR18() *Schema {
 		return edited(fs, "accounts_receivable_identifier", func(f *Field) { f.Mandatory = true })
 	})
 	s.OneOf = nil
-	s.finish()
+	s.finish(tagIndex{})
 	return s
 }
 
@@ -141,6 +141,6 @@ func achievementCreate() *Schema {
 	}
 	s := &Schema{Kind: Achievements, Fields: append(fields, udfs(8)...),
 		OneOf: []string{"performed_by_business_unit_identifier", "performed_by_unit_identifier", "performed_by_tap_identifier"}}
-	s.finish()
+	s.finish(tagIndex{})
 	return s
 }
