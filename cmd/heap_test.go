@@ -1,9 +1,15 @@
 package cmd
 
 import (
+	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"syscall"
 	"testing"
+
+	"github.com/crmload/crmload/internal/hugepages"
 )
 
 // TestHeapToAdvise: twice the memory limit, at most 1 GiB, with no
@@ -21,5 +27,26 @@ func TestHeapToAdvise(t *testing.T) {
 		if got := heapToAdvise(); int64(got) != tc.want {
 			t.Errorf("memory limit %d: heapToAdvise() = %d, want %d", tc.limit, got, tc.want)
 		}
+	}
+}
+
+// TestLoadAdvisesHeap: a load asks huge pages for its heap (runLoad);
+// AdviseHeap, once a process, then answers what the load's call advised.
+func TestLoadAdvisesHeap(t *testing.T) {
+	var rl syscall.Rlimit
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !hugepages.On() ||
+		syscall.Getrlimit(syscall.RLIMIT_AS, &rl) != nil || rl.Cur != math.MaxUint64 {
+		t.Skip("no transparent huge pages here, or an address-space limit")
+	}
+	dir := t.TempDir()
+	streams, _, stderr := Test()
+	code := Run(context.Background(), streams, []string{"--db", filepath.Join(dir, "crmload.db"), "load",
+		"--seed", "../testdata/seed/reference.yaml", "-m", "../testdata/purchases/mapping.yaml",
+		"--report-dir", filepath.Join(dir, "reports"), "../testdata/purchases/online_retail.csv"})
+	if code != ExitOK && code != ExitFailed {
+		t.Fatalf("load: exit %d\n%s", code, stderr)
+	}
+	if n := hugepages.AdviseHeap(0); n < heapToAdvise() {
+		t.Errorf("after a load the heap advised for huge pages is %d bytes, want at least %d", n, heapToAdvise())
 	}
 }
