@@ -182,6 +182,15 @@ func testReferredOnce(t *testing.T, store string) {
 		len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeReferredByAnother {
 		t.Errorf("two referrals in one call = %+v, want a processed and b %s", res, crm.CodeReferredByAnother)
 	}
+	// The engine's cache, which the next calls resolve from, knows the
+	// referral made as the store does.
+	e.mu.Lock()
+	referred, ok1 := e.cache.get(entParticipant, "number", "RP0000000012")
+	by, ok2 := e.cache.get(entParticipant, "number", "RP0000000010")
+	if !ok1 || !ok2 || referred == nil || by == nil || referred.get(entParticipant, "referred_by") != by.ID {
+		t.Errorf("cached participant RP0000000012 after the referral = %+v, want referred_by the id of RP0000000010 (%+v)", referred, by)
+	}
+	e.mu.Unlock()
 	res, err = e.CreateEvents(ctx, crm.BulkRequest{Kind: crm.Referrals, Events: []crm.Event{ref("c", "RP0000000012", "RP0000000013")}})
 	if err != nil {
 		t.Fatal(err)
