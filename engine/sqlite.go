@@ -234,13 +234,10 @@ func (s *sqliteStore) ScanTable(ctx context.Context, e *Entity) ([]*Ref, error) 
 }
 
 func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
-	c, err := s.readers.Take(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer s.readers.Put(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var v int64
-	err = sqlitex.Execute(c, "SELECT value FROM meta WHERE key = 'reference_version'", &sqlitex.ExecOptions{
+	err := sqlitex.Execute(s.writer, "SELECT value FROM meta WHERE key = 'reference_version'", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error { v = stmt.ColumnInt64(0); return nil },
 	})
 	return v, err
