@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -33,10 +34,14 @@ func TestHeapToAdvise(t *testing.T) {
 // TestLoadAdvisesHeap: a load asks huge pages for its heap (runLoad);
 // AdviseHeap, once a process, then answers what the load's call advised.
 func TestLoadAdvisesHeap(t *testing.T) {
+	// AdviseHeap does nothing (by design) without transparent huge pages,
+	// under an address-space limit or under strict overcommit.
 	var rl syscall.Rlimit
-	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || !hugepages.On() ||
-		syscall.Getrlimit(syscall.RLIMIT_AS, &rl) != nil || rl.Cur != math.MaxUint64 {
-		t.Skip("no transparent huge pages here, or an address-space limit")
+	overcommit, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	if _, errTHP := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); errTHP != nil || !hugepages.On() ||
+		syscall.Getrlimit(syscall.RLIMIT_AS, &rl) != nil || rl.Cur != math.MaxUint64 ||
+		err != nil || strings.TrimSpace(string(overcommit)) == "2" {
+		t.Skip("no transparent huge pages here, an address-space limit, or strict overcommit")
 	}
 	dir := t.TempDir()
 	streams, _, stderr := Test()
