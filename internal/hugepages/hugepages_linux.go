@@ -153,8 +153,9 @@ func mapping(addr uintptr) (lo, hi uintptr, flags []string, err error) {
 // mapped and advised, holding no memory); the heap then grows into it.
 // Nothing is touched then; as the heap fills it, a huge page is resident
 // whole, so peak RSS grows a few MiB (126-129 against 124-126 MiB for a
-// 1M-row load). A heap past the mapping grows in base pages as before. Only the first call in a process does
-// anything; it returns the bytes advised (0 when off or refused).
+// 1M-row load). A heap past the mapping grows in base pages as before.
+// Only the first call in a process does anything; it returns the bytes
+// advised (0 when off or refused).
 //
 // It does nothing under an address-space limit (ulimit -v) or strict
 // overcommit accounting (vm.overcommit_memory 2): there the runtime's
