@@ -10,24 +10,31 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/zeebo/xxh3"
 )
 
-// marshalDigest is Digest as the releases before appendEvent computed it:
-// the digests they stored must still match.
-func marshalDigest(k Kind, ev *Event) string {
+// marshalDigest is the digest of ev's wire form as json.Marshal writes
+// it: the releases before appendEvent digested that. With legacy, it is
+// the digest those releases kept (SHA-256); without, today's (XXH3-128).
+func marshalDigest(k Kind, ev *Event, legacy bool) string {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		b = fmt.Appendf(nil, "unencodable: %v", err)
 	}
-	h := sha256.New()
-	h.Write([]byte(k))
-	h.Write([]byte{0})
-	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	in := append(append([]byte(k), 0), b...)
+	if legacy {
+		sum := sha256.Sum256(in)
+		return hex.EncodeToString(sum[:16])
+	}
+	sum := xxh3.Hash128(in).Bytes()
+	return "02" + hex.EncodeToString(sum[:])
 }
 
 // checkWire fails unless appendEvent writes what json.Marshal writes of ev
-// (or fails where it fails), and Digest is the old digest.
+// (or fails where it fails), Digest digests that wire form, and the
+// digest an earlier release kept of ev matches ev (DigestMatches), and
+// matches no other event.
 func checkWire(t *testing.T, ev *Event) {
 	t.Helper()
 	want, err := json.Marshal(ev)
@@ -40,13 +47,44 @@ func checkWire(t *testing.T, ev *Event) {
 	case err == nil && !bytes.Equal(got[len("prefix"):], want):
 		t.Fatalf("appendEvent =\n%s\njson.Marshal =\n%s", got[len("prefix"):], want)
 	}
+	other := &Event{RequestUniqueIdentifier: ev.RequestUniqueIdentifier + "x"}
 	for _, k := range []Kind{Purchases, Web, ""} {
-		old := marshalDigest(k, ev)
-		if d := Digest(k, ev); d != old {
-			t.Fatalf("Digest(%q) = %s, was %s", k, d, old)
+		d := marshalDigest(k, ev, false)
+		if got := Digest(k, ev); got != d {
+			t.Fatalf("Digest(%q) = %s, want %s", k, got, d)
 		}
-		if d := Digests(k, []Event{{}, *ev, {}}); d[1] != old || d[0] != marshalDigest(k, &Event{}) || d[2] != d[0] {
-			t.Fatalf("Digests(%q) = %q, want %s in the middle", k, d, old)
+		if got := Digests(k, []Event{{}, *ev, {}}); got[1] != d || got[0] != marshalDigest(k, &Event{}, false) || got[2] != got[0] {
+			t.Fatalf("Digests(%q) = %q, want %s in the middle", k, got, d)
+		}
+		old, od := marshalDigest(k, ev, true), Digest(k, other)
+		if !DigestMatches(old, d, k, ev) || !DigestMatches(d, d, k, ev) || !DigestMatches("", d, k, ev) {
+			t.Fatalf("DigestMatches(%q): the event's own digests (%s, %s) do not match it", k, old, d)
+		}
+		if DigestMatches(old, od, k, other) || DigestMatches(d, od, k, other) || DigestMatches(old, d, k, nil) {
+			t.Fatalf("DigestMatches(%q): another event matches the digests (%s, %s)", k, old, d)
+		}
+	}
+}
+
+// TestDigestFormat pins Digest's output: receipts keep it, so a change of
+// hash or of wire form makes every receipt stored earlier a conflict (a
+// change must keep matching the old digests, as DigestMatches does
+// SHA-256's).
+func TestDigestFormat(t *testing.T) {
+	tests := []struct {
+		k    Kind
+		ev   Event
+		want string
+	}{
+		{Purchases, Event{}, "0227e74238d5463a74fae0ebb663337c0b"},
+		{Purchases, Event{RequestUniqueIdentifier: "R1", PerformedOn: "2024-03-04T05:06:00",
+			AccountsReceivable: &AccountIdentifier{Number: "ACR0000001"},
+			ProductsSet:        []PurchaseProduct{{Product: &ProductIdentifier{Code: "SKU001"}, Quantity: "2", TotalAmount: "12.00"}}}, "02dbd39841240d58fa06b852d014e0899c"},
+		{Web, Event{RequestUniqueIdentifier: "R1"}, "02c10bc6dda17abe3fb169f393bcd4fd1c"},
+	}
+	for _, tt := range tests {
+		if got := Digest(tt.k, &tt.ev); got != tt.want {
+			t.Errorf("Digest(%s, %+v) = %s, want %s", tt.k, tt.ev, got, tt.want)
 		}
 	}
 }
@@ -266,7 +304,7 @@ func BenchmarkDigest(b *testing.B) {
 	b.Run("marshal", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			marshalDigest(Purchases, ev)
+			marshalDigest(Purchases, ev, true)
 		}
 	})
 	b.Run("append", func(b *testing.B) {

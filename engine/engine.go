@@ -125,8 +125,9 @@ func (e *Engine) Close() error { return e.store.Close() }
 type PendingEvent struct {
 	Kind              string
 	RequestID         string
-	LoadRun, LoadKey  string // the load receipt ("" when the call has none)
-	Digest            string // crm.Digest of the event, kept with the receipt
+	LoadRun, LoadKey  string     // the load receipt ("" when the call has none)
+	Digest            string     // crm.Digest of the event, kept with the receipt
+	Source            *crm.Event // the event as the call sent it (with a receipt)
 	AccountNumber     string
 	ParticipantNumber string
 	Classification    string
@@ -274,7 +275,7 @@ func (e *Engine) replayed(ctx context.Context, req crm.BulkRequest, digests []st
 	for i, k := range req.Keys {
 		if st, ok := already[k]; ok && errs[i] == nil {
 			errs[i] = errStored
-			if !st.matches(digests[i]) {
+			if !st.matches(digests[i], req.Kind, &req.Events[i]) {
 				errs[i] = crm.ReceiptConflict(req.Run, k)
 			}
 		}
@@ -399,7 +400,7 @@ func (e *Engine) resolveAll(ctx context.Context, req crm.BulkRequest, digests []
 				p.Obj.LogInformation = LogInformation{CreatedDate: now, UpdatedDate: now}
 				p.Created = created
 				if digests != nil {
-					p.LoadRun, p.LoadKey, p.Digest = req.Run, req.Keys[i], digests[i]
+					p.LoadRun, p.LoadKey, p.Digest, p.Source = req.Run, req.Keys[i], digests[i], &req.Events[i]
 				}
 				pending[i] = p
 			}
@@ -446,7 +447,7 @@ func (e *Engine) storedReferrals(ctx context.Context, req crm.BulkRequest, diges
 		}
 		already[req.Keys[i]] = st
 		errs[i] = errStored
-		if !st.matches(digests[i]) {
+		if !st.matches(digests[i], req.Kind, &req.Events[i]) {
 			errs[i] = crm.ReceiptConflict(req.Run, req.Keys[i])
 		}
 	}
@@ -456,9 +457,17 @@ func (e *Engine) storedReferrals(ctx context.Context, req crm.BulkRequest, diges
 // errStored marks, in a replay, an event its replayed call stored.
 var errStored = &crm.Error{Code: "stored"}
 
-// matches reports whether a receipt was stored from content with digest d
-// (a receipt stored before digests were kept matches anything).
-func (r Receipt) matches(d string) bool { return r.Digest == "" || r.Digest == d }
+// matches reports whether a receipt was stored from the content of ev, an
+// event of kind k with digest d (crm.DigestMatches: a receipt stored
+// before digests were kept matches anything).
+func (r Receipt) matches(d string, k crm.Kind, ev *crm.Event) bool {
+	return crm.DigestMatches(r.Digest, d, k, ev)
+}
+
+// storedAs reports whether receipt st was stored from p's content.
+func (p *PendingEvent) storedAs(st Receipt) bool {
+	return st.matches(p.Digest, crm.Kind(p.Kind), p.Source)
+}
 
 // refreshCache starts the cache over when reference data changed since it
 // was filled (a seed by this process or another).

@@ -3,7 +3,9 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -367,5 +369,53 @@ func TestBeginImmediate(t *testing.T) {
 	}
 	if err := sqlitex.ExecuteTransient(waiter, "COMMIT", nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLegacyDigestReceipts: a receipt whose digest an earlier release
+// kept (the first 16 bytes of a SHA-256 of the kind and the wire form)
+// still answers a replay or an idempotent call of the same content with
+// its event, and other content under its key is still a conflict.
+func TestLegacyDigestReceipts(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	purchase := func(ref string) crm.Event {
+		return crm.Event{RequestUniqueIdentifier: "r1", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
+			PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"}, PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: ref,
+			ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, Quantity: "2", NetAmount: "10", VATAmount: "2.50", TotalAmount: "12.50"}}}
+	}
+	req := crm.BulkRequest{Kind: crm.Purchases, Run: "run", Keys: []string{"0:2"}, Events: []crm.Event{purchase("RF1")}}
+	first, err := e.CreateEvents(ctx, req)
+	if err != nil || len(first.Processed) != 1 {
+		t.Fatalf("first call = %+v, %v", first, err)
+	}
+	wire, err := json.Marshal(&req.Events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := sha256.Sum256(append([]byte("purchases\x00"), wire...))
+	if err := sqlitex.Execute(s.writer, "UPDATE events SET receipt_digest = ?", &sqlitex.ExecOptions{Args: []any{legacy[:16]}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []struct {
+		name               string
+		replay, idempotent bool
+	}{{"replay", true, false}, {"idempotent", false, true}} {
+		same := req
+		same.Replay, same.Idempotent = mode.replay, mode.idempotent
+		res, err := e.CreateEvents(ctx, same)
+		if err != nil || len(res.Processed) != 1 || res.Processed[0].Number != first.Processed[0].Number {
+			t.Errorf("%s of the same content = %+v, %v; want event %s", mode.name, res, err, first.Processed[0].Number)
+		}
+		other := same
+		other.Events = []crm.Event{purchase("RF2")}
+		res, err = e.CreateEvents(ctx, other)
+		if err != nil || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeReceiptConflict {
+			t.Errorf("%s of other content = %+v, %v; want %s", mode.name, res, err, crm.CodeReceiptConflict)
+		}
+	}
+	if n, err := sqlitex.ResultInt(s.writer.Prep("SELECT count(*) FROM events")); err != nil || n != 1 {
+		t.Errorf("store holds %d events (%v), want 1", n, err)
 	}
 }

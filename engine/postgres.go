@@ -268,7 +268,7 @@ func scanReceipts(ctx context.Context, q pgQuerier, fn func(key string, r Receip
 
 // answer gives p the stored event of its receipt, or a receipt conflict.
 func answer(p *PendingEvent, st Receipt) {
-	if !st.matches(p.Digest) {
+	if !p.storedAs(st) {
 		p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
 		return
 	}

@@ -324,7 +324,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 	var keyed callRange // the receipts this call stores
 	for i, p := range rows {
 		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
-			if !st.matches(p.Digest) {
+			if !p.storedAs(st) {
 				p.Err = crm.ReceiptConflict(p.LoadRun, p.LoadKey)
 				continue
 			}

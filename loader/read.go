@@ -59,7 +59,7 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 			default:
 				if len(r.receipts) > 0 { // a resume: stored, but not yet reported
 					if rc, stored := r.receipts[key(fi, it)]; stored {
-						if rc.digest != "" && rc.digest != crm.Digest(in.mapper.Kind(), it.Event) {
+						if k := in.mapper.Kind(); rc.digest != "" && !crm.DigestMatches(rc.digest, crm.Digest(k, it.Event), k, it.Event) {
 							// The input changed since the earlier attempt stored this row.
 							err := crm.ReceiptConflict(r.key, key(fi, it))
 							it.Event = nil // not sent (as below)

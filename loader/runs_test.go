@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crmload/crmload/engine/api"
-
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
+	"github.com/crmload/crmload/engine/api"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
 // collidingEngine sends every call under one fixed run key, as the job
@@ -409,5 +412,80 @@ func TestRefusedCallInterrupted(t *testing.T) {
 	ok, failed := checkEveryRowOnce(t, dir, sum, 100)
 	if sum.RowsInDoubt != 0 || len(ok) != 90 || len(failed) != 10 || countEvents(t, e) != 90 {
 		t.Errorf("resume: %d in doubt, %d succeeded, %d failed, engine holds %d; want 0, 90, 10, 90", sum.RowsInDoubt, len(ok), len(failed), countEvents(t, e))
+	}
+}
+
+// legacyDigestEngine stores a call in the embedded engine, then gives its
+// receipts the digests an earlier release kept (the first 16 bytes of a
+// SHA-256 of the kind and the wire form) and stops the load, as a crash
+// after the commit would: the rows are stored but not reported.
+type legacyDigestEngine struct {
+	*engine.Engine
+	db   string
+	stop context.CancelFunc
+}
+
+func (l legacyDigestEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	if _, err := l.Engine.CreateEvents(ctx, req); err != nil {
+		return crm.BulkResult{}, err
+	}
+	c, err := sqlite.OpenConn(l.db)
+	if err != nil {
+		return crm.BulkResult{}, err
+	}
+	defer c.Close()
+	c.SetBusyTimeout(5 * time.Second)
+	for i := range req.Events {
+		wire, err := json.Marshal(&req.Events[i])
+		if err != nil {
+			return crm.BulkResult{}, err
+		}
+		sum := sha256.Sum256(append([]byte(string(req.Kind)+"\x00"), wire...))
+		if err := sqlitex.Execute(c, "UPDATE events SET receipt_digest = ? WHERE receipt_key = ?",
+			&sqlitex.ExecOptions{Args: []any{sum[:16], req.Keys[i]}}); err != nil {
+			return crm.BulkResult{}, err
+		}
+	}
+	l.stop()
+	<-ctx.Done() // the answer never comes
+	return crm.BulkResult{}, ctx.Err()
+}
+
+// TestResumeMatchesLegacyDigests: rows an attempt stored, whose receipts
+// keep the digest of an earlier release, are found stored by the resume
+// (the same content), not failed as conflicts nor stored again.
+func TestResumeMatchesLegacyDigests(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "engine.db")
+	e, err := engine.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	job := loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 50))
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency, opts.Grace = 20, 1, 100*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sum, dir, err := Load(ctx, job, legacyDigestEngine{Engine: e, db: db, stop: cancel}, opts)
+	if err != nil || sum.ExitCode != 3 {
+		t.Fatalf("interrupted load: %+v, %v; want exit 3", sum, err)
+	}
+	if n := countEvents(t, e); n != 18 {
+		t.Fatalf("the interrupted load stored %d events, want the first call's 18", n)
+	}
+	opts.Resume = dir
+	sum, dir, err = Load(context.Background(), job, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEveryRowOnce(t, dir, sum, 50)
+	if sum.EventsFound != 18 || sum.RowsSucceeded != 45 || sum.ErrorsByCode[crm.CodeReceiptConflict] != 0 {
+		t.Errorf("resume: %d found stored, %d succeeded, %v; want 18 found, 45 succeeded, no conflicts", sum.EventsFound, sum.RowsSucceeded, sum.ErrorsByCode)
+	}
+	if n := countEvents(t, e); n != 45 {
+		t.Errorf("engine holds %d events, want 45", n)
 	}
 }
