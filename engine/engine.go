@@ -119,19 +119,17 @@ func New(store Store) *Engine {
 func (e *Engine) Close() error { return e.store.Close() }
 
 // PendingEvent is an event that passed every rule and waits for a Store's
-// Commit: its resolved object (with its id but no number yet), the columns
-// list filters on, its load receipt and, for a referral, its claim. Commit
-// sets Obj.Number, or Err when the event was not stored after all.
+// Commit: its resolved object (with its id but no number yet; the columns
+// list filters on come from it, filterRefs), its load receipt and, for a
+// referral, its claim. Commit sets Obj.Number, or Err when the event was
+// not stored after all.
 type PendingEvent struct {
-	Kind              string
-	RequestID         string
-	LoadRun, LoadKey  string     // the load receipt ("" when the call has none)
-	Digest            string     // crm.Digest of the event, kept with the receipt
-	Source            *crm.Event // the event as the call sent it (with a receipt)
-	AccountNumber     string
-	ParticipantNumber string
-	Classification    string
-	Obj               *EventObject
+	Kind             string
+	RequestID        string
+	LoadRun, LoadKey string     // the load receipt ("" when the call has none)
+	Digest           string     // crm.Digest of the event, kept with the receipt
+	Source           *crm.Event // the event as the call sent it (with a receipt)
+	Obj              *EventObject
 	// Created is when the event was created (Obj's created date, to the
 	// millisecond).
 	Created time.Time
@@ -146,6 +144,18 @@ type PendingEvent struct {
 	Found bool
 
 	index int // in the request
+}
+
+// filterRefs returns the records of p's event that list filters on, as
+// its object nests them (nil when it has none): its account, its
+// participant (a referral's: the referred one) and its classification.
+func (p *PendingEvent) filterRefs() (account, participant, classification *RefObject) {
+	o := p.Obj
+	participant = o.RewardsParticipant
+	if participant == nil {
+		participant = o.ReferredRewardsParticipant
+	}
+	return o.AccountsReceivable, participant, o.Classification
 }
 
 // Claim marks a participant as referred by another, if nobody did first.

@@ -75,6 +75,22 @@ type RefObject struct {
 	row int64
 }
 
+// number is o's number, "" for nil.
+func (o *RefObject) number() string {
+	if o == nil {
+		return ""
+	}
+	return o.Number
+}
+
+// name is o's name, "" for nil.
+func (o *RefObject) name() string {
+	if o == nil {
+		return ""
+	}
+	return o.Name
+}
+
 // ProductLine is one line of a purchase event object's products_set.
 type ProductLine struct {
 	Product     *RefObject  `json:"product"`

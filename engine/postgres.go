@@ -411,7 +411,8 @@ func pgCommit(ctx context.Context, tx pgx.Tx, rows []*PendingEvent, opts CommitO
 	for i, p := range ins {
 		p.Obj.Number = strconv.FormatInt(numbers[i], 10)
 		buf = numbered(buf[:0], p.Encoded, p.Obj.Number)
-		for j, v := range []string{p.Obj.ID, p.Kind, p.Obj.PerformedOn, p.AccountNumber, p.ParticipantNumber, p.Classification,
+		account, participant, classification := p.filterRefs()
+		for j, v := range []string{p.Obj.ID, p.Kind, p.Obj.PerformedOn, account.number(), participant.number(), classification.name(),
 			p.RequestID, p.Obj.LogInformation.CreatedDate, string(buf), p.LoadRun, p.LoadKey, p.Digest} {
 			cols[j][i] = v
 		}

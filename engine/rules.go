@@ -259,7 +259,6 @@ func (rv *resolved) check(k crm.Kind, currency *Ref) *crm.Error {
 // participant is referred already or refers itself.
 func (rv *resolved) pending(k crm.Kind, ev *crm.Event, a *arena) (*PendingEvent, *crm.Error) {
 	var claim *Claim
-	var participantNumber string
 	if referred := rv.refs[refReferred]; referred != nil {
 		referredBy := rv.refs[refReferredBy]
 		number := referred.get(entParticipant, "number")
@@ -276,13 +275,12 @@ func (rv *resolved) pending(k crm.Kind, ev *crm.Event, a *arena) (*PendingEvent,
 			}
 		}
 		claim = &Claim{Referred: referred.ID, By: referredBy.ID, Lost: lost}
-		participantNumber = number
 	}
 	obj := a.object()
 	setObject(obj, k, ev)
 	setLines(obj, ev, a.refs, a)
 	p := a.pending()
-	*p = PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj, Claim: claim, ParticipantNumber: participantNumber}
+	*p = PendingEvent{Kind: string(k), RequestID: ev.RequestUniqueIdentifier, Obj: obj, Claim: claim}
 	obj.AccountsReceivable = object(entAccount, rv.account)
 	obj.RewardsParticipant = object(entParticipant, rv.participant)
 	obj.AuthorizedByAccessToken = object(entAccessToken, rv.token)
@@ -290,15 +288,6 @@ func (rv *resolved) pending(k crm.Kind, ev *crm.Event, a *arena) (*PendingEvent,
 		*f.obj(obj) = object(f.ent, rv.refs[i])
 	}
 	obj.PerformedByUnit = object(entUnit, rv.performer) // the unit, or the business unit's or point's
-	if rv.account != nil {
-		p.AccountNumber = rv.account.get(entAccount, "number")
-	}
-	if rv.participant != nil {
-		p.ParticipantNumber = rv.participant.get(entParticipant, "number")
-	}
-	if cls := rv.refs[refClassification]; cls != nil {
-		p.Classification = cls.get(entClassification, "name")
-	}
 	return p, nil
 }
 

@@ -357,17 +357,14 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 			}
 			data = buf
 		}
-		participant := o.RewardsParticipant
-		if participant == nil {
-			participant = o.ReferredRewardsParticipant
-		}
+		account, participant, classification := p.filterRefs()
 		ins.BindInt64(1, created)
 		ins.BindInt64(2, codeOf(kindCodes, p.Kind))
 		ins.BindText(3, o.PerformedOn)
 		for i, r := range []struct {
 			e *Entity
 			o *RefObject
-		}{{entAccount, o.AccountsReceivable}, {entParticipant, participant}, {entClassification, o.Classification}} {
+		}{{entAccount, account}, {entParticipant, participant}, {entClassification, classification}} {
 			if r.o == nil {
 				ins.BindNull(4 + i)
 				continue
