@@ -22,13 +22,14 @@ const maxCached = 500_000
 // seeded later is found. Owned by Engine and used under Engine.mu.
 //
 // Records are kept by entity and column (id, then the entity's lookup
-// columns), each a map by value: a lookup hashes the value alone. Keys of
-// other columns, or of an entity outside entities, are kept in other.
+// columns), each an index by value (refIndex): a lookup hashes the value
+// alone. Keys of other columns, or of an entity outside entities, are kept
+// in other.
 type refCache struct {
 	version int64
-	cols    [][]map[string]*Ref // [Entity.slot][colSlot]
+	cols    [][]*refIndex // [Entity.slot][colSlot]
 	other   map[lookupKey]*Ref
-	n       int // keys held, over all the maps
+	n       int // keys held, over all the indexes and other
 	// By Entity.slot, since the cache started (resolver.scan): the
 	// records looked up, the bound on the table's size the store gave
 	// (0: not asked yet), and whether the table was read whole.
@@ -38,9 +39,14 @@ type refCache struct {
 
 func (c *refCache) reset(version int64) {
 	c.version = version
-	c.cols = make([][]map[string]*Ref, len(entities))
+	c.cols = make([][]*refIndex, len(entities))
 	for i, e := range entities {
-		c.cols[i] = make([]map[string]*Ref, 1+len(e.lookup))
+		c.cols[i] = make([]*refIndex, 1+len(e.lookup))
+		c.cols[i][0] = newRefIndex(func(r *Ref) string { return r.ID })
+		for j, col := range e.lookup {
+			at := e.col(col)
+			c.cols[i][1+j] = newRefIndex(func(r *Ref) string { return r.Vals[at] })
+		}
 	}
 	c.other = nil
 	c.n = 0
@@ -68,8 +74,7 @@ func colSlot(e *Entity, col string) int {
 // get returns the record cached under (e, col, val).
 func (c *refCache) get(e *Entity, col, val string) (*Ref, bool) {
 	if i := colSlot(e, col); i >= 0 {
-		ref, ok := c.cols[e.slot][i][val]
-		return ref, ok
+		return c.cols[e.slot][i].get(val)
 	}
 	ref, ok := c.other[lookupKey{e, col, val}]
 	return ref, ok
@@ -78,15 +83,9 @@ func (c *refCache) get(e *Entity, col, val string) (*Ref, bool) {
 // set caches r under k, replacing what k held.
 func (c *refCache) set(k lookupKey, r *Ref) {
 	if i := colSlot(k.e, k.col); i >= 0 {
-		m := c.cols[k.e.slot][i]
-		if m == nil {
-			m = make(map[string]*Ref)
-			c.cols[k.e.slot][i] = m
-		}
-		if _, ok := m[k.val]; !ok {
+		if c.cols[k.e.slot][i].set(k.val, r) {
 			c.n++
 		}
-		m[k.val] = r
 		return
 	}
 	if c.other == nil {
@@ -98,22 +97,15 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 	c.other[k] = r
 }
 
-// reserve makes room in the maps of e's columns id and col for n more
-// records at once, before a table read whole is cached: grown a record at
-// a time, the maps were rehashed a dozen times (a tenth of a 10k-row
-// load's CPU).
+// reserve makes room in the indexes of e's columns id and col for n
+// more records at once, before a table read whole is cached: grown a
+// record at a time, they were rehashed a dozen times (a tenth of a
+// 10k-row load's CPU, with maps).
 func (c *refCache) reserve(e *Entity, col string, n int) {
 	for j, col := range []string{"id", col} {
-		i := colSlot(e, col)
-		if i < 0 || j == 1 && col == "id" {
-			continue
+		if i := colSlot(e, col); i >= 0 && (j == 0 || col != "id") {
+			c.cols[e.slot][i].reserve(n)
 		}
-		old := c.cols[e.slot][i]
-		m := make(map[string]*Ref, len(old)+n)
-		for k, v := range old {
-			m[k] = v
-		}
-		c.cols[e.slot][i] = m
 	}
 }
 
