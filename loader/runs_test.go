@@ -489,3 +489,65 @@ func TestResumeMatchesLegacyDigests(t *testing.T) {
 		t.Errorf("engine holds %d events, want 45", n)
 	}
 }
+
+// recordingEngine passes calls on to an engine and keeps each event sent,
+// by its row key.
+type recordingEngine struct {
+	Engine
+	mu   sync.Mutex
+	sent map[string]crm.Event
+	kind crm.Kind
+}
+
+func (r *recordingEngine) CreateEvents(ctx context.Context, req crm.BulkRequest) (crm.BulkResult, error) {
+	r.mu.Lock()
+	for i, k := range req.Keys {
+		r.sent[k] = req.Events[i]
+	}
+	r.kind = req.Kind
+	r.mu.Unlock()
+	return r.Engine.CreateEvents(ctx, req)
+}
+
+// TestReplayOnPreviousReleaseStore: the receipts of a store made by the
+// release before XXH3 digests (engine/testdata/store-v5.db, whose events
+// came from testdata/purchases/online_retail.csv with its mapping) keep
+// SHA-256 digests; the same rows mapped by today's code, replayed under
+// their receipts, are answered with the stored events, not refused as
+// conflicts nor stored again.
+func TestReplayOnPreviousReleaseStore(t *testing.T) {
+	const v5Run = "20261125T144649.866Z-395e0e06" // engine's v5Run
+	ctx := context.Background()
+	// Today's events of the rows: as a load sends them.
+	rec := &recordingEngine{Engine: seededEngine(t), sent: map[string]crm.Event{}}
+	job := loadJob(t, "../testdata/purchases/mapping.yaml", "../testdata/purchases/online_retail.csv")
+	if _, _, err := Load(ctx, job, rec, defaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../engine/testdata/store-v5.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "store-v5.db")
+	if err := os.WriteFile(db, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old, err := engine.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	for _, want := range []struct{ key, number string }{{"0:2", "1"}, {"0:4", "2"}, {"0:6", "3"}} {
+		ev, ok := rec.sent[want.key]
+		if !ok {
+			t.Fatalf("no event was sent for row %s", want.key)
+		}
+		res, err := old.CreateEvents(ctx, crm.BulkRequest{Kind: rec.kind, Events: []crm.Event{ev}, Run: v5Run, Keys: []string{want.key}, Replay: true})
+		if err != nil || len(res.Processed) != 1 || res.Processed[0].Number != want.number || len(res.Found) != 1 {
+			t.Errorf("replay of row %s = %+v, %v; want event %s, found stored", want.key, res, err, want.number)
+		}
+	}
+	if n := countEvents(t, old); n != 3 {
+		t.Errorf("the store holds %d events after the replays, want its 3", n)
+	}
+}
