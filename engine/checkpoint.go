@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 // processes' included (TestWALStartsOver).
 type checkpointer struct {
 	c      *sqlite.Conn
+	db     *os.File    // the database file, for presync; nil when it would not open
 	writer *sync.Mutex // the store's writer lock
 	wake   chan struct{}
 	quit   chan struct{}
@@ -54,7 +56,7 @@ func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	k := &checkpointer{c: c, writer: writer, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	k := &checkpointer{c: c, db: openMainFile(c), writer: writer, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go k.run()
 	return k, nil
 }
@@ -65,6 +67,9 @@ func (k *checkpointer) close() error {
 		close(k.quit)
 		<-k.done
 		k.err = k.c.Close()
+		if k.db != nil {
+			k.db.Close()
+		}
 	})
 	return k.err
 }
@@ -96,6 +101,7 @@ func (k *checkpointer) run() {
 			// transaction that begins before the WAL is all copied does
 			// not restart it. (Without it the -wal file of a 1M-row load
 			// grew to 136 MiB.)
+			k.presync()
 			k.writer.Lock()
 			k.restart()
 			k.writer.Unlock()
@@ -106,6 +112,40 @@ func (k *checkpointer) run() {
 		case <-time.After(checkpointEvery):
 		}
 	}
+}
+
+// presync writes the database file's pages to disk before a restart, so
+// that the restart's own sync of the database, which it makes holding the
+// writer lock, has only the pages the restart copies left to write: the
+// passive checkpoints sync the WAL but not the database, and the restart
+// then synced the 32 MiB they had copied, 35-55 ms with every commit
+// waiting (3-4 times a 1M-row load).
+func (k *checkpointer) presync() {
+	if k.db != nil {
+		k.db.Sync() // a failure leaves the work to the restart's sync
+	}
+}
+
+// openMainFile opens the file of c's main database for presync, or
+// returns nil (an in-memory database, or a file that will not open).
+func openMainFile(c *sqlite.Conn) *os.File {
+	var path string
+	sqlitex.ExecuteTransient(c, "PRAGMA database_list", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			if stmt.ColumnText(1) == "main" {
+				path = stmt.ColumnText(2)
+			}
+			return nil
+		},
+	})
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // restart, called with this process's writer lock held, copies what is

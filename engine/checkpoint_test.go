@@ -213,3 +213,36 @@ func walSalt(t *testing.T, path string) uint32 {
 	}
 	return binary.BigEndian.Uint32(h[16:20])
 }
+
+// TestPresyncFile: the checkpointer holds the store's own database file
+// for presync (found through PRAGMA database_list, a URI's file too), or
+// presync would do nothing and every restart would sync the whole
+// database holding the writer lock again.
+func TestPresyncFile(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	for _, path := range []string{s.path, "file:" + s.path + "?cache=private"} {
+		k, err := startCheckpointer(path, &s.mu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.db == nil {
+			t.Fatalf("checkpointer of %s holds no database file", path)
+		}
+		held, err := k.db.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := os.Stat(s.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(held, store) {
+			t.Errorf("checkpointer of %s holds %s, not the store", path, k.db.Name())
+		}
+		k.presync()
+		if err := k.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
