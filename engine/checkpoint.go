@@ -42,6 +42,13 @@ var (
 	restartFrames   int64 = 8192 // 32 MiB of 4 KiB pages
 )
 
+// presyncFrames is the WAL's size in frames from which a restart is
+// preceded by presync: below it the restart's own sync has little to
+// write, and the commits that go on during an extra sync would grow the
+// WAL further past restartFrames than they save (TestWALStartsOver, whose
+// restartFrames is 64, saw its WAL grow to a fifth of the store with it).
+const presyncFrames = 1024 // 4 MiB
+
 // checkpointerCacheKiB is the checkpointer connection's page cache.
 const checkpointerCacheKiB = 1 << 10
 
@@ -66,10 +73,7 @@ func (k *checkpointer) close() error {
 	k.once.Do(func() {
 		close(k.quit)
 		<-k.done
-		k.err = k.c.Close()
-		if k.db != nil {
-			k.db.Close()
-		}
+		k.err = k.c.Close() // k.db is the store's to close (closeDB)
 	})
 	return k.err
 }
@@ -101,7 +105,9 @@ func (k *checkpointer) run() {
 			// transaction that begins before the WAL is all copied does
 			// not restart it. (Without it the -wal file of a 1M-row load
 			// grew to 136 MiB.)
-			k.presync()
+			if log >= presyncFrames {
+				k.presync()
+			}
 			k.writer.Lock()
 			k.restart()
 			k.writer.Unlock()
@@ -116,18 +122,19 @@ func (k *checkpointer) run() {
 
 // presync writes the database file's pages to disk before a restart, so
 // that the restart's own sync of the database, which it makes holding the
-// writer lock, has only the pages the restart copies left to write: the
-// passive checkpoints sync the WAL but not the database, and the restart
-// then synced the 32 MiB they had copied, 35-55 ms with every commit
-// waiting (3-4 times a 1M-row load).
+// writer lock, has only the pages the restart copies left to write: a
+// passive checkpoint syncs the database only when it copied the WAL to its
+// end, which under a busy writer (appending meanwhile) it does not, and
+// the restart then synced the 32 MiB they had copied, 31-55 ms with every
+// commit waiting (3-4 times a 1M-row load).
 func (k *checkpointer) presync() {
 	if k.db != nil {
 		k.db.Sync() // a failure leaves the work to the restart's sync
 	}
 }
 
-// openMainFile opens the file of c's main database for presync, or
-// returns nil (an in-memory database, or a file that will not open).
+// openMainFile returns a descriptor of the file of c's main database for
+// presync, or nil (an in-memory database, or a file that will not open).
 func openMainFile(c *sqlite.Conn) *os.File {
 	var path string
 	sqlitex.ExecuteTransient(c, "PRAGMA database_list", &sqlitex.ExecOptions{
@@ -141,11 +148,25 @@ func openMainFile(c *sqlite.Conn) *os.File {
 	if path == "" {
 		return nil
 	}
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDWR, 0) // Windows flushes only a file open for writing
 	if err != nil {
 		return nil
 	}
 	return f
+}
+
+// closeDB closes presync's descriptor, once every connection of the store
+// is closed: on POSIX systems closing any descriptor of a file drops all
+// the locks the process holds on it, SQLite's included (its connections
+// keep their own descriptors open until none needs them, for that
+// reason). Closed with the checkpointer, before the store's writer and
+// readers, it dropped their shared lock, and another process then took
+// itself for the last user, checkpointed and deleted the WAL under them
+// (a review reproduced a lost commit).
+func (k *checkpointer) closeDB() {
+	if k.db != nil {
+		k.db.Close()
+	}
 }
 
 // restart, called with this process's writer lock held, copies what is

@@ -164,7 +164,11 @@ func TestRestartDoesNotWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer k.close()
+	defer func() {
+		k.close()
+		e.Close() // the store's connections first (closeDB)
+		k.closeDB()
+	}()
 	restart := func() <-chan struct{} {
 		done := make(chan struct{})
 		go func() {
@@ -244,5 +248,6 @@ func TestPresyncFile(t *testing.T) {
 		if err := k.close(); err != nil {
 			t.Fatal(err)
 		}
+		k.closeDB()
 	}
 }

@@ -159,6 +159,9 @@ func (s *sqliteStore) Close() error {
 	}
 	// The last connection to close checkpoints the WAL and removes it.
 	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
+	if s.ckpt != nil {
+		s.ckpt.closeDB() // after every connection (closeDB)
+	}
 	s.writer = nil // a write after Close is an error, not a closed connection's panic
 	return err
 }
