@@ -38,7 +38,7 @@ func TestUpgradeNotice(t *testing.T) {
 				streams, _, stderr := Test()
 				Run(context.Background(), streams, args)
 				msg := stderr.String()
-				if got := strings.Contains(msg, "upgrading the store") && (strings.Contains(msg, "schema 6 to 7") || strings.Contains(msg, "from=6 to=7")); got != want {
+				if got := strings.Contains(msg, "upgrading the store") && (strings.Contains(msg, "schema 6 to 8") || strings.Contains(msg, "from=6 to=8")); got != want {
 					t.Errorf("run %d: notice %v, want %v (stderr %q)", i+1, got, want, msg)
 				}
 			}

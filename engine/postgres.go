@@ -142,8 +142,11 @@ func (s *pgStore) prepare(ctx context.Context, mode pgOpenMode) error {
 			return fmt.Errorf("%w: the database has no crmload store (crmload engine seed --db %s creates one)", ErrNoStore, s.dsn)
 		}
 		if mode == pgReadOnly {
-			if v != len(pgMigrations) {
-				return fmt.Errorf("the database's crmload schema is version %d, this crmload's is %d: open it once for writing (crmload engine seed) to migrate it", v, len(pgMigrations))
+			switch {
+			case v > len(pgMigrations):
+				return fmt.Errorf("the database's crmload schema is version %d, newer than this crmload's %d: use a newer crmload", v, len(pgMigrations))
+			case v < pgReaderOldest:
+				return fmt.Errorf("the database's crmload schema is version %d, this crmload reads %d or later: open it once for writing (crmload engine seed) to migrate it", v, pgReaderOldest)
 			}
 			return nil
 		}

@@ -295,3 +295,57 @@ func TestPostgresKeyedReferralOnOtherEngine(t *testing.T) {
 		t.Errorf("other content under the key = %+v, want a receipt conflict", other)
 	}
 }
+
+// TestPostgresSchemaVersions: a database of schema 1 (before the digests'
+// migration 2) is read as it is and migrated by a writer, which records
+// the digests' form; a database of a newer release is refused to a reader
+// and a writer.
+func TestPostgresSchemaVersions(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	e, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := e.store.(*pgStore).pool
+	setVersion := func(v int) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, "UPDATE crmload_schema_version SET version = $1", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digestForm := func() (form int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, "SELECT coalesce((SELECT value FROM meta WHERE key = 'receipt_digest'), 0)").Scan(&form); err != nil {
+			t.Fatal(err)
+		}
+		return form
+	}
+	if f := digestForm(); f != 2 {
+		t.Errorf("a new database records digests of form %d, want 2", f)
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM meta WHERE key = 'receipt_digest'"); err != nil {
+		t.Fatal(err)
+	}
+	setVersion(pgReaderOldest)
+	if r, err := OpenReadOnly(ctx, dsn); err != nil {
+		t.Errorf("a reader of schema %d: %v", pgReaderOldest, err)
+	} else {
+		r.Close()
+	}
+	w, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("a writer of schema %d: %v", pgReaderOldest, err)
+	}
+	w.Close()
+	if f := digestForm(); f != 2 {
+		t.Errorf("after migration 2 the database records digests of form %d, want 2", f)
+	}
+	setVersion(len(pgMigrations) + 1)
+	for name, open := range map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+		if _, err := open(ctx, dsn); err == nil || !strings.Contains(err.Error(), "newer than this crmload") {
+			t.Errorf("%s of a newer release's database: %v", name, err)
+		}
+	}
+	e.Close()
+}

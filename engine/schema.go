@@ -154,8 +154,22 @@ ALTER TABLE events RENAME COLUMN load_run TO receipt_run;
 ALTER TABLE events RENAME COLUMN load_key TO receipt_key;
 ALTER TABLE events RENAME COLUMN load_digest TO receipt_digest;
 `,
+		// 8: receipt digests are XXH3-128 (crm.Digest), no longer
+		// SHA-256. No table changes: receipts kept before keep their
+		// SHA-256 digests, which crm.DigestMatches still matches. The
+		// version is there so that an earlier release, which compares
+		// digests as they are, refuses the store instead of failing every
+		// row stored since as a receipt conflict (and a retry of those
+		// rows storing them twice). meta records the digests' form.
+		// Readers read version 7 as well (readerOldest).
+		`INSERT OR REPLACE INTO meta (key, value) VALUES ('receipt_digest', 2);`,
 	},
 }
+
+// readerOldest is the oldest schema version a reader (events list and
+// show) reads without the upgrade it cannot make: the migrations after it
+// changed nothing a reader reads.
+const readerOldest = 7
 
 // keyOrder is the order of a load's row keys in load_calls' ranges: by
 // file, then line, as numbers. Stored: never change it without a

@@ -108,8 +108,8 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 		return notAStore(path, id)
 	}
 	switch want := int64(len(schema.Migrations)); {
-	case reader && version < want:
-		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d and this crmload reads version %d: it needs an upgrade, which a reader does not do; run crmload engine seed or load on it (with write access) first", version, want)}
+	case reader && version < readerOldest:
+		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d and this crmload reads version %d or later: it needs an upgrade, which a reader does not do; run crmload engine seed or load on it (with write access) first", version, readerOldest)}
 	case version > want:
 		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d, newer than this crmload knows (%d): use a newer crmload", version, want)}
 	}

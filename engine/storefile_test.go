@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,17 +59,38 @@ func TestReaderLeavesNoTrace(t *testing.T) {
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Error("a reader changed the store file")
 	}
-	// A store that needs a migration says so to a reader, which does not
-	// migrate it.
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
-	if err != nil {
-		t.Fatal(err)
+	// A store of schema readerOldest (7, before the digests' migration 8
+	// changed nothing a reader reads) is read as it is; an older one says
+	// to a reader that it needs a migration, which a reader does not do;
+	// a newer one says to use a newer crmload, to a reader and a writer.
+	setVersion := func(v int) {
+		t.Helper()
+		c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := sqlitex.ExecuteTransient(c, fmt.Sprintf("PRAGMA user_version = %d", v), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	sqlitex.ExecuteTransient(c, "PRAGMA user_version = 0", nil)
-	c.Close()
+	setVersion(readerOldest)
+	if e, err := OpenReadOnly(ctx, path); err != nil {
+		t.Errorf("a reader of a store of schema %d: %v", readerOldest, err)
+	} else {
+		e.Close()
+	}
+	setVersion(readerOldest - 1)
 	if _, err := OpenReadOnly(ctx, path); err == nil || !strings.Contains(err.Error(), "needs an upgrade, which a reader does not do") {
 		t.Errorf("a reader of an old store: %v", err)
 	}
+	setVersion(len(schema.Migrations) + 1)
+	for name, open := range map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+		if _, err := open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer than this crmload knows") {
+			t.Errorf("%s of a store of a newer release: %v", name, err)
+		}
+	}
+	setVersion(0)
 	if _, err := OpenReadOnly(ctx, filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, ErrNoStore) {
 		t.Errorf("a reader of no store: %v", err)
 	}
