@@ -376,9 +376,10 @@ func TestBeginImmediate(t *testing.T) {
 // kept (the first 16 bytes of a SHA-256 of the kind and the wire form)
 // still answers a replay or an idempotent call of the same content with
 // its event, and other content under its key is still a conflict.
-func TestLegacyDigestReceipts(t *testing.T) {
-	e := newTestEngine(t, "testdata/rules.yaml")
-	s := e.store.(*sqliteStore)
+func TestLegacyDigestReceipts(t *testing.T) { forStores(t, testLegacyDigestReceipts) }
+
+func testLegacyDigestReceipts(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "testdata/rules.yaml")
 	ctx := context.Background()
 	purchase := func(ref string) crm.Event {
 		return crm.Event{RequestUniqueIdentifier: "r1", AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"},
@@ -395,7 +396,13 @@ func TestLegacyDigestReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	legacy := sha256.Sum256(append([]byte("purchases\x00"), wire...))
-	if err := sqlitex.Execute(s.writer, "UPDATE events SET receipt_digest = ?", &sqlitex.ExecOptions{Args: []any{legacy[:16]}}); err != nil {
+	switch s := e.store.(type) {
+	case *sqliteStore:
+		err = sqlitex.Execute(s.writer, "UPDATE events SET receipt_digest = ?", &sqlitex.ExecOptions{Args: []any{legacy[:16]}})
+	case *pgStore:
+		_, err = s.pool.Exec(ctx, "UPDATE events SET load_digest = $1", hex.EncodeToString(legacy[:16]))
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mode := range []struct {
@@ -415,7 +422,8 @@ func TestLegacyDigestReceipts(t *testing.T) {
 			t.Errorf("%s of other content = %+v, %v; want %s", mode.name, res, err, crm.CodeReceiptConflict)
 		}
 	}
-	if n, err := sqlitex.ResultInt(s.writer.Prep("SELECT count(*) FROM events")); err != nil || n != 1 {
+	n := 0
+	if err := e.Events(ctx, Filter{}, func([]byte) error { n++; return nil }); err != nil || n != 1 {
 		t.Errorf("store holds %d events (%v), want 1", n, err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 // of a 1M-row load's CPU. Open addressing, linear probing, at most 3/4
 // full, 24 bytes a slot (about what a map takes a value); a value past
 // inlineKey bytes is kept as its hash and compared with the record's own
-// (key).
+// (key), so it must be the record's value: the cache's are, since a
+// record's lookup values do not change within a reference version (a seed
+// starts the cache over).
 type refIndex struct {
 	slots []refSlot // nil until the first set
 	n     int

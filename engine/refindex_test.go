@@ -63,7 +63,9 @@ func TestRefIndex(t *testing.T) {
 
 // TestRefIndexLongValueOfChangedRecord: a value longer than a slot holds
 // is compared with its record's, so a record whose value changed is no
-// longer found by the old one (a map would keep finding it): the cache
+// longer found by the old one (a short one, held in the slot, still
+// finds it, as a map would; the cache's lookup values do not change
+// within a reference version, which a seed starts over): the cache
 // then asks the store again.
 func TestRefIndexLongValueOfChangedRecord(t *testing.T) {
 	x := newRefIndex(func(r *Ref) string { return r.Vals[0] })

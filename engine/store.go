@@ -79,7 +79,8 @@ type CommitOptions struct {
 	DryRun bool
 	// Idempotent answers an event whose load receipt (LoadRun, LoadKey) is
 	// stored already with the stored event's id and number instead of
-	// storing it again; a receipt with another Digest is a conflict
+	// storing it again; a receipt stored from other content (its digest
+	// does not match the event's: crm.DigestMatches) is a conflict
 	// (crm.ReceiptConflict in the event's Err).
 	Idempotent bool
 }
