@@ -76,13 +76,9 @@ CREATE TABLE loads (
 `,
 	// 2: receipt digests are XXH3-128, as the SQLite store's migration 8
 	// says: no table changes; an earlier release refuses the database.
-	// Readers read version 1 as well (pgReaderOldest).
+	// Readers read version 1 as well (pgStore.prepare).
 	`INSERT INTO meta (key, value) VALUES ('receipt_digest', 2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;`,
 }
-
-// pgReaderOldest is the oldest schema version a reader reads without the
-// upgrade it cannot make.
-const pgReaderOldest = 1
 
 // pgReferenceTables renders one table per entity, as the SQLite store's
 // referenceTables does. It is its own function on purpose: a released

@@ -142,11 +142,11 @@ func (s *pgStore) prepare(ctx context.Context, mode pgOpenMode) error {
 			return fmt.Errorf("%w: the database has no crmload store (crmload engine seed --db %s creates one)", ErrNoStore, s.dsn)
 		}
 		if mode == pgReadOnly {
-			switch {
-			case v > len(pgMigrations):
+			// Every version so far holds what a reader reads as this
+			// release keeps it (migration 2 changed no table): a
+			// migration that changes that must refuse the older ones here.
+			if v > len(pgMigrations) {
 				return fmt.Errorf("the database's crmload schema is version %d, newer than this crmload's %d: use a newer crmload", v, len(pgMigrations))
-			case v < pgReaderOldest:
-				return fmt.Errorf("the database's crmload schema is version %d, this crmload reads %d or later: open it once for writing (crmload engine seed) to migrate it", v, pgReaderOldest)
 			}
 			return nil
 		}

@@ -85,7 +85,7 @@ func TestReaderLeavesNoTrace(t *testing.T) {
 		t.Errorf("a reader of an old store: %v", err)
 	}
 	setVersion(len(schema.Migrations) + 1)
-	for name, open := range map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+	for name, open := range openers {
 		if _, err := open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer than this crmload knows") {
 			t.Errorf("%s of a store of a newer release: %v", name, err)
 		}
@@ -115,7 +115,7 @@ func TestAnotherProgramsFile(t *testing.T) {
 	os.WriteFile(text, []byte("not a database at all, but long enough to have a header of 100 bytes........................................"), 0o644)
 	for _, path := range []string{foreign, text} {
 		before, _ := os.ReadFile(path)
-		for name, open := range map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly} {
+		for name, open := range openers {
 			_, err := open(ctx, path)
 			if !errors.Is(err, ErrNotAStore) || !strings.HasPrefix(err.Error(), path+" is not a crmload store") {
 				t.Errorf("%s(%s): %v; want %q", name, filepath.Base(path), err, path+" is not a crmload store")

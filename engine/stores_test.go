@@ -43,6 +43,9 @@ func newStoreEngine(t testing.TB, store string, seeds ...string) *Engine {
 	return e
 }
 
+// openers opens a store for writing and for reading, by name.
+var openers = map[string]func(context.Context, string) (*Engine, error){"Open": Open, "OpenReadOnly": OpenReadOnly}
+
 // forStores runs fn once per store, as a subtest named after it.
 func forStores(t *testing.T, fn func(t *testing.T, store string)) {
 	for _, s := range stores {
