@@ -25,7 +25,7 @@ import (
 // processes' included (TestWALStartsOver).
 type checkpointer struct {
 	c      *sqlite.Conn
-	db     *os.File    // the database file, for presync; nil when it would not open
+	db     *os.File    // the store's held descriptor of its file, for presync; nil without one
 	writer *sync.Mutex // the store's writer lock
 	wake   chan struct{}
 	quit   chan struct{}
@@ -52,7 +52,7 @@ const presyncFrames = 1024 // 4 MiB
 // checkpointerCacheKiB is the checkpointer connection's page cache.
 const checkpointerCacheKiB = 1 << 10
 
-func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
+func startCheckpointer(path string, db *os.File, writer *sync.Mutex) (*checkpointer, error) {
 	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func startCheckpointer(path string, writer *sync.Mutex) (*checkpointer, error) {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
-	k := &checkpointer{c: c, db: openMainFile(c), writer: writer, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	k := &checkpointer{c: c, db: db, writer: writer, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go k.run()
 	return k, nil
 }
@@ -73,7 +73,7 @@ func (k *checkpointer) close() error {
 	k.once.Do(func() {
 		close(k.quit)
 		<-k.done
-		k.err = k.c.Close() // k.db is the store's to close (closeDB)
+		k.err = k.c.Close() // k.db is the store's (heldFile)
 	})
 	return k.err
 }
@@ -133,9 +133,8 @@ func (k *checkpointer) presync() {
 	}
 }
 
-// openMainFile returns a descriptor of the file of c's main database for
-// presync, or nil (an in-memory database, or a file that will not open).
-func openMainFile(c *sqlite.Conn) *os.File {
+// mainFileName is the file name of c's main database, "" in memory.
+func mainFileName(c *sqlite.Conn) string {
 	var path string
 	sqlitex.ExecuteTransient(c, "PRAGMA database_list", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
@@ -145,28 +144,7 @@ func openMainFile(c *sqlite.Conn) *os.File {
 			return nil
 		},
 	})
-	if path == "" {
-		return nil
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0) // Windows flushes only a file open for writing
-	if err != nil {
-		return nil
-	}
-	return f
-}
-
-// closeDB closes presync's descriptor, once every connection of the store
-// is closed: on POSIX systems closing any descriptor of a file drops all
-// the locks the process holds on it, SQLite's included (its connections
-// keep their own descriptors open until none needs them, for that
-// reason). Closed with the checkpointer, before the store's writer and
-// readers, it dropped their shared lock, and another process then took
-// itself for the last user, checkpointed and deleted the WAL under them
-// (a review reproduced a lost commit).
-func (k *checkpointer) closeDB() {
-	if k.db != nil {
-		k.db.Close()
-	}
+	return path
 }
 
 // restart, called with this process's writer lock held, copies what is

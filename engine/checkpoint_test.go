@@ -160,15 +160,11 @@ func TestRestartDoesNotWait(t *testing.T) {
 	}
 	commit(1) // after the reader's snapshot
 
-	k, err := startCheckpointer(s.path, &s.mu)
+	k, err := startCheckpointer(s.path, nil, &s.mu)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		k.close()
-		e.Close() // the store's connections first (closeDB)
-		k.closeDB()
-	}()
+	defer k.close()
 	restart := func() <-chan struct{} {
 		done := make(chan struct{})
 		go func() {
@@ -218,36 +214,38 @@ func walSalt(t *testing.T, path string) uint32 {
 	return binary.BigEndian.Uint32(h[16:20])
 }
 
-// TestPresyncFile: the checkpointer holds the store's own database file
-// for presync (found through PRAGMA database_list, a URI's file too), or
-// presync would do nothing and every restart would sync the whole
-// database holding the writer lock again.
+// TestPresyncFile: the checkpointer presyncs the store's own database
+// file, by the descriptor the store holds (found through PRAGMA
+// database_list, a URI's file too), or presync would do nothing and every
+// restart would sync the whole database holding the writer lock again.
 func TestPresyncFile(t *testing.T) {
 	e := newTestEngine(t, "testdata/rules.yaml")
-	s := e.store.(*sqliteStore)
-	for _, path := range []string{s.path, "file:" + s.path + "?cache=private"} {
-		k, err := startCheckpointer(path, &s.mu)
+	path := e.store.(*sqliteStore).path
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, "file:" + path + "?cache=private"} {
+		s, err := openSQLite(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if k.db == nil {
-			t.Fatalf("checkpointer of %s holds no database file", path)
+		if s.ckpt.db == nil {
+			t.Fatalf("checkpointer of %s holds no database file", name)
 		}
-		held, err := k.db.Stat()
+		held, err := s.ckpt.db.Stat()
 		if err != nil {
 			t.Fatal(err)
 		}
-		store, err := os.Stat(s.path)
+		store, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !os.SameFile(held, store) {
-			t.Errorf("checkpointer of %s holds %s, not the store", path, k.db.Name())
+			t.Errorf("checkpointer of %s holds %s, not the store", name, s.ckpt.db.Name())
 		}
-		k.presync()
-		if err := k.close(); err != nil {
+		s.ckpt.presync()
+		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		k.closeDB()
 	}
 }

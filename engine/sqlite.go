@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type sqliteStore struct {
 	queue []*commitCall // commits waiting for the writer
 
 	ckpt *checkpointer // nil when opened read-only
+	file *heldFile     // the database file's held descriptor (heldfile.go); nil in memory
 }
 
 // storesCompact: the SQLite store keeps events compact and gives them
@@ -46,10 +48,21 @@ var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	// Another program's SQLite file is refused before SQLite opens it (and
-	// sets WAL mode on it, or migrates it).
-	if _, err := readStoreHeader(path); err != nil {
+	// sets WAL mode on it, or migrates it). The hold on it ends once the
+	// store holds its file by the name SQLite opened (the same descriptor,
+	// when it is the same file), or once SQLite has closed it.
+	pre, err := holdStoreFile(path)
+	if err != nil {
 		return nil, err
 	}
+	defer pre.release()
+	if _, err := readStoreHeader(path, pre); err != nil {
+		return nil, err
+	}
+	return openSQLiteConns(ctx, path)
+}
+
+func openSQLiteConns(ctx context.Context, path string) (*sqliteStore, error) {
 	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -90,9 +103,19 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &sqliteStore{path: path, writer: w, readers: readers}
-	if s.ckpt, err = startCheckpointer(path, &s.mu); err != nil {
+	// A file SQLite created has no hold yet; a failure to hold one leaves
+	// presync off (an in-memory database has no file).
+	if name := mainFileName(w); name != "" {
+		s.file, _ = holdFile(name)
+	}
+	var db *os.File
+	if s.file != nil {
+		db = s.file.f
+	}
+	if s.ckpt, err = startCheckpointer(path, db, &s.mu); err != nil {
 		readers.Close()
 		w.Close()
+		s.file.release()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil
@@ -159,10 +182,8 @@ func (s *sqliteStore) Close() error {
 	}
 	// The last connection to close checkpoints the WAL and removes it.
 	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
-	if s.ckpt != nil {
-		s.ckpt.closeDB() // after every connection (closeDB)
-	}
-	s.writer = nil // a write after Close is an error, not a closed connection's panic
+	s.file.release() // after every connection (heldFile)
+	s.writer = nil   // a write after Close is an error, not a closed connection's panic
 	return err
 }
 

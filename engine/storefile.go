@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 
@@ -46,19 +47,16 @@ type storeHeader struct {
 // application id crmload gives its stores. With a -wal file beside it,
 // the main file's header may predate the store's creation (its pages
 // are still in the WAL): then only the magic string is checked here, and
-// checkStore checks the rest once SQLite has opened it.
-func readStoreHeader(path string) (storeHeader, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+// checkStore checks the rest once SQLite has opened it. file is the held
+// descriptor of path (holdStoreFile), nil when there is no such file.
+func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
+	if file == nil {
 		return storeHeader{}, nil
 	}
-	if err != nil {
-		return storeHeader{}, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+	if file.fi.IsDir() {
 		return storeHeader{}, &StoreError{Path: path, Reason: "a directory", Err: ErrNotAStore}
 	}
+	f := io.NewSectionReader(file.f, 0, 100)
 	var h [100]byte
 	n, err := io.ReadFull(f, h[:])
 	if n == 0 {
@@ -80,6 +78,19 @@ func readStoreHeader(path string) (storeHeader, error) {
 		return storeHeader{}, notAStore(path, int64(id))
 	}
 	return storeHeader{exists: true}, nil
+}
+
+// holdStoreFile holds the store file at path (heldFile) before SQLite
+// opens it, to read its header from: nil when there is no such file yet.
+func holdStoreFile(path string) (*heldFile, error) {
+	h, err := holdFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return h, nil
 }
 
 func notAStore(path string, id int64) error {
@@ -122,7 +133,21 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 // or filesystem is enough. A store that is not a crmload store, or needs
 // a migration, says so.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
-	h, err := readStoreHeader(path)
+	file, err := holdStoreFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openSQLiteReadOnlyHeld(path, file)
+	if err != nil {
+		file.release()
+		return nil, err
+	}
+	s.file = file
+	return s, nil
+}
+
+func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
+	h, err := readStoreHeader(path, file)
 	if err != nil {
 		return nil, err
 	}
