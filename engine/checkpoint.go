@@ -133,20 +133,6 @@ func (k *checkpointer) presync() {
 	}
 }
 
-// mainFileName is the file name of c's main database, "" in memory.
-func mainFileName(c *sqlite.Conn) string {
-	var path string
-	sqlitex.ExecuteTransient(c, "PRAGMA database_list", &sqlitex.ExecOptions{
-		ResultFunc: func(stmt *sqlite.Stmt) error {
-			if stmt.ColumnText(1) == "main" {
-				path = stmt.ColumnText(2)
-			}
-			return nil
-		},
-	})
-	return path
-}
-
 // restart, called with this process's writer lock held, copies what is
 // left of the WAL while holding the store's write lock (a RESTART
 // checkpoint), so that the next write transaction, this process's or

@@ -215,8 +215,8 @@ func walSalt(t *testing.T, path string) uint32 {
 }
 
 // TestPresyncFile: the checkpointer presyncs the store's own database
-// file, by the descriptor the store holds (found through PRAGMA
-// database_list, a URI's file too), or presync would do nothing and every
+// file, by the descriptor the store holds (a file: URI's file too), or
+// presync would do nothing and every
 // restart would sync the whole database holding the writer lock again.
 func TestPresyncFile(t *testing.T) {
 	e := newTestEngine(t, "testdata/rules.yaml")

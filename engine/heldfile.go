@@ -1,25 +1,36 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 )
 
-// A heldFile is this process's one descriptor of a store file, shared by
-// every store open on it and closed when the last of them has closed its
+// A heldFile is this process's descriptor of a store file, shared by every
+// store open on it and closed when the last of them has closed its
 // connections. On POSIX systems closing any descriptor of a file drops
 // all the locks the process holds on it, SQLite's included: a second store
-// opened on a file that one already has open (tests, a program embedding
+// opened on a file that one already had open (tests, a program embedding
 // the engine) read the file's header from a descriptor of its own and
 // closed it, and the first store's shared lock went with it; another
 // process could then take itself for the last user and delete the WAL
-// under it. Reading the header and presync (checkpoint.go) use the held
-// descriptor, so no descriptor of an open store file is ever closed
-// before the last of its stores.
+// under it. A store holds its file before SQLite opens it (creating it
+// when it is new) until after SQLite has closed it; the header is read and
+// presync (checkpoint.go) runs from the held descriptor, and every
+// descriptor of a held file stays open until its last store lets go.
 type heldFile struct {
-	f    *os.File
-	fi   os.FileInfo // to tell whether another path names the same file
-	refs int         // stores holding it; guarded by heldFiles.mu
+	f     *os.File
+	fi    os.FileInfo // to tell whether another descriptor is of the same file
+	extra []*os.File  // other descriptors of the file, opened by later holds
+	refs  int         // holds; guarded by heldFiles.mu
 }
 
 var heldFiles struct {
@@ -29,41 +40,51 @@ var heldFiles struct {
 
 // holdFile returns the held descriptor of the file at path, opening it if
 // no store of this process holds it yet; each call is answered by one
-// release. It opens the file for writing where it can (Windows flushes
-// only a file open for writing) and for reading where it cannot (a
-// read-only store). An error is the file's: it does not exist, or cannot
-// be opened.
-func holdFile(path string) (*heldFile, error) {
-	fi, err := os.Stat(path)
+// release. With create, a file that does not exist is created (empty, as
+// SQLite creates a database); without, its absence is an error wrapping
+// fs.ErrNotExist. The descriptor is read-only (fsync needs no more) but on
+// Windows for a writer (create), where only a file open for writing is
+// flushed.
+func holdFile(path string, create bool) (*heldFile, error) {
+	flag := os.O_RDONLY
+	if create && runtime.GOOS == "windows" {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if create && errors.Is(err, fs.ErrNotExist) {
+		f, err = os.OpenFile(path, flag|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) { // another creator was first
+			f, err = os.OpenFile(path, flag, 0)
+		}
+	}
 	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		// Not closed: it may be a descriptor of a file another store
+		// holds, and closing it would drop that store's locks. (An fstat
+		// of a descriptor just opened does not fail in practice.)
 		return nil, err
 	}
 	heldFiles.mu.Lock()
 	defer heldFiles.mu.Unlock()
+	// Found by the file opened, not by path: path may name another file
+	// by now, or the same file by another name.
 	for _, h := range heldFiles.files {
 		if os.SameFile(h.fi, fi) {
 			h.refs++
+			h.extra = append(h.extra, f)
 			return h, nil
 		}
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-	}
-	// The file as opened: path may have been replaced since the Stat.
-	if fi, err = f.Stat(); err != nil {
-		f.Close()
-		return nil, err
 	}
 	h := &heldFile{f: f, fi: fi, refs: 1}
 	heldFiles.files = append(heldFiles.files, h)
 	return h, nil
 }
 
-// release gives up one hold; the last closes the descriptor. The store
-// calls it after closing its connections. A nil h is no hold.
+// release gives up one hold; the last closes the file's descriptors. The
+// store calls it after closing its connections. A nil h is no hold.
 func (h *heldFile) release() {
 	if h == nil {
 		return
@@ -79,5 +100,70 @@ func (h *heldFile) release() {
 			break
 		}
 	}
+	for _, f := range h.extra {
+		f.Close()
+	}
 	h.f.Close()
+}
+
+// holds says whether SQLite's connection c opened the file h holds: the
+// file may have been replaced between the hold and SQLite's open, and
+// SQLite's locks would then be on a file no descriptor protects.
+func (h *heldFile) holds(c *sqlite.Conn, path string) error {
+	name := mainFileName(c)
+	fi, err := os.Stat(name)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	if !os.SameFile(h.fi, fi) {
+		return fmt.Errorf("open %s: the file was replaced while the store was being opened; try again", path)
+	}
+	return nil
+}
+
+// storeFile returns the file a store name given to SQLite names: the name
+// itself, or a file: URI's path (percent-decoded, as SQLite reads it), or
+// "" for an in-memory database (":memory:", "", mode=memory, the memdb
+// VFS).
+func storeFile(name string) string {
+	if name == "" || name == ":memory:" {
+		return ""
+	}
+	if !strings.HasPrefix(name, "file:") {
+		return name
+	}
+	u, err := url.Parse(name)
+	if err != nil {
+		return ""
+	}
+	if q := u.Query(); q.Get("mode") == "memory" || q.Get("vfs") == "memdb" {
+		return ""
+	}
+	p := u.Path
+	if u.Opaque != "" {
+		if p, err = url.PathUnescape(u.Opaque); err != nil {
+			return ""
+		}
+	}
+	if p == "" || p == ":memory:" {
+		return ""
+	}
+	if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
+		p = p[1:] // file:///C:/crm.db names C:/crm.db
+	}
+	return p
+}
+
+// mainFileName is the file name of c's main database, "" in memory.
+func mainFileName(c *sqlite.Conn) string {
+	var path string
+	sqlitex.ExecuteTransient(c, "PRAGMA database_list", &sqlitex.ExecOptions{
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			if stmt.ColumnText(1) == "main" {
+				path = stmt.ColumnText(2)
+			}
+			return nil
+		},
+	})
+	return path
 }

@@ -47,31 +47,49 @@ func (s *sqliteStore) storesCompact() {}
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
-	// Another program's SQLite file is refused before SQLite opens it (and
-	// sets WAL mode on it, or migrates it). The hold on it ends once the
-	// store holds its file by the name SQLite opened (the same descriptor,
-	// when it is the same file), or once SQLite has closed it.
-	pre, err := holdStoreFile(path)
+	// The store's file is held (heldfile.go), created if it is new, before
+	// SQLite opens it, and another program's SQLite file is refused before
+	// SQLite touches it. A name that is no file (in memory) holds nothing.
+	var file *heldFile
+	if name := storeFile(path); name != "" {
+		var err error
+		if file, err = holdFile(name, true); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
+	if _, err := readStoreHeader(path, file); err != nil {
+		file.release()
+		return nil, err
+	}
+	s, err := openSQLiteConns(ctx, path, file)
 	if err != nil {
+		file.release() // after SQLite's connections (openSQLiteConns closed them)
 		return nil, err
 	}
-	defer pre.release()
-	if _, err := readStoreHeader(path, pre); err != nil {
-		return nil, err
-	}
-	return openSQLiteConns(ctx, path)
+	return s, nil
 }
 
-func openSQLiteConns(ctx context.Context, path string) (*sqliteStore, error) {
+// openSQLiteConns opens the store's connections on path, whose file is
+// held by file (nil: path names no file, by storeFile's reading).
+func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteStore, error) {
 	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if file != nil {
+		err = file.holds(w, path)
+	} else if mainFileName(w) != "" {
+		err = fmt.Errorf("open %s: SQLite opened a file where this name reads as an in-memory database: give the file's path", path)
+	}
+	if err != nil {
+		w.Close()
+		return nil, err
 	}
 	if err := sqlitex.ExecuteTransient(w, "PRAGMA busy_timeout = 10000", nil); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Before anything is written to it (WAL mode, a migration).
+	// Before a migration writes to it.
 	if err := checkStore(w, path, false); err != nil {
 		w.Close()
 		return nil, err
@@ -102,20 +120,14 @@ func openSQLiteConns(ctx context.Context, path string) (*sqliteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &sqliteStore{path: path, writer: w, readers: readers}
-	// A file SQLite created has no hold yet; a failure to hold one leaves
-	// presync off (an in-memory database has no file).
-	if name := mainFileName(w); name != "" {
-		s.file, _ = holdFile(name)
-	}
+	s := &sqliteStore{path: path, writer: w, readers: readers, file: file}
 	var db *os.File
-	if s.file != nil {
-		db = s.file.f
+	if file != nil {
+		db = file.f
 	}
 	if s.ckpt, err = startCheckpointer(path, db, &s.mu); err != nil {
 		readers.Close()
 		w.Close()
-		s.file.release()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return s, nil

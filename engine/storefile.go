@@ -48,7 +48,7 @@ type storeHeader struct {
 // the main file's header may predate the store's creation (its pages
 // are still in the WAL): then only the magic string is checked here, and
 // checkStore checks the rest once SQLite has opened it. file is the held
-// descriptor of path (holdStoreFile), nil when there is no such file.
+// descriptor of path's file (heldFile), nil when there is no such file.
 func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 	if file == nil {
 		return storeHeader{}, nil
@@ -78,19 +78,6 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 		return storeHeader{}, notAStore(path, int64(id))
 	}
 	return storeHeader{exists: true}, nil
-}
-
-// holdStoreFile holds the store file at path (heldFile) before SQLite
-// opens it, to read its header from: nil when there is no such file yet.
-func holdStoreFile(path string) (*heldFile, error) {
-	h, err := holdFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return h, nil
 }
 
 func notAStore(path string, id int64) error {
@@ -133,13 +120,17 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 // or filesystem is enough. A store that is not a crmload store, or needs
 // a migration, says so.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
-	file, err := holdStoreFile(path)
-	if err != nil {
-		return nil, err
+	var file *heldFile // nil: no such file (or path names none)
+	if name := storeFile(path); name != "" {
+		var err error
+		file, err = holdFile(name, false)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	s, err := openSQLiteReadOnlyHeld(path, file)
 	if err != nil {
-		file.release()
+		file.release() // after SQLite's connections (closed on every error)
 		return nil, err
 	}
 	s.file = file
@@ -187,6 +178,10 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	if err := sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000", nil); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := file.holds(c, path); err != nil {
+		c.Close()
+		return nil, err
 	}
 	if err := checkStore(c, path, true); err != nil {
 		c.Close()
