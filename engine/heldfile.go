@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -81,6 +82,19 @@ func holdFile(path string, create bool) (*heldFile, error) {
 	h := &heldFile{f: f, fi: fi, refs: 1}
 	heldFiles.files = append(heldFiles.files, h)
 	return h, nil
+}
+
+// holdError is the error of holding the file of the store at path: the
+// file system's reason, said once (not "open path: open path: ...").
+func holdError(path string, err error, create bool) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if create && errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("open %s: no such directory %s (create it, or give --db a path in a directory that exists)", path, filepath.Dir(storeFile(path)))
+	}
+	return fmt.Errorf("open %s: %w", path, err)
 }
 
 // release gives up one hold; the last closes the file's descriptors. The

@@ -54,7 +54,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	if name := storeFile(path); name != "" {
 		var err error
 		if file, err = holdFile(name, true); err != nil {
-			return nil, fmt.Errorf("open %s: %w", path, err)
+			return nil, holdError(path, err, true)
 		}
 	}
 	if _, err := readStoreHeader(path, file); err != nil {

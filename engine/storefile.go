@@ -125,7 +125,7 @@ func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) 
 		var err error
 		file, err = holdFile(name, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("open %s: %w", path, err)
+			return nil, holdError(path, err, false)
 		}
 	}
 	s, err := openSQLiteReadOnlyHeld(path, file)
