@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -92,7 +91,9 @@ func holdError(path string, err error, create bool) error {
 		err = pe.Err
 	}
 	if create && errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("open %s: no such directory %s (create it, or give --db a path in a directory that exists)", path, filepath.Dir(storeFile(path)))
+		// The directory is not named apart from path: the caller
+		// redacts path (a mistyped DSN's password), not parts of it.
+		return fmt.Errorf("open %s: its directory does not exist (create it, or give --db a path in a directory that exists)", path)
 	}
 	return fmt.Errorf("open %s: %w", path, err)
 }
@@ -127,7 +128,7 @@ func (h *heldFile) holds(c *sqlite.Conn, path string) error {
 	name := mainFileName(c)
 	fi, err := os.Stat(name)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return holdError(path, err, false) // name unsaid: path is what the caller redacts
 	}
 	if !os.SameFile(h.fi, fi) {
 		return fmt.Errorf("open %s: the file was replaced while the store was being opened; try again", path)
