@@ -98,7 +98,11 @@ func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 }
 
 func storeExists(path string) error {
-	fi, err := os.Stat(path)
+	name := storeFile(path) // a file: URI's file
+	if name == "" {
+		return fmt.Errorf("%w: %s names an in-memory database, which holds no store between runs", ErrNoStore, path)
+	}
+	fi, err := os.Stat(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: %s does not exist (crmload engine seed --db %s creates one)", ErrNoStore, RedactDSN(path), RedactDSN(path))
 	}

@@ -65,7 +65,7 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 	if err != nil || string(h[:16]) != "SQLite format 3\x00" {
 		return storeHeader{}, &StoreError{Path: path, Reason: "not an SQLite database", Err: ErrNotAStore}
 	}
-	if _, err := os.Stat(path + "-wal"); err == nil {
+	if _, err := os.Stat(storeFile(path) + "-wal"); err == nil {
 		return storeHeader{exists: true}, nil
 	}
 	id, pages := binary.BigEndian.Uint32(h[68:72]), binary.BigEndian.Uint32(h[28:32])
@@ -152,11 +152,12 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	// one while it lives): read it as immutable, which takes no lock and
 	// creates no -shm or -wal file. With a -wal file (a load running, or
 	// a crash), read it with mode=ro, which sees the writer's commits.
+	fname := storeFile(path) // a file: URI's own parameters give way to these
 	uri := func(param string) string {
-		return (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: param}).String()
+		return (&url.URL{Scheme: "file", OmitHost: true, Path: fname, RawQuery: param}).String()
 	}
 	name := uri("mode=ro&immutable=1")
-	if _, err := os.Stat(path + "-wal"); err == nil {
+	if _, err := os.Stat(fname + "-wal"); err == nil {
 		name = uri("mode=ro")
 	}
 	flags := sqlite.OpenReadOnly | sqlite.OpenURI
