@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"github.com/crmload/crmload/crm"
 	"log/slog"
 
 	"github.com/crmload/crmload/engine"
@@ -38,7 +39,7 @@ func storeDiff(a, b string) string {
 // storeMissing reports whether the --db names a store file that does not
 // exist. A database is never missing here: opening it says so.
 func storeMissing(db string) bool {
-	return !engine.IsDSN(db) && !fileExists(db)
+	return !engine.IsDSN(db) && !fileExists(crm.StoreFile(db)) // a file: URI's file
 }
 
 // openStore opens the embedded engine's store. A database that has no

@@ -40,8 +40,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 				if created && seededCount(stats) == 0 {
 					// As engine seed: no empty store left for a later
 					// load to take for a seeded one.
-					removeStore(g.db)
-					return nil, nil, usageIfSeed(fmt.Errorf("%w (nothing was stored: %s did not exist before this seed and was removed)", err, shownDB(g.db)))
+					return nil, nil, usageIfSeed(fmt.Errorf("%w (%s)", err, removedNote(g.db, removeStore(g.db))))
 				}
 				return nil, nil, seedFailed(err, stats, shownDB(g.db))
 			}

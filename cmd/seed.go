@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -53,8 +52,7 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	if err != nil {
 		e.Close()
 		if created && seededCount(stats) == 0 {
-			removeStore(opts.db)
-			return usageIfSeed(fmt.Errorf("%w (nothing was stored: %s did not exist before this seed and was removed)", err, shownDB(opts.db)))
+			return usageIfSeed(fmt.Errorf("%w (%s)", err, removedNote(opts.db, removeStore(opts.db))))
 		}
 		return seedFailed(err, stats, shownDB(opts.db))
 	}
@@ -65,13 +63,19 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	return nil
 }
 
-// removeStore removes an SQLite store file and its companions (-wal,
-// -shm, -journal).
-func removeStore(db string) {
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-		os.Remove(db + suffix)
+// removedNote says what became of a store this seed created and stored
+// nothing in.
+func removedNote(db string, removed bool) string {
+	if removed {
+		return fmt.Sprintf("nothing was stored: %s did not exist before this seed and was removed", shownDB(db))
 	}
+	return fmt.Sprintf("nothing was stored by this seed: %s did not exist before it, and is kept because another process has it open or stored in it since", shownDB(db))
 }
+
+// removeStore removes an SQLite store this process created and stored
+// nothing in, unless another process has it open or stored in it since
+// (engine.RemoveNewStore); it says whether it did.
+func removeStore(db string) bool { return engine.RemoveNewStore(db) }
 
 func printSeedStats(g *globals, stats engine.SeedStats, db string) {
 	for _, n := range seedNames(stats) {

@@ -3,6 +3,7 @@ package crm
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 )
 
@@ -346,4 +347,40 @@ func DSNSecrets(db string) []string {
 		}
 	}
 	return out
+}
+
+// StoreFile returns the file a store name given to SQLite names: the name
+// itself, or a file: URI's path (percent-decoded, as SQLite reads it), or
+// "" for an in-memory database (":memory:", "", mode=memory, the memdb
+// VFS).
+func StoreFile(name string) string {
+	if name == "" || name == ":memory:" {
+		return ""
+	}
+	if !strings.HasPrefix(name, "file:") {
+		return name
+	}
+	u, err := url.Parse(name)
+	if err != nil {
+		return ""
+	}
+	if q := u.Query(); q.Get("mode") == "memory" || q.Get("vfs") == "memdb" {
+		return ""
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "" // SQLite refuses a URI of another host
+	}
+	p := u.Path
+	if u.Opaque != "" {
+		if p, err = url.PathUnescape(u.Opaque); err != nil {
+			return ""
+		}
+	}
+	if p == "" || p == ":memory:" {
+		return ""
+	}
+	if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
+		p = p[1:] // file:///C:/crm.db names C:/crm.db
+	}
+	return p
 }

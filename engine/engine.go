@@ -55,6 +55,12 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 // store (a mistyped postgres://): it would name a SQLite file in a
 // directory called after the scheme.
 func CheckStorePath(path string) error {
+	if path == "" {
+		return fmt.Errorf("%w: --db is empty: give the store's path (an SQLite file) or a PostgreSQL URL", ErrBadDSN)
+	}
+	if !IsDSN(path) && crm.OtherScheme(path) == "" && crm.StoreFile(path) == "" {
+		return fmt.Errorf("%w %s: names no file (an in-memory database, or a file: URI of another host): a store is kept in a file; give its path", ErrBadDSN, RedactDSN(path))
+	}
 	if scheme := crm.OtherScheme(path); scheme != "" {
 		return fmt.Errorf("%w %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", ErrBadDSN, RedactDSN(path), scheme)
 	}
@@ -98,7 +104,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 }
 
 func storeExists(path string) error {
-	name := storeFile(path) // a file: URI's file
+	name := crm.StoreFile(path) // a file: URI's file
 	if name == "" {
 		return fmt.Errorf("%w: %s names an in-memory database, which holds no store between runs", ErrNoStore, path)
 	}

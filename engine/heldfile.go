@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
 
+	"github.com/crmload/crmload/crm"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -52,10 +52,9 @@ func holdFile(path string, create bool) (*heldFile, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if create && errors.Is(err, fs.ErrNotExist) {
-		f, err = os.OpenFile(path, flag|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) { // another creator was first
-			f, err = os.OpenFile(path, flag, 0)
-		}
+		// Not O_EXCL: a symlink to a file yet to be made makes it, as
+		// SQLite would.
+		f, err = os.OpenFile(path, flag|os.O_CREATE, 0o644)
 	}
 	if err != nil {
 		return nil, err
@@ -127,6 +126,9 @@ func (h *heldFile) release() {
 func (h *heldFile) holds(c *sqlite.Conn, path string) error {
 	name := mainFileName(c)
 	fi, err := os.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("open %s: the file was removed while the store was being opened (a seed that failed in another process removes the store it created); try again", path)
+	}
 	if err != nil {
 		return holdError(path, err, false) // name unsaid: path is what the caller redacts
 	}
@@ -134,39 +136,6 @@ func (h *heldFile) holds(c *sqlite.Conn, path string) error {
 		return fmt.Errorf("open %s: the file was replaced while the store was being opened; try again", path)
 	}
 	return nil
-}
-
-// storeFile returns the file a store name given to SQLite names: the name
-// itself, or a file: URI's path (percent-decoded, as SQLite reads it), or
-// "" for an in-memory database (":memory:", "", mode=memory, the memdb
-// VFS).
-func storeFile(name string) string {
-	if name == "" || name == ":memory:" {
-		return ""
-	}
-	if !strings.HasPrefix(name, "file:") {
-		return name
-	}
-	u, err := url.Parse(name)
-	if err != nil {
-		return ""
-	}
-	if q := u.Query(); q.Get("mode") == "memory" || q.Get("vfs") == "memdb" {
-		return ""
-	}
-	p := u.Path
-	if u.Opaque != "" {
-		if p, err = url.PathUnescape(u.Opaque); err != nil {
-			return ""
-		}
-	}
-	if p == "" || p == ":memory:" {
-		return ""
-	}
-	if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
-		p = p[1:] // file:///C:/crm.db names C:/crm.db
-	}
-	return p
 }
 
 // mainFileName is the file name of c's main database, "" in memory.
@@ -181,4 +150,54 @@ func mainFileName(c *sqlite.Conn) string {
 		},
 	})
 	return path
+}
+
+// RemoveNewStore removes the SQLite store at path (its file, -wal, -shm
+// and -journal), which this process created and stored nothing in (a seed
+// that failed), unless another connection, of any process, has it open or
+// it holds events, loads or reference records by now; it says whether it
+// removed it. Removing it while another process used it lost that
+// process's events (a load --seed that created the store beside one that
+// failed): the removal is made holding an exclusive lock on the file,
+// which SQLite grants only while no other connection is open, and a store
+// that opened the file before the removal finds, once it holds its own
+// lock, that the file it holds is gone (heldFile.holds) and fails its
+// open.
+func RemoveNewStore(path string) bool {
+	name := crm.StoreFile(path)
+	if name == "" {
+		return false
+	}
+	c, err := sqlite.OpenConn(name, sqlite.OpenReadWrite)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetBusyTimeout(0)
+	if sqlitex.ExecuteTransient(c, "PRAGMA locking_mode = EXCLUSIVE", nil) != nil ||
+		sqlitex.ExecuteTransient(c, "BEGIN EXCLUSIVE", nil) != nil {
+		return false
+	}
+	defer sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+	tables := []string{"events", "loads"}
+	for _, e := range entities {
+		tables = append(tables, e.name)
+	}
+	for _, t := range tables {
+		var rows bool
+		err := sqlitex.ExecuteTransient(c, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %q)", t), &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { rows = stmt.ColumnBool(0); return nil },
+		})
+		if err != nil && !strings.Contains(err.Error(), "no such table") {
+			return false
+		}
+		if rows {
+			return false
+		}
+	}
+	file := realFile(path)
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		os.Remove(file + suffix)
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -51,10 +52,11 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	// SQLite opens it, and another program's SQLite file is refused before
 	// SQLite touches it. A name that is no file (in memory) holds nothing.
 	var file *heldFile
-	if name := storeFile(path); name != "" {
+	if name := crm.StoreFile(path); name != "" {
 		var err error
-		if file, err = holdFile(name, true); err != nil {
-			return nil, holdError(path, err, true)
+		create := mayCreate(path)
+		if file, err = holdFile(name, create); err != nil {
+			return nil, holdError(path, err, create)
 		}
 	}
 	if _, err := readStoreHeader(path, file); err != nil {
@@ -69,8 +71,22 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	return s, nil
 }
 
+// mayCreate says whether SQLite may create the store path names: not for
+// a file: URI of mode=ro or mode=rw, which SQLite opens only if it exists.
+func mayCreate(path string) bool {
+	if !strings.HasPrefix(path, "file:") {
+		return true
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return true
+	}
+	mode := u.Query().Get("mode")
+	return mode != "ro" && mode != "rw"
+}
+
 // openSQLiteConns opens the store's connections on path, whose file is
-// held by file (nil: path names no file, by storeFile's reading).
+// held by file (nil: path names no file, by crm.StoreFile's reading).
 func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteStore, error) {
 	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/crmload/crmload/crm"
 	"io"
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
@@ -65,7 +67,7 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 	if err != nil || string(h[:16]) != "SQLite format 3\x00" {
 		return storeHeader{}, &StoreError{Path: path, Reason: "not an SQLite database", Err: ErrNotAStore}
 	}
-	if _, err := os.Stat(storeFile(path) + "-wal"); err == nil {
+	if _, err := os.Stat(walOf(path)); err == nil {
 		return storeHeader{exists: true}, nil
 	}
 	id, pages := binary.BigEndian.Uint32(h[68:72]), binary.BigEndian.Uint32(h[28:32])
@@ -79,6 +81,20 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 	}
 	return storeHeader{exists: true}, nil
 }
+
+// realFile is the file the store name path names, symlinks followed, as
+// SQLite opens it.
+func realFile(path string) string {
+	name := crm.StoreFile(path)
+	if real, err := filepath.EvalSymlinks(name); err == nil {
+		return real
+	}
+	return name
+}
+
+// walOf is the -wal file of the store path names: beside the file itself,
+// not beside a symlink to it.
+func walOf(path string) string { return realFile(path) + "-wal" }
 
 func notAStore(path string, id int64) error {
 	return &StoreError{Path: path, Reason: fmt.Sprintf("an SQLite database of another program: application id %#x, a crmload store has %#x", id, appID), Err: ErrNotAStore}
@@ -121,7 +137,7 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 // a migration, says so.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
 	var file *heldFile // nil: no such file (or path names none)
-	if name := storeFile(path); name != "" {
+	if name := crm.StoreFile(path); name != "" {
 		var err error
 		file, err = holdFile(name, false)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -152,7 +168,9 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	// one while it lives): read it as immutable, which takes no lock and
 	// creates no -shm or -wal file. With a -wal file (a load running, or
 	// a crash), read it with mode=ro, which sees the writer's commits.
-	fname := storeFile(path) // a file: URI's own parameters give way to these
+	// The file itself, symlinks followed (SQLite keeps the -wal beside
+	// the file a symlink names); a file: URI's own parameters give way.
+	fname := realFile(path)
 	uri := func(param string) string {
 		return (&url.URL{Scheme: "file", OmitHost: true, Path: fname, RawQuery: param}).String()
 	}

@@ -60,9 +60,7 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 	if crm.IsDSN(db) {
 		rf.DB = crm.RedactDSN(db) // a database, never its password
 	} else if db != "" {
-		if rf.DB, err = filepath.Abs(db); err != nil {
-			return err
-		}
+		rf.DB = absPath(db) // a file: URI by its file, which a resume opens
 	}
 	if reportDir != "" {
 		rf.ReportDir, err = filepath.Abs(reportDir)
@@ -76,6 +74,9 @@ func absPath(p string) string {
 	}
 	if crm.IsDSN(p) {
 		return crm.RedactDSN(p)
+	}
+	if f := crm.StoreFile(p); f != "" && f != p {
+		p = f // a file: URI: its file, which a resume opens by path
 	}
 	if abs, err := filepath.Abs(p); err == nil {
 		return abs
