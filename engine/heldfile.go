@@ -127,13 +127,13 @@ func (h *heldFile) holds(c *sqlite.Conn, path string) error {
 	name := mainFileName(c)
 	fi, err := os.Stat(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("open %s: the file was removed while the store was being opened (a seed that failed in another process removes the store it created); try again", path)
+		return fmt.Errorf("open %s: the file was removed or replaced while the store was being opened (a seed that fails in another process removes the store it created); nothing was stored; try again", path)
 	}
 	if err != nil {
 		return holdError(path, err, false) // name unsaid: path is what the caller redacts
 	}
 	if !os.SameFile(h.fi, fi) {
-		return fmt.Errorf("open %s: the file was replaced while the store was being opened; try again", path)
+		return fmt.Errorf("open %s: the file was removed or replaced while the store was being opened (a seed that fails in another process removes the store it created); nothing was stored; try again", path)
 	}
 	return nil
 }
