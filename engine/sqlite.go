@@ -59,7 +59,11 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 			return nil, holdError(path, err, create)
 		}
 	}
-	if _, err := readStoreHeader(path, file); err != nil {
+	h, err := readStoreHeader(path, file)
+	if err == nil && h.inWAL {
+		err = checkStoreReadOnly(path)
+	}
+	if err != nil {
 		file.release()
 		return nil, err
 	}
@@ -69,6 +73,21 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkStoreReadOnly checks, from a read-only connection, a store whose
+// header could not be checked before SQLite opened it (its pages may be in
+// its -wal): the read-write connection that checked it before, on
+// refusing another program's WAL-mode database, closed as its last
+// connection and so checkpointed that program's -wal into its main file
+// and deleted it; a read-only connection changes nothing.
+func checkStoreReadOnly(path string) error {
+	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly|sqlite.OpenURI)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer c.Close()
+	return checkStore(c, path, false)
 }
 
 // mayCreate says whether SQLite may create the store path names: not for

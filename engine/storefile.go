@@ -42,6 +42,10 @@ func (e *StoreError) Unwrap() error { return e.Err }
 type storeHeader struct {
 	exists bool
 	empty  bool // no bytes, or no table yet: a new store
+	// inWAL: the main file's header may predate the database's pages in
+	// its -wal, so its application id was not checked (checkStore does,
+	// once SQLite has opened it).
+	inWAL bool
 }
 
 // readStoreHeader checks, before SQLite opens the file, that path is a
@@ -68,7 +72,7 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 		return storeHeader{}, &StoreError{Path: path, Reason: "not an SQLite database", Err: ErrNotAStore}
 	}
 	if _, err := os.Stat(walOf(path)); err == nil {
-		return storeHeader{exists: true}, nil
+		return storeHeader{exists: true, inWAL: true}, nil
 	}
 	id, pages := binary.BigEndian.Uint32(h[68:72]), binary.BigEndian.Uint32(h[28:32])
 	if id == 0 && pages <= 1 {

@@ -98,7 +98,10 @@ func TestReaderLeavesNoTrace(t *testing.T) {
 
 // TestAnotherProgramsFile is issue 17.8: another program's SQLite file,
 // or a file that is not SQLite, is "not a crmload store", and is left as
-// it was (no WAL mode, no tables, no application id written).
+// it was (no WAL mode, no tables, no application id written). A WAL-mode
+// database left with its -wal (the program crashed) keeps it: the
+// read-write connection that refused it used to checkpoint it into the
+// main file and delete it.
 func TestAnotherProgramsFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,9 +114,32 @@ func TestAnotherProgramsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+	live := filepath.Join(dir, "live.db")
+	w, err := sqlite.OpenConn(live, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(w, "PRAGMA wal_autocheckpoint = 0; CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');", nil); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(dir, "crashed.db") // the files as a crash leaves them
+	for _, s := range []string{"", "-wal"} {
+		b, err := os.ReadFile(live + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+s, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	walBefore, _ := os.ReadFile(crashed + "-wal")
+	if len(walBefore) == 0 {
+		t.Fatal("no -wal to keep")
+	}
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("not a database at all, but long enough to have a header of 100 bytes........................................"), 0o644)
-	for _, path := range []string{foreign, text} {
+	for _, path := range []string{foreign, text, crashed} {
 		before, _ := os.ReadFile(path)
 		for name, open := range openers {
 			_, err := open(ctx, path)
@@ -123,6 +149,12 @@ func TestAnotherProgramsFile(t *testing.T) {
 		}
 		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 			t.Errorf("%s was changed", filepath.Base(path))
+		}
+		if path == crashed {
+			if after, _ := os.ReadFile(path + "-wal"); !bytes.Equal(walBefore, after) {
+				t.Errorf("%s-wal was changed or removed", filepath.Base(path))
+			}
+			continue
 		}
 		for _, s := range []string{"-wal", "-shm"} {
 			if _, err := os.Stat(path + s); err == nil {
