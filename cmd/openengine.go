@@ -20,7 +20,7 @@ import (
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
 		if opts.existing && storeMissing(g.db) {
-			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store; give --db with the store's new place if it moved)", shownDB(g.db))
+			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store, and continues in the store the run loaded into: if it moved, move it back to that path)", shownDB(g.db))
 		}
 		if storeMissing(g.db) && len(opts.seeds) == 0 {
 			// A mistyped --db would make an empty store in which every
