@@ -27,6 +27,9 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			// row fails: only seeding creates one.
 			return nil, nil, usageErrorf("the store %s does not exist: seed it first (crmload engine seed --db %s FILE, or load --seed FILE)", shownDB(g.db), shownDB(g.db))
 		}
+		if err := checkSeedFiles(opts.seeds); err != nil {
+			return nil, nil, err
+		}
 		created := storeMissing(g.db)
 		eng, err := openStore(noticeUpgrade(ctx, logger), g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"sort"
 	"strings"
 
@@ -37,6 +39,9 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 	// created: a later load would take the empty store for a seeded one,
 	// and not say "seed it first". One that stored records keeps them
 	// and says so (seedFailed): re-seeding upserts.
+	if err := checkSeedFiles(opts.files); err != nil {
+		return err
+	}
 	created := storeMissing(opts.db)
 	ctx = engine.WithUpgradeNotice(ctx, func(path string, from, to int64) {
 		fmt.Fprintf(g.io.ErrOut, "upgrading the store %s from schema %d to %d %s\n", shownDB(path), from, to, upgradeTakes)
@@ -60,6 +65,29 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 		return err
 	}
 	printSeedStats(g, stats, shownDB(opts.db))
+	return nil
+}
+
+// checkSeedFiles refuses, before any store is opened or created, seed
+// files that cannot be read: exit 2, as any bad argument (it was exit 1,
+// after the store had been made and removed again).
+func checkSeedFiles(files []string) error {
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return usageErrorf("seed file %s: no such file", f)
+		case err != nil:
+			return usage(fmt.Errorf("seed file %s: %w", f, err))
+		case fi.IsDir():
+			return usageErrorf("seed file %s is a directory: give the files in it", f)
+		}
+		r, err := os.Open(f) // readable, too
+		if err != nil {
+			return usage(fmt.Errorf("seed file %s: %w", f, err))
+		}
+		r.Close()
+	}
 	return nil
 }
 
