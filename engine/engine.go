@@ -58,6 +58,13 @@ func CheckStorePath(path string) error {
 	if path == "" {
 		return fmt.Errorf("%w: --db is empty: give the store's path (an SQLite file) or a PostgreSQL URL", ErrBadDSN)
 	}
+	if f := crm.StoreFile(path); !IsDSN(path) && crm.OtherScheme(path) == "" {
+		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+			if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && regularFile(base) { // store-journal alone may be a store's name
+				return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
+			}
+		}
+	}
 	if !IsDSN(path) && crm.OtherScheme(path) == "" && crm.StoreFile(path) == "" {
 		return fmt.Errorf("%w %s: names no file (an in-memory database, or a file: URI of another host): a store is kept in a file; give its path", ErrBadDSN, RedactDSN(path))
 	}
@@ -65,6 +72,11 @@ func CheckStorePath(path string) error {
 		return fmt.Errorf("%w %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", ErrBadDSN, RedactDSN(path), scheme)
 	}
 	return nil
+}
+
+func regularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // ErrNoStore is returned by OpenExisting and OpenReadOnly for a store

@@ -46,6 +46,12 @@ var heldFiles struct {
 // Windows for a writer (create), where only a file open for writing is
 // flushed.
 func holdFile(path string, create bool) (*heldFile, error) {
+	// A pipe would block the open until a writer came, a device is no
+	// store (SQLite's journal beside /dev/null would be made): refused
+	// before they are opened.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		return nil, errNotRegular
+	}
 	flag := os.O_RDONLY
 	if create && runtime.GOOS == "windows" {
 		flag = os.O_RDWR
@@ -81,6 +87,8 @@ func holdFile(path string, create bool) (*heldFile, error) {
 	heldFiles.files = append(heldFiles.files, h)
 	return h, nil
 }
+
+var errNotRegular = errors.New("not a regular file (a device, a pipe or a socket): a store is a file")
 
 // holdError is the error of holding the file of the store at path: the
 // file system's reason, said once (not "open path: open path: ...").
