@@ -97,7 +97,7 @@ func removedNote(db string, removed bool) string {
 	if removed {
 		return fmt.Sprintf("nothing was stored: %s did not exist before this seed and was removed", shownDB(db))
 	}
-	return fmt.Sprintf("nothing was stored by this seed: %s did not exist before it, and is kept because another process has it open or stored in it since", shownDB(db))
+	return fmt.Sprintf("nothing was stored by this seed: %s did not exist before it, and is kept: it could not be removed as empty and unused (another process has it open, or has stored in it since)", shownDB(db))
 }
 
 // removeStore removes an SQLite store this process created and stored

@@ -350,32 +350,44 @@ func DSNSecrets(db string) []string {
 }
 
 // StoreFile returns the file a store name given to SQLite names: the name
-// itself, or a file: URI's path (percent-decoded, as SQLite reads it), or
-// "" for an in-memory database (":memory:", "", mode=memory, the memdb
-// VFS).
+// itself, or a file: URI's path, read as SQLite reads it (sqlite3ParseUri:
+// an authority of "" or "localhost" only, the path up to '?' or '#', %HH
+// decoded only when both are hex digits, a parameter given twice taking
+// its last value), or "" for an in-memory database (":memory:", "",
+// mode=memory, the memdb VFS) or a URI SQLite refuses (another host).
 func StoreFile(name string) string {
 	if name == "" || name == ":memory:" {
 		return ""
 	}
-	if !strings.HasPrefix(name, "file:") {
+	rest, ok := strings.CutPrefix(name, "file:")
+	if !ok {
 		return name
 	}
-	u, err := url.Parse(name)
-	if err != nil {
-		return ""
-	}
-	if q := u.Query(); q.Get("mode") == "memory" || q.Get("vfs") == "memdb" {
-		return ""
-	}
-	if u.Host != "" && u.Host != "localhost" {
-		return "" // SQLite refuses a URI of another host
-	}
-	p := u.Path
-	if u.Opaque != "" {
-		if p, err = url.PathUnescape(u.Opaque); err != nil {
+	if after, ok := strings.CutPrefix(rest, "//"); ok {
+		host, path, _ := strings.Cut(after, "/")
+		if host != "" && host != "localhost" {
 			return ""
 		}
+		rest = "/" + path
 	}
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i]
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	var mode, vfs string
+	for _, kv := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch uriDecode(k) {
+		case "mode":
+			mode = uriDecode(v)
+		case "vfs":
+			vfs = uriDecode(v)
+		}
+	}
+	if mode == "memory" || vfs == "memdb" {
+		return ""
+	}
+	p := uriDecode(path)
 	if p == "" || p == ":memory:" {
 		return ""
 	}
@@ -383,4 +395,34 @@ func StoreFile(name string) string {
 		p = p[1:] // file:///C:/crm.db names C:/crm.db
 	}
 	return p
+}
+
+// uriDecode decodes %HH where H are hex digits, and leaves any other %
+// as it is, as SQLite does.
+func uriDecode(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

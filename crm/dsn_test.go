@@ -160,6 +160,13 @@ func TestStoreFile(t *testing.T) {
 		"file:mem?mode=memory&cache=shared": "",
 		"file:/x.db?vfs=memdb":              "",
 		"file:":                             "",
+		"file://otherhost/tmp/crm.db":       "",
+		"file:100%.db":                      "100%.db",
+		"file:a%zz.db":                      "a%zz.db",
+		"file:x.db?mode=rwc&mode=memory":    "",
+		"file:x.db?vfs=memdb&vfs=unix":      "x.db",
+		"file:x.db#part":                    "x.db",
+		"file:%41.db":                       "A.db",
 	} {
 		if got := StoreFile(name); filepath.ToSlash(got) != want {
 			t.Errorf("StoreFile(%q) = %q, want %q", name, got, want)

@@ -51,16 +51,18 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	return New(s), nil
 }
 
-// CheckStorePath refuses a URL of another scheme than PostgreSQL's as a
-// store (a mistyped postgres://): it would name a SQLite file in a
-// directory called after the scheme.
+// CheckStorePath refuses, before any store is opened, a --db that names
+// no store file: empty, an in-memory database, a file: URI of another
+// host, a store's -wal, -shm or -journal file (beside an SQLite file), or
+// a URL of another scheme than PostgreSQL's (a mistyped postgres://,
+// which would name a SQLite file in a directory called after the scheme).
 func CheckStorePath(path string) error {
 	if path == "" {
 		return fmt.Errorf("%w: --db is empty: give the store's path (an SQLite file) or a PostgreSQL URL", ErrBadDSN)
 	}
 	if f := crm.StoreFile(path); !IsDSN(path) && crm.OtherScheme(path) == "" {
 		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-			if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && regularFile(base) { // store-journal alone may be a store's name
+			if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && sqliteFile(base) { // x-journal may name a store of its own
 				return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
 			}
 		}
@@ -74,9 +76,19 @@ func CheckStorePath(path string) error {
 	return nil
 }
 
-func regularFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
+// sqliteFile says whether path is an SQLite database file (its magic). It
+// reads through the held descriptor (heldFile): the file may be a store
+// this process has open, whose locks a descriptor of its own would drop
+// on closing.
+func sqliteFile(path string) bool {
+	h, err := holdFile(path, false)
+	if err != nil {
+		return false
+	}
+	defer h.release()
+	var b [16]byte
+	_, err = h.f.ReadAt(b[:], 0)
+	return err == nil && string(b[:]) == "SQLite format 3\x00"
 }
 
 // ErrNoStore is returned by OpenExisting and OpenReadOnly for a store

@@ -48,9 +48,23 @@ var heldFiles struct {
 func holdFile(path string, create bool) (*heldFile, error) {
 	// A pipe would block the open until a writer came, a device is no
 	// store (SQLite's journal beside /dev/null would be made): refused
-	// before they are opened.
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
-		return nil, errNotRegular
+	// before they are opened. A file already held is shared without a
+	// descriptor more (each one would stay open until the last release):
+	// should path name another file by the time SQLite opens it, holds
+	// finds out.
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() && !fi.IsDir() {
+			return nil, errNotRegular
+		}
+		heldFiles.mu.Lock()
+		for _, h := range heldFiles.files {
+			if os.SameFile(h.fi, fi) {
+				h.refs++
+				heldFiles.mu.Unlock()
+				return h, nil
+			}
+		}
+		heldFiles.mu.Unlock()
 	}
 	flag := os.O_RDONLY
 	if create && runtime.GOOS == "windows" {
@@ -132,16 +146,18 @@ func (h *heldFile) release() {
 // file may have been replaced between the hold and SQLite's open, and
 // SQLite's locks would then be on a file no descriptor protects.
 func (h *heldFile) holds(c *sqlite.Conn, path string) error {
-	name := mainFileName(c)
+	return h.isAt(mainFileName(c), path)
+}
+
+// isAt says whether name is still the file h holds; path is the store's
+// name as given, the only one an error names (the caller redacts it).
+func (h *heldFile) isAt(name, path string) error {
 	fi, err := os.Stat(name)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || err == nil && !os.SameFile(h.fi, fi):
 		return fmt.Errorf("open %s: the file was removed or replaced while the store was being opened (a seed that fails in another process removes the store it created); nothing was stored; try again", path)
-	}
-	if err != nil {
-		return holdError(path, err, false) // name unsaid: path is what the caller redacts
-	}
-	if !os.SameFile(h.fi, fi) {
-		return fmt.Errorf("open %s: the file was removed or replaced while the store was being opened (a seed that fails in another process removes the store it created); nothing was stored; try again", path)
+	case err != nil:
+		return holdError(path, err, false)
 	}
 	return nil
 }
@@ -162,15 +178,17 @@ func mainFileName(c *sqlite.Conn) string {
 
 // RemoveNewStore removes the SQLite store at path (its file, -wal, -shm
 // and -journal), which this process created and stored nothing in (a seed
-// that failed), unless another connection, of any process, has it open or
-// it holds events, loads or reference records by now; it says whether it
-// removed it. Removing it while another process used it lost that
-// process's events (a load --seed that created the store beside one that
-// failed): the removal is made holding an exclusive lock on the file,
-// which SQLite grants only while no other connection is open, and a store
-// that opened the file before the removal finds, once it holds its own
-// lock, that the file it holds is gone (heldFile.holds) and fails its
-// open.
+// that failed), unless another connection, of any process, holds a lock on
+// it or it holds events, loads or reference records by now; it says
+// whether it removed it. Removing it while another process used it lost
+// that process's events (a load --seed that created the store beside one
+// that failed): the removal is made holding an exclusive lock on the
+// file, which SQLite grants only while no other connection holds a lock
+// on it (a WAL-mode connection holds a shared one from its first read;
+// one that has opened the file and not read it yet, or an immutable
+// reader, holds none, and finds an empty store either way). A store that
+// opened the file before the removal finds, once it holds its own lock,
+// that the file it holds is gone (heldFile.holds) and fails its open.
 func RemoveNewStore(path string) bool {
 	name := crm.StoreFile(path)
 	if name == "" {
@@ -180,13 +198,18 @@ func RemoveNewStore(path string) bool {
 	if err != nil {
 		return false
 	}
-	defer c.Close()
+	open := true
+	defer func() {
+		if open {
+			sqlitex.ExecuteTransient(c, "ROLLBACK", nil) // an error when none began
+			c.Close()
+		}
+	}()
 	c.SetBusyTimeout(0)
 	if sqlitex.ExecuteTransient(c, "PRAGMA locking_mode = EXCLUSIVE", nil) != nil ||
 		sqlitex.ExecuteTransient(c, "BEGIN EXCLUSIVE", nil) != nil {
 		return false
 	}
-	defer sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
 	tables := []string{"events", "loads"}
 	for _, e := range entities {
 		tables = append(tables, e.name)
@@ -204,7 +227,20 @@ func RemoveNewStore(path string) bool {
 		}
 	}
 	file := realFile(path)
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+	if runtime.GOOS == "windows" {
+		// SQLite's own handle forbids deleting the file: remove it once
+		// closed; Windows refuses to delete a file another process has
+		// open meanwhile.
+		sqlitex.ExecuteTransient(c, "ROLLBACK", nil)
+		c.Close()
+		open = false
+	}
+	// The main file first: SQLite's close, after it, deletes no -wal of
+	// a store made at path meanwhile (it sees its file unlinked).
+	if err := os.Remove(file); err != nil {
+		return false
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		os.Remove(file + suffix)
 	}
 	return true

@@ -67,6 +67,9 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 		file.release()
 		return nil, err
 	}
+	if beforeSQLiteOpens != nil {
+		beforeSQLiteOpens()
+	}
 	s, err := openSQLiteConns(ctx, path, file)
 	if err != nil {
 		file.release() // after SQLite's connections (openSQLiteConns closed them)
@@ -80,7 +83,8 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 // its -wal): the read-write connection that checked it before, on
 // refusing another program's WAL-mode database, closed as its last
 // connection and so checkpointed that program's -wal into its main file
-// and deleted it; a read-only connection changes nothing.
+// and deleted it; a read-only connection writes nothing to it (it may
+// make a -shm beside it).
 func checkStoreReadOnly(path string) error {
 	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly|sqlite.OpenURI)
 	if err != nil {
@@ -104,11 +108,27 @@ func mayCreate(path string) bool {
 	return mode != "ro" && mode != "rw"
 }
 
+// beforeSQLiteOpens, when set (by tests), runs between the hold of a
+// store's file and SQLite's open of it.
+var beforeSQLiteOpens func()
+
 // openSQLiteConns opens the store's connections on path, whose file is
 // held by file (nil: path names no file, by crm.StoreFile's reading).
+// SQLite creates no file the hold made: one removed in between (a failed
+// seed's, RemoveNewStore) fails the open rather than leave an empty store
+// that a later load would take for a seeded one.
 func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteStore, error) {
-	w, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL|sqlite.OpenURI)
+	flags := sqlite.OpenReadWrite | sqlite.OpenWAL | sqlite.OpenURI
+	if file == nil {
+		flags |= sqlite.OpenCreate
+	}
+	w, err := sqlite.OpenConn(path, flags)
 	if err != nil {
+		if file != nil {
+			if gone := file.isAt(crm.StoreFile(path), path); gone != nil {
+				return nil, gone
+			}
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if file != nil {

@@ -43,8 +43,9 @@ type storeHeader struct {
 	exists bool
 	empty  bool // no bytes, or no table yet: a new store
 	// inWAL: the main file's header may predate the database's pages in
-	// its -wal, so its application id was not checked (checkStore does,
-	// once SQLite has opened it).
+	// its -wal, so its application id was not checked here (a writer
+	// checks it from a read-only connection first, checkStoreReadOnly; a
+	// reader, from its own).
 	inWAL bool
 }
 
@@ -193,11 +194,11 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	if err != nil {
 		// mode=ro needs the -shm file, or a directory it can create it
 		// in. On a read-only copy with a -wal left by a crash, the main
-		// file alone lacks the commits the -wal holds: reading it, list
+		// file alone may lack the commits the -wal holds: reading it, list
 		// printed 75,924 of 97,902 events, exit 0. An empty -wal holds
 		// none: the main file is the store.
 		if fi, serr := os.Stat(fname + "-wal"); serr == nil && fi.Size() > 0 {
-			return nil, &StoreError{Path: path, Reason: fmt.Sprintf("its -wal file holds commits not yet in the main file, and reading them needs a -shm file this user cannot create or open (%v): read it with write access to its directory, or copy the store with its -wal to a directory you can write", err)}
+			return nil, &StoreError{Path: path, Reason: fmt.Sprintf("its -wal file may hold commits not yet in the main file, and reading them needs a -shm file this user cannot create or open (%v): read it with write access to its directory, or copy the store with its -wal to a directory you can write", err)}
 		}
 		name = uri("mode=ro&immutable=1")
 		if c, err = sqlite.OpenConn(name, flags); err != nil {
