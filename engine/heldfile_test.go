@@ -11,22 +11,26 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 )
 
+// newEmptyStore returns the path of a new store, migrated and closed.
+func newEmptyStore(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestRemoveNewStore: a store a failed seed created is removed only while
 // no other connection has it open and it holds nothing: removed under
 // another process's load, it lost that load's events.
 func TestRemoveNewStore(t *testing.T) {
 	ctx := context.Background()
-	newStore := func(t *testing.T) string {
-		path := filepath.Join(t.TempDir(), "s.db")
-		e, err := Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	newStore := newEmptyStore
 	gone := func(path string) bool {
 		for _, s := range []string{"", "-wal", "-shm"} {
 			if _, err := os.Stat(path + s); err == nil {
@@ -83,16 +87,11 @@ func TestRemoveNewStore(t *testing.T) {
 // one, which a later load would take for a seeded store.
 func TestStoreRemovedWhileOpening(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	e, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Close()
+	path := newEmptyStore(t)
 	removed := false
 	beforeSQLiteOpens = func() { removed = RemoveNewStore(path) }
 	defer func() { beforeSQLiteOpens = nil }()
-	e, err = Open(ctx, path)
+	e, err := Open(ctx, path)
 	if err == nil {
 		e.Close()
 	}

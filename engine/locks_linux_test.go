@@ -110,12 +110,7 @@ func TestSecondStoreKeepsTheLocks(t *testing.T) {
 // that window; in a program, another goroutine).
 func TestStoreHeldBeforeSQLiteOpens(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := openSQLite(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	path := newEmptyStore(t)
 	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +142,7 @@ func TestStoreHeldBeforeSQLiteOpens(t *testing.T) {
 		}
 		r.Close()
 	})
-	s, err = openSQLite(ctx, "file:"+path+"?cache=private")
+	s, err := openSQLite(ctx, "file:"+path+"?cache=private")
 	if err != nil {
 		t.Fatal(err)
 	}
