@@ -356,17 +356,30 @@ func DSNSecrets(db string) []string {
 // its last value), or "" for an in-memory database (":memory:", "",
 // mode=memory, the memdb VFS) or a URI SQLite refuses (another host).
 func StoreFile(name string) string {
+	file, _ := parseStoreName(name)
+	return file
+}
+
+// StoreMode is the mode parameter of a file: URI ("ro", "rw", "rwc",
+// "memory"), read as SQLite reads it (StoreFile); "" for a plain path or
+// none given.
+func StoreMode(name string) string {
+	_, mode := parseStoreName(name)
+	return mode
+}
+
+func parseStoreName(name string) (file, mode string) {
 	if name == "" || name == ":memory:" {
-		return ""
+		return "", ""
 	}
 	rest, ok := strings.CutPrefix(name, "file:")
 	if !ok {
-		return name
+		return name, ""
 	}
 	if after, ok := strings.CutPrefix(rest, "//"); ok {
 		host, path, _ := strings.Cut(after, "/")
 		if host != "" && host != "localhost" {
-			return ""
+			return "", ""
 		}
 		rest = "/" + path
 	}
@@ -374,7 +387,7 @@ func StoreFile(name string) string {
 		rest = rest[:i]
 	}
 	path, query, _ := strings.Cut(rest, "?")
-	var mode, vfs string
+	var vfs string
 	for _, kv := range strings.Split(query, "&") {
 		k, v, _ := strings.Cut(kv, "=")
 		switch uriDecode(k) {
@@ -385,16 +398,16 @@ func StoreFile(name string) string {
 		}
 	}
 	if mode == "memory" || vfs == "memdb" {
-		return ""
+		return "", mode
 	}
 	p := uriDecode(path)
 	if p == "" || p == ":memory:" {
-		return ""
+		return "", mode
 	}
 	if runtime.GOOS == "windows" && len(p) > 2 && p[0] == '/' && p[2] == ':' {
 		p = p[1:] // file:///C:/crm.db names C:/crm.db
 	}
-	return p
+	return p, mode
 }
 
 // uriDecode decodes %HH where H are hex digits, and leaves any other %

@@ -173,3 +173,20 @@ func TestStoreFile(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreMode: a file: URI's mode as SQLite reads it (the last given).
+func TestStoreMode(t *testing.T) {
+	for name, want := range map[string]string{
+		"crm.db":                           "",
+		"file:crm.db":                      "",
+		"file:crm.db?mode=ro":              "ro",
+		"file:crm.db?cache=shared&mode=rw": "rw",
+		"file:crm.db?mode=ro&mode=rwc":     "rwc",
+		"file:100%.db?mode=ro":             "ro",
+		"file:crm.db?mode=%72o":            "ro",
+	} {
+		if got := StoreMode(name); got != want {
+			t.Errorf("StoreMode(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -57,14 +57,14 @@ func holdFile(path string, create bool) (*heldFile, error) {
 			return nil, errNotRegular
 		}
 		heldFiles.mu.Lock()
-		for _, h := range heldFiles.files {
-			if os.SameFile(h.fi, fi) {
-				h.refs++
-				heldFiles.mu.Unlock()
-				return h, nil
-			}
+		h := findHeld(fi)
+		if h != nil {
+			h.refs++
 		}
 		heldFiles.mu.Unlock()
+		if h != nil {
+			return h, nil
+		}
 	}
 	flag := os.O_RDONLY
 	if create && runtime.GOOS == "windows" {
@@ -90,16 +90,25 @@ func holdFile(path string, create bool) (*heldFile, error) {
 	defer heldFiles.mu.Unlock()
 	// Found by the file opened, not by path: path may name another file
 	// by now, or the same file by another name.
-	for _, h := range heldFiles.files {
-		if os.SameFile(h.fi, fi) {
-			h.refs++
-			h.extra = append(h.extra, f)
-			return h, nil
-		}
+	if h := findHeld(fi); h != nil {
+		h.refs++
+		h.extra = append(h.extra, f)
+		return h, nil
 	}
 	h := &heldFile{f: f, fi: fi, refs: 1}
 	heldFiles.files = append(heldFiles.files, h)
 	return h, nil
+}
+
+// findHeld returns the held file fi describes, or nil; heldFiles.mu is
+// held.
+func findHeld(fi os.FileInfo) *heldFile {
+	for _, h := range heldFiles.files {
+		if os.SameFile(h.fi, fi) {
+			return h
+		}
+	}
+	return nil
 }
 
 var errNotRegular = errors.New("not a regular file (a device, a pipe or a socket): a store is a file")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -97,14 +96,7 @@ func checkStoreReadOnly(path string) error {
 // mayCreate says whether SQLite may create the store path names: not for
 // a file: URI of mode=ro or mode=rw, which SQLite opens only if it exists.
 func mayCreate(path string) bool {
-	if !strings.HasPrefix(path, "file:") {
-		return true
-	}
-	u, err := url.Parse(path)
-	if err != nil {
-		return true
-	}
-	mode := u.Query().Get("mode")
+	mode := crm.StoreMode(path)
 	return mode != "ro" && mode != "rw"
 }
 
