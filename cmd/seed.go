@@ -73,20 +73,18 @@ func runSeed(ctx context.Context, g *globals, opts seedOptions) error {
 // after the store had been made and removed again).
 func checkSeedFiles(files []string) error {
 	for _, f := range files {
-		fi, err := os.Stat(f)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		r, err := os.Open(f)
+		if errors.Is(err, fs.ErrNotExist) {
 			return usageErrorf("seed file %s: no such file", f)
-		case err != nil:
-			return usage(fmt.Errorf("seed file %s: %w", f, err))
-		case fi.IsDir():
+		}
+		if err != nil {
+			return usage(fmt.Errorf("seed file %s: %w", f, errors.Unwrap(err)))
+		}
+		fi, err := r.Stat()
+		r.Close()
+		if err == nil && fi.IsDir() {
 			return usageErrorf("seed file %s is a directory: give the files in it", f)
 		}
-		r, err := os.Open(f) // readable, too
-		if err != nil {
-			return usage(fmt.Errorf("seed file %s: %w", f, err))
-		}
-		r.Close()
 	}
 	return nil
 }

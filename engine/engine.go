@@ -60,18 +60,20 @@ func CheckStorePath(path string) error {
 	if path == "" {
 		return fmt.Errorf("%w: --db is empty: give the store's path (an SQLite file) or a PostgreSQL URL", ErrBadDSN)
 	}
-	if f := crm.StoreFile(path); !IsDSN(path) && crm.OtherScheme(path) == "" {
-		for _, suffix := range []string{"-wal", "-shm", "-journal"} {
-			if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && sqliteFile(base) { // x-journal may name a store of its own
-				return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
-			}
-		}
-	}
-	if !IsDSN(path) && crm.OtherScheme(path) == "" && crm.StoreFile(path) == "" {
-		return fmt.Errorf("%w %s: names no file (an in-memory database, or a file: URI of another host): a store is kept in a file; give its path", ErrBadDSN, RedactDSN(path))
-	}
 	if scheme := crm.OtherScheme(path); scheme != "" {
 		return fmt.Errorf("%w %s: a store is a SQLite file's path or a PostgreSQL URL (postgres:// or postgresql://), not a %s:// URL", ErrBadDSN, RedactDSN(path), scheme)
+	}
+	if IsDSN(path) {
+		return nil
+	}
+	f := crm.StoreFile(path)
+	if f == "" {
+		return fmt.Errorf("%w %s: names no file (an in-memory database, or a file: URI of another host): a store is kept in a file; give its path", ErrBadDSN, RedactDSN(path))
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && sqliteFile(base) { // x-journal may name a store of its own
+			return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
+		}
 	}
 	return nil
 }
@@ -130,7 +132,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 func storeExists(path string) error {
 	name := crm.StoreFile(path) // a file: URI's file
 	if name == "" {
-		return fmt.Errorf("%w: %s names an in-memory database, which holds no store between runs", ErrNoStore, path)
+		return fmt.Errorf("%w: %s names no file (an in-memory database, or a file: URI of another host)", ErrNoStore, RedactDSN(path))
 	}
 	fi, err := os.Stat(name)
 	if errors.Is(err, os.ErrNotExist) {
