@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 
@@ -31,6 +32,16 @@ func Main() int {
 			defer f.Close() // after StopCPUProfile has flushed the profile
 			if pprof.StartCPUProfile(f) == nil {
 				defer pprof.StopCPUProfile()
+			}
+		}
+	}
+	// CRMLOAD_TRACE=FILE writes an execution trace of the run (go tool
+	// trace FILE): where each goroutine waited, for pipeline work.
+	if path := os.Getenv("CRMLOAD_TRACE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			defer f.Close() // after trace.Stop has flushed the trace
+			if trace.Start(f) == nil {
+				defer trace.Stop()
 			}
 		}
 	}

@@ -427,3 +427,42 @@ func testLegacyDigestReceipts(t *testing.T, store string) {
 		t.Errorf("store holds %d events (%v), want 1", n, err)
 	}
 }
+
+// TestResolveWhileCommitting: a call is resolved (its references read,
+// the reference version checked) while another call holds the writer:
+// the reads do not wait for the commit in progress. They did, and
+// resolving and committing took turns, a 100k-row load's senders waiting
+// for it 35 ms and the calls behind them on the engine's lock 160 ms.
+func TestResolveWhileCommitting(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	s := e.store.(*sqliteStore)
+	ctx := context.Background()
+	req := crm.BulkRequest{Kind: crm.Purchases, Events: []crm.Event{{RequestUniqueIdentifier: "r1",
+		AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+		PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF1",
+		ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: "12.50"}}}}}
+	e.mu.Lock()
+	e.cache.reset(-1) // resolved from the store, not a warm cache
+	e.mu.Unlock()
+	s.mu.Lock() // a commit in progress
+	done := make(chan error, 1)
+	go func() {
+		errs := make([]*crm.Error, 1)
+		p, err := e.resolveAll(ctx, req, nil, errs, newArena(1))
+		if err == nil && (p[0] == nil || errs[0] != nil) {
+			err = fmt.Errorf("not resolved: %v", errs[0])
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		s.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		s.mu.Unlock()
+		<-done
+		t.Fatal("resolving a call waited for the commit in progress")
+	}
+}
