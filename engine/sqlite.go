@@ -251,18 +251,20 @@ func (s *sqliteStore) Close() error {
 	if s.ckpt != nil { // before taking the writer: the checkpointer may wait for it
 		ckErr = s.ckpt.close()
 	}
+	// The reference reader's lock first, then the writer's, as read
+	// takes them.
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.writer == nil { // closed before
 		return ckErr
 	}
-	// The last connection to close checkpoints the WAL and removes it.
-	s.rmu.Lock()
 	if s.refs != nil {
 		ckErr = errors.Join(ckErr, s.refs.Close())
 		s.refs = nil
 	}
-	s.rmu.Unlock()
+	// The last connection to close checkpoints the WAL and removes it.
 	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
 	s.file.release() // after every connection (heldFile)
 	s.writer = nil   // a write after Close is an error, not a closed connection's panic
@@ -380,12 +382,19 @@ func openReader(path string) (*sqlite.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000", nil); err != nil {
-		c.Close()
-		return nil, err
+	for _, p := range []string{"PRAGMA busy_timeout = 10000", fmt.Sprintf("PRAGMA cache_size = %d", -refsCacheKiB)} {
+		if err := sqlitex.ExecuteTransient(c, p, nil); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	return c, nil
 }
+
+// refsCacheKiB is the reference reader's page cache (KiB): it drops it
+// at every commit (another connection's), and what it reads is kept in
+// the engine's cache.
+const refsCacheKiB = 1 << 10
 
 // insertEvent leaves the number to SQLite: a rowid it allocates is the
 // greatest plus one, found at the table's end, where a given one is first
