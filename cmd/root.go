@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crmload/crmload/crm"
-	"github.com/crmload/crmload/engine"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/mapping"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -25,27 +26,35 @@ import (
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	// CRMLOAD_CPUPROFILE=FILE writes a CPU profile of the run, for
-	// performance work (go tool pprof FILE).
-	if path := os.Getenv("CRMLOAD_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			defer f.Close() // after StopCPUProfile has flushed the profile
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-	}
-	// CRMLOAD_TRACE=FILE writes an execution trace of the run (go tool
-	// trace FILE): where each goroutine waited, for pipeline work.
-	if path := os.Getenv("CRMLOAD_TRACE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			defer f.Close() // after trace.Stop has flushed the trace
-			if trace.Start(f) == nil {
-				defer trace.Stop()
-			}
-		}
-	}
+	// For performance work: CRMLOAD_CPUPROFILE=FILE writes a CPU profile
+	// of the run (go tool pprof FILE), CRMLOAD_TRACE=FILE an execution
+	// trace (go tool trace FILE: where each goroutine ran and waited).
+	defer record("CRMLOAD_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)()
+	defer record("CRMLOAD_TRACE", trace.Start, trace.Stop)()
 	return Run(ctx, System(), os.Args[1:])
+}
+
+// record starts a recording into the file the environment variable env
+// names, if it names one, and returns what stops it and closes the file.
+// A file it cannot make or a recording it cannot start is said on
+// standard error; the run goes on.
+func record(env string, start func(io.Writer) error, stop func()) func() {
+	path := os.Getenv(env)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		if err = start(f); err == nil {
+			return func() {
+				stop()
+				f.Close()
+			}
+		}
+		f.Close()
+	}
+	fmt.Fprintf(os.Stderr, "crmload: %s: %v\n", env, err)
+	return func() {}
 }
 
 // Run runs crmload with args and returns the exit code. Errors are printed

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,9 +461,102 @@ func TestResolveWhileCommitting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(10 * time.Second):
 		s.mu.Unlock()
 		<-done
 		t.Fatal("resolving a call waited for the commit in progress")
+	}
+}
+
+// TestReadOnlyStoreCloseWhileReading: a read-only store's reads go
+// through its writer connection (there is no reference reader): Close,
+// racing them, takes the locks in the order they do. It took them in the
+// other, and the two deadlocked.
+func TestReadOnlyStoreCloseWhileReading(t *testing.T) {
+	path := newEmptyStore(t)
+	ctx := context.Background()
+	for range 100 {
+		s, err := openSQLiteReadOnly(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.refs != nil {
+			t.Fatal("a read-only store has a reference reader")
+		}
+		var readers sync.WaitGroup
+		for range 4 {
+			readers.Go(func() {
+				for {
+					if _, err := s.ReferenceVersion(ctx); err != nil {
+						return // closed
+					}
+				}
+			})
+		}
+		done := make(chan struct{})
+		go func() { readers.Wait(); close(done) }()
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close and a read deadlocked")
+		}
+		<-done
+	}
+}
+
+// TestNoLockStoreReadsOnWriter: a store opened by a nolock=1 URI keeps a
+// rollback journal (no WAL); a reader of its own saw the writer's commits
+// half done and failed on the journal ("attempt to write a readonly
+// database"), so the engine resolves on the writer there. Calls created
+// concurrently all succeed.
+func TestNoLockStoreReadsOnWriter(t *testing.T) {
+	ctx := context.Background()
+	e, err := Open(ctx, "file:"+filepath.Join(t.TempDir(), "n.db")+"?nolock=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Seed(ctx, "testdata/rules.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store.(*sqliteStore)
+	if mode := journalMode(s.writer); mode == "wal" || s.refs != nil {
+		t.Fatalf("journal mode %q, reference reader %v: want no WAL and no reader", mode, s.refs != nil)
+	}
+	var calls sync.WaitGroup
+	errs := make(chan error, 4*20)
+	for g := range 4 {
+		calls.Go(func() {
+			for c := range 20 {
+				req := crm.BulkRequest{Kind: crm.Purchases}
+				for i := range 50 {
+					req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%d-%d-%d", g, c, i),
+						AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+						PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF",
+						ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10.00", VATAmount: "2.50", TotalAmount: "12.50"}}})
+				}
+				e.mu.Lock()
+				e.cache.reset(-1) // each call reads the store again
+				e.mu.Unlock()
+				res, err := e.CreateEvents(ctx, req)
+				if err == nil && len(res.Unprocessed) > 0 {
+					err = fmt.Errorf("%d unprocessed: %s", len(res.Unprocessed), res.Unprocessed[0].ErrorDescription)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	calls.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -28,9 +28,10 @@ import (
 //
 // SQLite threads its free list through every slot when it starts, so the
 // whole pool is resident from the first open: it is sized to the caches a
-// load fills (the writer's and the checkpointer's; a load of 1M rows
-// peaks at about 1030 pages in use, with no overflow), not to every cache
-// that could be open. installPageCache sets it.
+// load fills (the writer's, the checkpointer's and the reference
+// reader's, which drops its cache at every commit; a load of 1M rows
+// peaked at about 1030 pages in use before the reference reader), not to
+// every cache that could be open. installPageCache sets it.
 var pageCacheSlots int
 
 // pageCachePool is the pool's address (for the tests).
@@ -83,7 +84,7 @@ func installPageCache() bool {
 	if size == 0 {
 		return false
 	}
-	n := (writerCacheKiB + checkpointerCacheKiB) << 10 / size
+	n := (writerCacheKiB + checkpointerCacheKiB + refsCacheKiB) << 10 / size
 	// The pool in huge pages: SQLite writes to every slot when it takes
 	// it (it threads its free list through them), which in base pages
 	// is a fault a page, ~1.3k for the whole pool, 18 ms of each

@@ -252,7 +252,7 @@ type tableScanner interface {
 // calls named, as before.
 func (r *resolver) scan(ctx context.Context, e *Entity, n int) ([]*Ref, bool, error) {
 	sc, ok := r.store.(tableScanner)
-	if !ok || e == entParticipant || e == entAccessToken || colSlot(e, "id") != 0 {
+	if !ok || changedByEvents(e) || colSlot(e, "id") != 0 {
 		return nil, false, nil
 	}
 	c := r.cache
@@ -274,6 +274,12 @@ func (r *resolver) scan(ctx context.Context, e *Entity, n int) ([]*Ref, bool, er
 	c.scanned[e.slot] = true
 	refs, err := sc.ScanTable(ctx, e)
 	return refs, err == nil, err
+}
+
+// changedByEvents reports whether events change e's records:
+// participants (referrals) and access tokens (one-time passwords).
+func changedByEvents(e *Entity) bool {
+	return e == entParticipant || e == entAccessToken
 }
 
 // eval accumulates the resolution of one event: whether a lookup is still
