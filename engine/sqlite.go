@@ -34,8 +34,9 @@ type sqliteStore struct {
 
 	// refs reads what the engine resolves a call with (read); nil when
 	// the store has no file of its own (in memory: another connection
-	// would open another database) or is open read-only, where the
-	// writer connection, under mu, reads instead.
+	// would open another database), is not in WAL mode (a nolock=1 URI)
+	// or is open read-only, where the writer connection, under mu, reads
+	// instead.
 	rmu  sync.Mutex // guards refs
 	refs *sqlite.Conn
 
@@ -371,8 +372,9 @@ func (s *sqliteStore) ReferenceVersion(ctx context.Context) (int64, error) {
 // read runs fn on the store's reference reader, interrupted when ctx is
 // done if long (a query that may read a whole table). It reads what is
 // committed, as the writer does between commits, without the writer: the
-// engine resolves a call (Lookup, TableBound, ScanTable, ReferenceVersion,
-// under its own lock) while another call commits. On the writer they
+// engine resolves a call (Lookup of records events do not change,
+// TableBound, ScanTable, ReferenceVersion, under its own lock) while
+// another call commits. On the writer they
 // waited for every commit in progress, so resolving and committing, which
 // the two locks are there to overlap, took turns (a 100k-row load's
 // senders waited 35 ms for it, and the calls queued behind them on the
