@@ -29,16 +29,16 @@ func Main() int {
 	// For performance work: CRMLOAD_CPUPROFILE=FILE writes a CPU profile
 	// of the run (go tool pprof FILE), CRMLOAD_TRACE=FILE an execution
 	// trace (go tool trace FILE: where each goroutine ran and waited).
-	defer record("CRMLOAD_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)()
-	defer record("CRMLOAD_TRACE", trace.Start, trace.Stop)()
+	defer record("CRMLOAD_CPUPROFILE", os.Stderr, pprof.StartCPUProfile, pprof.StopCPUProfile)()
+	defer record("CRMLOAD_TRACE", os.Stderr, trace.Start, trace.Stop)()
 	return Run(ctx, System(), os.Args[1:])
 }
 
 // record starts a recording into the file the environment variable env
 // names, if it names one, and returns what stops it and closes the file.
 // A file it cannot make or a recording it cannot start is said on
-// standard error; the run goes on.
-func record(env string, start func(io.Writer) error, stop func()) func() {
+// errOut; the run goes on.
+func record(env string, errOut io.Writer, start func(io.Writer) error, stop func()) func() {
 	path := os.Getenv(env)
 	if path == "" {
 		return func() {}
@@ -53,7 +53,7 @@ func record(env string, start func(io.Writer) error, stop func()) func() {
 		}
 		f.Close()
 	}
-	fmt.Fprintf(os.Stderr, "crmload: %s: %v\n", env, err)
+	fmt.Fprintf(errOut, "crmload: %s: %v\n", env, err)
 	return func() {}
 }
 
