@@ -368,6 +368,43 @@ func StoreMode(name string) string {
 	return mode
 }
 
+// StoreNameAtMost is the name a connection that may do at most what mode
+// allows ("ro" or "rw") opens the store name names by: the name itself,
+// but a file: URI's mode (each time it is given) lowered to mode where it
+// allows more (ro < rw < rwc). SQLite refuses a mode less restrictive
+// than the open's flags ("access permission denied"), so a store given as
+// file:crm.db?mode=rwc could be written by the loader's writer but not
+// read by its readers, nor checkpointed. Every other parameter, and a
+// fragment, stays as given; so does mode=memory.
+func StoreNameAtMost(name, mode string) string {
+	rest, ok := strings.CutPrefix(name, "file:")
+	if !ok {
+		return name
+	}
+	rest, fragment, hasFragment := strings.Cut(rest, "#")
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if !hasQuery {
+		return name
+	}
+	rank := map[string]int{"ro": 1, "rw": 2, "rwc": 3}
+	params := strings.Split(query, "&")
+	changed := false
+	for i, kv := range params {
+		k, v, _ := strings.Cut(kv, "=")
+		if uriDecode(k) == "mode" && rank[uriDecode(v)] > rank[mode] {
+			params[i], changed = "mode="+mode, true
+		}
+	}
+	if !changed {
+		return name
+	}
+	out := "file:" + path + "?" + strings.Join(params, "&")
+	if hasFragment {
+		out += "#" + fragment
+	}
+	return out
+}
+
 func parseStoreName(name string) (file, mode string) {
 	if name == "" || name == ":memory:" {
 		return "", ""

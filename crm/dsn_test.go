@@ -190,3 +190,34 @@ func TestStoreMode(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreNameAtMost: the name a read-only (or a read-write, never
+// creating) connection opens a store by, whose mode SQLite must not find
+// less restrictive than the open's flags.
+func TestStoreNameAtMost(t *testing.T) {
+	for _, c := range []struct{ name, mode, want string }{
+		{"crm.db", "ro", "crm.db"},
+		{"dir/mode=rw.db", "ro", "dir/mode=rw.db"},
+		{"file:crm.db", "ro", "file:crm.db"},
+		{"file:crm.db?mode=ro", "ro", "file:crm.db?mode=ro"},
+		{"file:crm.db?mode=rw", "ro", "file:crm.db?mode=ro"},
+		{"file:crm.db?mode=rwc", "ro", "file:crm.db?mode=ro"},
+		{"file:crm.db?mode=%72w", "ro", "file:crm.db?mode=ro"},
+		{"file:crm.db?cache=shared&mode=rw", "ro", "file:crm.db?cache=shared&mode=ro"},
+		{"file:crm.db?mode=rw&mode=rwc", "ro", "file:crm.db?mode=ro&mode=ro"},
+		{"file:crm.db?mode=rw#frag?mode=rw", "ro", "file:crm.db?mode=ro#frag?mode=rw"},
+		{"file:///tmp/crm.db?mode=rw&vfs=unix", "ro", "file:///tmp/crm.db?mode=ro&vfs=unix"},
+		{"file:x.db?mode=memory", "ro", "file:x.db?mode=memory"},
+		{"file:crm.db?mode=rwc", "rw", "file:crm.db?mode=rw"},
+		{"file:crm.db?mode=rw", "rw", "file:crm.db?mode=rw"},
+		{"file:crm.db?mode=ro", "rw", "file:crm.db?mode=ro"},
+	} {
+		got := StoreNameAtMost(c.name, c.mode)
+		if got != c.want {
+			t.Errorf("StoreNameAtMost(%q, %q) = %q, want %q", c.name, c.mode, got, c.want)
+		}
+		if StoreFile(got) != StoreFile(c.name) {
+			t.Errorf("StoreNameAtMost(%q, %q) names another file: %q", c.name, c.mode, StoreFile(got))
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crmload/crmload/crm"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -53,7 +54,7 @@ const presyncFrames = 1024 // 4 MiB
 const checkpointerCacheKiB = 1 << 10
 
 func startCheckpointer(path string, db *os.File, writer *sync.Mutex) (*checkpointer, error) {
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenURI)
+	c, err := sqlite.OpenConn(crm.StoreNameAtMost(path, "rw"), sqlite.OpenReadWrite|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,9 @@ func (s *sqliteStore) storesCompact() {}
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	if crm.StoreMode(path) == "ro" {
+		return nil, &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
+	}
 	// The store's file is held (heldfile.go), created if it is new, before
 	// SQLite opens it, and another program's SQLite file is refused before
 	// SQLite touches it. A name that is no file (in memory) holds nothing.
@@ -93,7 +96,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 // and deleted it; a read-only connection writes nothing to it (it may
 // make a -shm beside it).
 func checkStoreReadOnly(path string) error {
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly|sqlite.OpenURI)
+	c, err := sqlite.OpenConn(crm.StoreNameAtMost(path, "ro"), sqlite.OpenReadOnly|sqlite.OpenURI)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
@@ -119,10 +122,12 @@ var beforeSQLiteOpens func()
 // that a later load would take for a seeded one.
 func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteStore, error) {
 	flags := sqlite.OpenReadWrite | sqlite.OpenWAL | sqlite.OpenURI
+	name := crm.StoreNameAtMost(path, "rw") // mode=rwc without OpenCreate is refused
 	if file == nil {
 		flags |= sqlite.OpenCreate
+		name = path
 	}
-	w, err := sqlite.OpenConn(path, flags)
+	w, err := sqlite.OpenConn(name, flags)
 	if err != nil {
 		if file != nil {
 			if gone := file.isAt(crm.StoreFile(path), path); gone != nil {
@@ -166,7 +171,7 @@ func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteS
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	readers, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
+	readers, err := sqlitex.NewPool(crm.StoreNameAtMost(path, "ro"), sqlitex.PoolOptions{
 		Flags:       sqlite.OpenReadOnly | sqlite.OpenWAL | sqlite.OpenURI,
 		PoolSize:    4,
 		PrepareConn: func(c *sqlite.Conn) error { return sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000;", nil) },
@@ -424,7 +429,7 @@ func journalMode(c *sqlite.Conn) string {
 
 // openReader opens a read-only connection to the store at path.
 func openReader(path string) (*sqlite.Conn, error) {
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly|sqlite.OpenWAL|sqlite.OpenURI)
+	c, err := sqlite.OpenConn(crm.StoreNameAtMost(path, "ro"), sqlite.OpenReadOnly|sqlite.OpenWAL|sqlite.OpenURI)
 	if err != nil {
 		return nil, err
 	}
