@@ -266,6 +266,14 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	plan := &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
 		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
+	if len(opts.seeds) > 0 && opts.resume == "" {
+		// The store is seeded when it opens: a bad mapping or input must
+		// stop the run before that, as it stops it before anything is
+		// sent.
+		if err := plan.Check(); err != nil {
+			return usage(err)
+		}
+	}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		sum, dir, err := loader.Load(ctx, plan, eng, lo)
 		if stdin && sum != nil && sum.Outcome() == loader.OutcomeAborted && dir != "" {

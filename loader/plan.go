@@ -64,6 +64,18 @@ type input struct {
 // ErrNoInput is returned for a plan without files.
 var ErrNoInput = errors.New("no input files given")
 
+// Check opens every input and compiles the spec for it, as a load does
+// before anything is read, sent or written, and closes them: for a
+// command to check them before it does anything else (load --seed,
+// which seeds the store first).
+func (plan *Plan) Check() error {
+	inputs, err := prepare(plan)
+	if err == nil {
+		closeInputs(inputs)
+	}
+	return err
+}
+
 // prepare opens every input and compiles the spec for it, so that a bad
 // mapping, an unreadable file or a header that lacks a mapped column stops
 // the run before anything is read, sent or written.
