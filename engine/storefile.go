@@ -76,6 +76,9 @@ func readStoreHeader(path string, file *heldFile) (storeHeader, error) {
 		return storeHeader{exists: true, inWAL: true}, nil
 	}
 	id, pages := binary.BigEndian.Uint32(h[68:72]), binary.BigEndian.Uint32(h[28:32])
+	if version := binary.BigEndian.Uint32(h[60:64]); id == 0 && pages <= 1 && version != 0 {
+		return storeHeader{}, emptyOfAnother(path, int64(version))
+	}
 	if id == 0 && pages <= 1 {
 		// One page is the schema table alone: no table yet, nobody's
 		// data (a store another process is creating right now).
@@ -101,6 +104,14 @@ func realFile(path string) string {
 // not beside a symlink to it.
 func walOf(path string) string { return realFile(path) + "-wal" }
 
+// emptyOfAnother is the error for a database with no table but a schema
+// version (user_version) set: another program's, which set it before its
+// tables (a crmload store sets its version with its tables, in one
+// transaction). Migrating it from that version failed on tables it lacks.
+func emptyOfAnother(path string, version int64) error {
+	return &StoreError{Path: path, Reason: fmt.Sprintf("an SQLite database of another program: no tables, but schema version (user_version) %d, where a new crmload store has none", version), Err: ErrNotAStore}
+}
+
 func notAStore(path string, id int64) error {
 	return &StoreError{Path: path, Reason: fmt.Sprintf("an SQLite database of another program: application id %#x, a crmload store has %#x", id, appID), Err: ErrNotAStore}
 }
@@ -120,6 +131,8 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 	}
 	switch {
 	case id == appID:
+	case id == 0 && tables == 0 && version != 0:
+		return emptyOfAnother(path, version)
 	case id == 0 && tables == 0 && reader:
 		return &StoreError{Path: path, Reason: "an empty database, not a store yet (load or engine seed make it one)", Err: ErrNoStore}
 	case id == 0 && tables == 0: // a new store: the migration makes it one

@@ -137,9 +137,18 @@ func TestAnotherProgramsFile(t *testing.T) {
 	if len(walBefore) == 0 {
 		t.Fatal("no -wal to keep")
 	}
+	versioned := filepath.Join(dir, "versioned.db") // no tables yet, a schema version set
+	v, err := sqlite.OpenConn(versioned, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(v, "PRAGMA user_version = 3", nil); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("not a database at all, but long enough to have a header of 100 bytes........................................"), 0o644)
-	for _, path := range []string{foreign, text, crashed} {
+	for _, path := range []string{foreign, text, crashed, versioned} {
 		before, _ := os.ReadFile(path)
 		for name, open := range openers {
 			_, err := open(ctx, path)
