@@ -334,6 +334,11 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 		jf.MaxRecordLines = opts.maxRecordLines
 	}
 	jf.Limits = opts.limits
+	if len(opts.seeds) > 0 && resume == "" {
+		if err := jf.Check(); err != nil { // before the store is seeded (runLoad)
+			return usage(err)
+		}
+	}
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})

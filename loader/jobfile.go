@@ -137,21 +137,27 @@ func resolvePath(base, p string) string {
 	return p
 }
 
-// LoadJobFile loads every source of jf in order, into one run directory
-// (or, with opts.Resume, continues that run: finished sources are kept,
-// the others resumed or started). A source that stops the run
-// (OutcomeAborted) stops the job. Every mapping and input is checked
-// before anything is sent.
-func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
-	start := time.Now()
+// Check reads every source's mapping and opens its inputs, as a job's
+// load does before anything is sent, and closes them: for a command to
+// check them before it does anything else (load --seed, which seeds the
+// store first).
+func (jf *JobFile) Check() error {
+	_, err := jf.plans("", "", "")
+	return err
+}
+
+// plans reads every source's mapping (with resume, the ones the job
+// started with) and checks it against the source's inputs, which it opens
+// and closes.
+func (jf *JobFile) plans(reportDir, engineName, resume string) ([]*Plan, error) {
 	plans := make([]*Plan, len(jf.Sources))
 	for i, src := range jf.Sources {
 		specPath := src.Mapping
-		if opts.Resume != "" {
+		if resume != "" {
 			// A resume maps with the mappings the job started with, as
 			// a run's resume does: a source's own copy once it started,
 			// else the job's (none in a job run of an earlier release).
-			run := RunDir(opts.Resume)
+			run := RunDir(resume)
 			if sub := run.source(i, src); sub.HasRunFile() {
 				specPath = sub.MappingPath()
 			} else if p := run.jobMappingPath(i, src); fileExists(p) {
@@ -160,16 +166,30 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		}
 		spec, err := mapping.ReadSpec(specPath)
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
+			return nil, fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
 		}
 		plans[i] = &Plan{SpecPath: specPath, Spec: spec, Files: src.Files, ReportDir: reportDir, Engine: engineName, MaxRecordLines: jf.MaxRecordLines, Limits: jf.Limits}
 		inputs, err := prepare(plans[i]) // checks mapping and inputs now
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", fmt.Errorf("%s: source %d (%s): %w (paths in a job file are relative to it)", jf.path, i+1, filepath.Base(src.Mapping), err)
+			return nil, fmt.Errorf("%s: source %d (%s): %w (paths in a job file are relative to it)", jf.path, i+1, filepath.Base(src.Mapping), err)
 		} else if err != nil {
-			return nil, "", fmt.Errorf("%s: source %d (%s): %w", jf.path, i+1, filepath.Base(src.Mapping), err)
+			return nil, fmt.Errorf("%s: source %d (%s): %w", jf.path, i+1, filepath.Base(src.Mapping), err)
 		}
 		closeInputs(inputs)
+	}
+	return plans, nil
+}
+
+// LoadJobFile loads every source of jf in order, into one run directory
+// (or, with opts.Resume, continues that run: finished sources are kept,
+// the others resumed or started). A source that stops the run
+// (OutcomeAborted) stops the job. Every mapping and input is checked
+// before anything is sent.
+func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string, eng Engine, opts LoadOptions) (*Summary, string, error) {
+	start := time.Now()
+	plans, err := jf.plans(reportDir, engineName, opts.Resume)
+	if err != nil {
+		return nil, "", err
 	}
 	dir := opts.Resume
 	if dir != "" {
