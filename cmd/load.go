@@ -53,6 +53,9 @@ type loadOptions struct {
 	notes []string
 	// onDuplicateID is --on-duplicate-request-id: warn or fail.
 	onDuplicateID string
+	// precheck checks the mapping and inputs (Plan.Check, JobFile.Check)
+	// before --seed seeds the store.
+	precheck func() error
 }
 
 func newLoadCommand(g *globals) *cobra.Command {
@@ -266,14 +269,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	opts.load.Command, opts.load.Parent, opts.load.Resume = command, parent, opts.resume
 	plan := &loader.Plan{SpecPath: opts.mapping, Spec: spec, Files: opts.files, ReportDir: opts.reportDir, Engine: crm.RedactURL(opts.engine),
 		Reports: opts.reports, MaxRecordLines: opts.maxRecordLines, Limits: opts.limits, Stdin: stdin}
-	if len(opts.seeds) > 0 && opts.resume == "" {
-		// The store is seeded when it opens: a bad mapping or input must
-		// stop the run before that, as it stops it before anything is
-		// sent.
-		if err := plan.Check(); err != nil {
-			return usage(err)
-		}
-	}
+	opts.precheck = plan.Check
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		sum, dir, err := loader.Load(ctx, plan, eng, lo)
 		if stdin && sum != nil && sum.Outcome() == loader.OutcomeAborted && dir != "" {
@@ -334,11 +330,7 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 		jf.MaxRecordLines = opts.maxRecordLines
 	}
 	jf.Limits = opts.limits
-	if len(opts.seeds) > 0 && resume == "" {
-		if err := jf.Check(); err != nil { // before the store is seeded (runLoad)
-			return usage(err)
-		}
-	}
+	opts.precheck = jf.Check
 	return runWithEngine(ctx, g, opts, func(eng loader.Engine, lo loader.LoadOptions) (*loader.Summary, string, error) {
 		return loader.LoadJobFile(ctx, jf, opts.reportDir, crm.RedactURL(opts.engine), eng, lo)
 	})
@@ -350,6 +342,15 @@ func runJob(ctx context.Context, g *globals, opts loadOptions, path, resume stri
 func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(loader.Engine, loader.LoadOptions) (*loader.Summary, string, error)) error {
 	if err := opts.check(); err != nil {
 		return err
+	}
+	if opts.precheck != nil && len(opts.seeds) > 0 && opts.load.Resume == "" {
+		// The store is seeded when it opens: a bad mapping or input must
+		// stop the run before that, as it stops it before anything is
+		// sent. (A resume's mapping and inputs are the run's, checked
+		// when it starts.)
+		if err := opts.precheck(); err != nil {
+			return usage(err)
+		}
 	}
 	logger := newLogger(g, opts)
 	for _, n := range opts.notes {

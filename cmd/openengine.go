@@ -19,6 +19,9 @@ import (
 // remote one, logged in: bad credentials stop the run before a row is read.
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
+		if err := engine.CheckWritable(g.db); err != nil {
+			return nil, nil, usage(err) // before a hint to seed it so
+		}
 		if opts.existing && storeMissing(g.db) {
 			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store, and continues in the store the run loaded into: if it moved, move it back to that path)", shownDB(g.db))
 		}

@@ -405,6 +405,26 @@ func StoreNameAtMost(name, mode string) string {
 	return out
 }
 
+// StoreModes are the values of every mode parameter of a file: URI, in
+// order, read as SQLite reads them (StoreFile); none for a plain path.
+// SQLite applies each in turn: file:crm.db?mode=ro&mode=rw is opened
+// read-only (or refused).
+func StoreModes(name string) []string {
+	rest, ok := strings.CutPrefix(name, "file:")
+	if !ok {
+		return nil
+	}
+	rest, _, _ = strings.Cut(rest, "#")
+	_, query, _ := strings.Cut(rest, "?")
+	var modes []string
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, _ := strings.Cut(kv, "="); uriDecode(k) == "mode" {
+			modes = append(modes, uriDecode(v))
+		}
+	}
+	return modes
+}
+
 func parseStoreName(name string) (file, mode string) {
 	if name == "" || name == ":memory:" {
 		return "", ""
@@ -448,7 +468,8 @@ func parseStoreName(name string) (file, mode string) {
 }
 
 // uriDecode decodes %HH where H are hex digits, and leaves any other %
-// as it is, as SQLite does.
+// as it is, as SQLite does; as SQLite does too, %00 ends the path, name
+// or value s is (sqlite3ParseUri skips what follows it).
 func uriDecode(s string) string {
 	if !strings.Contains(s, "%") {
 		return s
@@ -456,7 +477,11 @@ func uriDecode(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			c := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if c == 0 {
+				break
+			}
+			b = append(b, c)
 			i += 2
 			continue
 		}

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -184,6 +185,8 @@ func TestStoreMode(t *testing.T) {
 		"file:crm.db?mode=ro&mode=rwc":     "rwc",
 		"file:100%.db?mode=ro":             "ro",
 		"file:crm.db?mode=%72o":            "ro",
+		"file:crm.db?mode=rw%00x":          "rw",
+		"file:crm%00x.db?mode=ro":          "ro",
 	} {
 		if got := StoreMode(name); got != want {
 			t.Errorf("StoreMode(%q) = %q, want %q", name, got, want)
@@ -211,6 +214,8 @@ func TestStoreNameAtMost(t *testing.T) {
 		{"file:crm.db?mode=rwc", "rw", "file:crm.db?mode=rw"},
 		{"file:crm.db?mode=rw", "rw", "file:crm.db?mode=rw"},
 		{"file:crm.db?mode=ro", "rw", "file:crm.db?mode=ro"},
+		{"file:crm.db?mode=rw%00x", "ro", "file:crm.db?mode=ro"}, // SQLite reads rw
+		{"file:crm.db?mode%00x=rwc", "rw", "file:crm.db?mode=rw"},
 	} {
 		got := StoreNameAtMost(c.name, c.mode)
 		if got != c.want {
@@ -218,6 +223,21 @@ func TestStoreNameAtMost(t *testing.T) {
 		}
 		if StoreFile(got) != StoreFile(c.name) {
 			t.Errorf("StoreNameAtMost(%q, %q) names another file: %q", c.name, c.mode, StoreFile(got))
+		}
+	}
+}
+
+// TestStoreModes: every mode a file: URI gives, in order.
+func TestStoreModes(t *testing.T) {
+	for name, want := range map[string][]string{
+		"crm.db":                           nil,
+		"file:crm.db":                      nil,
+		"file:crm.db?mode=ro&mode=rw":      {"ro", "rw"},
+		"file:crm.db?cache=shared&mode=rw": {"rw"},
+		"file:crm.db?mode=%72o#mode=rw":    {"ro"},
+	} {
+		if got := StoreModes(name); !slices.Equal(got, want) {
+			t.Errorf("StoreModes(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

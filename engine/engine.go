@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,16 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 		return nil, err
 	}
 	return New(s), nil
+}
+
+// CheckWritable refuses a store name that opens the store read-only (a
+// file: URI with mode=ro, given anywhere in it: SQLite applies each mode
+// in turn), for a command that writes to it.
+func CheckWritable(path string) error {
+	if slices.Contains(crm.StoreModes(path), "ro") {
+		return &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
+	}
+	return nil
 }
 
 // CheckStorePath refuses, before any store is opened, a --db that names

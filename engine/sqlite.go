@@ -55,8 +55,8 @@ func (s *sqliteStore) storesCompact() {}
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
-	if crm.StoreMode(path) == "ro" {
-		return nil, &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
+	if err := CheckWritable(path); err != nil {
+		return nil, err
 	}
 	// The store's file is held (heldfile.go), created if it is new, before
 	// SQLite opens it, and another program's SQLite file is refused before

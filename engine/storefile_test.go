@@ -133,10 +133,7 @@ func TestAnotherProgramsFile(t *testing.T) {
 		}
 	}
 	w.Close()
-	walBefore, _ := os.ReadFile(crashed + "-wal")
-	if len(walBefore) == 0 {
-		t.Fatal("no -wal to keep")
-	}
+
 	versioned := filepath.Join(dir, "versioned.db") // no tables yet, a schema version set
 	v, err := sqlite.OpenConn(versioned, sqlite.OpenReadWrite|sqlite.OpenCreate)
 	if err != nil {
@@ -146,9 +143,37 @@ func TestAnotherProgramsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Close()
+	// The same, in WAL mode, as a crash leaves it: the version is in the
+	// -wal, the main file's header does not show it, and checkStore
+	// (from a read-only connection) is what refuses it.
+	liveVersioned := filepath.Join(dir, "live-versioned.db")
+	lv, err := sqlite.OpenConn(liveVersioned, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(lv, "PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; PRAGMA user_version = 3;", nil); err != nil {
+		t.Fatal(err)
+	}
+	crashedVersioned := filepath.Join(dir, "crashed-versioned.db")
+	for _, s := range []string{"", "-wal"} {
+		b, err := os.ReadFile(liveVersioned + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashedVersioned+s, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lv.Close()
+	walsBefore := map[string][]byte{}
+	for _, path := range []string{crashed, crashedVersioned} {
+		if walsBefore[path], _ = os.ReadFile(path + "-wal"); len(walsBefore[path]) == 0 {
+			t.Fatalf("no %s-wal to keep", filepath.Base(path))
+		}
+	}
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("not a database at all, but long enough to have a header of 100 bytes........................................"), 0o644)
-	for _, path := range []string{foreign, text, crashed, versioned} {
+	for _, path := range []string{foreign, text, crashed, versioned, crashedVersioned} {
 		before, _ := os.ReadFile(path)
 		for name, open := range openers {
 			_, err := open(ctx, path)
@@ -159,8 +184,8 @@ func TestAnotherProgramsFile(t *testing.T) {
 		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 			t.Errorf("%s was changed", filepath.Base(path))
 		}
-		if path == crashed {
-			if after, _ := os.ReadFile(path + "-wal"); !bytes.Equal(walBefore, after) {
+		if path == crashed || path == crashedVersioned {
+			if after, _ := os.ReadFile(path + "-wal"); !bytes.Equal(walsBefore[path], after) {
 				t.Errorf("%s-wal was changed or removed", filepath.Base(path))
 			}
 			continue

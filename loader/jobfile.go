@@ -140,8 +140,14 @@ func resolvePath(base, p string) string {
 // Check reads every source's mapping and opens its inputs, as a job's
 // load does before anything is sent, and closes them: for a command to
 // check them before it does anything else (load --seed, which seeds the
-// store first).
+// store first). As Plan.Check, nothing is checked when an input can be
+// read once.
 func (jf *JobFile) Check() error {
+	for _, src := range jf.Sources {
+		if readOnce(src.Files) {
+			return nil // as Plan.Check
+		}
+	}
 	_, err := jf.plans("", "", "")
 	return err
 }

@@ -67,13 +67,30 @@ var ErrNoInput = errors.New("no input files given")
 // Check opens every input and compiles the spec for it, as a load does
 // before anything is read, sent or written, and closes them: for a
 // command to check them before it does anything else (load --seed,
-// which seeds the store first).
+// which seeds the store first). Inputs that can be read once (a pipe,
+// <(zcat ...)) are not opened, and nothing is checked: the load checks
+// them when it reads them.
 func (plan *Plan) Check() error {
+	if readOnce(plan.Files) {
+		return nil
+	}
 	inputs, err := prepare(plan)
 	if err == nil {
 		closeInputs(inputs)
 	}
 	return err
+}
+
+// readOnce reports whether one of files is not a regular file (a pipe, a
+// device), which opening to check would consume. A file that cannot be
+// read is not: opening it says why.
+func readOnce(files []string) bool {
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+			return true
+		}
+	}
+	return false
 }
 
 // prepare opens every input and compiles the spec for it, so that a bad
