@@ -46,7 +46,7 @@ func storeMissing(db string) bool {
 // crmload store yet is refused when mustExist (a mistyped DSN serves or
 // loads into no empty store); seeding creates one.
 func openStore(ctx context.Context, db string, mustExist bool) (*engine.Engine, error) {
-	if engine.IsDSN(db) && mustExist {
+	if mustExist {
 		return engine.OpenExisting(ctx, db)
 	}
 	return engine.Open(ctx, db)

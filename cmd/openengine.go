@@ -36,6 +36,10 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		created := storeMissing(g.db)
 		eng, err := openStore(noticeUpgrade(ctx, logger), g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {
+			if opts.existing && errors.Is(err, engine.ErrNoStore) {
+				// An empty file where the run's store was.
+				return nil, nil, usageErrorf("%v; the run loaded into a store at that path (a resume or retry never creates a store, and continues in the store the run loaded into: if it moved, move it back to that path)", err)
+			}
 			return nil, nil, usage(err)
 		}
 		eng.DryRun, opts.load.DryRun = opts.dryRun, opts.dryRun

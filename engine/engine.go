@@ -120,8 +120,13 @@ func OpenExisting(ctx context.Context, path string) (*Engine, error) {
 	if err := storeExists(path); err != nil {
 		return nil, err
 	}
-	return Open(ctx, path)
+	// An empty file or database is refused too (openSQLite).
+	return Open(context.WithValue(ctx, mustExistKey{}, true), path)
 }
+
+// mustExistKey marks the context of OpenExisting's open: the store must
+// be one already.
+type mustExistKey struct{}
 
 // OpenReadOnly opens the existing store at path for reading (events,
 // reference data): it writes nothing, so it works on a read-only file.

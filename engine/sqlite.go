@@ -69,9 +69,20 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 			return nil, holdError(path, err, create)
 		}
 	}
+	use := useCreate
+	if mustExist, _ := ctx.Value(mustExistKey{}).(bool); mustExist {
+		use = useExisting
+	}
 	h, err := readStoreHeader(path, file)
-	if err == nil && h.inWAL {
-		err = checkStoreReadOnly(path)
+	switch {
+	case err == nil && h.empty && use == useExisting:
+		what := "an empty database"
+		if file.fi.Size() == 0 {
+			what = "an empty file"
+		}
+		err = noStoreYet(path, what)
+	case err == nil && h.inWAL:
+		err = checkStoreReadOnly(path, use)
 	}
 	if err != nil {
 		file.release()
@@ -80,7 +91,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	if beforeSQLiteOpens != nil {
 		beforeSQLiteOpens()
 	}
-	s, err := openSQLiteConns(ctx, path, file)
+	s, err := openSQLiteConns(ctx, path, file, use)
 	if err != nil {
 		file.release() // after SQLite's connections (openSQLiteConns closed them)
 		return nil, err
@@ -95,13 +106,13 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 // connection and so checkpointed that program's -wal into its main file
 // and deleted it; a read-only connection writes nothing to it (it may
 // make a -shm beside it).
-func checkStoreReadOnly(path string) error {
+func checkStoreReadOnly(path string, use storeUse) error {
 	c, err := sqlite.OpenConn(crm.StoreNameAtMost(path, "ro"), sqlite.OpenReadOnly|sqlite.OpenURI)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer c.Close()
-	return checkStore(c, path, false)
+	return checkStore(c, path, use)
 }
 
 // mayCreate says whether SQLite may create the store path names: not for
@@ -120,7 +131,7 @@ var beforeSQLiteOpens func()
 // SQLite creates no file the hold made: one removed in between (a failed
 // seed's, RemoveNewStore) fails the open rather than leave an empty store
 // that a later load would take for a seeded one.
-func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteStore, error) {
+func openSQLiteConns(ctx context.Context, path string, file *heldFile, use storeUse) (*sqliteStore, error) {
 	flags := sqlite.OpenReadWrite | sqlite.OpenWAL | sqlite.OpenURI
 	name := crm.StoreNameAtMost(path, "rw") // mode=rwc without OpenCreate is refused
 	if file == nil {
@@ -150,7 +161,7 @@ func openSQLiteConns(ctx context.Context, path string, file *heldFile) (*sqliteS
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// Before a migration writes to it.
-	if err := checkStore(w, path, false); err != nil {
+	if err := checkStore(w, path, use); err != nil {
 		w.Close()
 		return nil, err
 	}

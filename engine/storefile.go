@@ -116,9 +116,26 @@ func notAStore(path string, id int64) error {
 	return &StoreError{Path: path, Reason: fmt.Sprintf("an SQLite database of another program: application id %#x, a crmload store has %#x", id, appID), Err: ErrNotAStore}
 }
 
-// checkStore checks an open store's application id and schema version;
-// reader says it is opened for reading (which migrates nothing).
-func checkStore(c *sqlite.Conn, path string, reader bool) error {
+// storeUse is what a command opens a store for, which checkStore checks
+// it against.
+type storeUse int
+
+const (
+	useCreate   storeUse = iota // write to it, making it a store if it is new (seed, load --seed)
+	useExisting                 // write to a store that is one already (load, resume, retry, serve)
+	useRead                     // read it, migrating nothing (events list and show)
+)
+
+// noStoreYet is the error for an empty file or database where a command
+// wants a store already (a resume or retry in a store replaced by an
+// empty file made it a new one, and sent the run's rows again).
+func noStoreYet(path string, what string) error {
+	return &StoreError{Path: path, Reason: what + ", not a store yet (load --seed or engine seed make it one)", Err: ErrNoStore}
+}
+
+// checkStore checks an open store's application id and schema version
+// against use.
+func checkStore(c *sqlite.Conn, path string, use storeUse) error {
 	var id, version, tables int64
 	err := sqlitex.ExecuteTransient(c, "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)", &sqlitex.ExecOptions{
 		ResultFunc: func(stmt *sqlite.Stmt) error {
@@ -133,14 +150,14 @@ func checkStore(c *sqlite.Conn, path string, reader bool) error {
 	case id == appID:
 	case id == 0 && tables == 0 && version != 0:
 		return emptyOfAnother(path, version)
-	case id == 0 && tables == 0 && reader:
-		return &StoreError{Path: path, Reason: "an empty database, not a store yet (load or engine seed make it one)", Err: ErrNoStore}
+	case id == 0 && tables == 0 && use != useCreate:
+		return noStoreYet(path, "an empty database")
 	case id == 0 && tables == 0: // a new store: the migration makes it one
 	default:
 		return notAStore(path, id)
 	}
 	switch want := int64(len(schema.Migrations)); {
-	case reader && version < readerOldest:
+	case use == useRead && version < readerOldest:
 		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d and this crmload reads version %d or later: it needs an upgrade, which a reader does not do; run crmload engine seed or load on it (with write access) first", version, readerOldest)}
 	case version > want:
 		return &StoreError{Path: path, Reason: fmt.Sprintf("the store has schema version %d, newer than this crmload knows (%d): use a newer crmload", version, want)}
@@ -178,9 +195,9 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	}
 	switch {
 	case !h.exists:
-		return nil, &StoreError{Path: path, Reason: "no such store (give --db the store's path; load or engine seed create one)", Err: ErrNoStore}
+		return nil, &StoreError{Path: path, Reason: "no such store (give --db the store's path; load --seed or engine seed create one)", Err: ErrNoStore}
 	case h.empty:
-		return nil, &StoreError{Path: path, Reason: "an empty file, not a store yet (load or engine seed make it one)", Err: ErrNoStore}
+		return nil, noStoreYet(path, "an empty file")
 	}
 	// A store with no -wal file has no writer (a writer in WAL mode keeps
 	// one while it lives): read it as immutable, which takes no lock and
@@ -226,7 +243,7 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 		c.Close()
 		return nil, err
 	}
-	if err := checkStore(c, path, true); err != nil {
+	if err := checkStore(c, path, useRead); err != nil {
 		c.Close()
 		return nil, err
 	}

@@ -197,3 +197,69 @@ func TestAnotherProgramsFile(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenExistingRefusesEmpty: where a store must exist already (load
+// without --seed, a resume, a retry, engine serve), an empty file or an
+// empty database is no store, and is left as it was; Open (seed) makes
+// it one. A retry into a store replaced by an empty file used to make it
+// a new store and fail every row there.
+func TestOpenExistingRefusesEmpty(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	zero := filepath.Join(dir, "zero.db")
+	if err := os.WriteFile(zero, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blank := filepath.Join(dir, "blank.db") // a database with no table
+	c, err := sqlite.OpenConn(blank, sqlite.OpenReadWrite|sqlite.OpenCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteTransient(c, "VACUUM", nil); err != nil { // writes its header
+		t.Fatal(err)
+	}
+	c.Close()
+	// One in WAL mode as a crash leaves it: the main file's header says
+	// nothing yet, its pages are in the -wal (a table made and dropped).
+	live := filepath.Join(dir, "live.db")
+	w, err := sqlite.OpenConn(live, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlitex.ExecuteScript(w, "PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x); DROP TABLE t;", nil); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(dir, "crashed.db")
+	for _, s := range []string{"", "-wal"} {
+		b, err := os.ReadFile(live + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+s, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	for _, path := range []string{zero, blank, crashed} {
+		before, _ := os.ReadFile(path)
+		_, err := OpenExisting(ctx, path)
+		if !errors.Is(err, ErrNoStore) || !strings.Contains(err.Error(), "not a store yet") {
+			t.Errorf("OpenExisting(%s): %v, want ErrNoStore, not a store yet", filepath.Base(path), err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("%s was changed", filepath.Base(path))
+		}
+		e, err := Open(ctx, path)
+		if err != nil {
+			t.Errorf("Open(%s): %v", filepath.Base(path), err)
+			continue
+		}
+		e.Close()
+		e, err = OpenExisting(ctx, path)
+		if err != nil {
+			t.Errorf("OpenExisting(%s) once Open made it a store: %v", filepath.Base(path), err)
+			continue
+		}
+		e.Close()
+	}
+}
