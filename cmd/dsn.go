@@ -2,9 +2,9 @@ package cmd
 
 import (
 	"context"
-	"github.com/crmload/crmload/crm"
 	"log/slog"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/engine"
 )
 

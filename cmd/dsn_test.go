@@ -195,3 +195,41 @@ func TestResumeDBSpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeStoreFileSpelling: a resume's --db naming the run's store file
+// another way (relative, a file: URI with parameters, through a symlink)
+// is the run's, and is opened as given (its URI parameters kept); another
+// file is refused. A file: URI of the run's own file used to be refused as
+// "another file" (the strings were compared).
+func TestResumeStoreFileSpelling(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	store := filepath.Join(dir, "crm.db") // as job.json records it
+	if err := os.WriteFile(store, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(store, filepath.Join(dir, "link.db")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	for db, differs := range map[string]string{
+		"crm.db":                             "",
+		"./crm.db":                           "",
+		"link.db":                            "",
+		"file:crm.db?mode=rw":                "",
+		"file:crm.db?cache=private&mode=rwc": "",
+		"file:" + filepath.ToSlash(store):    "",
+		"other.db":                           "another file",
+		"file:other.db?mode=rw":              "another file",
+		"file:crm.db?mode=memory":            "another file",
+		"postgres://qa@127.0.0.1:5432/qadb":  "one is a database, the other a file",
+	} {
+		g := &globals{db: db, given: map[string]bool{"db": true}}
+		err := followRun(g, &loadOptions{}, "", store, "--resume R", true)
+		switch {
+		case differs == "" && (err != nil || g.db != db):
+			t.Errorf("--db %s: %v (db %s), want the run's store, opened as given", db, err, g.db)
+		case differs != "" && (err == nil || !strings.Contains(err.Error(), differs)):
+			t.Errorf("--db %s: %v, want refused saying %q", db, err, differs)
+		}
+	}
+}

@@ -601,10 +601,29 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 	return nil
 }
 
+// samePath reports whether two --db values name the same store file: a
+// file: URI by the file it names (its parameters aside), symlinks
+// followed. Names of no file (in memory) are no file's.
 func samePath(a, b string) bool {
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
+	fa, fb := storeFileOf(a), storeFileOf(b)
+	return fa != "" && fa == fb
+}
+
+// storeFileOf is the absolute path of the file a --db value names, its
+// symlinks followed when it exists; "" for no file.
+func storeFileOf(db string) string {
+	name := crm.StoreFile(db)
+	if name == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
 func fileExists(p string) bool {

@@ -23,7 +23,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			return nil, nil, usage(err) // before a hint to seed it so
 		}
 		if opts.existing && storeMissing(g.db) {
-			return nil, nil, usageErrorf("the store %s does not exist: the run loaded into it (a resume or retry never creates a store, and continues in the store the run loaded into: if it moved, move it back to that path)", shownDB(g.db))
+			return nil, nil, usageErrorf("the store %s does not exist (a resume or retry never creates a store: it continues in the store the run loaded into, or a retry in the one --db names; if the run's store moved, move it back to its path)", shownDB(g.db))
 		}
 		if storeMissing(g.db) && len(opts.seeds) == 0 {
 			// A mistyped --db would make an empty store in which every
@@ -38,7 +38,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		if err != nil {
 			if opts.existing && errors.Is(err, engine.ErrNoStore) {
 				// An empty file where the run's store was.
-				return nil, nil, usageErrorf("%v; the run loaded into a store at that path (a resume or retry never creates a store, and continues in the store the run loaded into: if it moved, move it back to that path)", err)
+				return nil, nil, usageErrorf("%v (a resume or retry never creates a store: it continues in the store the run loaded into, or a retry in the one --db names; if the run's store moved, move it back to its path)", err)
 			}
 			return nil, nil, usage(err)
 		}
