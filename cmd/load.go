@@ -152,8 +152,11 @@ func (o *loadOptions) check() error {
 		if l := strings.ToLower(o.engine); !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
 			return usageErrorf("--engine %q: want embedded or the API base URL (https://host/crmapi/rest/v2)", crm.RedactURL(o.engine))
 		}
-		if o.dryRun || len(o.seeds) > 0 {
-			return usageErrorf("--dry-run and --seed are for the embedded engine; a remote engine stores what it is sent")
+		if o.dryRun {
+			return usageErrorf("--dry-run is for the embedded engine; a remote engine stores what it is sent")
+		}
+		if len(o.seeds) > 0 {
+			return usageErrorf("--seed is for the embedded engine; a remote engine has its own reference data")
 		}
 		if o.creds.APIKey == "" && (o.creds.Username == "" || o.creds.Organisation == "") {
 			return usageErrorf("--engine %s: give --username and --organisation (password from CRMLOAD_PASSWORD or the prompt), or --api-key", crm.RedactURL(o.engine))

@@ -409,20 +409,24 @@ func StoreNameAtMost(name, mode string) string {
 // order, read as SQLite reads them (StoreFile); none for a plain path.
 // SQLite applies each in turn: file:crm.db?mode=ro&mode=rw is opened
 // read-only (or refused).
-func StoreModes(name string) []string {
+func StoreModes(name string) []string { return StoreParam(name, "mode") }
+
+// StoreParam are the values of every parameter key of a file: URI, in
+// order, decoded as SQLite decodes them; none for a plain path.
+func StoreParam(name, key string) []string {
 	rest, ok := strings.CutPrefix(name, "file:")
 	if !ok {
 		return nil
 	}
 	rest, _, _ = strings.Cut(rest, "#")
 	_, query, _ := strings.Cut(rest, "?")
-	var modes []string
+	var vals []string
 	for _, kv := range strings.Split(query, "&") {
-		if k, v, _ := strings.Cut(kv, "="); uriDecode(k) == "mode" {
-			modes = append(modes, uriDecode(v))
+		if k, v, _ := strings.Cut(kv, "="); uriDecode(k) == key {
+			vals = append(vals, uriDecode(v))
 		}
 	}
-	return modes
+	return vals
 }
 
 func parseStoreName(name string) (file, mode string) {

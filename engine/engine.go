@@ -59,7 +59,26 @@ func CheckWritable(path string) error {
 	if slices.Contains(crm.StoreModes(path), "ro") {
 		return &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
 	}
+	if slices.ContainsFunc(crm.StoreParam(path, "immutable"), uriTrue) {
+		return &StoreError{Path: path, Reason: "immutable=1 opens the store read-only, and this command writes to it: give --db without immutable"}
+	}
 	return nil
+}
+
+// uriTrue reads a URI parameter's boolean as SQLite does
+// (sqlite3GetBoolean, default false): on, yes, true, or a number other
+// than 0.
+func uriTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "on", "yes", "true":
+		return true
+	}
+	n := 0
+	for n < len(v) && (v[n] >= '0' && v[n] <= '9' || n == 0 && (v[n] == '-' || v[n] == '+')) {
+		n++
+	}
+	digits := strings.TrimLeft(v[:n], "+-")
+	return strings.Trim(digits, "0") != ""
 }
 
 // CheckStorePath refuses, before any store is opened, a --db that names
@@ -84,6 +103,17 @@ func CheckStorePath(path string) error {
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && sqliteFile(base) { // x-journal may name a store of its own
 			return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
+		}
+	}
+	// Values SQLite refuses with no more than "SQL logic error".
+	for _, m := range crm.StoreModes(path) {
+		if m != "ro" && m != "rw" && m != "rwc" {
+			return fmt.Errorf("%w %s: mode=%s: SQLite takes mode=ro, rw or rwc (lower case)", ErrBadDSN, path, m)
+		}
+	}
+	for _, c := range crm.StoreParam(path, "cache") {
+		if c != "shared" && c != "private" {
+			return fmt.Errorf("%w %s: cache=%s: SQLite takes cache=shared or private (lower case)", ErrBadDSN, path, c)
 		}
 	}
 	return nil

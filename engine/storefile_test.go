@@ -263,3 +263,40 @@ func TestOpenExistingRefusesEmpty(t *testing.T) {
 		e.Close()
 	}
 }
+
+// TestStoreURIChecks: a file: URI's values SQLite would refuse with no
+// more than "SQL logic error" are refused saying what SQLite takes, and a
+// writing command refuses a URI that opens the store read-only.
+func TestStoreURIChecks(t *testing.T) {
+	for path, want := range map[string]string{
+		"crm.db":                             "",
+		"file:crm.db?mode=rwc&cache=private": "",
+		"file:crm.db?mode=RO":                "mode=RO: SQLite takes mode=ro, rw or rwc",
+		"file:crm.db?mode=bogus":             "mode=bogus: SQLite takes",
+		"file:crm.db?cache=Shared":           "cache=Shared: SQLite takes cache=shared or private",
+		"file:crm.db?mode=memory":            "names no file",
+	} {
+		err := CheckStorePath(path)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("CheckStorePath(%q) = %v, want %q", path, err, want)
+		}
+	}
+	for path, writable := range map[string]bool{
+		"crm.db":                      true,
+		"file:crm.db?mode=rw":         true,
+		"file:crm.db?immutable=0":     true,
+		"file:crm.db?immutable=off":   true,
+		"file:crm.db?immutable=x":     true, // SQLite reads false
+		"file:crm.db?mode=ro":         false,
+		"file:crm.db?mode=ro&mode=rw": false,
+		"file:crm.db?immutable=1":     false,
+		"file:crm.db?immutable=TRUE":  false,
+		"file:crm.db?immutable=yes":   false,
+		"file:crm.db?immutable=2":     false,
+		"file:crm.db?immutable=00":    true,
+	} {
+		if err := CheckWritable(path); (err == nil) != writable {
+			t.Errorf("CheckWritable(%q) = %v, want writable %v", path, err, writable)
+		}
+	}
+}
