@@ -246,6 +246,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			}
 			files[filepath.Base(RunDir(dir).jobMappingPath(i, src))] = spec
 		}
+		made := firstMissing(filepath.Dir(dir))
 		if err := RunDir(dir).create(rf, files); err != nil {
 			return nil, "", err
 		}
@@ -256,7 +257,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 			p := RunDir(dir).jobMappingPath(i, src)
 			spec, err := mapping.ReadSpec(p)
 			if err != nil {
-				os.RemoveAll(dir)
+				discardRun(dir, made)
 				return nil, "", fmt.Errorf("%s: source %d: %w", jf.path, i+1, err)
 			}
 			plans[i].SpecPath, plans[i].Spec = p, spec
@@ -267,7 +268,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		}
 		defer unlock()
 		if err := claimJob(ctx, jf, plans, dir, start, &opts); err != nil {
-			os.RemoveAll(dir)
+			discardRun(dir, made)
 			return nil, "", err
 		}
 	}

@@ -428,6 +428,7 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 	if err != nil {
 		return "", nil, nil, nil, err
 	}
+	made := firstMissing(filepath.Dir(dir)) // --report-dir's directories this run makes
 	if err = RunDir(dir).create(rf, map[string][]byte{mappingName: spec}); err != nil {
 		return "", nil, nil, nil, err
 	}
@@ -441,29 +442,61 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		parent := RunDir(opts.ParentDir)
 		punlock, err := lockRun(opts.ParentDir)
 		if err != nil {
-			os.RemoveAll(dir)
+			discardRun(dir, made)
 			return "", nil, nil, unlock, fmt.Errorf("retry of %s (another retry or a resume of it may be running): %w", opts.ParentDir, err)
 		}
 		defer punlock()
 		if by, byDir := parent.RetriedBy(); by != "" && !opts.Again {
-			os.RemoveAll(dir)
+			discardRun(dir, made)
 			return "", nil, nil, unlock, fmt.Errorf("%s was retried already by run %s (%s) meanwhile: give --again to retry it anyway", opts.ParentDir, by, byDir)
 		}
 		opts.ancestors = retryChain(opts.ParentDir)
 		// Recorded in the parent first: a record that cannot be written
 		// leaves no claim behind; a refused claim takes the record back.
 		if err = parent.recordRetry(dir, start); err != nil {
-			os.RemoveAll(dir)
+			discardRun(dir, made)
 			return "", nil, nil, unlock, err
 		}
 		if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
-			os.RemoveAll(dir) // refused: nothing was done
+			discardRun(dir, made) // refused: nothing was done
 			return "", nil, nil, unlock, errors.Join(err, parent.unrecordRetry(dir))
 		}
 	} else if err = claim(ctx, opts, rf.claims(dir, start)); err != nil {
-		os.RemoveAll(dir) // refused: nothing was done
+		discardRun(dir, made) // refused: nothing was done
 		return "", nil, nil, unlock, err
 	}
 	rp = &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
 	return dir, rf, rp, unlock, nil
+}
+
+// firstMissing is the outermost of dir and its ancestors that does not
+// exist ("" when dir exists): the directory from which creating dir
+// makes new ones.
+func firstMissing(dir string) string {
+	missing := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			return missing
+		}
+		missing = d
+		if filepath.Dir(d) == d {
+			return missing
+		}
+	}
+}
+
+// discardRun removes a run directory that was refused before anything
+// was done, and the directories made for it from made (firstMissing)
+// down, when nothing else is in them: a load refused by the ledger left
+// its --report-dir behind, empty.
+func discardRun(dir, made string) {
+	os.RemoveAll(dir)
+	if made == "" {
+		return
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		if os.Remove(d) != nil || d == made || filepath.Dir(d) == d {
+			return
+		}
+	}
 }
