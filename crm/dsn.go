@@ -411,15 +411,25 @@ func StoreNameAtMost(name, mode string) string {
 // read-only (or refused).
 func StoreModes(name string) []string { return StoreParam(name, "mode") }
 
-// StoreParam are the values of every parameter key of a file: URI, in
-// order, decoded as SQLite decodes them; none for a plain path.
-func StoreParam(name, key string) []string {
+// StoreQuery is a file: URI's parameters as given (after '?', before any
+// '#'); "" for a plain path or none given.
+func StoreQuery(name string) string {
 	rest, ok := strings.CutPrefix(name, "file:")
 	if !ok {
-		return nil
+		return ""
 	}
 	rest, _, _ = strings.Cut(rest, "#")
 	_, query, _ := strings.Cut(rest, "?")
+	return query
+}
+
+// StoreParam are the values of every parameter key of a file: URI, in
+// order, decoded as SQLite decodes them; none for a plain path.
+func StoreParam(name, key string) []string {
+	query := StoreQuery(name)
+	if query == "" {
+		return nil
+	}
 	var vals []string
 	for _, kv := range strings.Split(query, "&") {
 		if k, v, _ := strings.Cut(kv, "="); uriDecode(k) == key {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,6 +69,11 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 	return err
 }
 
+// absPath is a --db value as a run records it, for a resume or retry
+// from any directory: a file by its absolute path; a file: URI by its
+// absolute file, its parameters kept (vfs=unix-dotfile must stay the
+// locking of every process on the store), as a file: URI again; a
+// database without its password.
 func absPath(p string) string {
 	if p == "" {
 		return ""
@@ -75,13 +81,26 @@ func absPath(p string) string {
 	if crm.IsDSN(p) {
 		return crm.RedactDSN(p)
 	}
-	if f := crm.StoreFile(p); f != "" && f != p {
-		p = f // a file: URI: its file, which a resume opens by path
+	f := crm.StoreFile(p)
+	if f == "" {
+		f = p
 	}
-	if abs, err := filepath.Abs(p); err == nil {
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		abs = f
+	}
+	if f == p {
 		return abs
 	}
-	return p
+	query := crm.StoreQuery(p)
+	if query == "" {
+		return abs // file:crm.db names the file, no more
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: query}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // file:///C:/crm.db on Windows
+	}
+	return u.String()
 }
 
 // key is the run's key in load receipts. A run's key is its directory's
