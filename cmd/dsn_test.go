@@ -233,3 +233,31 @@ func TestResumeStoreFileSpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeKeepsRecordedURI: a --db not given on the command line (the
+// default, the environment, the config file) that names the run's store
+// file gives way to the run's store as the run recorded it, a file: URI
+// with its parameters; one given on the command line is opened as given.
+func TestResumeKeepsRecordedURI(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "crm.db"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := "file:///" + strings.TrimPrefix(filepath.ToSlash(filepath.Join(dir, "crm.db")), "/") + "?cache=private" // as job.json records it
+	for _, c := range []struct {
+		db    string
+		given bool
+		want  string
+	}{
+		{"crm.db", false, run},
+		{"file:crm.db", false, run},
+		{"crm.db", true, "crm.db"},
+		{"file:crm.db?cache=shared", true, "file:crm.db?cache=shared"},
+	} {
+		g := &globals{db: c.db, given: map[string]bool{"db": c.given}}
+		if err := followRun(g, &loadOptions{}, "", run, "--resume R", true); err != nil || g.db != c.want {
+			t.Errorf("--db %s (given %v): %v, db %s, want %s", c.db, c.given, err, g.db, c.want)
+		}
+	}
+}

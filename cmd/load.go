@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"github.com/crmload/crmload/engine"
 	"github.com/crmload/crmload/internal/hugepages"
 	"github.com/crmload/crmload/loader"
 	"github.com/crmload/crmload/mapping"
@@ -588,7 +589,11 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 			if strict {
 				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores; here: %s)", what, db, shownDB(g.db), diff)
 			}
-		} else if !sameStore(g.db, db) { // the same database keeps its password
+		} else if !sameStore(g.db, db) || !engine.IsDSN(db) && !g.given["db"] {
+			// The run's store as the run recorded it: a file: URI with its
+			// parameters (a default, environment or config --db naming the
+			// same file does not drop them); the same database given again
+			// keeps its password.
 			g.db = db
 		}
 	}
@@ -605,28 +610,23 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 }
 
 // samePath reports whether two --db values name the same store file: a
-// file: URI by the file it names (its parameters aside), symlinks
-// followed. Names of no file (in memory) are no file's.
+// file: URI by the file it names (its parameters aside); two that exist,
+// by the file itself (os.SameFile: symlinks, hard links, a
+// case-insensitive filesystem); else by their absolute paths. Names of
+// no file (in memory) are no file's.
 func samePath(a, b string) bool {
-	fa, fb := storeFileOf(a), storeFileOf(b)
-	return fa != "" && fa == fb
-}
-
-// storeFileOf is the absolute path of the file a --db value names, its
-// symlinks followed when it exists; "" for no file.
-func storeFileOf(db string) string {
-	name := crm.StoreFile(db)
-	if name == "" {
-		return ""
+	fa, fb := crm.StoreFile(a), crm.StoreFile(b)
+	if fa == "" || fb == "" {
+		return false
 	}
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return ""
+	if sa, err := os.Stat(fa); err == nil {
+		if sb, err := os.Stat(fb); err == nil {
+			return os.SameFile(sa, sb)
+		}
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
+	aa, err1 := filepath.Abs(fa)
+	bb, err2 := filepath.Abs(fb)
+	return err1 == nil && err2 == nil && aa == bb
 }
 
 func fileExists(p string) bool {

@@ -15,6 +15,9 @@ import (
 	"golang.org/x/term"
 )
 
+// neverCreates is what a resume or retry says of a store it cannot find.
+const neverCreates = "a resume or retry never creates a store: it continues in the store the run loaded into, or a retry in the one --db names; if the run's store moved, move it back to its path"
+
 // openEngine opens the embedded engine (and seeds it), or a client of a
 // remote one, logged in: bad credentials stop the run before a row is read.
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
@@ -23,7 +26,7 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 			return nil, nil, usage(err) // before a hint to seed it so
 		}
 		if opts.existing && storeMissing(g.db) {
-			return nil, nil, usageErrorf("the store %s does not exist (a resume or retry never creates a store: it continues in the store the run loaded into, or a retry in the one --db names; if the run's store moved, move it back to its path)", shownDB(g.db))
+			return nil, nil, usageErrorf("the store %s does not exist (%s)", shownDB(g.db), neverCreates)
 		}
 		if storeMissing(g.db) && len(opts.seeds) == 0 {
 			// A mistyped --db would make an empty store in which every
@@ -36,9 +39,13 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 		created := storeMissing(g.db)
 		eng, err := openStore(noticeUpgrade(ctx, logger), g.db, opts.existing || len(opts.seeds) == 0)
 		if err != nil {
-			if opts.existing && errors.Is(err, engine.ErrNoStore) {
-				// An empty file where the run's store was.
-				return nil, nil, usageErrorf("%v (a resume or retry never creates a store: it continues in the store the run loaded into, or a retry in the one --db names; if the run's store moved, move it back to its path)", err)
+			var se *engine.StoreError
+			if opts.existing && errors.As(err, &se) && errors.Is(err, engine.ErrNoStore) {
+				// An empty file where the run's store was: seeding it
+				// is not the way (the run's receipts are not in it).
+				hinted := *se
+				hinted.Hint = neverCreates
+				return nil, nil, usage(&hinted)
 			}
 			return nil, nil, usage(err)
 		}

@@ -52,33 +52,93 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 	return New(s), nil
 }
 
-// CheckWritable refuses a store name that opens the store read-only (a
-// file: URI with mode=ro, given anywhere in it: SQLite applies each mode
-// in turn), for a command that writes to it.
+// CheckWritable refuses a store name that opens the store read-only, for
+// a command that writes to it: a file: URI with mode=ro given anywhere in
+// it (SQLite applies each mode in turn), or immutable true (the first
+// given, as SQLite reads it).
 func CheckWritable(path string) error {
 	if slices.Contains(crm.StoreModes(path), "ro") {
 		return &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
 	}
-	if slices.ContainsFunc(crm.StoreParam(path, "immutable"), uriTrue) {
-		return &StoreError{Path: path, Reason: "immutable=1 opens the store read-only, and this command writes to it: give --db without immutable"}
+	if v := crm.StoreParam(path, "immutable"); len(v) > 0 && uriTrue(v[0]) {
+		return &StoreError{Path: path, Reason: fmt.Sprintf("immutable=%s opens the store read-only, and this command writes to it: give --db without immutable", v[0])}
+	}
+	return nil
+}
+
+// checkStoreParams refuses a file: URI's mode or cache value SQLite
+// refuses with no more than "SQL logic error", saying what it takes.
+// Checked where a store is opened, not for every command (a remote load
+// never opens the --db of its environment).
+func checkStoreParams(path string) error {
+	for _, m := range crm.StoreModes(path) {
+		if m != "ro" && m != "rw" && m != "rwc" && m != "memory" {
+			return &StoreError{Path: path, Reason: fmt.Sprintf("mode=%s: SQLite takes mode=ro, rw or rwc (lower case)", m)}
+		}
+	}
+	for _, c := range crm.StoreParam(path, "cache") {
+		if c != "shared" && c != "private" {
+			return &StoreError{Path: path, Reason: fmt.Sprintf("cache=%s: SQLite takes cache=shared or private (lower case)", c)}
+		}
 	}
 	return nil
 }
 
 // uriTrue reads a URI parameter's boolean as SQLite does
-// (sqlite3GetBoolean, default false): on, yes, true, or a number other
-// than 0.
+// (sqlite3_uri_boolean: getSafetyLevel with omitFull, default false): a
+// value that starts with a digit is its 32-bit integer (sqlite3Atoi:
+// decimal, or hex after 0x; 0 past the range) cut to a byte, non-zero
+// being true; else on, yes or true, in any case.
 func uriTrue(v string) bool {
+	if v != "" && v[0] >= '0' && v[0] <= '9' {
+		return uint8(atoi32(v)) != 0
+	}
 	switch strings.ToLower(v) {
 	case "on", "yes", "true":
 		return true
 	}
-	n := 0
-	for n < len(v) && (v[n] >= '0' && v[n] <= '9' || n == 0 && (v[n] == '-' || v[n] == '+')) {
-		n++
+	return false
+}
+
+// atoi32 is SQLite's sqlite3Atoi of a string that starts with a digit:
+// the int32 its leading digits give (hex after 0x), 0 when out of range.
+func atoi32(z string) int32 {
+	if len(z) > 2 && z[0] == '0' && (z[1] == 'x' || z[1] == 'X') && isHexDigit(z[2]) {
+		z = strings.TrimLeft(z[2:], "0")
+		var u uint32
+		i := 0
+		for ; i < 8 && i < len(z) && isHexDigit(z[i]); i++ {
+			u = u*16 + uint32(hexDigit(z[i]))
+		}
+		if u&0x80000000 != 0 || i < len(z) && isHexDigit(z[i]) {
+			return 0
+		}
+		return int32(u)
 	}
-	digits := strings.TrimLeft(v[:n], "+-")
-	return strings.Trim(digits, "0") != ""
+	z = strings.TrimLeft(z, "0")
+	var v int64
+	i := 0
+	for ; i < 11 && i < len(z) && z[i] >= '0' && z[i] <= '9'; i++ {
+		v = v*10 + int64(z[i]-'0')
+	}
+	if i > 10 || v > 2147483647 {
+		return 0
+	}
+	return int32(v)
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func hexDigit(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // CheckStorePath refuses, before any store is opened, a --db that names
@@ -103,17 +163,6 @@ func CheckStorePath(path string) error {
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if base, ok := strings.CutSuffix(f, suffix); ok && base != "" && sqliteFile(base) { // x-journal may name a store of its own
 			return fmt.Errorf("%w %s: a store's %s file, not a store: give the store's own path (without %s)", ErrBadDSN, RedactDSN(path), suffix, suffix)
-		}
-	}
-	// Values SQLite refuses with no more than "SQL logic error".
-	for _, m := range crm.StoreModes(path) {
-		if m != "ro" && m != "rw" && m != "rwc" {
-			return fmt.Errorf("%w %s: mode=%s: SQLite takes mode=ro, rw or rwc (lower case)", ErrBadDSN, path, m)
-		}
-	}
-	for _, c := range crm.StoreParam(path, "cache") {
-		if c != "shared" && c != "private" {
-			return fmt.Errorf("%w %s: cache=%s: SQLite takes cache=shared or private (lower case)", ErrBadDSN, path, c)
 		}
 	}
 	return nil
@@ -164,6 +213,9 @@ type mustExistKey struct{}
 func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return openPostgresEngine(ctx, path, pgReadOnly)
+	}
+	if err := checkStoreParams(path); err != nil {
+		return nil, err
 	}
 	if err := storeExists(path); err != nil {
 		return nil, err

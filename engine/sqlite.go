@@ -55,6 +55,9 @@ func (s *sqliteStore) storesCompact() {}
 var ErrNotFound = errors.New("not found")
 
 func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
+	if err := checkStoreParams(path); err != nil {
+		return nil, err
+	}
 	if err := CheckWritable(path); err != nil {
 		return nil, err
 	}

@@ -26,12 +26,16 @@ var ErrNotAStore = errors.New("not a crmload store")
 type StoreError struct {
 	Path   string
 	Reason string
-	Err    error // ErrNotAStore or ErrNoStore, or nil
+	Hint   string // what to do, in parentheses after Reason ("" for none)
+	Err    error  // ErrNotAStore or ErrNoStore, or nil
 }
 
 func (e *StoreError) Error() string {
 	if e.Err == ErrNotAStore {
 		return fmt.Sprintf("%s is not a crmload store (%s)", e.Path, e.Reason)
+	}
+	if e.Hint != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Path, e.Reason, e.Hint)
 	}
 	return fmt.Sprintf("%s: %s", e.Path, e.Reason)
 }
@@ -130,7 +134,7 @@ const (
 // wants a store already (a resume or retry in a store replaced by an
 // empty file made it a new one, and sent the run's rows again).
 func noStoreYet(path string, what string) error {
-	return &StoreError{Path: path, Reason: what + ", not a store yet (load --seed or engine seed make it one)", Err: ErrNoStore}
+	return &StoreError{Path: path, Reason: what + ", not a store yet", Hint: "load --seed or engine seed make it one", Err: ErrNoStore}
 }
 
 // checkStore checks an open store's application id and schema version

@@ -266,7 +266,8 @@ func TestOpenExistingRefusesEmpty(t *testing.T) {
 
 // TestStoreURIChecks: a file: URI's values SQLite would refuse with no
 // more than "SQL logic error" are refused saying what SQLite takes, and a
-// writing command refuses a URI that opens the store read-only.
+// writing command refuses a URI that opens the store read-only, reading
+// its booleans as SQLite does.
 func TestStoreURIChecks(t *testing.T) {
 	for path, want := range map[string]string{
 		"crm.db":                             "",
@@ -274,26 +275,35 @@ func TestStoreURIChecks(t *testing.T) {
 		"file:crm.db?mode=RO":                "mode=RO: SQLite takes mode=ro, rw or rwc",
 		"file:crm.db?mode=bogus":             "mode=bogus: SQLite takes",
 		"file:crm.db?cache=Shared":           "cache=Shared: SQLite takes cache=shared or private",
-		"file:crm.db?mode=memory":            "names no file",
 	} {
-		err := CheckStorePath(path)
+		err := checkStoreParams(path)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
-			t.Errorf("CheckStorePath(%q) = %v, want %q", path, err, want)
+			t.Errorf("checkStoreParams(%q) = %v, want %q", path, err, want)
 		}
 	}
 	for path, writable := range map[string]bool{
-		"crm.db":                      true,
-		"file:crm.db?mode=rw":         true,
-		"file:crm.db?immutable=0":     true,
-		"file:crm.db?immutable=off":   true,
-		"file:crm.db?immutable=x":     true, // SQLite reads false
-		"file:crm.db?mode=ro":         false,
-		"file:crm.db?mode=ro&mode=rw": false,
-		"file:crm.db?immutable=1":     false,
-		"file:crm.db?immutable=TRUE":  false,
-		"file:crm.db?immutable=yes":   false,
-		"file:crm.db?immutable=2":     false,
-		"file:crm.db?immutable=00":    true,
+		"crm.db":                              true,
+		"file:crm.db?mode=rw":                 true,
+		"file:crm.db?immutable=0":             true,
+		"file:crm.db?immutable=off":           true,
+		"file:crm.db?immutable=x":             true, // SQLite reads false
+		"file:crm.db?immutable=-1":            true, // not a digit first: not a number, not a word
+		"file:crm.db?immutable=+1":            true,
+		"file:crm.db?immutable=256":           true, // cut to a byte
+		"file:crm.db?immutable=2147483648":    true, // out of range: 0
+		"file:crm.db?immutable=00":            true,
+		"file:crm.db?immutable=0x100":         true,
+		"file:crm.db?immutable=0&immutable=1": true, // the first counts
+		"file:crm.db?mode=ro":                 false,
+		"file:crm.db?mode=ro&mode=rw":         false,
+		"file:crm.db?immutable=1":             false,
+		"file:crm.db?immutable=TRUE":          false,
+		"file:crm.db?immutable=yes":           false,
+		"file:crm.db?immutable=2":             false,
+		"file:crm.db?immutable=0x1":           false,
+		"file:crm.db?immutable=0X10":          false,
+		"file:crm.db?immutable=1abc":          false,
+		"file:crm.db?immutable=2147483647":    false,
 	} {
 		if err := CheckWritable(path); (err == nil) != writable {
 			t.Errorf("CheckWritable(%q) = %v, want writable %v", path, err, writable)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,10 +227,15 @@ func newRunDirName(reportDir string, start time.Time) (string, error) {
 func (d RunDir) create(rf *RunFile, files map[string][]byte) error {
 	removeStalePartials(filepath.Dir(string(d)), time.Now())
 	tmp := filepath.Join(filepath.Dir(string(d)), partialMark+filepath.Base(string(d)))
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	err := os.MkdirAll(tmp, 0o755)
+	for try := 0; errors.Is(err, fs.ErrNotExist) && try < 3; try++ {
+		// A directory MkdirAll made was removed meanwhile, empty, by
+		// another run refused at the same time (discardRun).
+		err = os.MkdirAll(tmp, 0o755)
+	}
+	if err != nil {
 		return fmt.Errorf("create the run directory: %w", err)
 	}
-	var err error
 	if rf != nil {
 		err = rf.write(tmp)
 	}

@@ -61,7 +61,7 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 	if crm.IsDSN(db) {
 		rf.DB = crm.RedactDSN(db) // a database, never its password
 	} else if db != "" {
-		rf.DB = absPath(db) // a file: URI by its file, which a resume opens
+		rf.DB = absPath(db) // a file's absolute path, or a file: URI of it
 	}
 	if reportDir != "" {
 		rf.ReportDir, err = filepath.Abs(reportDir)
@@ -71,8 +71,9 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 
 // absPath is a --db value as a run records it, for a resume or retry
 // from any directory: a file by its absolute path; a file: URI by its
-// absolute file, its parameters kept (vfs=unix-dotfile must stay the
-// locking of every process on the store), as a file: URI again; a
+// absolute file, its parameters kept (a vfs= or nolock= that sets the
+// locking must be every process's on the store), as a file: URI again
+// (file:///abs/path?params; file:////server/share/... for a UNC path); a
 // database without its password.
 func absPath(p string) string {
 	if p == "" {
@@ -96,11 +97,14 @@ func absPath(p string) string {
 	if query == "" {
 		return abs // file:crm.db names the file, no more
 	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: query}
-	if !strings.HasPrefix(u.Path, "/") {
-		u.Path = "/" + u.Path // file:///C:/crm.db on Windows
+	slashed := filepath.ToSlash(abs)
+	if !filepath.IsAbs(abs) {
+		return "file:" + (&url.URL{Path: slashed}).EscapedPath() + "?" + query // Abs failed: as given
 	}
-	return u.String()
+	if !strings.HasPrefix(slashed, "/") {
+		slashed = "/" + slashed // C:/crm.db: file:///C:/crm.db
+	}
+	return "file://" + (&url.URL{Path: slashed}).EscapedPath() + "?" + query
 }
 
 // key is the run's key in load receipts. A run's key is its directory's
