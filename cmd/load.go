@@ -589,11 +589,11 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 			if strict {
 				return usageErrorf("%s loads into the run's store %s, not --db %s: give no --db (a run is never split across stores; here: %s)", what, db, shownDB(g.db), diff)
 			}
-		} else if !sameStore(g.db, db) || !engine.IsDSN(db) && !g.given["db"] {
-			// The run's store as the run recorded it: a file: URI with its
-			// parameters (a default, environment or config --db naming the
-			// same file does not drop them); the same database given again
-			// keeps its password.
+		} else if !sameStore(g.db, db) || !engine.IsDSN(db) {
+			// The run's store as the run recorded it: a file by its real
+			// path, a file: URI with its parameters (a --db naming the
+			// same file another way does not drop them: a vfs= sets the
+			// locking); the same database given again keeps its password.
 			g.db = db
 		}
 	}
@@ -610,23 +610,31 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 }
 
 // samePath reports whether two --db values name the same store file: a
-// file: URI by the file it names (its parameters aside); two that exist,
-// by the file itself (os.SameFile: symlinks, hard links, a
-// case-insensitive filesystem); else by their absolute paths. Names of
-// no file (in memory) are no file's.
+// file: URI by the file it names (its parameters aside), by absolute
+// path with symlinks followed, as SQLite names a store's -wal: a hard
+// link to the store is another name, whose -wal SQLite keeps apart (a
+// resume through one lost the killed run's last commits, still in the
+// store's own -wal). Names of no file (in memory) are no file's.
 func samePath(a, b string) bool {
-	fa, fb := crm.StoreFile(a), crm.StoreFile(b)
-	if fa == "" || fb == "" {
-		return false
+	fa, fb := storeFileOf(a), storeFileOf(b)
+	return fa != "" && fa == fb
+}
+
+// storeFileOf is the absolute path of the file a --db value names, its
+// symlinks followed when it exists; "" for no file.
+func storeFileOf(db string) string {
+	name := crm.StoreFile(db)
+	if name == "" {
+		return ""
 	}
-	if sa, err := os.Stat(fa); err == nil {
-		if sb, err := os.Stat(fb); err == nil {
-			return os.SameFile(sa, sb)
-		}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return ""
 	}
-	aa, err1 := filepath.Abs(fa)
-	bb, err2 := filepath.Abs(fb)
-	return err1 == nil && err2 == nil && aa == bb
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
 func fileExists(p string) bool {

@@ -70,7 +70,8 @@ func (rf *RunFile) setPaths(db, reportDir string) (err error) {
 }
 
 // absPath is a --db value as a run records it, for a resume or retry
-// from any directory: a file by its absolute path; a file: URI by its
+// from any directory: a file by its absolute path, symlinks followed (the
+// store the run loaded into, wherever a symlink points later); a file: URI by its
 // absolute file, its parameters kept (a vfs= or nolock= that sets the
 // locking must be every process's on the store), as a file: URI again
 // (file:///abs/path?params; file:////server/share/... for a UNC path); a
@@ -89,6 +90,11 @@ func absPath(p string) string {
 	abs, err := filepath.Abs(f)
 	if err != nil {
 		abs = f
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		// The file itself: a symlink pointed at another store since
+		// would split the run across stores.
+		abs = real
 	}
 	if f == p {
 		return abs
