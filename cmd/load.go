@@ -240,6 +240,11 @@ func checkInput(path string) error {
 		return fmt.Errorf("input %s: %w", path, err)
 	case fi.IsDir():
 		return fmt.Errorf("input %s is a directory: give the files in it (%s/*.csv, say)", path, strings.TrimSuffix(path, "/"))
+	case !fi.Mode().IsRegular():
+		// A pipe (<(zcat x.gz), a FIFO): opened once, to be copied
+		// (spoolStdin); opening it to check would lose what its writer
+		// wrote, or wait for a writer.
+		return nil
 	}
 	f, err := os.Open(path)
 	if err != nil {

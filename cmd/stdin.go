@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/crmload/crmload/loader"
 )
@@ -15,24 +16,53 @@ const stdinName = "-"
 
 // spoolStdin replaces "-" among files by a copy of standard input in a
 // temporary directory, named stdin.csv or stdin.jsonl after format (which
-// standard input has no extension to tell). A load hashes its inputs
-// before it sends anything (the ledger) and checks them when it ends, so
-// it needs a file it can read twice; a pipe can be read once. cleanup
-// removes the copy; stdin says whether there was one.
+// standard input has no extension to tell); so it does with an input
+// that is a pipe given by name (<(zcat x.gz), a FIFO), whose format its
+// name's extension may tell. A load hashes its inputs before it sends
+// anything (the ledger) and checks them when it ends, so it needs a file
+// it can read twice; a pipe can be read once (read more than once, a
+// FIFO's second open waited for a writer for ever, and a pipe was
+// claimed in the ledger as empty, refusing the next pipe as the same
+// content). One such input a run: the run records it as standard input.
+// cleanup removes the copy; stdin says whether there was one.
 func spoolStdin(g *globals, files []string, format string) (out []string, cleanup func(), stdin bool, err error) {
 	cleanup = func() {}
-	n := 0
-	for _, f := range files {
-		if f == stdinName {
-			n++
+	n, at := 0, -1
+	var pipes []string
+	for i, f := range files {
+		switch {
+		case f == stdinName:
+			n, at = n+1, i
+		case isPipe(f):
+			pipes, at = append(pipes, f), i
 		}
 	}
 	switch {
-	case n == 0:
+	case n+len(pipes) == 0:
 		return files, cleanup, false, nil
 	case n > 1:
 		return nil, cleanup, false, usageErrorf("standard input (-) is given %d times: it can be read once", n)
-	case format != "csv" && format != "jsonl":
+	case n+len(pipes) > 1:
+		return nil, cleanup, false, usageErrorf("standard input and pipes (%s) are each copied whole before a run starts, one a run: load the others in runs of their own, or give files", strings.Join(append(slices.Repeat([]string{stdinName}, n), pipes...), ", "))
+	}
+	from, name := g.io.In, "standard input"
+	if len(pipes) == 1 {
+		name = pipes[0]
+		switch ext := strings.ToLower(filepath.Ext(name)); {
+		case format != "":
+		case ext == ".csv" || ext == ".jsonl":
+			format = ext[1:]
+		}
+		if format != "csv" && format != "jsonl" {
+			return nil, cleanup, false, usageErrorf("input %s is a pipe with no .csv or .jsonl extension to tell its format: give --format csv or jsonl (or input.format in the mapping)", name)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, cleanup, false, usageErrorf("input %s: %v", name, err)
+		}
+		defer f.Close()
+		from = f
+	} else if format != "csv" && format != "jsonl" {
 		return nil, cleanup, false, usageErrorf("standard input (-) has no extension to tell its format: give --format csv or jsonl (or input.format in the mapping)")
 	}
 	dir, err := os.MkdirTemp("", loader.StdinCopyDir)
@@ -46,17 +76,24 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 		cleanup()
 		return nil, func() {}, false, err
 	}
-	_, err = io.Copy(f, g.io.In)
+	_, err = io.Copy(f, from)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		cleanup()
-		return nil, func() {}, false, fmt.Errorf("read standard input: %w", err)
+		return nil, func() {}, false, fmt.Errorf("read %s: %w", name, err)
 	}
 	out = slices.Clone(files)
-	out[slices.Index(out, stdinName)] = path
+	out[at] = path
 	return out, cleanup, true, nil
+}
+
+// isPipe reports whether the input at path is a pipe, a FIFO, a socket or
+// a device: not a regular file (nor a directory), so it can be read once.
+func isPipe(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
 }
 
 // withoutStdin is files without "-" (for checks that stat each file).
