@@ -220,6 +220,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 		// run file and claimed: a source that starts only in a resume
 		// must find its inputs as they were when the job started.
 		opts.hashed = map[string]InputInfo{}
+		byKind := map[string][]InputInfo{}
 		for _, p := range plans {
 			rf.Files = append(rf.Files, p.Files...)
 			for _, f := range p.Files {
@@ -229,6 +230,15 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 				}
 				opts.hashed[f] = info
 				rf.Inputs = append(rf.Inputs, info)
+				byKind[p.Spec.Kind] = append(byKind[p.Spec.Kind], info)
+			}
+		}
+		// Two sources of one kind given the same rows would claim them
+		// twice in the ledger: the second source refused by the first's
+		// claim, the job stopped part-way with its claims held.
+		for kind, infos := range byKind {
+			if err := sameContentTwice(infos, kind); err != nil {
+				return nil, "", fmt.Errorf("%s: %w", jf.path, err)
 			}
 		}
 		b, err := yaml.Marshal(jf)

@@ -52,6 +52,36 @@ func (info InputInfo) claims(base Claim) []Claim {
 	return []Claim{base, raw}
 }
 
+// contentKey is what the ledger knows an input's rows by: a gzip input's
+// decompressed bytes, else the file's.
+func (info InputInfo) contentKey() string {
+	if info.Content != "" {
+		return info.Content
+	}
+	return info.SHA256
+}
+
+// sameContentTwice refuses a run given the same rows twice for one kind
+// (the same file named twice, or a copy of it; empty files aside): every
+// row would be stored twice, the ledger claiming each input apart
+// (`load a.csv a.csv` stored 2,000 events of a 1,000-row file).
+func sameContentTwice(infos []InputInfo, kind string) error {
+	seen := map[string]string{}
+	for _, in := range infos {
+		if in.Size == 0 {
+			continue
+		}
+		if first, ok := seen[in.contentKey()]; ok {
+			if first == in.Path {
+				return fmt.Errorf("%s is given twice (%s): its rows would be stored twice; give each input once", in.Path, kind)
+			}
+			return fmt.Errorf("%s has the same content as %s (%s): its rows would be stored twice; give one of them", in.Path, first, kind)
+		}
+		seen[in.contentKey()] = in.Path
+	}
+	return nil
+}
+
 // isGzip reports whether the input at path is read through gzip.
 func isGzip(path string) bool { return strings.EqualFold(filepath.Ext(path), ".gz") }
 

@@ -406,10 +406,15 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		}
 		return dir, rf, rp, unlock, nil
 	}
-	for _, in := range inputs {
+	infos := make([]InputInfo, len(inputs))
+	for i, in := range inputs {
 		if in.info, err = opts.fingerprint(in.path); err != nil {
 			return "", nil, nil, nil, err
 		}
+		infos[i] = in.info
+	}
+	if err := sameContentTwice(infos, plan.Spec.Kind); err != nil {
+		return "", nil, nil, nil, err
 	}
 	if rf, err = newRunFile(plan, inputs, opts); err != nil {
 		return "", nil, nil, nil, err
