@@ -367,6 +367,9 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	}
 	eng, closeEngine, err := openEngine(ctx, g, &opts, logger)
 	if err != nil {
+		if ctx.Err() != nil {
+			return interruptedAtStart(ctx, opts.load.Resume)
+		}
 		return err
 	}
 	defer closeEngine()
@@ -374,6 +377,15 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	opts.load.Progress, opts.load.Logger = bar.update, logger
 	sum, dir, err := load(eng, opts.load)
 	bar.finish()
+	if err != nil && sum == nil && ctx.Err() != nil {
+		// A signal as the run started (claiming its inputs, reading a
+		// resume's receipts): SQLite's "interrupted" said nothing of
+		// what was done, and a resume's exit code was 1, "rows failed".
+		if dir == "" || opts.load.Resume == "" && !loader.RunDir(dir).HasRunFile() {
+			return interruptedAtStart(ctx, "")
+		}
+		return interruptedAtStart(ctx, dir)
+	}
 	if err != nil && dir == "" {
 		return usage(err) // nothing was sent
 	}
@@ -396,6 +408,16 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 		return &ExitError{Code: o.ExitCode(), Err: errors.New(loadOutcome(sum, dir))}
 	}
 	return nil
+}
+
+// interruptedAtStart is the error of a run a signal stopped as it
+// started: nothing was sent (exit 2), or, for a run that exists (a
+// resume), nothing more, and the resume continues it (exit 3).
+func interruptedAtStart(ctx context.Context, dir string) error {
+	if dir == "" {
+		return usageErrorf("interrupted before the run started (%v): nothing was sent", context.Cause(ctx))
+	}
+	return &ExitError{Code: ExitAborted, Err: fmt.Errorf("interrupted as the run started (%v): nothing more was sent; continue it with: crmload load --resume %s", context.Cause(ctx), dir)}
 }
 
 func loadOutcome(sum *loader.Summary, dir string) string {

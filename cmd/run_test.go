@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,4 +63,30 @@ func newStore(t *testing.T) string {
 	}
 	e.Close()
 	return path
+}
+
+// TestInterruptedAtStart: a signal as a load starts (its context done
+// before the store is open) says nothing was sent, exit 2, and leaves no
+// run; it printed SQLite's "interrupted" (and a resume's exit code was 1,
+// "rows failed").
+func TestInterruptedAtStart(t *testing.T) {
+	store := newStore(t)
+	reports := filepath.Join(t.TempDir(), "r")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	io, _, errOut := Test()
+	args := []string{"load", "--db", store, "--report-dir", reports, "--progress", "never", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}
+	if got := Run(ctx, io, args); got != ExitUsage {
+		t.Errorf("exit %d, want %d (stderr %q)", got, ExitUsage, errOut)
+	}
+	if want := "interrupted before the run started (interrupt signal received): nothing was sent"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+	if _, err := os.Stat(reports); err == nil {
+		t.Errorf("%s was made", reports)
+	}
+	io, _, errOut = Test()
+	if got := Run(context.Background(), io, args); got != ExitFailed { // web.csv has a row that fails
+		t.Errorf("the load after: exit %d (stderr %q)", got, errOut)
+	}
 }
