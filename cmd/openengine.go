@@ -22,6 +22,9 @@ const neverCreates = "a resume or retry never creates a store: it continues in t
 // remote one, logged in: bad credentials stop the run before a row is read.
 func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog.Logger) (loader.Engine, func(), error) {
 	if opts.engine == "embedded" {
+		if err := engine.CheckStorePath(g.db); err != nil {
+			return nil, nil, usage(err) // a --db from the environment or config file (root checks a given one)
+		}
 		if err := engine.CheckWritable(g.db); err != nil {
 			return nil, nil, usage(err) // before a hint to seed it so
 		}

@@ -138,10 +138,16 @@ Precedence: flag > environment > config file > default.`,
 				return err
 			}
 			g.db = strings.TrimSpace(g.db) // " postgres://..." from a quoted config line is that URL
-			if err := engine.CheckStorePath(g.db); err != nil {
+			if g.given["db"] {
 				// postgrs://, mysql://: before any command looks for
-				// the store (it would say "seed it first").
-				return usage(err)
+				// the store (it would say "seed it first"). One from the
+				// environment or config file is checked where a store is
+				// opened (openEngine, engine.Open): version, validate, a
+				// remote load and a run's resume, which follows the run's
+				// store, never use it.
+				if err := engine.CheckStorePath(g.db); err != nil {
+					return usage(err)
+				}
 			}
 			g.started = true
 			return nil

@@ -39,6 +39,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"negative timeout", []string{"load", "--timeout", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--timeout "-1s": cannot be negative`},
 		{"negative grace", []string{"load", "--grace", "-1s", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "", `--grace "-1s": cannot be negative`},
 		{"bad config file", []string{"--config", t.TempDir() + "/missing.yaml", "version"}, ExitUsage, "", "read config file"},
+		{"no store file given", []string{"events", "list", "--db", ":memory:"}, ExitUsage, "", "names no file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,5 +89,27 @@ func TestInterruptedAtStart(t *testing.T) {
 	io, _, errOut = Test()
 	if got := Run(context.Background(), io, args); got != ExitFailed { // web.csv has a row that fails
 		t.Errorf("the load after: exit %d (stderr %q)", got, errOut)
+	}
+}
+
+// TestStoreFromEnvironmentCheckedWhereUsed: a --db from the environment
+// (or config file) that names no store file is refused where a store is
+// opened, not by commands that open none (it stopped crmload version).
+func TestStoreFromEnvironmentCheckedWhereUsed(t *testing.T) {
+	t.Setenv("CRMLOAD_DB", ":memory:")
+	for _, c := range []struct {
+		args    []string
+		want    int
+		wantErr string
+	}{
+		{[]string{"version"}, ExitOK, ""},
+		{[]string{"events", "list"}, ExitUsage, "names no file"},
+		{[]string{"load", "--progress", "never", "-m", "../testdata/web/mapping.yaml", "../testdata/web/web.csv"}, ExitUsage, "names no file"},
+		{[]string{"engine", "seed", "../testdata/seed/reference.yaml"}, ExitUsage, "names no file"},
+	} {
+		io, _, errOut := Test()
+		if got := Run(context.Background(), io, c.args); got != c.want || !strings.Contains(errOut.String(), c.wantErr) {
+			t.Errorf("CRMLOAD_DB=:memory: %q: exit %d, stderr %q; want %d and %q", c.args, got, errOut, c.want, c.wantErr)
+		}
 	}
 }

@@ -214,6 +214,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Engine, error) {
 	if IsDSN(path) {
 		return openPostgresEngine(ctx, path, pgReadOnly)
 	}
+	if err := CheckStorePath(path); err != nil {
+		return nil, err
+	}
 	if err := checkStoreParams(path); err != nil {
 		return nil, err
 	}
