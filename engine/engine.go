@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -79,6 +80,14 @@ func checkStoreParams(path string) error {
 	for _, c := range crm.StoreParam(path, "cache") {
 		if c != "shared" && c != "private" {
 			return &StoreError{Path: path, Reason: fmt.Sprintf("cache=%s: SQLite takes cache=shared or private (lower case)", c)}
+		}
+	}
+	// SQLite says "SQL logic error" of a vfs it lacks, and "unable to
+	// open database file" of one without shared memory, which WAL mode
+	// needs (unix-dotfile, unix-none).
+	for _, v := range crm.StoreParam(path, "vfs") {
+		if v != "unix" && v != "unix-excl" && runtime.GOOS != "windows" {
+			return &StoreError{Path: path, Reason: fmt.Sprintf("vfs=%s: a crmload store (SQLite in WAL mode) opens with vfs=unix or unix-excl", v)}
 		}
 	}
 	return nil
