@@ -300,7 +300,7 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 	}
 	var keep []string
 	for _, f := range opts.files {
-		if f == stdinName {
+		if f == stdinName || isPipe(f) {
 			keep = append(keep, f) // being written now, by design
 			continue
 		}
@@ -367,7 +367,7 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	}
 	eng, closeEngine, err := openEngine(ctx, g, &opts, logger)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && engine.IsInterrupted(err) {
 			return interruptedAtStart(ctx, opts.load.Resume)
 		}
 		return err
@@ -377,14 +377,17 @@ func runWithEngine(ctx context.Context, g *globals, opts loadOptions, load func(
 	opts.load.Progress, opts.load.Logger = bar.update, logger
 	sum, dir, err := load(eng, opts.load)
 	bar.finish()
-	if err != nil && sum == nil && ctx.Err() != nil {
+	if err != nil && sum == nil && ctx.Err() != nil && engine.IsInterrupted(err) {
 		// A signal as the run started (claiming its inputs, reading a
 		// resume's receipts): SQLite's "interrupted" said nothing of
 		// what was done, and a resume's exit code was 1, "rows failed".
-		if dir == "" || opts.load.Resume == "" && !loader.RunDir(dir).HasRunFile() {
-			return interruptedAtStart(ctx, "")
+		switch {
+		case opts.load.Resume != "":
+			return interruptedAtStart(ctx, opts.load.Resume)
+		case dir != "" && loader.RunDir(dir).HasRunFile():
+			return interruptedAtStart(ctx, dir)
 		}
-		return interruptedAtStart(ctx, dir)
+		return interruptedAtStart(ctx, "")
 	}
 	if err != nil && dir == "" {
 		return usage(err) // nothing was sent

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/crmload/crmload/loader"
 	"github.com/spf13/cobra"
@@ -37,6 +38,13 @@ func checkShard(opts *loadOptions) error {
 	}
 	if !opts.load.Shard.Whole() && slices.Contains(opts.files, "-") {
 		return usageErrorf("--shard needs an input file that each shard reads in full, not standard input")
+	}
+	for _, f := range opts.files {
+		// A FIFO the shards share gives each a part of the stream; a
+		// <(...) of each process's own (/dev/fd/N) gives each all of it.
+		if !opts.load.Shard.Whole() && isPipe(f) && !strings.HasPrefix(f, "/dev/fd/") && !strings.HasPrefix(f, "/proc/") {
+			return usageErrorf("--shard needs an input file that each shard reads in full, not the pipe %s (the shards would share its stream)", f)
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crmload/crmload/crm"
+	"zombiezen.com/go/sqlite"
 )
 
 // Engine is an embedded CRM.COM customer-events engine. Its methods are
@@ -51,6 +52,12 @@ func Open(ctx context.Context, path string) (*Engine, error) {
 		return nil, err
 	}
 	return New(s), nil
+}
+
+// IsInterrupted reports whether err is a store call cut short by its
+// context: SQLite's "interrupted", or the context's own error.
+func IsInterrupted(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || sqlite.ErrCode(err).ToPrimary() == sqlite.ResultInterrupt
 }
 
 // CheckWritable refuses a store name that opens the store read-only, for

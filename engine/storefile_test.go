@@ -270,9 +270,6 @@ func TestOpenExistingRefusesEmpty(t *testing.T) {
 // writing command refuses a URI that opens the store read-only, reading
 // its booleans as SQLite does.
 func TestStoreURIChecks(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the unix VFS names")
-	}
 	for path, want := range map[string]string{
 		"crm.db":                             "",
 		"file:crm.db?mode=rwc&cache=private": "",
@@ -283,6 +280,9 @@ func TestStoreURIChecks(t *testing.T) {
 		"file:crm.db?vfs=unix-dotfile":       "vfs=unix-dotfile: a crmload store (SQLite in WAL mode) opens with vfs=unix or unix-excl",
 		"file:crm.db?vfs=bogus":              "vfs=bogus",
 	} {
+		if strings.Contains(path, "vfs=") && runtime.GOOS == "windows" {
+			continue // the unix VFS names
+		}
 		err := checkStoreParams(path)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("checkStoreParams(%q) = %v, want %q", path, err, want)

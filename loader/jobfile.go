@@ -140,15 +140,9 @@ func resolvePath(base, p string) string {
 // Check reads every source's mapping and opens its inputs, as a job's
 // load does before anything is sent, and closes them: for a command to
 // check them before it does anything else (load --seed, which seeds the
-// store first). As Plan.Check, nothing is checked when an input can be
-// read once.
+// store first).
 func (jf *JobFile) Check() error {
-	for _, src := range jf.Sources {
-		if readOnce(src.Files) {
-			return nil // as Plan.Check
-		}
-	}
-	_, err := jf.plans("", "", "")
+	_, err := jf.plans("", "", "") // refuses a pipe
 	return err
 }
 
@@ -168,6 +162,11 @@ func (jf *JobFile) plans(reportDir, engineName, resume string) ([]*Plan, error) 
 				specPath = sub.MappingPath()
 			} else if p := run.jobMappingPath(i, src); fileExists(p) {
 				specPath = p
+			}
+		}
+		for _, f := range src.Files {
+			if readOnce([]string{f}) {
+				return nil, fmt.Errorf("%s: source %d: %s is a pipe, which can be read once, and a job reads its inputs more than once (the checks, the ledger's hash, the load): give a file, or load it alone (load -m MAPPING %s)", jf.path, i+1, f, f)
 			}
 		}
 		spec, err := mapping.ReadSpec(specPath)
