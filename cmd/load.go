@@ -269,7 +269,7 @@ func runLoad(ctx context.Context, g *globals, opts loadOptions, command, parent 
 	if opts.format != "" {
 		spec.Input.Format = opts.format
 	}
-	files, cleanup, stdin, err := spoolStdin(g, opts.files, spec.Input.Format)
+	files, cleanup, stdin, err := spoolStdin(ctx, g, opts.files, spec.Input.Format)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,7 @@ const stdinName = "-"
 // claimed in the ledger as empty, refusing the next pipe as the same
 // content). One such input a run: the run records it as standard input.
 // cleanup removes the copy; stdin says whether there was one.
-func spoolStdin(g *globals, files []string, format string) (out []string, cleanup func(), stdin bool, err error) {
+func spoolStdin(ctx context.Context, g *globals, files []string, format string) (out []string, cleanup func(), stdin bool, err error) {
 	cleanup = func() {}
 	n, at := 0, -1
 	var pipes []string
@@ -62,7 +63,7 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 		if format != "csv" && format != "jsonl" {
 			return nil, cleanup, false, usageErrorf("input %s is a pipe with no .csv or .jsonl extension to tell its format: give --format csv or jsonl (or input.format in the mapping)", name)
 		}
-		f, err := os.Open(name)
+		f, err := interruptible(ctx, func() (*os.File, error) { return os.Open(name) }) // a FIFO waits for its writer
 		if err != nil {
 			return nil, cleanup, false, usageErrorf("input %s: %v", name, err)
 		}
@@ -82,17 +83,41 @@ func spoolStdin(g *globals, files []string, format string) (out []string, cleanu
 		cleanup()
 		return nil, func() {}, false, err
 	}
-	_, err = io.Copy(f, from)
+	_, err = interruptible(ctx, func() (int64, error) { return io.Copy(f, from) })
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		cleanup()
-		return nil, func() {}, false, fmt.Errorf("read %s: %w", name, err)
+		return nil, func() {}, false, usage(fmt.Errorf("read %s: %w", name, err)) // nothing was sent
 	}
 	out = slices.Clone(files)
 	out[at] = path
 	return out, cleanup, true, nil
+}
+
+// interruptible runs fn, which may block on a pipe for ever (a FIFO's
+// open waits for a writer, a read for its data), and returns its result,
+// or the context's cause once ctx is done: a signal ends the command
+// (the process exits, and fn with it). Ctrl-C did nothing while a pipe
+// was copied.
+func interruptible[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("interrupted (%w)", context.Cause(ctx))
+	}
 }
 
 // isPipe reports whether the input at path is a pipe, a FIFO, a socket or

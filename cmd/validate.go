@@ -64,7 +64,7 @@ func runValidate(ctx context.Context, g *globals, opts validateOptions) error {
 	if opts.format != "" {
 		spec.Input.Format = opts.format
 	}
-	files, cleanup, _, err := spoolStdin(g, opts.files, spec.Input.Format)
+	files, cleanup, _, err := spoolStdin(ctx, g, opts.files, spec.Input.Format)
 	if err != nil {
 		return err
 	}
