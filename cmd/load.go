@@ -645,9 +645,21 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 // link to the store is another name, whose -wal SQLite keeps apart (a
 // resume through one lost the killed run's last commits, still in the
 // store's own -wal). Names of no file (in memory) are no file's.
+//
+// Two names of one file that has a single link (nlink 1) are the same
+// name but for letter case (macOS's case-insensitive filesystem: CRM.db
+// for crm.db) or a bind mount: there SQLite finds the same -wal too.
 func samePath(a, b string) bool {
 	fa, fb := storeFileOf(a), storeFileOf(b)
-	return fa != "" && fa == fb
+	if fa == "" || fb == "" {
+		return false
+	}
+	if fa == fb {
+		return true
+	}
+	sa, errA := os.Stat(fa)
+	sb, errB := os.Stat(fb)
+	return errA == nil && errB == nil && os.SameFile(sa, sb) && links(sa) == 1
 }
 
 // storeFileOf is the absolute path of the file a --db value names, its
