@@ -515,3 +515,46 @@ func unhex(c byte) byte {
 	}
 	return c - 'a' + 10
 }
+
+// URITrue reads a URI parameter's boolean as SQLite does
+// (sqlite3_uri_boolean: getSafetyLevel with omitFull, default false): a
+// value that starts with a digit is its 32-bit integer (sqlite3Atoi:
+// decimal, or hex after 0x; 0 past the range) cut to a byte, non-zero
+// being true; else on, yes or true, in any case.
+func URITrue(v string) bool {
+	if v != "" && v[0] >= '0' && v[0] <= '9' {
+		return uint8(atoi32(v)) != 0
+	}
+	switch strings.ToLower(v) {
+	case "on", "yes", "true":
+		return true
+	}
+	return false
+}
+
+// atoi32 is SQLite's sqlite3Atoi of a string that starts with a digit:
+// the int32 its leading digits give (hex after 0x), 0 when out of range.
+func atoi32(z string) int32 {
+	if len(z) > 2 && z[0] == '0' && (z[1] == 'x' || z[1] == 'X') && isHex(z[2]) {
+		z = strings.TrimLeft(z[2:], "0")
+		var u uint32
+		i := 0
+		for ; i < 8 && i < len(z) && isHex(z[i]); i++ {
+			u = u*16 + uint32(unhex(z[i]))
+		}
+		if u&0x80000000 != 0 || i < len(z) && isHex(z[i]) {
+			return 0
+		}
+		return int32(u)
+	}
+	z = strings.TrimLeft(z, "0")
+	var v int64
+	i := 0
+	for ; i < 11 && i < len(z) && z[i] >= '0' && z[i] <= '9'; i++ {
+		v = v*10 + int64(z[i]-'0')
+	}
+	if i > 10 || v > 2147483647 {
+		return 0
+	}
+	return int32(v)
+}

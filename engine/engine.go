@@ -68,7 +68,7 @@ func CheckWritable(path string) error {
 	if slices.Contains(crm.StoreModes(path), "ro") {
 		return &StoreError{Path: path, Reason: "mode=ro opens the store read-only, and this command writes to it: give --db without mode=ro (events list and show read a store without writing)"}
 	}
-	if v := crm.StoreParam(path, "immutable"); len(v) > 0 && uriTrue(v[0]) {
+	if v := crm.StoreParam(path, "immutable"); len(v) > 0 && crm.URITrue(v[0]) {
 		return &StoreError{Path: path, Reason: fmt.Sprintf("immutable=%s opens the store read-only, and this command writes to it: give --db without immutable", v[0])}
 	}
 	return nil
@@ -98,63 +98,6 @@ func checkStoreParams(path string) error {
 		}
 	}
 	return nil
-}
-
-// uriTrue reads a URI parameter's boolean as SQLite does
-// (sqlite3_uri_boolean: getSafetyLevel with omitFull, default false): a
-// value that starts with a digit is its 32-bit integer (sqlite3Atoi:
-// decimal, or hex after 0x; 0 past the range) cut to a byte, non-zero
-// being true; else on, yes or true, in any case.
-func uriTrue(v string) bool {
-	if v != "" && v[0] >= '0' && v[0] <= '9' {
-		return uint8(atoi32(v)) != 0
-	}
-	switch strings.ToLower(v) {
-	case "on", "yes", "true":
-		return true
-	}
-	return false
-}
-
-// atoi32 is SQLite's sqlite3Atoi of a string that starts with a digit:
-// the int32 its leading digits give (hex after 0x), 0 when out of range.
-func atoi32(z string) int32 {
-	if len(z) > 2 && z[0] == '0' && (z[1] == 'x' || z[1] == 'X') && isHexDigit(z[2]) {
-		z = strings.TrimLeft(z[2:], "0")
-		var u uint32
-		i := 0
-		for ; i < 8 && i < len(z) && isHexDigit(z[i]); i++ {
-			u = u*16 + uint32(hexDigit(z[i]))
-		}
-		if u&0x80000000 != 0 || i < len(z) && isHexDigit(z[i]) {
-			return 0
-		}
-		return int32(u)
-	}
-	z = strings.TrimLeft(z, "0")
-	var v int64
-	i := 0
-	for ; i < 11 && i < len(z) && z[i] >= '0' && z[i] <= '9'; i++ {
-		v = v*10 + int64(z[i]-'0')
-	}
-	if i > 10 || v > 2147483647 {
-		return 0
-	}
-	return int32(v)
-}
-
-func isHexDigit(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func hexDigit(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // CheckStorePath refuses, before any store is opened, a --db that names

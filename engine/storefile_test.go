@@ -115,25 +115,7 @@ func TestAnotherProgramsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	live := filepath.Join(dir, "live.db")
-	w, err := sqlite.OpenConn(live, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlitex.ExecuteScript(w, "PRAGMA wal_autocheckpoint = 0; CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');", nil); err != nil {
-		t.Fatal(err)
-	}
-	crashed := filepath.Join(dir, "crashed.db") // the files as a crash leaves them
-	for _, s := range []string{"", "-wal"} {
-		b, err := os.ReadFile(live + s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(crashed+s, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Close()
+	crashed := crashLeft(t, dir, "crashed.db", "CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine');")
 
 	versioned := filepath.Join(dir, "versioned.db") // no tables yet, a schema version set
 	v, err := sqlite.OpenConn(versioned, sqlite.OpenReadWrite|sqlite.OpenCreate)
@@ -147,25 +129,7 @@ func TestAnotherProgramsFile(t *testing.T) {
 	// The same, in WAL mode, as a crash leaves it: the version is in the
 	// -wal, the main file's header does not show it, and checkStore
 	// (from a read-only connection) is what refuses it.
-	liveVersioned := filepath.Join(dir, "live-versioned.db")
-	lv, err := sqlite.OpenConn(liveVersioned, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlitex.ExecuteScript(lv, "PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; PRAGMA user_version = 3;", nil); err != nil {
-		t.Fatal(err)
-	}
-	crashedVersioned := filepath.Join(dir, "crashed-versioned.db")
-	for _, s := range []string{"", "-wal"} {
-		b, err := os.ReadFile(liveVersioned + s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(crashedVersioned+s, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	lv.Close()
+	crashedVersioned := crashLeft(t, dir, "crashed-versioned.db", "PRAGMA user_version = 3;")
 	walsBefore := map[string][]byte{}
 	for _, path := range []string{crashed, crashedVersioned} {
 		if walsBefore[path], _ = os.ReadFile(path + "-wal"); len(walsBefore[path]) == 0 {
@@ -222,25 +186,7 @@ func TestOpenExistingRefusesEmpty(t *testing.T) {
 	c.Close()
 	// One in WAL mode as a crash leaves it: the main file's header says
 	// nothing yet, its pages are in the -wal (a table made and dropped).
-	live := filepath.Join(dir, "live.db")
-	w, err := sqlite.OpenConn(live, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlitex.ExecuteScript(w, "PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x); DROP TABLE t;", nil); err != nil {
-		t.Fatal(err)
-	}
-	crashed := filepath.Join(dir, "crashed.db")
-	for _, s := range []string{"", "-wal"} {
-		b, err := os.ReadFile(live + s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(crashed+s, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w.Close()
+	crashed := crashLeft(t, dir, "crashed.db", "CREATE TABLE t (x); DROP TABLE t;")
 	for _, path := range []string{zero, blank, crashed} {
 		before, _ := os.ReadFile(path)
 		_, err := OpenExisting(ctx, path)
@@ -316,4 +262,31 @@ func TestStoreURIChecks(t *testing.T) {
 			t.Errorf("CheckWritable(%q) = %v, want writable %v", path, err, writable)
 		}
 	}
+}
+
+// crashLeft makes, in dir, the files a WAL-mode database that ran script
+// is left as by a crash: name, whose pages are still in name-wal (its
+// connection never checkpointed nor closed). It returns name's path.
+func crashLeft(t *testing.T, dir, name, script string) string {
+	t.Helper()
+	live := filepath.Join(dir, "live-"+name)
+	w, err := sqlite.OpenConn(live, sqlite.OpenReadWrite|sqlite.OpenCreate|sqlite.OpenWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := sqlitex.ExecuteScript(w, "PRAGMA journal_mode = wal; PRAGMA wal_autocheckpoint = 0; "+script, nil); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(dir, name)
+	for _, s := range []string{"", "-wal"} {
+		b, err := os.ReadFile(live + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+s, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return crashed
 }
