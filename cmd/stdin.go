@@ -49,15 +49,12 @@ func spoolStdin(ctx context.Context, g *globals, files []string, format string) 
 	from, name := g.io.In, "standard input"
 	if len(pipes) == 1 {
 		name = pipes[0]
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".gz":
-			return nil, cleanup, false, usageErrorf("input %s is a compressed pipe: decompress into it (<(zcat FILE.gz)), or give the .gz file itself", name)
-		case ".tsv":
-			return nil, cleanup, false, usageErrorf("input %s is a .tsv pipe, read as standard input is (CSV or JSONL): give the .tsv file itself, or --format csv with input.delimiter: \"\\t\" in the mapping and a pipe of another name", name)
-		}
 		switch ext := strings.ToLower(filepath.Ext(name)); {
-		case format != "":
-		case ext == ".csv" || ext == ".jsonl":
+		case ext == ".gz":
+			return nil, cleanup, false, usageErrorf("input %s is a compressed pipe: decompress into it (<(zcat FILE.gz)), or give the .gz file itself", name)
+		case ext == ".tsv":
+			return nil, cleanup, false, usageErrorf("input %s is a .tsv pipe, read as standard input is (CSV or JSONL): give the .tsv file itself, or --format csv with input.delimiter: \"\\t\" in the mapping and a pipe of another name", name)
+		case format == "" && (ext == ".csv" || ext == ".jsonl"):
 			format = ext[1:]
 		}
 		if format != "csv" && format != "jsonl" {
