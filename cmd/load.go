@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -650,7 +649,7 @@ func followRun(g *globals, opts *loadOptions, eng, db, what string, strict bool)
 // name but for letter case (macOS's case-insensitive filesystem: CRM.db
 // for crm.db) or a bind mount: there SQLite finds the same -wal too.
 func samePath(a, b string) bool {
-	fa, fb := storeFileOf(a), storeFileOf(b)
+	fa, fb := crm.StoreFileAbs(a), crm.StoreFileAbs(b)
 	if fa == "" || fb == "" {
 		return false
 	}
@@ -660,23 +659,6 @@ func samePath(a, b string) bool {
 	sa, errA := os.Stat(fa)
 	sb, errB := os.Stat(fb)
 	return errA == nil && errB == nil && os.SameFile(sa, sb) && links(sa) == 1
-}
-
-// storeFileOf is the absolute path of the file a --db value names, its
-// symlinks followed when it exists; "" for no file.
-func storeFileOf(db string) string {
-	name := crm.StoreFile(db)
-	if name == "" {
-		return ""
-	}
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return ""
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real
-	}
-	return abs
 }
 
 func fileExists(p string) bool {

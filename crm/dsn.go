@@ -3,6 +3,7 @@ package crm
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"strings"
 )
@@ -358,6 +359,24 @@ func DSNSecrets(db string) []string {
 func StoreFile(name string) string {
 	file, _ := parseStoreName(name)
 	return file
+}
+
+// StoreFileAbs is the absolute path of the file a store name names
+// (StoreFile), its symlinks followed when it exists: the name SQLite
+// keeps the store's -wal beside; "" for no file.
+func StoreFileAbs(name string) string {
+	f := StoreFile(name)
+	if f == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(f)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
 // StoreMode is the mode parameter of a file: URI ("ro", "rw", "rwc",

@@ -83,30 +83,17 @@ func absPath(p string) string {
 	if crm.IsDSN(p) {
 		return crm.RedactDSN(p)
 	}
-	f := crm.StoreFile(p)
-	if f == "" {
-		f = p
-	}
-	abs, err := filepath.Abs(f)
-	if err != nil {
-		abs = f
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		// The file itself: a symlink pointed at another store since
-		// would split the run across stores.
-		abs = real
-	}
-	if f == p {
-		return abs
-	}
+	// The file itself: a symlink pointed at another store since would
+	// split the run across stores.
+	abs := crm.StoreFileAbs(p)
 	query := crm.StoreQuery(p)
-	if query == "" {
-		return abs // file:crm.db names the file, no more
+	switch {
+	case abs == "":
+		return p // no file (refused before a run is made)
+	case query == "":
+		return abs // a path, or file:crm.db, which names the file, no more
 	}
 	slashed := filepath.ToSlash(abs)
-	if !filepath.IsAbs(abs) {
-		return "file:" + (&url.URL{Path: slashed}).EscapedPath() + "?" + query // Abs failed: as given
-	}
 	if !strings.HasPrefix(slashed, "/") {
 		slashed = "/" + slashed // C:/crm.db: file:///C:/crm.db
 	}
