@@ -299,7 +299,7 @@ func skipYoung(g *globals, opts loadOptions) ([]string, error) {
 	}
 	var keep []string
 	for _, f := range opts.files {
-		if f == stdinName || isPipe(f) {
+		if f == stdinName || loader.IsPipe(f) {
 			keep = append(keep, f) // being written now, by design
 			continue
 		}

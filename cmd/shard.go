@@ -42,7 +42,7 @@ func checkShard(opts *loadOptions) error {
 	for _, f := range opts.files {
 		// A FIFO the shards share gives each a part of the stream; a
 		// <(...) of each process's own (/dev/fd/N) gives each all of it.
-		if !opts.load.Shard.Whole() && isPipe(f) && !strings.HasPrefix(f, "/dev/fd/") && !strings.HasPrefix(f, "/proc/") {
+		if !opts.load.Shard.Whole() && loader.IsPipe(f) && !strings.HasPrefix(f, "/dev/fd/") && !strings.HasPrefix(f, "/proc/") {
 			return usageErrorf("--shard needs an input file that each shard reads in full, not the pipe %s (the shards would share its stream)", f)
 		}
 	}

@@ -34,7 +34,7 @@ func spoolStdin(ctx context.Context, g *globals, files []string, format string) 
 		switch {
 		case f == stdinName:
 			n, at = n+1, i
-		case isPipe(f):
+		case loader.IsPipe(f):
 			pipes, at = append(pipes, f), i
 		}
 	}
@@ -115,13 +115,6 @@ func interruptible[T any](ctx context.Context, fn func() (T, error)) (T, error) 
 		var zero T
 		return zero, fmt.Errorf("interrupted (%w)", context.Cause(ctx))
 	}
-}
-
-// isPipe reports whether the input at path is a pipe, a FIFO, a socket or
-// a device: not a regular file (nor a directory), so it can be read once.
-func isPipe(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
 }
 
 // withoutStdin is files without "-" (for checks that stat each file).

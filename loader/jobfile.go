@@ -165,7 +165,7 @@ func (jf *JobFile) plans(reportDir, engineName, resume string) ([]*Plan, error) 
 			}
 		}
 		for _, f := range src.Files {
-			if readOnce([]string{f}) {
+			if IsPipe(f) {
 				return nil, fmt.Errorf("%s: source %d: %s is a pipe, which can be read once, and a job reads its inputs more than once (the checks, the ledger's hash, the load): give a file, or load it alone (load -m MAPPING %s)", jf.path, i+1, f, f)
 			}
 		}

@@ -67,13 +67,10 @@ var ErrNoInput = errors.New("no input files given")
 // Check opens every input and compiles the spec for it, as a load does
 // before anything is read, sent or written, and closes them: for a
 // command to check them before it does anything else (load --seed,
-// which seeds the store first). Inputs that can be read once (a pipe,
-// <(zcat ...)) are not opened, and nothing is checked: the load checks
-// them when it reads them.
+// which seeds the store first). An input that can be read once (IsPipe)
+// is copied to a file before (cmd's spoolStdin): opening it here would
+// consume it.
 func (plan *Plan) Check() error {
-	if readOnce(plan.Files) {
-		return nil
-	}
 	inputs, err := prepare(plan)
 	if err == nil {
 		closeInputs(inputs)
@@ -81,16 +78,12 @@ func (plan *Plan) Check() error {
 	return err
 }
 
-// readOnce reports whether one of files is not a regular file (a pipe, a
-// device), which opening to check would consume. A file that cannot be
-// read is not: opening it says why.
-func readOnce(files []string) bool {
-	for _, f := range files {
-		if fi, err := os.Stat(f); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
-			return true
-		}
-	}
-	return false
+// IsPipe reports whether the input at path is not a regular file (nor a
+// directory): a pipe (<(zcat x.gz)), a FIFO, a device, which can be read
+// once. A file that cannot be stat'ed is not: opening it says why.
+func IsPipe(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.Mode().IsRegular() && !fi.IsDir()
 }
 
 // prepare opens every input and compiles the spec for it, so that a bad
