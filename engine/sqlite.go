@@ -79,11 +79,7 @@ func openSQLite(ctx context.Context, path string) (*sqliteStore, error) {
 	h, err := readStoreHeader(path, file)
 	switch {
 	case err == nil && h.empty && use == useExisting:
-		what := "an empty database"
-		if file.fi.Size() == 0 {
-			what = "an empty file"
-		}
-		err = noStoreYet(path, what)
+		err = emptyNoStore(path, file)
 	case err == nil && h.inWAL:
 		err = checkStoreReadOnly(path, use)
 	}

@@ -137,6 +137,15 @@ func noStoreYet(path string, what string) error {
 	return &StoreError{Path: path, Reason: what + ", not a store yet", Hint: "load --seed or engine seed make it one", Err: ErrNoStore}
 }
 
+// emptyNoStore is noStoreYet for a file whose header says it is empty
+// (storeHeader.empty): no bytes, or a database with no table.
+func emptyNoStore(path string, file *heldFile) error {
+	if file.fi.Size() == 0 {
+		return noStoreYet(path, "an empty file")
+	}
+	return noStoreYet(path, "an empty database")
+}
+
 // checkStore checks an open store's application id and schema version
 // against use.
 func checkStore(c *sqlite.Conn, path string, use storeUse) error {
@@ -201,7 +210,7 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	case !h.exists:
 		return nil, &StoreError{Path: path, Reason: "no such store (give --db the store's path; load --seed or engine seed create one)", Err: ErrNoStore}
 	case h.empty:
-		return nil, noStoreYet(path, "an empty file")
+		return nil, emptyNoStore(path, file)
 	}
 	// A store with no -wal file has no writer (a writer in WAL mode keeps
 	// one while it lives): read it as immutable, which takes no lock and
