@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -558,5 +559,93 @@ func TestNoLockStoreReadsOnWriter(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestCommitInStatementsOfRows: a call's events are inserted in statements
+// of several rows (insertRows, then powers of two). Whatever the count, and
+// with rows answered from their receipts amid a statement's rows, every
+// event is stored once, as itself, under the number its id was made from,
+// the numbers following one another.
+func TestCommitInStatementsOfRows(t *testing.T) {
+	e := newTestEngine(t, "testdata/rules.yaml")
+	ctx := context.Background()
+	want := map[string]string{} // number: reference number (one a row)
+	commit := func(call string, n int, keyed map[int]bool) []*PendingEvent {
+		t.Helper()
+		req := crm.BulkRequest{Kind: crm.Purchases}
+		for j := range n {
+			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: fmt.Sprintf("%s-%d", call, j),
+				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: fmt.Sprintf("RF-%s-%d", call, j),
+				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, TotalAmount: json.Number(fmt.Sprintf("%d.50", j))}}})
+		}
+		rows, err := e.resolveAll(ctx, req, nil, make([]*crm.Error, n), newArena(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range rows {
+			if keyed[j] {
+				p.LoadRun, p.LoadKey, p.Digest = "r", fmt.Sprintf("0:%d", j+2), fmt.Sprintf("%02x", j%200+1)
+			}
+		}
+		if err := e.store.Commit(ctx, rows, CommitOptions{Idempotent: true}); err != nil {
+			t.Fatalf("call %s of %d events: %v", call, n, err)
+		}
+		return rows
+	}
+	last := int64(0)
+	for _, n := range []int{1, 2, 63, 64, 65, 127, 130, 1000} {
+		call := strconv.Itoa(n)
+		for j, p := range commit(call, n, nil) {
+			last++
+			if p.Obj.Number != strconv.FormatInt(last, 10) {
+				t.Fatalf("call of %d: event %d numbered %s, want %d", n, j, p.Obj.Number, last)
+			}
+			want[p.Obj.Number] = p.Obj.ReferenceNumber
+		}
+	}
+	// A call of 130 rows, six of them with receipts; then a call of the
+	// same rows, all with receipts: the six are answered from theirs, the
+	// others stored, numbered on from the last.
+	stored := map[int]bool{0: true, 1: true, 63: true, 64: true, 100: true, 129: true}
+	first := commit("early", 130, stored)
+	for _, p := range first {
+		last++
+		want[p.Obj.Number] = p.Obj.ReferenceNumber
+	}
+	all := map[int]bool{}
+	for j := range 130 {
+		all[j] = true
+	}
+	again := commit("early", 130, all)
+	for j, p := range again {
+		if stored[j] {
+			if !p.Found || p.Obj.Number != first[j].Obj.Number {
+				t.Errorf("row %d, stored already as %s: answered %s (found %v)", j, first[j].Obj.Number, p.Obj.Number, p.Found)
+			}
+			continue
+		}
+		last++
+		if p.Found || p.Obj.Number != strconv.FormatInt(last, 10) {
+			t.Errorf("row %d: numbered %s (found %v), want %d", j, p.Obj.Number, p.Found, last)
+		}
+		want[p.Obj.Number] = p.Obj.ReferenceNumber
+	}
+	got := map[string]string{}
+	if err := e.store.Events(ctx, Filter{}, func(o *EventObject) error {
+		if created, n, ok := parseEventID(o.ID); !ok || eventID(created, n) != o.ID || o.Number != strconv.FormatInt(n, 10) {
+			t.Errorf("event %s has id %s", o.Number, o.ID)
+		}
+		if _, dup := got[o.Number]; dup {
+			t.Errorf("event %s stored twice", o.Number)
+		}
+		got[o.Number] = o.ReferenceNumber
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != last || !maps.Equal(got, want) {
+		t.Errorf("stored %d events, want %d; each as its row: %v", len(got), last, maps.Equal(got, want))
 	}
 }
