@@ -462,8 +462,12 @@ const refsCacheKiB = 1 << 10
 // sought from the root (8-9% less CPU in the commit benchmark, user time
 // of eight interleaved pairs); within a statement of several rows (see
 // insertRows) the cursor stays at the end. commit checks that the last
-// is the number the last event's id was made from.
-const insertEvent = `INSERT INTO events
+// is the number the last event's id was made from. OR FAIL: a statement
+// of several rows that may abort keeps a statement journal (SQLite's
+// undo of its own rows: a copy of the pages it changes, in memory mapped
+// and unmapped each statement); a failed one need not be undone alone,
+// since commit's caller rolls the whole call back.
+const insertEvent = `INSERT OR FAIL INTO events
 	(created, kind, performed_on, account, participant, classification, request_id, data, receipt_run, receipt_key, receipt_digest)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
