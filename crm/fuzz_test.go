@@ -492,6 +492,9 @@ func FuzzIsNumber(f *testing.F) {
 		if got := IsNumber(s); got != jsonOK {
 			t.Fatalf("IsNumber(%q) = %v, encoding/json says %v", s, got, jsonOK)
 		}
+		if plain := jsonOK && !strings.ContainsAny(s, "eE"); IsPlainNumber(s) != plain {
+			t.Fatalf("IsPlainNumber(%q) = %v, want %v", s, !plain, plain)
+		}
 		if IsNumber(s) {
 			if _, err := strconv.ParseFloat(s, 64); err != nil && err.(*strconv.NumError).Err != strconv.ErrRange {
 				t.Fatalf("IsNumber(%q) but ParseFloat: %v", s, err)

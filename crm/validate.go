@@ -341,6 +341,20 @@ func daysIn(month, year int) int {
 // IsNumber reports whether s is a JSON number literal: an optional minus,
 // integer digits without a leading zero, an optional fraction and exponent.
 func IsNumber(s string) bool {
+	ok, _ := scanNumber(s)
+	return ok
+}
+
+// IsPlainNumber reports whether s is a JSON number literal without an
+// exponent.
+func IsPlainNumber(s string) bool {
+	ok, exp := scanNumber(s)
+	return ok && !exp
+}
+
+// scanNumber reports whether s is a JSON number literal, and whether it
+// has an exponent.
+func scanNumber(s string) (ok, exp bool) {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++
@@ -353,12 +367,12 @@ func IsNumber(s string) bool {
 			i++
 		}
 	default:
-		return false
+		return false, false
 	}
 	if i < len(s) && s[i] == '.' {
 		i++
 		if i == len(s) || !isDigit(s[i]) {
-			return false
+			return false, false
 		}
 		for i < len(s) && isDigit(s[i]) {
 			i++
@@ -370,13 +384,14 @@ func IsNumber(s string) bool {
 			i++
 		}
 		if i == len(s) || !isDigit(s[i]) {
-			return false
+			return false, false
 		}
 		for i < len(s) && isDigit(s[i]) {
 			i++
 		}
+		return i == len(s), true
 	}
-	return i == len(s)
+	return i == len(s), false
 }
 
 func isInteger(s string) bool {

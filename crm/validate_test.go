@@ -112,6 +112,10 @@ func TestIsNumber(t *testing.T) {
 		if got := IsNumber(in); got != want {
 			t.Errorf("IsNumber(%q) = %v, want %v", in, got, want)
 		}
+		plain := want && !strings.ContainsAny(in, "eE")
+		if got := IsPlainNumber(in); got != plain {
+			t.Errorf("IsPlainNumber(%q) = %v, want %v", in, got, plain)
+		}
 	}
 }
 

@@ -107,7 +107,7 @@ func (w *objWriter) null(k string) { w.key(k); w.b = append(w.b, "null"...) }
 // 10), every other digit kept. A literal with an exponent, or one that is
 // not a JSON number, is returned as it is.
 func PageNumber(s string) string {
-	if !crm.IsNumber(s) || strings.ContainsAny(s, "eE") {
+	if !crm.IsPlainNumber(s) {
 		return s
 	}
 	dot := strings.IndexByte(s, '.')

@@ -22,7 +22,7 @@ const maxPlainDigits = 60
 // sign ("+-1") are not numbers.
 func normalizeNumber(s string) (string, error) {
 	t := strings.TrimSpace(s)
-	if crm.IsNumber(t) && strings.IndexAny(t, "eE") < 0 {
+	if crm.IsPlainNumber(t) {
 		return t, nil // already the literal to send: most values
 	}
 	neg := false
