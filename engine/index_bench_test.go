@@ -3,6 +3,7 @@ package engine
 import (
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"zombiezen.com/go/sqlite"
@@ -63,6 +64,76 @@ func BenchmarkInsertReceiptsIndex(b *testing.B) {
 						ins.BindText(9, "0:"+strconv.Itoa(n))
 					}
 					ins.BindBytes(10, digest)
+					if _, err := ins.Step(); err != nil {
+						b.Fatal(err)
+					}
+					if err := ins.Reset(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := sqlitex.ExecuteTransient(c, "COMMIT", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/row")
+		})
+	}
+}
+
+// BenchmarkInsertRowsAStatement: the events table's insert (insertEvent)
+// as commit makes it, rows a statement: one, or 64 (insertRows) with and
+// without OR FAIL. A statement of several rows that may abort keeps a
+// statement journal (its own undo, in memory mapped and unmapped each
+// statement), which made 16 rows a statement slower than one; OR FAIL
+// keeps none.
+func BenchmarkInsertRowsAStatement(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		rows int
+		sql  string
+	}{
+		{"one", 1, insertEvent},
+		{"64-abort", insertRows, strings.Replace(insertEvents(insertRows), "INSERT OR FAIL", "INSERT", 1)},
+		{"64-fail", insertRows, insertEvents(insertRows)},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			c, err := sqlite.OpenConn(filepath.Join(b.TempDir(), "rows.db"), 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			for _, q := range []string{"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -16384",
+				`CREATE TABLE events (number INTEGER PRIMARY KEY, created INTEGER NOT NULL, kind INTEGER NOT NULL, performed_on TEXT NOT NULL,
+					account INTEGER, participant INTEGER, classification INTEGER, request_id TEXT NOT NULL, data BLOB,
+					receipt_run INTEGER, receipt_key TEXT, receipt_digest BLOB, legacy_id TEXT)`,
+				"CREATE UNIQUE INDEX events_legacy_id ON events (legacy_id) WHERE legacy_id IS NOT NULL"} {
+				if err := sqlitex.ExecuteTransient(c, q, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			data, digest := make([]byte, 30), make([]byte, 16)
+			n := 0
+			for b.Loop() {
+				if err := sqlitex.ExecuteTransient(c, "BEGIN IMMEDIATE", nil); err != nil {
+					b.Fatal(err)
+				}
+				ins := c.Prep(v.sql)
+				for range 1024 / v.rows {
+					for r := range v.rows {
+						n++
+						at := r * insertParams
+						ins.BindInt64(at+1, 1796394889869)
+						ins.BindInt64(at+2, 0)
+						ins.BindText(at+3, "2024-01-01T00:00:00")
+						ins.BindInt64(at+4, int64(n%20000))
+						ins.BindNull(at + 5)
+						ins.BindNull(at + 6)
+						ins.BindText(at+7, "R"+strconv.Itoa(n))
+						ins.BindBytes(at+8, data)
+						ins.BindInt64(at+9, 1)
+						ins.BindText(at+10, "0:"+strconv.Itoa(n))
+						ins.BindBytes(at+11, digest)
+					}
 					if _, err := ins.Step(); err != nil {
 						b.Fatal(err)
 					}
