@@ -649,3 +649,72 @@ func TestCommitInStatementsOfRows(t *testing.T) {
 		t.Errorf("stored %d events, want %d; each as its row: %v", len(got), last, maps.Equal(got, want))
 	}
 }
+
+// TestCommitStatementFailsMidway: a statement of several rows that fails
+// at its step (a trigger raises FAIL at the call's row 100 of 130, in its
+// second statement of 64) keeps the rows before it, OR FAIL; commitGroup
+// must undo the call whole, whether it ran bare (first in its group) or in
+// a savepoint, and keep the other calls, numbered on without a gap.
+func TestCommitStatementFailsMidway(t *testing.T) {
+	for _, calls := range []string{"b", "ob", "bo", "obo", "bbo"} {
+		t.Run(calls, func(t *testing.T) {
+			e := newTestEngine(t, "testdata/rules.yaml")
+			s := e.store.(*sqliteStore)
+			ctx := context.Background()
+			exec := func(q string, result func(*sqlite.Stmt) error) {
+				t.Helper()
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if err := sqlitex.ExecuteTransient(s.writer, q, &sqlitex.ExecOptions{ResultFunc: result}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exec(`CREATE TEMP TRIGGER fail BEFORE INSERT ON main.events WHEN NEW.request_id LIKE 'b%-100'
+				BEGIN SELECT RAISE(FAIL, 'row 100 fails'); END`, nil)
+			var group []*commitCall
+			stored := 0
+			for i, c := range calls {
+				rows := resolvedPurchases(t, e, i, 130)
+				for j, p := range rows {
+					p.RequestID = string(c) + p.RequestID
+					p.LoadRun, p.LoadKey, p.Digest = "r", fmt.Sprintf("%d:%d", i, j+2), "01"
+				}
+				group = append(group, &commitCall{ctx: ctx, rows: rows, pre: encodeRows(rows), opts: CommitOptions{Idempotent: true}})
+				if c == 'o' {
+					stored += len(rows)
+				}
+			}
+			s.mu.Lock()
+			s.commitGroup(group)
+			open := !s.writer.AutocommitEnabled()
+			s.mu.Unlock()
+			if open {
+				t.Fatal("the transaction was left open")
+			}
+			for i, c := range calls {
+				if failed := group[i].err != nil; failed != (c == 'b') {
+					t.Errorf("call %d (%c): error %v", i, c, group[i].err)
+				}
+			}
+			var events, distinct, lo, hi, failing, calls int
+			exec(`SELECT count(*), count(DISTINCT number), coalesce(min(number), 0), coalesce(max(number), 0),
+				count(*) FILTER (WHERE request_id LIKE 'b%'), (SELECT coalesce(sum(last - first + 1), 0) FROM load_calls) FROM events`,
+				func(st *sqlite.Stmt) error {
+					events, distinct, lo, hi, failing, calls = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3), st.ColumnInt(4), st.ColumnInt(5)
+					return nil
+				})
+			if events != stored || distinct != stored || hi != stored || stored > 0 && lo != 1 || failing != 0 || calls != stored {
+				t.Errorf("%d events (%d numbers, %d to %d, %d of the failing calls), load_calls cover %d; want the %d of the others, numbered from 1",
+					events, distinct, lo, hi, failing, calls, stored)
+			}
+			exec("DROP TRIGGER temp.fail", nil)
+			next := resolvedPurchases(t, e, 9, 3)
+			if err := s.Commit(ctx, next, CommitOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if next[0].Obj.Number != strconv.Itoa(stored+1) {
+				t.Errorf("the next call's first event numbered %s, want %d", next[0].Obj.Number, stored+1)
+			}
+		})
+	}
+}
