@@ -694,6 +694,8 @@ func TestCommitStatementFailsMidway(t *testing.T) {
 			for i, c := range calls {
 				if failed := group[i].err != nil; failed != (c == 'b') {
 					t.Errorf("call %d (%c): error %v", i, c, group[i].err)
+				} else if failed && !strings.Contains(group[i].err.Error(), fmt.Sprintf("insert event b%d-100: ", i)) {
+					t.Errorf("call %d: %v; want it to name the event that failed", i, group[i].err)
 				}
 			}
 			var events, distinct, lo, hi, failing, calls int

@@ -515,9 +515,9 @@ type eventWriter struct {
 	next  int64 // the last number given
 	left  int   // events still to add
 
-	stmt    *sqlite.Stmt // the statement being bound, of size rows
-	size, n int          // its rows, and those bound
-	firstID string       // the request id of its first row
+	stmt    *sqlite.Stmt       // the statement being bound, of size rows
+	size, n int                // its rows, and those bound
+	ids     [insertRows]string // their request ids
 	keyed   callRange
 	buf     []byte
 	digest  []byte
@@ -532,8 +532,8 @@ func (w *eventWriter) add(i int, p *PendingEvent) (err error) {
 			w.size /= 2
 		}
 		w.stmt = w.c.Prep(insertSQL[w.size])
-		w.firstID = p.RequestID
 	}
+	w.ids[w.n] = p.RequestID
 	ins, at := w.stmt, w.n*insertParams
 	w.next++
 	o := p.Obj
@@ -594,23 +594,25 @@ func (w *eventWriter) add(i int, p *PendingEvent) (err error) {
 	w.n = 0
 	if _, err := ins.Step(); err != nil {
 		ins.Reset()
-		return fmt.Errorf("insert %s: %w", w.rows(p.RequestID), err)
+		return fmt.Errorf("insert %s: %w", w.failed(), err)
 	}
 	if err := ins.Reset(); err != nil {
 		return err
 	}
 	if n := w.c.LastInsertRowID(); n != w.next {
-		return fmt.Errorf("insert %s: stored up to number %d, not %d", w.rows(p.RequestID), n, w.next)
+		return fmt.Errorf("insert events %s to %s: stored up to number %d, not %d", w.ids[0], w.ids[w.size-1], n, w.next)
 	}
 	return nil
 }
 
-// rows names the events of the statement that ended with request id last.
-func (w *eventWriter) rows(last string) string {
-	if w.size == 1 {
-		return "event " + last
+// failed names the event at which the statement just run failed: OR
+// FAIL keeps the rows before it, so the last rowid inserted is the number
+// before its own; the statement's events when that is not one of theirs.
+func (w *eventWriter) failed() string {
+	if k := w.c.LastInsertRowID() - (w.next - int64(w.size)); k >= 0 && k < int64(w.size) {
+		return "event " + w.ids[k]
 	}
-	return "events " + w.firstID + " to " + last
+	return "events " + w.ids[0] + " to " + w.ids[w.size-1]
 }
 
 // errDryRun rolls a dry-run commit back.
