@@ -75,6 +75,19 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// commitGroupClosed commits group as the writer's holder does, and fails
+// the test when that leaves the writer's transaction open.
+func commitGroupClosed(t *testing.T, s *sqliteStore, group []*commitCall) {
+	t.Helper()
+	s.mu.Lock()
+	s.commitGroup(group)
+	open := !s.writer.AutocommitEnabled()
+	s.mu.Unlock()
+	if open {
+		t.Fatal("the writer's transaction is still open")
+	}
+}
+
 // resolvedPurchases returns n purchases of one product line, request ids
 // "call-j", resolved and ready to commit.
 func resolvedPurchases(t *testing.T, e *Engine, call, n int) []*PendingEvent {
@@ -139,13 +152,7 @@ func TestGroupCommitOrders(t *testing.T) {
 				}
 				group = append(group, call)
 			}
-			s.mu.Lock()
-			s.commitGroup(group)
-			open := !s.writer.AutocommitEnabled()
-			s.mu.Unlock()
-			if open {
-				t.Fatal("the writer's transaction is still open")
-			}
+			commitGroupClosed(t, s, group)
 			next := 1
 			for i, c := range tc.calls {
 				g := group[i]
@@ -684,13 +691,7 @@ func TestCommitStatementFailsMidway(t *testing.T) {
 					stored += len(rows)
 				}
 			}
-			s.mu.Lock()
-			s.commitGroup(group)
-			open := !s.writer.AutocommitEnabled()
-			s.mu.Unlock()
-			if open {
-				t.Fatal("the transaction was left open")
-			}
+			commitGroupClosed(t, s, group)
 			for i, c := range calls {
 				if failed := group[i].err != nil; failed != (c == 'b') {
 					t.Errorf("call %d (%c): error %v", i, c, group[i].err)
