@@ -659,12 +659,17 @@ func TestCommitInStatementsOfRows(t *testing.T) {
 
 // TestCommitStatementFailsMidway: a statement of several rows that fails
 // at its step (a trigger raises FAIL at the call's row 100 of 130, in its
-// second statement of 64) keeps the rows before it, OR FAIL; commitGroup
-// must undo the call whole, whether it ran bare (first in its group) or in
-// a savepoint, and keep the other calls, numbered on without a gap.
+// second statement of 64, or at its row 0, the first of its first) keeps
+// the rows before it, OR FAIL; commitGroup must undo the call whole,
+// whether it ran bare (first in its group) or in a savepoint, and keep the
+// other calls, numbered on without a gap; the error names the event.
 func TestCommitStatementFailsMidway(t *testing.T) {
-	for _, calls := range []string{"b", "ob", "bo", "obo", "bbo"} {
-		t.Run(calls, func(t *testing.T) {
+	for _, tc := range []struct {
+		calls string
+		row   int
+	}{{"b", 100}, {"ob", 100}, {"bo", 100}, {"obo", 100}, {"bbo", 100}, {"b", 0}, {"ob", 0}} {
+		calls := tc.calls
+		t.Run(fmt.Sprintf("%s-row%d", calls, tc.row), func(t *testing.T) {
 			e := newTestEngine(t, "testdata/rules.yaml")
 			s := e.store.(*sqliteStore)
 			ctx := context.Background()
@@ -676,8 +681,8 @@ func TestCommitStatementFailsMidway(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			exec(`CREATE TEMP TRIGGER fail BEFORE INSERT ON main.events WHEN NEW.request_id LIKE 'b%-100'
-				BEGIN SELECT RAISE(FAIL, 'row 100 fails'); END`, nil)
+			exec(fmt.Sprintf(`CREATE TEMP TRIGGER fail BEFORE INSERT ON main.events WHEN NEW.request_id LIKE 'b%%-%d'
+				BEGIN SELECT RAISE(FAIL, 'the row fails'); END`, tc.row), nil)
 			var group []*commitCall
 			stored := 0
 			for i, c := range calls {
@@ -695,7 +700,7 @@ func TestCommitStatementFailsMidway(t *testing.T) {
 			for i, c := range calls {
 				if failed := group[i].err != nil; failed != (c == 'b') {
 					t.Errorf("call %d (%c): error %v", i, c, group[i].err)
-				} else if failed && !strings.Contains(group[i].err.Error(), fmt.Sprintf("insert event b%d-100: ", i)) {
+				} else if failed && !strings.Contains(group[i].err.Error(), fmt.Sprintf("insert event b%d-%d: ", i, tc.row)) {
 					t.Errorf("call %d: %v; want it to name the event that failed", i, group[i].err)
 				}
 			}

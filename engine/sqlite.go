@@ -592,9 +592,10 @@ func (w *eventWriter) add(i int, p *PendingEvent) (err error) {
 		return nil
 	}
 	w.n = 0
+	before := w.c.LastInsertRowID()
 	if _, err := ins.Step(); err != nil {
 		ins.Reset()
-		return fmt.Errorf("insert %s: %w", w.failed(), err)
+		return fmt.Errorf("insert %s: %w", w.failed(before), err)
 	}
 	if err := ins.Reset(); err != nil {
 		return err
@@ -605,11 +606,18 @@ func (w *eventWriter) add(i int, p *PendingEvent) (err error) {
 	return nil
 }
 
-// failed names the event at which the statement just run failed: OR
-// FAIL keeps the rows before it, so the last rowid inserted is the number
-// before its own; the statement's events when that is not one of theirs.
-func (w *eventWriter) failed() string {
-	if k := w.c.LastInsertRowID() - (w.next - int64(w.size)); k >= 0 && k < int64(w.size) {
+// failed names the event at which the statement just run failed, given
+// the connection's last rowid inserted before it: OR FAIL keeps the rows
+// before the failing one, so the last rowid is now the number before its
+// own, or unchanged when it was the first (the last rowid before may be
+// another table's: a new run's load_runs row); the statement's events
+// when the rowid is none of theirs.
+func (w *eventWriter) failed(before int64) string {
+	k := int64(0)
+	if last := w.c.LastInsertRowID(); last != before {
+		k = last - (w.next - int64(w.size))
+	}
+	if k >= 0 && k < int64(w.size) {
 		return "event " + w.ids[k]
 	}
 	return "events " + w.ids[0] + " to " + w.ids[w.size-1]
@@ -686,7 +694,7 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 	// statement's cost besides its rows (its cursor opened and closed,
 	// the table's end sought, the statement begun and halted) is then
 	// paid once for many rows.
-	insert := make([]bool, len(rows))
+	insert, count := make([]bool, len(rows)), 0
 	for i, p := range rows {
 		if st, ok := already[p.LoadKey]; ok && p.LoadKey != "" {
 			if !p.storedAs(st) {
@@ -711,13 +719,9 @@ func commit(c *sqlite.Conn, rows []*PendingEvent, pre encoded, opts CommitOption
 			}
 		}
 		insert[i] = true
+		count++
 	}
-	w := eventWriter{c: c, rids: ridFinder{c: c}, pre: pre, run: run, runID: runID, next: next}
-	for _, in := range insert {
-		if in {
-			w.left++
-		}
-	}
+	w := eventWriter{c: c, rids: ridFinder{c: c}, pre: pre, run: run, runID: runID, next: next, left: count}
 	for i, p := range rows {
 		if insert[i] {
 			if err := w.add(i, p); err != nil {
