@@ -227,6 +227,7 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 				if err != nil {
 					return nil, "", err
 				}
+				info.noRows = noRows(f, p.sourceOptions())
 				opts.hashed[f] = info
 				rf.Inputs = append(rf.Inputs, info)
 				byKind[p.Spec.Kind] = append(byKind[p.Spec.Kind], info)

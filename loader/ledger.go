@@ -34,6 +34,9 @@ type InputInfo struct {
 	// its end: the load reports where it is damaged). The ledger knows a
 	// compressed input by what it holds, not by how it was compressed.
 	Content string `json:"content_sha256,omitempty"`
+
+	// noRows: the input holds no row (see noRows), so stores nothing.
+	noRows bool
 }
 
 // claims are the ledger claims of the input, made from base: one keyed by
@@ -42,7 +45,7 @@ type InputInfo struct {
 // key an earlier release claimed it by, so that a file loaded by that
 // release is still refused.
 func (info InputInfo) claims(base Claim) []Claim {
-	base.Size, base.Name, base.modified = info.Size, info.Path, info.Modified
+	base.Size, base.Name, base.modified, base.noRows = info.Size, info.Path, info.Modified, info.noRows
 	if info.Content == "" {
 		base.Hash = info.SHA256
 		return []Claim{base}
@@ -65,14 +68,14 @@ func (info InputInfo) contentKey() string {
 }
 
 // sameContentTwice refuses a run given the same rows twice for one kind
-// (the same file named twice, or a copy of it; empty files aside): every
-// row would be stored twice, the ledger claiming each input apart
-// (`load a.csv a.csv` stored 2,000 events of a 1,000-row file).
+// (the same file named twice, or a copy of it; inputs without rows
+// aside): every row would be stored twice, the ledger claiming each input
+// apart (`load a.csv a.csv` stored 2,000 events of a 1,000-row file).
 func sameContentTwice(infos []InputInfo, kind string) error {
 	seen := map[string]string{}
 	for _, in := range infos {
-		if in.Size == 0 || in.contentKey() == emptySHA256 {
-			continue // no rows (an empty .gz)
+		if in.Size == 0 || in.contentKey() == emptySHA256 || in.noRows {
+			continue // no rows (an empty .gz, a header alone)
 		}
 		if first, ok := seen[in.contentKey()]; ok {
 			if first == in.Path {
@@ -215,6 +218,7 @@ type Claim struct {
 	Again     bool      `json:"again,omitempty"`
 
 	modified time.Time // of the input, for the summary
+	noRows   bool      // the input holds no row: an earlier claim of it is no conflict
 }
 
 // Ledger records which inputs were loaded into an engine, so that the same

@@ -349,6 +349,30 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 		}
 		earlier = others
 	}
+	if len(earlier) > 0 && !opts.Again {
+		// An input without rows (an export of its header alone, night
+		// after night) stores nothing: an earlier claim of the same bytes
+		// is no conflict. It is claimed, as loaded again, with the rest.
+		empty := map[string]bool{}
+		for _, c := range claims {
+			if c.noRows {
+				empty[c.Hash] = true
+			}
+		}
+		others := earlier[:0:0]
+		for _, c := range earlier {
+			if !empty[c.Hash] {
+				others = append(others, c)
+			}
+		}
+		if len(others) == 0 {
+			if _, err := opts.Ledger.ClaimInputs(ctx, claims, true); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			return nil
+		}
+		earlier = others
+	}
 	if len(earlier) > 0 {
 		given := map[string]string{}
 		for _, c := range claims {
@@ -411,6 +435,7 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		if in.info, err = opts.fingerprint(in.path); err != nil {
 			return "", nil, nil, nil, err
 		}
+		in.info.noRows = noRows(in.path, plan.sourceOptions())
 		infos[i] = in.info
 	}
 	if err := sameContentTwice(infos, plan.Spec.Kind); err != nil {

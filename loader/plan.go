@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -98,12 +99,7 @@ func prepare(plan *Plan) ([]*input, error) {
 		closeInputs(inputs)
 		return nil, err
 	}
-	opts := SourceOptions{Format: plan.Spec.Input.Format, Delimiter: plan.Spec.Input.Delimiter,
-		Encoding: plan.Spec.Input.Encoding, Comment: plan.Spec.Input.Comment, MaxRecordLines: plan.MaxRecordLines,
-		MaxRecordBytes: plan.Limits.RecordBytes, MaxFieldBytes: plan.Limits.FieldBytes}
-	if plan.Reports {
-		opts.Encoding, opts.Comment = "", ""
-	}
+	opts := plan.sourceOptions()
 	for _, path := range plan.Files {
 		format, err := DetectFormat(path, opts.Format)
 		if err != nil {
@@ -138,6 +134,33 @@ func prepare(plan *Plan) ([]*input, error) {
 		}
 	}
 	return inputs, nil
+}
+
+// sourceOptions are how the plan's inputs are read.
+func (plan *Plan) sourceOptions() SourceOptions {
+	opts := SourceOptions{Format: plan.Spec.Input.Format, Delimiter: plan.Spec.Input.Delimiter,
+		Encoding: plan.Spec.Input.Encoding, Comment: plan.Spec.Input.Comment, MaxRecordLines: plan.MaxRecordLines,
+		MaxRecordBytes: plan.Limits.RecordBytes, MaxFieldBytes: plan.Limits.FieldBytes}
+	if plan.Reports {
+		opts.Encoding, opts.Comment = "", ""
+	}
+	return opts
+}
+
+// noRows reports whether the input at path, read with opts, holds no
+// row: a CSV export of its header alone (a night without sales), blank
+// lines, an empty JSONL file. Such an input stores nothing, so the
+// ledger never refuses it as loaded before, nor two of them in one run
+// as the same rows given twice. Anything else (a row, a damaged file, an
+// unreadable one) is an input with rows: the ledger's refusal stands.
+func noRows(path string, opts SourceOptions) bool {
+	src, err := Open(path, opts)
+	if err != nil {
+		return false
+	}
+	defer src.Close()
+	_, err = src.Next()
+	return err == io.EOF
 }
 
 // uniqueHeader refuses a CSV header that names a column twice: a mapping
