@@ -28,9 +28,14 @@ func Main() int {
 	defer stop()
 	// For performance work: CRMLOAD_CPUPROFILE=FILE writes a CPU profile
 	// of the run (go tool pprof FILE), CRMLOAD_TRACE=FILE an execution
-	// trace (go tool trace FILE: where each goroutine ran and waited).
+	// trace (go tool trace FILE: where each goroutine ran and waited),
+	// CRMLOAD_MEMPROFILE=FILE a heap profile as the run ends (what the
+	// last collection found live, and all that was allocated).
 	defer record("CRMLOAD_CPUPROFILE", os.Stderr, pprof.StartCPUProfile, pprof.StopCPUProfile)()
 	defer record("CRMLOAD_TRACE", os.Stderr, trace.Start, trace.Stop)()
+	var heap io.Writer
+	defer record("CRMLOAD_MEMPROFILE", os.Stderr, func(w io.Writer) error { heap = w; return nil },
+		func() { pprof.Lookup("heap").WriteTo(heap, 0) })()
 	return Run(ctx, System(), os.Args[1:])
 }
 
