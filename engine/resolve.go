@@ -17,6 +17,16 @@ type lookupKey struct {
 // per identifier column per batch, never one per event.
 const maxCached = 500_000
 
+// maxLookedUp bounds the keys the cache holds of an entity it did not
+// read whole (participants, which referrals change; a table too large to
+// read): past it that entity's records start over, the others stay. A
+// record looked up takes about 400 bytes of heap (the record, its values,
+// its object for events, two index slots), so a referral load of 200k
+// participants held 80 MB of them: the heap at the runtime's memory limit
+// (main.go), collected every few MB (a third of the load's CPU). A record
+// dropped is looked up again if a later call names it.
+const maxLookedUp = 100_000
+
 // refCache keeps the reference records the engine has resolved, across
 // calls, until reference data is seeded again. It holds no misses: a record
 // seeded later is found. Owned by Engine and used under Engine.mu.
@@ -35,23 +45,34 @@ type refCache struct {
 	// (0: not asked yet), and whether the table was read whole.
 	looked, bound []int64
 	scanned       []bool
+	// held is, by Entity.slot, how many keys its indexes hold.
+	held []int
 }
 
 func (c *refCache) reset(version int64) {
 	c.version = version
 	c.cols = make([][]*refIndex, len(entities))
-	for i, e := range entities {
-		c.cols[i] = make([]*refIndex, 1+len(e.lookup))
-		c.cols[i][0] = newRefIndex(func(r *Ref) string { return r.ID })
-		for j, col := range e.lookup {
-			at := e.col(col)
-			c.cols[i][1+j] = newRefIndex(func(r *Ref) string { return r.Vals[at] })
-		}
+	c.held = make([]int, len(entities))
+	for _, e := range entities {
+		c.clearEntity(e)
 	}
 	c.other = nil
 	c.n = 0
 	c.looked, c.bound = make([]int64, len(entities)), make([]int64, len(entities))
 	c.scanned = make([]bool, len(entities))
+}
+
+// clearEntity starts e's indexes over (keys of e kept in other stay).
+func (c *refCache) clearEntity(e *Entity) {
+	cols := make([]*refIndex, 1+len(e.lookup))
+	cols[0] = newRefIndex(func(r *Ref) string { return r.ID })
+	for j, col := range e.lookup {
+		at := e.col(col)
+		cols[1+j] = newRefIndex(func(r *Ref) string { return r.Vals[at] })
+	}
+	c.cols[e.slot] = cols
+	c.n -= c.held[e.slot]
+	c.held[e.slot] = 0
 }
 
 // colSlot is the position of column col in e's cache: 0 for id, 1+i for
@@ -85,6 +106,7 @@ func (c *refCache) set(k lookupKey, r *Ref) {
 	if i := colSlot(k.e, k.col); i >= 0 {
 		if c.cols[k.e.slot][i].set(k.val, r) {
 			c.n++
+			c.held[k.e.slot]++
 		}
 		return
 	}
@@ -169,6 +191,11 @@ func (r *resolver) fetch(ctx context.Context) error {
 	}
 	if r.cache.n > maxCached {
 		r.cache.reset(r.cache.version)
+	}
+	for g := range groups {
+		if c := r.cache; colSlot(g.e, g.col) >= 0 && !c.scanned[g.e.slot] && c.held[g.e.slot] > maxLookedUp {
+			c.clearEntity(g.e)
+		}
 	}
 	for g, keys := range groups {
 		refs, whole, err := r.scan(ctx, g.e, len(keys))

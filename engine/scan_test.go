@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,4 +200,92 @@ func benchAccounts(b *testing.B, scan bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*accounts), "ns/record")
+}
+
+// TestCacheBoundsLookedUpEntity: the cache holds at most about
+// maxLookedUp keys of an entity it did not read whole (participants, which
+// referrals change): past it that entity's records start over, while the
+// accounts read whole stay, and a participant dropped resolves again from
+// the store. Without the bound a referral load of 200k participants held
+// them all (80 MB), its heap at the runtime's memory limit.
+func TestCacheBoundsLookedUpEntity(t *testing.T) {
+	const participants = maxLookedUp/2 + 10_000 // keys under id and number
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("number,accounts_receivable,referred_by\n")
+	for i := range participants {
+		fmt.Fprintf(&csv, "P%06d,A%03d,\n", i, i%300)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "rewards_participants.csv"), []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var seed strings.Builder
+	seed.WriteString("accounts_receivable:\n")
+	for i := range 300 {
+		fmt.Fprintf(&seed, "  - {number: A%03d, name: Name %03d}\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "seed.yaml"), []byte(seed.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEngine(t, filepath.Join(dir, "seed.yaml"), filepath.Join(dir, "rewards_participants.csv"))
+	ctx := context.Background()
+	c := &e.cache
+	c.reset(0)
+	resolve := func(ent *Entity, col string, vals ...string) []*Ref {
+		t.Helper()
+		r := newResolver(e.store, c)
+		for _, v := range vals {
+			r.find(ent, col, v)
+		}
+		if err := r.fetch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]*Ref, len(vals))
+		for i, v := range vals {
+			ref, ok := r.find(ent, col, v)
+			if !ok || ref == nil {
+				t.Fatalf("%s %s=%s: not found (known %v)", ent.name, col, v, ok)
+			}
+			out[i] = ref
+		}
+		return out
+	}
+	accounts := make([]string, 300)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("A%03d", i)
+	}
+	resolve(entAccount, "number", accounts...) // 300 accounts: read whole
+	if !c.scanned[entAccount.slot] {
+		t.Fatal("the accounts were not read whole")
+	}
+	first := resolve(entParticipant, "number", "P000000")[0]
+	most := 0
+	for i := 1; i < participants; i += 1000 {
+		batch := make([]string, 0, 1000)
+		for j := i; j < min(i+1000, participants); j++ {
+			batch = append(batch, fmt.Sprintf("P%06d", j))
+		}
+		for k, ref := range resolve(entParticipant, "number", batch...) {
+			if got := ref.get(entParticipant, "number"); got != batch[k] {
+				t.Fatalf("%s resolved as %s", batch[k], got)
+			}
+		}
+		most = max(most, c.held[entParticipant.slot])
+	}
+	if most > maxLookedUp+2*1000 {
+		t.Errorf("the cache held %d keys of participants, past the bound %d", most, maxLookedUp)
+	}
+	if _, ok := c.get(entParticipant, "number", "P000000"); ok {
+		t.Error("the first participant is still cached: the participants never started over")
+	}
+	if _, ok := c.get(entAccount, "number", "A123"); !ok || c.held[entAccount.slot] != 2*300 {
+		t.Errorf("the accounts read whole were dropped with the participants (held %d)", c.held[entAccount.slot])
+	}
+	again := resolve(entParticipant, "number", "P000000")[0]
+	if again == first || again.ID != first.ID || !slices.Equal(again.Vals, first.Vals) {
+		t.Errorf("P000000 again: %+v, first %+v", again, first)
+	}
+	if n := c.held[entParticipant.slot] + c.held[entAccount.slot]; c.n != n+len(c.other) {
+		t.Errorf("the cache counts %d keys, its indexes hold %d and other %d", c.n, n, len(c.other))
+	}
 }
