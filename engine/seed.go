@@ -376,9 +376,11 @@ func (e *Engine) lookupKeys(ctx context.Context, target *Entity, keys []string) 
 	out := map[string]string{}
 	for _, col := range append([]string{target.key}, target.lookup...) {
 		var missing []string
+		asked := map[string]bool{}
 		for _, k := range keys {
-			if _, ok := out[k]; !ok {
-				missing = append(missing, k)
+			if _, ok := out[k]; !ok && !asked[k] {
+				asked[k] = true
+				missing = append(missing, k) // distinct, as Lookup asks
 			}
 		}
 		if len(missing) == 0 {

@@ -11,7 +11,7 @@ import (
 // for many `engine serve` replicas would implement the same methods.
 type Store interface {
 	// Lookup returns the records of e whose column col (or "id") is one of
-	// keys, in one round trip.
+	// keys, in one round trip. The keys are distinct.
 	Lookup(ctx context.Context, e *Entity, col string, keys []string) ([]*Ref, error)
 	// ReferenceVersion changes whenever reference data is seeded, so that
 	// resolution caches know to start over.
