@@ -2,6 +2,7 @@ package crm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"reflect"
 	"strconv"
@@ -220,8 +221,18 @@ func (q *quickBulk) at(j int) (byte, bool) {
 	return q.buf[j], true
 }
 
-// ws passes over white space and returns the byte after it.
+// ws passes over white space and returns the byte after it: at once when
+// there is none (a compact body, as crmload sends), else wsSlow.
 func (q *quickBulk) ws() (byte, bool) {
+	if q.i < len(q.buf) {
+		if c := q.buf[q.i]; c > ' ' {
+			return c, true
+		}
+	}
+	return q.wsSlow()
+}
+
+func (q *quickBulk) wsSlow() (byte, bool) {
 	for {
 		if q.i >= len(q.buf) && !q.fill() {
 			return 0, false
@@ -243,6 +254,9 @@ func (q *quickBulk) str() ([]byte, bool) {
 	start := q.i + 1
 	escaped, high := false, false
 	for j := start; ; {
+		for j+8 <= len(q.buf) && plainWord(binary.LittleEndian.Uint64(q.buf[j:])) {
+			j += 8
+		}
 		for j < len(q.buf) && plainByte[q.buf[j]] {
 			j++
 		}
@@ -288,6 +302,16 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plainWord reports whether the eight bytes of w are all plainByte:
+// none is a quote, a backslash, a control character or past ASCII, tested
+// on the word at once (a byte b is below n when b-n borrows and b had no
+// high bit; equal to c when b^c is below 1).
+func plainWord(w uint64) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	below := func(x uint64, n uint64) uint64 { return (x - n*ones) &^ x }
+	return (w|below(w, 0x20)|below(w^('"'*ones), 1)|below(w^('\\'*ones), 1))&high == 0
+}
 
 // digits passes over the digits from j on and returns the index after
 // them and how many there were.

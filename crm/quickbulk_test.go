@@ -2,6 +2,7 @@ package crm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -318,6 +319,43 @@ func TestReadOptionsEventSet(t *testing.T) {
 		}
 		if reused := cap(got) > 0 && &got[:1][0] == &kept[:1][0]; reused != tc.reused {
 			t.Errorf("%s: the kept set used: %v, want %v", tc.name, reused, tc.reused)
+		}
+	}
+}
+
+// TestPlainWord: the word test of eight bytes says what plainByte says
+// of each: every byte value at every place among plain bytes, and pairs
+// of odd bytes (a borrow from one must not hide or fake another).
+func TestPlainWord(t *testing.T) {
+	want := func(b []byte) bool {
+		for _, c := range b {
+			if !plainByte[c] {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(b []byte) {
+		t.Helper()
+		if got := plainWord(binary.LittleEndian.Uint64(b)); got != want(b) {
+			t.Fatalf("plainWord(%q) = %v, want %v", b, got, !got)
+		}
+	}
+	odd := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7f, 0x80, 0xc3, 0xff}
+	for at := range 8 {
+		for v := range 256 {
+			b := []byte("abcdefgh")
+			b[at] = byte(v)
+			check(b)
+			for at2 := range 8 {
+				for _, v2 := range odd {
+					if at2 != at {
+						c := bytes.Clone(b)
+						c[at2] = v2
+						check(c)
+					}
+				}
+			}
 		}
 	}
 }
