@@ -227,7 +227,9 @@ func LoadJobFile(ctx context.Context, jf *JobFile, reportDir, engineName string,
 				if err != nil {
 					return nil, "", err
 				}
-				info.noRows = noRows(f, p.sourceOptions())
+				// Without rows only if so for every source that reads it.
+				prev, seen := opts.hashed[f]
+				info.noRows = noRows(f, p.sourceOptions(), info) && (!seen || prev.noRows)
 				opts.hashed[f] = info
 				rf.Inputs = append(rf.Inputs, info)
 				byKind[p.Spec.Kind] = append(byKind[p.Spec.Kind], info)

@@ -206,3 +206,100 @@ func TestGrownGzipKnownByContent(t *testing.T) {
 		t.Errorf("the grown file's rows compressed anew: %v, want refused as loaded", err)
 	}
 }
+
+// racingLedger is a file ledger on which another run claims its inputs
+// right after this run's first call, whatever that call found, as a
+// concurrent load of the same file could.
+type racingLedger struct {
+	FileLedger
+	other   []Claim
+	calls   int
+	refused bool // the other run was refused
+}
+
+func (l *racingLedger) ClaimInputs(ctx context.Context, claims []Claim, again bool) ([]Claim, error) {
+	earlier, err := l.FileLedger.ClaimInputs(ctx, claims, again)
+	if l.calls++; l.calls == 1 {
+		e2, err2 := l.FileLedger.ClaimInputs(ctx, l.other, false)
+		if err2 != nil {
+			return nil, err2
+		}
+		l.refused = len(e2) > 0
+	}
+	return earlier, err
+}
+
+// TestNoRowsClaimRace: a run given an input without rows that was loaded
+// before (tonight's header-only export, the same bytes as last night's)
+// and an export with rows claims the one with rows as every run does, so
+// that of two runs given it at once one is refused. It did not: the first
+// call found last night's claim and recorded nothing, the other run
+// claimed the export meanwhile, and the second call recorded everything
+// as loaded again: both runs stored its rows (2 of 40 concurrent pairs).
+func TestNoRowsClaimRace(t *testing.T) {
+	ctx := context.Background()
+	fl := FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}
+	at := time.Now()
+	night := func(name, hash, run string, noRows bool) Claim {
+		return Claim{Hash: hash, Kind: "web", Name: name, Run: run, RunDir: "/r/" + run, StartedAt: at, noRows: noRows}
+	}
+	if _, err := fl.ClaimInputs(ctx, []Claim{night("monday.csv", "H", "r0", true)}, false); err != nil {
+		t.Fatal(err)
+	}
+	l := &racingLedger{FileLedger: fl, other: []Claim{night("sales.csv", "S", "rB", false)}}
+	err := claim(ctx, LoadOptions{Ledger: l, LedgerName: "this store"}, []Claim{night("tuesday.csv", "H", "rA", true), night("sales.csv", "S", "rA", false)})
+	if accepted := err == nil; accepted == !l.refused {
+		t.Fatalf("run A accepted %v (%v), the other run accepted %v: sales.csv is claimed by exactly one", accepted, err, !l.refused)
+	}
+	// Alone, the run with last night's bytes and an export is accepted.
+	l2 := &racingLedger{FileLedger: FileLedger{Path: filepath.Join(t.TempDir(), LedgerFileName), Engine: "embedded"}}
+	if _, err := l2.FileLedger.ClaimInputs(ctx, []Claim{night("monday.csv", "H", "r0", true)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := claim(ctx, LoadOptions{Ledger: &l2.FileLedger, LedgerName: "this store"}, []Claim{night("tuesday.csv", "H", "rA", true), night("sales.csv", "S", "rA", false)}); err != nil {
+		t.Fatalf("tuesday's header-only export with an export of rows: %v", err)
+	}
+}
+
+// TestNoRows: which inputs hold no row, so that the ledger waives an
+// earlier claim of their bytes. A changed file, an unreadable one or a
+// comment the mapping does not skip is an input with rows.
+func TestNoRows(t *testing.T) {
+	dir := t.TempDir()
+	header := "visit_id,participant\n"
+	for _, c := range []struct {
+		name, text string
+		opts       SourceOptions
+		changed    bool
+		want       bool
+	}{
+		{name: "header.csv", text: header, want: true},
+		{name: "blank.csv", text: header + "\n\n", want: true},
+		{name: "crlf.csv", text: "visit_id,participant\r\n\r\n", want: true},
+		{name: "row.csv", text: header + "v1,P1\n"},
+		{name: "comments.csv", text: header + "# none\n# tonight\n", opts: SourceOptions{Comment: "#"}, want: true},
+		{name: "comment-row.csv", text: header + "# none\nv1,P1\n", opts: SourceOptions{Comment: "#"}},
+		{name: "unskipped.csv", text: header + "# none\n"},
+		{name: "empty.jsonl", text: "\n\n", want: true},
+		{name: "row.jsonl", text: "{\"visit_id\":\"v1\"}\n"},
+		{name: "bad.jsonl", text: "{\n"},
+		{name: "rewritten.csv", text: header, changed: true},
+		{name: "missing.csv"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name)
+			if c.text != "" {
+				if err := os.WriteFile(path, []byte(c.text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			info, _ := fingerprint(path)
+			if c.changed {
+				info.Size++ // hashed when it held more (rows since cut)
+			}
+			if got := noRows(path, c.opts, info); got != c.want {
+				t.Errorf("noRows = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -323,6 +323,37 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 	if opts.Ledger == nil {
 		return nil
 	}
+	if opts.Again {
+		return claimRows(ctx, opts, claims)
+	}
+	// An input without rows (an export of its header alone, night after
+	// night) stores nothing: an earlier claim of the same bytes is no
+	// conflict. The others are claimed first, refused as one (the
+	// ledger's check and record are one step, so of two runs given the
+	// same rows one is refused); then these, as loaded again.
+	var rows, empty []Claim
+	for _, c := range claims {
+		if c.noRows {
+			empty = append(empty, c)
+		} else {
+			rows = append(rows, c)
+		}
+	}
+	if len(rows) > 0 || len(empty) == 0 {
+		if err := claimRows(ctx, opts, rows); err != nil {
+			return err
+		}
+	}
+	if len(empty) > 0 {
+		if _, err := opts.Ledger.ClaimInputs(ctx, empty, true); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	return nil
+}
+
+// claimRows is claim of inputs that may hold rows.
+func claimRows(ctx context.Context, opts LoadOptions, claims []Claim) error {
 	earlier, err := opts.Ledger.ClaimInputs(ctx, claims, opts.Again)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -338,30 +369,6 @@ func claim(ctx context.Context, opts LoadOptions, claims []Claim) error {
 		var others []Claim
 		for _, c := range earlier {
 			if !opts.ancestors[c.Run] {
-				others = append(others, c)
-			}
-		}
-		if len(others) == 0 {
-			if _, err := opts.Ledger.ClaimInputs(ctx, claims, true); err != nil {
-				return fmt.Errorf("ledger: %w", err)
-			}
-			return nil
-		}
-		earlier = others
-	}
-	if len(earlier) > 0 && !opts.Again {
-		// An input without rows (an export of its header alone, night
-		// after night) stores nothing: an earlier claim of the same bytes
-		// is no conflict. It is claimed, as loaded again, with the rest.
-		empty := map[string]bool{}
-		for _, c := range claims {
-			if c.noRows {
-				empty[c.Hash] = true
-			}
-		}
-		others := earlier[:0:0]
-		for _, c := range earlier {
-			if !empty[c.Hash] {
 				others = append(others, c)
 			}
 		}
@@ -435,7 +442,7 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		if in.info, err = opts.fingerprint(in.path); err != nil {
 			return "", nil, nil, nil, err
 		}
-		in.info.noRows = noRows(in.path, plan.sourceOptions())
+		in.info.noRows = noRows(in.path, plan.sourceOptions(), in.info)
 		infos[i] = in.info
 	}
 	if err := sameContentTwice(infos, plan.Spec.Kind); err != nil {

@@ -149,18 +149,27 @@ func (plan *Plan) sourceOptions() SourceOptions {
 
 // noRows reports whether the input at path, read with opts, holds no
 // row: a CSV export of its header alone (a night without sales), blank
-// lines, an empty JSONL file. Such an input stores nothing, so the
-// ledger never refuses it as loaded before, nor two of them in one run
-// as the same rows given twice. Anything else (a row, a damaged file, an
-// unreadable one) is an input with rows: the ledger's refusal stands.
-func noRows(path string, opts SourceOptions) bool {
+// lines, comment lines (input.comment), an empty JSONL file. Such an
+// input stores nothing, so the ledger never refuses it as loaded before,
+// nor two of them in one run as the same rows given twice. Anything else
+// (a row, a damaged file, an unreadable one) is an input with rows: the
+// ledger's refusal stands. info is the input as it was hashed: a file
+// changed since is an input with rows too (its hash may be of rows).
+func noRows(path string, opts SourceOptions, info InputInfo) bool {
 	src, err := Open(path, opts)
 	if err != nil {
 		return false
 	}
 	defer src.Close()
-	_, err = src.Next()
-	return err == io.EOF
+	for {
+		rec, err := src.Next()
+		switch {
+		case err == io.EOF:
+			return info.changed(path) == ""
+		case err != nil || !rec.Comment:
+			return false
+		}
+	}
 }
 
 // uniqueHeader refuses a CSV header that names a column twice: a mapping
