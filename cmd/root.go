@@ -35,7 +35,11 @@ func Main() int {
 	defer record("CRMLOAD_TRACE", os.Stderr, trace.Start, trace.Stop)()
 	var heap io.Writer
 	defer record("CRMLOAD_MEMPROFILE", os.Stderr, func(w io.Writer) error { heap = w; return nil },
-		func() { pprof.Lookup("heap").WriteTo(heap, 0) })()
+		func() {
+			if err := pprof.Lookup("heap").WriteTo(heap, 0); err != nil {
+				fmt.Fprintf(os.Stderr, "crmload: CRMLOAD_MEMPROFILE: %v\n", err)
+			}
+		})()
 	return Run(ctx, System(), os.Args[1:])
 }
 

@@ -239,10 +239,11 @@ func (r *resolver) fetch(ctx context.Context) error {
 // (the first calls of a load: 100k rows over 20k accounts name about a
 // thousand new accounts in each of their first calls) has its table read
 // whole once the records looked up so far would have paid for the read:
-// a pass over a table reads a record for about a fifth of what looking it
-// up costs (an indexed lookup of each key, its JSON list and the IN
-// list's temporary index: 0.5 against 2.5-2.9 µs a record in
-// BenchmarkScanAccounts and BenchmarkLookupAccounts), and both run on the
+// a pass over a table reads a record for a fifth to a quarter of what
+// looking it up costs (an indexed lookup of each key and its JSON list:
+// 0.39-0.43 against 1.71-1.79 µs a record in BenchmarkScanAccounts and
+// BenchmarkLookupAccounts; 0.5 against 2.5-2.9 when an IN list was first
+// copied into a temporary index, which scanShare was chosen by), and both run on the
 // engine's one resolving goroutine, which the first calls queue on. As when renting skis until
 // their price is spent, a load never pays more than twice what the best
 // choice made in advance would have cost; a load that names few records
