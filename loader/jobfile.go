@@ -397,7 +397,7 @@ func claimJob(ctx context.Context, jf *JobFile, plans []*Plan, dir string, start
 	for i, src := range jf.Sources {
 		sub := string(RunDir(abs).source(i, src))
 		for _, f := range plans[i].Files {
-			info, err := opts.fingerprint(f)
+			info, err := opts.fingerprint(f, plans[i].sourceOptions())
 			if err != nil {
 				return err
 			}

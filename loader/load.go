@@ -308,13 +308,19 @@ func retryChain(dir string) map[string]bool {
 	return keys
 }
 
-// fingerprint is the input's fingerprint, from hashed when the file has
-// not changed since.
-func (o LoadOptions) fingerprint(path string) (InputInfo, error) {
+// fingerprint is the input's fingerprint, read with src, from hashed
+// when the file has not changed since (a job's, which says whether it
+// holds rows for every source that reads it).
+func (o LoadOptions) fingerprint(path string, src SourceOptions) (InputInfo, error) {
 	if info, ok := o.hashed[path]; ok && info.changed(path) == "" {
 		return info, nil
 	}
-	return fingerprint(path)
+	info, err := fingerprint(path)
+	if err != nil {
+		return InputInfo{}, err
+	}
+	info.noRows = noRows(path, src, info)
+	return info, nil
 }
 
 // claim records claims in the ledger (if any), refusing inputs another run
@@ -439,10 +445,9 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 	}
 	infos := make([]InputInfo, len(inputs))
 	for i, in := range inputs {
-		if in.info, err = opts.fingerprint(in.path); err != nil {
+		if in.info, err = opts.fingerprint(in.path, plan.sourceOptions()); err != nil {
 			return "", nil, nil, nil, err
 		}
-		in.info.noRows = noRows(in.path, plan.sourceOptions(), in.info)
 		infos[i] = in.info
 	}
 	if err := sameContentTwice(infos, plan.Spec.Kind); err != nil {
