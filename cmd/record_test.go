@@ -11,11 +11,12 @@ import (
 	"testing"
 )
 
-// TestRecord: CRMLOAD_CPUPROFILE and CRMLOAD_TRACE record into the file
-// they name; a file that cannot be made is said, and the run goes on;
-// unset, nothing is recorded.
+// TestRecord: CRMLOAD_CPUPROFILE, CRMLOAD_TRACE and CRMLOAD_MEMPROFILE
+// record into the file they name; a file that cannot be made is said, and
+// the run goes on; unset, nothing is recorded.
 func TestRecord(t *testing.T) {
 	dir := t.TempDir()
+	startHeap, stopHeap := heapProfile(os.Stderr)
 	for _, tc := range []struct {
 		env   string
 		start func(w io.Writer) error
@@ -23,6 +24,7 @@ func TestRecord(t *testing.T) {
 	}{
 		{"CRMLOAD_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
 		{"CRMLOAD_TRACE", trace.Start, trace.Stop},
+		{"CRMLOAD_MEMPROFILE", startHeap, stopHeap},
 	} {
 		path := filepath.Join(dir, tc.env)
 		t.Setenv(tc.env, path)

@@ -33,14 +33,21 @@ func Main() int {
 	// last collection found live, and all that was allocated).
 	defer record("CRMLOAD_CPUPROFILE", os.Stderr, pprof.StartCPUProfile, pprof.StopCPUProfile)()
 	defer record("CRMLOAD_TRACE", os.Stderr, trace.Start, trace.Stop)()
-	var heap io.Writer
-	defer record("CRMLOAD_MEMPROFILE", os.Stderr, func(w io.Writer) error { heap = w; return nil },
-		func() {
-			if err := pprof.Lookup("heap").WriteTo(heap, 0); err != nil {
-				fmt.Fprintf(os.Stderr, "crmload: CRMLOAD_MEMPROFILE: %v\n", err)
-			}
-		})()
+	startHeap, stopHeap := heapProfile(os.Stderr)
+	defer record("CRMLOAD_MEMPROFILE", os.Stderr, startHeap, stopHeap)()
 	return Run(ctx, System(), os.Args[1:])
+}
+
+// heapProfile is the start and stop of CRMLOAD_MEMPROFILE's recording:
+// the heap profile is written as it stops; a failed write is said on
+// errOut.
+func heapProfile(errOut io.Writer) (start func(io.Writer) error, stop func()) {
+	var heap io.Writer
+	return func(w io.Writer) error { heap = w; return nil }, func() {
+		if err := pprof.Lookup("heap").WriteTo(heap, 0); err != nil {
+			fmt.Fprintf(errOut, "crmload: CRMLOAD_MEMPROFILE: %v\n", err)
+		}
+	}
 }
 
 // record starts a recording into the file the environment variable env
