@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,5 +63,72 @@ func TestNotANumberHints(t *testing.T) {
 		if got := notANumber(in).Error(); !strings.Contains(got, want) {
 			t.Errorf("notANumber(%q) = %q, want it to say %s", in, got, want)
 		}
+	}
+}
+
+// FuzzRoundDecimal holds roundFast to roundDigits, the digits of the
+// decimal, wherever it says it decides.
+func FuzzRoundDecimal(f *testing.F) {
+	for _, s := range []struct {
+		x float64
+		d int
+	}{{2.675, 2}, {9.995, 2}, {-30.974999999999998, 2}, {7.419999999999995, 2}, {10.94, 2}, {0.1 + 0.2, 16},
+		{5e-324, 2}, {4503599627370495.5, 0}, {0.000123456, 4}, {999.9999999, 3}, {-0.5, 0}, {1e21, 2},
+		{123456789.987654321, 3}, {-0.001, 2}, {0.125, 2}, {1.0000000000000002, 15}} {
+		f.Add(s.x, s.d)
+	}
+	f.Fuzz(func(t *testing.T, x float64, digits int) {
+		digits %= 30
+		if math.IsInf(x, 0) || math.IsNaN(x) || x == 0 {
+			return
+		}
+		fast, ok := roundFast(x, digits)
+		if !ok {
+			return
+		}
+		if slow := roundDigits(x, digits); math.Float64bits(fast) != math.Float64bits(slow) {
+			t.Fatalf("roundFast(%v, %d) = %v, the decimal's digits give %v", x, digits, fast, slow)
+		}
+	})
+}
+
+func BenchmarkRoundDecimal(b *testing.B) {
+	for _, x := range []float64{10.94, 30.974999999999998, 1234.5678, 2.675} {
+		b.Run(strconv.FormatFloat(x, 'g', -1, 64), func(b *testing.B) {
+			for b.Loop() {
+				roundDecimal(x, 2)
+			}
+		})
+	}
+}
+
+// TestRoundFastOnAmounts holds roundFast to roundDigits on what loads
+// round: products and quotients of quantities and prices in cents, and
+// their differences, to 0-4 places (the fuzzer's floats are rarely such).
+func TestRoundFastOnAmounts(t *testing.T) {
+	decided := 0
+	for q := -3; q <= 60; q++ {
+		for cents := 1; cents <= 3000; cents += 7 {
+			price := float64(cents) / 100
+			total := float64(q) * price
+			for _, x := range []float64{total, total / 1.2, total * 1.2, total - total/1.2, total / 3, price * 0.15} {
+				for digits := range 5 {
+					if x == 0 {
+						continue
+					}
+					fast, ok := roundFast(x, digits)
+					if !ok {
+						continue
+					}
+					decided++
+					if slow := roundDigits(x, digits); math.Float64bits(fast) != math.Float64bits(slow) {
+						t.Fatalf("roundFast(%v, %d) = %v, the decimal's digits give %v", x, digits, fast, slow)
+					}
+				}
+			}
+		}
+	}
+	if decided < 100_000 {
+		t.Errorf("roundFast decided %d amounts: fewer than it should", decided)
 	}
 }
