@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// FuzzMarshalEvents: a bulk body's events are written as json.Marshal
+// FuzzMarshalEvents: a bulk body's events (appendEvents) are written as json.Marshal
 // writes them (a server decodes them; a digest of the body's bytes would
 // not change), and an event json.Marshal cannot write fails the body
 // with json.Marshal's error.
@@ -20,16 +20,16 @@ func FuzzMarshalEvents(f *testing.F) {
 		for i := range events {
 			(&eventFiller{data: data[min(len(data), i):]}).fill(reflect.ValueOf(&events[i]).Elem())
 		}
-		got, err := marshalEvents(events)
+		got, err := appendEvents(nil, events)
 		want, wantErr := json.Marshal(events)
 		if len(events) == 0 {
 			want = []byte("[]")
 		}
 		switch {
 		case (err == nil) != (wantErr == nil):
-			t.Fatalf("marshalEvents error %v; json.Marshal's %v", err, wantErr)
+			t.Fatalf("appendEvents error %v; json.Marshal's %v", err, wantErr)
 		case err == nil && !bytes.Equal(got, want):
-			t.Fatalf("marshalEvents =\n%s\njson.Marshal =\n%s", got, want)
+			t.Fatalf("appendEvents =\n%s\njson.Marshal =\n%s", got, want)
 		}
 	})
 }
