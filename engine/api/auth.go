@@ -65,6 +65,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, authFailed())
 		return
 	}
+	markShown(r)
 	s.issue(w)
 }
 
@@ -104,6 +105,7 @@ func (s *Server) loginKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, authFailed())
 		return
 	}
+	markShown(r)
 	s.issue(w)
 }
 

@@ -27,6 +27,7 @@ type requestBody struct {
 	start      time.Time
 	left       int64 // bytes that may still be read before the token
 	authorized bool
+	req        *http.Request // the request, marked shown once authorized
 }
 
 // errTokenTooLate: PreAuthBody bytes were read and no valid token yet.
@@ -34,7 +35,7 @@ var errTokenTooLate = errors.New("no valid token within the bytes read before on
 
 func (s *Server) body(w http.ResponseWriter, r *http.Request) *requestBody {
 	b := &requestBody{s: s, r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), rc: http.NewResponseController(w),
-		start: time.Now(), left: s.cfg.PreAuthBody}
+		start: time.Now(), left: s.cfg.PreAuthBody, req: r}
 	b.deadline(s.cfg.PreAuthBody)
 	return b
 }
@@ -70,6 +71,7 @@ func (b *requestBody) authorize(token string) error {
 		return invalidToken()
 	}
 	b.authorized = true
+	markShown(b.req)
 	b.deadline(b.s.cfg.MaxBody)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -224,4 +225,70 @@ func TestServeConnectionsPerClient(t *testing.T) {
 	if resp, err := http.ReadResponse(bufio.NewReader(other), nil); err != nil || resp.StatusCode != 200 {
 		t.Errorf("a client from another address: %v %v", resp, err)
 	}
+}
+
+// TestServeKeepsOpenOnlyShownConnections: the connection of a request
+// that showed neither a live token nor valid credentials is closed after
+// its answer (a client without credentials could otherwise hold every
+// slot, idle, with one cheap request each); a login that succeeds and a
+// call with a live token keep theirs open.
+func TestServeKeepsOpenOnlyShownConnections(t *testing.T) {
+	_, base := testServer(t, ServerConfig{})
+	call := func(t *testing.T, conn net.Conn, br *bufio.Reader, path, body string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", path, len(body), body)
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a safety net
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	dial := func(t *testing.T) (net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn, bufio.NewReader(conn)
+	}
+	closed := func(conn net.Conn, br *bufio.Reader) bool {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // the close comes at once
+		_, err := br.ReadByte()
+		return err == io.EOF
+	}
+	for _, tt := range []struct{ name, path, body string }{
+		{"a release of no token", "/authentication/token/release", `{}`},
+		{"a failed login", "/authentication/token", `{"username":"loader","password":"wrong","organisation":"ACME"}`},
+		{"a call with a bad token", "/customer_events/bulk/web/create", `{"token":"BOGUS","web_customer_events_set":[{}]}`},
+		{"an unknown method", "/nowhere", `{}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, br := dial(t)
+			if resp := call(t, conn, br, tt.path, tt.body); !resp.Close {
+				t.Errorf("answered %d without Connection: close", resp.StatusCode)
+			}
+			if !closed(conn, br) {
+				t.Error("the connection was left open")
+			}
+		})
+	}
+	t.Run("a login, then a call with its token", func(t *testing.T) {
+		conn, br := dial(t)
+		resp := call(t, conn, br, "/authentication/token", `{"username":"loader","password":"pw","organisation":"ACME"}`)
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("a login = %d, Connection: close %v; want 200, kept open", resp.StatusCode, resp.Close)
+		}
+		token := login(t, base)
+		resp = call(t, conn, br, "/customer_events/bulk/web/create", `{"token":"`+token+`","web_customer_events_set":[{}]}`)
+		if resp.StatusCode != 200 || resp.Close {
+			t.Errorf("a call with a live token = %d, Connection: close %v; want 200, kept open", resp.StatusCode, resp.Close)
+		}
+		// The same connection, a bad token: closed after all.
+		if resp := call(t, conn, br, "/customer_events/bulk/web/create", `{"token":"BOGUS","web_customer_events_set":[{}]}`); !resp.Close {
+			t.Errorf("a bad token on a kept connection answered %d without Connection: close", resp.StatusCode)
+		}
+	})
 }

@@ -70,6 +70,7 @@ func (s *Server) reader(w http.ResponseWriter, r *http.Request) (io.Reader, func
 		if !s.valid(token) {
 			return invalidToken()
 		}
+		markShown(r)
 		return nil
 	}, err
 }

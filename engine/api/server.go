@@ -186,7 +186,9 @@ const (
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w.Header().Set(HeaderReceipts, "1")
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	sh := &shown{ok: s.cfg.NoAuth}
+	r = r.WithContext(context.WithValue(r.Context(), shownKey{}, sh))
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, shown: sh}
 	s.serve(rec, r)
 	// The path only: a GET's query string may carry a token.
 	s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
@@ -196,11 +198,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	shown  *shown
+	wrote  bool // the header was written
 }
 
+// WriteHeader closes the connection after the answer to a request that
+// showed neither a live token nor valid credentials (shown): only a
+// client that did keeps a connection open between requests. A client
+// without credentials could otherwise hold every slot of --max-conns,
+// idle, for the keep-alive's minutes, with one cheap request a
+// connection (a release of no token, a failed login, a 401); now it
+// holds one only while it sends, within the body's deadline.
 func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.wrote = true
+		if !r.shown.ok {
+			r.Header().Set("Connection", "close")
+		}
+	}
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// shown says whether a request showed a live token or valid credentials
+// (a login that succeeded), or needed none (NoAuth). It is read and set
+// on the request's goroutine, which reads its body.
+type shown struct{ ok bool }
+
+// shownKey is the request context's key of its *shown.
+type shownKey struct{}
+
+// markShown records that r showed a live token or valid credentials.
+func markShown(r *http.Request) {
+	if sh, ok := r.Context().Value(shownKey{}).(*shown); ok {
+		sh.ok = true
+	}
 }
 
 // Unwrap lets http.ResponseController reach the connection (body deadlines).
