@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -112,8 +113,11 @@ func checkValue(f *Field, fv reflect.Value, name string) *Error {
 			return invalidValue(name, s, "one of "+strings.Join(f.Enum, ", "))
 		}
 	case Number:
-		if s := fv.String(); !IsNumber(s) {
+		switch s := fv.String(); {
+		case !IsNumber(s):
 			return invalidValue(name, s, "a number")
+		case !IsBoundedNumber(s):
+			return invalidValue(name, s, fmt.Sprintf("a number of at most %d digits before and after its point once its exponent is written out", MaxPlainDigits))
 		}
 	case Date:
 		if s := fv.String(); !IsDate(s) {
@@ -343,6 +347,81 @@ func daysIn(month, year int) int {
 func IsNumber(s string) bool {
 	ok, _ := scanNumber(s)
 	return ok
+}
+
+// MaxPlainDigits bounds the digits an exponent may expand a number to,
+// before and after its point: 1e400 is no amount anybody means, and
+// 1e999999 written out is a megabyte (events list adds amounts exactly).
+const MaxPlainDigits = 60
+
+// IsBoundedNumber reports whether s is a JSON number literal whose
+// exponent, if any, keeps it within MaxPlainDigits digits before and after
+// its point once written out (PlainNumber).
+func IsBoundedNumber(s string) bool {
+	ok, exp := scanNumber(s)
+	if !ok || !exp {
+		return ok
+	}
+	_, _, _, ok = expandNumber(s)
+	return ok
+}
+
+// PlainNumber writes out the exponent of a JSON number literal within
+// IsBoundedNumber's bounds: 1E+2 is 100, 5e-3 is 0.005, -2.50e1 is
+// -25.0 (every digit kept, none added past the literal's own). Any other
+// string is returned as it is.
+func PlainNumber(s string) string {
+	ok, exp := scanNumber(s)
+	if !ok || !exp {
+		return s
+	}
+	neg, digits, point, ok := expandNumber(s)
+	if !ok {
+		return s
+	}
+	var out string
+	switch {
+	case point <= 0:
+		out = "0." + strings.Repeat("0", -point) + digits
+	case point >= len(digits):
+		out = digits + strings.Repeat("0", point-len(digits))
+	default:
+		out = digits[:point] + "." + digits[point:]
+	}
+	// The integer part without the leading zeros the shift left (0.5e1
+	// is 5, not 05).
+	if t := strings.TrimLeft(out, "0"); t == "" || t[0] == '.' {
+		out = "0" + t
+	} else {
+		out = t
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out
+}
+
+// expandNumber splits a JSON number literal with an exponent into its
+// sign, its digits (integer and fraction together) and where its point
+// falls in them once the exponent is applied; ok is false past
+// MaxPlainDigits digits before or after that point.
+func expandNumber(s string) (neg bool, digits string, point int, ok bool) {
+	if s != "" && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	i := strings.IndexAny(s, "eE")
+	mant, exp := s[:i], strings.TrimPrefix(s[i+1:], "+")
+	e, err := strconv.Atoi(exp)
+	if err != nil || e > 2*MaxPlainDigits+len(mant) || e < -2*MaxPlainDigits-len(mant) {
+		return false, "", 0, false // an exponent past any bound (or past int)
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits = intPart + frac
+	point = len(intPart) + e
+	if point > MaxPlainDigits || len(digits)-point > MaxPlainDigits {
+		return false, "", 0, false
+	}
+	return neg, digits, point, true
 }
 
 // IsPlainNumber reports whether s is a JSON number literal without an

@@ -243,7 +243,7 @@ func fieldsValidFast(fields []Field, plans []fieldPlan, base unsafe.Pointer) boo
 				return false
 			}
 		case Number:
-			if !IsNumber(*(*string)(at)) {
+			if !IsBoundedNumber(*(*string)(at)) {
 				return false
 			}
 		case Date:

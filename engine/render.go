@@ -104,14 +104,22 @@ func (w *objWriter) null(k string) { w.key(k); w.b = append(w.b, "null"...) }
 
 // PageNumber prints a JSON number literal as the API pages print amounts:
 // without trailing zeros after the decimal point (11.50 is 11.5, 10.0 is
-// 10), every other digit kept. A literal with an exponent, or one that is
-// not a JSON number, is returned as it is.
+// 10), every other digit kept. A literal with an exponent is written out
+// first (1E+2 is 100, 5e-3 is 0.005: crm.PlainNumber), as a server that
+// keeps amounts as decimals answers them; one past crm.IsBoundedNumber,
+// or a string that is not a JSON number, is returned as it is.
 func PageNumber(s string) string {
 	if !crm.IsPlainNumber(s) {
+		if p := crm.PlainNumber(s); p != s {
+			return PageNumber(p)
+		}
 		return s
 	}
 	dot := strings.IndexByte(s, '.')
 	if dot < 0 {
+		if s == "-0" {
+			return "0"
+		}
 		return s
 	}
 	s = strings.TrimRight(s, "0")

@@ -10,10 +10,6 @@ import (
 	"github.com/crmload/crmload/crm"
 )
 
-// maxPlainDigits bounds the digits an exponent may expand a number to:
-// 1e400 is no amount anybody means.
-const maxPlainDigits = 60
-
 // normalizeNumber accepts what spreadsheets write for a decimal number
 // (spaces, one leading sign, a leading or trailing point, leading zeros,
 // an exponent) and returns the JSON literal of the exact same decimal,
@@ -55,8 +51,8 @@ func normalizeNumber(s string) (string, error) {
 	// Shift the point by the exponent, on the digits: nothing is rounded.
 	digits := intPart + frac
 	point := len(intPart) + e
-	if point > maxPlainDigits || len(digits)-point > maxPlainDigits {
-		return "", fmt.Errorf("is a number with more than %d digits once its exponent is written out", maxPlainDigits)
+	if point > crm.MaxPlainDigits || len(digits)-point > crm.MaxPlainDigits {
+		return "", fmt.Errorf("is a number with more than %d digits once its exponent is written out", crm.MaxPlainDigits)
 	}
 	switch {
 	case point <= 0:

@@ -131,6 +131,17 @@ func TestFidelityPerEventFailures(t *testing.T) {
 	if !strings.Contains(string(shown), `"quantity":2.5,`) {
 		t.Errorf("a quantity sent as \"2.50\" is shown as %s, want 2.5", shown)
 	}
+	// An exponent within the bound is stored as the decimal it writes;
+	// past it (1e999999 is a megabyte written out, which events list
+	// adds exactly), the event is refused.
+	a = call(t, base, "customer_events/bulk/purchases/create", `{"token":"`+token+`","purchase_customer_events_set":[`+purchase("3", `2.5E+1`)+`,`+purchase("4", `1e999999`)+`]}`)
+	res = bulkResult(t, a)
+	if a.code != 200 || len(res.Processed) != 1 || len(res.Unprocessed) != 1 || res.Unprocessed[0].ErrorCode != crm.CodeInvalidValue ||
+		res.Unprocessed[0].ErrorDescription != "Error:Value (1e999999) of products_set[0].quantity is not a number of at most 60 digits before and after its point once its exponent is written out. - Description:The specified API value is not valid." {
+		t.Errorf("purchases with quantities 2.5E+1 and 1e999999 = %d %+v", a.code, res)
+	} else if shown, _ := e.Event(t.Context(), res.Processed[0].ID); !strings.Contains(string(shown), `"quantity":25,`) {
+		t.Errorf("a quantity sent as 2.5E+1 is shown as %s, want 25", shown)
+	}
 
 	kpi := func(id, ident string) string {
 		return `{"request_unique_identifier":"` + id + `","accounts_receivable_identifier":{"number":"ACR0000000077"},"classification_identifier":{"name":"Monthly Statement"},` +
@@ -401,8 +412,12 @@ func jsonEqual(a, b any) bool {
 	return string(x) == string(y)
 }
 
+// TestPageNumber: amounts print as decimals without trailing zeros; an
+// exponent is written out (a server keeping decimals answers 1E+2 as
+// 100), unless it is past the bound the create methods refuse.
 func TestPageNumber(t *testing.T) {
-	for in, want := range map[string]string{"11.50": "11.5", "10": "10", "10.0": "10", "0.10": "0.1", "-0.0": "0", "1.5e3": "1.5e3", "100": "100", "abc": "abc", "1250.7500000000000001": "1250.7500000000000001"} {
+	for in, want := range map[string]string{"11.50": "11.5", "10": "10", "10.0": "10", "0.10": "0.1", "-0.0": "0", "-0": "0", "1.5e3": "1500",
+		"1E+2": "100", "5e-3": "0.005", "-2.50e1": "-25", "1e999999": "1e999999", "100": "100", "abc": "abc", "1250.7500000000000001": "1250.7500000000000001"} {
 		if got := engine.PageNumber(in); got != want {
 			t.Errorf("engine.PageNumber(%q) = %q, want %q", in, got, want)
 		}
