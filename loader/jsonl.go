@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmload/crmload/mapping"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 type jsonlSource struct {
@@ -106,7 +107,45 @@ func decodeJSONL(rec *mapping.Record) {
 		rec.Err = errors.New("invalid JSON: more than one value on the line")
 		return
 	}
+	// What encoding/json lets through and a server refuses (RFC 7493, as
+	// engine serve reads a call): a name given twice in one object,
+	// whose last value it kept without a word, and a lone surrogate
+	// escape, which it read as U+FFFD.
+	if !jsontext.Value(raw).IsValid() {
+		rec.Err = strictError(raw)
+		return
+	}
 	rec.Object = obj
+}
+
+// strictError says why raw, which encoding/json read, is not strict JSON.
+func strictError(raw []byte) error {
+	_, err := jsontext.NewDecoder(bytes.NewReader(raw)).ReadValue()
+	var se *jsontext.SyntacticError
+	switch {
+	case !errors.As(err, &se):
+		return fmt.Errorf("invalid JSON: %v", err)
+	case errors.Is(se.Err, jsontext.ErrDuplicateName):
+		return fmt.Errorf("invalid JSON: %s is given twice in one object (two values are never merged or one picked: give it once)", pointerName(se.JSONPointer))
+	}
+	return fmt.Errorf("invalid JSON at %s (byte %d of the line): %v", cmp.Or(pointerName(se.JSONPointer), "the line"), se.ByteOffset+1, se.Err)
+}
+
+// pointerName is a JSON pointer as the mapping names a member: /a/b is
+// a.b, /a/0 is a[0].
+func pointerName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if tok != "" && strings.Trim(tok, "0123456789") == "" && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
 }
 
 // longString finds a string (or key) in v longer than max bytes: its path

@@ -131,7 +131,9 @@ func TestCSVSource(t *testing.T) {
 }
 
 func TestJSONLSource(t *testing.T) {
-	content := "{\"a\": 1250.75}\r\n\n  \n{\"a\": {\"b\": [1, 2]}}\n{\"a\": 1\n[1,2]\nnull\n{\"a\":1} {\"b\":2}\n\xff\n{\"last\": true}"
+	content := "{\"a\": 1250.75}\r\n\n  \n{\"a\": {\"b\": [1, 2]}}\n{\"a\": 1\n[1,2]\nnull\n{\"a\":1} {\"b\":2}\n\xff\n" +
+		`{"d": "dup", "d": "dup2"}` + "\n" + `{"a": {"b": 1, "\u0062": 2}}` + "\n" + `{"s": "\ud800"}` + "\n" + `{"a": [0, {"s": "x\udc00"}]}` + "\n" +
+		`{"s": "\ud83d\ude00"}` + "\n{\"last\": true}"
 	p := filepath.Join(t.TempDir(), "a.jsonl")
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +147,12 @@ func TestJSONLSource(t *testing.T) {
 		`7:ERR invalid JSON: want an object, got null raw null`,
 		`8:ERR invalid JSON: more than one value on the line raw {"a":1} {"b":2}`,
 		"9:ERR not valid UTF-8: set input.encoding in the mapping raw \xff",
-		`10:{"last": true}`,
+		`10:ERR invalid JSON: d is given twice in one object (two values are never merged or one picked: give it once) raw {"d": "dup", "d": "dup2"}`,
+		`11:ERR invalid JSON: a.b is given twice in one object (two values are never merged or one picked: give it once) raw {"a": {"b": 1, "\u0062": 2}}`,
+		"12:ERR invalid JSON at s (byte 8 of the line): invalid surrogate pair `\\ud800\"}` in string raw {\"s\": \"\\ud800\"}",
+		"13:ERR invalid JSON at a[1].s (byte 19 of the line): invalid surrogate pair `\\udc00\"}]}` in string raw {\"a\": [0, {\"s\": \"x\\udc00\"}]}",
+		`14:{"s": "\ud83d\ude00"}`,
+		`15:{"last": true}`,
 	}, "\n")
 	if got := summarize(recs); got != want {
 		t.Errorf("records =\n%s\nwant\n%s", got, want)
