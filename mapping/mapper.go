@@ -311,13 +311,13 @@ func (m *Mapper) convertColumns(r *Record) *RowError {
 // single maps a record that is an event of its own.
 func (m *Mapper) single(r *Record, emit func(Item)) {
 	if err := m.convertColumns(r); err != nil {
-		emit(Item{Records: []*Record{r}, Err: err})
+		emit(Item{Records: []*Record{r}, Err: err, RequestID: m.idOf(r, false)})
 		return
 	}
 	if m.filter != nil {
 		keep, err := m.runFilter(r)
 		if err != nil {
-			emit(Item{Records: []*Record{r}, Err: err})
+			emit(Item{Records: []*Record{r}, Err: err, RequestID: m.idOf(r, true)})
 			return
 		}
 		if !keep {
@@ -376,13 +376,26 @@ func (m *Mapper) stats() []*exprStat {
 // such (ragged, not UTF-8, ...). When its fields were read and give a
 // request id, the item keeps it: the failure report names the event.
 func (m *Mapper) malformed(r *Record) Item {
-	it := Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}}
+	return Item{Records: []*Record{r}, Err: &RowError{Line: r.Line, Code: CodeMalformedRecord, Msg: r.Err.Error()}, RequestID: m.idOf(r, false)}
+}
+
+// idOf is the request id of a record that failed before it was mapped,
+// when what could be read of it gives one (a cell that did not parse as
+// its column's type, a filter that failed): failed.* keeps it for
+// whoever matches the failures with the rows; "" otherwise. Unless the
+// record's typed columns were converted, an expression is not run where
+// there are any: it would read a column the record does not have as
+// its type (InvoiceNo + string(Quantity) made "7<nil>").
+func (m *Mapper) idOf(r *Record, converted bool) string {
+	if !converted && m.env.typed != nil && m.requestID != nil && m.requestID.prog != nil {
+		return ""
+	}
 	if m.requestID != nil && (r.Values != nil || r.Object != nil) {
 		if id, ok, err := m.requestID.raw(r, m.env); err == nil && ok {
-			it.RequestID = id
+			return id
 		}
 	}
-	return it
+	return ""
 }
 
 // Flush emits the group being gathered, if any.

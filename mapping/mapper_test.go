@@ -206,3 +206,34 @@ func TestEventAlloc(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedBeforeMappingKeepsRequestID: a row that fails before it is
+// mapped (a cell its columns: type refuses, a filter that fails) keeps
+// the request id its cells give, alone or in a group, for whoever
+// matches failed.* with the rows; one whose id needs the failed cell has
+// none.
+func TestFailedBeforeMappingKeepsRequestID(t *testing.T) {
+	for _, tt := range []struct{ name, extra, row, want string }{
+		{"a cell its type refuses", "columns: {Quantity: decimal}\n", "7|BRZ|a|six|2016-06-22|10|ACR1|UK", "7"},
+		{"in a group", "columns: {Quantity: decimal}\ngroup_by: InvoiceNo\n", "7|BRZ|a|six|2016-06-22|10|ACR1|UK", "7"},
+		{"a filter that fails", "filter: 'int(Quantity) > 0'\n", "7|BRZ|a|six|2016-06-22|10|ACR1|UK", "7"},
+		{"an id that needs the cell", "columns: {Quantity: decimal}\nrequest_id: {expr: 'InvoiceNo + string(Quantity)'}\n", "7|BRZ|a|six|2016-06-22|10|ACR1|UK", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := purchaseBase + tt.extra
+			if !strings.Contains(tt.extra, "request_id") {
+				spec += "request_id: InvoiceNo\n"
+			}
+			m, err := compileSpec(t, spec, retailHeader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items []Item
+			m.Push(&Record{Line: 2, Values: strings.Split(tt.row, "|")}, func(it Item) { items = append(items, it) })
+			m.Flush(func(it Item) { items = append(items, it) })
+			if len(items) != 1 || items[0].Err == nil || items[0].RequestID != tt.want {
+				t.Fatalf("items = %+v, want one failure with request id %q", items, tt.want)
+			}
+		})
+	}
+}
