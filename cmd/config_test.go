@@ -123,3 +123,34 @@ func TestConfigUnknownKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigSecretsNotQuoted: a config file that is not `key: value`
+// lines (a password written into it alone, `password=X`) is refused with
+// its line, never its text; a password given as a list or a mapping is
+// refused as such, not taken for no password.
+func TestConfigSecretsNotQuoted(t *testing.T) {
+	const secret = "Tops3cretXYZ"
+	for _, tt := range []struct{ file, want string }{
+		{secret + "\n", "line 1: cannot be read as `key: value` lines"},
+		{"batch-size: 5\npassword=" + secret + "\n", "line 2: cannot be read as `key: value` lines"},
+		{"password: [" + secret + ", 2]\n", "password must be one value (key: value), not a list or a mapping"},
+		{"password: {a: " + secret + "}\n", "password must be one value (key: value), not a list or a mapping"},
+	} {
+		cfg := filepath.Join(t.TempDir(), "crmload.yaml")
+		if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		streams, stdout, stderr := Test()
+		code := Run(context.Background(), streams, []string{"--config", cfg, "load", "--engine", "http://127.0.0.1:1", "--username", "u", "--organisation", "o", "-m", "m.yaml", "in.csv"})
+		out := stdout.String() + stderr.String()
+		if code != ExitUsage || !strings.Contains(out, tt.want) {
+			t.Errorf("config %q: exit %d, %q; want exit 2 with %q", tt.file, code, out, tt.want)
+		}
+		for i := 3; i <= len(secret); i++ {
+			if strings.Contains(out, secret[:i]) {
+				t.Errorf("config %q: the output shows the secret's first %d characters: %q", tt.file, i, out)
+				break
+			}
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
@@ -216,7 +217,7 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		if err := v.ReadInConfig(); err != nil {
-			return fmt.Errorf("read config file %s: %w", configFile, err)
+			return configReadError(configFile, err)
 		}
 		if err := checkConfigKeys(cmd.Root(), configFile, v.AllKeys()); err != nil {
 			return err
@@ -227,8 +228,17 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		if f.Changed || f.Name == "config" || !v.IsSet(f.Name) {
 			return
 		}
+		_, isSlice := f.Value.(pflag.SliceValue)
+		switch v.Get(f.Name).(type) {
+		case map[string]any, []any:
+			if !isSlice {
+				// Not read as "": a password: [x] was "no password".
+				errs = append(errs, fmt.Errorf("config file %s: %s must be one value (key: value), not a list or a mapping", configFile, f.Name))
+				return
+			}
+		}
 		vals := []string{v.GetString(f.Name)}
-		if _, isSlice := f.Value.(pflag.SliceValue); isSlice {
+		if isSlice {
 			// A list is a YAML list in the config file, and comma
 			// separated in the environment (viper would split on spaces).
 			if s, isString := v.Get(f.Name).(string); isString {
@@ -245,6 +255,25 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 	})
 	return errors.Join(errs...)
 }
+
+// configReadError is the error of a config file that could not be read
+// or parsed. A parser's own message quotes the text it could not read
+// (cannot unmarshal !!str `Tops3cr...`), which may be a password written
+// in the wrong place: only the line is kept.
+func configReadError(path string, err error) error {
+	var parse viper.ConfigParseError
+	if !errors.As(err, &parse) {
+		return fmt.Errorf("read config file %s: %w", path, err)
+	}
+	where := path
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		where += " line " + m[1]
+	}
+	return fmt.Errorf("config file %s: cannot be read as `key: value` lines (the parser's message is not shown: it quotes the file's text, which may hold a secret)", where)
+}
+
+// yamlLine finds the line a YAML parser's error names.
+var yamlLine = regexp.MustCompile(`line (\d+)`)
 
 // newEngineCommand groups the commands of the embedded engine.
 func newEngineCommand(g *globals) *cobra.Command {
