@@ -99,7 +99,9 @@ func (e *Engine) EventByIdentifier(ctx context.Context, id *EventIdentifier) ([]
 		}
 		return e.Event(ctx, id.ID)
 	}
-	if _, err := strconv.ParseInt(id.Number, 10, 64); err != nil {
+	// A number is matched as the string it is (a String identifier on
+	// the page): 0003 and +3 are not event 3.
+	if n, err := strconv.ParseInt(id.Number, 10, 64); err != nil || n <= 0 || strconv.FormatInt(n, 10) != id.Number {
 		return nil, eventNotFound(id.Number)
 	}
 	return e.Event(ctx, id.Number)
@@ -135,6 +137,17 @@ func (e *Engine) FilterBy(ctx context.Context, f *Filter, account *crm.AccountId
 	if classification != nil {
 		if f.Classification, err = e.refValue(ctx, entClassification, classification, "name"); err != nil {
 			return withField(err, "classification_identifier")
+		}
+		// A list's page allows its own kind's classifications only, as
+		// its create does (a web classification listed nothing).
+		if _, restricted := classificationKind(crm.Kind(f.Kind)); restricted {
+			typ, err := e.refValue(ctx, entClassification, classification, "type")
+			if err != nil {
+				return withField(err, "classification_identifier")
+			}
+			if err := classificationOfKind(crm.Kind(f.Kind), f.Classification, typ); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

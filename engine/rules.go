@@ -410,13 +410,22 @@ func classificationKind(k crm.Kind) (label string, restricted bool) {
 }
 
 func checkClassification(k crm.Kind, cls *Ref) *crm.Error {
+	if cls == nil {
+		return nil
+	}
+	return classificationOfKind(k, cls.get(entClassification, "name"), cls.get(entClassification, "type"))
+}
+
+// classificationOfKind is the error of a classification (its name and
+// type) that kind k's page does not allow, or nil.
+func classificationOfKind(k crm.Kind, name, typ string) *crm.Error {
 	label, restricted := classificationKind(k)
-	if !restricted || cls == nil || cls.get(entClassification, "type") == string(k) {
+	if !restricted || typ == string(k) {
 		return nil
 	}
 	return &crm.Error{
 		Code:    crm.CodeInvalidClassification,
-		Message: fmt.Sprintf("Customer Event Classification (%s) Is Not a %s Classification", cls.get(entClassification, "name"), label),
+		Message: fmt.Sprintf("Customer Event Classification (%s) Is Not a %s Classification", name, label),
 		Reason:  fmt.Sprintf("Only %s classifications are allowed to be specified.", strings.ToLower(label)),
 		Field:   "classification_identifier",
 	}

@@ -139,6 +139,9 @@ func parseDateFast(s, layout string) (string, bool) {
 func parseTime(s, layout string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if layout != "" {
+		if strings.Contains(layout, "PM") {
+			s = upperMeridiem(s)
+		}
 		t, err := time.Parse(layout, s)
 		if err != nil {
 			// A value out of range is an impossible date only when the
@@ -169,6 +172,23 @@ func parseTime(s, layout string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("is not a year-first date, and day/month order cannot be guessed: give the column a format, such as %%d/%%m/%%Y %%H:%%M or %%m/%%d/%%Y %%H:%%M")
 	}
 	return time.Time{}, fmt.Errorf("is not a date (YYYY-MM-DD[THH:MM[:SS]]); give the column a format such as %%d/%%m/%%Y")
+}
+
+// upperMeridiem writes the am or pm of s (a word of its own, in any case)
+// in capitals: strftime's %p reads either case, Go's PM capitals only.
+func upperMeridiem(s string) string {
+	isLetter := func(i int) bool {
+		return i >= 0 && i < len(s) && ('a' <= s[i]|0x20 && s[i]|0x20 <= 'z')
+	}
+	for i := 0; i+1 < len(s); i++ {
+		if c := s[i] | 0x20; (c == 'a' || c == 'p') && s[i+1]|0x20 == 'm' && !isLetter(i-1) && !isLetter(i+2) {
+			if s[i] >= 'a' || s[i+1] >= 'a' {
+				return s[:i] + strings.ToUpper(s[i:i+2]) + s[i+2:]
+			}
+			return s
+		}
+	}
+	return s
 }
 
 // apiDate formats t as the API's date-time; year 0000 does not exist.

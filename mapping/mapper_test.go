@@ -69,6 +69,11 @@ func TestConversions(t *testing.T) {
 		{"US date with format", `udf_date_1: {column: v, format: "%m/%d/%Y %H:%M"}`, "12/1/2010 8:26", `"udf_date_1":"2010-12-01T08:26:00"`},
 		{"European date with format", `udf_date_1: {column: v, format: "%d/%m/%Y %H:%M"}`, "12/1/2010 8:26", `"udf_date_1":"2010-01-12T08:26:00"`},
 		{"date not matching format", `udf_date_1: {column: v, format: "%d/%m/%Y"}`, "2010-01-12", `value "2010-01-12": does not match the format`},
+		// strftime's %p reads either case.
+		{"12-hour clock, PM", `udf_date_1: {column: v, format: "%d/%m/%Y %I:%M %p"}`, "12/1/2010 01:05 PM", `"udf_date_1":"2010-01-12T13:05:00"`},
+		{"12-hour clock, pm", `udf_date_1: {column: v, format: "%d/%m/%Y %I:%M %p"}`, "12/1/2010 01:05 pm", `"udf_date_1":"2010-01-12T13:05:00"`},
+		{"12-hour clock, Am", `udf_date_1: {column: v, format: "%d/%m/%Y %I:%M%p"}`, "12/1/2010 11:05Am", `"udf_date_1":"2010-01-12T11:05:00"`},
+		{"12-hour clock, month name before", `udf_date_1: {column: v, format: "%b %d %Y %I:%M %p"}`, "Mar 01 2010 01:05 pm", `"udf_date_1":"2010-03-01T13:05:00"`},
 		{"17850.0 as an id", `udf_string_1: {expr: "string(int(v))"}`, "17850.0", `"udf_string_1":"17850"`},
 		{"leading zero id stays a string", `udf_string_1: {expr: "v + 'X'"}`, "000123", `"udf_string_1":"000123X"`},
 		{"arithmetic and round", `udf_float_1: {expr: "round(v * 1.2, 2)"}` + decimalV, "2.55", `"udf_float_1":3.06`},

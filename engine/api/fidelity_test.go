@@ -303,6 +303,8 @@ func testFidelityListAndShow(t *testing.T, store string) {
 	wantError(t, "list without a semi-optional filter", a, 400, crm.CodeSemiOptional, "One of accounts_receivable_identifier, rewards_participant_identifier, classification_identifier must be specified")
 	a = call(t, base, "customer_events/financial_achievements/list", `{"token":"`+token+`","classification_identifier":{"alternative_code":"FA"},"number_of_results":-1}`)
 	wantError(t, "list with a negative number_of_results", a, 400, crm.CodeInvalidValue, "number_of_results")
+	a = call(t, base, "customer_events/financial_achievements/list", `{"token":"`+token+`","classification_identifier":{"alternative_code":"FA"},"offset":99999999999999999999999}`)
+	wantError(t, "list with an offset past int", a, 400, crm.CodeInvalidValue, "Value (99999999999999999999999) of offset is larger than")
 	// GET with the parameters in the query string.
 	resp, err := http.Get(base + "/customer_events/financial_achievements/list?token=" + token + "&rewards_participant_identifier=" + url.QueryEscape(`{"number":"RP0000000069"}`) + "&number_of_results=1&offset=2")
 	if err != nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/crmload/crmload/engine"
 
@@ -92,7 +95,11 @@ func count(name string, v json.Number, def int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(string(v))
-	if err != nil || n < 0 {
+	switch {
+	case errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(string(v), "-"):
+		return 0, &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("Value (%s) of %s is larger than %d", v, name, math.MaxInt),
+			Reason: "The specified API value is not valid.", Field: name}
+	case err != nil || n < 0:
 		return 0, &crm.Error{Code: crm.CodeInvalidValue, Message: fmt.Sprintf("Value (%s) of %s is not a non-negative integer", v, name),
 			Reason: "The specified API value is not valid.", Field: name}
 	}

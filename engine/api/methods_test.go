@@ -82,11 +82,15 @@ func testFinancialAchievementMethods(t *testing.T, store string) {
 	}{
 		{"cancel twice", "cancel", `{"token":"` + token + `","customer_event_identifier":{"id":"` + created.ID + `"}}`, 400, crm.CodeInvalidLifeCycleState},
 		{"show unknown", "show", `{"token":"` + token + `","customer_event_identifier":{"number":"999"}}`, 400, crm.CodeEventNotFound},
+		// A number is a String identifier: matched as written.
+		{"show by a number with a leading zero", "show", `{"token":"` + token + `","customer_event_identifier":{"number":"0` + created.Number + `"}}`, 400, crm.CodeEventNotFound},
+		{"show by a number with a plus", "show", `{"token":"` + token + `","customer_event_identifier":{"number":"+` + created.Number + `"}}`, 400, crm.CodeEventNotFound},
 		{"show without identifier", "show", `{"token":"` + token + `"}`, 400, crm.CodeMandatoryMissing},
 		{"create of another classification type", "create", strings.Replace(create, "Financial Achievement 1", "Customer Feedback 3", 1), 400, crm.CodeInvalidClassification},
 		{"create without token", "create", strings.Replace(create, token, "x", 1), 401, crm.CodeInvalidToken},
 		{"list with a malformed date", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR0000000077"},"submitted_after_date":"26/10/2016"}`, 400, crm.CodeInvalidValue},
 		{"list by an account's access token", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"access_token_identifier":{"authentication_code":"4111111111111111"}}}`, 400, crm.CodeInvalidIdentifier},
+		{"list by a classification of another type", "list", `{"token":"` + token + `","classification_identifier":{"name":"Customer Feedback 3"}}`, 400, crm.CodeInvalidClassification},
 		{"list by an unknown account", "list", `{"token":"` + token + `","accounts_receivable_identifier":{"number":"ACR9"}}`, 400, crm.CodeNotFound},
 	}
 	for _, tt := range tests {
