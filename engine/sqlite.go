@@ -45,6 +45,9 @@ type sqliteStore struct {
 
 	ckpt *checkpointer // nil when opened read-only
 	file *heldFile     // the database file's held descriptor (heldfile.go); nil in memory
+	// created are the -wal and -shm files a read-only store's opening
+	// created, which its Close removes if no connection uses them.
+	created readerFiles
 }
 
 // storesCompact: the SQLite store keeps events compact and gives them
@@ -294,8 +297,9 @@ func (s *sqliteStore) Close() error {
 	}
 	// The last connection to close checkpoints the WAL and removes it.
 	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
-	s.file.release() // after every connection (heldFile)
-	s.writer = nil   // a write after Close is an error, not a closed connection's panic
+	tidyReaderFiles(s.created) // a reader's: it can neither checkpoint nor remove them
+	s.file.release()           // after every connection (heldFile)
+	s.writer = nil             // a write after Close is an error, not a closed connection's panic
 	return err
 }
 

@@ -180,8 +180,9 @@ func checkStore(c *sqlite.Conn, path string, use storeUse) error {
 
 // openSQLiteReadOnly opens an existing store for reading only (events
 // list and show; OpenReadOnly): nothing is created, migrated or written,
-// and no -wal or -shm file is left behind, so a read-only file, directory
-// or filesystem is enough. A store that is not a crmload store, or needs
+// and the -wal and -shm files its reading creates are removed on close
+// when unused (tidyReaderFiles), so a read-only file, directory or
+// filesystem is enough. A store that is not a crmload store, or needs
 // a migration, says so.
 func openSQLiteReadOnly(ctx context.Context, path string) (*sqliteStore, error) {
 	var file *heldFile // nil: no such file (or path names none)
@@ -212,20 +213,24 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	case h.empty:
 		return nil, emptyNoStore(path, file)
 	}
-	// A store with no -wal file has no writer (a writer in WAL mode keeps
-	// one while it lives): read it as immutable, which takes no lock and
-	// creates no -shm or -wal file. With a -wal file (a load running, or
-	// a crash), read it with mode=ro, which sees the writer's commits.
+	// Read with mode=ro, which sees a writer's commits and keeps a
+	// snapshot however a writer that starts meanwhile checkpoints: read
+	// as immutable when no writer was live (no -wal), a listing that a
+	// load's start overtook printed rows the load had just committed and
+	// died of "database disk image is malformed" (the main file was
+	// checkpointed under it). The -wal and -shm files SQLite creates for
+	// it are removed on close when no connection uses them any more
+	// (tidyReaderFiles), as a writer's last close removes its own.
+	// Immutable is the fallback where they cannot be created (a read-only
+	// directory or filesystem): there, no load can start either.
 	// The file itself, symlinks followed (SQLite keeps the -wal beside
 	// the file a symlink names); a file: URI's own parameters give way.
 	fname := realFile(path)
 	uri := func(param string) string {
 		return (&url.URL{Scheme: "file", OmitHost: true, Path: fname, RawQuery: param}).String()
 	}
-	name := uri("mode=ro&immutable=1")
-	if _, err := os.Stat(fname + "-wal"); err == nil {
-		name = uri("mode=ro")
-	}
+	created := readerFiles{path: fname, wal: !exists(fname + "-wal"), shm: !exists(fname + "-shm")}
+	name := uri("mode=ro")
 	flags := sqlite.OpenReadOnly | sqlite.OpenURI
 	c, err := sqlite.OpenConn(name, flags)
 	if err == nil {
@@ -247,6 +252,7 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 		if c, err = sqlite.OpenConn(name, flags); err != nil {
 			return nil, fmt.Errorf("open %s read-only: %w", path, err)
 		}
+		created = readerFiles{}
 	}
 	if err := sqlitex.ExecuteTransient(c, "PRAGMA busy_timeout = 10000", nil); err != nil {
 		c.Close()
@@ -269,5 +275,17 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 		c.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &sqliteStore{path: path, writer: c, readers: readers}, nil
+	return &sqliteStore{path: path, writer: c, readers: readers, created: created}, nil
+}
+
+// readerFiles are the -wal and -shm files a reader's opening created
+// (which did not exist before it), to remove once it is closed.
+type readerFiles struct {
+	path     string // the database file
+	wal, shm bool
+}
+
+func exists(name string) bool {
+	_, err := os.Lstat(name)
+	return err == nil
 }

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/crmload/crmload/crm"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 )
@@ -289,4 +291,84 @@ func crashLeft(t *testing.T, dir, name, script string) string {
 		}
 	}
 	return crashed
+}
+
+// TestReaderBesideAWriterThatStarts: a listing opened on a store no
+// writer has open keeps its snapshot when a writer starts meanwhile,
+// commits and checkpoints: read as immutable, it read pages the
+// checkpoint had rewritten, and died of "database disk image is
+// malformed" after printing events it should not have seen. Once closed,
+// it leaves no -wal or -shm file of its own behind a writer still open.
+func TestReaderBesideAWriterThatStarts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	create := func(e *Engine, from, n int) {
+		t.Helper()
+		for at := from; at < from+n; at += 1000 {
+			req := crm.BulkRequest{Kind: crm.Purchases}
+			for j := at; j < min(at+1000, from+n); j++ {
+				req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: strconv.Itoa(j),
+					AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+					PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + strconv.Itoa(j),
+					ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10", VATAmount: "2.50", TotalAmount: "12.50"}}})
+			}
+			res, err := e.CreateEvents(ctx, req)
+			if err != nil || len(res.Unprocessed) > 0 {
+				t.Fatalf("create: %v, %d unprocessed", err, len(res.Unprocessed))
+			}
+		}
+	}
+	e, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	create(e, 0, 3000)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w *Engine
+	listed := 0
+	err = r.Events(ctx, Filter{}, func([]byte) error {
+		if listed++; listed == 1 {
+			// A load starts: it stores more events, and its checkpoint
+			// writes them to the main file.
+			if w, err = Open(ctx, path); err != nil {
+				return err
+			}
+			create(w, 3000, 6000)
+			if _, err := w.store.(*sqliteStore).ckpt.checkpoint("PASSIVE"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || listed != 3000 {
+		t.Errorf("a listing beside a writer that started under it: %d events, %v; want the 3000 it started with", listed, err)
+	}
+	r.Close()
+	if w == nil {
+		t.Fatal("the writer never started")
+	}
+	defer w.Close()
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + s); err != nil {
+			t.Errorf("the open writer's %s was removed by the reader's close: %v", s, err)
+		}
+	}
+	r, err = OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	listed = 0
+	if err := r.Events(ctx, Filter{}, func([]byte) error { listed++; return nil }); err != nil || listed != 9000 {
+		t.Errorf("a listing after the writer's commits: %d events, %v; want 9000", listed, err)
+	}
 }

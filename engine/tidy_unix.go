@@ -1,0 +1,48 @@
+//go:build unix
+
+package engine
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// tidyReaderFiles removes the -wal and -shm files a closed reader's
+// opening created, as SQLite's last connection to close removes its own:
+// under a write lock over the database file's shared-lock bytes, which
+// every open connection of any process holds a shared lock on (so the
+// lock is refused while one is open, and a connection that opens
+// meanwhile waits for it before it looks for the -wal). Nothing is
+// removed if the lock is refused, the -wal holds frames, or the file
+// cannot be opened for writing (a lock to write needs it): the files
+// are then left, as a reader left them before.
+func tidyReaderFiles(c readerFiles) {
+	if !c.wal && !c.shm {
+		return
+	}
+	f, err := os.OpenFile(c.path, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close() // after the unlock: closing drops the process's locks on the file
+	// SQLite's shared-lock bytes: past its pending and reserved bytes at
+	// 1 GiB, a page no data is ever written to.
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 1<<30 + 2, Len: 510}
+	if unix.FcntlFlock(f.Fd(), setLock, &lk) != nil {
+		return
+	}
+	defer func() {
+		lk.Type = unix.F_UNLCK
+		unix.FcntlFlock(f.Fd(), setLock, &lk)
+	}()
+	if c.wal {
+		if fi, err := os.Lstat(c.path + "-wal"); err != nil || fi.Size() > 0 {
+			return
+		}
+		os.Remove(c.path + "-wal")
+	}
+	if c.shm {
+		os.Remove(c.path + "-shm")
+	}
+}
