@@ -74,7 +74,7 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 				if inFlight(first) && !replayable && !r.opts.ResendInDoubt {
 					it.Event = nil
 					pendingOut = append(pendingOut, settled{item: it, file: fi, inDoubt: true,
-						msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created (--resend-in-doubt sends it again)"})
+						msg: "in doubt: the call was in flight when an earlier attempt of this run stopped; the event may or may not have been created: check in CRM.COM, then load the rows it does not hold from this report (crmload load -m MAPPING in_doubt.csv); a resume given --resend-in-doubt sends such calls again instead"})
 					return
 				}
 				// In flight when an earlier attempt died: sent as a replay.
