@@ -3,6 +3,7 @@ package loader
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ type csvSource struct {
 	maxField int
 	// freeRecs are made ahead for record: one allocation for many.
 	freeRecs []mapping.Record
+	// notUTF8 is what a cell that is not UTF-8 is told to do.
+	notUTF8 string
 }
 
 func newCSVSource(r *bufio.Reader, delim, comment []byte, opts SourceOptions) (*csvSource, error) {
@@ -128,7 +131,7 @@ func (s *csvSource) check(rec *mapping.Record, raw []byte, want int) *mapping.Re
 				break
 			}
 			if !utf8.ValidString(v) {
-				rec.Err = fmt.Errorf("column %s is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...)", s.header[i])
+				rec.Err = fmt.Errorf("column %s is not valid UTF-8: %s", s.header[i], cmp.Or(s.notUTF8, "set input.encoding in the mapping (latin1, windows-1252, ...)"))
 				break
 			}
 		}

@@ -21,6 +21,8 @@ type jsonlSource struct {
 	maxField int
 	counter  *countingReader
 	close    func() error
+	// notUTF8 is what a line that is not UTF-8 is told to do.
+	notUTF8 string
 }
 
 func (s *jsonlSource) Header() []string { return nil }
@@ -54,6 +56,9 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 		}
 		rec := &mapping.Record{Line: s.lr.line, Raw: bytes.Clone(raw)}
 		decodeJSONL(rec)
+		if errors.Is(rec.Err, errNotUTF8) && s.notUTF8 != "" {
+			rec.Err = fmt.Errorf("not valid UTF-8: %s", s.notUTF8)
+		}
 		// An empty crmload_raw is a line given by its fields, as an
 		// empty cell of a CSV report is a row given by its columns.
 		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text != "" {
@@ -80,6 +85,9 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 	return nil, io.EOF
 }
 
+// errNotUTF8 is a line's error when it is not UTF-8.
+var errNotUTF8 = errors.New("not valid UTF-8: set input.encoding in the mapping")
+
 // decodeJSONL decodes rec.Raw as one JSON object into rec.Object, or sets
 // rec.Err.
 func decodeJSONL(rec *mapping.Record) {
@@ -89,7 +97,7 @@ func decodeJSONL(rec *mapping.Record) {
 		return
 	}
 	if !utf8.Valid(raw) {
-		rec.Err = errors.New("not valid UTF-8: set input.encoding in the mapping")
+		rec.Err = errNotUTF8
 		return
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

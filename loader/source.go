@@ -146,6 +146,13 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 		return nil, fmt.Errorf("%s is gzip-compressed data: name it %s.gz to have it decompressed as it is read, or decompress it (gzip -d)", path, path)
 	}
 	utf16BOM := len(head) >= 2 && (string(head[:2]) == "\xff\xfe" || string(head[:2]) == "\xfe\xff")
+	// What a cell that is not UTF-8 is told to do where setting the
+	// encoding is not the answer: the one set lost to a UTF-8 byte order
+	// mark ("" otherwise).
+	notUTF8 := ""
+	if enc != nil && len(head) >= 3 && string(head[:3]) == "\xef\xbb\xbf" {
+		notUTF8 = fmt.Sprintf("the file starts with a UTF-8 byte order mark, which wins over input.encoding %s: if the file is %s, remove the mark (its first 3 bytes)", opts.Encoding, opts.Encoding)
+	}
 	switch {
 	case enc != nil:
 		r = transform.NewReader(r, unicode.BOMOverride(enc.NewDecoder()))
@@ -162,7 +169,7 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 	br := bufio.NewReaderSize(r, 256<<10)
 	skipBOM(br)
 	if format == JSONL {
-		return &jsonlSource{lr: newLineReader(br, opts.MaxRecordBytes), maxField: opts.MaxFieldBytes, counter: counter, close: closeAll}, nil
+		return &jsonlSource{lr: newLineReader(br, opts.MaxRecordBytes), maxField: opts.MaxFieldBytes, counter: counter, close: closeAll, notUTF8: notUTF8}, nil
 	}
 	delim, comment, err := csvDialect(path, opts)
 	if err != nil {
@@ -178,7 +185,7 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 		closeAll()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s.counter, s.close = counter, closeAll
+	s.counter, s.close, s.notUTF8 = counter, closeAll, notUTF8
 	return s, nil
 }
 

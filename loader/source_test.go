@@ -81,6 +81,8 @@ func TestCSVSource(t *testing.T) {
 		{"latin1", "a.csv", []byte("name,city\nJos\xe9,M\xfcnchen\n"), SourceOptions{Encoding: "latin1"}, "name|city", "2:José|München"},
 		{"windows-1252 euro", "a.csv", []byte("price\n\x80 5\n"), SourceOptions{Encoding: "windows-1252"}, "price", "2:€ 5"},
 		{"labelled latin1, UTF-8 with a BOM: the BOM wins", "a.csv", []byte("\xef\xbb\xbfname,city\nJos\xc3\xa9,M\xc3\xbcnchen\n"), SourceOptions{Encoding: "latin1"}, "name|city", "2:José|München"},
+		{"labelled latin1, Latin-1 with a UTF-8 BOM: the BOM is named", "a.csv", []byte("\xef\xbb\xbfname\nCAF\xc9\n"), SourceOptions{Encoding: "latin1"}, "name",
+			"2:ERR column name is not valid UTF-8: the file starts with a UTF-8 byte order mark, which wins over input.encoding latin1: if the file is latin1, remove the mark (its first 3 bytes) raw CAF\xc9"},
 		{"UTF-16LE with a BOM", "a.csv", []byte("\xff\xfea\x00,\x00b\x00\n\x001\x00,\x00\xe9\x00\n\x00"), SourceOptions{}, "a|b", "2:1|é"},
 		{"latin1 without encoding", "a.csv", []byte("name\nJos\xe9\n2\n"), SourceOptions{}, "name",
 			"2:ERR column name is not valid UTF-8: set input.encoding in the mapping (latin1, windows-1252, ...) raw Jos\xe9\n3:2"},
