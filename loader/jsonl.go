@@ -104,6 +104,11 @@ func decodeJSONL(rec *mapping.Record) {
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
+		var wrong *json.UnmarshalTypeError
+		if errors.As(err, &wrong) && wrong.Field == "" {
+			rec.Err = fmt.Errorf("invalid JSON: want an object, got %s %s", article(wrong.Value), wrong.Value)
+			return
+		}
 		rec.Err = fmt.Errorf("invalid JSON: %v", err)
 		return
 	}
@@ -154,6 +159,14 @@ func pointerName(p jsontext.Pointer) string {
 		b.WriteString(tok)
 	}
 	return b.String()
+}
+
+// article is the article of a JSON type's name.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("aeiou", rune(name[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // longString finds a string (or key) in v longer than max bytes: its path

@@ -145,7 +145,7 @@ func TestJSONLSource(t *testing.T) {
 		`1:{"a": 1250.75}`,
 		`4:{"a": {"b": [1, 2]}}`,
 		`5:ERR invalid JSON: unexpected EOF raw {"a": 1`,
-		`6:ERR invalid JSON: json: cannot unmarshal array into Go value of type map[string]interface {} raw [1,2]`,
+		`6:ERR invalid JSON: want an object, got an array raw [1,2]`,
 		`7:ERR invalid JSON: want an object, got null raw null`,
 		`8:ERR invalid JSON: more than one value on the line raw {"a":1} {"b":2}`,
 		"9:ERR not valid UTF-8: set input.encoding in the mapping raw \xff",
