@@ -224,6 +224,9 @@ func (t *template) writeFields(b *strings.Builder, fields []crm.Field, prefix st
 		}
 		col := match(prefix+f.Name, cols, used)
 		val, note := valueFor(col, false)
+		if prefix+f.Name == "products_set.total_amount" && unitPrice(col) {
+			note = unitPriceNote(col, match("products_set.quantity", cols, map[string]bool{}))
+		}
 		if f.Type == crm.Date && col != "" {
 			var decl string
 			decl, note = dateValue(col, columnNamed(cols, col))
@@ -243,6 +246,22 @@ func (t *template) writeFields(b *strings.Builder, fields []crm.Field, prefix st
 			}
 		}
 	}
+}
+
+// unitPrice says whether a column named like a price is not named like a
+// total: most likely the price of one unit.
+func unitPrice(col string) bool {
+	l := strings.ToLower(col)
+	return strings.Contains(l, "price") && !strings.Contains(l, "total") && !strings.Contains(l, "amount")
+}
+
+// unitPriceNote is the FIXME of a line total taken from a unit price
+// (stored as it is, each line's total would be one unit's price).
+func unitPriceNote(col, quantity string) string {
+	if quantity == "" {
+		quantity = "QUANTITY"
+	}
+	return fmt.Sprintf(`FIXME: %s looks like the price of one unit, and total_amount is the line's total: if so, write { expr: "round(%s * %s, 2)" } (and declare both decimal under columns:)`, col, quantity, col)
 }
 
 func writeLine(b *strings.Builder, indent, name, val, note, col string, mandatory bool, idFields []string) {
