@@ -163,6 +163,10 @@ func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
 		rec := s.check(s.record(cr), cr.raw, s.keep)
 		if rec.Err == nil {
 			rec.Values = append(rec.Values, make([]string, len(s.header)-s.keep)...)
+		} else {
+			// The row's cells were not read, its crmload_raw was: an edit
+			// of a cell changed nothing.
+			rec.Err = fmt.Errorf("%w (read from the row's %s, not its cells: fix the text there, or empty it and fix the cells)", rec.Err, rawColumn)
 		}
 		out = append(out, rec)
 	}

@@ -276,8 +276,8 @@ func TestReportRawText(t *testing.T) {
 		"2:1|2|2|r|E|bad|",
 		"3:1|fixed|||||",
 		"4:2|also|||||",
-		`5:ERR malformed CSV (line 5): a quoted field starting on line 5 is not closed before the end of the file (a truncated file, or a stray quote) raw 3,"still open`,
-		"6:ERR 3 fields, but the header has 2 columns raw 4,5,6",
+		`5:ERR malformed CSV (line 5): a quoted field starting on line 5 is not closed before the end of the file (a truncated file, or a stray quote) (read from the row's crmload_raw, not its cells: fix the text there, or empty it and fix the cells) raw 3,"still open`,
+		"6:ERR 3 fields, but the header has 2 columns (read from the row's crmload_raw, not its cells: fix the text there, or empty it and fix the cells) raw 4,5,6",
 	}, "\n")
 	if got := summarize(recs); got != want {
 		t.Errorf("records =\n%s\nwant\n%s", got, want)
