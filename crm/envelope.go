@@ -73,6 +73,10 @@ func appendEvents(b []byte, events []Event) ([]byte, error) {
 // body itself.
 var eventBytes atomic.Int64
 
+// maxGuess bounds the bytes MarshalJSON reserves for a call's events
+// ahead: past it, the buffer grows as they are written.
+const maxGuess = 4 << 20
+
 // MarshalJSON writes the request with its events under the kind's set name.
 func (r BulkRequest) MarshalJSON() ([]byte, error) {
 	if r.Kind.SetName() == "" {
@@ -83,8 +87,10 @@ func (r BulkRequest) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// At most maxGuess: a call of a few large events (thousands of lines
+	// grouped) sized a call of a thousand small ones after it at 930 MB.
 	per := max(eventBytes.Load(), 256)
-	b := make([]byte, 0, len(head)+40+int(per+per/8)*len(r.Events))
+	b := make([]byte, 0, len(head)+40+min(int(per+per/8)*len(r.Events), maxGuess))
 	b = append(b, head[:len(head)-1]...)
 	if len(head) > 2 {
 		b = append(b, ',')

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,28 @@ func TestMarshalEventsNil(t *testing.T) {
 	}
 	if _, err := (BulkRequest{Kind: Web, Events: []Event{{Amount: "not a number"}}}).MarshalJSON(); err == nil {
 		t.Error("an event with an invalid amount was written")
+	}
+}
+
+// TestMarshalReservesBounded: a call of a few large events does not size
+// the buffer of a call of many small ones after it by its own events.
+func TestMarshalReservesBounded(t *testing.T) {
+	big := make([]Event, 2)
+	for i := range big {
+		big[i] = Event{RequestUniqueIdentifier: strings.Repeat("x", 1<<20)}
+	}
+	if _, err := (BulkRequest{Kind: Web, Events: big}).MarshalJSON(); err != nil {
+		t.Fatal(err)
+	}
+	small := make([]Event, 1000)
+	for i := range small {
+		small[i] = Event{RequestUniqueIdentifier: "r", Website: "w"}
+	}
+	b, err := BulkRequest{Kind: Web, Events: small}.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(b) > maxGuess+64<<10 {
+		t.Errorf("a call of 1000 small events reserved %d bytes after one of two 1 MiB events, want at most %d", cap(b), maxGuess+64<<10)
 	}
 }

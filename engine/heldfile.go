@@ -130,7 +130,13 @@ func holdError(path string, err error, create bool) error {
 
 // release gives up one hold; the last closes the file's descriptors. The
 // store calls it after closing its connections. A nil h is no hold.
-func (h *heldFile) release() {
+func (h *heldFile) release() { h.releaseTidying(readerFiles{}) }
+
+// releaseTidying is release, which with the last hold also removes the
+// -wal and -shm files a reader's opening created (tidyReaderFiles): only
+// then has this process no connection left on the file, whose locks a
+// descriptor opened and closed to remove them would drop.
+func (h *heldFile) releaseTidying(created readerFiles) {
 	if h == nil {
 		return
 	}
@@ -139,6 +145,7 @@ func (h *heldFile) release() {
 	if h.refs--; h.refs > 0 {
 		return
 	}
+	tidyReaderFiles(created)
 	for i, g := range heldFiles.files {
 		if g == h {
 			heldFiles.files = append(heldFiles.files[:i], heldFiles.files[i+1:]...)

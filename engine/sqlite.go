@@ -297,9 +297,8 @@ func (s *sqliteStore) Close() error {
 	}
 	// The last connection to close checkpoints the WAL and removes it.
 	err := errors.Join(ckErr, s.readers.Close(), s.writer.Close())
-	tidyReaderFiles(s.created) // a reader's: it can neither checkpoint nor remove them
-	s.file.release()           // after every connection (heldFile)
-	s.writer = nil             // a write after Close is an error, not a closed connection's panic
+	s.file.releaseTidying(s.created) // after every connection (heldFile); a reader's files are removed with the last hold
+	s.writer = nil                   // a write after Close is an error, not a closed connection's panic
 	return err
 }
 

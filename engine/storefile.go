@@ -222,15 +222,28 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	// it are removed on close when no connection uses them any more
 	// (tidyReaderFiles), as a writer's last close removes its own.
 	// Immutable is the fallback where they cannot be created (a read-only
-	// directory or filesystem): there, no load can start either.
+	// directory or filesystem: there, no load can start either) or
+	// removed (below).
 	// The file itself, symlinks followed (SQLite keeps the -wal beside
 	// the file a symlink names); a file: URI's own parameters give way.
 	fname := realFile(path)
 	uri := func(param string) string {
 		return (&url.URL{Scheme: "file", OmitHost: true, Path: fname, RawQuery: param}).String()
 	}
-	created := readerFiles{path: fname, wal: !exists(fname + "-wal"), shm: !exists(fname + "-shm")}
 	name := uri("mode=ro")
+	var created readerFiles
+	if !exists(fname + "-wal") {
+		if canTidy(fname) {
+			created = readerFiles{path: fname, wal: true, shm: !exists(fname + "-shm")}
+		} else {
+			// A user who may not write the store (or a system whose locks
+			// tidyReaderFiles does not know) reads it as immutable, as
+			// before: the files mode=ro would create could not be removed,
+			// and being this user's they could bar the loader's user from
+			// them (its next load failed: a readonly database).
+			name = uri("mode=ro&immutable=1")
+		}
+	}
 	flags := sqlite.OpenReadOnly | sqlite.OpenURI
 	c, err := sqlite.OpenConn(name, flags)
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -302,22 +303,6 @@ func crashLeft(t *testing.T, dir, name, script string) string {
 func TestReaderBesideAWriterThatStarts(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
-	create := func(e *Engine, from, n int) {
-		t.Helper()
-		for at := from; at < from+n; at += 1000 {
-			req := crm.BulkRequest{Kind: crm.Purchases}
-			for j := at; j < min(at+1000, from+n); j++ {
-				req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: strconv.Itoa(j),
-					AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
-					PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + strconv.Itoa(j),
-					ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10", VATAmount: "2.50", TotalAmount: "12.50"}}})
-			}
-			res, err := e.CreateEvents(ctx, req)
-			if err != nil || len(res.Unprocessed) > 0 {
-				t.Fatalf("create: %v, %d unprocessed", err, len(res.Unprocessed))
-			}
-		}
-	}
 	e, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -325,7 +310,7 @@ func TestReaderBesideAWriterThatStarts(t *testing.T) {
 	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
 		t.Fatal(err)
 	}
-	create(e, 0, 3000)
+	createPurchases(t, e, 0, 3000)
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +327,7 @@ func TestReaderBesideAWriterThatStarts(t *testing.T) {
 			if w, err = Open(ctx, path); err != nil {
 				return err
 			}
-			create(w, 3000, 6000)
+			createPurchases(t, w, 3000, 6000)
 			if _, err := w.store.(*sqliteStore).ckpt.checkpoint("PASSIVE"); err != nil {
 				return err
 			}
@@ -370,5 +355,71 @@ func TestReaderBesideAWriterThatStarts(t *testing.T) {
 	listed = 0
 	if err := r.Events(ctx, Filter{}, func([]byte) error { listed++; return nil }); err != nil || listed != 9000 {
 		t.Errorf("a listing after the writer's commits: %d events, %v; want 9000", listed, err)
+	}
+}
+
+// TestReaderCloseKeepsWritersLocks: a reader closed while a writer of the
+// same process has the store open leaves the writer's files and locks
+// alone. Its tidying opened and closed a descriptor of the file, which
+// dropped the writer's SQLite locks; another process then took itself
+// for the last connection and deleted the -wal under the writer, whose
+// later commits another process no longer saw (20 events of 30).
+func TestReaderCloseKeepsWritersLocks(t *testing.T) {
+	sqlite3, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("needs the sqlite3 command: another process")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	createPurchases(t, e, 0, 10)
+	e.Close()
+	r, err := OpenReadOnly(ctx, path) // creates the -wal and -shm
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	createPurchases(t, w, 10, 10)
+	r.Close()
+	if out, err := exec.Command(sqlite3, path, "select count(*) from sqlite_schema").CombinedOutput(); err != nil {
+		t.Fatalf("another process: %v %s", err, out)
+	}
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + s); err != nil {
+			t.Errorf("the open writer's %s is gone: %v", s, err)
+		}
+	}
+	createPurchases(t, w, 20, 10)
+	out, err := exec.Command(sqlite3, path, "select count(*) from events").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "30" {
+		t.Errorf("another process counts %s events (%v), want 30", strings.TrimSpace(string(out)), err)
+	}
+}
+
+// createPurchases stores n purchases, request ids from..from+n-1.
+func createPurchases(t *testing.T, e *Engine, from, n int) {
+	t.Helper()
+	for at := from; at < from+n; at += 1000 {
+		req := crm.BulkRequest{Kind: crm.Purchases}
+		for j := at; j < min(at+1000, from+n); j++ {
+			req.Events = append(req.Events, crm.Event{RequestUniqueIdentifier: strconv.Itoa(j),
+				AccountsReceivable: &crm.AccountIdentifier{Number: "ACR0000000077"}, PerformedByUnit: &crm.NamedIdentifier{Name: "Admin Unit"},
+				PerformedOn: "2016-06-22T15:00:00", ReferenceNumber: "RF" + strconv.Itoa(j),
+				ProductsSet: []crm.PurchaseProduct{{Product: &crm.ProductIdentifier{Code: "Bronze"}, NetAmount: "10", VATAmount: "2.50", TotalAmount: "12.50"}}})
+		}
+		res, err := e.CreateEvents(context.Background(), req)
+		if err != nil || len(res.Unprocessed) > 0 {
+			t.Fatalf("create: %v, %d unprocessed", err, len(res.Unprocessed))
+		}
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// canTidy says whether tidyReaderFiles may remove what a reader of the
+// store at path creates: it needs the file open for writing, for its lock.
+func canTidy(path string) bool { return unix.Access(path, unix.W_OK) == nil }
+
 // tidyReaderFiles removes the -wal and -shm files a closed reader's
 // opening created, as SQLite's last connection to close removes its own:
 // under a write lock over the database file's shared-lock bytes, which
@@ -15,8 +19,9 @@ import (
 // lock is refused while one is open, and a connection that opens
 // meanwhile waits for it before it looks for the -wal). Nothing is
 // removed if the lock is refused, the -wal holds frames, or the file
-// cannot be opened for writing (a lock to write needs it): the files
-// are then left, as a reader left them before.
+// cannot be opened for writing (a lock to write needs it). It runs when
+// this process has no connection left on the file (releaseTidying): the
+// descriptor it closes drops the process's record locks on the file.
 func tidyReaderFiles(c readerFiles) {
 	if !c.wal && !c.shm {
 		return

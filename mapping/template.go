@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crmload/crmload/crm"
@@ -261,8 +262,20 @@ func unitPriceNote(col, quantity string) string {
 	if quantity == "" {
 		quantity = "QUANTITY"
 	}
-	return fmt.Sprintf(`FIXME: %s looks like the price of one unit, and total_amount is the line's total: if so, write { expr: "round(%s * %s, 2)" } (and declare both decimal under columns:)`, col, quantity, col)
+	expr := fmt.Sprintf("round(%s * %s, 2)", exprRef(quantity), exprRef(col))
+	return fmt.Sprintf(`FIXME: %s looks like the price of one unit, and total_amount is the line's total: if so, write { expr: '%s' } (and declare both decimal under columns:)`, col, strings.ReplaceAll(expr, "'", "''"))
 }
+
+// exprRef is how an expression names a column: by its name when it is an
+// identifier, else as $env["Unit Price"].
+func exprRef(col string) string {
+	if identifier.MatchString(col) {
+		return col
+	}
+	return "$env[" + strconv.Quote(col) + "]"
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func writeLine(b *strings.Builder, indent, name, val, note, col string, mandatory bool, idFields []string) {
 	comment := note
