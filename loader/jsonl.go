@@ -67,6 +67,10 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 			} else {
 				rec = &mapping.Record{Line: rec.Line, Raw: []byte(text)}
 				decodeJSONL(rec)
+				if rec.Err != nil {
+					// Its fields were not read, its crmload_raw was.
+					rec.Err = fmt.Errorf("%w (read from the line's %s, not its fields: fix the text there, or empty it and fix the fields)", rec.Err, rawColumn)
+				}
 			}
 		}
 		max := s.maxField
@@ -149,7 +153,10 @@ func strictError(raw []byte) error {
 func pointerName(p jsontext.Pointer) string {
 	var b strings.Builder
 	for tok := range p.Tokens() {
-		if tok != "" && strings.Trim(tok, "0123456789") == "" && b.Len() > 0 {
+		if tok == "" {
+			tok = `""` // the empty name
+		}
+		if strings.Trim(tok, "0123456789") == "" && b.Len() > 0 {
 			b.WriteString("[" + tok + "]")
 			continue
 		}
