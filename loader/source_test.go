@@ -295,7 +295,7 @@ func TestJSONLReportRawText(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, recs := readAll(t, p, SourceOptions{})
-	want := "1:{\"a\": 1}\n2:ERR invalid JSON: unexpected EOF raw {\"a\": \n3:{\"a\": 2,\"crmload_line\":4}\n" +
+	want := "1:{\"a\": 1}\n2:ERR invalid JSON: unexpected EOF (read from the line's crmload_raw, not its fields: fix the text there, or empty it and fix the fields) raw {\"a\": \n3:{\"a\": 2,\"crmload_line\":4}\n" +
 		"4:{\"crmload_raw\":\"\",\"a\":3}\n" +
 		`5:ERR crmload_raw holds no record: put the line's text there, or empty it and give the fields raw {"crmload_raw":" ","crmload_line":6}`
 	if got := summarize(recs); got != want {
