@@ -302,18 +302,7 @@ func crashLeft(t *testing.T, dir, name, script string) string {
 // it leaves no -wal or -shm file of its own behind a writer still open.
 func TestReaderBesideAWriterThatStarts(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	e, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
-		t.Fatal(err)
-	}
-	createPurchases(t, e, 0, 3000)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := storeOfPurchases(t, 3000)
 	r, err := OpenReadOnly(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -370,16 +359,7 @@ func TestReaderCloseKeepsWritersLocks(t *testing.T) {
 		t.Skip("needs the sqlite3 command: another process")
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
-	e, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Seed(ctx, "../testdata/seed/reference.yaml"); err != nil {
-		t.Fatal(err)
-	}
-	createPurchases(t, e, 0, 10)
-	e.Close()
+	path := storeOfPurchases(t, 10)
 	r, err := OpenReadOnly(ctx, path) // creates the -wal and -shm
 	if err != nil {
 		t.Fatal(err)
@@ -404,6 +384,24 @@ func TestReaderCloseKeepsWritersLocks(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "30" {
 		t.Errorf("another process counts %s events (%v), want 30", strings.TrimSpace(string(out)), err)
 	}
+}
+
+// storeOfPurchases is a seeded store holding n purchases, closed.
+func storeOfPurchases(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	e, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Seed(context.Background(), "../testdata/seed/reference.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	createPurchases(t, e, 0, n)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // createPurchases stores n purchases, request ids from..from+n-1.
