@@ -80,9 +80,10 @@ func newCSVSource(r *bufio.Reader, delim, comment []byte, opts SourceOptions) (*
 	return s, nil
 }
 
-func (s *csvSource) Header() []string { return s.header }
-func (s *csvSource) BytesRead() int64 { return s.counter.n.Load() }
-func (s *csvSource) Close() error     { return s.close() }
+func (s *csvSource) Header() []string   { return s.header }
+func (s *csvSource) BytesRead() int64   { return s.counter.n.Load() }
+func (s *csvSource) ReadSHA256() string { return s.counter.sum() }
+func (s *csvSource) Close() error       { return s.close() }
 
 func (s *csvSource) Next() (*mapping.Record, error) {
 	if len(s.pending) > 0 {

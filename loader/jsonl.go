@@ -25,9 +25,10 @@ type jsonlSource struct {
 	notUTF8 string
 }
 
-func (s *jsonlSource) Header() []string { return nil }
-func (s *jsonlSource) BytesRead() int64 { return s.counter.n.Load() }
-func (s *jsonlSource) Close() error     { return s.close() }
+func (s *jsonlSource) Header() []string   { return nil }
+func (s *jsonlSource) BytesRead() int64   { return s.counter.n.Load() }
+func (s *jsonlSource) ReadSHA256() string { return s.counter.sum() }
+func (s *jsonlSource) Close() error       { return s.close() }
 
 // Next returns the next object. Blank lines are skipped; a line that is not
 // one JSON object comes back as a record with Err and the line in Raw. A

@@ -62,6 +62,22 @@ type input struct {
 	info InputInfo
 }
 
+// rewritten says how the input's bytes, read to the end, differ from
+// those hashed when the run started although its size and modification
+// time are the same (changed sees those): a file rewritten in place under
+// the run, its time restored (rsync --inplace -t). The rows read before
+// its last came from either content. "" when they are the bytes hashed,
+// or nothing was hashed (a resume, standard input).
+func (in *input) rewritten() string {
+	sum := in.src.ReadSHA256()
+	if in.info.SHA256 == "" || sum == "" || sum == in.info.SHA256 {
+		return ""
+	}
+	return fmt.Sprintf("%s changed while it was read: its bytes are not those hashed when the run started, though its size and modification time are "+
+		"(rewritten in place, its time restored?); the run stopped before its last row; the rows it stored may be of either content: "+
+		"compare succeeded.* with the file before loading the file again", in.path)
+}
+
 // ErrNoInput is returned for a plan without files.
 var ErrNoInput = errors.New("no input files given")
 

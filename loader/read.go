@@ -103,6 +103,11 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 						held = nil
 						break
 					}
+					if why := in.rewritten(); why != "" {
+						r.abort(why)
+						held = nil
+						break
+					}
 					push(held)
 					held = nil
 				}

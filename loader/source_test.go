@@ -314,3 +314,60 @@ func TestJSONLSourceCROnly(t *testing.T) {
 		t.Errorf("records =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestRewrittenInPlace: a file rewritten in place under the read, its size
+// and modification time kept (rsync --inplace -t), is told from the bytes
+// the run hashed when it started; an untouched one is not.
+func TestRewrittenInPlace(t *testing.T) {
+	for _, touch := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "big.csv")
+		var b strings.Builder
+		b.WriteString("id,name\n")
+		for i := range 200_000 {
+			fmt.Fprintf(&b, "%07d,Kingdom\n", i)
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		info, err := fingerprint(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := Open(path, SourceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if touch {
+			// Past what the source has buffered: the last rows.
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("KINGDOM"), int64(b.Len()-len("Kingdom\n"))); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			if err := os.Chtimes(path, info.Modified, info.Modified); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for {
+			if _, err := src.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		src.Close()
+		in := &input{path: path, src: src, info: info}
+		if why := info.changed(path); why != "" {
+			t.Fatalf("size and time seen changed (%s): the test does not test the hash", why)
+		}
+		if got := in.rewritten(); (got != "") != touch {
+			t.Errorf("rewritten in place %v: %q", touch, got)
+		}
+	}
+}
