@@ -134,7 +134,8 @@ func TestConfigSecretsNotQuoted(t *testing.T) {
 		{secret + "\n", "line 1: cannot be read as `key: value` lines"},
 		{"batch-size: 5\npassword=" + secret + "\n", "line 2: cannot be read as `key: value` lines"},
 		{"password: [" + secret + ", 2]\n", "password must be one value (key: value), not a list or a mapping"},
-		{"password: {a: " + secret + "}\n", "password must be one value (key: value), not a list or a mapping"},
+		{"password: {a: " + secret + "}\n", "password must be one value (key: value), not a mapping"},
+		{"seed: {a: " + secret + "}\n", "seed must be a list (key: [a, b]), not a mapping"},
 	} {
 		cfg := filepath.Join(t.TempDir(), "crmload.yaml")
 		if err := os.WriteFile(cfg, []byte(tt.file), 0o644); err != nil {

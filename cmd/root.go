@@ -230,12 +230,19 @@ func bindConfig(cmd *cobra.Command, configFile string) error {
 		}
 		_, isSlice := f.Value.(pflag.SliceValue)
 		switch v.Get(f.Name).(type) {
-		case map[string]any, []any:
+		case []any:
 			if !isSlice {
 				// Not read as "": a password: [x] was "no password".
 				errs = append(errs, fmt.Errorf("config file %s: %s must be one value (key: value), not a list or a mapping", configFile, f.Name))
 				return
 			}
+		case map[string]any:
+			what := "one value (key: value)"
+			if isSlice {
+				what = "a list (key: [a, b])"
+			}
+			errs = append(errs, fmt.Errorf("config file %s: %s must be %s, not a mapping", configFile, f.Name, what))
+			return
 		}
 		vals := []string{v.GetString(f.Name)}
 		if isSlice {
