@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/crmload/crmload/crm"
@@ -86,17 +88,21 @@ func runEventsList(ctx context.Context, g *globals, opts listOptions) error {
 	default:
 		return usageErrorf("--format %q: want table, jsonl or csv", opts.format)
 	}
+	ignoreBrokenPipe()
 	e, err := engine.OpenReadOnly(ctx, opts.db)
 	if err != nil {
 		return usage(err)
 	}
 	defer e.Close()
-	if err := w.header(); err != nil {
-		return err
+	err = w.header()
+	if err == nil {
+		err = e.Events(ctx, opts.filter, w.write)
 	}
-	err = e.Events(ctx, opts.filter, w.write)
 	if ferr := w.flush(); err == nil {
 		err = ferr
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return nil // the reader of the output has had enough (| head)
 	}
 	return err
 }

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +80,53 @@ func TestNotAStoreExits2(t *testing.T) {
 		code := Run(context.Background(), io, append([]string{"--db", foreign}, args...))
 		if code != ExitUsage || !strings.Contains(errOut.String(), foreign+" is not a crmload store") {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", args, code, errOut, "is not a crmload store")
+		}
+	}
+}
+
+// TestListIntoClosedPipe: events list | head ends quietly (exit 0) and
+// closes the store, which removes the -wal and -shm its reading created:
+// killed by SIGPIPE, it left them beside the store.
+func TestListIntoClosedPipe(t *testing.T) {
+	dir := t.TempDir()
+	bin := crmloadBinary(t)
+	db := filepath.Join(dir, "crm.db")
+	var csv strings.Builder
+	csv.WriteString("visit_id,account,url,when\n")
+	for i := range 3000 {
+		fmt.Fprintf(&csv, "V%d,ACR0000000077,www.crm.com/%d,2016-06-22 15:00\n", i, i)
+	}
+	data := filepath.Join(dir, "visits.csv")
+	mapping := filepath.Join(dir, "m.yaml")
+	os.WriteFile(data, []byte(csv.String()), 0o644)
+	os.WriteFile(mapping, []byte("kind: web\nrequest_id: visit_id\nfields:\n  accounts_receivable_identifier: { number: account }\n"+
+		"  performed_by_unit_identifier: { name: { const: Admin Unit } }\n  performed_on: when\n  website: url\n"), 0o644)
+	reference, _ := filepath.Abs("../testdata/seed/reference.yaml")
+	load := exec.Command(bin, "--db", db, "load", "--quiet", "--seed", reference, "--report-dir", filepath.Join(dir, "r"), "-m", mapping, data)
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("load: %v %s", err, out)
+	}
+	list := exec.Command(bin, "--db", db, "events", "list")
+	out, err := list.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	list.Stderr = &stderr
+	if err := list.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 100)
+	if _, err := io.ReadFull(out, first); err != nil {
+		t.Fatal(err)
+	}
+	out.Close() // as head does after its lines: 3000 events are more than a pipe holds
+	if err := list.Wait(); err != nil {
+		t.Errorf("events list into a closed pipe: %v %s", err, stderr.String())
+	}
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(db + s); err == nil {
+			t.Errorf("events list into a closed pipe left %s", s)
 		}
 	}
 }

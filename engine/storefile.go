@@ -232,17 +232,16 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	}
 	name := uri("mode=ro")
 	var created readerFiles
-	if !exists(fname + "-wal") {
-		if canTidy(fname) {
-			created = readerFiles{path: fname, wal: true, shm: !exists(fname + "-shm")}
-		} else {
-			// A user who may not write the store (or a system whose locks
-			// tidyReaderFiles does not know) reads it as immutable, as
-			// before: the files mode=ro would create could not be removed,
-			// and being this user's they could bar the loader's user from
-			// them (its next load failed: a readonly database).
-			name = uri("mode=ro&immutable=1")
-		}
+	switch {
+	case canTidy(fname):
+		created = readerFiles{path: fname}
+	case !exists(fname + "-wal"):
+		// A user who may not write the store (or a system whose locks
+		// tidyReaderFiles does not know) reads it as immutable, as
+		// before: the files mode=ro would create could not be removed,
+		// and being this user's they could bar the loader's user from
+		// them (its next load failed: a readonly database).
+		name = uri("mode=ro&immutable=1")
 	}
 	flags := sqlite.OpenReadOnly | sqlite.OpenURI
 	c, err := sqlite.OpenConn(name, flags)
@@ -291,11 +290,12 @@ func openSQLiteReadOnlyHeld(path string, file *heldFile) (*sqliteStore, error) {
 	return &sqliteStore{path: path, writer: c, readers: readers, created: created}, nil
 }
 
-// readerFiles are the -wal and -shm files a reader's opening created
-// (which did not exist before it), to remove once it is closed.
+// readerFiles names the database file whose -wal and -shm a reader
+// removes once it is closed, if no connection uses them and the -wal
+// holds nothing: those its opening created, and those a reader killed
+// before its close left (events list | head: SIGPIPE). "" for none.
 type readerFiles struct {
-	path     string // the database file
-	wal, shm bool
+	path string // the database file
 }
 
 func exists(name string) bool {

@@ -421,3 +421,42 @@ func createPurchases(t *testing.T, e *Engine, from, n int) {
 		}
 	}
 }
+
+// TestReaderRemovesStrayFiles: the empty -wal and the -shm a reader killed
+// before its close left (events list | head) are removed by the next
+// reader's close, where they stayed until a load's.
+func TestReaderRemovesStrayFiles(t *testing.T) {
+	ctx := context.Background()
+	path := storeOfPurchases(t, 10)
+	killed, err := OpenReadOnly(ctx, path) // never closed: as if killed
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Events(ctx, Filter{}, func([]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + s); err != nil {
+			t.Fatalf("the unclosed reader's %s: %v", s, err)
+		}
+	}
+	// Its connections die with its process: closed here without the
+	// store's Close, so that nothing of it removes the files.
+	killed.store.(*sqliteStore).readers.Close()
+	killed.store.(*sqliteStore).writer.Close()
+	killed.store.(*sqliteStore).file.release()
+	r, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := r.Events(ctx, Filter{}, func([]byte) error { n++; return nil }); err != nil || n != 10 {
+		t.Fatalf("list beside stray files: %d events, %v", n, err)
+	}
+	r.Close()
+	for _, s := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + s); err == nil {
+			t.Errorf("the stray %s is still there after a reader's close", s)
+		}
+	}
+}
