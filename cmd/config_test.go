@@ -102,7 +102,7 @@ func TestConfigUnknownKeys(t *testing.T) {
 		{file: "db: x.db\nmax_errors: 5\n", wantErr: `line 2: unknown key "max_errors"`, wantNear: "did you mean max-errors?"},
 		{file: "batchsize: 7\n", wantErr: `line 1: unknown key "batchsize"`, wantNear: "did you mean batch-size?"},
 		{file: "load:\n  batch-size: 7\n", wantErr: `line 1: unknown key "load"`},
-		{file: "nonsense_entirely: 1\n", wantErr: `unknown key "nonsense_entirely"`},
+		{file: "nonsense_entirely: 1\n", wantErr: `line 1: unknown key (not shown: it is near no flag name`},
 	}
 	for _, tt := range tests {
 		cfg := filepath.Join(t.TempDir(), "crmload.yaml")
@@ -134,6 +134,8 @@ func TestConfigSecretsNotQuoted(t *testing.T) {
 		{secret + "\n", "line 1: cannot be read as `key: value` lines"},
 		{"batch-size: 5\npassword=" + secret + "\n", "line 2: cannot be read as `key: value` lines"},
 		{"password: [" + secret + ", 2]\n", "password must be one value (key: value), not a list or a mapping"},
+		{secret + ":\n", "line 1: unknown key (not shown"},
+		{"p@ss: " + secret + "\n", "line 1: unknown key (not shown"},
 		{"password: {a: " + secret + "}\n", "password must be one value (key: value), not a mapping"},
 		{"seed: {a: " + secret + "}\n", "seed must be a list (key: [a, b]), not a mapping"},
 	} {

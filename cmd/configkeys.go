@@ -47,14 +47,31 @@ func checkConfigKeys(root *cobra.Command, path string, keys []string) error {
 		if k.line > 0 {
 			where = fmt.Sprintf("%s line %d", path, k.line)
 		}
-		hint := ""
-		if near := nearest(k.name, valid); near != "" {
-			hint = fmt.Sprintf(" (did you mean %s?)", near)
+		near := nearest(k.name, valid)
+		if isCommand(root, k.name) {
+			return fmt.Errorf("config file %s: unknown key %q (a command's name: the file has no sections, its keys serve every command); keys are flag names without the dashes in front: %s",
+				where, k.name, strings.Join(valid, ", "))
 		}
-		return fmt.Errorf("config file %s: unknown key %q%s; keys are flag names without the dashes in front: %s",
-			where, k.name, hint, strings.Join(valid, ", "))
+		if near == "" {
+			// Not a misspelt name: it may be a secret written where a key
+			// goes (a password line "S3cret:"), so it is not shown.
+			return fmt.Errorf("config file %s: unknown key (not shown: it is near no flag name, and may be a secret written in the wrong place); keys are flag names without the dashes in front: %s",
+				where, strings.Join(valid, ", "))
+		}
+		return fmt.Errorf("config file %s: unknown key %q (did you mean %s?); keys are flag names without the dashes in front: %s",
+			where, k.name, near, strings.Join(valid, ", "))
 	}
 	return nil
+}
+
+// isCommand says whether name is the name of a command under root.
+func isCommand(root *cobra.Command, name string) bool {
+	for _, c := range root.Commands() {
+		if strings.EqualFold(c.Name(), name) || isCommand(c, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // flagNames lists the flags of root and every command under it, sorted.
