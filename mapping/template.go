@@ -226,7 +226,9 @@ func (t *template) writeFields(b *strings.Builder, fields []crm.Field, prefix st
 		col := match(prefix+f.Name, cols, used)
 		val, note := valueFor(col, false)
 		if prefix+f.Name == "products_set.total_amount" && unitPrice(col) {
-			note = unitPriceNote(col, match("products_set.quantity", cols, map[string]bool{}))
+			// A FIXME value, which validate refuses until someone chooses:
+			// as a comment, the unit price was stored as each line's total.
+			val, note = "FIXME", unitPriceNote(col, match("products_set.quantity", cols, map[string]bool{}))
 		}
 		if f.Type == crm.Date && col != "" {
 			var decl string
@@ -263,7 +265,13 @@ func unitPriceNote(col, quantity string) string {
 		quantity = "QUANTITY"
 	}
 	expr := fmt.Sprintf("round(%s * %s, 2)", exprRef(quantity), exprRef(col))
-	return fmt.Sprintf(`FIXME: %s looks like the price of one unit, and total_amount is the line's total: if so, write { expr: '%s' } (and declare both decimal under columns:)`, col, strings.ReplaceAll(expr, "'", "''"))
+	return fmt.Sprintf(`FIXME: %s looks like the price of one unit, and total_amount is the line's total: if so, write { expr: '%s' } (both declared decimal under columns:), or %s if it is each line's total`, col, strings.ReplaceAll(expr, "'", "''"), plainValue(col))
+}
+
+// plainValue is the value written for a column.
+func plainValue(col string) string {
+	v, _ := valueFor(col, false)
+	return v
 }
 
 // exprRef is how an expression names a column: by its name when it is an
