@@ -170,6 +170,11 @@ func Combine(dirs []string) (*Combined, error) {
 				continue
 			}
 		}
+		if s.Outcome() == OutcomeAborted && s.AbortReason != "" {
+			// Why it stopped, which may say its rows need checking (an
+			// input rewritten under it).
+			c.Problems = append(c.Problems, fmt.Sprintf("%s stopped part-way: %s", dir, s.AbortReason))
+		}
 		c.Given[i].Summary = s
 		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed + s.EventsFailedEarlier, errors: maps.Clone(s.ErrorsByCode)}
 		if id != "" {

@@ -282,3 +282,21 @@ func TestCombineDryRuns(t *testing.T) {
 		t.Errorf("a dry retry alone is summed as a retry: %+v", c)
 	}
 }
+
+// TestCombineStoppedRunSaysWhy: a run that stopped part-way is a problem
+// of the whole that says why it stopped (an input rewritten under it: its
+// rows need checking), where the sum said only its exit code.
+func TestCombineStoppedRunSaysWhy(t *testing.T) {
+	write := summaryWriter(t, t.TempDir())
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	why := "g.csv changed while it was read: its bytes are not those hashed when the run started"
+	r := write(&Summary{RunID: "s", Command: "load", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 12, RowsSucceeded: 12, EventsSucceeded: 3, ErrorsByCode: map[string]int{}, ExitCode: OutcomeAborted.ExitCode(), AbortReason: why})
+	c, err := Combine([]string{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Problems) != 1 || !strings.Contains(c.Problems[0], "stopped part-way: "+why) {
+		t.Errorf("problems %q, want the run's stop reason", c.Problems)
+	}
+}
