@@ -175,6 +175,9 @@ func Combine(dirs []string) (*Combined, error) {
 			// input rewritten under it).
 			c.Problems = append(c.Problems, fmt.Sprintf("%s stopped part-way: %s", dir, s.AbortReason))
 		}
+		for _, w := range earlierWarnings(&Summary{Warnings: s.Warnings}) {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s", dir, w))
+		}
 		c.Given[i].Summary = s
 		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed + s.EventsFailedEarlier, errors: maps.Clone(s.ErrorsByCode)}
 		if id != "" {

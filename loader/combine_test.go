@@ -300,3 +300,41 @@ func TestCombineStoppedRunSaysWhy(t *testing.T) {
 		t.Errorf("problems %q, want the run's stop reason", c.Problems)
 	}
 }
+
+// TestEarlierWarnings: a resume keeps, as a warning, an earlier attempt's
+// stop on an input rewritten under it, and the warnings of that kind the
+// summary it replaces kept; not other stops or warnings.
+func TestEarlierWarnings(t *testing.T) {
+	rewritten := "g.csv changed while it was read: " + rewrittenWords + ", though its size and modification time are the same"
+	for _, tt := range []struct {
+		name string
+		prev Summary
+		want []string
+	}{
+		{"rewritten", Summary{ExitCode: OutcomeAborted.ExitCode(), AbortReason: rewritten}, []string{earlierAttempt + rewritten}},
+		{"interrupted", Summary{ExitCode: OutcomeAborted.ExitCode(), AbortReason: "interrupted"}, nil},
+		{"kept by a resume before", Summary{ExitCode: OutcomeOK.ExitCode(), Warnings: []string{earlierAttempt + rewritten, "group split across files"}},
+			[]string{earlierAttempt + rewritten}},
+	} {
+		if got := earlierWarnings(&tt.prev); strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestCombineNotesEarlierAttempt: a resumed run whose earlier attempt
+// stopped on an input rewritten under it is noted by the sum.
+func TestCombineNotesEarlierAttempt(t *testing.T) {
+	write := summaryWriter(t, t.TempDir())
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	w := earlierAttempt + "g.csv changed while it was read: " + rewrittenWords
+	r := write(&Summary{RunID: "s", Command: "load", Kind: "purchase", StartedAt: t0, FinishedAt: t0.Add(time.Minute),
+		RowsRead: 12, RowsSucceeded: 12, EventsSucceeded: 3, ErrorsByCode: map[string]int{}, ExitCode: OutcomeOK.ExitCode(), Warnings: []string{w}})
+	c, err := Combine([]string{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0], w) || len(c.Problems) != 0 {
+		t.Errorf("notes %q, problems %q; want the earlier attempt's word as a note", c.Notes, c.Problems)
+	}
+}

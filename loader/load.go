@@ -197,6 +197,14 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	if sum.ErrorsByCode == nil {
 		sum.ErrorsByCode = map[string]int{}
 	}
+	if opts.Resume != "" {
+		// The summary this resume replaces may say that rows of the run
+		// need checking: said again in this one's warnings, or the first
+		// attempt's word is lost once the input is put back and resumed.
+		if prev, err := RunDir(dir).Summary(); err == nil {
+			sum.Warnings = append(sum.Warnings, earlierWarnings(prev)...)
+		}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/crmload/crmload/mapping"
 )
@@ -73,9 +74,32 @@ func (in *input) rewritten() string {
 	if in.info.SHA256 == "" || sum == "" || sum == in.info.SHA256 {
 		return ""
 	}
-	return fmt.Sprintf("%s changed while it was read: its bytes are not those hashed when the run started, though its size and modification time are "+
+	return fmt.Sprintf("%s changed while it was read: "+rewrittenWords+", though its size and modification time are "+
 		"(rewritten in place, its time restored?); the run stopped before its last row; the rows it stored may be of either content: "+
 		"compare succeeded.* with the file before loading the file again", in.path)
+}
+
+// rewrittenWords mark rewritten's reason, which a resume's summary keeps
+// as a warning (earlierWarnings).
+const rewrittenWords = "its bytes are not those hashed when the run started"
+
+// earlierAttempt opens the warnings a resume keeps of an earlier attempt.
+const earlierAttempt = "an earlier attempt of this run stopped: "
+
+// earlierWarnings are the warnings a resume keeps of the summary it
+// replaces: an earlier attempt's stop on an input rewritten under it,
+// whose stored rows may be of either content, and those it kept itself.
+func earlierWarnings(prev *Summary) []string {
+	var out []string
+	for _, w := range prev.Warnings {
+		if strings.HasPrefix(w, earlierAttempt) {
+			out = append(out, w)
+		}
+	}
+	if prev.Outcome() == OutcomeAborted && strings.Contains(prev.AbortReason, rewrittenWords) {
+		out = append(out, earlierAttempt+prev.AbortReason)
+	}
+	return out
 }
 
 // ErrNoInput is returned for a plan without files.
