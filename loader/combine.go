@@ -175,7 +175,7 @@ func Combine(dirs []string) (*Combined, error) {
 			// input rewritten under it).
 			c.Problems = append(c.Problems, fmt.Sprintf("%s stopped part-way: %s", dir, s.AbortReason))
 		}
-		for _, w := range earlierWarnings(&Summary{Warnings: s.Warnings}) {
+		for _, w := range keptWarnings(s.Warnings) {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s", dir, w))
 		}
 		c.Given[i].Summary = s

@@ -90,14 +90,21 @@ const earlierAttempt = "an earlier attempt of this run stopped: "
 // replaces: an earlier attempt's stop on an input rewritten under it,
 // whose stored rows may be of either content, and those it kept itself.
 func earlierWarnings(prev *Summary) []string {
+	out := keptWarnings(prev.Warnings)
+	if prev.Outcome() == OutcomeAborted && strings.Contains(prev.AbortReason, rewrittenWords) {
+		out = append(out, earlierAttempt+prev.AbortReason)
+	}
+	return out
+}
+
+// keptWarnings are the warnings of ws an earlier attempt left, which a
+// resume keeps and crmload summary notes.
+func keptWarnings(ws []string) []string {
 	var out []string
-	for _, w := range prev.Warnings {
+	for _, w := range ws {
 		if strings.HasPrefix(w, earlierAttempt) {
 			out = append(out, w)
 		}
-	}
-	if prev.Outcome() == OutcomeAborted && strings.Contains(prev.AbortReason, rewrittenWords) {
-		out = append(out, earlierAttempt+prev.AbortReason)
 	}
 	return out
 }
