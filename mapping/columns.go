@@ -119,9 +119,6 @@ func (c *compiler) columnTypes() ([]colType, error) {
 				return nil, c.errf(v.Line, "columns: %s: a mapping here is {date: FORMAT}, e.g. {date: \"%%m/%%d/%%Y %%H:%%M\"} (valid types: %s)", k.Value, valid)
 			}
 			f := v.Content[1].Value
-			if strings.Contains(f, "FIXME") {
-				return nil, c.errf(v.Line, "columns: %s: the date format is still FIXME: choose the day/month order of the dates (%%d/%%m/%%Y or %%m/%%d/%%Y, as the comment of that line says)", k.Value)
-			}
 			layout, err := strftimeLayout(f)
 			if err != nil {
 				return nil, c.errf(v.Line, "columns: %s: %v", k.Value, err)

@@ -71,6 +71,9 @@ func Compile(spec *Spec, opts Options) (*Mapper, error) {
 		return nil, c.errf(spec.line["kind"], "kind: %v", err)
 	}
 	c.kind, c.schema = kind, crm.SchemaOf(kind)
+	if err := c.checkPlaceholders(); err != nil {
+		return nil, err
+	}
 	if opts.Header != nil {
 		c.columns = make(map[string]int, len(opts.Header))
 		for i, h := range opts.Header {

@@ -78,9 +78,6 @@ func (c *compiler) parseValue(n *yaml.Node, where string) (*value, error) {
 			v.stat = exprStat{line: val.Line, src: p.src}
 			sources++
 		case "format":
-			if strings.Contains(val.Value, "FIXME") {
-				return nil, c.errf(val.Line, "%s.format: is still FIXME: choose the day/month order of the dates (%%d/%%m/%%Y or %%m/%%d/%%Y, as the comment of that line says)", where)
-			}
 			layout, err := strftimeLayout(val.Value)
 			if err != nil {
 				return nil, c.errf(val.Line, "%s: %v", where, err)
