@@ -144,6 +144,15 @@ func TestKillAtCrashPoints(t *testing.T) {
 			if failed := reportLines(t, filepath.Join(retry, "failed.csv")); len(failed) != rows/10 {
 				t.Errorf("the retry failed %d rows, want %d (the unknown participants, each once)", len(failed), rows/10)
 			}
+			// Resumed or not, it is a retry of its parent: crmload summary
+			// counts its rows as the parent's, once.
+			sum, err := loader.RunDir(retry).Summary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Base(parent[0]); sum.Command != "retry" || sum.Parent != want {
+				t.Errorf("the retry's summary says command %q, parent_run %q; want retry of %s", sum.Command, sum.Parent, want)
+			}
 			if n := c.storedOnce(); n != rows*9/10 {
 				t.Errorf("the store holds %d events, want %d", n, rows*9/10)
 			}

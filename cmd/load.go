@@ -605,6 +605,12 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	}
 	opts.mapping = run.MappingPath()
 	opts.files = rf.Files
+	if rf.Command == "retry" {
+		// A retry goes on as one: its summary names its parent, and its
+		// input is read as the report it is (UTF-8, no comment lines).
+		opts.reports = true
+		return runLoad(ctx, g, opts, "retry", rf.Parent)
+	}
 	return runLoad(ctx, g, opts, "load", "")
 }
 
