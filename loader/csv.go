@@ -26,6 +26,10 @@ type csvSource struct {
 	header  []string
 	keep    int // leading columns of header that are the input's own
 	rawCol  int // the header's crmload_raw column, or -1
+	// rawOrder maps this report's columns to those of the rows under its
+	// crmload_raw (nil: the same order); rawErr refuses those rows.
+	rawOrder []int
+	rawErr   error
 	pending []*mapping.Record
 	counter *countingReader
 	close   func() error
@@ -162,8 +166,10 @@ func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
 			continue
 		}
 		rec := s.check(s.record(cr), cr.raw, s.keep)
-		if rec.Err == nil {
-			rec.Values = append(rec.Values, make([]string, len(s.header)-s.keep)...)
+		if rec.Err == nil && s.rawErr != nil {
+			rec.Err, rec.Raw, rec.Values = s.rawErr, bytes.Clone(cr.raw), nil
+		} else if rec.Err == nil {
+			rec.Values = append(s.inReportOrder(rec.Values), make([]string, len(s.header)-s.keep)...)
 		} else {
 			// The row's cells were not read, its crmload_raw was: an edit
 			// of a cell changed nothing.

@@ -192,6 +192,9 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	s.counter, s.close, s.notUTF8 = counter, closeAll, notUTF8
+	if s.rawCol >= 0 && !isStdin(path) {
+		s.setRawOrder(rawHeader(path, []byte(string(delim))))
+	}
 	return s, nil
 }
 

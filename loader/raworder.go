@@ -1,0 +1,89 @@
+package loader
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// The text under crmload_raw is a row of the input of the first run of a
+// retry chain, in that input's column order. A failure report edited in a
+// spreadsheet may have its columns moved: a row read from its crmload_raw
+// is then put in the report's order by the columns' names, and refused
+// when the names are not that input's, rather than read shifted (a
+// Country stored as a product's description, with exit 0).
+
+// rawHeader is the header of the input whose rows the crmload_raw texts of
+// the failure report at path are: that of the first run up its chain of
+// retries, read from its succeeded report with delimiter comma. It is nil
+// where the report is not in a run directory (a copy elsewhere), or the
+// header cannot be read: the report's own order is taken then.
+func rawHeader(path string, comma []byte) []string {
+	dir := RunDir(filepath.Dir(path))
+	if !dir.HasRunFile() {
+		return nil
+	}
+	for range 1000 { // a chain is short; a loop of links is not followed forever
+		up := dir.RetryOf()
+		if up == "" {
+			break
+		}
+		dir = RunDir(up)
+	}
+	for _, ext := range []string{filepath.Ext(path), ".csv", ".tsv"} {
+		f, err := os.Open(dir.file(SucceededReport + ext))
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		br := bufio.NewReader(f)
+		skipBOM(br)
+		h, err := newCSVReader(newLineReader(br, DefaultMaxRecordBytes), comma, nil, 0).read()
+		if err != nil || h.err != nil {
+			return nil
+		}
+		names := slices.Clone(h.fields)
+		return names[:len(names)-reportTail(names)]
+	}
+	return nil
+}
+
+// setRawOrder compares the columns of this report with orig, the input's
+// whose rows its crmload_raw texts are: the same names in another order
+// give rawOrder; other names give rawErr, for each row read from its text.
+func (s *csvSource) setRawOrder(orig []string) {
+	cur := s.header[:s.keep]
+	if orig == nil || slices.Equal(orig, cur) {
+		return
+	}
+	if len(orig) == len(cur) {
+		order := make([]int, len(cur))
+		for i, name := range cur {
+			if order[i] = slices.Index(orig, name); order[i] < 0 {
+				break
+			}
+		}
+		if !slices.Contains(order, -1) {
+			s.rawOrder = order
+			return
+		}
+	}
+	s.rawErr = fmt.Errorf("%s holds the row as the run's input had it (columns %s), and this report's columns before crmload_line are others (%s): put them back so, or empty %s and fix the cells",
+		rawColumn, strings.Join(orig, ","), strings.Join(cur, ","), rawColumn)
+}
+
+// inReportOrder puts the values of a row read from crmload_raw (in the
+// input's column order) in the report's.
+func (s *csvSource) inReportOrder(values []string) []string {
+	if s.rawOrder == nil {
+		return values
+	}
+	out := make([]string, len(values))
+	for i, j := range s.rawOrder {
+		out[i] = values[j]
+	}
+	return out
+}
