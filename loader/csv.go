@@ -22,17 +22,17 @@ import (
 const rawColumn = "crmload_raw"
 
 type csvSource struct {
-	r       *csvReader
-	header  []string
-	keep    int // leading columns of header that are the input's own
-	rawCol  int // the header's crmload_raw column, or -1
+	r      *csvReader
+	header []string
+	keep   int // leading columns of header that are the input's own
+	rawCol int // the header's crmload_raw column, or -1
 	// rawOrder maps this report's columns to those of the rows under its
 	// crmload_raw (nil: the same order); rawErr refuses those rows.
 	rawOrder []int
 	rawErr   error
-	pending []*mapping.Record
-	counter *countingReader
-	close   func() error
+	pending  []*mapping.Record
+	counter  *countingReader
+	close    func() error
 	// maxField bounds a cell's bytes (--max-field-bytes).
 	maxField int
 	// freeRecs are made ahead for record: one allocation for many.
