@@ -91,7 +91,7 @@ func TestHugeRecordsBoundedMemory(t *testing.T) {
 			t.Errorf("rows read %d, failed %d; want 1 and 1", s.RowsRead, s.RowsFailed)
 		}
 		failed, _ := os.ReadFile(filepath.Join(run, "failed.jsonl"))
-		if !bytes.Contains(failed, []byte("line 1 is 1.0 GiB long, over the record limit of 16.0 MiB")) || len(failed) > 64<<10 {
+		if !bytes.Contains(failed, []byte("line 1: the record is 1.0 GiB long, over the record limit of 16.0 MiB")) || len(failed) > 64<<10 {
 			t.Errorf("failed.jsonl (%d bytes) does not name the line and the limit: %.500s", len(failed), failed)
 		}
 		if peak > peakLimitMiB {

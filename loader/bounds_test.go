@@ -37,11 +37,11 @@ func TestCSVRecordBound(t *testing.T) {
 		}
 	}
 	want := []string{
-		"line 2 is 103 bytes long, over the record limit of 64 bytes (--max-record-bytes): the record was skipped",
+		"the record is 103 bytes long, over the record limit of 64 bytes (--max-record-bytes): it was skipped, and its text is not kept (a longer --max-record-bytes reads it)",
 		"2=ok",
 		// As with --max-record-lines, the span ends where the bound is
 		// reached, and reading goes on at the next line.
-		"the record on lines 4-5 is over the record limit of 64 bytes (--max-record-bytes): the record was skipped",
+		"the record on lines 4-5 is over the record limit of 64 bytes (--max-record-bytes): it was skipped, and its text is not kept (a longer --max-record-bytes reads it)",
 		`malformed CSV (line 6): a " inside a field that does not start with one (quote the whole field and double the quote: "say ""hi""")`,
 		"4=fine",
 		"column b is 40 bytes long, over the field limit of 32 bytes (--max-field-bytes)",
@@ -67,7 +67,7 @@ func TestJSONLFieldBound(t *testing.T) {
 			got = append(got, "ok")
 		}
 	}
-	want := "line 1 is 90 bytes long, over the record limit of 80 bytes (--max-record-bytes): the record was skipped\n" +
+	want := "the record is 90 bytes long, over the record limit of 80 bytes (--max-record-bytes): it was skipped, and its text is not kept (a longer --max-record-bytes reads it)\n" +
 		"a.b[0] is 40 bytes long, over the field limit of 32 bytes (--max-field-bytes)\nok"
 	if strings.Join(got, "\n") != want {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), want)

@@ -102,13 +102,47 @@ func (s *csvSource) Next() (*mapping.Record, error) {
 	if cr.comment {
 		return &mapping.Record{Line: cr.line, Comment: true}, nil
 	}
-	if s.rawCol >= 0 && cr.err == nil && len(cr.fields) == len(s.header) && cr.fields[s.rawCol] != "" {
-		// A failure report's row whose text is kept raw: read that text.
-		s.pending = s.expandRaw(cr)
-		return s.Next()
+	if s.rawCol >= 0 && cr.err == nil && len(cr.fields) == len(s.header) {
+		if cr.fields[s.rawCol] != "" {
+			// A failure report's row whose text is kept raw: read that text.
+			s.pending = s.expandRaw(cr)
+			return s.Next()
+		}
+		if !slices.ContainsFunc(cr.fields[:s.keep], func(v string) bool { return v != "" }) {
+			return s.notKept(cr), nil
+		}
 	}
 	return s.check(s.record(cr), cr.raw, len(s.header)), nil
 }
+
+// notKept fails a failure report's row that holds neither cells nor
+// crmload_raw text: a record over --max-record-bytes, whose text was not
+// kept. Read as cells, it was a row of empty values, filtered out or
+// failed on some other parameter, and it no longer split or failed the
+// group it was in: it fails as it did, and the rows beside it with it.
+func (s *csvSource) notKept(cr csvRecord) *mapping.Record {
+	// crmload_line, error_description
+	return &mapping.Record{Line: cr.line, Err: notKeptError(cr.fields[s.keep], cr.fields[s.keep+3])}
+}
+
+// notKeptError is the error of a report's row whose record was not kept:
+// line is its crmload_line, why its error_description.
+func notKeptError(line, why string) error {
+	if _, rest, ok := strings.Cut(why, ": "); ok && strings.HasPrefix(why, "line ") {
+		why = rest // "line N: " is the row's line in that report
+	}
+	if strings.HasPrefix(why, notKeptWords) {
+		// A retry's report of such a row: said as the first retry said it.
+		return errors.New(why)
+	}
+	if why != "" {
+		why = " (" + strings.TrimSuffix(why, " (a longer --max-record-bytes reads it)") + ")"
+	}
+	return fmt.Errorf("%s text: its record was not kept%s; put its text, line %s of the run's input, in %s (a longer --max-record-bytes reads it), or give its values",
+		notKeptWords, why, cmp.Or(line, "?"), rawColumn)
+}
+
+const notKeptWords = "the row holds neither the input's values nor " + rawColumn
 
 // record is what the source makes of a read: the fields of a record that
 // is malformed (bad quoting) are not its cells, so they are left out and

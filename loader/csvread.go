@@ -187,7 +187,7 @@ parseField:
 				if tl, ok := err.(*lineTooLongError); ok {
 					// Drop what was kept: the record's text is over the bound.
 					p.rawBuf, p.recordBuffer, p.fieldIndexes = p.rawBuf[:0], p.recordBuffer[:0], p.fieldIndexes[:0]
-					return csvRecord{line: start, endLine: p.line, err: fmt.Errorf("the record on lines %d-%d is over the record limit of %s (--max-record-bytes): the record was skipped", start, p.line, byteSize(int64(tl.max)))}, nil
+					return csvRecord{line: start, endLine: p.line, err: fmt.Errorf("the record on lines %d-%d is over the record limit of %s (--max-record-bytes): it was skipped, and its text is not kept (a longer --max-record-bytes reads it)", start, p.line, byteSize(int64(tl.max)))}, nil
 				}
 				if err == io.EOF {
 					cur = nil

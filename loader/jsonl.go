@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -61,8 +62,13 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 			rec.Err = fmt.Errorf("not valid UTF-8: %s", s.notUTF8)
 		}
 		// An empty crmload_raw is a line given by its fields, as an
-		// empty cell of a CSV report is a row given by its columns.
-		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text != "" {
+		// empty cell of a CSV report is a row given by its columns; with
+		// no field, its record was not kept (over --max-record-bytes).
+		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text == "" && onlyReportMembers(rec.Object) {
+			line, _ := rec.Object[failedColumns[0]].(json.Number)
+			why, _ := rec.Object[failedColumns[3]].(string)
+			rec = &mapping.Record{Line: rec.Line, Err: notKeptError(string(line), why)}
+		} else if ok && rec.Err == nil && text != "" {
 			if strings.TrimSpace(text) == "" {
 				rec = &mapping.Record{Line: rec.Line, Raw: rec.Raw, Err: errors.New(rawColumn + " holds no record: put the line's text there, or empty it and give the fields")}
 			} else {
@@ -88,6 +94,17 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 		return rec, nil
 	}
 	return nil, io.EOF
+}
+
+// onlyReportMembers says whether a failure report's line holds only the
+// members a report adds: none of the input's.
+func onlyReportMembers(obj map[string]any) bool {
+	for k := range obj {
+		if k != rawColumn && !slices.Contains(failedColumns, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // errNotUTF8 is a line's error when it is not UTF-8.

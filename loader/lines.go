@@ -47,7 +47,7 @@ type lineTooLongError struct {
 }
 
 func (e *lineTooLongError) Error() string {
-	return fmt.Sprintf("line %d is %s long, over the record limit of %s (--max-record-bytes): the record was skipped", e.line, byteSize(e.size), byteSize(int64(e.max)))
+	return fmt.Sprintf("the record is %s long, over the record limit of %s (--max-record-bytes): it was skipped, and its text is not kept (a longer --max-record-bytes reads it)", byteSize(e.size), byteSize(int64(e.max)))
 }
 
 // byteSize says a size in bytes the way people read it.
