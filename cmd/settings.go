@@ -19,9 +19,10 @@ var runSettings = []string{
 }
 
 // retrySettings are those a retry takes from its parent run: who it
-// logged in as, and whether it was a dry run. The pace and error
-// threshold of a retry are its own.
-var retrySettings = []string{"username", "organisation", "unit", "dry-run"}
+// logged in as, whether it was a dry run, and what a request id used
+// twice in its input means (the rows a retry loads are rows of that
+// input). The pace and error threshold of a retry are its own.
+var retrySettings = []string{"username", "organisation", "unit", "dry-run", "on-duplicate-request-id"}
 
 // recordSettings returns the values of the run settings, as flag values.
 func recordSettings(fs *pflag.FlagSet) map[string]string {

@@ -20,6 +20,11 @@ type dupWatch struct {
 	first *idShards // id hash -> first line
 	dups  []dupID   // the first few, for the warning
 	count int       // rows whose id an earlier row had
+	// For a failure report loaded again: the ids of the rows the runs up
+	// its chain stored (id hash -> index in storedBy), the earlier rows
+	// of the file those runs read.
+	stored   *idShards
+	storedBy []string
 }
 
 // idTable maps 64-bit hashes to lines: open addressing with linear
@@ -74,6 +79,21 @@ func (t *idTable) slot(h uint64) int {
 	return i
 }
 
+// get returns the line stored for h (false: none; a nil table has none).
+func (s *idShards) get(h uint64) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	if h == 0 {
+		h = 1
+	}
+	t := s[h%idShardCount]
+	if i := t.slot(h); t.hashes[i] == h {
+		return int(t.lines[i]), true
+	}
+	return 0, false
+}
+
 // add returns the line stored for h, or stores line and returns false.
 func (t *idTable) add(h uint64, line int) (int, bool) {
 	if h == 0 {
@@ -105,6 +125,7 @@ func (t *idTable) grow() {
 type dupID struct {
 	id          string
 	first, line int
+	by          string // first: a row this run stored
 }
 
 const maxDupsNamed = 10
@@ -120,19 +141,23 @@ func newDupWatch(path string, on bool) *dupWatch {
 }
 
 // see records a row's request id and returns the line of an earlier row
-// with the same id, or 0.
-func (d *dupWatch) see(id string, line int) int {
+// with the same id, or 0; or the run that stored a row with that id, for
+// a failure report loaded again.
+func (d *dupWatch) see(id string, line int) (first int, by string) {
 	if id == "" || d.first == nil {
-		return 0
+		return 0, ""
 	}
-	if first, ok := d.first.add(maphash.String(d.seed, id), line); ok {
-		d.count++
-		if len(d.dups) < maxDupsNamed {
-			d.dups = append(d.dups, dupID{id: id, first: first, line: line})
-		}
-		return first
+	h := maphash.String(d.seed, id)
+	if k, ok := d.stored.get(h); ok {
+		by = d.storedBy[k]
+	} else if first, ok = d.first.add(h, line); !ok {
+		return 0, ""
 	}
-	return 0
+	d.count++
+	if len(d.dups) < maxDupsNamed {
+		d.dups = append(d.dups, dupID{id: id, first: first, line: line, by: by})
+	}
+	return first, by
 }
 
 // warning is the one warning of a file with duplicate request ids, or "".
@@ -145,6 +170,10 @@ func (d *dupWatch) warning(failed bool) string {
 	for i, x := range d.dups {
 		if i > 0 {
 			b.WriteString(", ")
+		}
+		if x.by != "" {
+			fmt.Fprintf(&b, "%q on line %d and stored by run %s", x.id, x.line, x.by)
+			continue
 		}
 		fmt.Fprintf(&b, "%q on lines %d and %d", x.id, x.first, x.line)
 	}

@@ -12,12 +12,12 @@ func TestDupWatchTable(t *testing.T) {
 	d := newDupWatch("f.csv", true)
 	const n = 100_000
 	for i := range n {
-		if first := d.see("id"+strconv.Itoa(i), i+2); first != 0 {
+		if first, _ := d.see("id"+strconv.Itoa(i), i+2); first != 0 {
 			t.Fatalf("id%d on line %d: taken for a repeat of line %d", i, i+2, first)
 		}
 	}
 	for i := 0; i < n; i += 997 {
-		if first := d.see("id"+strconv.Itoa(i), n+10+i); first != i+2 {
+		if first, _ := d.see("id"+strconv.Itoa(i), n+10+i); first != i+2 {
 			t.Fatalf("id%d again: first line %d, want %d", i, first, i+2)
 		}
 	}
@@ -69,7 +69,7 @@ func BenchmarkDupWatch(b *testing.B) {
 	for b.Loop() {
 		d := newDupWatch("x.csv", true)
 		for i, id := range ids {
-			if d.see(id, i+2) != 0 {
+			if first, _ := d.see(id, i+2); first != 0 {
 				b.Fatal("a duplicate")
 			}
 		}

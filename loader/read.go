@@ -32,6 +32,9 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 		inFlight := func(line int) bool { return r.journalSends && r.resume.sending[fi].has(line) }
 		replayable := r.replayable()
 		dups := newDupWatch(in.path, r.plan.Spec.RequestID.Kind != 0)
+		if err := dups.addStored(in.path, r.plan.sourceOptions()); err != nil {
+			r.sum.Warnings = append(r.sum.Warnings, err.Error())
+		}
 		r.shardMapper(in.mapper)
 		in.mapper.SetEventAlloc(bt.alloc)
 		emit := func(it mapping.Item) {
@@ -43,19 +46,22 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 				return
 			}
 			first := it.Records[0].Line
-			dupOf := 0
+			dupOf, dupBy := 0, ""
 			if !it.Filtered && it.Err == nil {
-				dupOf = dups.see(it.RequestID, first)
+				dupOf, dupBy = dups.see(it.RequestID, first)
 			}
 			switch {
 			case r.resume.settled[fi].has(first):
 				r.resumed += len(it.Records)
 			case it.Filtered || it.Err != nil:
 				pendingOut = append(pendingOut, checked(it, fi))
-			case dupOf > 0 && r.opts.FailDuplicateIDs:
+			case (dupOf > 0 || dupBy != "") && r.opts.FailDuplicateIDs:
 				it.Event = nil // not sent: its place is the next event's (batcher)
-				pendingOut = append(pendingOut, settled{item: it, file: fi, code: crm.CodeDuplicateRequestID,
-					msg: fmt.Sprintf("request id %q is the request id of line %d too: not sent (--on-duplicate-request-id fail)", it.RequestID, dupOf)})
+				msg := fmt.Sprintf("request id %q is the request id of line %d too: not sent (--on-duplicate-request-id fail)", it.RequestID, dupOf)
+				if dupBy != "" {
+					msg = fmt.Sprintf("request id %q is the request id of a row run %s stored: not sent (--on-duplicate-request-id fail)", it.RequestID, dupBy)
+				}
+				pendingOut = append(pendingOut, settled{item: it, file: fi, code: crm.CodeDuplicateRequestID, msg: msg})
 			default:
 				if len(r.receipts) > 0 { // a resume: stored, but not yet reported
 					if rc, stored := r.receipts[key(fi, it)]; stored {
