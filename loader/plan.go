@@ -172,6 +172,11 @@ func prepare(plan *Plan) ([]*input, error) {
 		if in.mapper, err = mapping.Compile(plan.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
 			return fail(err)
 		}
+		if plan.Spec.GroupBy.Kind != 0 && !IsPipe(path) && isReport(path, headerOf(src, format)) {
+			if err := groupsApart(path, plan, opts); err != nil {
+				return fail(err)
+			}
+		}
 		first := inputs[0]
 		if format != first.format {
 			return fail(fmt.Errorf("%s is %s but %s is %s: the inputs of one run share a format (their reports are one file)", path, format, first.path, first.format))
@@ -181,6 +186,14 @@ func prepare(plan *Plan) ([]*input, error) {
 		}
 	}
 	return inputs, nil
+}
+
+// headerOf is a CSV source's header, nil for JSONL.
+func headerOf(src Source, format Format) []string {
+	if format == CSV {
+		return src.Header()
+	}
+	return nil
 }
 
 // sourceOptions are how the plan's inputs are read.
