@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -98,7 +99,11 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 			if opts.mapping == "" || len(args) == 0 {
 				return usageErrorf("load needs -m MAPPING.yaml and at least one FILE (or --job JOB.yaml, or --resume RUN_DIR)")
 			}
-			return runLoad(cmd.Context(), g, opts, "load", "")
+			parent, err := reportOfRun(g, &opts)
+			if err != nil {
+				return err
+			}
+			return runLoad(cmd.Context(), g, opts, "load", parent)
 		},
 	}
 	addLoadFlags(c, &opts)
@@ -560,6 +565,33 @@ func retryHint(dir loader.RunDir, shown string) string {
 		by, byDir = next, nextDir
 	}
 	return fmt.Sprintf("the failed rows of %s were retried already, last by run %s: what is left is that run's (crmload load --resume %s if it stopped part-way, crmload retry %s for the rows it failed)", shown, by, byDir, byDir)
+}
+
+// reportOfRun makes a load of a finished run's failure report, where the
+// run wrote it and into the run's own store or engine, a retry of that
+// run in all but its name: it is recorded in the run as its retry (so a
+// later crmload retry of the run is refused, not stored twice), and its
+// summary names the run as its parent_run (crmload summary counts its
+// rows once). It returns that parent, "" for any other load.
+func reportOfRun(g *globals, opts *loadOptions) (string, error) {
+	if len(opts.files) != 1 || !strings.HasPrefix(filepath.Base(opts.files[0]), loader.FailedReport+".") {
+		return "", nil
+	}
+	dir := filepath.Dir(opts.files[0])
+	run := loader.RunDir(dir)
+	rf, err := run.RunFile()
+	if err != nil {
+		return "", nil // no run directory: a file like any other
+	}
+	sum, err := run.Summary()
+	if err != nil || rf.Engine != crm.RedactURL(opts.engine) || opts.engine == "embedded" && !sameStore(g.db, rf.DB) {
+		return "", nil // not finished, or another store: no retry of it
+	}
+	if by, byDir := run.RetriedBy(); by != "" && !opts.again {
+		return "", usageErrorf("%s is the failure report of run %s, whose failed rows were loaded again already by run %s (%s): loading them again could store the ones it stored twice; for what is left, crmload retry %s; or give --again", opts.files[0], dir, by, byDir, byDir)
+	}
+	opts.load.ParentDir = dir
+	return loader.RunIdentity(dir, sum), nil
 }
 
 // runResume continues the run in opts.resume with the mapping, inputs,

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/crmload/crmload/mapping"
@@ -38,16 +39,27 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 	if err != nil {
 		return err
 	}
-	seed, seen := maphash.MakeSeed(), newIDShards()
+	// Each group's first line, by its key's hash, and how many items had
+	// been read when the last one holding an unreadable record was: such
+	// a record splits the group around it, as it did in the run (both
+	// parts fail with it), so parts with one between them are not apart.
+	type groupAt struct{ line, broken int }
+	seed, seen := maphash.MakeSeed(), map[uint64]groupAt{}
+	items, broken := 0, 0
 	var apart error
 	emit := func(it mapping.Item) {
-		if apart != nil || it.Filtered || it.Key == "" {
-			return
+		items++
+		if apart == nil && !it.Filtered && it.Key != "" {
+			h, line := maphash.String(seed, it.Key), it.Records[0].Line
+			if g, ok := seen[h]; ok && g.broken == broken {
+				apart = fmt.Errorf("%s: the rows of group %q are apart (lines %d and %d): group_by gathers consecutive rows into one event, so it would be stored as several events (were the report's rows sorted?); put each group's rows together (sorting by crmload_line restores the run's order), then load it again",
+					path, it.Key, g.line, line)
+				return
+			}
+			seen[h] = groupAt{line: line, broken: broken}
 		}
-		line := it.Records[0].Line
-		if first, ok := seen.add(maphash.String(seed, it.Key), line); ok {
-			apart = fmt.Errorf("%s: the rows of group %q are apart (lines %d and %d): group_by gathers consecutive rows into one event, so it would be stored as several events (were the report's rows sorted?); put each group's rows together (sorting by crmload_line restores the run's order), then load it again",
-				path, it.Key, first, line)
+		if slices.ContainsFunc(it.Records, func(r *mapping.Record) bool { return r.Err != nil }) {
+			broken = items // the parts of a group around it both fail with it
 		}
 	}
 	for apart == nil {
