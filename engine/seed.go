@@ -25,7 +25,7 @@ type SeedRecord struct {
 	File    string // the seed file and line it came from, for SeedError
 	Line    int
 	ID      string
-	IDGiven bool     // the file gave ID: an upsert replaces the stored one
+	IDGiven bool     // the file gave ID: that of a new record (a stored one keeps its own)
 	Vals    []string // by position in the entity's Columns
 	Present []bool
 }
@@ -251,6 +251,9 @@ func (e *Engine) upsert(ctx context.Context, ent *Entity, recs []SeedRecord) err
 			recs[i].ID = newID()
 		}
 	}
+	if err := e.keepIDs(ctx, ent, recs); err != nil {
+		return err
+	}
 	later, err := e.resolveRefs(ctx, ent, recs, false)
 	if err != nil {
 		return err
@@ -265,6 +268,55 @@ func (e *Engine) upsert(ctx context.Context, ent *Entity, recs []SeedRecord) err
 		return err
 	}
 	return e.store.Upsert(ctx, ent, later)
+}
+
+// keepIDs refuses a record that gives another id than the stored one of
+// its natural key: other records refer to a record by its id (a unit to
+// its currency, an account to its payment medium types), and they would
+// refer to nothing ("Currency (01A2...) Not Found" on every row).
+func (e *Engine) keepIDs(ctx context.Context, ent *Entity, recs []SeedRecord) error {
+	k := ent.col(ent.key)
+	var keys, given []string
+	for _, r := range recs {
+		if r.IDGiven {
+			keys, given = append(keys, r.Vals[k]), append(given, r.ID)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	slices.Sort(given)
+	byKey, err := e.store.Lookup(ctx, ent, ent.key, slices.Compact(keys))
+	if err != nil {
+		return err
+	}
+	byID, err := e.store.Lookup(ctx, ent, "id", slices.Compact(given))
+	if err != nil {
+		return err
+	}
+	idOf, keyOf := make(map[string]string, len(byKey)), make(map[string]string, len(byID))
+	for _, s := range byKey {
+		idOf[s.get(ent, ent.key)] = s.ID
+	}
+	for _, s := range byID {
+		keyOf[s.ID] = s.get(ent, ent.key)
+	}
+	for _, r := range recs {
+		if !r.IDGiven {
+			continue
+		}
+		fail := func(format string, args ...any) error {
+			return &SeedError{File: r.File, Line: r.Line, Entity: ent.name, Err: fmt.Errorf(format, args...)}
+		}
+		if id, ok := idOf[r.Vals[k]]; ok && r.ID != id {
+			return fail("%s %q has the id %q in the store, and a seed does not change it (what refers to it would refer to nothing): give id %q, or no id", ent.key, r.Vals[k], id, id)
+		}
+		if key, ok := keyOf[r.ID]; ok && key != r.Vals[k] {
+			return fail("id %q is the id of %s %q in the store: give another id, or no id", r.ID, ent.key, key)
+		}
+	}
+	return nil
 }
 
 func checkRecord(ent *Entity, r *SeedRecord) error {

@@ -268,3 +268,38 @@ func TestSeedCSVStopsEarly(t *testing.T) {
 		t.Errorf("goroutines %d -> %d: the decoder did not stop", before, after)
 	}
 }
+
+// TestSeedKeepsIDs: a stored record keeps its id. A seed that gives it
+// another one is refused (a unit would refer to a currency no longer
+// there, and every row fail with "Currency (01A2...) Not Found"), as is
+// a new record given the id of another; the same id again is an upsert.
+func TestSeedKeepsIDs(t *testing.T) { forStores(t, testSeedKeepsIDs) }
+
+func testSeedKeepsIDs(t *testing.T, store string) {
+	e := newStoreEngine(t, store, "../testdata/seed/reference.yaml")
+	ctx := context.Background()
+	eur := lookupOne(t, e, entCurrency, "code", "EUR")
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, seed, want string }{
+		{"another id", `currencies: [{id: "2", code: EUR}]`, fmt.Sprintf(`again.yaml:1: currencies: code "EUR" has the id %q in the store, and a seed does not change it`, eur.ID)},
+		{"the id of another", fmt.Sprintf(`currencies: [{id: %q, code: CHF}]`, eur.ID), fmt.Sprintf(`again.yaml:1: currencies: id %q is the id of code "EUR" in the store: give another id, or no id`, eur.ID)},
+		{"the same id", fmt.Sprintf(`currencies: [{id: %q, code: EUR}]`, eur.ID), ""},
+		{"no id", `currencies: [{code: EUR}]`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.Seed(ctx, writeFile(t, dir, "again.yaml", tc.seed+"\n"))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Seed: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Seed = %v, want %s", err, tc.want)
+			}
+			if got := lookupOne(t, e, entCurrency, "code", "EUR"); got.ID != eur.ID {
+				t.Errorf("EUR's id is %q, was %q", got.ID, eur.ID)
+			}
+			if unit := lookupOne(t, e, entUnit, "name", "Admin Unit"); unit.get(entUnit, "currency") != eur.ID {
+				t.Errorf("Admin Unit's currency is %q, want EUR's id %q", unit.get(entUnit, "currency"), eur.ID)
+			}
+		})
+	}
+}
