@@ -35,6 +35,11 @@ RUN_DIR as its parent_run.`,
 		},
 	}
 	addLoadFlags(c, &opts)
+	// A retry's run directory goes beside its parent's (runRetry), not
+	// into ./reports: the help says so.
+	if f := c.Flags().Lookup("report-dir"); f != nil {
+		f.Usage, f.DefValue = "where the retry's run directory is created (default: beside RUN_DIR, in its run's report directory)", ""
+	}
 	return c
 }
 

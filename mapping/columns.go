@@ -129,7 +129,7 @@ func (c *compiler) columnTypes() ([]colType, error) {
 		}
 		if c.header != nil {
 			if _, ok := c.columns[k.Value]; !ok {
-				return nil, c.errf(k.Line, "columns: %q is not in the header of %s (columns: %s)", k.Value, c.input, CutList(c.header, "columns"))
+				return nil, c.errf(k.Line, "columns: %q is not in the header of %s (columns: %s)%s", k.Value, c.input, CutList(c.header, "columns"), delimiterHint(c.header))
 			}
 		}
 		out = append(out, t)
@@ -232,4 +232,18 @@ func (t *typedColumns) value(r *Record, j int) any {
 		t.convert(r)
 	}
 	return t.vals[j]
+}
+
+// delimiterHint is a hint for a header read as one column that holds
+// another delimiter (a report saved by a spreadsheet with ";"), or "".
+func delimiterHint(header []string) string {
+	if len(header) != 1 {
+		return ""
+	}
+	for _, d := range []string{";", "\t", "|"} {
+		if strings.Count(header[0], d) > 0 {
+			return fmt.Sprintf(": the header was read as one column, and holds %q: if that is its delimiter, set input.delimiter: %q in the mapping", d, d)
+		}
+	}
+	return ""
 }

@@ -57,3 +57,16 @@ func TestPlaceholders(t *testing.T) {
 		})
 	}
 }
+
+// TestDelimiterHint: a header read as one column that holds a ";" (a
+// report re-saved by a spreadsheet) says to set input.delimiter.
+func TestDelimiterHint(t *testing.T) {
+	_, err := compileSpec(t, purchaseBase, []string{strings.Join(retailHeader, ";")})
+	want := `: the header was read as one column, and holds ";": if that is its delimiter, set input.delimiter: ";" in the mapping`
+	if err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Compile = %v\nwant it to end %s", err, want)
+	}
+	if _, err := compileSpec(t, purchaseBase, []string{"InvoiceNo"}); err == nil || strings.Contains(err.Error(), "delimiter") {
+		t.Errorf("Compile with a one-column header without ';' = %v, want no delimiter hint", err)
+	}
+}

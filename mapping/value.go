@@ -120,7 +120,7 @@ func (c *compiler) bindColumn(v *value, where string) error {
 	}
 	i, ok := c.columns[v.column]
 	if !ok {
-		return c.errf(v.line, "%s: column %q is not in the header of %s (columns: %s)", where, v.column, c.input, CutList(c.header, "columns"))
+		return c.errf(v.line, "%s: column %q is not in the header of %s (columns: %s)%s", where, v.column, c.input, CutList(c.header, "columns"), delimiterHint(c.header))
 	}
 	v.col = i
 	return nil
