@@ -442,8 +442,12 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 		where = strings.Join(dirs, ", ")
 	}
 	switch {
+	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0 && sum.RowsInDoubtEarlier > 0:
+		return fmt.Sprintf("%s in doubt (%d in this attempt, %d in earlier ones: the engine may or may not have stored them; each line says why): see %s", mapping.CountOf(sum.RowsInDoubtInAll(), "row is", "rows are"), sum.RowsInDoubt, sum.RowsInDoubtEarlier, run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0:
 		return fmt.Sprintf("%s in doubt (the engine may or may not have stored them; each line says why): see %s", mapping.CountOf(sum.RowsInDoubt, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
+	case sum.RowsFailed == 0 && sum.RowsFailedEarlier == 0 && sum.RowsInDoubtEarlier > 0:
+		return fmt.Sprintf("%s in doubt since an earlier attempt of this run (the engine may or may not have stored them; each line says why): see %s", mapping.CountOf(sum.RowsInDoubtEarlier, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
 	case sum.RowsFailed == 0 && sum.RowsFailedEarlier > 0:
 		return fmt.Sprintf("%s failed in earlier attempts of this run: see %s", mapping.CountOf(sum.RowsFailedEarlier, "row", ""), where)
 	case sum.RowsFailed == 0:
@@ -479,7 +483,7 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	if g.jsonLog {
 		logger.Info("summary", "run_dir", dir, "kind", sum.Kind, "dry_run", dryRun, "seconds", math.Round(secs*10)/10,
 			"rows_read", sum.RowsRead, "rows_succeeded", sum.RowsSucceeded, "rows_failed", sum.RowsFailed,
-			"rows_filtered", sum.RowsFiltered, "rows_resumed", sum.RowsResumed, "rows_in_doubt", sum.RowsInDoubt,
+			"rows_filtered", sum.RowsFiltered, "rows_resumed", sum.RowsResumed, "rows_in_doubt", sum.RowsInDoubt, "rows_in_doubt_earlier", sum.RowsInDoubtEarlier,
 			"events_created", sum.EventsSucceeded-sum.EventsFound, "events_found_stored", sum.EventsFound, "calls", sum.Batches, "retries", sum.Retries, "exit_code", sum.ExitCode)
 		for _, w := range sum.Warnings {
 			logger.Warn(w)
@@ -501,6 +505,9 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 	}
 	if sum.RowsInDoubt > 0 {
 		resumed += fmt.Sprintf(", %d in doubt (in_doubt.csv)", sum.RowsInDoubt)
+	}
+	if sum.RowsInDoubtEarlier > 0 {
+		resumed += fmt.Sprintf(", %d in doubt since an earlier attempt (in_doubt.csv)", sum.RowsInDoubtEarlier)
 	}
 	created := "created"
 	if dryRun {

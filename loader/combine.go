@@ -179,7 +179,7 @@ func Combine(dirs []string) (*Combined, error) {
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: %s", dir, w))
 		}
 		c.Given[i].Summary = s
-		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubt, eventsFailed: s.EventsFailed + s.EventsFailedEarlier, errors: maps.Clone(s.ErrorsByCode)}
+		r := &summed{dir: dir, s: s, code: s.ExitCode, failed: s.RowsFailedInAll(), inDoubt: s.RowsInDoubtInAll(), eventsFailed: s.EventsFailed + s.EventsFailedEarlier, errors: maps.Clone(s.ErrorsByCode)}
 		if id != "" {
 			byID[id] = r
 		}
@@ -194,6 +194,10 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsFailed += s.RowsFailedEarlier
 		c.RowsResumed -= s.RowsFailedEarlier
 		c.RowsFailedEarlier -= s.RowsFailedEarlier
+		// So are those they left in doubt.
+		c.RowsInDoubt += s.RowsInDoubtEarlier
+		c.RowsResumed -= s.RowsInDoubtEarlier
+		c.RowsInDoubtEarlier -= s.RowsInDoubtEarlier
 		// And those they stored are rows of the whole that succeeded.
 		c.RowsSucceeded += s.RowsSucceededEarlier
 		c.RowsResumed -= s.RowsSucceededEarlier
@@ -243,7 +247,7 @@ func Combine(dirs []string) (*Combined, error) {
 		// source of a job it retried (read from the source's summary).
 		part := p
 		if src, err := RunDir(filepath.Join(p.dir, source)).Summary(); source != "" && err == nil {
-			part = &summed{failed: min(src.RowsFailedInAll(), p.failed), inDoubt: min(src.RowsInDoubt, p.inDoubt),
+			part = &summed{failed: min(src.RowsFailedInAll(), p.failed), inDoubt: min(src.RowsInDoubtInAll(), p.inDoubt),
 				eventsFailed: min(src.EventsFailed+src.EventsFailedEarlier, p.eventsFailed), errors: src.ErrorsByCode}
 		}
 		// The retry read rows its run had failed (or had in doubt): they
@@ -253,10 +257,10 @@ func Combine(dirs []string) (*Combined, error) {
 		tookDoubt := min(r.s.RowsRead-took, part.inDoubt)
 		p.inDoubt -= tookDoubt
 		c.RowsFailed += r.s.RowsFailedInAll() - took
-		c.RowsInDoubt += r.s.RowsInDoubt - tookDoubt
+		c.RowsInDoubt += r.s.RowsInDoubtInAll() - tookDoubt
 		c.RowsSucceeded += r.s.RowsSucceeded
 		c.RowsFiltered += r.s.RowsFiltered
-		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier - r.s.RowsSucceededEarlier
+		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier - r.s.RowsSucceededEarlier - r.s.RowsInDoubtEarlier
 		c.RowsSucceeded += r.s.RowsSucceededEarlier
 		if extra := r.s.RowsRead - took - tookDoubt; extra > 0 {
 			c.RowsRead += extra // more rows than its run had failed: count them as read

@@ -23,6 +23,8 @@ type journalEntry struct {
 	// failed (a group of rows is one event), for a resumed run's summary.
 	EventsOK   int `json:"e,omitempty"`
 	EventsFail int `json:"y,omitempty"`
+	// RowsDoubt are the rows this line's items left in doubt.
+	RowsDoubt int `json:"q,omitempty"`
 	// Codes are the error codes of the rows this line's items failed
 	// (code -> rows), so that a resumed run's errors_by_code covers every
 	// row of its failure report.
@@ -105,6 +107,10 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 		b = append(b, `,"y":`...)
 		b = strconv.AppendInt(b, int64(e.EventsFail), 10)
 	}
+	if e.RowsDoubt != 0 {
+		b = append(b, `,"q":`...)
+		b = strconv.AppendInt(b, int64(e.RowsDoubt), 10)
+	}
 	if len(e.Codes) > 0 { // rare: lines that failed rows
 		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
 		b = append(b, `,"c":`...)
@@ -178,6 +184,7 @@ type resumePoint struct {
 	succeeded, fails, doubt int64
 	rowsFailed              int
 	rowsSucceeded           int
+	rowsDoubt               int
 	eventsOK, eventsFail    int
 	codes                   map[string]int // of the rows earlier attempts failed
 	found                   bool
@@ -234,6 +241,7 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		rp.succeeded, rp.fails, rp.doubt, rp.found = e.Succeeded, e.Failed, e.Doubt, true
 		rp.rowsFailed += e.RowsFail
 		rp.rowsSucceeded += e.RowsOK
+		rp.rowsDoubt += e.RowsDoubt
 		rp.eventsOK += e.EventsOK
 		rp.eventsFail += e.EventsFail
 		for code, n := range e.Codes {

@@ -36,7 +36,7 @@ func (s *Summary) settledOutcome(aborted bool) Outcome {
 	switch {
 	case aborted:
 		return OutcomeAborted
-	case s.RowsFailed > 0 || s.RowsInDoubt > 0 || s.RowsFailedEarlier > 0:
+	case s.RowsFailed > 0 || s.RowsInDoubt > 0 || s.RowsFailedEarlier > 0 || s.RowsInDoubtEarlier > 0:
 		return OutcomeRowsFailed
 	}
 	return OutcomeOK

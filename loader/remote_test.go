@@ -464,6 +464,23 @@ func TestResumeInDoubtWithoutReceipts(t *testing.T) {
 			if sum.RowsInDoubt != wantDoubt || countEvents(t, e) != wantStored || !sum.Balanced() {
 				t.Errorf("resume: %d in doubt, engine holds %d, summary %+v; want %d and %d", sum.RowsInDoubt, countEvents(t, e), sum, wantDoubt, wantStored)
 			}
+			// Resumed again (as after an attempt stopped once it had put
+			// rows in doubt): the earlier attempt's rows in doubt are
+			// still the run's, counted, and its exit code says so.
+			again, _, err := Load(context.Background(), job, c, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.RowsInDoubtEarlier != wantDoubt || again.RowsInDoubtInAll() != wantDoubt || again.RowsResumed != 100 {
+				t.Errorf("resumed again: %d in doubt since earlier attempts, %d resumed; want %d and 100", again.RowsInDoubtEarlier, again.RowsResumed, wantDoubt)
+			}
+			c2, err := Combine([]string{dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c2.RowsInDoubt != wantDoubt {
+				t.Errorf("crmload summary of the run: %d in doubt, want %d", c2.RowsInDoubt, wantDoubt)
+			}
 		})
 	}
 }

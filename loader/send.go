@@ -25,11 +25,6 @@ func (r *run) send(readCtx, sendCtx context.Context, limiter *rate.Limiter, b ba
 		return
 	}
 	c := r.newBulkCall(b)
-	if err := r.journalSending(c); err != nil {
-		r.abort("cannot write the journal: " + err.Error())
-		out <- dropAll(b.evs)
-		return
-	}
 	res, sent, err := r.callWithRetries(readCtx, sendCtx, limiter, c)
 	if !sent {
 		out <- r.unsent(c)
@@ -108,9 +103,11 @@ func (r *run) newBulkCall(bt batch) *bulkCall {
 	return c
 }
 
-// journalSending journals the call's rows before it goes (engines without
-// receipts): should this process die while it is in flight, a resume
-// knows these rows are in doubt.
+// journalSending journals the call's rows just before it goes on the wire
+// (engines without receipts), not while it waits for the rate limit, a
+// place among the calls in flight or a retry's backoff: should this
+// process die while it is in flight, a resume knows these rows are in
+// doubt, and only these.
 func (r *run) journalSending(c *bulkCall) error {
 	if !r.journalSends {
 		return nil
@@ -149,6 +146,12 @@ func (r *run) callWithRetries(readCtx, sendCtx context.Context, limiter *rate.Li
 			cancel()
 			return res, false, readCtx.Err()
 		}
+		if err := r.journalSending(c); err != nil {
+			r.gate.leave(false)
+			cancel()
+			r.abort("cannot write the journal: " + err.Error())
+			return res, false, err
+		}
 		res, err = r.eng.CreateEvents(callCtx, c.req)
 		if errors.Is(err, context.DeadlineExceeded) && errors.Is(callCtx.Err(), context.DeadlineExceeded) && sendCtx.Err() == nil {
 			err = fmt.Errorf("%w (the call's --timeout of %s ran out)", err, r.opts.Timeout)
@@ -166,6 +169,14 @@ func (r *run) callWithRetries(readCtx, sendCtx context.Context, limiter *rate.Li
 		}
 		if err == nil || errors.As(err, &apiErr) || (ambiguous && !c.req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) {
 			return res, true, err
+		}
+		if r.journalSends && !ambiguous {
+			// Surely not processed (refused with 429 or 503, no
+			// connection): not in flight while it waits to go again.
+			if err := r.journal.record(journalEntry{Unsent: c.sending}); err != nil {
+				r.abort("cannot write the journal: " + err.Error())
+				return res, false, err
+			}
 		}
 		if !r.waitToRetry(readCtx, attempt, err, callErr, c.b) {
 			return res, true, err

@@ -61,11 +61,19 @@ type Summary struct {
 	// counted them): the run's events are events_succeeded + these.
 	EventsSucceededEarlier int `json:"events_succeeded_earlier,omitempty"`
 	EventsFailedEarlier    int `json:"events_failed_earlier,omitempty"`
+	// RowsInDoubtEarlier are the rows of rows_resumed that an earlier
+	// attempt left in doubt (in in_doubt.* with this attempt's): they
+	// still need checking, and the run's exit code says so.
+	RowsInDoubtEarlier int `json:"rows_in_doubt_earlier,omitempty"`
 }
 
 // RowsFailedInAll are the rows of the run that failed, in every attempt:
 // the rows of its failure report.
 func (s *Summary) RowsFailedInAll() int { return s.RowsFailed + s.RowsFailedEarlier }
+
+// RowsInDoubtInAll are the rows of the run in doubt, in every attempt:
+// the rows of its in-doubt report.
+func (s *Summary) RowsInDoubtInAll() int { return s.RowsInDoubt + s.RowsInDoubtEarlier }
 
 // finish sets the end of the run and its outcome.
 func (s *Summary) finish(at time.Time, o Outcome) {
@@ -104,6 +112,7 @@ func (s *Summary) add(o *Summary) {
 	s.EventsSucceededEarlier += o.EventsSucceededEarlier
 	s.EventsFailedEarlier += o.EventsFailedEarlier
 	s.RowsInDoubt += o.RowsInDoubt
+	s.RowsInDoubtEarlier += o.RowsInDoubtEarlier
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
 	s.EventsFound += o.EventsFound
