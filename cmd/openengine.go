@@ -2,9 +2,12 @@ package cmd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -118,16 +121,29 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 // at once (exit 2); an engine that never answers is exit 3.
 func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *slog.Logger) error {
 	url := crm.RedactURL(opts.engine)
+	timeout := opts.load.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
 	for attempt := 0; ; attempt++ {
-		loginCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		loginCtx, cancel := context.WithTimeout(ctx, timeout)
 		err := client.Login(loginCtx)
 		cancel()
 		var callErr *crm.CallError
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// No answer in time: an engine not up yet, as a refused
+			// connection is, never refused credentials.
+			callErr = &crm.CallError{Err: fmt.Errorf("no answer to the login within %s (--timeout)", timeout)}
+			err = callErr
+		}
 		switch {
 		case err == nil:
 			return nil
 		case ctx.Err() != nil:
 			return &ExitError{Code: ExitAborted, Err: fmt.Errorf("interrupted while logging in to %s: nothing was sent", url)}
+		case errors.As(err, &callErr) && loginSetupError(callErr) != "":
+			// Waiting does not mend these: someone must act.
+			return usageErrorf("log in to %s: %s", url, loginSetupError(callErr))
 		case !errors.As(err, &callErr):
 			// The user name is not repeated: a password typed there by
 			// mistake would end up in the terminal and cron's mail (the
@@ -155,6 +171,27 @@ func login(ctx context.Context, client *crm.Client, opts *loadOptions, logger *s
 		case <-t.C:
 		}
 	}
+}
+
+// loginSetupError says what is wrong with the engine URL or its TLS set-up
+// when a login's failure is one that retrying does not mend ("" when it
+// may be the engine not being up yet): a redirect, a certificate this
+// machine does not trust, an answer that is no CRM.COM answer with a
+// client-error status (a 404 page of a wrong base path).
+func loginSetupError(e *crm.CallError) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	switch {
+	case e.Redirect:
+		return e.Err.Error()
+	case errors.As(e, &unknown) || errors.As(e, &host) || errors.As(e, &invalid) || errors.As(e, &verify):
+		return fmt.Sprintf("its TLS certificate is not one this machine trusts (%v): give --ca-file with the certificate of the authority that signed it (--insecure-skip-tls-verify turns the check off, which exposes the password)", e.Err)
+	case e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests:
+		return fmt.Sprintf("HTTP %d, with an answer that is not a CRM.COM one (%v): is the base URL right? It is the API's, such as https://host/crmapi/rest/v2, to which crmload appends authentication/token", e.Status, e.Err)
+	}
+	return ""
 }
 
 // storeLedger is the embedded engine's ledger of loaded inputs, for the

@@ -108,7 +108,11 @@ func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, err
 		ResponseHeaderTimeout: 0, // the call's context bounds it
 		ForceAttemptHTTP2:     true,
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}, creds: creds, onIgnored: opts.OnIgnored}, nil
+	// Redirects are not followed: the body of a call holds the password
+	// (a login) or the events, and a 307 or 308 would send it again to
+	// wherever the answer points, over plain HTTP too. do says where.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, CheckRedirect: noRedirect}, creds: creds, onIgnored: opts.OnIgnored}, nil
 }
 
 // checkBaseURL refuses what cannot be an API base URL: the methods' paths
@@ -143,7 +147,9 @@ type CallError struct {
 	RetryAfter      time.Duration
 	RetryAfterAsked time.Duration
 	Sent            bool
-	Err             error
+	// Redirect: the answer was a redirect (3xx), not followed.
+	Redirect bool
+	Err      error
 }
 
 func (e *CallError) Error() string {
@@ -159,8 +165,10 @@ func (e *CallError) Error() string {
 func (e *CallError) Unwrap() error { return e.Err }
 
 // Permanent reports whether calling again cannot help until someone acts:
-// the server's store is full (507 Insufficient Storage).
-func (e *CallError) Permanent() bool { return e.Status == http.StatusInsufficientStorage }
+// the server's store is full (507 Insufficient Storage), or it redirects.
+func (e *CallError) Permanent() bool {
+	return e.Status == http.StatusInsufficientStorage || e.Redirect
+}
 
 // Logins counts the logins the client made (for tests and logs).
 func (c *Client) Logins() int64 { return c.logins.Load() }
@@ -346,6 +354,14 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 		return resp.StatusCode, &CallError{Sent: true, Err: fmt.Errorf("the answer (HTTP %d) was cut off while it was read: %w", resp.StatusCode, redact(err, c.base))}
 	}
 	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		// Not processed: the server points elsewhere. Following it is the
+		// user's call, made by giving that URL.
+		to := "another URL"
+		if loc, err := resp.Location(); err == nil {
+			to = RedactURL(loc.String())
+		}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, Redirect: true, Err: fmt.Errorf("the engine redirects to %s: crmload does not follow redirects (the call's body, with the password when it logs in, would go there); if that is the API, give its base URL as --engine", to)}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		// Refused before processing: safe to send again, after a while.
 		asked := retryAfter(resp.Header.Get("Retry-After"))

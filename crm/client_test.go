@@ -193,3 +193,35 @@ func TestClientConcurrentLoginsShareOne(t *testing.T) {
 		t.Errorf("%d login round trips (client counts %d), want 1", got, c.Logins())
 	}
 }
+
+// TestRedirectsNotFollowed: a login answered with a redirect (to plain
+// HTTP, another origin) does not send the password there: the client
+// stops with an error that names where it points and is permanent.
+func TestRedirectsNotFollowed(t *testing.T) {
+	var got atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	defer elsewhere.Close()
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+r.URL.Path, code)
+			}))
+			defer srv.Close()
+			c, err := crm.NewClient(srv.URL, crm.Credentials{Username: "u", Password: "S3cret", Organisation: "O"}, crm.ClientOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Login(context.Background())
+			var ce *crm.CallError
+			if !errors.As(err, &ce) || !ce.Redirect || !ce.Permanent() || ce.Sent || !strings.Contains(err.Error(), "redirects to "+elsewhere.URL+"/authentication/token") {
+				t.Errorf("Login = %v; want a permanent redirect error naming where it points", err)
+			}
+			if n := got.Load(); n != 0 {
+				t.Errorf("the other origin got %d requests", n)
+			}
+		})
+	}
+}
