@@ -38,6 +38,9 @@ type run struct {
 	rowsRead atomic.Int64 // by the reader
 	settled  atomic.Int64 // by the settler: rows in the reports
 	retries  atomic.Int64 // by the senders
+	// doubtRun counts the calls in a row that got no usable answer
+	// (senders): maxDoubtRun of them stop the run.
+	doubtRun atomic.Int64
 	waiting  atomic.Value // by the senders: what the last wait was for (string)
 	resumed  int          // by the reader: rows an earlier attempt settled
 	dropped  int          // by the settler: rows read but not sent

@@ -216,6 +216,9 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 	var apiErr *crm.Error
 	errors.As(err, &callErr)
 	isAPI := errors.As(err, &apiErr)
+	if err == nil || !(callErr != nil && callErr.Sent) {
+		r.doubtRun.Store(0)
+	}
 	switch {
 	case err == nil:
 		out <- r.match(b, res)
@@ -233,6 +236,11 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 			// The server cannot take calls until someone acts (507):
 			// stop, rather than send every batch into the same wall.
 			r.abort(err.Error())
+		}
+		if n := r.doubtRun.Add(1); n >= maxDoubtRun && sendCtx.Err() == nil {
+			// The engine, or a gateway in front of it, fails every call:
+			// each more call sent is more rows for someone to check.
+			r.abort(fmt.Sprintf("%d calls in a row got no usable answer (the last: %v): their rows are in doubt; once the engine answers again, --resume loads the rest", n, err))
 		}
 		out <- inDoubtAll(b, err)
 	case sendCtx.Err() != nil || (readCtx.Err() != nil && !isAPI):
@@ -267,6 +275,12 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 		out <- r.unsent(c)
 	}
 }
+
+// maxDoubtRun is how many calls in a row may get no usable answer from an
+// engine without receipts (their rows in doubt) before the run stops: a
+// call now and then that times out is the network's, every call the
+// engine's or its gateway's.
+const maxDoubtRun = 3
 
 // permanent reports whether err says the engine cannot take calls until
 // someone acts (its store's disk is full): such a call is not retried.

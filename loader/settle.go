@@ -62,14 +62,21 @@ func (r *run) settle(outs []settled) error {
 			return err
 		}
 	}
-	if r.opts.MaxErrors > 0 && s.RowsFailed >= r.opts.MaxErrors && !r.aborted() {
+	// Rows in doubt count as failed here: each needs someone to check it,
+	// as a failed row needs fixing (a gateway failing every call put a
+	// whole file in doubt with --max-errors 5%).
+	bad, badWhat := s.RowsFailed+s.RowsInDoubt, "failed"
+	if s.RowsInDoubt > 0 {
+		badWhat = "failed or are in doubt"
+	}
+	if r.opts.MaxErrors > 0 && bad >= r.opts.MaxErrors && !r.aborted() {
 		// Calls sent before settle their rows too: the summary's count
 		// may be higher than this one.
-		r.abort("--max-errors reached: " + mapping.CountOf(s.RowsFailed, "row", "") + " failed when it stopped sending")
+		r.abort("--max-errors reached: " + mapping.CountOf(bad, "row", "") + " " + badWhat + " when it stopped sending")
 	}
-	if settledRows := s.RowsFailed + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
-		float64(s.RowsFailed) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
-		r.abort("--max-errors reached: " + strconv.Itoa(s.RowsFailed) + " of " + strconv.Itoa(settledRows) + " rows failed when it stopped sending")
+	if settledRows := bad + s.RowsSucceeded + s.RowsFiltered; r.opts.MaxErrorPct > 0 && settledRows >= 100 &&
+		float64(bad) >= r.opts.MaxErrorPct/100*float64(settledRows) && !r.aborted() {
+		r.abort("--max-errors reached: " + strconv.Itoa(bad) + " of " + strconv.Itoa(settledRows) + " rows " + badWhat + " when it stopped sending")
 	}
 	if r.opts.Progress != nil {
 		var read, total int64
