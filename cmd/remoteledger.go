@@ -23,15 +23,13 @@ type serveLedger struct {
 	client *crm.Client
 	// retries bounds the calls sent again after no usable answer (a
 	// claim or a state change sent twice is recorded once: a run's own
-	// claims are no conflict).
+	// claims are no conflict): --retries, as for the load's calls, so
+	// that an outage the load waits out does not fail its claim at the
+	// start or its record at the end.
 	retries int
 	sleep   func(context.Context, time.Duration) error
 	logger  *slog.Logger // each retry is logged: a wait is never silent
 }
-
-// serveLedgerRetries bounds the retries of a ledger call (some seconds in
-// all): the load's calls wait out a longer outage.
-const serveLedgerRetries = 5
 
 func (l serveLedger) ClaimInputs(ctx context.Context, claims []loader.Claim, again bool) ([]loader.Claim, error) {
 	in := make([]crm.LoadClaim, len(claims))
@@ -106,7 +104,7 @@ func remoteLedger(ctx context.Context, client *crm.Client, opts *loadOptions, lo
 		fileLedger()
 		return nil
 	}
-	l := serveLedger{client: client, retries: min(opts.load.Retries, serveLedgerRetries), sleep: sleepCtx, logger: logger}
+	l := serveLedger{client: client, retries: opts.load.Retries, sleep: sleepCtx, logger: logger}
 	// An empty claim asks whether the server has the ledger methods.
 	_, err := l.ClaimInputs(ctx, nil, false)
 	switch {

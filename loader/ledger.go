@@ -259,12 +259,14 @@ func (e *AlreadyLoadedError) Error() string {
 		switch {
 		case c.State == ClaimLoading && running(c.RunDir):
 			fmt.Fprintf(&b, " is being loaded into %s by run %s (%s, started %s)", e.Where, c.Run, c.RunDir, at)
-		case c.State == ClaimLoading && !dirHere(c.RunDir):
+		case c.State == ClaimLoading && !dirHere(c.RunDir) && !finishedHere(c.RunDir):
 			// A claim of another machine (a shared store's ledger): its
 			// lock cannot be seen from here.
 			fmt.Fprintf(&b, " is being loaded into %s by run %s (%s, started %s), or stopped part-way: its run directory is not on this machine; if it stopped, continue it there with crmload load --resume %s", e.Where, c.Run, c.RunDir, at, resumeTarget(c.RunDir))
-		case c.State == ClaimLoading || c.State == ClaimStopped:
-			// Stopped, or its process died (nobody holds its lock).
+		case (c.State == ClaimLoading || c.State == ClaimStopped) && !finishedHere(c.RunDir):
+			// Stopped, or its process died (nobody holds its lock). A
+			// run whose summary says it finished did, whatever the
+			// ledger could not record at its end.
 			fmt.Fprintf(&b, " was loaded into %s by run %s (started %s), which stopped part-way: continue it with crmload load --resume %s", e.Where, c.Run, at, resumeTarget(c.RunDir))
 		case storedNothing(c.RunDir):
 			fmt.Fprintf(&b, " was read by run %s (%s, started %s, finished), which stored none of its rows: every one failed", c.Run, c.RunDir, at)
@@ -287,6 +289,14 @@ func (e *AlreadyLoadedError) Error() string {
 	}
 	b.WriteString("; loading it again would store its events twice: give --again to load it anyway")
 	return b.String()
+}
+
+// finishedHere reports whether the run in dir, on this machine, finished
+// (its summary says exit 0 or 1): its own record is the word on it when
+// the ledger could not be told (an outage at the run's very end).
+func finishedHere(dir string) bool {
+	sum, err := RunDir(dir).Summary()
+	return err == nil && (sum.Outcome() == OutcomeOK || sum.Outcome() == OutcomeRowsFailed)
 }
 
 // storedNothing reports whether the finished run in dir, on this machine,

@@ -267,7 +267,19 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 			state = ClaimStopped
 		}
 		if err := opts.Ledger.FinishInputs(context.WithoutCancel(ctx), runKey, state); err != nil && runErr == nil {
-			runErr = fmt.Errorf("record the run in the ledger: %w", err)
+			if state == ClaimStopped {
+				runErr = fmt.Errorf("record the run in the ledger: %w", err)
+			} else {
+				// Every row is settled and reported: the run's outcome
+				// stands. The ledger keeps its claim as loading; the
+				// run's summary says it finished, and a later load of the
+				// same input from this machine is told so.
+				w := fmt.Sprintf("the ledger (%s) could not record that the run finished (%v): it still shows the run loading; its summary.json is the word on it", opts.LedgerName, err)
+				sum.Warnings = append(sum.Warnings, w)
+				if err := RunDir(dir).writeSummary(sum); err != nil && runErr == nil {
+					runErr = err
+				}
+			}
 		}
 	}
 	return sum, dir, runErr
