@@ -128,6 +128,10 @@ func checkBaseURL(base string) error {
 		return fmt.Errorf("engine URL %s: want http:// or https://; %s", RedactURL(base), want)
 	case u.Host == "":
 		return fmt.Errorf("engine URL %s: no host; %s", RedactURL(base), want)
+	case u.User != nil && u.RawQuery == "" && u.Fragment == "" && !strings.Contains(base, "#"):
+		// Not used (the login sends --username and the password), and
+		// on a command line every local user can read it (ps).
+		return fmt.Errorf("engine URL %s: it holds a user name or password (user:password@), which crmload does not use: give --username, and the password in CRMLOAD_PASSWORD, the config file or at the prompt (a password on the command line is visible to every local user)", RedactURL(base))
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("engine URL %s: it has a query string (after ?), which an API base URL cannot have: the methods' paths are appended to it; %s", RedactURL(u.Scheme+"://"+u.Host+u.Path), want)
 	case u.Fragment != "" || strings.Contains(base, "#"):

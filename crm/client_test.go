@@ -100,6 +100,7 @@ func TestNewClientBaseURL(t *testing.T) {
 		{"https://host/x#", "it has a fragment"},
 		{"ftp://host/x", "want http:// or https://"},
 		{"http:///x", "no host"},
+		{"https://ops:S3CRET@host/crmapi/rest/v2", "engine URL https://host/crmapi/rest/v2: it holds a user name or password (user:password@), which crmload does not use: give --username"},
 	}
 	for _, tt := range tests {
 		_, err := crm.NewClient(tt.url, crm.Credentials{}, crm.ClientOptions{})
