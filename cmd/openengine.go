@@ -90,7 +90,11 @@ func openEngine(ctx context.Context, g *globals, opts *loadOptions, logger *slog
 	client, err := crm.NewClient(opts.engine, opts.creds, crm.ClientOptions{Connections: opts.load.Concurrency, CAFile: opts.caFile, InsecureSkipVerify: opts.insecure,
 		OnIgnored: func(names string) {
 			logger.Warn("the engine ignored parameters that are not its method's (check the mapping's names against the API pages)", "parameters", names)
-		}})
+		},
+		OnRelogin: func() {
+			logger.Info("the engine refused the token as expired: logged in again", "engine", crm.RedactURL(opts.engine))
+		},
+	})
 	if err != nil {
 		return nil, nil, usage(err)
 	}

@@ -51,6 +51,9 @@ type ClientOptions struct {
 	// name in a mapping), once per distinct value. A real CRM.COM says
 	// nothing of what it ignores.
 	OnIgnored func(names string)
+	// OnRelogin, when set, is called when the client logs in again after
+	// the server refused its token as expired (for the log).
+	OnRelogin func()
 }
 
 // Client calls a CRM.COM Web API. It logs in on first use, logs in again
@@ -68,6 +71,7 @@ type Client struct {
 	receipts    atomic.Bool // the server keeps load receipts (engine serve)
 
 	onIgnored func(string)
+	onRelogin func()
 	ignored   sync.Map // header values reported to onIgnored
 }
 
@@ -112,7 +116,7 @@ func NewClient(base string, creds Credentials, opts ClientOptions) (*Client, err
 	// (a login) or the events, and a 307 or 308 would send it again to
 	// wherever the answer points, over plain HTTP too. do says where.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, CheckRedirect: noRedirect}, creds: creds, onIgnored: opts.OnIgnored}, nil
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, CheckRedirect: noRedirect}, creds: creds, onIgnored: opts.OnIgnored, onRelogin: opts.OnRelogin}, nil
 }
 
 // checkBaseURL refuses what cannot be an API base URL: the methods' paths
@@ -285,6 +289,9 @@ func (c *Client) CreateEvents(ctx context.Context, req BulkRequest) (BulkResult,
 			// anything, so it is safe to log in and call again.
 			if _, err := c.login(ctx, token); err != nil {
 				return BulkResult{}, err
+			}
+			if c.onRelogin != nil {
+				c.onRelogin()
 			}
 			continue
 		}

@@ -237,7 +237,12 @@ func TestRemoteDroppedConnections(t *testing.T) {
 // refused call sent again; nothing is lost or stored twice.
 func TestRemoteTokenExpires(t *testing.T) {
 	e, _, url := servedEngine(t, 150*time.Millisecond, func(int64) string { return "slow60" })
-	c := client(t, url)
+	var relogins atomic.Int64 // each said in the log (OnRelogin)
+	c, err := crm.NewClient(url, crm.Credentials{Username: "loader", Password: "pw", Organisation: "ACME"},
+		crm.ClientOptions{Connections: 4, OnRelogin: func() { relogins.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := defaultOptions()
 	opts.BatchSize, opts.Concurrency = 100, 1
 	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 500)), c, opts)
@@ -247,6 +252,9 @@ func TestRemoteTokenExpires(t *testing.T) {
 	checkEveryRowOnce(t, dir, sum, 500)
 	if countEvents(t, e) != 450 || c.Logins() < 2 {
 		t.Errorf("engine holds %d events after %d logins; want 450 after several", countEvents(t, e), c.Logins())
+	}
+	if relogins.Load() != c.Logins()-1 {
+		t.Errorf("%d logins again told of, after %d logins; want every one after the first", relogins.Load(), c.Logins())
 	}
 }
 
