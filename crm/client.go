@@ -157,6 +157,9 @@ type CallError struct {
 	Sent            bool
 	// Redirect: the answer was a redirect (3xx), not followed.
 	Redirect bool
+	// TooLarge: refused for its size (413), not processed: the same call
+	// would be refused again, a smaller one may not be.
+	TooLarge bool
 	Err      error
 }
 
@@ -373,6 +376,10 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 			to = RedactURL(loc.String())
 		}
 		return resp.StatusCode, &CallError{Status: resp.StatusCode, Redirect: true, Err: fmt.Errorf("the engine redirects to %s: crmload does not follow redirects (the call's body, with the password when it logs in, would go there); if that is the API, give its base URL as --engine", to)}
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		// Refused before processing, for its size (the server's body
+		// limit, or a gateway's): a smaller call may go through.
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, TooLarge: true, Err: fmt.Errorf("the engine, or a gateway in front of it, refused a call of %s as too large (HTTP 413)", byteCount(len(b)))}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		// Refused before processing: safe to send again, after a while.
 		asked := retryAfter(resp.Header.Get("Retry-After"))
@@ -535,4 +542,15 @@ func redact(err error, base string) error {
 		return errors.New(strings.ReplaceAll(err.Error(), base, safe))
 	}
 	return err
+}
+
+// byteCount says a size in bytes the way people read it.
+func byteCount(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

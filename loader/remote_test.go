@@ -36,6 +36,9 @@ type faults struct {
 	// served counts the bulk calls being served: the server goes on with
 	// a call whose client gave up on it.
 	served sync.WaitGroup
+	// maxBody, when set, is a gateway's body limit: a longer call is
+	// answered 413 with an HTML page, never reaching the engine.
+	maxBody int64
 }
 
 // plainWriter drops the receipts header, as a server without receipts.
@@ -65,6 +68,12 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.served.Add(1)
 	defer f.served.Done()
+	if f.maxBody > 0 && r.ContentLength > f.maxBody {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		w.Write([]byte("<html><body><h1>413 Request Entity Too Large</h1></body></html>"))
+		return
+	}
 	switch f.spoil(f.calls.Add(1)) {
 	case "400":
 		// A refusal of the whole call, before anything is processed.
@@ -512,4 +521,41 @@ func (w *waits) longest() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Max(append([]time.Duration{0}, w.asked...))
+}
+
+// TestRemoteTooLarge: a gateway that refuses calls over its body limit
+// (413, an HTML page: nothing processed) has them halved until they go
+// through, as a real CRM.COM or as engine serve: every row stored once,
+// nothing in doubt; an event too large alone fails with what to do.
+func TestRemoteTooLarge(t *testing.T) {
+	for _, plain := range []bool{true, false} {
+		t.Run(fmt.Sprint("plain=", plain), func(t *testing.T) {
+			e, f, url := servedEngineAs(t, plain, time.Hour, func(int64) string { return "" })
+			f.maxBody = 8 << 10
+			opts := defaultOptions()
+			opts.BatchSize, opts.Concurrency = 100, 2
+			sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 500)), client(t, url), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkEveryRowOnce(t, dir, sum, 500)
+			if sum.RowsInDoubt != 0 || sum.Outcome() == OutcomeAborted || countEvents(t, e) != 450 {
+				t.Errorf("exit %d, %d in doubt, engine holds %d; want 450 stored, none in doubt", sum.ExitCode, sum.RowsInDoubt, countEvents(t, e))
+			}
+		})
+	}
+	t.Run("one event too large", func(t *testing.T) {
+		_, f, url := servedEngineAs(t, true, time.Hour, func(int64) string { return "" })
+		f.maxBody = 100
+		opts := defaultOptions()
+		opts.BatchSize = 10
+		sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 10)), client(t, url), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := reportRows(t, filepath.Join(dir, "failed.csv"), "error_description")
+		if sum.RowsFailed != 10 || sum.RowsInDoubt != 0 || len(failed) != 10 || !strings.Contains(failed["2"], "refused a call of") || !strings.Contains(failed["2"], "with this event alone") {
+			t.Errorf("%d failed, %d in doubt, failed.csv %q; want every row failed, too large alone", sum.RowsFailed, sum.RowsInDoubt, failed)
+		}
+	})
 }

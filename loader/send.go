@@ -167,7 +167,8 @@ func (r *run) callWithRetries(readCtx, sendCtx context.Context, limiter *rate.Li
 		if ambiguous && r.replayable() {
 			c.req.Replay = true
 		}
-		if err == nil || errors.As(err, &apiErr) || (ambiguous && !c.req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) {
+		tooLarge := callErr != nil && callErr.TooLarge // the same call would be refused again
+		if err == nil || errors.As(err, &apiErr) || (ambiguous && !c.req.Replay) || attempt >= r.opts.Retries || sendCtx.Err() != nil || permanent(err) || tooLarge {
 			return res, true, err
 		}
 		if r.journalSends && !ambiguous {
@@ -256,24 +257,38 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 		// Not the events' fault: splitting the call would not help.
 		r.abort("the engine refused the credentials: " + apiErr.Description())
 		out <- r.unsent(c)
+	case callErr != nil && callErr.TooLarge && len(b) > 1:
+		// Too large for the engine or a gateway in front of it, and not
+		// processed: halved until each part goes through.
+		r.halve(readCtx, sendCtx, limiter, c, out)
+	case callErr != nil && callErr.TooLarge:
+		out <- []settled{{item: b[0].item, file: b[0].file, code: crm.CodeInvalidRequest, msg: err.Error() + " with this event alone: shorten its values, or raise the limit of the engine or its gateway", batch: true}}
 	case isAPI && len(b) > 1:
 		// A refusal of the whole call: halve it until the events that
 		// cause it stand alone. Nothing of it was processed: its Sending
 		// line is withdrawn (each half journals its own), so that halves
 		// an interrupt keeps from going are sent by a resume, not taken
 		// for calls in flight.
-		if r.journalSends {
-			r.journal.record(journalEntry{Unsent: c.sending})
-		}
-		lo, hi := c.bt.halves()
-		r.send(readCtx, sendCtx, limiter, lo, out)
-		r.send(readCtx, sendCtx, limiter, hi, out)
+		r.halve(readCtx, sendCtx, limiter, c, out)
 	case isAPI:
 		out <- []settled{{item: b[0].item, file: b[0].file, code: apiErr.Code, msg: apiErr.Description(), batch: true}}
 	default:
 		r.abort(fmt.Sprintf("the engine could not be reached after %s: %v", mapping.CountOf(r.opts.Retries, "retry", ""), err))
 		out <- r.unsent(c)
 	}
+}
+
+// halve sends a call that was not processed again as two halves. Its
+// Sending line is withdrawn (each half journals its own), so that halves
+// an interrupt keeps from going are sent by a resume, not taken for calls
+// in flight.
+func (r *run) halve(readCtx, sendCtx context.Context, limiter *rate.Limiter, c *bulkCall, out chan<- []settled) {
+	if r.journalSends {
+		r.journal.record(journalEntry{Unsent: c.sending})
+	}
+	lo, hi := c.bt.halves()
+	r.send(readCtx, sendCtx, limiter, lo, out)
+	r.send(readCtx, sendCtx, limiter, hi, out)
 }
 
 // maxDoubtRun is how many calls in a row may get no usable answer from an
