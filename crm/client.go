@@ -51,8 +51,9 @@ type ClientOptions struct {
 	// name in a mapping), once per distinct value. A real CRM.COM says
 	// nothing of what it ignores.
 	OnIgnored func(names string)
-	// OnRelogin, when set, is called when the client logs in again after
-	// the server refused its token as expired (for the log).
+	// OnRelogin, when set, is called when the client has logged in again
+	// after the server refused its token as expired (for the log): once a
+	// login, however many calls saw the token expire.
 	OnRelogin func()
 }
 
@@ -206,7 +207,11 @@ func (c *Client) login(ctx context.Context, stale string) (string, error) {
 			if t := c.heldToken(); t != "" && t != stale {
 				return t, nil
 			}
-			return c.authenticate(ctx)
+			t, err := c.authenticate(ctx)
+			if err == nil && stale != "" && c.onRelogin != nil {
+				c.onRelogin() // once a login, however many callers saw the token expire
+			}
+			return t, err
 		})
 		select {
 		case <-ctx.Done():
@@ -292,9 +297,6 @@ func (c *Client) CreateEvents(ctx context.Context, req BulkRequest) (BulkResult,
 			// anything, so it is safe to log in and call again.
 			if _, err := c.login(ctx, token); err != nil {
 				return BulkResult{}, err
-			}
-			if c.onRelogin != nil {
-				c.onRelogin()
 			}
 			continue
 		}

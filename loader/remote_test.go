@@ -253,7 +253,7 @@ func TestRemoteTokenExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := defaultOptions()
-	opts.BatchSize, opts.Concurrency = 100, 1
+	opts.BatchSize, opts.Concurrency = 50, 4 // calls that see the token expire together: one login, told once
 	sum, dir, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 500)), c, opts)
 	if err != nil {
 		t.Fatal(err)
