@@ -102,15 +102,19 @@ func TestKillAtCrashPoints(t *testing.T) {
 	}
 
 	// A retry of a run's failed rows, killed before and after its run
-	// directory appears.
+	// directory appears; and a load -m of the run's failed.csv, which is
+	// its retry in all but name.
 	for _, tc := range []struct {
-		name, failpoint string
-		empty           bool
+		name, failpoint, how string
+		empty                bool
 	}{
-		{name: "before the rename", failpoint: "rundir-partial", empty: true},
-		{name: "before the first report byte", failpoint: "before-reports"},
+		{name: "before the rename", failpoint: "rundir-partial", how: "retry", empty: true},
+		{name: "before the first report byte", failpoint: "before-reports", how: "retry"},
+		{name: "before the first report byte", failpoint: "before-reports", how: "load -m"},
+		// Its job.json as an earlier release wrote it: no command.
+		{name: "of an earlier release", failpoint: "before-reports", how: "retry"},
 	} {
-		t.Run("retry/"+tc.name, func(t *testing.T) {
+		t.Run(tc.how+"/"+tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := newCrashRun(t, bin, reference)
 			c.exit(1, load...)
@@ -118,7 +122,11 @@ func TestKillAtCrashPoints(t *testing.T) {
 			if len(parent) != 1 {
 				t.Fatalf("run directories %v, want 1", parent)
 			}
-			p := c.start(tc.failpoint, "retry", "--quiet", parent[0])
+			command, wantCommand := []string{"retry", "--quiet", parent[0]}, "retry"
+			if tc.how == "load -m" {
+				command, wantCommand = []string{"load", "--quiet", "-m", mapping, filepath.Join(parent[0], "failed.csv")}, "load"
+			}
+			p := c.start(tc.failpoint, command...)
 			p.killAtFailpoint(tc.failpoint)
 			runs := c.runDirs("reports")
 			if tc.empty != (len(runs) == 1) || len(runs) > 2 {
@@ -130,6 +138,22 @@ func TestKillAtCrashPoints(t *testing.T) {
 				retry := runs[0]
 				if retry == parent[0] {
 					retry = runs[1]
+				}
+				if tc.name == "of an earlier release" {
+					jf := filepath.Join(retry, "job.json")
+					b, err := os.ReadFile(jf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var rf map[string]any
+					if err := json.Unmarshal(b, &rf); err != nil {
+						t.Fatal(err)
+					}
+					delete(rf, "command")
+					delete(rf, "parent_run")
+					if b, err = json.Marshal(rf); err != nil || os.WriteFile(jf, b, 0o644) != nil {
+						t.Fatal(err)
+					}
 				}
 				c.exit(1, "load", "--quiet", "--resume", retry)
 			}
@@ -150,8 +174,8 @@ func TestKillAtCrashPoints(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := filepath.Base(parent[0]); sum.Command != "retry" || sum.Parent != want {
-				t.Errorf("the retry's summary says command %q, parent_run %q; want retry of %s", sum.Command, sum.Parent, want)
+			if want := filepath.Base(parent[0]); sum.Command != wantCommand || sum.Parent != want {
+				t.Errorf("the retry's summary says command %q, parent_run %q; want %s of %s", sum.Command, sum.Parent, wantCommand, want)
 			}
 			if n := c.storedOnce(); n != rows*9/10 {
 				t.Errorf("the store holds %d events, want %d", n, rows*9/10)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -594,6 +595,14 @@ func reportOfRun(g *globals, opts *loadOptions) (string, error) {
 	if err != nil || rf.Engine != crm.RedactURL(opts.engine) || opts.engine == "embedded" && !sameStore(g.db, rf.DB) {
 		return "", nil // not finished, or another store: no retry of it
 	}
+	if sum.Outcome() == loader.OutcomeAborted {
+		// As retry refuses it: the rows its resume will fail are not in
+		// this report yet, and a retry after it would be refused.
+		if !opts.again {
+			return "", usageErrorf("%s is the failure report of run %s, which stopped part-way (%s): resume it first (crmload load --resume %s), then retry the rows it failed (crmload retry %s); or give --again to load this report as a file like any other", opts.files[0], dir, sum.AbortReason, dir, dir)
+		}
+		return "", nil
+	}
 	if by, byDir := run.RetriedBy(); by != "" && !opts.again {
 		return "", usageErrorf("%s is the failure report of run %s, whose failed rows were loaded again already by run %s (%s): loading them again could store the ones it stored twice; for what is left, crmload retry %s; or give --again", opts.files[0], dir, by, byDir, byDir)
 	}
@@ -644,13 +653,22 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 	}
 	opts.mapping = run.MappingPath()
 	opts.files = rf.Files
-	if rf.Command == "retry" {
-		// A retry goes on as one: its summary names its parent, and its
-		// input is read as the report it is (UTF-8, no comment lines).
-		opts.reports = true
-		return runLoad(ctx, g, opts, "retry", rf.Parent)
+	command, parent := cmp.Or(rf.Command, "load"), rf.Parent
+	if up := run.RetryOf(); rf.Command == "" && up != "" && loader.RunDir(up).RecordedRetry(opts.resume) {
+		// A retry started by an earlier release: its parent recorded it.
+		command = "retry"
+		if s, err := loader.RunDir(up).Summary(); err == nil {
+			parent = loader.RunIdentity(up, s)
+		}
 	}
-	return runLoad(ctx, g, opts, "load", "")
+	if command == "retry" {
+		// A retry goes on as one: its input is read as the report it is
+		// (UTF-8, no comment lines).
+		opts.reports = true
+	}
+	// Its summary names the run whose failed rows it loads, as the first
+	// attempt's did (a retry, or a load -m of a run's failed.*).
+	return runLoad(ctx, g, opts, command, parent)
 }
 
 // followRun points opts at a run's engine and store (recorded as absolute

@@ -1,11 +1,13 @@
 package loader
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crmload/crmload/mapping"
@@ -22,13 +24,14 @@ func isReport(path string, header []string) bool {
 }
 
 // groupsApart refuses a report whose groups (the mapping's group_by) are
-// not each on consecutive rows: a run writes a group's rows together, and
-// a report sorted in a spreadsheet (by description, say) would load one
-// invoice as many events, each with the invoice's request id. An input
-// the export wrote is taken as it comes (a group made of rows apart is
-// warned about); a report is read once more here, before anything is
-// sent, since nothing of it is loaded yet and it holds only the rows that
-// failed.
+// not each on consecutive rows while its rows are no longer in the run's
+// order: a report sorted in a spreadsheet (by description, say) would
+// load one invoice as many events, each with the invoice's request id. A
+// report in the run's order (crmload_line rising) is taken as it comes,
+// as the input was: a group its export had apart failed, and is loaded,
+// as the run read it (warned about). A report is read once more here,
+// before anything is sent, since nothing of it is loaded yet and it holds
+// only the rows that failed.
 func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 	src, err := Open(path, opts)
 	if err != nil {
@@ -47,6 +50,30 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 	seed, seen := maphash.MakeSeed(), map[uint64]groupAt{}
 	items, broken := 0, 0
 	var apart error
+	// The run's order: each row's crmload_line, rising (rows added by
+	// hand, and rows read from crmload_raw, have none).
+	lineCol := -1
+	if h := src.Header(); h != nil && reportTail(h) > 0 {
+		lineCol = len(h) - reportTail(h)
+	}
+	inOrder, lastLine := true, 0
+	runLine := func(rec *mapping.Record) {
+		var v string
+		switch {
+		case rec.Err != nil || rec.Comment:
+			return
+		case lineCol >= 0 && lineCol < len(rec.Values):
+			v = rec.Values[lineCol]
+		case lineCol < 0 && rec.Object != nil:
+			if n, ok := rec.Object[failedColumns[0]].(json.Number); ok {
+				v = string(n)
+			}
+		}
+		if n, err := strconv.Atoi(v); err == nil {
+			inOrder = inOrder && n >= lastLine
+			lastLine = n
+		}
+	}
 	emit := func(it mapping.Item) {
 		items++
 		if apart == nil && !it.Filtered && it.Key != "" {
@@ -62,7 +89,7 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 			broken = items // the parts of a group around it both fail with it
 		}
 	}
-	for apart == nil {
+	for apart == nil || inOrder {
 		rec, err := src.Next()
 		if err == io.EOF {
 			break
@@ -70,8 +97,12 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 		if err != nil {
 			return err
 		}
+		runLine(rec)
 		m.Push(rec, emit)
 	}
 	m.Flush(emit)
+	if inOrder {
+		return nil
+	}
 	return apart
 }

@@ -257,16 +257,26 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 		}
 	}
 	if opts.Ledger != nil {
-		if len(grown) > 0 {
-			if _, err := opts.Ledger.ClaimInputs(context.WithoutCancel(ctx), grown, true); err != nil && runErr == nil {
-				runErr = fmt.Errorf("record the run in the ledger: %w", err)
-			}
-		}
 		state := ClaimLoaded
 		if sum.Outcome() == OutcomeAborted || runErr != nil {
 			state = ClaimStopped
 		}
-		if err := opts.Ledger.FinishInputs(context.WithoutCancel(ctx), runKey, state); err != nil && runErr == nil {
+		// A finished run waits out an outage of a remote ledger (with
+		// --retries) unless interrupted; a stopped one (interrupted, the
+		// engine gone) tries for ledgerStopWait at most: its claim reads as
+		// stopped once its process is gone anyway, and a Ctrl-C is not
+		// held for minutes.
+		ledgerCtx, cancelLedger := ctx, context.CancelFunc(func() {})
+		if state == ClaimStopped {
+			ledgerCtx, cancelLedger = context.WithTimeout(context.WithoutCancel(ctx), ledgerStopWait)
+		}
+		defer cancelLedger()
+		if len(grown) > 0 {
+			if _, err := opts.Ledger.ClaimInputs(ledgerCtx, grown, true); err != nil && runErr == nil {
+				runErr = fmt.Errorf("record the run in the ledger: %w", err)
+			}
+		}
+		if err := opts.Ledger.FinishInputs(ledgerCtx, runKey, state); err != nil && runErr == nil {
 			if state == ClaimStopped {
 				runErr = fmt.Errorf("record the run in the ledger: %w", err)
 			} else {
@@ -284,6 +294,9 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	}
 	return sum, dir, runErr
 }
+
+// ledgerStopWait bounds the ledger's record of a run that stopped.
+const ledgerStopWait = 10 * time.Second
 
 // grownInputs are the ledger claims of the run's inputs whose size is not
 // the one the run started on (rows appended): their content as it is now.

@@ -305,6 +305,24 @@ func (d RunDir) RetriedBy() (run, runDir string) {
 	return rec.Run, rec.Dir
 }
 
+// RecordedRetry reports whether the run in d recorded the run in dir as a
+// retry of it (a retry of an earlier release, whose job.json does not say
+// it is one).
+func (d RunDir) RecordedRetry(dir string) bool {
+	b, err := os.ReadFile(d.file(retriedByName))
+	if err != nil {
+		return false
+	}
+	abs, _ := filepath.Abs(dir)
+	for line := range strings.Lines(string(b)) {
+		var rec struct{ Run, Dir string }
+		if json.Unmarshal([]byte(line), &rec) == nil && (rec.Dir == abs || rec.Run == filepath.Base(filepath.Clean(dir)) && rec.Dir == "") {
+			return true
+		}
+	}
+	return false
+}
+
 // recordRetry tells the run in d that the run in dir retries it.
 func (d RunDir) recordRetry(dir string, at time.Time) error {
 	abs, _ := filepath.Abs(dir)

@@ -42,18 +42,17 @@ type RunFile struct {
 	Stdin bool `json:"stdin,omitempty"`
 	// Shard is the run's part of its inputs (K/N; "" for all of them).
 	Shard string `json:"shard,omitempty"`
-	// Command is "retry" for a retry ("" for a load), and Parent the run
-	// it retries: a resume goes on as the retry it is (its summary's
-	// command and parent_run, its input read as the report it is).
+	// Command is "retry" or "load" ("": a run of an earlier release), and
+	// Parent the run whose failed rows it loads (a retry, or a load -m of
+	// a run's failed.*): a resume goes on as the run it is (its summary's
+	// command and parent_run; a retry's input read as the report it is).
 	Command string `json:"command,omitempty"`
 	Parent  string `json:"parent_run,omitempty"`
 }
 
 func newRunFile(plan *Plan, inputs []*input, opts LoadOptions) (*RunFile, error) {
 	rf := &RunFile{Engine: plan.Engine, Kind: plan.Spec.Kind, MaxRecordLines: plan.MaxRecordLines, Settings: opts.Settings, Stdin: plan.Stdin, Shard: opts.Shard.String()}
-	if opts.Command == "retry" {
-		rf.Command, rf.Parent = opts.Command, opts.Parent
-	}
+	rf.Command, rf.Parent = opts.Command, opts.Parent
 	if err := rf.setPaths(opts.DB, plan.ReportDir); err != nil {
 		return nil, err
 	}
