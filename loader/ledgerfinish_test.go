@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crmload/crmload/crm"
 )
@@ -50,5 +51,47 @@ func TestLedgerFinishFails(t *testing.T) {
 	_, _, err = Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", in), e, opts)
 	if err == nil || !strings.Contains(err.Error(), ", finished)") || strings.Contains(err.Error(), "stopped part-way") {
 		t.Errorf("a second load of the input: %v; want it refused as loaded by a run that finished", err)
+	}
+}
+
+// deadlineLedger is a FileLedger that notes what FinishInputs was given.
+type deadlineLedger struct {
+	FileLedger
+	deadline *time.Duration // left until the context's deadline; -1: none
+	live     *bool          // the context was not done yet
+}
+
+func (l deadlineLedger) FinishInputs(ctx context.Context, run, state string) error {
+	*l.deadline = -1
+	if d, ok := ctx.Deadline(); ok {
+		*l.deadline = time.Until(d)
+	}
+	*l.live = ctx.Err() == nil
+	return l.FileLedger.FinishInputs(ctx, run, state)
+}
+
+// TestLedgerStopBounded: an interrupted run still records its stop in the
+// ledger (a context not done with the interrupt), for ledgerStopWait at
+// most: a remote ledger that is down does not hold a Ctrl-C for the
+// --retries of its calls (15 minutes).
+func TestLedgerStopBounded(t *testing.T) {
+	e := seededEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := &faultEngine{Engine: e, before: func(call int64, _ crm.BulkRequest) error {
+		cancel() // an interrupt, as the first call goes
+		return nil
+	}}
+	var left time.Duration
+	var live bool
+	opts := defaultOptions()
+	opts.BatchSize = 10
+	opts.Ledger = deadlineLedger{FileLedger{Path: filepath.Join(t.TempDir(), "l.jsonl"), Engine: "http://crm.example"}, &left, &live}
+	sum, _, _ := Load(ctx, loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100)), stop, opts)
+	if sum == nil || sum.Outcome() != OutcomeAborted {
+		t.Fatalf("summary %+v; want a run stopped by the interrupt", sum)
+	}
+	if !live || left <= 0 || left > ledgerStopWait {
+		t.Errorf("FinishInputs got a context live %v with %v left; want a live one with at most %v", live, left, ledgerStopWait)
 	}
 }
