@@ -3,10 +3,12 @@ package loader
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // The text under crmload_raw is a row of the input of the first run of a
@@ -18,9 +20,10 @@ import (
 
 // rawHeader is the header of the input whose rows the crmload_raw texts of
 // the failure report at path are: that of the first run up its chain of
-// retries, read from its succeeded report with delimiter comma. It is nil
-// where the report is not in a run directory (a copy elsewhere), or the
-// header cannot be read: the report's own order is taken then.
+// retries, read from its succeeded report (with the delimiter that run
+// wrote it with, comma when it cannot be told). It is nil where the report
+// is not in a run directory (a copy elsewhere), or the header cannot be
+// read: the report's own order is taken then.
 func rawHeader(path string, comma []byte) []string {
 	dir := RunDir(filepath.Dir(path))
 	if !dir.HasRunFile() {
@@ -39,6 +42,9 @@ func rawHeader(path string, comma []byte) []string {
 			continue
 		}
 		defer f.Close()
+		if d := reportDelimiter(f.Name()); d != "" {
+			comma = []byte(d)
+		}
 		br := bufio.NewReader(f)
 		skipBOM(br)
 		h, err := newCSVReader(newLineReader(br, DefaultMaxRecordBytes), comma, nil, 0).read()
@@ -86,4 +92,32 @@ func (s *csvSource) inReportOrder(values []string) []string {
 		out[i] = values[j]
 	}
 	return out
+}
+
+// reportDelimiter is the delimiter a run wrote its CSV report at path with
+// (its header's added block follows the input's columns: the character
+// after crmload_line), "" when it cannot be told. A report loaded again
+// may be read with another (re-saved with ";" by a spreadsheet), but the
+// reports of its run chain are as their runs wrote them.
+func reportDelimiter(path string) string {
+	if strings.HasSuffix(path, ".jsonl") {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, head)
+	line, _, _ := strings.Cut(string(head[:n]), "\n")
+	i := strings.LastIndex(line, succeededColumns[0])
+	if i < 0 || i+len(succeededColumns[0]) >= len(line) {
+		return ""
+	}
+	d, _ := utf8.DecodeRuneInString(line[i+len(succeededColumns[0]):])
+	if d == utf8.RuneError || d == '\r' {
+		return ""
+	}
+	return string(d)
 }

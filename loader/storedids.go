@@ -43,8 +43,12 @@ func (d *dupWatch) addStored(path string, opts SourceOptions) error {
 	return nil
 }
 
-// addStoredBy adds the request ids of a succeeded report.
+// addStoredBy adds the request ids of a succeeded report, read with the
+// delimiter its run wrote it with.
 func (d *dupWatch) addStoredBy(report, run string, opts SourceOptions) error {
+	if delim := reportDelimiter(report); delim != "" {
+		opts.Delimiter = delim
+	}
 	src, err := Open(report, opts)
 	if err != nil {
 		return err
