@@ -24,6 +24,7 @@ func TestLoginSetupError(t *testing.T) {
 		{"wrong host name", &crm.CallError{Err: fmt.Errorf("post: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "h"})}, "give --ca-file"},
 		{"404 page", &crm.CallError{Status: 404, Sent: true, Err: errors.New("the answer is not a CRM.COM response")}, "HTTP 404, with an answer that is not a CRM.COM one"},
 		{"429", &crm.CallError{Status: 429, Err: errors.New("Too Many Requests")}, ""},
+		{"a gateway's 408", &crm.CallError{Status: 408, Sent: true, Err: errors.New("Request Timeout")}, ""},
 		{"503", &crm.CallError{Status: 503, Err: errors.New("Service Unavailable")}, ""},
 		{"502 page", &crm.CallError{Status: 502, Sent: true, Err: errors.New("Bad Gateway")}, ""},
 		{"no connection", &crm.CallError{Err: errors.New("connection refused")}, ""},

@@ -192,7 +192,7 @@ func loginSetupError(e *crm.CallError) string {
 		return e.Err.Error()
 	case errors.As(e, &unknown) || errors.As(e, &host) || errors.As(e, &invalid) || errors.As(e, &verify):
 		return fmt.Sprintf("its TLS certificate is not one this machine trusts (%v): give --ca-file with the certificate of the authority that signed it (--insecure-skip-tls-verify turns the check off, which exposes the password)", e.Err)
-	case e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests:
+	case e.Status >= 400 && e.Status < 500 && e.Status != http.StatusTooManyRequests && e.Status != http.StatusRequestTimeout:
 		return fmt.Sprintf("HTTP %d, with an answer that is not a CRM.COM one (%v): is the base URL right? It is the API's, such as https://host/crmapi/rest/v2, to which crmload appends authentication/token", e.Status, e.Err)
 	}
 	return ""

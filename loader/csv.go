@@ -108,7 +108,9 @@ func (s *csvSource) Next() (*mapping.Record, error) {
 			s.pending = s.expandRaw(cr)
 			return s.Next()
 		}
-		if !slices.ContainsFunc(cr.fields[:s.keep], func(v string) bool { return v != "" }) {
+		// error_code: a row of empty values that failed on a parameter
+		// is read as the row it is.
+		if cr.fields[s.keep+2] == mapping.CodeMalformedRecord && !slices.ContainsFunc(cr.fields[:s.keep], func(v string) bool { return v != "" }) {
 			return s.notKept(cr), nil
 		}
 	}

@@ -64,7 +64,7 @@ func (s *jsonlSource) Next() (*mapping.Record, error) {
 		// An empty crmload_raw is a line given by its fields, as an
 		// empty cell of a CSV report is a row given by its columns; with
 		// no field, its record was not kept (over --max-record-bytes).
-		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text == "" && onlyReportMembers(rec.Object) {
+		if text, ok := rec.Object[rawColumn].(string); ok && rec.Err == nil && text == "" && rec.Object[failedColumns[2]] == mapping.CodeMalformedRecord && onlyReportMembers(rec.Object) {
 			line, _ := rec.Object[failedColumns[0]].(json.Number)
 			why, _ := rec.Object[failedColumns[3]].(string)
 			rec = &mapping.Record{Line: rec.Line, Err: notKeptError(string(line), why)}

@@ -190,6 +190,11 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 			return nil, dir, fmt.Errorf("resume %s: read the engine's receipts: %w", dir, err)
 		}
 	}
+	if rp.found && rp.rowsDoubt == 0 && rp.doubt > 0 {
+		// A journal of an earlier release counts no rows in doubt: they
+		// are those of the in-doubt report, as the journal left it.
+		rp.rowsDoubt = countReportRows(RunDir(dir).report(InDoubtReport, inputs[0].dialect), inputs[0].dialect)
+	}
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: plan.Engine, DB: rf.DB, Files: shownFiles(plan.Files), Inputs: shownInputs(rf.Inputs), Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		Shard: opts.Shard.String(), ErrorsByCode: maps.Clone(rp.codes), RowsFailedEarlier: rp.rowsFailed,
@@ -573,6 +578,30 @@ func discardRun(dir, made string) {
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
 		if os.Remove(d) != nil || d == made || filepath.Dir(d) == d {
 			return
+		}
+	}
+}
+
+// countReportRows counts the rows of a report of dialect d (0 if it cannot be
+// read).
+func countReportRows(path string, d dialect) int {
+	opts := SourceOptions{Format: "csv", Delimiter: string(d.comma)}
+	if d.jsonl {
+		opts = SourceOptions{Format: "jsonl"}
+	}
+	src, err := Open(path, opts)
+	if err != nil {
+		return 0
+	}
+	defer src.Close()
+	n := 0
+	for {
+		rec, err := src.Next()
+		if err != nil {
+			return n
+		}
+		if !rec.Comment {
+			n++
 		}
 	}
 }

@@ -26,3 +26,24 @@ func TestJSONLReportLineNotKept(t *testing.T) {
 		t.Errorf("second line: %+v, %v; want its fields", rec, err)
 	}
 }
+
+// TestCSVReportRowNotKept: a CSV report's row with no values and an
+// empty crmload_raw fails on retry when its record could not be read
+// (MalformedInputRecordException: over --max-record-bytes); a row of
+// empty values that failed on a parameter is read as the row it is.
+func TestCSVReportRowNotKept(t *testing.T) {
+	in := "a,b,crmload_line,crmload_request_id,error_code,error_description,crmload_raw\n" +
+		`,,3,,MalformedInputRecordException,"line 3: the record is 3.0 KiB long",` + "\n" +
+		`,,4,,InvalidInputValueException,"line 4, column a: is empty",` + "\n"
+	s, err := newCSVSource(bufio.NewReader(strings.NewReader(in)), []byte(","), nil, SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Next()
+	if err != nil || rec.Err == nil || !strings.HasPrefix(rec.Err.Error(), notKeptWords) {
+		t.Errorf("first row: %+v, %v; want it failed as not kept", rec, err)
+	}
+	if rec, err = s.Next(); err != nil || rec.Err != nil || len(rec.Values) != 7 || rec.Values[0] != "" {
+		t.Errorf("second row: %+v, %v; want its (empty) values", rec, err)
+	}
+}

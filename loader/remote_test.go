@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -497,6 +498,24 @@ func TestResumeInDoubtWithoutReceipts(t *testing.T) {
 			}
 			if c2.RowsInDoubt != wantDoubt {
 				t.Errorf("crmload summary of the run: %d in doubt, want %d", c2.RowsInDoubt, wantDoubt)
+			}
+			// A journal of an earlier release counts no rows in doubt:
+			// they are counted from the in-doubt report.
+			jf := filepath.Join(dir, journalName)
+			b, err := os.ReadFile(jf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := regexp.MustCompile(`,"q":\d+`).ReplaceAll(b, nil)
+			if err := os.WriteFile(jf, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			again, _, err = Load(context.Background(), job, c, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.RowsInDoubtEarlier != wantDoubt {
+				t.Errorf("resumed again, with a journal of an earlier release: %d in doubt since earlier attempts, exit %d; want %d", again.RowsInDoubtEarlier, again.ExitCode, wantDoubt)
 			}
 		})
 	}

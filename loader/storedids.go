@@ -29,7 +29,10 @@ func (d *dupWatch) addStored(path string, opts SourceOptions) error {
 		if !dir.HasRunFile() {
 			return nil
 		}
-		if p := dir.Report(SucceededReport); p != "" {
+		if s, err := dir.Summary(); err == nil && s.DryRun {
+			// A rehearsal stored nothing: its succeeded rows were rolled
+			// back.
+		} else if p := dir.Report(SucceededReport); p != "" {
 			if err := d.addStoredBy(p, filepath.Base(string(dir)), opts); err != nil {
 				return fmt.Errorf("%s: the request ids of the rows %s stored could not be read (%v): rows with one of them are not told apart", path, p, err)
 			}

@@ -29,6 +29,9 @@ func (s *Spec) placeholders() []placeholder {
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "map" || n.Content[i].Value == "const" {
+					continue // data: a value may say FIXME
+				}
 				walk(n.Content[i+1], append(path, n.Content[i].Value))
 			}
 		case yaml.SequenceNode:

@@ -32,6 +32,8 @@ func TestPlaceholders(t *testing.T) {
 				"\n  spec.yaml:14: request_id: name the column",
 			}},
 		{"a constant that says FIXME", strings.Replace(purchaseBase, "{ const: Admin Unit }", "{ const: FIXME later }", 1), nil},
+		{"a constant FIXME", strings.Replace(purchaseBase, "{ const: Admin Unit }", "{ const: FIXME }", 1), nil},
+		{"a map to FIXME", strings.Replace(purchaseBase, "performed_on: InvoiceDate", "performed_on: InvoiceDate\n  udf_string_1: { column: Country, map: { XX: FIXME } }", 1), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
