@@ -442,6 +442,26 @@ func loadOutcome(sum *loader.Summary, dir string) string {
 		}
 		where = strings.Join(dirs, ", ")
 	}
+	msg := failedOutcome(sum, run, where)
+	if n := sum.RowsInDoubtInAll(); n > 0 && (sum.RowsFailed > 0 || sum.RowsFailedEarlier > 0) {
+		// Failed rows and rows in doubt: both said.
+		msg += fmt.Sprintf("; and %s in doubt (the engine may or may not have stored them): see %s", mapping.CountOf(n, "row is", "rows are"), run.AnyReport(loader.InDoubtReport))
+	}
+	return msg
+}
+
+// doubtReport is the name of the run's in-doubt report (in_doubt.csv,
+// .tsv or .jsonl, as its input).
+func doubtReport(dir string) string {
+	if p := loader.RunDir(dir).Report(loader.InDoubtReport); p != "" {
+		return filepath.Base(p)
+	}
+	return loader.InDoubtReport + ".*"
+}
+
+// failedOutcome is loadOutcome's word on the rows that failed, or on the
+// rows in doubt when none failed.
+func failedOutcome(sum *loader.Summary, run loader.RunDir, where string) string {
 	switch {
 	case sum.RowsFailed == 0 && sum.RowsInDoubt > 0 && sum.RowsInDoubtEarlier > 0:
 		return fmt.Sprintf("%s in doubt (%d in this attempt, %d in earlier ones: the engine may or may not have stored them; each line says why): see %s", mapping.CountOf(sum.RowsInDoubtInAll(), "row is", "rows are"), sum.RowsInDoubt, sum.RowsInDoubtEarlier, run.AnyReport(loader.InDoubtReport))
@@ -505,10 +525,10 @@ func printSummary(g *globals, logger *slog.Logger, sum *loader.Summary, dir stri
 		resumed = fmt.Sprintf(", %d settled by the earlier attempt", sum.RowsResumed)
 	}
 	if sum.RowsInDoubt > 0 {
-		resumed += fmt.Sprintf(", %d in doubt (in_doubt.csv)", sum.RowsInDoubt)
+		resumed += fmt.Sprintf(", %d in doubt (%s)", sum.RowsInDoubt, doubtReport(dir))
 	}
 	if sum.RowsInDoubtEarlier > 0 {
-		resumed += fmt.Sprintf(", %d in doubt since an earlier attempt (in_doubt.csv)", sum.RowsInDoubtEarlier)
+		resumed += fmt.Sprintf(", %d in doubt since an earlier attempt (%s)", sum.RowsInDoubtEarlier, doubtReport(dir))
 	}
 	created := "created"
 	if dryRun {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestLoadOutcome: the final message names what happened: rows in doubt
-// only are not "rows failed"; a stop gives the resume hint.
+// only are not "rows failed", rows failed and in doubt are both said (in
+// this attempt or an earlier one); a stop gives the resume hint.
 func TestLoadOutcome(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -17,7 +18,9 @@ func TestLoadOutcome(t *testing.T) {
 		wantNot string
 	}{
 		{"in doubt only", loader.Summary{ExitCode: 1, RowsInDoubt: 3}, "3 rows are in doubt (the engine may or may not have stored them; each line says why): see RUN/in_doubt.*", "failed"},
-		{"failed", loader.Summary{ExitCode: 1, RowsFailed: 2, RowsInDoubt: 3}, "2 rows failed: see RUN/failed.*", "doubt"},
+		{"failed", loader.Summary{ExitCode: 1, RowsFailed: 2}, "2 rows failed: see RUN/failed.*", "doubt"},
+		{"failed and in doubt", loader.Summary{ExitCode: 1, RowsFailed: 2, RowsInDoubt: 3, RowsInDoubtEarlier: 1}, "2 rows failed: see RUN/failed.*; and 4 rows are in doubt (the engine may or may not have stored them): see RUN/in_doubt.*", "earlier"},
+		{"in doubt since an earlier attempt", loader.Summary{ExitCode: 1, RowsInDoubtEarlier: 4}, "4 rows are in doubt since an earlier attempt of this run (the engine may or may not have stored them; each line says why): see RUN/in_doubt.*", "failed"},
 		{"failed earlier", loader.Summary{ExitCode: 1}, "rows failed in an earlier attempt of this run: see RUN/failed.*", "doubt"},
 		{"stopped", loader.Summary{ExitCode: 3, AbortReason: "cannot write the reports: no space left on device"},
 			"the run stopped part-way (cannot write the reports: no space left on device); what was done is in RUN; continue it with: crmload load --resume RUN", "failed"},
