@@ -113,6 +113,9 @@ func TestKillAtCrashPoints(t *testing.T) {
 		{name: "before the first report byte", failpoint: "before-reports", how: "load -m"},
 		// Its job.json as an earlier release wrote it: no command.
 		{name: "of an earlier release", failpoint: "before-reports", how: "retry"},
+		// The report edited (a spreadsheet) before the resume: the resume
+		// reads the run's copy of it.
+		{name: "report edited", failpoint: "before-reports", how: "retry"},
 	} {
 		t.Run(tc.how+"/"+tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -138,6 +141,19 @@ func TestKillAtCrashPoints(t *testing.T) {
 				retry := runs[0]
 				if retry == parent[0] {
 					retry = runs[1]
+				}
+				if tc.name == "report edited" {
+					// Saved again by a spreadsheet: CRLF line ends, no
+					// byte order mark.
+					rep := filepath.Join(parent[0], "failed.csv")
+					b, err := os.ReadFile(rep)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b = bytes.ReplaceAll(bytes.TrimPrefix(b, []byte("\ufeff")), []byte("\n"), []byte("\r\n"))
+					if err := os.WriteFile(rep, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
 				if tc.name == "of an earlier release" {
 					jf := filepath.Join(retry, "job.json")

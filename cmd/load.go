@@ -672,7 +672,11 @@ func runResume(ctx context.Context, g *globals, opts loadOptions) error {
 		return runJob(ctx, g, opts, run.JobFilePath(), opts.resume)
 	}
 	opts.mapping = run.MappingPath()
-	opts.files = rf.Files
+	files, fromCopy := rf.ResumeFiles()
+	opts.files = files
+	if fromCopy {
+		opts.notes = append(opts.notes, fmt.Sprintf("%s changed since the run started: the resume reads the run's copy of it (%s), the rows the run started on", rf.Files[0], files[0]))
+	}
 	command, parent := cmp.Or(rf.Command, "load"), rf.Parent
 	if up := run.RetryOf(); rf.Command == "" && up != "" && loader.RunDir(up).RecordedRetry(opts.resume) {
 		// A retry started by an earlier release: its parent recorded it.

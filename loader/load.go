@@ -546,6 +546,10 @@ func startRun(ctx context.Context, plan *Plan, inputs []*input, opts LoadOptions
 		discardRun(dir, made) // refused: nothing was done
 		return "", nil, nil, unlock, err
 	}
+	if opts.ParentDir != "" && len(inputs) == 1 {
+		// Best effort: without it, a resume needs the report as it was.
+		RunDir(dir).keepReportCopy(rf, inputs[0])
+	}
 	rp = &resumePoint{settled: make([]lineSet, len(inputs)), sending: make([]lineSet, len(inputs))}
 	return dir, rf, rp, unlock, nil
 }

@@ -25,7 +25,7 @@ import (
 // is not in a run directory (a copy elsewhere), or the header cannot be
 // read: the report's own order is taken then.
 func rawHeader(path string, comma []byte) []string {
-	dir := RunDir(filepath.Dir(path))
+	dir := reportRunDir(path)
 	if !dir.HasRunFile() {
 		return nil
 	}
@@ -120,4 +120,20 @@ func reportDelimiter(path string) string {
 		return ""
 	}
 	return string(d)
+}
+
+// reportRunDir is the run directory of the failure report at path: its
+// own directory, or, for a run's copy of the report it loads
+// (RUN/input/failed.csv, which a resume reads once the report was
+// edited), the directory of the report it is a copy of.
+func reportRunDir(path string) RunDir {
+	dir := RunDir(filepath.Dir(path))
+	if dir.HasRunFile() || filepath.Base(string(dir)) != reportCopyDir {
+		return dir
+	}
+	rf, err := RunDir(filepath.Dir(string(dir))).RunFile()
+	if abs, _ := filepath.Abs(path); err != nil || len(rf.Inputs) != 1 || rf.Copy != abs {
+		return dir
+	}
+	return RunDir(filepath.Dir(rf.Inputs[0].Path))
 }

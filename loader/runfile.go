@@ -48,6 +48,69 @@ type RunFile struct {
 	// command and parent_run; a retry's input read as the report it is).
 	Command string `json:"command,omitempty"`
 	Parent  string `json:"parent_run,omitempty"`
+	// Copy is where the run kept a copy of its input, a failure report
+	// of another run (a retry, a load -m of a run's failed.*): a report
+	// is edited in place, and a resume after an edit reads the copy,
+	// the bytes the run started on.
+	Copy string `json:"copy,omitempty"`
+}
+
+// reportCopyDir is the run directory's folder of its copy of the failure
+// report it loads.
+const reportCopyDir = "input"
+
+// ResumeFiles are the files a resume of the run reads: its inputs, or
+// the copy of a failure report it loads once that report was edited (or
+// removed) since the run started.
+func (rf *RunFile) ResumeFiles() (files []string, fromCopy bool) {
+	if rf.Copy == "" || len(rf.Files) != 1 || len(rf.Inputs) != 1 {
+		return rf.Files, false
+	}
+	if _, err := rf.Inputs[0].sameStart(rf.Files[0]); err == nil {
+		return rf.Files, false
+	}
+	if _, err := rf.Inputs[0].sameStart(rf.Copy); err != nil {
+		return rf.Files, false
+	}
+	return []string{rf.Copy}, true
+}
+
+// keepReportCopy copies the failure report the run loads (in) into its
+// run directory and records it in job.json, for a resume after the report
+// is edited. A copy that is not the bytes the run started on (the report
+// changed meanwhile) is not kept: the run's read-time check stops it.
+func (d RunDir) keepReportCopy(rf *RunFile, in *input) error {
+	dst, err := filepath.Abs(filepath.Join(string(d), reportCopyDir, filepath.Base(in.path)))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(in.path, dst); err != nil {
+		os.RemoveAll(filepath.Dir(dst))
+		return err
+	}
+	if _, err := in.info.sameStart(dst); err != nil {
+		os.RemoveAll(filepath.Dir(dst))
+		return nil
+	}
+	rf.Copy = dst
+	return d.writeRunFile(rf)
+}
+
+// writeRunFile replaces job.json whole (written aside, then renamed): a
+// crash leaves the old one or the new one.
+func (d RunDir) writeRunFile(rf *RunFile) error {
+	b, err := json.MarshalIndent(rf, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := d.file(runFileName + ".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.file(runFileName))
 }
 
 func newRunFile(plan *Plan, inputs []*input, opts LoadOptions) (*RunFile, error) {
@@ -197,17 +260,7 @@ func (d RunDir) AdoptStdinCopy() error {
 		}
 	}
 	rf.Stdin = false
-	// job.json is replaced whole (written aside, then renamed): a crash
-	// leaves the old one or the new one.
-	b, err := json.MarshalIndent(rf, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := d.file(runFileName + ".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, d.file(runFileName))
+	return d.writeRunFile(rf)
 }
 
 // moveFile renames src to dst, or copies it (another file system) with
@@ -216,6 +269,14 @@ func moveFile(src, dst string) error {
 	if os.Rename(src, dst) == nil {
 		return nil
 	}
+	if err := copyFile(src, dst); err != nil {
+		return err
+	}
+	return os.Remove(src)
+}
+
+// copyFile copies src to dst, synced, with src's modification time.
+func copyFile(src, dst string) error {
 	fi, err := os.Stat(src)
 	if err != nil {
 		return err
@@ -236,10 +297,7 @@ func moveFile(src, dst string) error {
 	if err := errors.Join(out.Sync(), out.Close()); err != nil {
 		return err
 	}
-	if err := os.Chtimes(dst, fi.ModTime(), fi.ModTime()); err != nil {
-		return err
-	}
-	return os.Remove(src)
+	return os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 }
 
 func (rf *RunFile) write(dir string) error {

@@ -23,7 +23,7 @@ func (d *dupWatch) addStored(path string, opts SourceOptions) error {
 	if d.first == nil || !strings.HasPrefix(base, FailedReport+".") && !strings.HasPrefix(base, InDoubtReport+".") {
 		return nil
 	}
-	dir := RunDir(filepath.Dir(path))
+	dir := reportRunDir(path)
 	opts.Format, opts.Encoding, opts.Comment = "", "", "" // reports are UTF-8, with no comment lines
 	for range 1000 {                                      // a chain is short; a loop of links is not followed forever
 		if !dir.HasRunFile() {
