@@ -222,7 +222,13 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 	}
 	switch {
 	case err == nil:
-		out <- r.match(b, res)
+		settled, again := r.match(b, res)
+		out <- settled
+		if len(again) > 0 {
+			// Sent again as a replay, while the batch's memory is this
+			// call's (as halves are).
+			r.send(readCtx, sendCtx, limiter, batch{evs: again}, out)
+		}
 	case callErr != nil && callErr.Sent && r.replayable() && r.journalSends:
 		// The engine keeps receipts: whether it stored the call or not,
 		// sending it again as a replay stores nothing twice. The run
@@ -329,11 +335,14 @@ func dropAll(b []event) []settled {
 
 // match pairs a call's results with its events by request id. An answer
 // that contradicts itself or leaves an event out (an event in neither
-// set, in both, or twice) says nothing sure about that event: its rows
-// are in doubt, never counted as created, and the answer is logged.
-func (r *run) match(b []event, res crm.BulkResult) []settled {
+// set, in both, or twice) says nothing sure about that event: to an
+// engine that keeps receipts it is sent again as a replay (again: it
+// stores nothing twice, and answers what it stored), once; otherwise, or
+// when its replay's answer leaves it out too, its rows are in doubt,
+// never counted as created, and the answer is logged.
+func (r *run) match(b []event, res crm.BulkResult) (out []settled, again []event) {
 	find := eventFinder(b)
-	out := r.settledLists.take(len(b), 0)
+	out = r.settledLists.take(len(b), 0)
 	seen := make([]int, len(b))
 	unknown := 0
 	for _, p := range res.Processed {
@@ -375,11 +384,28 @@ func (r *run) match(b []event, res crm.BulkResult) []settled {
 			out[i].found = true
 		}
 	}
-	if len(missing)+len(contradicted)+unknown > 0 {
-		r.opts.Logger.Warn("the engine's answer does not match the call: the rows concerned are in doubt",
-			"events", len(b), "not_reported", firstN(missing, 5), "reported_more_than_once", firstN(contradicted, 5), "unknown_request_ids", unknown)
+	if len(missing)+len(contradicted)+unknown > 0 && r.replayable() {
+		kept := out[:0]
+		for i, o := range out {
+			if o.inDoubt && !b[i].replay {
+				ev := b[i]
+				ev.replay = true
+				again = append(again, ev)
+				continue
+			}
+			kept = append(kept, o)
+		}
+		out = kept
 	}
-	return out
+	if len(missing)+len(contradicted)+unknown > 0 {
+		what := "the rows concerned are in doubt"
+		if len(again) > 0 {
+			what = "the events concerned are sent again as a replay (the engine keeps receipts)"
+		}
+		r.opts.Logger.Warn("the engine's answer does not match the call: "+what,
+			"events", len(b), "not_reported", firstN(missing, 5), "reported_more_than_once", firstN(contradicted, 5), "unknown_request_ids", unknown, "sent_again", len(again))
+	}
+	return out, again
 }
 
 // LongWait is the wait before a retry past which the line that says so is
