@@ -106,3 +106,41 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 	}
 	return apart
 }
+
+// reportColumnsKept refuses a CSV failure report whose added columns
+// (crmload_line ... crmload_raw) are no longer its last ones, in their
+// order: moved in a spreadsheet, they are read as the input's own, and a
+// row whose record is only in crmload_raw (it could not be read) would be
+// loaded as a row of empty values (filtered out, or its invoice stored in
+// part). A retry's report (reports) must keep them; a file that holds
+// none of them is any other file (a report cleaned by hand for load -m).
+func reportColumnsKept(path string, header []string, reports bool) error {
+	if !reports && !strings.HasPrefix(filepath.Base(path), FailedReport+".") {
+		return nil // an input of an export's own
+	}
+	added := failedReportColumns(false)
+	isAdded := func(h string, names ...string) bool {
+		return slices.ContainsFunc(names, func(a string) bool {
+			return strings.HasSuffix(h, a) && strings.ReplaceAll(strings.TrimSuffix(h, a), clashPrefix, "") == ""
+		})
+	}
+	tail := reportTail(header)
+	if tail > 0 && !slices.ContainsFunc(header[:len(header)-tail], func(h string) bool { return isAdded(h, rawColumn) }) {
+		return nil // a report as crmload wrote it
+	}
+	var kept []string
+	for _, h := range header {
+		if isAdded(h, added...) {
+			kept = append(kept, h)
+		}
+	}
+	switch {
+	case len(kept) > 0:
+		return fmt.Errorf("%s: the columns crmload added to this report (%s) are not its last ones, in that order (it has %s there): a row whose record is only in crmload_raw would be read as a row of empty values; put them back at the end, in that order",
+			path, strings.Join(added, ","), strings.Join(kept, ","))
+	case reports:
+		return fmt.Errorf("%s has none of the columns crmload added to it (%s): a row whose record is only in crmload_raw would be read as a row of empty values; put them back at the end, in that order (or load the rows you kept as a file of your own with load -m, and --again)",
+			path, strings.Join(added, ","))
+	}
+	return nil
+}

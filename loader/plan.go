@@ -168,6 +168,9 @@ func prepare(plan *Plan) ([]*input, error) {
 			if err := uniqueHeader(path, src.Header()); err != nil {
 				return fail(err)
 			}
+			if err := reportColumnsKept(path, src.Header(), plan.Reports); err != nil {
+				return fail(err)
+			}
 		}
 		if in.mapper, err = mapping.Compile(plan.Spec, mapping.Options{File: path, Header: src.Header()}); err != nil {
 			return fail(err)
