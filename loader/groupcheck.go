@@ -1,10 +1,13 @@
 package loader
 
 import (
+	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,6 +36,9 @@ func isReport(path string, header []string) bool {
 // before anything is sent, since nothing of it is loaded yet and it holds
 // only the rows that failed.
 func groupsApart(path string, plan *Plan, opts SourceOptions) error {
+	if inOrder, err := reportInOrder(path, opts); err != nil || inOrder {
+		return err
+	}
 	src, err := Open(path, opts)
 	if err != nil {
 		return err
@@ -50,30 +56,6 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 	seed, seen := maphash.MakeSeed(), map[uint64]groupAt{}
 	items, broken := 0, 0
 	var apart error
-	// The run's order: each row's crmload_line, rising (rows added by
-	// hand, and rows read from crmload_raw, have none).
-	lineCol := -1
-	if h := src.Header(); h != nil && reportTail(h) > 0 {
-		lineCol = len(h) - reportTail(h)
-	}
-	inOrder, lastLine := true, 0
-	runLine := func(rec *mapping.Record) {
-		var v string
-		switch {
-		case rec.Err != nil || rec.Comment:
-			return
-		case lineCol >= 0 && lineCol < len(rec.Values):
-			v = rec.Values[lineCol]
-		case lineCol < 0 && rec.Object != nil:
-			if n, ok := rec.Object[failedColumns[0]].(json.Number); ok {
-				v = string(n)
-			}
-		}
-		if n, err := strconv.Atoi(v); err == nil {
-			inOrder = inOrder && n >= lastLine
-			lastLine = n
-		}
-	}
 	emit := func(it mapping.Item) {
 		items++
 		if apart == nil && !it.Filtered && it.Key != "" {
@@ -89,7 +71,7 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 			broken = items // the parts of a group around it both fail with it
 		}
 	}
-	for apart == nil || inOrder {
+	for apart == nil {
 		rec, err := src.Next()
 		if err == io.EOF {
 			break
@@ -97,14 +79,78 @@ func groupsApart(path string, plan *Plan, opts SourceOptions) error {
 		if err != nil {
 			return err
 		}
-		runLine(rec)
 		m.Push(rec, emit)
 	}
 	m.Flush(emit)
-	if inOrder {
-		return nil
-	}
 	return apart
+}
+
+// reportInOrder reports whether the rows of the report at path are in
+// the run's order: each row's crmload_line (the report's own rows, a row
+// whose record is in crmload_raw included; rows added by hand have none)
+// no lower than the one before.
+func reportInOrder(path string, opts SourceOptions) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	skipBOM(br)
+	lr := newLineReader(br, cmp.Or(opts.MaxRecordBytes, DefaultMaxRecordBytes))
+	line := func(v string) (int, bool) {
+		n, err := strconv.Atoi(v)
+		return n, err == nil
+	}
+	last := 0
+	if format, _ := DetectFormat(path, opts.Format); format == JSONL {
+		for {
+			raw, err := lr.readLine()
+			if _, long := err.(*lineTooLongError); long {
+				continue
+			}
+			if err != nil {
+				return true, nil // the end, or a line the load fails
+			}
+			var row struct {
+				Line json.Number `json:"crmload_line"`
+			}
+			if json.Unmarshal(lr.trimEOL(raw), &row) != nil {
+				continue
+			}
+			if n, ok := line(string(row.Line)); ok {
+				if n < last {
+					return false, nil
+				}
+				last = n
+			}
+		}
+	}
+	delim, _, err := csvDialect(path, opts)
+	if err != nil {
+		return false, err
+	}
+	r := newCSVReader(lr, []byte(string(delim)), nil, opts.MaxRecordLines)
+	h, err := r.read()
+	if err != nil || h.err != nil || reportTail(h.fields) == 0 {
+		return true, nil // no crmload_line: nothing to tell the order by
+	}
+	col := len(h.fields) - reportTail(h.fields)
+	for {
+		rec, err := r.read()
+		if err != nil {
+			return true, nil
+		}
+		if rec.err != nil || col >= len(rec.fields) {
+			continue
+		}
+		if n, ok := line(rec.fields[col]); ok {
+			if n < last {
+				return false, nil
+			}
+			last = n
+		}
+	}
 }
 
 // reportColumnsKept refuses a CSV failure report whose added columns
