@@ -30,6 +30,7 @@ type csvSource struct {
 	// crmload_raw (nil: the same order); rawErr refuses those rows.
 	rawOrder []int
 	rawErr   error
+	rawComma []byte // the delimiter of crmload_raw's text (nil: the report's)
 	pending  []*mapping.Record
 	counter  *countingReader
 	close    func() error
@@ -189,7 +190,11 @@ func (s *csvSource) check(rec *mapping.Record, raw []byte, want int) *mapping.Re
 // physical line its text is on.
 func (s *csvSource) expandRaw(row csvRecord) []*mapping.Record {
 	text := row.fields[s.rawCol]
-	sub := newCSVReader(newLineReader(bufio.NewReader(strings.NewReader(text)), s.r.max), s.r.comma, s.r.comment, s.r.maxLines)
+	comma := s.r.comma
+	if len(s.rawComma) > 0 {
+		comma = s.rawComma
+	}
+	sub := newCSVReader(newLineReader(bufio.NewReader(strings.NewReader(text)), s.r.max), comma, s.r.comment, s.r.maxLines)
 	sub.line = row.line - 1 // the text's lines are the report's, from the row's
 	var out []*mapping.Record
 	for {

@@ -24,10 +24,10 @@ import (
 // wrote it with, comma when it cannot be told). It is nil where the report
 // is not in a run directory (a copy elsewhere), or the header cannot be
 // read: the report's own order is taken then.
-func rawHeader(path string, comma []byte) []string {
+func rawHeader(path string, comma []byte) (header []string, delim []byte) {
 	dir := reportRunDir(path)
 	if !dir.HasRunFile() {
-		return nil
+		return nil, nil
 	}
 	for range 1000 { // a chain is short; a loop of links is not followed forever
 		up := dir.RetryOf()
@@ -49,12 +49,12 @@ func rawHeader(path string, comma []byte) []string {
 		skipBOM(br)
 		h, err := newCSVReader(newLineReader(br, DefaultMaxRecordBytes), comma, nil, 0).read()
 		if err != nil || h.err != nil {
-			return nil
+			return nil, nil
 		}
 		names := slices.Clone(h.fields)
-		return names[:len(names)-reportTail(names)]
+		return names[:len(names)-reportTail(names)], comma
 	}
-	return nil
+	return nil, nil
 }
 
 // setRawOrder compares the columns of this report with orig, the input's

@@ -193,7 +193,12 @@ func openStream(path string, f io.ReadCloser, format Format, enc encoding.Encodi
 	}
 	s.counter, s.close, s.notUTF8 = counter, closeAll, notUTF8
 	if s.rawCol >= 0 && !isStdin(path) {
-		s.setRawOrder(rawHeader(path, []byte(string(delim))))
+		// The text under crmload_raw is a row of the run's input, in its
+		// columns and with its delimiter, whatever this report was saved
+		// with (a spreadsheet's ";").
+		header, comma := rawHeader(path, []byte(string(delim)))
+		s.setRawOrder(header)
+		s.rawComma = comma
 	}
 	return s, nil
 }
