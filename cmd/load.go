@@ -104,6 +104,16 @@ done is in the reports, and --resume RUN_DIR continues it.`,
 			if err != nil {
 				return err
 			}
+			if opts.load.ParentDir != "" {
+				// The run's retry in all but name: what a request id used
+				// twice means is the run's, as for a retry.
+				notes, err := applyRunSettings(g, cmd.Flags(), opts.load.ParentDir, []string{"on-duplicate-request-id"})
+				if err != nil {
+					return err
+				}
+				opts.notes = append(opts.notes, notes...)
+				opts.load.Settings = recordSettings(cmd.Flags())
+			}
 			return runLoad(cmd.Context(), g, opts, "load", parent)
 		},
 	}

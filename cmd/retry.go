@@ -40,6 +40,9 @@ RUN_DIR as its parent_run.`,
 	if f := c.Flags().Lookup("report-dir"); f != nil {
 		f.Usage, f.DefValue = "where the retry's run directory is created (default: beside RUN_DIR, in its run's report directory)", ""
 	}
+	if f := c.Flags().Lookup("on-duplicate-request-id"); f != nil {
+		f.Usage, f.DefValue = f.Usage+" (default: RUN_DIR's)", ""
+	}
 	return c
 }
 

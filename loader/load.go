@@ -283,7 +283,13 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 		}
 		if err := opts.Ledger.FinishInputs(ledgerCtx, runKey, state); err != nil && runErr == nil {
 			if state == ClaimStopped {
-				runErr = fmt.Errorf("record the run in the ledger: %w", err)
+				// The run stopped anyway (its exit code says so): the ledger
+				// still shows it loading, which reads as stopped once its
+				// process is gone.
+				sum.Warnings = append(sum.Warnings, fmt.Sprintf("the ledger (%s) could not record that the run stopped (%v): it still shows the run loading, which a later load reads as stopped part-way", opts.LedgerName, err))
+				if err := RunDir(dir).writeSummary(sum); err != nil && runErr == nil {
+					runErr = err
+				}
 			} else {
 				// Every row is settled and reported: the run's outcome
 				// stands. The ledger keeps its claim as loading; the

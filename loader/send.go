@@ -266,6 +266,8 @@ func (r *run) settleCall(readCtx, sendCtx context.Context, limiter *rate.Limiter
 	case callErr != nil && callErr.TooLarge && len(b) > 1:
 		// Too large for the engine or a gateway in front of it, and not
 		// processed: halved until each part goes through.
+		r.opts.Logger.Info("call refused as too large; sending it in halves (a smaller --batch-size avoids the refusals)",
+			"events", len(b), "first_line", b[0].item.Records[0].Line, "reason", err.Error())
 		r.halve(readCtx, sendCtx, limiter, c, out)
 	case callErr != nil && callErr.TooLarge:
 		out <- []settled{{item: b[0].item, file: b[0].file, code: crm.CodeInvalidRequest, msg: err.Error() + " with this event alone: shorten its values, or raise the limit of the engine or its gateway", batch: true}}
