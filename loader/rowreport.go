@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -121,6 +122,9 @@ func openRowReport(path string, header []string, d dialect, added []string, resu
 	var f *os.File
 	var err error
 	if resumeAt > 0 {
+		if err := asWritten(path, header, d, added, resumeAt); err != nil {
+			return nil, err
+		}
 		if err := truncateTo(path, resumeAt); err != nil {
 			return nil, err
 		}
@@ -312,4 +316,35 @@ func (r *rowReport) Close() error {
 		return err
 	}
 	return r.f.Close()
+}
+
+// asWritten refuses a report a resume would append to at resumeAt (the
+// size its journal vouches for) when it is not as the run wrote it: its
+// first line is not the header the run wrote (saved again with another
+// delimiter, line ends or no byte order mark), or resumeAt is not the end
+// of a row. Cut there and appended to, it would hold rows torn in two.
+func asWritten(path string, header []string, d dialect, added []string, resumeAt int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var want []byte
+	if !d.jsonl {
+		orig := header[:len(header)-reportTail(header)]
+		var b bytes.Buffer
+		w := csv.NewWriter(&b)
+		w.Comma = d.comma
+		w.Write(append(slices.Clone(orig), addedNames(added, func(n string) bool { return slices.Contains(orig, n) })...))
+		w.Flush()
+		want = append([]byte("\ufeff"), b.Bytes()...)
+	}
+	head := make([]byte, len(want))
+	last := make([]byte, 1)
+	_, errHead := io.ReadFull(f, head)
+	_, errLast := f.ReadAt(last, resumeAt-1)
+	if errHead == nil && bytes.Equal(head, want) && errLast == nil && last[0] == '\n' {
+		return nil
+	}
+	return fmt.Errorf("%s is not as the run left it (saved again since it stopped?): a resume goes on writing it where the run stopped, and would tear its rows; put back the report as the run wrote it and resume, then edit the final report for a retry", path)
 }
