@@ -160,6 +160,14 @@ func (d *dupWatch) see(id string, line int) (first int, by string) {
 	return first, by
 }
 
+// remember records the request id of a row that failed before it was
+// sent, as the first row with it if none was, without counting it.
+func (d *dupWatch) remember(id string, line int) {
+	if id != "" && d.first != nil {
+		d.first.add(maphash.String(d.seed, id), line)
+	}
+}
+
 // warning is the one warning of a file with duplicate request ids, or "".
 func (d *dupWatch) warning(failed bool) string {
 	if d.count == 0 {

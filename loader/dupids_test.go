@@ -76,3 +76,18 @@ func BenchmarkDupWatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/id")
 }
+
+// TestDupWatchRemembersFailedRows: a row that failed before it was sent
+// holds its request id: a later row with it is a duplicate of that row,
+// and the failed row itself is not counted as one.
+func TestDupWatchRemembersFailedRows(t *testing.T) {
+	d := newDupWatch("x.csv", true)
+	d.remember("INV-1", 2)
+	d.remember("INV-1", 3) // failed too: not a duplicate counted
+	if first, _ := d.see("INV-1", 9); first != 2 {
+		t.Errorf("see after a failed row with the id: first line %d, want 2", first)
+	}
+	if d.count != 1 {
+		t.Errorf("%d rows counted as duplicates, want 1 (the later row only)", d.count)
+	}
+}

@@ -47,7 +47,15 @@ func (r *run) read(ctx context.Context, batches chan<- batch, out chan<- []settl
 			}
 			first := it.Records[0].Line
 			dupOf, dupBy := 0, ""
-			if !it.Filtered && it.Err == nil {
+			switch {
+			case it.Filtered:
+			case it.Err != nil:
+				// A row that fails before it is sent still holds its id: a
+				// later row with that id is a duplicate (under fail it
+				// fails too, rather than be stored first and make the
+				// earlier rows, once fixed, fail on retry as its twins).
+				dups.remember(it.RequestID, first)
+			default:
 				dupOf, dupBy = dups.see(it.RequestID, first)
 			}
 			switch {
