@@ -381,7 +381,7 @@ func (c *Client) do(ctx context.Context, path string, body any, header http.Head
 	case resp.StatusCode == http.StatusRequestEntityTooLarge:
 		// Refused before processing, for its size (the server's body
 		// limit, or a gateway's): a smaller call may go through.
-		return resp.StatusCode, &CallError{Status: resp.StatusCode, TooLarge: true, Err: fmt.Errorf("the engine, or a gateway in front of it, refused a call of %s as too large (HTTP 413)", byteCount(len(b)))}
+		return resp.StatusCode, &CallError{Status: resp.StatusCode, TooLarge: true, Err: fmt.Errorf("the engine, or a gateway in front of it, refused a call of %s as too large (HTTP 413)", ByteSize(int64(len(b))))}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		// Refused before processing: safe to send again, after a while.
 		asked := retryAfter(resp.Header.Get("Retry-After"))
@@ -546,9 +546,11 @@ func redact(err error, base string) error {
 	return err
 }
 
-// byteCount says a size in bytes the way people read it.
-func byteCount(n int) string {
+// ByteSize says a size in bytes the way people read it.
+func ByteSize(n int64) string {
 	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/crmload/crmload/crm"
 	"github.com/crmload/crmload/mapping"
 )
 
@@ -51,17 +52,7 @@ func (e *lineTooLongError) Error() string {
 }
 
 // byteSize says a size in bytes the way people read it.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
+func byteSize(n int64) string { return crm.ByteSize(n) }
 
 func newLineReader(r *bufio.Reader, maxBytes int) *lineReader {
 	if maxBytes <= 0 {
