@@ -194,10 +194,13 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsFailed += s.RowsFailedEarlier
 		c.RowsResumed -= s.RowsFailedEarlier
 		c.RowsFailedEarlier -= s.RowsFailedEarlier
-		// So are those they left in doubt.
+		// So are those they left in doubt, and those they filtered out.
 		c.RowsInDoubt += s.RowsInDoubtEarlier
 		c.RowsResumed -= s.RowsInDoubtEarlier
 		c.RowsInDoubtEarlier -= s.RowsInDoubtEarlier
+		c.RowsFiltered += s.RowsFilteredEarlier
+		c.RowsResumed -= s.RowsFilteredEarlier
+		c.RowsFilteredEarlier -= s.RowsFilteredEarlier
 		// And those they stored are rows of the whole that succeeded.
 		c.RowsSucceeded += s.RowsSucceededEarlier
 		c.RowsResumed -= s.RowsSucceededEarlier
@@ -260,7 +263,8 @@ func Combine(dirs []string) (*Combined, error) {
 		c.RowsInDoubt += r.s.RowsInDoubtInAll() - tookDoubt
 		c.RowsSucceeded += r.s.RowsSucceeded
 		c.RowsFiltered += r.s.RowsFiltered
-		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier - r.s.RowsSucceededEarlier - r.s.RowsInDoubtEarlier
+		c.RowsResumed += r.s.RowsResumed - r.s.RowsFailedEarlier - r.s.RowsSucceededEarlier - r.s.RowsInDoubtEarlier - r.s.RowsFilteredEarlier
+		c.RowsFiltered += r.s.RowsFilteredEarlier
 		c.RowsSucceeded += r.s.RowsSucceededEarlier
 		if extra := r.s.RowsRead - took - tookDoubt; extra > 0 {
 			c.RowsRead += extra // more rows than its run had failed: count them as read

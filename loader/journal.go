@@ -23,8 +23,10 @@ type journalEntry struct {
 	// failed (a group of rows is one event), for a resumed run's summary.
 	EventsOK   int `json:"e,omitempty"`
 	EventsFail int `json:"y,omitempty"`
-	// RowsDoubt are the rows this line's items left in doubt.
-	RowsDoubt int `json:"q,omitempty"`
+	// RowsDoubt are the rows this line's items left in doubt, RowsFiltered
+	// those they filtered out.
+	RowsDoubt    int `json:"q,omitempty"`
+	RowsFiltered int `json:"z,omitempty"`
 	// Codes are the error codes of the rows this line's items failed
 	// (code -> rows), so that a resumed run's errors_by_code covers every
 	// row of its failure report.
@@ -111,6 +113,10 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 		b = append(b, `,"q":`...)
 		b = strconv.AppendInt(b, int64(e.RowsDoubt), 10)
 	}
+	if e.RowsFiltered != 0 {
+		b = append(b, `,"z":`...)
+		b = strconv.AppendInt(b, int64(e.RowsFiltered), 10)
+	}
 	if len(e.Codes) > 0 { // rare: lines that failed rows
 		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
 		b = append(b, `,"c":`...)
@@ -185,6 +191,7 @@ type resumePoint struct {
 	rowsFailed              int
 	rowsSucceeded           int
 	rowsDoubt               int
+	rowsFiltered            int
 	eventsOK, eventsFail    int
 	codes                   map[string]int // of the rows earlier attempts failed
 	found                   bool
@@ -242,6 +249,7 @@ func readJournal(dir string, files int) (*resumePoint, error) {
 		rp.rowsFailed += e.RowsFail
 		rp.rowsSucceeded += e.RowsOK
 		rp.rowsDoubt += e.RowsDoubt
+		rp.rowsFiltered += e.RowsFiltered
 		rp.eventsOK += e.EventsOK
 		rp.eventsFail += e.EventsFail
 		for code, n := range e.Codes {

@@ -64,7 +64,7 @@ func FuzzAppendJournalEntry(f *testing.F) {
 			}
 			return out
 		}
-		e := journalEntry{Succeeded: s, Failed: fl, Doubt: d, RowsFail: x, RowsOK: -x, EventsOK: x / 3, EventsFail: x % 5, RowsDoubt: x % 7, Keys: list(1, 1), Sending: list(2, 1<<20), Unsent: list(4, -1)}
+		e := journalEntry{Succeeded: s, Failed: fl, Doubt: d, RowsFail: x, RowsOK: -x, EventsOK: x / 3, EventsFail: x % 5, RowsDoubt: x % 7, RowsFiltered: x % 11, Keys: list(1, 1), Sending: list(2, 1<<20), Unsent: list(4, -1)}
 		if which&8 != 0 && len(pairs) > 0 {
 			e.Codes = map[string]int{"NotFoundAPIValueException": int(pairs[0]), string(pairs) + "\u2028\"<": x}
 		}

@@ -95,3 +95,45 @@ func TestLedgerStopBounded(t *testing.T) {
 		t.Errorf("FinishInputs got a context live %v with %v left; want a live one with at most %v", live, left, ledgerStopWait)
 	}
 }
+
+// TestResumeCountsFilteredEarlier: the rows an earlier attempt filtered
+// out are filtered rows of the run, not rows merely resumed: the resume's
+// summary counts them (rows_filtered_earlier) and crmload summary's
+// totals are those of one attempt that did it all.
+func TestResumeCountsFilteredEarlier(t *testing.T) {
+	whole, _, err := Load(context.Background(), loadJob(t, "../testdata/purchases/mapping.yaml", "../testdata/purchases/online_retail.csv"), seededEngine(t), defaultOptions())
+	if err != nil || whole.RowsFiltered == 0 {
+		t.Fatalf("one attempt: %v, %+v; want rows filtered", err, whole)
+	}
+	e := seededEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := &faultEngine{Engine: e, before: func(call int64, _ crm.BulkRequest) error {
+		if call == 2 {
+			cancel() // an interrupt, once rows before it were filtered
+		}
+		return nil
+	}}
+	job := loadJob(t, "../testdata/purchases/mapping.yaml", "../testdata/purchases/online_retail.csv")
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 1, 1
+	first, dir, err := Load(ctx, job, stop, opts)
+	if err != nil || first.Outcome() != OutcomeAborted || first.RowsFiltered == 0 {
+		t.Fatalf("first attempt: %v, %+v; want stopped, with rows filtered", err, first)
+	}
+	opts.Resume = dir
+	sum, _, err := Load(context.Background(), job, e, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.RowsFilteredEarlier != first.RowsFiltered {
+		t.Errorf("resume: %d rows filtered earlier, want %d", sum.RowsFilteredEarlier, first.RowsFiltered)
+	}
+	c, err := Combine([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RowsFiltered != whole.RowsFiltered || c.RowsResumed != 0 || c.RowsSucceeded != whole.RowsSucceeded {
+		t.Errorf("crmload summary: %d filtered, %d resumed, %d succeeded; want %d, 0, %d (one attempt's)", c.RowsFiltered, c.RowsResumed, c.RowsSucceeded, whole.RowsFiltered, whole.RowsSucceeded)
+	}
+}

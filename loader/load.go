@@ -198,7 +198,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	sum := &Summary{RunID: filepath.Base(dir), Command: opts.Command, Parent: opts.Parent, Kind: string(inputs[0].mapper.Kind()),
 		Engine: plan.Engine, DB: rf.DB, Files: shownFiles(plan.Files), Inputs: shownInputs(rf.Inputs), Again: rf.Again, DryRun: opts.DryRun, StartedAt: start.UTC(),
 		Shard: opts.Shard.String(), ErrorsByCode: maps.Clone(rp.codes), RowsFailedEarlier: rp.rowsFailed,
-		RowsSucceededEarlier: rp.rowsSucceeded, EventsSucceededEarlier: rp.eventsOK, EventsFailedEarlier: rp.eventsFail, RowsInDoubtEarlier: rp.rowsDoubt}
+		RowsSucceededEarlier: rp.rowsSucceeded, EventsSucceededEarlier: rp.eventsOK, EventsFailedEarlier: rp.eventsFail, RowsInDoubtEarlier: rp.rowsDoubt, RowsFilteredEarlier: rp.rowsFiltered}
 	if sum.ErrorsByCode == nil {
 		sum.ErrorsByCode = map[string]int{}
 	}
@@ -232,6 +232,7 @@ func Load(ctx context.Context, plan *Plan, eng Engine, opts LoadOptions) (*Summa
 	sum.RowsFailedEarlier = min(sum.RowsFailedEarlier, sum.RowsResumed)
 	sum.RowsSucceededEarlier = min(sum.RowsSucceededEarlier, sum.RowsResumed-sum.RowsFailedEarlier)
 	sum.RowsInDoubtEarlier = min(sum.RowsInDoubtEarlier, sum.RowsResumed-sum.RowsFailedEarlier-sum.RowsSucceededEarlier)
+	sum.RowsFilteredEarlier = min(sum.RowsFilteredEarlier, sum.RowsResumed-sum.RowsFailedEarlier-sum.RowsSucceededEarlier-sum.RowsInDoubtEarlier)
 	sum.EventsSucceededEarlier = min(sum.EventsSucceededEarlier, sum.RowsSucceededEarlier) // an event is one row or more
 	sum.EventsFailedEarlier = min(sum.EventsFailedEarlier, sum.RowsFailedEarlier)
 	sum.finish(time.Now(), sum.settledOutcome(aborted))

@@ -28,7 +28,7 @@ func (r *run) settle(outs []settled) error {
 	s := r.sum
 	batch := false
 	keys := make([][2]int, 0, len(outs))
-	failedBefore, succeededBefore, doubtBefore := s.RowsFailed, s.RowsSucceeded, s.RowsInDoubt
+	failedBefore, succeededBefore, doubtBefore, filteredBefore := s.RowsFailed, s.RowsSucceeded, s.RowsInDoubt, s.RowsFiltered
 	eventsOKBefore, eventsFailBefore := s.EventsSucceeded, s.EventsFailed
 	if r.codes == nil {
 		r.codes = map[string]int{}
@@ -58,7 +58,7 @@ func (r *run) settle(outs []settled) error {
 			return err
 		}
 		if err := r.journal.record(journalEntry{Succeeded: sOff, Failed: fOff, Doubt: dOff, Keys: keys, RowsFail: s.RowsFailed - failedBefore,
-			RowsOK: s.RowsSucceeded - succeededBefore, EventsOK: s.EventsSucceeded - eventsOKBefore, EventsFail: s.EventsFailed - eventsFailBefore, RowsDoubt: s.RowsInDoubt - doubtBefore, Codes: codes}); err != nil {
+			RowsOK: s.RowsSucceeded - succeededBefore, EventsOK: s.EventsSucceeded - eventsOKBefore, EventsFail: s.EventsFailed - eventsFailBefore, RowsDoubt: s.RowsInDoubt - doubtBefore, RowsFiltered: s.RowsFiltered - filteredBefore, Codes: codes}); err != nil {
 			return err
 		}
 	}

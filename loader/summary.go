@@ -65,6 +65,10 @@ type Summary struct {
 	// attempt left in doubt (in in_doubt.* with this attempt's): they
 	// still need checking, and the run's exit code says so.
 	RowsInDoubtEarlier int `json:"rows_in_doubt_earlier,omitempty"`
+	// RowsFilteredEarlier are the rows of rows_resumed that an earlier
+	// attempt filtered out (none for a journal of a release before it
+	// counted them).
+	RowsFilteredEarlier int `json:"rows_filtered_earlier,omitempty"`
 }
 
 // RowsFailedInAll are the rows of the run that failed, in every attempt:
@@ -113,6 +117,7 @@ func (s *Summary) add(o *Summary) {
 	s.EventsFailedEarlier += o.EventsFailedEarlier
 	s.RowsInDoubt += o.RowsInDoubt
 	s.RowsInDoubtEarlier += o.RowsInDoubtEarlier
+	s.RowsFilteredEarlier += o.RowsFilteredEarlier
 	s.RowsResumed += o.RowsResumed
 	s.EventsSucceeded += o.EventsSucceeded
 	s.EventsFound += o.EventsFound
