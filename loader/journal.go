@@ -79,6 +79,14 @@ func (j *journal) record(e journalEntry) error {
 	return err
 }
 
+// appendCount appends an omitempty number member, key its `,"name":`.
+func appendCount(b []byte, key string, n int64) []byte {
+	if n == 0 {
+		return b
+	}
+	return strconv.AppendInt(append(b, key...), n, 10)
+}
+
 // appendJournalEntry appends e as json.Marshal writes it (tested against
 // it): a line for every call settled, whose thousand keys encoding/json
 // wrote by reflection.
@@ -87,36 +95,15 @@ func appendJournalEntry(b []byte, e *journalEntry) []byte {
 	b = strconv.AppendInt(b, e.Succeeded, 10)
 	b = append(b, `,"f":`...)
 	b = strconv.AppendInt(b, e.Failed, 10)
-	if e.Doubt != 0 {
-		b = append(b, `,"d":`...)
-		b = strconv.AppendInt(b, e.Doubt, 10)
-	}
+	b = appendCount(b, `,"d":`, e.Doubt)
 	b = append(b, `,"k":`...)
 	b = appendLinePairs(b, e.Keys)
-	if e.RowsFail != 0 {
-		b = append(b, `,"x":`...)
-		b = strconv.AppendInt(b, int64(e.RowsFail), 10)
-	}
-	if e.RowsOK != 0 {
-		b = append(b, `,"o":`...)
-		b = strconv.AppendInt(b, int64(e.RowsOK), 10)
-	}
-	if e.EventsOK != 0 {
-		b = append(b, `,"e":`...)
-		b = strconv.AppendInt(b, int64(e.EventsOK), 10)
-	}
-	if e.EventsFail != 0 {
-		b = append(b, `,"y":`...)
-		b = strconv.AppendInt(b, int64(e.EventsFail), 10)
-	}
-	if e.RowsDoubt != 0 {
-		b = append(b, `,"q":`...)
-		b = strconv.AppendInt(b, int64(e.RowsDoubt), 10)
-	}
-	if e.RowsFiltered != 0 {
-		b = append(b, `,"z":`...)
-		b = strconv.AppendInt(b, int64(e.RowsFiltered), 10)
-	}
+	b = appendCount(b, `,"x":`, int64(e.RowsFail))
+	b = appendCount(b, `,"o":`, int64(e.RowsOK))
+	b = appendCount(b, `,"e":`, int64(e.EventsOK))
+	b = appendCount(b, `,"y":`, int64(e.EventsFail))
+	b = appendCount(b, `,"q":`, int64(e.RowsDoubt))
+	b = appendCount(b, `,"z":`, int64(e.RowsFiltered))
 	if len(e.Codes) > 0 { // rare: lines that failed rows
 		c, _ := json.Marshal(e.Codes) // keys sorted, as json.Marshal of e
 		b = append(b, `,"c":`...)
