@@ -81,6 +81,8 @@ func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"data":null,"status":{"code":"InvalidAPIRequestException","message":"Refused","description":"Error:Refused. - Description:The call was refused."}}`))
+	case "redirect":
+		http.Redirect(w, r, "http://127.0.0.1:1"+r.URL.Path, http.StatusPermanentRedirect)
 	case "503":
 		w.Header().Set("Retry-After", "0")
 		http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -577,4 +579,29 @@ func TestRemoteTooLarge(t *testing.T) {
 			t.Errorf("%d failed, %d in doubt, failed.csv %q; want every row failed, too large alone", sum.RowsFailed, sum.RowsInDoubt, failed)
 		}
 	})
+}
+
+// TestRemoteRedirectMidRun: a bulk call answered with a redirect is not
+// followed (it would send the events, and after a re-login the password,
+// where it points): the run stops (exit 3) naming where, nothing sent
+// twice, the rows not sent left to a resume.
+func TestRemoteRedirectMidRun(t *testing.T) {
+	e, _, url := servedEngineAs(t, true, time.Hour, func(n int64) string {
+		if n >= 2 {
+			return "redirect"
+		}
+		return ""
+	})
+	opts := defaultOptions()
+	opts.BatchSize, opts.Concurrency = 10, 1
+	sum, _, err := Load(context.Background(), loadJob(t, "../testdata/web/mapping.yaml", writeWebCSV(t, 100)), client(t, url), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Outcome() != OutcomeAborted || !strings.Contains(sum.AbortReason, "redirects to http://127.0.0.1:1/") || sum.RowsInDoubt != 0 || sum.Retries != 0 {
+		t.Errorf("exit %d (%q), %d in doubt, %d retries; want a stop naming the redirect, nothing in doubt or retried", sum.ExitCode, sum.AbortReason, sum.RowsInDoubt, sum.Retries)
+	}
+	if n := countEvents(t, e); n != 9 {
+		t.Errorf("engine holds %d events, want 9 (the first call's, less its unknown participant)", n)
+	}
 }
